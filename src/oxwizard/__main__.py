@@ -1,0 +1,5 @@
+"""``python -m oxwizard``."""
+
+from oxwizard.cli import main
+
+raise SystemExit(main())

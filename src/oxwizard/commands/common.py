@@ -1,0 +1,86 @@
+"""Argument helpers shared by every verb: --env, index options, --json, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from oxwizard.environment import Environment
+from oxwizard.specs import IndexOptions
+
+# Hooks run on every environment a command opens, before the command does anything else
+# (crash recovery registers itself here).
+ENV_OPEN_HOOKS: list[Callable[[Environment, Callable[[str], None]], None]] = []
+
+
+def add_env(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env",
+        metavar="PATH",
+        default=None,
+        help="virtual environment folder or Python executable (default: $VIRTUAL_ENV, else ./.venv)",
+    )
+
+
+def add_project(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project",
+        metavar="DIR",
+        default=None,
+        help="the project folder (tests, [tool.oxwizard], runbook repo .oxwizard/); default: .",
+    )
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def add_index(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("package sources")
+    group.add_argument("--index-url", metavar="URL", default=None)
+    group.add_argument("--extra-index-url", metavar="URL", action="append", default=[])
+    group.add_argument("--find-links", metavar="DIR", action="append", default=[])
+    group.add_argument("--no-index", action="store_true", help="use only --find-links")
+
+
+def index_from(args: argparse.Namespace) -> IndexOptions:
+    return IndexOptions.build(
+        index_url=args.index_url,
+        extra_index_urls=args.extra_index_url,
+        find_links=args.find_links,
+        no_index=args.no_index,
+    )
+
+
+def open_env(args: argparse.Namespace) -> Environment:
+    env = Environment.open(args.env)
+    for hook in ENV_OPEN_HOOKS:
+        hook(env, say)
+    return env
+
+
+def project_from(args: argparse.Namespace) -> Path:
+    return Path(getattr(args, "project", None) or ".").resolve()
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(indent=2, by_alias=True)
+    else:
+        text = json.dumps(
+            [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
+            if isinstance(value, list)
+            else value,
+            indent=2,
+        )
+    sys.stdout.write(text + "\n")

@@ -1,0 +1,51 @@
+"""``oxwizard demo``: build the offline demo sandbox, print its paths, open the wizard on it."""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from oxwizard.commands.common import say
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="build the offline demo sandbox and open the wizard on it")
+    p.add_argument(
+        "dir",
+        nargs="?",
+        default=None,
+        metavar="DIR",
+        help="where to build it (default: a new temporary folder)",
+    )
+    p.add_argument("--no-launch", action="store_true", help="build and print the paths only")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from oxwizard.demo import build_demo
+
+    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="oxwizard-demo-"))
+    say(f"building the demo sandbox in {root} ...")
+    demo = build_demo(root)
+    say(f"wheelhouse  {demo.wheelhouse}")
+    say(f"project     {demo.project}")
+    say(f"environment {demo.venv}")
+    say("try:")
+    say(f"  oxwizard plan 'oxzep7==2.0.0' --env {demo.venv} --find-links {demo.wheelhouse} --no-index")
+    if args.no_launch:
+        return 0
+    return launch(demo.venv, demo.project, demo.wheelhouse)
+
+
+def launch(venv: Path, project: Path, wheelhouse: Path) -> int:
+    """Open the wizard (until the TUI lands: print the plan for the demo's upgrade)."""
+    from oxwizard.commands.plan import render_plan
+    from oxwizard.environment import Environment
+    from oxwizard.plan import compute_plan
+    from oxwizard.specs import IndexOptions, parse_specs
+
+    env = Environment.open(venv)
+    index = IndexOptions.build(find_links=[str(wheelhouse)], no_index=True)
+    say(render_plan(compute_plan(env, parse_specs(["oxzep7==2.0.0"]), index)))
+    return 0

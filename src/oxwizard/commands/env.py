@@ -1,0 +1,35 @@
+"""``oxwizard env``: describe the target environment."""
+
+from __future__ import annotations
+
+import argparse
+
+from oxwizard.commands.common import add_env, add_json, open_env, print_json, say
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("env", help="describe the target environment")
+    add_env(p)
+    add_json(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    env = open_env(args)
+    facts = env.facts()
+    if args.json:
+        data = facts.model_dump(mode="json")
+        data["distributions"] = [d.model_dump(mode="json") for d in env.distributions.values()]
+        print_json(data)
+        return 0
+    say(f"environment   {facts.prefix}{'' if facts.is_venv else ' (not a venv)'}")
+    say(f"interpreter   {facts.interpreter} ({facts.implementation} {facts.version})")
+    say(f"platform      {facts.platform}  tags {', '.join(facts.tags[:2])}, ...")
+    say(f"site-packages {facts.purelib}")
+    say(f"installer     {facts.installer}")
+    say(f"fingerprint   {facts.fingerprint}")
+    say(f"distributions {len(env.distributions)}")
+    for d in env.distributions.values():
+        flags = [f for f, on in (("requested", d.requested), ("editable", d.editable)) if on]
+        say(f"  {d.name:30} {d.version:15} {' '.join(flags)}")
+    return 0

@@ -1,0 +1,52 @@
+"""``oxwizard plan``: the exact plan for the targets, changing nothing."""
+
+from __future__ import annotations
+
+import argparse
+
+from oxwizard.commands.common import add_env, add_index, add_json, index_from, open_env, print_json
+from oxwizard.plan import Plan, compute_plan
+from oxwizard.specs import parse_specs
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("plan", help="show exactly what an upgrade would change (changes nothing)")
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="PEP 508 requirement, e.g. 'oxzep7==2.0.0'")
+    add_env(p)
+    add_index(p)
+    add_json(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    reqs = parse_specs(args.specs)
+    index = index_from(args)
+    env = open_env(args)
+    plan = compute_plan(env, reqs, index)
+    if args.json:
+        print_json(plan)
+    else:
+        print(render_plan(plan))
+    return 0
+
+
+def render_plan(plan: Plan) -> str:
+    lines = [f"plan for {', '.join(plan.targets)} (python {plan.python_version}, {plan.installer})"]
+    if plan.is_empty:
+        lines.append("  nothing to change: the targets are already satisfied")
+    for c in plan.changes:
+        flags = []
+        if not c.requires_python_ok:
+            flags.append(f"needs Python {c.requires_python}")
+        if c.yanked:
+            flags.append("YANKED")
+        lines.append(
+            f"  {c.name:24} {c.from_version or '-':>10} -> {c.to_version or '-':<10} "
+            f"{c.impact:<11} {'; '.join(flags)}".rstrip()
+        )
+    lines.append(
+        f"pip check now:   {'ok' if not plan.pip_check_before else '; '.join(plan.pip_check_before)}"
+    )
+    lines.append(f"pip check after: {'ok' if not plan.pip_check_after else '; '.join(plan.pip_check_after)}")
+    lines.append("install exactly: " + " ".join(plan.pinned) if plan.pinned else "install exactly: -")
+    return "\n".join(lines)

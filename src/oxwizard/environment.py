@@ -1,0 +1,332 @@
+"""The target environment: where it is, what interpreter it runs, what is installed, how to install.
+
+One short probe runs the target interpreter (isolated mode) for the facts only it knows (version,
+platform, site-packages paths, marker values); everything about installed distributions is read
+directly from the ``.dist-info`` folders with :mod:`importlib.metadata`, which is an order of
+magnitude faster than ``pip list``. The fingerprint of an environment state is what runbooks and
+checkpoints refer to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Literal
+
+from packaging.utils import canonicalize_name
+from pydantic import BaseModel, ConfigDict, Field
+
+from oxwizard import proc
+from oxwizard.errors import EnvironmentNotFound, ExternallyManaged, InstallerError
+
+InstallerKind = Literal["pip", "pip-outside", "uv", "none"]
+
+_PROBE = r"""
+import json, os, platform, sys, sysconfig
+paths = sysconfig.get_paths()
+impl = sys.implementation.name
+iver = "{0.major}.{0.minor}.{0.micro}".format(sys.implementation.version)
+markers = {
+    "implementation_name": impl,
+    "implementation_version": iver,
+    "os_name": os.name,
+    "platform_machine": platform.machine(),
+    "platform_release": platform.release(),
+    "platform_system": platform.system(),
+    "platform_version": platform.version(),
+    "python_full_version": platform.python_version(),
+    "platform_python_implementation": platform.python_implementation(),
+    "python_version": ".".join(platform.python_version_tuple()[:2]),
+    "sys_platform": sys.platform,
+}
+print(json.dumps({
+    "executable": sys.executable,
+    "version": platform.python_version(),
+    "implementation": platform.python_implementation(),
+    "platform": sysconfig.get_platform(),
+    "soabi": sysconfig.get_config_var("SOABI") or "",
+    "purelib": paths["purelib"],
+    "platlib": paths["platlib"],
+    "stdlib": paths["stdlib"],
+    "scripts": paths["scripts"],
+    "prefix": sys.prefix,
+    "base_prefix": sys.base_prefix,
+    "markers": markers,
+}))
+"""
+
+
+class Distribution(BaseModel):
+    """One installed distribution, as read from its ``.dist-info`` folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str  # canonical (PEP 503 normalised)
+    display_name: str
+    version: str
+    installer: str = ""
+    requested: bool = False
+    direct_url: dict[str, object] | None = None
+    editable: bool = False
+    requires_python: str | None = None
+    requires: list[str] = Field(default_factory=list)
+    metadata_dir: str = ""  # absolute path of the .dist-info folder
+
+    @property
+    def pin(self) -> str:
+        return f"{self.name}=={self.version}"
+
+
+class EnvironmentFacts(BaseModel):
+    """The facts a runbook records about the environment it ran on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interpreter: str
+    version: str
+    implementation: str
+    platform: str
+    tags: list[str] = Field(default_factory=list)
+    prefix: str
+    purelib: str
+    platlib: str
+    scripts: str
+    is_venv: bool
+    externally_managed: bool = False
+    installer: InstallerKind = "none"
+    fingerprint: str
+
+
+class Environment:
+    """A live view of one Python environment. Cheap to build; call :meth:`refresh` after changes."""
+
+    def __init__(self, python: Path, probe: dict[str, object]) -> None:
+        self.python = python
+        self._probe = probe
+        self.version = str(probe["version"])
+        self.implementation = str(probe["implementation"])
+        self.platform = str(probe["platform"])
+        self.prefix = Path(str(probe["prefix"]))
+        self.purelib = Path(str(probe["purelib"]))
+        self.platlib = Path(str(probe["platlib"]))
+        self.stdlib = Path(str(probe["stdlib"]))
+        self.scripts = Path(str(probe["scripts"]))
+        self.markers: dict[str, str] = dict(probe["markers"])  # type: ignore[call-overload]
+        self.is_venv = probe["prefix"] != probe["base_prefix"]
+        self.distributions: dict[str, Distribution] = read_distributions(self.site_paths)
+
+    # -- construction ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Environment:
+        """Open the environment at ``path`` (a venv folder or a python executable).
+
+        Default: ``$VIRTUAL_ENV``, else ``./.venv``. Anything that is not a Python environment is
+        an :class:`EnvironmentNotFound` naming the path.
+        """
+        python = locate_python(path)
+        result = proc.run([str(python), "-I", "-c", _PROBE], timeout=60)
+        if not result.ok:
+            raise EnvironmentNotFound(f"not a working Python environment: {python}")
+        try:
+            probe = json.loads(result.stdout.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            raise EnvironmentNotFound(f"not a working Python environment: {python}") from None
+        return cls(python, probe)
+
+    def refresh(self) -> None:
+        """Re-read the installed distributions (after an install or a rollback)."""
+        self.distributions = read_distributions(self.site_paths)
+
+    # -- facts ----------------------------------------------------------------------------------
+    @property
+    def site_paths(self) -> list[Path]:
+        paths = [self.purelib]
+        if self.platlib != self.purelib:
+            paths.append(self.platlib)
+        return paths
+
+    @property
+    def root(self) -> Path:
+        """The folder that identifies the environment (the venv folder, or the prefix)."""
+        return self.prefix
+
+    @property
+    def externally_managed(self) -> bool:
+        return not self.is_venv and (self.stdlib / "EXTERNALLY-MANAGED").exists()
+
+    @property
+    def python_version_tuple(self) -> tuple[int, int]:
+        major, minor = self.version.split(".")[:2]
+        return int(major), int(minor)
+
+    def fingerprint(self) -> str:
+        """Interpreter version + platform + the sorted name==version set, hashed."""
+        return fingerprint_of(self.implementation, self.version, self.platform, self.distributions.values())
+
+    def tags(self, limit: int = 5) -> list[str]:
+        """The most specific wheel tags this interpreter accepts (computed with packaging)."""
+        from packaging import tags
+
+        major, minor = self.python_version_tuple
+        soabi = str(self._probe.get("soabi") or "")
+        abi = f"cp{major}{minor}" if self.implementation == "CPython" else soabi.replace("-", "_")
+        same_platform = self.platform == _this_platform()
+        platforms = list(tags.platform_tags()) if same_platform else [_tagify(self.platform)]
+        if self.implementation == "CPython":
+            found = tags.cpython_tags((major, minor), [abi], platforms)
+        else:
+            found = tags.generic_tags(None, [abi] if abi else None, platforms)
+        out = [str(t) for _, t in zip(range(limit), found, strict=False)]
+        out.append(f"py{major}-none-any")
+        return out
+
+    def installer_kind(self) -> InstallerKind:
+        """Which installer can change this environment, in order of preference."""
+        if any((p / "pip" / "__init__.py").exists() for p in self.site_paths):
+            return "pip"
+        if _outside_pip_usable():
+            return "pip-outside"
+        if shutil.which("uv"):
+            return "uv"
+        return "none"
+
+    def pip_argv(self) -> list[str]:
+        """The command prefix that runs pip against this environment."""
+        kind = self.installer_kind()
+        if kind == "pip":
+            return [str(self.python), "-m", "pip"]
+        if kind == "pip-outside":
+            return [sys.executable, "-m", "pip", "--python", str(self.python)]
+        raise InstallerError(f"no pip usable for {self.root}: install pip in it or use uv")
+
+    def require_writable(self, allow_externally_managed: bool = False) -> None:
+        """Refuse to change a PEP 668 externally-managed Python without an explicit override."""
+        if self.externally_managed and not allow_externally_managed:
+            raise ExternallyManaged(
+                f"{self.python} is EXTERNALLY-MANAGED (PEP 668): use a virtual environment, "
+                "or pass --break-system-packages to override"
+            )
+
+    def facts(self) -> EnvironmentFacts:
+        return EnvironmentFacts(
+            interpreter=str(self.python),
+            version=self.version,
+            implementation=self.implementation,
+            platform=self.platform,
+            tags=self.tags(),
+            prefix=str(self.prefix),
+            purelib=str(self.purelib),
+            platlib=str(self.platlib),
+            scripts=str(self.scripts),
+            is_venv=self.is_venv,
+            externally_managed=self.externally_managed,
+            installer=self.installer_kind(),
+            fingerprint=self.fingerprint(),
+        )
+
+    def pip_check(self) -> list[str]:
+        """``pip check`` problems, one line each (empty when consistent)."""
+        try:
+            argv = self.pip_argv()
+        except InstallerError:
+            if shutil.which("uv"):
+                argv = ["uv", "pip", "--python", str(self.python)]
+            else:
+                raise
+        result = proc.run([*argv, "check"], env=proc.pip_environment(), timeout=120)
+        if result.ok:
+            return []
+        lines = [ln.strip() for ln in result.stdout.splitlines() if ln.strip()]
+        return [ln for ln in lines if not ln.lower().startswith("no broken requirements")]
+
+
+def locate_python(path: str | os.PathLike[str] | None) -> Path:
+    """Turn ``--env`` (a venv folder or an interpreter) into the interpreter path."""
+    if path is None or str(path) == "":
+        chosen = os.environ.get("VIRTUAL_ENV") or ".venv"
+    else:
+        chosen = os.fspath(path)
+    candidate = Path(chosen).expanduser()
+    if not candidate.is_absolute():
+        candidate = Path.cwd() / candidate
+    if candidate.is_dir():
+        for rel in ("bin/python", "bin/python3", "Scripts/python.exe"):
+            exe = candidate / rel
+            if exe.exists():
+                return exe
+        raise EnvironmentNotFound(f"not a Python environment (no bin/python): {candidate}")
+    if candidate.is_file() and os.access(candidate, os.X_OK) and "python" in candidate.name:
+        return candidate
+    if not candidate.exists():
+        raise EnvironmentNotFound(f"environment not found: {candidate}")
+    raise EnvironmentNotFound(f"not a Python environment or interpreter: {candidate}")
+
+
+def read_distributions(paths: list[Path]) -> dict[str, Distribution]:
+    """Every distribution installed in ``paths``, keyed by canonical name (first one wins)."""
+    found: dict[str, Distribution] = {}
+    for dist in md.distributions(path=[str(p) for p in paths]):
+        raw_name = dist.metadata["Name"]
+        if not raw_name:
+            continue
+        name = canonicalize_name(raw_name)
+        if name in found:
+            continue
+        direct = _read_json(dist.read_text("direct_url.json"))
+        dir_info = direct.get("dir_info") if direct else None
+        editable = isinstance(dir_info, dict) and bool(dir_info.get("editable"))
+        found[name] = Distribution(
+            name=name,
+            display_name=raw_name,
+            version=dist.version,
+            installer=(dist.read_text("INSTALLER") or "").strip(),
+            requested=dist.read_text("REQUESTED") is not None,
+            direct_url=direct,
+            editable=editable,
+            requires_python=dist.metadata["Requires-Python"],
+            requires=list(dist.requires or []),
+            metadata_dir=str(getattr(dist, "_path", "")),
+        )
+    return dict(sorted(found.items()))
+
+
+def fingerprint_of(implementation: str, version: str, platform: str, dists: object) -> str:
+    """Hash of interpreter + platform + sorted pins. ``dists`` yields objects with name/version."""
+    pins = sorted(f"{d.name}=={d.version}" for d in dists)  # type: ignore[attr-defined]
+    text = "\n".join([f"{implementation} {version}", platform, *pins])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _read_json(text: str | None) -> dict[str, object] | None:
+    if not text:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _outside_pip_usable() -> bool:
+    try:
+        version = md.version("pip")
+    except md.PackageNotFoundError:
+        return False
+    from packaging.version import Version
+
+    return Version(version) >= Version("22.3")  # --python appeared in pip 22.3
+
+
+def _this_platform() -> str:
+    import sysconfig
+
+    return sysconfig.get_platform()
+
+
+def _tagify(platform: str) -> str:
+    return platform.replace("-", "_").replace(".", "_")

@@ -1,0 +1,191 @@
+"""The runbook: one upgrade's record (targets, environment, plan, checks, decisions).
+
+Runbooks are pydantic models with a ``schema_version``, stored as indented JSON with a stable key
+order, and treated as untrusted input when read: unknown fields are refused, the size is capped,
+older schema versions are migrated explicitly, and a plan that no longer matches its own recorded
+digest and summary is refused as tampered. The git side lives in :mod:`oxwizard.runbook_repo`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from oxwizard.config import ChecksConfig
+from oxwizard.environment import EnvironmentFacts
+from oxwizard.errors import RunbookError
+from oxwizard.plan import Plan
+from oxwizard.redact import redact_text
+from oxwizard.specs import IndexOptions
+
+SCHEMA_VERSION = 1
+MAX_RUNBOOK_BYTES = 5 * 1024 * 1024
+
+# Each entry migrates a document of schema version N (the key) to N + 1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def whoami() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user database entry (containers)
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Evidence(BaseModel):
+    """What backs a decision: the command run, its exit code, counts and duration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    command: list[str] | None = None
+    exit_code: int | None = None
+    counts: dict[str, float] = Field(default_factory=dict)
+    duration: float | None = None
+    detail: str = ""
+
+    def model_post_init(self, __context: object) -> None:
+        # Credentials never reach a runbook, whatever a command line or an output held.
+        self.detail = redact_text(self.detail)
+        if self.command is not None:
+            self.command = [redact_text(a) for a in self.command]
+
+
+class Decision(BaseModel):
+    """One answer in the flow: what was asked, the answer, who gave it, when, and the evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    step: str
+    question: str
+    answer: str
+    who: str = Field(default_factory=whoami)
+    at: str = Field(default_factory=now)
+    evidence: Evidence | None = None
+
+    def commit_message(self) -> str:
+        return redact_text(f"{self.step}: {self.answer}")
+
+
+class FlowOptions(BaseModel):
+    """How the flow was run, so that a replay runs it the same way."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    stage: bool = True
+    run_tests: bool = True
+    monitor_rounds: int = 0
+    monitor_interval: float = 0.0
+
+
+class Runbook(BaseModel):
+    """One upgrade's complete record."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    created_at: str = Field(default_factory=now)
+    targets: list[str]
+    environment: EnvironmentFacts
+    index: IndexOptions = Field(default_factory=IndexOptions)
+    plan: Plan | None = None
+    plan_digest: str | None = None
+    plan_summary: str | None = None
+    options: FlowOptions = Field(default_factory=FlowOptions)
+    checks: ChecksConfig = Field(default_factory=ChecksConfig)
+    checkpoint_id: str | None = None
+    origin: str = ""  # identity of the runbook repository it was recorded in
+    decisions: list[Decision] = Field(default_factory=list)
+
+    def set_plan(self, plan: Plan) -> None:
+        self.plan = plan
+        self.plan_digest = plan.digest()
+        self.plan_summary = plan.summary()
+
+    def record(self, decision: Decision) -> Decision:
+        self.decisions.append(decision)
+        return decision
+
+    def last(self, step: str) -> Decision | None:
+        return next((d for d in reversed(self.decisions) if d.step == step), None)
+
+    def verify_integrity(self, source: str = "runbook") -> None:
+        """Refuse a runbook whose plan no longer matches its recorded digest and summary."""
+        if self.plan is None:
+            if self.plan_digest or self.plan_summary:
+                raise RunbookError(f"{source}: plan_digest is recorded but the plan is missing")
+            return
+        if self.plan_digest != self.plan.digest():
+            raise RunbookError(f"{source}: plan: does not match its recorded plan_digest (edited by hand?)")
+        if self.plan_summary != self.plan.summary():
+            raise RunbookError(f"{source}: plan_summary: does not match the recorded plan (edited by hand?)")
+
+    def to_text(self) -> str:
+        data = self.model_dump(mode="json", by_alias=True)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def dump_runbook(runbook: Runbook, path: Path) -> None:
+    """Write ``runbook`` atomically (write to a temporary file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(runbook.to_text(), encoding="utf-8")
+    tmp.replace(path)
+
+
+def parse_runbook(text: str, source: str = "runbook") -> Runbook:
+    """Validate runbook text; every failure is a one-line :class:`RunbookError`."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunbookError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise RunbookError(f"{source}: expected a JSON object at the top level")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RunbookError(f"{source}: schema_version: missing or not an integer")
+    if version > SCHEMA_VERSION or (version < SCHEMA_VERSION and version not in MIGRATIONS):
+        raise RunbookError(
+            f"{source}: schema_version: unknown version {version} (this oxwizard reads {SCHEMA_VERSION})"
+        )
+    while version < SCHEMA_VERSION:
+        data = MIGRATIONS[version](data)
+        version += 1
+        data["schema_version"] = version
+    try:
+        runbook = Runbook.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        raise RunbookError(f"{source}: {loc}: {err['msg']}") from None
+    runbook.verify_integrity(source)
+    return runbook
+
+
+def load_runbook(path: Path) -> Runbook:
+    """Read a runbook file (size-capped) and validate it."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise RunbookError(f"{path}: runbook not found") from None
+    if not path.is_file():
+        raise RunbookError(f"{path}: not a runbook file")
+    if size > MAX_RUNBOOK_BYTES:
+        raise RunbookError(f"{path}: too large for a runbook ({size} bytes)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunbookError(f"{path}: cannot read: {exc}") from None
+    return parse_runbook(text, str(path))
