@@ -1,0 +1,102 @@
+"""``oxwizard upgrade``: the whole flow, headless."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+
+from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
+from oxwizard.config import load_project_config
+from oxwizard.errors import UsageError
+from oxwizard.runbook import FlowOptions
+from oxwizard.specs import parse_specs
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "upgrade",
+        help="plan, checkpoint, stage, test, promote and verify an upgrade, headless",
+        description="Run the whole upgrade flow without the wizard: plan -> checkpoint -> staging clone "
+        "-> install in staging -> pip check, import smoke, tests -> promote to live -> the same checks "
+        "on live. A failed gate stops the flow; if live was touched it is rolled back automatically. "
+        "Every step is recorded in the runbook repository PROJECT/.oxwizard/.",
+    )
+    p.add_argument("specs", nargs="+", metavar="SPEC", help="PEP 508 requirement, e.g. 'oxzep7==1.5.0'")
+    add_env(p)
+    add_project(p)
+    add_index(p)
+    p.add_argument(
+        "--test-cmd",
+        metavar="CMD",
+        default=None,
+        help="test command (split like a shell would, but never run by a shell)",
+    )
+    p.add_argument("--yes", "-y", action="store_true", help="answer every question with its default")
+    p.add_argument("--no-stage", action="store_true", help="skip the staging clone (try on live)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=0,
+        metavar="N",
+        help="monitoring rounds on live after promotion (default: 0)",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds between monitoring rounds (default: from [tool.oxwizard])",
+    )
+    p.add_argument("--verbose", "-v", action="store_true", help="stream installer and test output")
+    p.add_argument(
+        "--break-system-packages",
+        action="store_true",
+        help="allow changing an EXTERNALLY-MANAGED (PEP 668) Python",
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from oxwizard.flow import UpgradeFlow
+    from oxwizard.headless import HeadlessListener
+
+    reqs = parse_specs(args.specs)
+    index = index_from(args)
+    project = project_from(args)
+    if not project.is_dir():
+        raise UsageError(f"project folder not found: {project}")
+    config = load_project_config(project)
+    if args.test_cmd is not None:
+        try:
+            argv = shlex.split(args.test_cmd)
+        except ValueError as exc:
+            raise UsageError(f"--test-cmd: {exc}") from None
+        if not argv:
+            raise UsageError("--test-cmd is empty")
+        config = config.model_copy(update={"test_command": argv})
+    if args.rounds < 0:
+        raise UsageError("--rounds must be 0 or more")
+    options = FlowOptions(
+        stage=not args.no_stage,
+        monitor_rounds=args.rounds,
+        monitor_interval=args.interval if args.interval is not None else config.monitor_interval,
+    )
+    env = open_env(args)
+    listener = HeadlessListener(assume_yes=args.yes, verbose=args.verbose)
+    flow = UpgradeFlow(
+        env,
+        project,
+        reqs,
+        index,
+        listener=listener,
+        options=options,
+        config=config,
+        allow_externally_managed=args.break_system_packages,
+    )
+    outcome = flow.run()
+    say(f"{outcome.status}: {outcome.message}")
+    if flow.runbook is not None:
+        say(f"runbook: {flow.repo_path / 'runbooks' / (flow.runbook.id + '.json')}")
+    if outcome.status == "declined" and not args.yes:
+        return 2
+    return outcome.exit_code
