@@ -120,6 +120,7 @@ class UpgradeFlow:
         answers: Mapping[str, str] | None = None,
         allow_externally_managed: bool = False,
         runbook_id: str | None = None,
+        preset_plan: Plan | None = None,
     ) -> None:
         self.env = env
         self.project = project.resolve()
@@ -141,6 +142,7 @@ class UpgradeFlow:
         self.live_touched = False
         self.rolled_back = False
         self._runbook_id = runbook_id
+        self._preset_plan = preset_plan  # replay: install exactly what was recorded
         self._holding_lock = False
         self._done = 0
 
@@ -152,7 +154,7 @@ class UpgradeFlow:
 
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
         started = time.monotonic()
-        plan = compute_plan(self.env, self.requirements, self.index)
+        plan = self._preset_plan or compute_plan(self.env, self.requirements, self.index)
         self.plan = plan
         try:
             self.security = security_delta(
