@@ -12,7 +12,9 @@ from urllib.parse import urlsplit, urlunsplit
 MASK = "****"
 
 # scheme://userinfo@  (also VCS forms such as git+https://)
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/@\s?#]+)@")
+# The user-info runs to the LAST "@" before the host part ends, so that a password holding a raw
+# "@" (``https://user:p@ss@host``) is masked whole.
+_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)(?P<userinfo>[^/\s?#]+)@")
 
 
 def redact_url(url: str) -> str:

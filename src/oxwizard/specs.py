@@ -7,10 +7,12 @@ and turned into installer arguments here, so no other module builds them by hand
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import InvalidSpecifier, Specifier
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,11 +40,33 @@ def parse_spec(text: str) -> Requirement:
     try:
         req = Requirement(stripped)
     except InvalidRequirement as exc:
-        reason = str(exc).splitlines()[0]
+        reason = _bad_version(stripped) or str(exc).splitlines()[0]
         raise InvalidSpec(f"invalid package spec {shown!r}: {reason}") from None
     if req.marker is not None or req.url is not None:
         raise InvalidSpec(f"invalid package spec {shown!r}: markers are not allowed in targets")
     return req
+
+
+_NAME_THEN_CLAUSES = re.compile(r"^\s*[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*(?P<clauses>[<>=!~].*)$")
+_CLAUSE = re.compile(r"^\s*(?P<op>===|==|!=|~=|<=|>=|<|>)\s*(?P<version>.*?)\s*$")
+
+
+def _bad_version(text: str) -> str | None:
+    """A readable reason when a clause names a version that PEP 440 cannot parse."""
+    match = _NAME_THEN_CLAUSES.match(text)
+    if match is None:
+        return None
+    for clause in match.group("clauses").split(","):
+        part = _CLAUSE.match(clause)
+        if part is None:
+            return f"{clause.strip()!r} is not a version constraint (expected e.g. '==2.0.0' or '>=1.5,<2')"
+        try:
+            Specifier(f"{part.group('op')}{part.group('version')}")
+        except InvalidSpecifier:
+            if not part.group("version"):
+                return f"no version after {part.group('op')!r}"
+            return f"{part.group('version')!r} is not a valid version"
+    return None
 
 
 def parse_specs(texts: list[str]) -> list[Requirement]:
