@@ -29,8 +29,10 @@ class HeadlessListener:
         out: TextIO | None = None,
         stdin: TextIO | None = None,
         quiet: bool = False,
+        yes_label: str = "--yes",
     ) -> None:
         self.assume_yes = assume_yes
+        self.yes_label = yes_label  # why a default was taken, shown after the answer
         self.verbose = verbose
         self.quiet = quiet
         self.out = out or sys.stdout
@@ -58,7 +60,7 @@ class HeadlessListener:
     def ask(self, question: Question) -> str:
         if self.assume_yes:
             answer = question.default
-            self._print(f"          ? {question.text} -> {answer} (--yes)")
+            self._print(f"          ? {question.text} -> {answer} ({self.yes_label})")
             return answer
         if not self.stdin.isatty():
             answer = _NO.get(question.step, question.default)

@@ -87,6 +87,10 @@ class RunbookRepo:
         runbook.record(decision)
         return self.save(runbook, decision.commit_message(), extra)
 
+    def commit(self, files: list[Path], message: str) -> str:
+        """Commit ``files`` (inside the repo) as one commit, e.g. a replay's report."""
+        return self._commit([str(p.relative_to(self.path)) for p in files], message)
+
     def runbooks(self) -> list[Path]:
         return sorted((self.path / "runbooks").glob("*.json"))
 

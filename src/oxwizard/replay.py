@@ -1,0 +1,408 @@
+"""Unattended replay of a saved runbook: validation first, then the recorded flow, then the audit.
+
+:func:`validate_replay` does every refusal before anything changes (each an :class:`OxwizardError`
+with exit code 2): the runbook's schema and integrity, trust (a runbook from another runbook
+repository needs ``--trust``), the environment facts (implementation, interpreter version,
+platform), the targets' from-versions (already applied → a no-op; anything else → stale), the env
+lock, and the recomputed plan (drift refused unless allowed; a different artefact or a different
+source under the same version always refused). :func:`replay` then runs the recorded flow with the
+recorded plan, options and checks, answering every question from the runbook or with the safe
+choice, and returns a :class:`~oxwizard.replay_report.ReplayReport` (the report model and the
+audit commit live in :mod:`oxwizard.replay_report`).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from packaging.version import InvalidVersion, Version
+
+from oxwizard.checks.result import CheckSet
+from oxwizard.config import ChecksConfig
+from oxwizard.environment import Environment
+from oxwizard.errors import OxwizardError, RollbackFailed, RunbookError
+from oxwizard.flow import FlowListener, Question, StepEvent, StepName, UpgradeFlow, requirements_of
+from oxwizard.plan import Change, Plan, compute_plan
+from oxwizard.redact import MASK
+from oxwizard.replay_report import ReplayOutcome, ReplayReport, ReplayStep, slug
+from oxwizard.runbook import Runbook, load_runbook, now
+from oxwizard.specs import IndexOptions
+
+
+@dataclass
+class ReplayCheck:
+    """Everything validation established; :func:`replay` runs from it."""
+
+    runbook: Runbook
+    runbook_path: Path
+    env: Environment
+    project: Path
+    index: IndexOptions
+    trust: Literal["same repository", "--trust"]
+    fingerprint: str
+    already_applied: bool = False
+    drift: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def plan(self) -> Plan:
+        assert self.runbook.plan is not None
+        return self.runbook.plan
+
+
+def _refuse(message: str) -> RunbookError:
+    return RunbookError(message)  # exit code 2: refused before any change
+
+
+# -- validation -------------------------------------------------------------------------------------
+def validate_replay(
+    runbook_path: Path,
+    env: Environment,
+    project: Path,
+    index: IndexOptions | None,
+    *,
+    allow_drift: bool = False,
+    trust: bool = False,
+) -> ReplayCheck:
+    """Every check a replay does before it may change anything; raises exit-2 errors on refusal."""
+    started = time.monotonic()
+    runbook = load_runbook(runbook_path)  # schema, version, unknown fields, tampered plan
+    if runbook.plan is None:
+        raise _refuse(f"{runbook_path}: the runbook has no recorded plan: nothing to replay")
+    project = project.resolve()
+    trusted = _check_trust(runbook, project, trust)
+    _check_env_facts(runbook, env)
+    index = resolve_index(runbook, index)
+    check = ReplayCheck(runbook, runbook_path, env, project, index, trusted, env.fingerprint())
+    state = from_version_state(runbook.plan, env)
+    if state == "applied":
+        check.already_applied = True
+        check.elapsed = time.monotonic() - started
+        return check
+    if state:
+        raise _refuse(f"stale runbook: the environment changed since it was recorded ({state})")
+    _check_lock(env)
+    fresh = compute_plan(env, requirements_of(runbook), index)
+    problems = artefact_problems(runbook.plan, fresh)
+    if problems:
+        raise _refuse("refused before any change: " + "; ".join(problems))
+    check.drift = plan_diff(runbook.plan, fresh)
+    if check.drift and not allow_drift:
+        raise _refuse(
+            "the plan differs from the recorded one (use --allow-drift to install the recorded plan "
+            "anyway): " + "; ".join(check.drift)
+        )
+    check.notes += [
+        f"{c.name} {c.to_version}: no sha256 recorded" for c in runbook.plan.changes if not c.sha256
+    ]
+    check.elapsed = time.monotonic() - started
+    return check
+
+
+def project_origin(project: Path) -> str:
+    """The origin (root commit) of ``project``'s runbook repository, '' if it has none."""
+    repo_dir = project / ".oxwizard"
+    if not (repo_dir / ".git").exists():
+        return ""
+    from oxwizard.runbook_repo import RunbookRepo
+
+    try:
+        with RunbookRepo(repo_dir) as repo:
+            return repo.origin()
+    except RunbookError:
+        return ""
+
+
+def _check_trust(runbook: Runbook, project: Path, trust: bool) -> Literal["same repository", "--trust"]:
+    origin = project_origin(project)
+    if runbook.origin and runbook.origin == origin:
+        return "same repository"
+    if trust:
+        return "--trust"
+    where = f"repository {origin[:12]}" if origin else "no runbook repository"
+    raise _refuse(
+        f"untrusted runbook: it was recorded in runbook repository {runbook.origin[:12] or '(unknown)'}, "
+        f"this project has {where}; its commands would run here: review it, then pass --trust"
+    )
+
+
+def _check_env_facts(runbook: Runbook, env: Environment) -> None:
+    rec = runbook.environment
+    if rec.implementation != env.implementation:
+        raise _refuse(
+            f"environment mismatch: recorded on {rec.implementation}, "
+            f"this environment is {env.implementation}"
+        )
+    if _minor(rec.version) != _minor(env.version):
+        raise _refuse(
+            f"environment mismatch: interpreter version recorded {rec.version}, this environment has "
+            f"{env.version}"
+        )
+    if rec.platform != env.platform:
+        raise _refuse(
+            f"environment mismatch: platform recorded {rec.platform}, this environment is {env.platform}"
+        )
+
+
+def _minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def resolve_index(runbook: Runbook, given: IndexOptions | None) -> IndexOptions:
+    """Index options given on the command line win; else the recorded ones, unless redacted."""
+    if given is not None and given != IndexOptions():
+        return given
+    recorded = runbook.index
+    values = [recorded.index_url or "", *recorded.extra_index_urls, *recorded.find_links]
+    if any(MASK in v for v in values):
+        raise _refuse(
+            "the recorded index options hold redacted credentials: give them with --index-url/"
+            "--extra-index-url/--find-links"
+        )
+    return recorded
+
+
+def _same_version(a: str | None, b: str | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def from_version_state(plan: Plan, env: Environment) -> str:
+    """'' when every change starts from its recorded version, 'applied' when all are at their
+    recorded to-version, else a description of what differs (a stale runbook)."""
+    have = {name: d.version for name, d in env.distributions.items()}
+    if plan.changes and all(_same_version(have.get(c.name), c.to_version) for c in plan.changes):
+        return "applied"
+    stale = [
+        f"{c.name} recorded from {c.from_version or 'absent'}, now {have.get(c.name) or 'absent'}"
+        for c in plan.changes
+        if not _same_version(have.get(c.name), c.from_version)
+    ]
+    return "; ".join(stale)
+
+
+def _same_source(a: str, b: str) -> bool:
+    local = ("find-links ", "file ")
+    # A local wheelhouse may live at another path on another host: the sha256 pins the artefact.
+    return a == b or (a.startswith(local) and b.startswith(local))
+
+
+def artefact_problems(recorded: Plan, fresh: Plan) -> list[str]:
+    """Same version, different artefact or different source: always refused."""
+    out: list[str] = []
+    for a in recorded.changes:
+        b = fresh.change_for(a.name)
+        if b is None or not _same_version(a.to_version, b.to_version):
+            continue
+        if a.sha256 and b.sha256 and a.sha256 != b.sha256:
+            out.append(
+                f"{a.name} {a.to_version}: a different artefact under the same version "
+                f"(sha256 recorded {a.sha256[:12]}…, found {b.sha256[:12]}…)"
+            )
+        if not _same_source(a.index, b.index):
+            out.append(f"{a.name} {a.to_version}: recorded from {a.index or '?'}, now from {b.index or '?'}")
+    return out
+
+
+def plan_diff(recorded: Plan, fresh: Plan) -> list[str]:
+    """A readable diff of two plans: '- name' (gone), '+ name' (new), '~ name' (changed)."""
+    rec: dict[str, Change] = {c.name: c for c in recorded.changes}
+    new: dict[str, Change] = {c.name: c for c in fresh.changes}
+    lines: list[str] = []
+    for name in sorted(rec.keys() | new.keys()):
+        a, b = rec.get(name), new.get(name)
+        if b is None and a is not None:
+            lines.append(f"- {name} {a.arrow} (recorded, not in the plan now)")
+        elif a is None and b is not None:
+            lines.append(f"+ {name} {b.arrow} (in the plan now, not recorded)")
+        elif a is not None and b is not None:
+            if not (
+                _same_version(a.from_version, b.from_version) and _same_version(a.to_version, b.to_version)
+            ):
+                lines.append(f"~ {name}: recorded {a.arrow}, now {b.arrow}")
+    return lines
+
+
+def _check_lock(env: Environment) -> None:
+    """Refuse now (exit 2) when another process holds the env lock, rather than mid-flow."""
+    from oxwizard.lock import env_lock
+
+    with env_lock(env, "oxwizard replay (validation)"):
+        pass
+
+
+# -- what the runbook would run -------------------------------------------------------------------
+def runbook_commands(config: ChecksConfig) -> list[tuple[str, list[str]]]:
+    """The commands a runbook's checks run, by purpose (argument lists, never a shell)."""
+    named = [("tests", config.test_command), ("benchmark", config.benchmark_command)]
+    named.append(("data", config.data_command))
+    return [(what, list(argv)) for what, argv in named if argv]
+
+
+def describe(check: ReplayCheck) -> list[str]:
+    """What a replay of ``check`` would do, for ``--dry-run`` (changes nothing)."""
+    rb, plan, opts = check.runbook, check.plan, check.runbook.options
+    lines = [
+        f"runbook {rb.id} (recorded {rb.created_at}; trusted: {check.trust})",
+        f"environment {check.env.root} (Python {check.env.version}, {check.env.platform}), "
+        f"fingerprint {check.fingerprint}",
+        f"plan: {plan.summary()}",
+    ]
+    for c in plan.changes:
+        sha = f"sha256 {c.sha256[:16]}…" if c.sha256 else "no sha256"
+        lines.append(f"  install {c.name}=={c.to_version} ({c.arrow}; {sha}; from {c.index or '?'})")
+    if check.already_applied:
+        lines.append("already applied: every target is at its recorded version; a replay changes nothing")
+        return lines
+    steps = ["checkpoint"]
+    steps += ["staging clone", "install in staging", "checks in staging"] if opts.stage else []
+    steps += ["promote to live", "checks on live"]
+    steps += [f"{opts.monitor_rounds} monitoring round(s) every {opts.monitor_interval:g}s"]
+    steps += ["verdict (rollback on any failed gate)"]
+    lines.append("flow: " + " -> ".join(steps))
+    cfg = check.runbook.checks
+    lines.append(
+        f"thresholds: benchmark x{cfg.benchmark_threshold:g} over {cfg.benchmark_runs} runs, "
+        f"log lines matching {cfg.log_pattern!r} <= {cfg.log_threshold}, "
+        f"command timeout {cfg.command_timeout:g}s"
+    )
+    cmds = runbook_commands(cfg)
+    lines.append(f"commands (argument lists, run without a shell, in {check.project}):")
+    lines += [f"  {what}: {json.dumps(argv)}" for what, argv in cmds] or ["  (none configured)"]
+    lines.append("drift: " + ("; ".join(check.drift) if check.drift else "none"))
+    lines += [f"note: {n}" for n in check.notes]
+    return lines
+
+
+# -- the replay -------------------------------------------------------------------------------------
+class _Recorder:
+    """Forwards to the front end's listener and keeps each step's latest state for the report."""
+
+    def __init__(self, inner: FlowListener) -> None:
+        self.inner = inner
+        self.steps: dict[str, ReplayStep] = {}
+
+    def on_step(self, event: StepEvent) -> None:
+        self.steps[event.step] = ReplayStep(
+            step=event.step, status=event.status, message=event.message, elapsed=event.elapsed
+        )
+        self.inner.on_step(event)
+
+    def on_output(self, step: StepName, line: str) -> None:
+        self.inner.on_output(step, line)
+
+    def on_checks(self, checkset: CheckSet) -> None:
+        self.inner.on_checks(checkset)
+
+    def ask(self, question: Question) -> str:
+        return self.inner.ask(question)
+
+
+def replay_answers(runbook: Runbook) -> dict[str, str]:
+    """Every decision a replay takes without asking: go; a failed gate always rolls back; new
+    warnings are acknowledged only when the recorded run acknowledged them. The verdict is left to
+    the flow's default (success when healthy, else rollback)."""
+    ack = runbook.last("ack-warnings")
+    return {
+        "go": "go",
+        "checks-staging": "rollback",
+        "checks-live": "rollback",
+        "ack-warnings": "acknowledge" if ack is not None and ack.answer == "acknowledge" else "stop",
+    }
+
+
+def host_name() -> str:
+    return socket.gethostname() or "localhost"
+
+
+def new_report(check: ReplayCheck, host: str, started_at: str) -> ReplayReport:
+    return ReplayReport(
+        runbook_id=check.runbook.id,
+        runbook_path=str(check.runbook_path),
+        host=host,
+        env=str(check.env.root),
+        project=str(check.project),
+        started_at=started_at,
+        ended_at=started_at,
+        outcome="dry-run",
+        exit_code=0,
+        message="",
+        plan=check.plan.pinned,
+        steps=[ReplayStep(step="validate", status="passed", message="runbook valid", elapsed=check.elapsed)],
+        fingerprint_before=check.fingerprint,
+        fingerprint_after=check.fingerprint,
+        drift=check.drift,
+        commands=[argv for _, argv in runbook_commands(check.runbook.checks)],
+    )
+
+
+_OUTCOMES: dict[str, ReplayOutcome] = {
+    "upgraded": "upgraded",
+    "rolled-back": "rolled-back",
+    "kept": "failed",  # a replay never keeps a failed gate; listed for completeness
+    "declined": "declined",
+    "failed": "failed",
+    "nothing-to-do": "already-applied",
+}
+
+
+def replay(check: ReplayCheck, *, listener: FlowListener, host: str | None = None) -> ReplayReport:
+    """Run the recorded flow on ``check.env``; every failure ends rolled back and verified (or 3)."""
+    report = new_report(check, host or host_name(), now())
+    if check.already_applied:
+        report.outcome = "already-applied"
+        report.message = f"already applied: {' '.join(check.plan.pinned)} installed; nothing was changed"
+        report.ended_at = now()
+        return report
+    rb = check.runbook
+    recorder = _Recorder(listener)
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    flow = UpgradeFlow(
+        check.env,
+        check.project,
+        requirements_of(rb),
+        check.index,
+        listener=recorder,
+        options=rb.options,
+        config=rb.checks,
+        answers=replay_answers(rb),
+        runbook_id=f"{stamp}-replay-{slug(rb.id)}",
+        preset_plan=rb.plan,
+    )
+    try:
+        outcome = flow.run()
+        report.outcome = _OUTCOMES[outcome.status]
+        report.exit_code, report.message = outcome.exit_code, outcome.message
+    except RollbackFailed as exc:
+        report.outcome, report.exit_code, report.message = "rollback-failed", 3, str(exc)
+    except OxwizardError as exc:  # e.g. the lock taken meanwhile (2), an installer failure
+        report.outcome = "refused" if exc.exit_code == 2 and not flow.live_touched else "failed"
+        report.exit_code, report.message = exc.exit_code, str(exc)
+    check.env.refresh()
+    after = check.env.fingerprint()
+    report.fingerprint_after = after
+    report.steps += list(recorder.steps.values())
+    if report.outcome != "upgraded":
+        # Rolled back, or stopped before promotion: either way live must be exactly as before.
+        unchanged = after == check.fingerprint
+        report.rollback_verified = unchanged and report.outcome != "rollback-failed"
+        if not unchanged and report.exit_code < 3:
+            report.outcome, report.exit_code = "rollback-failed", 3
+            report.message += (
+                f"; the environment is not back to its state before ({after} != {check.fingerprint})"
+            )
+        elif report.outcome in ("failed", "declined") and report.exit_code == 0:
+            report.exit_code = 1
+    report.ended_at = now()
+    return report
