@@ -50,11 +50,15 @@ class RunbookRepo:
         try:
             self.repo = git.Repo.init(path) if created else git.Repo(path)
         except git.GitError as exc:
-            raise RunbookError(f"{path}: not a usable runbook repository: {exc}") from None
+            raise RunbookError(f"{path}: not a usable runbook repository: {redact_text(str(exc))}") from None
         if created:
-            (path / ".gitignore").write_text("\n".join(IGNORED) + "\n", encoding="utf-8")
-            self._commit([".gitignore"], "init: runbook repository")
-            _exclude_from_project(path)
+            try:
+                (path / ".gitignore").write_text("\n".join(IGNORED) + "\n", encoding="utf-8")
+                self._commit([".gitignore"], "init: runbook repository")
+                _exclude_from_project(path)
+            except BaseException:
+                self.repo.close()
+                raise
 
     @classmethod
     def for_project(cls, project: Path) -> RunbookRepo:
@@ -151,13 +155,16 @@ class RunbookRepo:
         email = os.environ.get("GIT_AUTHOR_EMAIL")
         if name and email:
             return name, email
-        try:
-            reader = self.repo.config_reader()
-            name = str(reader.get_value("user", "name", ""))
-            email = str(reader.get_value("user", "email", ""))
-        except Exception:  # noqa: BLE001 - unreadable config: fall back to the default author
-            name = email = ""
+        # Ask git itself, so that every config level (GIT_CONFIG_GLOBAL, includes) counts.
+        name = name or self._config("user.name")
+        email = email or self._config("user.email")
         return (name or DEFAULT_AUTHOR[0], email or DEFAULT_AUTHOR[1])
+
+    def _config(self, key: str) -> str:
+        try:
+            return str(self.repo.git.execute(["git", *GIT_SAFETY, "config", "--get", key])).strip()
+        except self._git_module.GitCommandError:  # unset (exit 1) or unreadable config
+            return ""
 
 
 def _exclude_from_project(path: Path) -> None:

@@ -1,0 +1,144 @@
+"""Runbook files are untrusted input: every bad file is a one-line error naming file and field."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_runbook_repo import make_runbook
+
+from oxwizard.errors import RunbookError
+from oxwizard.plan import Change, Plan
+from oxwizard.runbook import (
+    MAX_RUNBOOK_BYTES,
+    SCHEMA_VERSION,
+    Decision,
+    Evidence,
+    Runbook,
+    dump_runbook,
+    load_runbook,
+)
+
+
+def make_plan() -> Plan:
+    return Plan(
+        targets=["oxzep7==2.0.0"],
+        env_fingerprint="0123456789abcdef",
+        python_version="3.11.9",
+        platform="linux-x86_64",
+        installer="pip",
+        changes=[
+            Change(
+                name="oxzep7",
+                from_version="1.4.2",
+                to_version="2.0.0",
+                kind="upgrade",
+                impact="major",
+                requested=True,
+            ),
+            Change(name="oxzep7-core", to_version="2.0.0", kind="new", impact="new"),
+        ],
+    )
+
+
+def full_runbook() -> Runbook:
+    rb = make_runbook()
+    rb.set_plan(make_plan())
+    rb.record(
+        Decision(
+            step="plan",
+            question="Apply?",
+            answer="yes",
+            evidence=Evidence(command=["pip", "install"], exit_code=0, counts={"changes": 2}, duration=0.5),
+        )
+    )
+    return rb
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "rb.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data, encoding="utf-8")
+    return path
+
+
+def test_round_trip_is_stable_and_diffable(tmp_path: Path) -> None:
+    rb = full_runbook()
+    path = tmp_path / "runbooks" / "x.json"
+    dump_runbook(rb, path)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('{\n  "schema_version": 1,\n  "id": ')  # indented, fixed key order
+    again = load_runbook(path)
+    assert again == rb
+    dump_runbook(again, path)
+    assert path.read_text(encoding="utf-8") == text
+    assert rb.plan is not None and rb.plan_summary == "oxzep7 1.4.2 -> 2.0.0 (major), 2 changes"
+
+
+def one_line_error(path: Path) -> str:
+    before = path.read_bytes()
+    with pytest.raises(RunbookError) as info:
+        load_runbook(path)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ")
+    assert info.value.exit_code == 2
+    assert path.read_bytes() == before  # loading changes nothing
+    return message
+
+
+def test_malformed_json(tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, '{"schema_version": 1,\n "id": '))
+    assert "not valid JSON" in message and "line 2" in message
+
+
+def test_not_an_object(tmp_path: Path) -> None:
+    assert "expected a JSON object" in one_line_error(write(tmp_path, "[1, 2]"))
+
+
+def test_unknown_schema_version(tmp_path: Path) -> None:
+    data = json.loads(full_runbook().to_text())
+    data["schema_version"] = SCHEMA_VERSION + 41
+    message = one_line_error(write(tmp_path, data))
+    assert f"schema_version: unknown version {SCHEMA_VERSION + 41}" in message
+    data["schema_version"] = "1"
+    assert "schema_version: missing or not an integer" in one_line_error(write(tmp_path, data))
+
+
+def test_wrong_type_names_the_field(tmp_path: Path) -> None:
+    data = json.loads(full_runbook().to_text())
+    data["decisions"][0]["evidence"]["exit_code"] = "zero"
+    message = one_line_error(write(tmp_path, data))
+    assert "decisions.0.evidence.exit_code" in message
+    assert "integer" in message
+
+
+def test_missing_field_names_the_field(tmp_path: Path) -> None:
+    data = json.loads(full_runbook().to_text())
+    del data["environment"]["fingerprint"]
+    assert "environment.fingerprint: Field required" in one_line_error(write(tmp_path, data))
+
+
+def test_unknown_field_is_refused(tmp_path: Path) -> None:
+    data = json.loads(full_runbook().to_text())
+    data["plan"]["changes"][0]["__class__"] = "os.system"
+    message = one_line_error(write(tmp_path, data))
+    assert "plan.changes.0.__class__: Extra inputs are not permitted" in message
+
+
+def test_hand_edited_plan_is_refused(tmp_path: Path) -> None:
+    data = json.loads(full_runbook().to_text())
+    data["plan"]["changes"][0]["to_version"] = "3.0.0"
+    assert "does not match its recorded plan_digest" in one_line_error(write(tmp_path, data))
+
+
+def test_oversized_missing_and_folder(tmp_path: Path) -> None:
+    big = write(tmp_path, " " * (MAX_RUNBOOK_BYTES + 1))
+    assert "too large for a runbook" in one_line_error(big)
+    with pytest.raises(RunbookError, match="runbook not found"):
+        load_runbook(tmp_path / "nope.json")
+    with pytest.raises(RunbookError, match="not a runbook file"):
+        load_runbook(tmp_path)
+    binary = tmp_path / "bin.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    assert "cannot read" in one_line_error(binary)
