@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv:  # no sub-command: open the wizard with defaults (without building every verb's parser)
+        from oxwizard.commands.wizard import main as wizard
+
+        return wizard([])
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "run", None) is None:

@@ -39,13 +39,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def launch(venv: Path, project: Path, wheelhouse: Path) -> int:
-    """Open the wizard (until the TUI lands: print the plan for the demo's upgrade)."""
-    from oxwizard.commands.plan import render_plan
-    from oxwizard.environment import Environment
-    from oxwizard.plan import compute_plan
-    from oxwizard.specs import IndexOptions, parse_specs
+    """Open the wizard on the sandbox, offline: ``--find-links WHEELHOUSE --no-index``."""
+    from oxwizard.commands.wizard import launch_app
+    from oxwizard.tui.app import WizardApp
+    from oxwizard.tui.tasks import Sources
 
-    env = Environment.open(venv)
-    index = IndexOptions.build(find_links=[str(wheelhouse)], no_index=True)
-    say(render_plan(compute_plan(env, parse_specs(["oxzep7==2.0.0"]), index)))
-    return 0
+    sources = Sources(find_links=[str(wheelhouse)], no_index=True)
+    return launch_app(WizardApp(env_path=str(venv), project=project, sources=sources))

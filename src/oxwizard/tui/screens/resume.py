@@ -1,0 +1,60 @@
+"""At start, when the newest runbook is unfinished: resume it, roll back, or start a new upgrade."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from oxwizard.flow import ResumeInfo
+
+
+class ResumeScreen(ModalScreen[str]):
+    CSS_PATH = "modal.tcss"
+    BINDINGS = [
+        Binding("r", "choose('resume')", "Resume", id="resume"),
+        Binding("R", "choose('rollback')", "Roll back", id="resume-rollback"),
+        Binding("n,escape", "choose('new')", "New upgrade", id="resume-new"),
+    ]
+
+    def __init__(self, info: ResumeInfo) -> None:
+        super().__init__()
+        self.info = info
+
+    def compose(self) -> ComposeResult:
+        rb = self.info.runbook
+        last = rb.decisions[-1]
+        where = (
+            "Live HAS the new versions (promoted, not yet verified)."
+            if self.info.live_touched
+            else "Live was not changed."
+        )
+        body = (
+            f"The last upgrade did not finish: [b]{', '.join(rb.targets)}[/b]\n"
+            f"runbook {rb.id} · last step [b]{self.info.last_step}[/b]: {last.answer}\n"
+            f"checkpoint {self.info.checkpoint_id or 'none'} · {where}"
+        )
+        resume = (
+            "checks on live, monitoring, verdict" if self.info.live_touched else "plan the same targets again"
+        )
+        keys = f"[b]\\[r][/b] resume ({resume})"
+        if self.info.checkpoint_id:
+            keys += "\n[b]\\[R][/b] roll back to the checkpoint"
+        keys += "\n[b]\\[n][/b] leave it and start a new upgrade"
+        with Vertical(classes="dialog"):
+            yield Static("Unfinished upgrade", classes="dialog-title")
+            yield Static(body, classes="dialog-body")
+            yield Static(keys, classes="dialog-keys")
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose" and parameters and parameters[0] == "rollback":
+            return self.info.checkpoint_id is not None
+        return True
+
+    def action_choose(self, choice: str) -> None:
+        self.dismiss(choice)

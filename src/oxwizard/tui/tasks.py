@@ -1,0 +1,123 @@
+"""The blocking work the wizard does, as plain functions its thread workers call.
+
+Each one only calls the engine (the same calls the headless commands make) and returns what the
+screens show; none touches a widget. Imports of the engine happen here, after the first paint.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from oxwizard.tui.messages import EnvironmentLoaded
+
+if TYPE_CHECKING:
+    from oxwizard.environment import Environment
+    from oxwizard.flow import FlowListener, ResumeInfo, UpgradeFlow
+    from oxwizard.runbook_repo import LogEntry
+    from oxwizard.specs import IndexOptions
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Index options as typed on the command line (built into IndexOptions in a worker)."""
+
+    index_url: str | None = None
+    extra_index_urls: list[str] = field(default_factory=list)
+    find_links: list[str] = field(default_factory=list)
+    no_index: bool = False
+
+    def build(self) -> IndexOptions:
+        from oxwizard.specs import IndexOptions
+
+        return IndexOptions.build(
+            index_url=self.index_url,
+            extra_index_urls=self.extra_index_urls,
+            find_links=self.find_links,
+            no_index=self.no_index,
+        )
+
+
+def load_environment(env_path: str | None, project: Path, sources: Sources) -> EnvironmentLoaded:
+    """Open the environment, run crash recovery, and read what the prepare screen shows."""
+    from oxwizard.environment import Environment
+    from oxwizard.flow import resume_state
+    from oxwizard.outdated import find_outdated
+
+    env = Environment.open(env_path)
+    recovered = run_recovery(env)
+    outdated = find_outdated(env, sources.build())
+    problems = env.pip_check()
+    resume = resume_state(project, env)
+    return EnvironmentLoaded(env, outdated, problems, recovered, resume)
+
+
+def run_recovery(env: Environment) -> list[str]:
+    """``oxwizard.recovery.recover(env, say)``: what it did, one line each (nothing when absent)."""
+    lines: list[str] = []
+    try:
+        module = importlib.import_module("oxwizard.recovery")
+    except ImportError:
+        return lines
+    module.recover(env, lines.append)
+    return lines
+
+
+def new_flow(
+    env: Environment,
+    project: Path,
+    specs: list[str],
+    sources: Sources,
+    listener: FlowListener,
+    monitor_rounds: int | None,
+    monitor_interval: float | None,
+) -> UpgradeFlow:
+    from oxwizard.config import load_project_config
+    from oxwizard.flow import UpgradeFlow
+    from oxwizard.runbook import FlowOptions
+    from oxwizard.specs import parse_specs
+
+    config = load_project_config(project)
+    options = FlowOptions(
+        stage=True,
+        monitor_rounds=config.monitor_rounds if monitor_rounds is None else monitor_rounds,
+        monitor_interval=config.monitor_interval if monitor_interval is None else monitor_interval,
+    )
+    return UpgradeFlow(
+        env, project, parse_specs(specs), sources.build(), listener=listener, options=options, config=config
+    )
+
+
+def resumed_flow(
+    env: Environment, project: Path, info: ResumeInfo, sources: Sources, listener: FlowListener
+) -> UpgradeFlow:
+    """The flow of an unfinished runbook, picked up where it stands (decisions append to it)."""
+    from oxwizard.flow import UpgradeFlow, requirements_of
+
+    rb = info.runbook
+    flow = UpgradeFlow(
+        env,
+        project,
+        requirements_of(rb),
+        sources.build(),
+        listener=listener,
+        options=rb.options,
+        config=rb.checks,
+        runbook_id=rb.id,
+        preset_plan=rb.plan,
+    )
+    flow.plan = rb.plan
+    flow.runbook = rb
+    return flow
+
+
+def read_runbook_log(project: Path, limit: int = 200) -> list[LogEntry]:
+    from oxwizard.runbook_repo import RunbookRepo
+
+    path = project / ".oxwizard"
+    if not (path / ".git").exists():
+        return []
+    with RunbookRepo(path) as repo:
+        return repo.log(limit)

@@ -1,0 +1,1 @@
+"""Reusable wizard widgets: title bar, steps checklist, targets table, plan view."""

@@ -1,0 +1,80 @@
+"""The plan as the user reads it: every change from → to with impact, Requires-Python, pip check,
+security before/after, and the risk summary with its recommendation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from oxwizard.tui.widgets.targets import IMPACT_STYLE
+
+if TYPE_CHECKING:
+    from oxwizard.plan import Plan
+
+RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
+
+
+def render_plan(plan: Plan, risk: Any = None, security: Any = None) -> Text:
+    out = Text()
+    if plan.is_empty:
+        out.append(f"{', '.join(plan.targets)}: nothing to change (already satisfied)\n", style="bold")
+        return out
+    for c in plan.changes:
+        line = Text(f"{c.name:<16} ")
+        if c.kind == "new":
+            line.append(f"{'new':>8} → {c.to_version}")
+        elif c.kind == "removed":
+            line.append(f"{c.from_version:>8} → removed")
+        else:
+            line.append(f"{c.from_version or '':>8} → {c.to_version}")
+        line.append(f"  {c.impact.upper()}", style=IMPACT_STYLE.get(c.impact, "bold"))
+        if c.yanked:
+            line.append("  YANKED", style="bold red")
+        out.append_text(line)
+        out.append("\n")
+    bad_rp = [c for c in plan.changes if not c.requires_python_ok]
+    if bad_rp:
+        for c in bad_rp:
+            out.append(f"✘ Requires-Python {c.requires_python} ({c.name})\n", style="bold red")
+    else:
+        rps = sorted({c.requires_python for c in plan.changes if c.requires_python})
+        out.append(
+            f"✔ Requires-Python ok (Python {plan.python_version}" + (f"; {', '.join(rps)}" if rps else "")
+        )
+        out.append(")\n")
+    before = "ok" if not plan.pip_check_before else f"{len(plan.pip_check_before)} problem(s)"
+    after = "ok" if not plan.pip_check_after else f"{len(plan.pip_check_after)} problem(s)"
+    style = "red" if plan.pip_check_after else ""
+    out.append(
+        f"{'✔' if not plan.pip_check_after else '✘'} pip check: now {before}, after {after}\n", style=style
+    )
+    for problem in plan.pip_check_after[:3]:
+        out.append(f"    {problem}\n", style="red")
+    if security is not None:
+        out.append(f"Security: {describe(security)}\n")
+    if risk is not None:
+        level = str(getattr(risk, "level", "?"))
+        out.append("Risk: ")
+        out.append(level.upper(), style=RISK_STYLE.get(level.lower(), "bold"))
+        reasons = list(getattr(risk, "reasons", []) or [])
+        if reasons:
+            out.append(" — " + "; ".join(str(r) for r in reasons))
+        out.append("\n")
+        out.append(f"Recommendation: {getattr(risk, 'recommendation', '')}\n", style="bold")
+    return out
+
+
+def describe(obj: Any) -> str:
+    """One line for an engine report that may offer ``summary`` as a method or a field."""
+    summary = getattr(obj, "summary", None)
+    if callable(summary):
+        return str(summary())
+    if summary is not None:
+        return str(summary)
+    return str(obj)
+
+
+class PlanView(Static):
+    """The plan, or a hint of what to do to get one."""

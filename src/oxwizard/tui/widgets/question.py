@@ -1,0 +1,48 @@
+"""The decision the flow is waiting for, with the key for each choice."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from oxwizard.flow import Question
+
+# One key per answer the flow can ask for; "rollback" is the one rollback key.
+CHOICE_KEYS = {
+    "go": "g",
+    "wait": "w",
+    "keep": "k",
+    "retry": "t",
+    "rollback": "R",
+    "acknowledge": "a",
+    "stop": "x",
+    "success": "s",
+}
+CHOICE_LABELS = {
+    "go": "go — upgrade in staging, then live",
+    "wait": 'wait — record "not now"',
+    "keep": "keep the current version",
+    "retry": "retry the checks",
+    "rollback": "roll back to the checkpoint",
+    "acknowledge": "acknowledge and continue",
+    "stop": "stop here",
+    "success": "declare success",
+}
+
+
+def render_question(question: Question, width: int = 78) -> Text:
+    out = Text()
+    out.append("▶ ", style="bold yellow")
+    out.append(question.text, style="bold")
+    if question.detail:
+        for line in question.detail.splitlines()[:4]:
+            out.append("\n  " + line[: max(10, width - 2)], style="dim")
+    out.append("\n  ")
+    for choice in question.choices:
+        key = CHOICE_KEYS.get(choice, "?")
+        out.append(f"[{key}]", style="bold reverse")
+        label = CHOICE_LABELS.get(choice, choice)
+        out.append(f" {label}{' (default)' if choice == question.default else ''}   ")
+    return out

@@ -1,0 +1,89 @@
+"""The targets table: every installed distribution, its latest available version and impact.
+
+Filtering rebuilds the rows from an in-memory list (no engine call per keystroke); space picks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+
+NAME_WIDTH = 15
+IMPACT_STYLE = {"major": "bold red", "minor": "yellow", "patch": "green", "pre-release": "magenta"}
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    name: str
+    current: str
+    latest: str | None
+    impact: str
+
+
+class TargetsTable(DataTable[Text | str]):
+    """A filterable, pickable table of :class:`TargetRow`."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.rows_all: list[TargetRow] = []
+        self.picked: set[str] = set()
+        self.filter_text = ""
+        self._visible: list[TargetRow] = []
+
+    def on_mount(self) -> None:
+        self.add_column("  package", key="name", width=NAME_WIDTH + 2)
+        self.add_column("current", key="current", width=8)
+        self.add_column("latest", key="latest", width=8)
+        self.add_column("impact", key="impact", width=6)
+
+    def set_rows(self, rows: list[TargetRow]) -> None:
+        self.rows_all = rows
+        self.refilter()
+
+    def set_filter(self, text: str) -> None:
+        text = text.strip().lower()
+        if text != self.filter_text:
+            self.filter_text = text
+            self.refilter()
+
+    def visible_rows(self) -> list[TargetRow]:
+        needle = self.filter_text
+        for op in ("==", ">=", "<=", "~=", "!=", ">", "<", "["):
+            needle = needle.split(op)[0]
+        needle = needle.strip().replace("_", "-")
+        return [r for r in self.rows_all if needle in r.name] if needle else list(self.rows_all)
+
+    def refilter(self) -> None:
+        self._visible = self.visible_rows()
+        self.clear()
+        self.add_rows([self._cells(r) for r in self._visible])
+
+    def _cells(self, r: TargetRow) -> list[Text | str]:
+        latest = r.latest or "—"
+        impact = Text(r.impact if r.latest else "", style=IMPACT_STYLE.get(r.impact, ""))
+        return [self._name_cell(r), r.current, latest, impact]
+
+    def _name_cell(self, r: TargetRow) -> Text:
+        name = r.name if len(r.name) <= NAME_WIDTH else r.name[: NAME_WIDTH - 1] + "…"
+        picked = r.name in self.picked
+        return Text(("✔ " if picked else "  ") + name, style="bold" if picked else "")
+
+    def current_row(self) -> TargetRow | None:
+        rows = self._visible
+        if not rows or self.cursor_row < 0 or self.cursor_row >= len(rows):
+            return None
+        return rows[self.cursor_row]
+
+    def toggle_current(self) -> str | None:
+        row = self.current_row()
+        if row is None:
+            return None
+        if row.name in self.picked:
+            self.picked.discard(row.name)
+        else:
+            self.picked.add(row.name)
+        self.update_cell_at(Coordinate(self.cursor_row, 0), self._name_cell(row))
+        return row.name
