@@ -99,6 +99,7 @@ class WizardApp(App[int]):
         self.flow_done = threading.Event()  # set whenever no flow thread is running
         self.flow_done.set()
         self.rollback_requested = False
+        self._output_step = ""
         self.project_label = self.project.name
         self.env_label = env_path or "$VIRTUAL_ENV or ./.venv"
 
@@ -214,7 +215,13 @@ class WizardApp(App[int]):
         self._render(frozenset({"steps"}))
 
     def on_output_received(self, _msg: OutputReceived) -> None:
-        self.state.add_output([f"{step:>15} │ {line}" for step, line in self.listener.drain()])
+        lines = []
+        for step, line in self.listener.drain():
+            if step != self._output_step:
+                self._output_step = step
+                lines.append(f"── {step} ──")
+            lines.append(line)
+        self.state.add_output(lines)
         self._render(frozenset({"output"}))
 
     def on_checks_reported(self, msg: ChecksReported) -> None:

@@ -21,15 +21,11 @@ def render_plan(plan: Plan, risk: Any = None, security: Any = None) -> Text:
     if plan.is_empty:
         out.append(f"{', '.join(plan.targets)}: nothing to change (already satisfied)\n", style="bold")
         return out
+    pad = min(14, max(len(c.name) for c in plan.changes))
     for c in plan.changes:
-        line = Text(f"{c.name:<16} ")
-        if c.kind == "new":
-            line.append(f"{'new':>8} → {c.to_version}")
-        elif c.kind == "removed":
-            line.append(f"{c.from_version:>8} → removed")
-        else:
-            line.append(f"{c.from_version or '':>8} → {c.to_version}")
-        line.append(f"  {c.impact.upper()}", style=IMPACT_STYLE.get(c.impact, "bold"))
+        line = Text(f"{c.name:<{pad}} ")
+        line.append(f"{c.from_version or 'new'} → {c.to_version or 'removed'} ")
+        line.append(c.impact.upper(), style=IMPACT_STYLE.get(c.impact, "bold"))
         if c.yanked:
             line.append("  YANKED", style="bold red")
         out.append_text(line)

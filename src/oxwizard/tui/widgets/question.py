@@ -39,10 +39,14 @@ def render_question(question: Question, width: int = 78) -> Text:
     if question.detail:
         for line in question.detail.splitlines()[:4]:
             out.append("\n  " + line[: max(10, width - 2)], style="dim")
-    out.append("\n  ")
+    pieces = []
     for choice in question.choices:
-        key = CHOICE_KEYS.get(choice, "?")
-        out.append(f"[{key}]", style="bold reverse")
+        piece = Text(f"[{CHOICE_KEYS.get(choice, '?')}]", style="bold reverse")
         label = CHOICE_LABELS.get(choice, choice)
-        out.append(f" {label}{' (default)' if choice == question.default else ''}   ")
+        piece.append(f" {label}{' (default)' if choice == question.default else ''}")
+        pieces.append(piece)
+    one_line = sum(p.cell_len + 3 for p in pieces) + 2 <= width
+    for n, piece in enumerate(pieces):
+        out.append("   " if one_line and n else "\n  ")
+        out.append_text(piece)
     return out

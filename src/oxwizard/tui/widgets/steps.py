@@ -37,7 +37,9 @@ LABELS = {
 
 
 def render_steps(steps: tuple[str, ...], events: Mapping[str, StepEvent], width: int = 60) -> Text:
-    """One line per step: mark, label, elapsed time, and the step's last message."""
+    """One line per step: mark, label, elapsed time, and the step's last message (below the
+    label, indented, when the column is narrow)."""
+    narrow = width < 50
     out = Text()
     for i, step in enumerate(steps):
         event = events.get(step)
@@ -49,8 +51,16 @@ def render_steps(steps: tuple[str, ...], events: Mapping[str, StepEvent], width:
         if event is not None:
             if event.elapsed is not None:
                 line.append(f"{event.elapsed:5.1f}s ", style="dim")
-            line.append(event.message.replace("\n", " "))
-        line.truncate(width, overflow="ellipsis")
+            message = event.message.replace("\n", " ")
+            if narrow:
+                line.truncate(width, overflow="ellipsis")
+                line = Text.assemble(line, "\n", Text("  " + message, style="dim"))
+                line.truncate(width * 2 + 1, overflow="ellipsis")
+                line = Text("\n").join(part[:width] for part in line.split("\n"))
+            else:
+                line.append(message)
+        if not narrow:
+            line.truncate(width, overflow="ellipsis")
         out.append_text(line)
         if i < len(steps) - 1:
             out.append("\n")

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
-NAME_WIDTH = 15
+NAME_WIDTH = 13
 IMPACT_STYLE = {"major": "bold red", "minor": "yellow", "patch": "green", "pre-release": "magenta"}
 
 
