@@ -1,0 +1,198 @@
+"""Wizard benchmarks, measured side by side in one run (print ratios, assert nothing).
+
+1. Cold start to the first painted screen, in tmux: ``oxwizard wizard`` vs a minimal Textual app
+   (a Static and a Footer). Target: ratio <= 1.3.
+2. Filtering the targets table of 500 distributions: milliseconds per keystroke. Target: < 50 ms.
+3. Bytes written to the terminal per second while idle on the prepare screen (target: 0), and,
+   with ``--install`` and the demo sandbox, during an upgrade in the wizard.
+
+Run: ``.venv/bin/python benchmarks/bench_startup.py [--runs N] [--install]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+MINIMAL = """
+from textual.app import App
+from textual.widgets import Footer, Static
+
+class Minimal(App):
+    BINDINGS = [("q", "quit", "Quit")]
+    def compose(self):
+        yield Static("1 Prepare")
+        yield Footer()
+
+Minimal().run()
+"""
+
+
+class Tmux:
+    def __init__(self) -> None:
+        self.socket = f"oxw-bench-{uuid.uuid4().hex[:8]}"
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True).stdout
+
+    def start(self, argv: list[str], size: tuple[int, int] = (80, 24)) -> None:
+        self("kill-server")
+        cmd = " ".join(_quote(a) for a in argv)
+        self("new-session", "-d", "-x", str(size[0]), "-y", str(size[1]), cmd)
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p")
+
+    def wait_for(self, text: str, timeout: float = 30.0) -> float:
+        start = time.perf_counter()
+        while text not in self.screen():
+            if time.perf_counter() - start > timeout:
+                raise TimeoutError(f"{text!r} never appeared:\n{self.screen()}")
+            time.sleep(0.005)
+        return time.perf_counter() - start
+
+    def close(self) -> None:
+        self("kill-server")
+
+
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def time_to_paint(tmux: Tmux, argv: list[str], marker: str) -> float:
+    started = time.perf_counter()
+    tmux.start(argv)
+    tmux.wait_for(marker)
+    elapsed = time.perf_counter() - started
+    tmux.close()
+    return elapsed
+
+
+def bench_cold_start(runs: int, env: Path, project: Path) -> None:
+    with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as fh:
+        fh.write(MINIMAL)
+        minimal = fh.name
+    tmux = Tmux()
+    wizard = [str(BIN / "oxwizard"), "wizard", "--env", str(env), "--project", str(project), "--no-index"]
+    ours, theirs = [], []
+    try:
+        for _ in range(runs):  # alternate, so both see the same machine state
+            theirs.append(time_to_paint(tmux, [sys.executable, minimal], "1 Prepare"))
+            ours.append(time_to_paint(tmux, wizard, "[1 Prepare]"))
+    finally:
+        tmux.close()
+        os.unlink(minimal)
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"cold start to first paint (median of {runs}): wizard {a:.3f} s, minimal app {b:.3f} s, "
+          f"ratio {a / b:.2f} (target <= 1.30)")  # fmt: skip
+
+
+def bench_filter(rows: int = 500) -> None:
+    from textual.app import App, ComposeResult
+
+    from oxwizard.tui.widgets.targets import TargetRow, TargetsTable
+
+    class Bench(App[None]):
+        def compose(self) -> ComposeResult:
+            yield TargetsTable(id="t")
+
+    async def run() -> list[float]:
+        app = Bench()
+        timings = []
+        async with app.run_test(size=(120, 40)) as pilot:
+            table = app.query_one(TargetsTable)
+            table.set_rows([TargetRow(f"package-{i:03d}", "1.0.0", "1.1.0", "minor") for i in range(rows)])
+            await pilot.pause()
+            typed = ""
+            for key in "package-4" + "\b" * 9 + "ge-12":
+                typed = typed[:-1] if key == "\b" else typed + key
+                start = time.perf_counter()
+                table.set_filter(typed)
+                await pilot.pause()  # include the repaint
+                timings.append(time.perf_counter() - start)
+        return timings
+
+    timings = asyncio.run(run())
+    print(f"filter {rows} rows: median {statistics.median(timings) * 1000:.1f} ms, "
+          f"max {max(timings) * 1000:.1f} ms per keystroke (target < 50 ms)")  # fmt: skip
+
+
+def bytes_per_second(tmux: Tmux, seconds: float, log: Path) -> float:
+    before = log.stat().st_size if log.exists() else 0
+    time.sleep(seconds)
+    return (log.stat().st_size - before) / seconds
+
+
+def bench_idle_output(env: Path, project: Path, seconds: float = 10.0) -> None:
+    tmux = Tmux()
+    log = Path(tempfile.mkdtemp()) / "pane.bytes"
+    try:
+        tmux.start(
+            [str(BIN / "oxwizard"), "wizard", "--env", str(env), "--project", str(project), "--no-index"]
+        )
+        tmux.wait_for("pip check")
+        time.sleep(1.0)
+        tmux("pipe-pane", "-o", f"cat >> {_quote(str(log))}")
+        rate = bytes_per_second(tmux, seconds, log)
+        print(f"idle on the prepare screen: {rate:.1f} bytes/s over {seconds:.0f} s (target 0)")
+    finally:
+        tmux.close()
+
+
+def bench_install_output(seconds_cap: float = 240.0) -> None:
+    from oxwizard.demo import build_demo
+
+    root = Path(tempfile.mkdtemp(prefix="oxw-bench-"))
+    demo = build_demo(root)
+    tmux = Tmux()
+    log = root / "pane.bytes"
+    argv = [str(BIN / "oxwizard"), "wizard", "--env", str(demo.venv), "--project", str(demo.project)]
+    argv += ["--find-links", str(demo.wheelhouse), "--no-index", "--rounds", "1", "--interval", "0"]
+    try:
+        tmux.start(argv)
+        tmux.wait_for("pip check")
+        tmux("send-keys", "/")
+        tmux("send-keys", "-l", "oxzep7==1.5.0")
+        tmux("send-keys", "Enter")
+        tmux.wait_for("Stage & test", 60)
+        tmux("send-keys", "c")
+        tmux.wait_for("[g]", seconds_cap)
+        tmux("pipe-pane", "-o", f"cat >> {_quote(str(log))}")
+        start = time.perf_counter()
+        tmux("send-keys", "g")
+        tmux.wait_for("[a]", seconds_cap)
+        elapsed = time.perf_counter() - start
+        size = log.stat().st_size if log.exists() else 0
+        print(f"install in staging + checks: {size / elapsed:.0f} bytes/s ({size} bytes in {elapsed:.1f} s)")
+    finally:
+        tmux.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--install", action="store_true", help="also measure output during an install")
+    args = parser.parse_args()
+    env = ROOT / ".venv"
+    project = Path(tempfile.mkdtemp(prefix="oxw-bench-project-"))
+    bench_cold_start(args.runs, env, project)
+    bench_filter()
+    bench_idle_output(env, project)
+    if args.install:
+        bench_install_output()
+
+
+if __name__ == "__main__":
+    main()
