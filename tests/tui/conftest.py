@@ -1,0 +1,76 @@
+"""Helpers for the wizard's pilot, snapshot and tmux tests (fixtures come from tests/conftest.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from oxwizard.tui.app import WizardApp
+from oxwizard.tui.tasks import Sources
+
+
+def make_app(sandbox: Any, **kw: Any) -> WizardApp:
+    """The wizard on a demo sandbox, offline, with one quick monitoring round."""
+    kw.setdefault("monitor_rounds", 1)
+    kw.setdefault("monitor_interval", 0.0)
+    return WizardApp(
+        env_path=str(sandbox.venv),
+        project=Path(sandbox.project),
+        sources=Sources(find_links=[str(sandbox.wheelhouse)], no_index=True),
+        **kw,
+    )
+
+
+async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: float = 120.0) -> None:
+    """Let the app run until ``predicate()`` is true (workers run real pip and tests)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {getattr(predicate, '__name__', predicate)}")
+        await pilot.pause(0.05)
+
+
+async def wait_question(pilot: Pilot[Any], step: str, timeout: float = 180.0) -> None:
+    app = pilot.app
+    assert isinstance(app, WizardApp)
+
+    def asked() -> bool:
+        q = app.state.question
+        if app.state.outcome is not None or app.state.flow_error:
+            raise AssertionError(f"flow ended before {step}: {app.state.outcome or app.state.flow_error}")
+        return q is not None and q.step == step
+
+    asked.__name__ = f"question {step}"
+    await wait_for(pilot, asked, timeout)
+    await pilot.pause()
+
+
+def installed_version(sandbox: Any, name: str) -> str:
+    """What the live environment really has installed (read from disk, not from the app)."""
+    from oxwizard.environment import Environment
+
+    return Environment.open(sandbox.venv).distributions[name].version
+
+
+def screen_text(app: WizardApp) -> str:
+    """Every Static's and the Log's text on the active screen, for assertions about what users read."""
+    from textual.widgets import Log, Static
+
+    parts: list[str] = []
+    for widget in app.screen.query(Static):
+        parts.append(str(widget.render()))
+    for log in app.screen.query(Log):
+        parts.extend(log.lines)
+    return "\n".join(parts)
+
+
+@pytest.fixture(autouse=True)
+def _no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    from textual.widgets import Input
+
+    monkeypatch.setattr(Input, "cursor_blink", False)

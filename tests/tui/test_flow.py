@@ -1,0 +1,104 @@
+"""Pilot tests: the whole flow on a fresh demo sandbox, driven with the keys a user presses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oxwizard.runbook_repo import RunbookRepo
+from oxwizard.tui.screens.execute import ExecuteScreen
+from oxwizard.tui.screens.monitor import MonitorScreen
+from oxwizard.tui.screens.resume import ResumeScreen
+from tests.tui.conftest import installed_version, make_app, screen_text, wait_for, wait_question
+
+
+async def _plan_and_stage(pilot: Any, spec: str) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: app.state.env is not None, 60)
+    await pilot.press("slash")
+    await pilot.press(*spec)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
+    assert app.state.plan is not None, app.state.plan_error
+    await pilot.press("c")
+    await wait_question(pilot, "go")
+    assert "checkpoint" in screen_text(app)
+    assert "R" in app.screen.active_bindings, "the rollback key is offered once a checkpoint exists"
+
+
+def _log(sandbox: Any) -> list[str]:
+    with RunbookRepo(sandbox.project / ".oxwizard") as repo:
+        return [e.message for e in repo.log()]
+
+
+async def test_upgrade_to_150_succeeds(demo: Any) -> None:
+    sandbox = demo()
+    app = make_app(sandbox)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _plan_and_stage(pilot, "oxzep7==1.5.0")
+        assert "oxzep7" in screen_text(app) and "1.5.0" in screen_text(app)
+        await pilot.press("g")
+        await wait_question(pilot, "ack-warnings")
+        assert isinstance(app.screen, ExecuteScreen)
+        assert "legacy_parse" in screen_text(app) or "Deprecation" in screen_text(app)
+        await pilot.press("a")
+        await wait_question(pilot, "verdict")
+        assert isinstance(app.screen, MonitorScreen)
+        assert installed_version(sandbox, "oxzep7") == "1.5.0"
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state.outcome is not None)
+        assert app.state.outcome is not None and app.state.outcome.status == "upgraded"
+        assert "upgraded" in screen_text(app)
+    assert installed_version(sandbox, "oxzep7") == "1.5.0"
+    messages = _log(sandbox)
+    assert messages[0].startswith("outcome: upgraded")
+    assert any(m.startswith("verdict: success") for m in messages)
+    assert any(m.startswith("go: go") for m in messages)
+
+
+async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:
+    sandbox = demo()
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _plan_and_stage(pilot, "oxzep7==2.0.0")
+        await pilot.press("g")
+        await wait_question(pilot, "checks-staging")
+        assert isinstance(app.screen, ExecuteScreen)
+        text = screen_text(app)
+        assert "Gate failed on staging" in text and "tests" in text
+        assert "[k]" in text and "[t]" in text and "[R]" in text
+        await pilot.press("k")
+        await wait_for(pilot, lambda: app.state.outcome is not None)
+        assert app.state.outcome is not None and app.state.outcome.status == "failed"
+        assert "live is untouched" in screen_text(app)
+    assert installed_version(sandbox, "oxzep7") == "1.4.2"
+
+
+async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo: Any) -> None:
+    sandbox = demo()
+    first = make_app(sandbox)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await _plan_and_stage(pilot, "oxzep7==1.5.0")
+        await pilot.press("g")
+        await wait_question(pilot, "ack-warnings")
+        await pilot.press("a")
+        await wait_question(pilot, "verdict")
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")  # "An upgrade is in progress. Quit anyway?"
+        await pilot.pause()
+    assert first.flow_done.wait(60), "the flow thread did not stop after quitting"
+    assert installed_version(sandbox, "oxzep7") == "1.5.0"  # promoted; verdict not given
+
+    second = make_app(sandbox)
+    async with second.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(second.screen, ResumeScreen), 60)
+        assert "oxzep7==1.5.0" in screen_text(second) and "promoted" in screen_text(second)
+        await pilot.press("r")  # resume: checks on live, monitoring, verdict
+        await wait_question(pilot, "verdict")
+        await pilot.press("R")  # the one rollback key
+        await wait_for(pilot, lambda: second.state.outcome is not None)
+        assert second.state.outcome is not None and second.state.outcome.status == "rolled-back"
+        assert "rolled back" in screen_text(second)
+    assert installed_version(sandbox, "oxzep7") == "1.4.2"
+    messages = _log(sandbox)
+    assert any(m.startswith("rollback: rolled back to") for m in messages)

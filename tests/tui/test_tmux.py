@@ -1,0 +1,88 @@
+"""End to end: the installed ``oxwizard`` in tmux on a real pseudo-terminal, driven with send-keys.
+
+A private tmux socket per run (``tmux -L oxw-<random>``); Textual draws on stderr, which is left
+alone. The screen is read with capture-pane, as a user would read it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.tui.conftest import installed_version
+
+OXWIZARD = Path(sys.executable).parent / "oxwizard"
+
+
+class Tmux:
+    def __init__(self) -> None:
+        self.socket = f"oxw-{uuid.uuid4().hex[:10]}"
+
+    def run(self, *args: str) -> str:
+        done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False)
+        return done.stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "wiz")
+
+    def keys(self, *keys: str, literal: bool = False) -> None:
+        self.run("send-keys", "-t", "wiz", *(["-l"] if literal else []), *keys)
+        time.sleep(0.2)
+
+    def wait_for(self, text: str, timeout: float = 180.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} did not appear; the screen is:\n{screen}")
+            time.sleep(0.1)
+
+
+@pytest.fixture
+def tmux() -> Any:
+    if shutil.which("tmux") is None:
+        pytest.fail("tmux is required for the end-to-end test")
+    t = Tmux()
+    yield t
+    t.run("kill-server")
+
+
+def test_upgrade_then_roll_back_in_tmux(demo: Any, tmux: Tmux) -> None:
+    sandbox = demo()
+    argv = [str(OXWIZARD), "wizard", "--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    argv += ["--find-links", str(sandbox.wheelhouse), "--no-index", "--rounds", "1", "--interval", "0"]
+    command = "TERM=xterm-256color " + " ".join(shlex.quote(a) for a in argv)
+    tmux.run("new-session", "-d", "-s", "wiz", "-x", "100", "-y", "30", "sh", "-c", command + "; sleep 30")
+    tmux.wait_for("pip check", 60)
+    tmux.keys("/")
+    tmux.keys("oxzep7==1.5.0", literal=True)
+    tmux.keys("Enter")
+    screen = tmux.wait_for("c Stage & test", 120)
+    assert "1.4.2 → 1.5.0" in screen
+    tmux.keys("c")
+    screen = tmux.wait_for("[g]")
+    assert "R Roll back" in screen  # the rollback key is in the footer once a checkpoint exists
+    tmux.keys("g")
+    tmux.wait_for("[a]")  # the new DeprecationWarning must be acknowledged before promotion
+    tmux.keys("a")
+    screen = tmux.wait_for("[s]")
+    assert "3 Monitor" in screen
+    assert installed_version(sandbox, "oxzep7") == "1.5.0"
+    tmux.keys("R")
+    screen = tmux.wait_for("rolled-back")
+    assert installed_version(sandbox, "oxzep7") == "1.4.2"
+    tmux.keys("q")
+    deadline = time.monotonic() + 20
+    while "oxwizard" in tmux.screen() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert "[1 Prepare]" not in tmux.screen(), "the wizard did not quit on q"
