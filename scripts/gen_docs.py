@@ -38,8 +38,8 @@ the installer as separate arguments; pip's own configuration files and `PIP_*` v
 | code | meaning |
 |-----:|---------|
 | 0 | success |
-| 1 | a gate or check failed and the environment was left safe (rolled back and verified where it was touched) |
-| 2 | refused before any change: bad input, not an environment, resolution failure, malformed runbook, lock held |
+| 1 | a gate or check failed; the environment was left safe (rolled back and verified if touched) |
+| 2 | refused before any change: bad input, not an env, no resolution, bad runbook, lock held |
 | 3 | a rollback failed or could not be verified: the environment needs a person |
 | 130 | interrupted (Ctrl-C); an upgrade in progress is rolled back first |
 """

@@ -26,7 +26,8 @@ def tiny_wheel(folder: Path, name: str, version: str, requires: list[str] | None
         f"{dist}.dist-info/METADATA": "Metadata-Version: 2.1\n"
         f"Name: {name}\nVersion: {version}\nRequires-Python: >=3.8\n"
         + "".join(f"Requires-Dist: {r}\n" for r in requires or []),
-        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
     }
     record = []
     for path, text in files.items():
