@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from oxwizard import environment as environment_module
 from oxwizard import proc
 from oxwizard.environment import Environment, locate_python
 from oxwizard.errors import EnvironmentNotFound, InstallerError
@@ -183,3 +184,25 @@ def test_no_installer_is_a_clear_error(bare_venv: Path, monkeypatch: pytest.Monk
     monkeypatch.setattr(env, "installer_kind", lambda: "none")
     with pytest.raises(InstallerError, match="no pip usable"):
         env.pip_argv()
+
+
+def test_probe_is_cached_per_interpreter_and_redone_when_the_venv_is_rebuilt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oxwizard.environment import clear_probe_cache, probe_cache_dir
+
+    monkeypatch.setenv("OXWIZARD_CACHE_DIR", str(tmp_path / "cache"))
+    clear_probe_cache()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    real_version = Environment.open(venv).version
+    [entry] = list(probe_cache_dir().glob("*.json"))
+    # A second process reads the answer from disk instead of running the interpreter again.
+    entry.write_text(entry.read_text().replace(f'"{real_version}"', '"0.0.1"'), encoding="utf-8")
+    environment_module._PROBES.clear()  # as in a new process
+    assert Environment.open(venv).version == "0.0.1"
+    # Rebuilding the venv in place (new pyvenv.cfg) makes the cached answer stale: probed again.
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--clear", str(venv)], check=True)
+    assert Environment.open(venv).version == real_version
+    clear_probe_cache()
+    assert list(probe_cache_dir().glob("*.json")) == []

@@ -1,7 +1,8 @@
 """The target environment: where it is, what interpreter it runs, what is installed, how to install.
 
 One short probe runs the target interpreter (isolated mode) for the facts only it knows (version,
-platform, site-packages paths, marker values); everything about installed distributions is read
+platform, site-packages paths, marker values), cached per interpreter (see
+:func:`probe_interpreter`); everything about installed distributions is read
 directly from the ``.dist-info`` folders with :mod:`importlib.metadata`, which is an order of
 magnitude faster than ``pip list``. The fingerprint of an environment state is what runbooks and
 checkpoints refer to.
@@ -129,14 +130,7 @@ class Environment:
         an :class:`EnvironmentNotFound` naming the path.
         """
         python = locate_python(path)
-        result = proc.run([str(python), "-I", "-c", _PROBE], timeout=60)
-        if not result.ok:
-            raise EnvironmentNotFound(f"not a working Python environment: {python}")
-        try:
-            probe = json.loads(result.stdout.strip().splitlines()[-1])
-        except (ValueError, IndexError):
-            raise EnvironmentNotFound(f"not a working Python environment: {python}") from None
-        return cls(python, probe)
+        return cls(python, probe_interpreter(python))
 
     def refresh(self) -> None:
         """Re-read the installed distributions (after an install or a rollback)."""
@@ -243,6 +237,81 @@ class Environment:
             return []
         lines = [ln.strip() for ln in result.stdout.splitlines() if ln.strip()]
         return [ln for ln in lines if not ln.lower().startswith("no broken requirements")]
+
+
+# -- the interpreter probe, cached ------------------------------------------------------------------
+# The probe costs one start of the target interpreter (~40 ms); its answer only changes when the
+# interpreter or the venv is replaced. It is cached in memory and on disk, keyed on the interpreter
+# path, the file it resolves to (mtime, size) and the venv's pyvenv.cfg (mtime), so that a rebuilt
+# venv or an upgraded Python is probed again.
+_PROBE_KEYS = ("version", "implementation", "platform", "purelib", "platlib", "stdlib", "scripts", "prefix")
+_PROBES: dict[str, dict[str, object]] = {}
+
+
+def probe_cache_dir() -> Path:
+    """``$OXWIZARD_CACHE_DIR``, else ``$XDG_CACHE_HOME/oxwizard``, else ``~/.cache/oxwizard``."""
+    explicit = os.environ.get("OXWIZARD_CACHE_DIR")
+    if explicit:
+        return Path(explicit) / "probe"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "oxwizard" / "probe"
+
+
+def clear_probe_cache() -> None:
+    """Forget every cached probe (in memory and on disk)."""
+    _PROBES.clear()
+    folder = probe_cache_dir()
+    for path in folder.glob("*.json") if folder.is_dir() else []:
+        path.unlink(missing_ok=True)
+
+
+def _probe_key(python: Path) -> str | None:
+    try:
+        real = python.resolve()
+        st = real.stat()
+        parts = [str(python), str(real), str(st.st_mtime_ns), str(st.st_size)]
+        for cfg in (python.parent.parent / "pyvenv.cfg", python.parent / "pyvenv.cfg"):
+            if cfg.is_file():
+                parts += [str(cfg), str(cfg.stat().st_mtime_ns)]
+    except OSError:
+        return None
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def probe_interpreter(python: Path) -> dict[str, object]:
+    """The facts only the interpreter knows (version, paths, markers), from the cache if fresh."""
+    key = _probe_key(python)
+    if key is not None and key in _PROBES:
+        return _PROBES[key]
+    cached = probe_cache_dir() / f"{key}.json"
+    if key is not None:
+        try:
+            probe = json.loads(cached.read_text(encoding="utf-8"))
+            if isinstance(probe, dict) and all(isinstance(probe.get(k), str) for k in _PROBE_KEYS):
+                _PROBES[key] = probe
+                return probe
+        except (OSError, ValueError):
+            pass
+    result = proc.run([str(python), "-I", "-c", _PROBE], timeout=60)
+    if not result.ok:
+        raise EnvironmentNotFound(f"not a working Python environment: {python}")
+    try:
+        probe = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise EnvironmentNotFound(f"not a working Python environment: {python}") from None
+    if not isinstance(probe, dict):
+        raise EnvironmentNotFound(f"not a working Python environment: {python}")
+    if key is not None:
+        _PROBES[key] = probe
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(probe), encoding="utf-8")
+            tmp.replace(cached)
+        except OSError:
+            pass  # a read-only home: the cache is an optimisation only
+    return probe
 
 
 def locate_python(path: str | os.PathLike[str] | None) -> Path:
