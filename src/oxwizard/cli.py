@@ -48,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv:  # no sub-command: open the wizard with defaults (without building every verb's parser)
+    if not argv and sys.stdin.isatty() and sys.stdout.isatty():
+        # no sub-command on a terminal: the wizard with defaults (without building every verb's parser)
         from oxwizard.commands.wizard import main as wizard
 
         return wizard([])
