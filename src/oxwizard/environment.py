@@ -226,17 +226,18 @@ class Environment:
     def pip_check(self) -> list[str]:
         """``pip check`` problems, one line each (empty when consistent)."""
         try:
-            argv = self.pip_argv()
+            argv = [*self.pip_argv(), "check"]
         except InstallerError:
-            if shutil.which("uv"):
-                argv = ["uv", "pip", "--python", str(self.python)]
-            else:
+            uv = shutil.which("uv")
+            if not uv:
                 raise
-        result = proc.run([*argv, "check"], env=proc.pip_environment(), timeout=120)
+            argv = [uv, "pip", "check", "--python", str(self.python)]  # uv: options after the verb
+        result = proc.run(argv, env=proc.pip_environment(), timeout=120)
         if result.ok:
             return []
         lines = [ln.strip() for ln in result.stdout.splitlines() if ln.strip()]
-        return [ln for ln in lines if not ln.lower().startswith("no broken requirements")]
+        skip = ("no broken requirements", "using python", "checked ", "found ", "all installed")
+        return [ln.removeprefix("- ").strip() for ln in lines if not ln.lower().startswith(skip)]
 
 
 # -- the interpreter probe, cached ------------------------------------------------------------------
