@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -136,27 +137,30 @@ def impact_of(old: str | None, new: str | None) -> Impact:
 
 def compute_plan(env: Environment, requirements: list[Requirement], index: IndexOptions) -> Plan:
     """Resolve ``requirements`` against ``env`` with pip's dry run; nothing is changed."""
-    argv = [
-        *env.pip_argv(),
-        "install",
-        "--dry-run",
-        "--quiet",
-        "--report",
-        "-",
-        "--upgrade",
-        "--upgrade-strategy",
-        "only-if-needed",
-        *index.pip_args(),
-        "--",
-        *[spec_text(r) for r in requirements],
-    ]
-    result = proc.run(argv, env=proc.pip_environment(), timeout=600)
-    if not result.ok:
-        raise ResolutionError(_resolution_message(result.stderr, result.stdout))
-    try:
-        report = json.loads(result.stdout)
-    except ValueError:
-        raise InstallerError("pip returned no readable --report (pip 22.2 or newer needed)") from None
+    # The report goes to a file, not stdout: pip must not be --quiet, or a conflict's explanation
+    # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
+    with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
+        report_path = Path(tmp) / "report.json"
+        argv = [
+            *env.pip_argv(),
+            "install",
+            "--dry-run",
+            "--report",
+            str(report_path),
+            "--upgrade",
+            "--upgrade-strategy",
+            "only-if-needed",
+            *index.pip_args(),
+            "--",
+            *[spec_text(r) for r in requirements],
+        ]
+        result = proc.run(argv, env=proc.pip_environment(), timeout=600)
+        if not result.ok:
+            raise ResolutionError(_resolution_message(result.stderr, result.stdout))
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
     before = env.pip_check()
     changes = [_change(env, item, index) for item in report.get("install", [])]
     changes.sort(key=lambda c: (not c.requested, c.name))
@@ -293,5 +297,8 @@ def _resolution_message(stderr: str, stdout: str) -> str:
     errors = [ln.removeprefix("ERROR: ") for ln in lines if ln.startswith("ERROR:")]
     conflict = [ln for ln in lines if " depends on " in ln or ln.startswith("The user requested")]
     picked = [e for e in errors if "ResolutionImpossible" not in e and "dependency conflict" not in e]
-    text = "; ".join(dict.fromkeys(picked + conflict)) or (lines[-1] if lines else "pip failed")
-    return "cannot resolve: " + redact_text(text)
+    text = "; ".join(dict.fromkeys(e.rstrip(".") for e in picked))
+    if conflict:
+        text = f"{text}: " if text else ""
+        text += "; ".join(dict.fromkeys(conflict))
+    return "cannot resolve: " + redact_text(text or (lines[-1] if lines else "pip failed"))

@@ -1,0 +1,133 @@
+"""Plans from the real resolver on real venvs: every change, its impact, and nothing changed."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_environment import tiny_wheel
+
+from oxwizard import proc
+from oxwizard.environment import Environment
+from oxwizard.errors import ResolutionError
+from oxwizard.plan import compute_plan, impact_of
+from oxwizard.specs import IndexOptions, parse_specs
+
+
+@pytest.fixture(scope="module")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """alpha 1.0.0 / 1.1.0 / 2.0.0 (2.0.0 needs the new gamma), and dep, which needs alpha<2."""
+    house = tmp_path_factory.mktemp("plan-wheels")
+    tiny_wheel(house, "alpha", "1.0.0")
+    tiny_wheel(house, "alpha", "1.1.0")
+    tiny_wheel(house, "alpha", "2.0.0", ["gamma>=2"])
+    tiny_wheel(house, "gamma", "2.0.0")
+    tiny_wheel(house, "dep", "1.0.0", ["alpha<2"])
+    tiny_wheel(house, "solo", "1.0.0")
+    return house
+
+
+def make_venv(root: Path, house: Path, *reqs: str) -> Path:
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    argv = [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--no-index"]
+    result = proc.run([*argv, "--find-links", str(house), *reqs], env=proc.pip_environment(), timeout=120)
+    assert result.ok, result.stderr
+    return venv
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    return make_venv(tmp_path_factory.mktemp("plan-env"), wheelhouse, "alpha==1.0.0", "dep")
+
+
+def offline(house: Path) -> IndexOptions:
+    return IndexOptions.build(find_links=[str(house)], no_index=True)
+
+
+def test_major_upgrade_with_a_new_dependency_changes_nothing(venv: Path, wheelhouse: Path) -> None:
+    env = Environment.open(venv)
+    before = env.fingerprint()
+    plan = compute_plan(env, parse_specs(["alpha==2.0.0"]), offline(wheelhouse))
+    assert [(c.name, c.from_version, c.to_version, c.kind, c.impact, c.requested) for c in plan.changes] == [
+        ("alpha", "1.0.0", "2.0.0", "upgrade", "major", True),
+        ("gamma", None, "2.0.0", "new", "new", False),
+    ]
+    assert plan.pinned == ["alpha==2.0.0", "gamma==2.0.0"]
+    assert plan.summary() == "alpha 1.0.0 -> 2.0.0 (major), 2 changes"
+    assert plan.env_fingerprint == before
+    assert plan.pip_check_before == []
+    assert plan.pip_check_after == ["dep 1.0.0 has requirement alpha<2, but you have alpha 2.0.0."]
+    alpha = plan.changes[0]
+    wheel = wheelhouse / "alpha-2.0.0-py3-none-any.whl"
+    assert alpha.sha256 == hashlib.sha256(wheel.read_bytes()).hexdigest()
+    assert alpha.index == f"find-links {wheelhouse.resolve()}"
+    assert alpha.requires == ["gamma>=2"]
+    assert alpha.requires_python == ">=3.8" and alpha.requires_python_ok
+    assert plan.problems() == []
+    # Nothing was installed: the environment reads exactly as before.
+    assert Environment.open(venv).fingerprint() == before
+    assert Environment.open(venv).distributions["alpha"].version == "1.0.0"
+
+
+def test_predicted_pip_check_equals_the_real_one_after_installing_the_pins(
+    tmp_path: Path, wheelhouse: Path
+) -> None:
+    venv = make_venv(tmp_path, wheelhouse, "alpha==1.0.0", "dep")
+    env = Environment.open(venv)
+    plan = compute_plan(env, parse_specs(["alpha==2.0.0"]), offline(wheelhouse))
+    argv = [*env.pip_argv(), "install", "--no-deps", *offline(wheelhouse).pip_args(), *plan.pinned]
+    assert proc.run(argv, env=proc.pip_environment(), timeout=120).ok
+    env.refresh()
+    assert {f"{d.name}=={d.version}" for d in env.distributions.values()} >= set(plan.pinned)
+    assert env.pip_check() == plan.pip_check_after != []
+
+
+def test_minor_range_and_already_satisfied(venv: Path, wheelhouse: Path) -> None:
+    env = Environment.open(venv)
+    plan = compute_plan(env, parse_specs(["alpha>=1.0,<2"]), offline(wheelhouse))
+    assert [(c.name, c.arrow, c.impact) for c in plan.changes] == [("alpha", "1.0.0 -> 1.1.0", "minor")]
+    assert plan.pip_check_after == []
+    empty = compute_plan(env, parse_specs(["alpha==1.0.0"]), offline(wheelhouse))
+    assert empty.is_empty
+    assert empty.summary() == "alpha==1.0.0: nothing to change"
+
+
+def test_version_that_does_not_exist_names_requirement_and_available_versions(
+    venv: Path, wheelhouse: Path
+) -> None:
+    with pytest.raises(ResolutionError) as info:
+        compute_plan(Environment.open(venv), parse_specs(["alpha==9.9"]), offline(wheelhouse))
+    message = str(info.value)
+    assert "alpha==9.9" in message
+    assert "(from versions: 1.0.0, 1.1.0, 2.0.0)" in message
+    assert "\n" not in message and info.value.exit_code == 2
+
+
+def test_conflict_names_the_conflicting_requirements(venv: Path, wheelhouse: Path) -> None:
+    with pytest.raises(ResolutionError) as info:
+        compute_plan(Environment.open(venv), parse_specs(["alpha==2.0.0", "dep"]), offline(wheelhouse))
+    message = str(info.value)
+    assert "The user requested alpha==2.0.0" in message
+    assert "dep 1.0.0 depends on alpha<2" in message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "impact"),
+    [
+        ("1.4.2", "2.0.0", "major"),
+        ("1.4.2", "1.5.0", "minor"),
+        ("0.3.1", "0.3.2", "patch"),
+        ("1.4.2", "2.0.0rc1", "pre-release"),
+        ("1.4.2", "1.4.3.dev1", "pre-release"),
+        ("2.0.0", "1.5.0", "downgrade"),
+        ("1.0", "1.0.0", "none"),
+        (None, "2.0.0", "new"),
+        ("1.0.0", None, "removed"),
+    ],
+)
+def test_impact_classes(old: str | None, new: str | None, impact: str) -> None:
+    assert impact_of(old, new) == impact
