@@ -206,3 +206,12 @@ def test_probe_is_cached_per_interpreter_and_redone_when_the_venv_is_rebuilt(
     assert Environment.open(venv).version == real_version
     clear_probe_cache()
     assert list(probe_cache_dir().glob("*.json")) == []
+
+
+def test_a_base_interpreter_is_described_as_not_a_venv() -> None:
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    env = Environment.open(base)
+    facts = env.facts()
+    assert not facts.is_venv
+    assert facts.prefix == str(Path(sys.base_prefix))
+    assert facts.interpreter == str(base)
