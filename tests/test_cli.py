@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -121,3 +123,61 @@ def test_malformed_runbook_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
     bad.write_text('{"schema_version": 99}', encoding="utf-8")
     assert_refused(run_cli("replay", str(bad), "--env", str(venv)), str(bad), "schema_version")
     assert bad.read_text(encoding="utf-8") == '{"schema_version": 99}'
+
+
+# -- on the demo sandbox (session fixtures from tests/conftest.py) ---------------------------------
+
+
+def test_demo_env_text_and_json(demo_template: Any) -> None:
+    venv = demo_template.venv
+    text = run_cli("env", "--env", str(venv))
+    assert text.returncode == 0, text.stderr
+    assert f"environment   {venv}" in text.stdout
+    assert "installer     pip" in text.stdout
+    assert any(line.split()[:2] == ["oxzep7", "1.4.2"] for line in text.stdout.splitlines())
+    data = json.loads(run_cli("env", "--env", str(venv), "--json").stdout)
+    assert data["is_venv"] is True and data["installer"] == "pip"
+    versions = {d["name"]: d["version"] for d in data["distributions"]}
+    assert versions["oxzep7"] == "1.4.2" and versions["oxzep7-plugin"] == "1.0.0"
+    assert data["fingerprint"] in text.stdout
+
+
+def test_demo_plan_major_upgrade_changes_nothing(demo_template: Any) -> None:
+    venv, house = demo_template.venv, demo_template.wheelhouse
+    before = json.loads(run_cli("env", "--env", str(venv), "--json").stdout)
+    result = run_cli(
+        "plan", "oxzep7==2.0.0", "--env", str(venv), "--find-links", str(house), "--no-index", "--json"
+    )
+    assert result.returncode == 0, result.stderr
+    plan = json.loads(result.stdout)
+    changes = {c["name"]: (c["from_version"], c["to_version"], c["impact"]) for c in plan["changes"]}
+    assert changes == {"oxzep7": ("1.4.2", "2.0.0", "major"), "oxzep7-core": (None, "2.0.0", "new")}
+    assert plan["env_fingerprint"] == before["fingerprint"]
+    assert plan["pip_check_after"] == []  # oxzep7-plugin needs oxzep7>=1.4: pip-wise 2.0.0 is fine
+    after = json.loads(run_cli("env", "--env", str(venv), "--json").stdout)
+    assert after["fingerprint"] == before["fingerprint"]
+    assert after["distributions"] == before["distributions"]
+
+
+def test_demo_plan_text_and_missing_version(demo_template: Any) -> None:
+    venv, house = demo_template.venv, demo_template.wheelhouse
+    base = ["--env", str(venv), "--find-links", str(house), "--no-index"]
+    text = run_cli("plan", "oxzep7>=1.5,<2", *base)
+    assert text.returncode == 0, text.stderr
+    assert text.stdout.splitlines()[1].split() == ["oxzep7", "1.4.2", "->", "1.5.0", "minor"]
+    assert "install exactly: oxzep7==1.5.0" in text.stdout
+    missing = run_cli("plan", "oxzep7==9.9.9", *base)
+    assert_refused(missing, "oxzep7==9.9.9", "1.4.2, 1.5.0, 2.0.0")
+
+
+def test_demo_outdated(demo_template: Any) -> None:
+    base = ["outdated", "--env", str(demo_template.venv), "--find-links", str(demo_template.wheelhouse)]
+    rows = json.loads(run_cli(*base, "--no-index", "--json").stdout)
+    by_name = {r["name"]: (r["current"], r["latest_in_target"], r["latest"], r["impact"]) for r in rows}
+    assert by_name == {
+        "humbleconf": ("1.2.0", "1.3.0", "1.3.0", "minor"),
+        "ziprow": ("0.3.1", "0.3.2", "0.3.2", "patch"),
+        "oxzep7": ("1.4.2", "2.0.0", "2.0.0", "major"),
+    }
+    minor = json.loads(run_cli(*base, "--no-index", "--json", "--target", "minor").stdout)
+    assert {r["name"]: r["latest_in_target"] for r in minor}["oxzep7"] == "1.5.0"

@@ -6,6 +6,7 @@ import hashlib
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_environment import tiny_wheel
@@ -18,7 +19,7 @@ from oxwizard.specs import IndexOptions, parse_specs
 
 
 @pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def plan_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """alpha 1.0.0 / 1.1.0 / 2.0.0 (2.0.0 needs the new gamma), and dep, which needs alpha<2."""
     house = tmp_path_factory.mktemp("plan-wheels")
     tiny_wheel(house, "alpha", "1.0.0")
@@ -40,18 +41,18 @@ def make_venv(root: Path, house: Path, *reqs: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def venv(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
-    return make_venv(tmp_path_factory.mktemp("plan-env"), wheelhouse, "alpha==1.0.0", "dep")
+def venv(tmp_path_factory: pytest.TempPathFactory, plan_wheels: Path) -> Path:
+    return make_venv(tmp_path_factory.mktemp("plan-env"), plan_wheels, "alpha==1.0.0", "dep")
 
 
 def offline(house: Path) -> IndexOptions:
     return IndexOptions.build(find_links=[str(house)], no_index=True)
 
 
-def test_major_upgrade_with_a_new_dependency_changes_nothing(venv: Path, wheelhouse: Path) -> None:
+def test_major_upgrade_with_a_new_dependency_changes_nothing(venv: Path, plan_wheels: Path) -> None:
     env = Environment.open(venv)
     before = env.fingerprint()
-    plan = compute_plan(env, parse_specs(["alpha==2.0.0"]), offline(wheelhouse))
+    plan = compute_plan(env, parse_specs(["alpha==2.0.0"]), offline(plan_wheels))
     assert [(c.name, c.from_version, c.to_version, c.kind, c.impact, c.requested) for c in plan.changes] == [
         ("alpha", "1.0.0", "2.0.0", "upgrade", "major", True),
         ("gamma", None, "2.0.0", "new", "new", False),
@@ -62,9 +63,9 @@ def test_major_upgrade_with_a_new_dependency_changes_nothing(venv: Path, wheelho
     assert plan.pip_check_before == []
     assert plan.pip_check_after == ["dep 1.0.0 has requirement alpha<2, but you have alpha 2.0.0."]
     alpha = plan.changes[0]
-    wheel = wheelhouse / "alpha-2.0.0-py3-none-any.whl"
+    wheel = plan_wheels / "alpha-2.0.0-py3-none-any.whl"
     assert alpha.sha256 == hashlib.sha256(wheel.read_bytes()).hexdigest()
-    assert alpha.index == f"find-links {wheelhouse.resolve()}"
+    assert alpha.index == f"find-links {plan_wheels.resolve()}"
     assert alpha.requires == ["gamma>=2"]
     assert alpha.requires_python == ">=3.8" and alpha.requires_python_ok
     assert plan.problems() == []
@@ -74,42 +75,42 @@ def test_major_upgrade_with_a_new_dependency_changes_nothing(venv: Path, wheelho
 
 
 def test_predicted_pip_check_equals_the_real_one_after_installing_the_pins(
-    tmp_path: Path, wheelhouse: Path
+    tmp_path: Path, plan_wheels: Path
 ) -> None:
-    venv = make_venv(tmp_path, wheelhouse, "alpha==1.0.0", "dep")
+    venv = make_venv(tmp_path, plan_wheels, "alpha==1.0.0", "dep")
     env = Environment.open(venv)
-    plan = compute_plan(env, parse_specs(["alpha==2.0.0"]), offline(wheelhouse))
-    argv = [*env.pip_argv(), "install", "--no-deps", *offline(wheelhouse).pip_args(), *plan.pinned]
+    plan = compute_plan(env, parse_specs(["alpha==2.0.0"]), offline(plan_wheels))
+    argv = [*env.pip_argv(), "install", "--no-deps", *offline(plan_wheels).pip_args(), *plan.pinned]
     assert proc.run(argv, env=proc.pip_environment(), timeout=120).ok
     env.refresh()
     assert {f"{d.name}=={d.version}" for d in env.distributions.values()} >= set(plan.pinned)
     assert env.pip_check() == plan.pip_check_after != []
 
 
-def test_minor_range_and_already_satisfied(venv: Path, wheelhouse: Path) -> None:
+def test_minor_range_and_already_satisfied(venv: Path, plan_wheels: Path) -> None:
     env = Environment.open(venv)
-    plan = compute_plan(env, parse_specs(["alpha>=1.0,<2"]), offline(wheelhouse))
+    plan = compute_plan(env, parse_specs(["alpha>=1.0,<2"]), offline(plan_wheels))
     assert [(c.name, c.arrow, c.impact) for c in plan.changes] == [("alpha", "1.0.0 -> 1.1.0", "minor")]
     assert plan.pip_check_after == []
-    empty = compute_plan(env, parse_specs(["alpha==1.0.0"]), offline(wheelhouse))
+    empty = compute_plan(env, parse_specs(["alpha==1.0.0"]), offline(plan_wheels))
     assert empty.is_empty
     assert empty.summary() == "alpha==1.0.0: nothing to change"
 
 
 def test_version_that_does_not_exist_names_requirement_and_available_versions(
-    venv: Path, wheelhouse: Path
+    venv: Path, plan_wheels: Path
 ) -> None:
     with pytest.raises(ResolutionError) as info:
-        compute_plan(Environment.open(venv), parse_specs(["alpha==9.9"]), offline(wheelhouse))
+        compute_plan(Environment.open(venv), parse_specs(["alpha==9.9"]), offline(plan_wheels))
     message = str(info.value)
     assert "alpha==9.9" in message
     assert "(from versions: 1.0.0, 1.1.0, 2.0.0)" in message
     assert "\n" not in message and info.value.exit_code == 2
 
 
-def test_conflict_names_the_conflicting_requirements(venv: Path, wheelhouse: Path) -> None:
+def test_conflict_names_the_conflicting_requirements(venv: Path, plan_wheels: Path) -> None:
     with pytest.raises(ResolutionError) as info:
-        compute_plan(Environment.open(venv), parse_specs(["alpha==2.0.0", "dep"]), offline(wheelhouse))
+        compute_plan(Environment.open(venv), parse_specs(["alpha==2.0.0", "dep"]), offline(plan_wheels))
     message = str(info.value)
     assert "The user requested alpha==2.0.0" in message
     assert "dep 1.0.0 depends on alpha<2" in message
@@ -131,3 +132,18 @@ def test_conflict_names_the_conflicting_requirements(venv: Path, wheelhouse: Pat
 )
 def test_impact_classes(old: str | None, new: str | None, impact: str) -> None:
     assert impact_of(old, new) == impact
+
+
+def test_demo_predicted_pip_check_equals_real_after_install(demo: Any) -> None:
+    """In a fresh demo sandbox: install exactly the plan's pins; pip check is what the plan said."""
+    sandbox = demo()
+    env = Environment.open(sandbox.venv)
+    index = offline(sandbox.wheelhouse)
+    plan = compute_plan(env, parse_specs(["oxzep7==2.0.0"]), index)
+    assert plan.pinned == ["oxzep7==2.0.0", "oxzep7-core==2.0.0"]
+    argv = [*env.pip_argv(), "install", "--no-deps", *index.pip_args(), *plan.pinned]
+    assert proc.run(argv, env=proc.pip_environment(), timeout=300).ok
+    env.refresh()
+    assert env.distributions["oxzep7"].version == "2.0.0"
+    assert env.fingerprint() != plan.env_fingerprint
+    assert env.pip_check() == plan.pip_check_after
