@@ -72,3 +72,8 @@ class RollbackFailed(OxwizardError):
 
 class ExternallyManaged(UsageError):
     """The interpreter is marked EXTERNALLY-MANAGED (PEP 668) and no override was given."""
+
+
+class Abandoned(Exception):
+    """A front end's user left before answering a question of the flow: the runbook stays
+    unfinished, live stays as it is, and the next start offers to resume or roll back."""

@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 from oxwizard.checks.result import CheckSet
 from oxwizard.config import ChecksConfig, load_project_config
 from oxwizard.environment import Environment
-from oxwizard.errors import OxwizardError, RollbackFailed
+from oxwizard.errors import Abandoned, OxwizardError, RollbackFailed
 from oxwizard.plan import Plan, compute_plan
 from oxwizard.runbook import Decision, Evidence, FlowOptions, Runbook, load_runbook
 from oxwizard.runbook_repo import RunbookRepo
@@ -199,6 +199,14 @@ class UpgradeFlow:
                     self._holding_lock = False
         except _Stop as stop:
             return self._finish(stop.outcome)
+        except Abandoned:
+            raise
+        except BaseException as exc:
+            # Any error or interrupt (SIGINT, SIGTERM turned into SystemExit): never leave live
+            # half-upgraded. Roll back to the checkpoint, record how it ended, re-raise.
+            self._safe_rollback(f"interrupted: {type(exc).__name__}")
+            self._record("outcome", "How did it end?", f"failed: {type(exc).__name__}: {exc}")
+            raise
         finally:
             self._cleanup_stage()
 
@@ -609,6 +617,6 @@ def _size(n: int) -> str:
 
 
 __all__ = [
-    "STEPS", "FlowListener", "FlowOutcome", "Question", "ResumeInfo", "StepEvent",
+    "STEPS", "Abandoned", "FlowListener", "FlowOutcome", "Question", "ResumeInfo", "StepEvent",
     "UpgradeFlow", "requirements_of", "resume_state",
 ]  # fmt: skip

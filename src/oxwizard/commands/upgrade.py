@@ -82,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         monitor_interval=args.interval if args.interval is not None else config.monitor_interval,
     )
     env = open_env(args)
+    _sigterm_as_exit()
     listener = HeadlessListener(assume_yes=args.yes, verbose=args.verbose)
     flow = UpgradeFlow(
         env,
@@ -100,3 +101,13 @@ def run(args: argparse.Namespace) -> int:
     if outcome.status == "declined" and not args.yes:
         return 2
     return outcome.exit_code
+
+
+def _sigterm_as_exit() -> None:
+    """SIGTERM becomes SystemExit(143), so the flow's guard rolls live back before the exit."""
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)

@@ -14,6 +14,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
+from oxwizard.errors import Abandoned
 from oxwizard.tui.messages import ChecksReported, OutputReceived, QuestionAsked, StepChanged
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from oxwizard.flow import Question, StepEvent, StepName
 
 
-class FlowAbandoned(Exception):
+class FlowAbandoned(Abandoned):
     """The user left the wizard while the flow waited for (or was about to wait for) an answer."""
 
 
