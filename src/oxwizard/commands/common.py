@@ -19,6 +19,15 @@ from oxwizard.specs import IndexOptions
 ENV_OPEN_HOOKS: list[Callable[[Environment, Callable[[str], None]], None]] = []
 
 
+def _recover(env: Environment, say: Callable[[str], None]) -> None:
+    from oxwizard.recovery import recovery_hook  # imported only when an env is opened
+
+    recovery_hook(env, say)
+
+
+ENV_OPEN_HOOKS.append(_recover)
+
+
 def add_env(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--env",

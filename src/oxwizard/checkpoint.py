@@ -1,0 +1,262 @@
+"""Checkpoints: the exact state of an environment before an upgrade touches it, and a stash of its files.
+
+A checkpoint records the fingerprint and every distribution, and stashes the files of each
+distribution the plan changes or removes: their whole top-level folders in site-packages (so
+``__pycache__`` files RECORD does not list come back too), single-module files with their ``.pyc``,
+console scripts and data files from RECORD, and the ``.dist-info`` folder. The stash is made of hard
+links (one per file: cost proportional to what the plan changes, byte-identical, and free of disk
+space); where the filesystem refuses links it falls back to copies, after checking the free space.
+
+Layout: ``ENV_ROOT/.oxwizard/checkpoints/<id>/checkpoint.json`` and ``.../files/<path from root>``;
+folders private (0700), ids unpredictable (``ck-<time>-<random>``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from oxwizard.environment import Distribution, Environment
+from oxwizard.errors import CheckpointError
+from oxwizard.journal import listings, read_journal
+from oxwizard.plan import Plan
+from oxwizard.records import EnvPaths, compiled_siblings, record_files, sha256_file
+from oxwizard.state import private_dir, state_dir, state_path, write_atomic
+
+CHECKPOINT_SCHEMA = 1
+SPACE_MARGIN = 16 * 1024 * 1024
+
+
+class ManifestEntry(BaseModel):
+    """One stashed file: path relative to the env root, size and sha256 at checkpoint time."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    size: int
+    sha256: str  # hex; "symlink:<target>" for a symbolic link
+
+
+class Checkpoint(BaseModel):
+    """What an environment was, and where its changed files are stashed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = CHECKPOINT_SCHEMA
+    id: str
+    parent: str | None = None
+    created_at: str
+    env_root: str
+    fingerprint: str
+    distributions: list[Distribution] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+    targets: list[str] = Field(default_factory=list)
+    roots: list[str] = Field(default_factory=list)  # folders restored as a whole (relative to root)
+    listings: dict[str, list[str]] = Field(default_factory=dict)
+    manifest: list[ManifestEntry] = Field(default_factory=list)
+    files: int = 0
+    size: int = 0
+    stash_method: str = "link"
+    restored_at: str | None = None
+
+    def pins(self, names: list[str] | None = None) -> list[str]:
+        keep = set(names) if names is not None else None
+        return [d.pin for d in self.distributions if keep is None or d.name in keep]
+
+
+def checkpoints_dir(env: Environment | Path) -> Path:
+    return state_path(env) / "checkpoints"
+
+
+def stash_dir(env: Environment | Path, checkpoint_id: str) -> Path:
+    return checkpoints_dir(env) / checkpoint_id / "files"
+
+
+def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
+    """Record ``env`` and stash the files of what ``plan`` changes; nothing in the env is modified."""
+    env.refresh()
+    paths = EnvPaths(env.root)
+    changed = sorted(
+        c.name for c in plan.changes if c.from_version is not None or c.name in env.distributions
+    )
+    roots, singles = _owned_paths(env, paths, changed)
+    files = _expand(roots, singles)
+    size = sum(_size(p) for p in files)
+    base = private_dir(state_dir(env) / "checkpoints")
+    needed = (size if not _links_work(env.root, base) else len(files) * 64) + SPACE_MARGIN
+    free = free_bytes(base)
+    if free < needed:
+        raise CheckpointError(
+            f"not enough disk space for a checkpoint: {needed // 1024} KiB needed, {free // 1024} KiB free "
+            f"on {base}; nothing was changed"
+        )
+    ck_id = f"ck-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(6)}"
+    folder = base / ck_id
+    folder.mkdir(mode=0o700)
+    stash = private_dir(folder / "files")
+    manifest: list[ManifestEntry] = []
+    method = "link"
+    try:
+        for path in files:
+            rel = paths.rel(path)
+            dest = stash / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            if path.is_symlink():
+                os.symlink(os.readlink(path), dest)
+            else:
+                try:
+                    os.link(path, dest)
+                except OSError:
+                    shutil.copy2(path, dest)
+                    method = "copy"
+            manifest.append(ManifestEntry(path=rel, size=_size(path), sha256=sha256_file(dest)))
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    latest = latest_checkpoint(env)
+    ck = Checkpoint(
+        id=ck_id,
+        parent=latest.id if latest else None,
+        created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
+        env_root=str(env.root),
+        fingerprint=env.fingerprint(),
+        distributions=list(env.distributions.values()),
+        changed=changed,
+        targets=list(plan.targets),
+        roots=sorted(paths.rel(r) for r in roots),
+        listings=listings(env),
+        manifest=manifest,
+        files=len(manifest),
+        size=sum(e.size for e in manifest),
+        stash_method=method,
+    )
+    save_checkpoint(env, ck)
+    return ck
+
+
+def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[list[Path], list[Path]]:
+    """Whole top-level folders owned by ``names`` in site-packages, and single files elsewhere."""
+    roots: set[Path] = set()
+    singles: set[Path] = set()
+    for name in names:
+        dist = env.distributions.get(name)
+        if dist is None or not dist.metadata_dir:
+            continue
+        info = Path(dist.metadata_dir)
+        site = Path(os.path.normpath(info.parent))
+        roots.add(site / info.name)
+        for path in record_files(paths, info):
+            if path.is_relative_to(site) and path != site:
+                first = path.relative_to(site).parts[0]
+                if first == "__pycache__":
+                    singles.add(path)
+                elif len(path.relative_to(site).parts) == 1:
+                    singles.add(path)
+                    singles.update(compiled_siblings(path))
+                else:
+                    roots.add(site / first)
+            else:
+                singles.add(path)
+    return sorted(roots), sorted(singles - roots)
+
+
+def _expand(roots: list[Path], singles: list[Path]) -> list[Path]:
+    out: list[Path] = []
+    for root in roots:
+        if root.is_symlink() or root.is_file():
+            out.append(root)
+            continue
+        for folder, dirs, names in os.walk(root):
+            dirs.sort()
+            base = Path(folder)
+            out.extend(base / n for n in sorted(names))
+            out.extend(base / d for d in dirs if (base / d).is_symlink())
+    out.extend(p for p in singles if p.is_file() or p.is_symlink())
+    return sorted(set(out))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0
+
+
+def _links_work(src_dir: Path, dest_dir: Path) -> bool:
+    try:
+        return src_dir.stat().st_dev == dest_dir.stat().st_dev
+    except OSError:
+        return False
+
+
+def free_bytes(path: Path) -> int:
+    """Free space where the stash goes (a function, so tests can simulate a full disk)."""
+    return shutil.disk_usage(path).free
+
+
+def save_checkpoint(env: Environment | Path, ck: Checkpoint) -> None:
+    folder = checkpoints_dir(env) / ck.id
+    write_atomic(folder / "checkpoint.json", ck.model_dump_json(indent=1))
+
+
+def load_checkpoint(env: Environment | Path, checkpoint_id: str) -> Checkpoint:
+    """The checkpoint ``checkpoint_id`` of ``env``, or :class:`CheckpointError`."""
+    if not checkpoint_id or "/" in checkpoint_id or checkpoint_id.startswith("."):
+        raise CheckpointError(f"invalid checkpoint id {checkpoint_id!r}")
+    path = checkpoints_dir(env) / checkpoint_id / "checkpoint.json"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CheckpointError(f"no checkpoint {checkpoint_id!r} for this environment") from None
+    try:
+        ck = Checkpoint.model_validate_json(text)
+    except ValidationError as exc:
+        raise CheckpointError(f"unreadable checkpoint {path}: {exc.errors()[0]['msg']}") from None
+    if ck.schema_version > CHECKPOINT_SCHEMA:
+        raise CheckpointError(f"checkpoint {checkpoint_id} has schema {ck.schema_version}, newer than this")
+    return ck
+
+
+def list_checkpoints(env: Environment | Path) -> list[Checkpoint]:
+    """Every checkpoint of ``env``, oldest first."""
+    folder = checkpoints_dir(env)
+    try:
+        ids = [p.name for p in folder.iterdir() if (p / "checkpoint.json").is_file()]
+    except OSError:
+        return []
+    found = []
+    for ck_id in ids:
+        try:
+            found.append(load_checkpoint(env, ck_id))
+        except CheckpointError:
+            continue
+    return sorted(found, key=lambda c: (c.created_at, c.id))
+
+
+def latest_checkpoint(env: Environment | Path) -> Checkpoint | None:
+    found = list_checkpoints(env)
+    return found[-1] if found else None
+
+
+def stash_complete(env: Environment | Path, ck: Checkpoint) -> bool:
+    """Is every stashed file still there (a stat each)?"""
+    stash = stash_dir(env, ck.id)
+    return all(os.path.lexists(stash / e.path) for e in ck.manifest)
+
+
+def prune_checkpoints(env: Environment | Path, keep: int) -> list[str]:
+    """Delete all but the ``keep`` newest checkpoints (never one an unfinished operation needs)."""
+    if keep < 0:
+        raise CheckpointError("--prune needs a number >= 0")
+    found = list_checkpoints(env)
+    journal = read_journal(env)
+    protected = {journal.checkpoint_id} if journal else set()
+    doomed = [c for c in found[: max(0, len(found) - keep)] if c.id not in protected]
+    for ck in doomed:
+        shutil.rmtree(checkpoints_dir(env) / ck.id, ignore_errors=True)
+    return [c.id for c in doomed]

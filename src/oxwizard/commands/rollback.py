@@ -1,0 +1,41 @@
+"""``oxwizard rollback``: restore an environment to a checkpoint and verify it."""
+
+from __future__ import annotations
+
+import argparse
+
+from oxwizard.commands.common import add_env, add_index, add_json, index_from, open_env, print_json, say
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "rollback",
+        help="restore the environment to a checkpoint (default: the newest) and verify it",
+        description="Restore the environment from the checkpoint's stash (no network, no index, no pip), "
+        "then verify every restored file's sha256 and the environment's fingerprint. Exit 0 when restored "
+        "and verified or when there is nothing to roll back, 3 when it cannot be verified. Package sources "
+        "are only used when the stash is gone, to reinstall the exact pins.",
+    )
+    add_env(p)
+    p.add_argument(
+        "--to", metavar="CHECKPOINT", default=None, help="checkpoint id (see: oxwizard checkpoints)"
+    )
+    add_index(p)
+    add_json(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from oxwizard.lock import env_lock
+    from oxwizard.rollback import rollback
+
+    index = index_from(args)
+    given = bool(index.find_links or index.index_url or index.extra_index_urls)
+    env = open_env(args)
+    with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
+        result = rollback(env, args.to, on_line=None if args.json else say, index=index if given else None)
+    if args.json:
+        print_json(result)
+    elif result.noop:
+        say(result.message)
+    return 0

@@ -1,0 +1,54 @@
+"""Crash recovery: finish what an interrupted apply or rollback left, before anything else runs.
+
+Every command that opens an environment calls :func:`recover` first (it is registered in
+``oxwizard.commands.common.ENV_OPEN_HOOKS``; the wizard calls it too). Without an unfinished
+operation it costs one ``stat``. Otherwise it says what was interrupted, takes the environment lock
+(an operation still running in another process is left alone) and completes the rollback to the
+journal's checkpoint, which also removes the ``~`` folders pip left behind for that operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from oxwizard.environment import Environment
+from oxwizard.journal import pending
+
+if TYPE_CHECKING:
+    from oxwizard.rollback import RollbackResult
+
+
+def recover(env: Environment, say: Callable[[str], None]) -> RollbackResult | None:
+    """Complete an interrupted operation on ``env``; None when there was none (or it is still running)."""
+    if not pending(env):
+        return None
+    from oxwizard.errors import LockHeld
+    from oxwizard.journal import read_journal
+    from oxwizard.lock import env_lock, held_here
+    from oxwizard.rollback import rollback
+
+    if held_here(env):
+        return None  # this very process is in the middle of the operation
+    try:
+        with env_lock(env, "oxwizard recovery", on_stale=say):
+            journal = read_journal(env)
+            if journal is None:
+                return None
+            say(
+                f"recovering {env.root}: an interrupted {journal.operation} (pid {journal.pid}, started "
+                f"{journal.started_at}) is being rolled back to checkpoint {journal.checkpoint_id}"
+            )
+            result = rollback(env, journal.checkpoint_id, on_line=say)
+    except LockHeld as exc:
+        say(f"not recovering now: {exc}")
+        return None
+    return result
+
+
+def recovery_hook(env: Environment, say: Callable[[str], None]) -> None:
+    """The form registered in ``ENV_OPEN_HOOKS``: messages go to stderr (stdout may be JSON)."""
+    import sys
+
+    del say
+    recover(env, lambda line: print(f"oxwizard: {line}", file=sys.stderr, flush=True))

@@ -1,0 +1,131 @@
+"""The staging clone: an isolated copy of the live environment where an upgrade is tried first.
+
+The copy shares no writable file with live: every regular file is copied (a reflink where the
+filesystem supports it, never a hard link, which pip would then write through into live). Symlinks
+are recreated (the interpreter link points at the same base Python); ``pyvenv.cfg``, the activate
+scripts and console-script shebangs that name the live folder are rewritten to name the clone. The
+state folder ``.oxwizard`` is not copied. Default location: ``ENV_PARENT/.ENVNAME-stage/``.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+from pathlib import Path
+
+from oxwizard.environment import Environment
+from oxwizard.errors import UsageError
+from oxwizard.state import STATE_NAME
+
+MARKER = ".oxwizard-stage"
+_FICLONE = 0x40049409  # Linux ioctl: share the blocks copy-on-write (btrfs, xfs, ...)
+_reflink_ok = True
+
+
+def default_stage_path(env: Environment) -> Path:
+    return env.root.parent / f".{env.root.name.lstrip('.')}-stage"
+
+
+def create_stage(env: Environment, dest: Path | None = None) -> Environment:
+    """Copy ``env`` to ``dest`` (replaced if it is an earlier stage) and open the copy."""
+    source = env.root
+    target = Path(os.path.abspath(dest if dest is not None else default_stage_path(env)))
+    if target == source or target.is_relative_to(source) or source.is_relative_to(target):
+        raise UsageError(f"the staging folder {target} must be outside the environment {source}")
+    if os.path.lexists(target):
+        remove_stage(target)
+    tmp = target.with_name(target.name + ".partial")
+    if os.path.lexists(tmp):
+        shutil.rmtree(tmp)
+    _copy_tree(source, tmp)
+    _rewrite(tmp, str(source), str(target))
+    (tmp / MARKER).write_text(f"staging clone of {source}\n", encoding="utf-8")
+    os.replace(tmp, target)
+    return Environment.open(target)
+
+
+def remove_stage(path: Path) -> None:
+    """Delete a staging clone (refuses a folder that is not one)."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return
+    if not (path / MARKER).is_file():
+        raise UsageError(f"{path} is not an oxwizard staging clone: not removing it")
+    shutil.rmtree(path)
+
+
+def _copy_tree(source: Path, dest: Path) -> None:
+    dest.mkdir(mode=source.stat().st_mode & 0o7777)
+    for folder, dirs, names in os.walk(source):
+        here = Path(folder)
+        out = dest / here.relative_to(source)
+        if here == source and STATE_NAME in dirs:
+            dirs.remove(STATE_NAME)
+        for d in list(dirs):
+            src = here / d
+            if src.is_symlink():
+                os.symlink(os.readlink(src), out / d)
+                dirs.remove(d)
+            else:
+                (out / d).mkdir(mode=src.stat().st_mode & 0o7777)
+        for n in names:
+            src = here / n
+            if src.is_symlink():
+                os.symlink(os.readlink(src), out / n)
+            else:
+                _copy_file(src, out / n)
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    global _reflink_ok
+    if _reflink_ok:
+        try:
+            with open(src, "rb") as fin, open(dst, "wb") as fout:
+                fcntl.ioctl(fout.fileno(), _FICLONE, fin.fileno())
+            shutil.copystat(src, dst)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.EPERM):
+                raise
+            _reflink_ok = False
+    shutil.copy2(src, dst)
+
+
+def _rewrite(root: Path, old: str, new: str) -> None:
+    """Point pyvenv.cfg, activate scripts and shebangs at the clone instead of the live folder."""
+    candidates = [root / "pyvenv.cfg"]
+    for scripts in ("bin", "Scripts"):
+        folder = root / scripts
+        if folder.is_dir():
+            candidates += [p for p in folder.iterdir() if p.is_file() and not p.is_symlink()]
+    old_b, new_b = old.encode(), new.encode()
+    for path in candidates:
+        try:
+            if path.stat().st_size > 1_000_000:
+                continue
+            data = path.read_bytes()
+        except OSError:
+            continue
+        if old_b not in data or b"\0" in data[:4096]:
+            continue
+        mode = path.stat().st_mode
+        path.write_bytes(_replace_paths(data, old_b, new_b))
+        os.chmod(path, mode & 0o7777)
+
+
+def _replace_paths(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Replace ``old`` only where a whole path segment ends (``/venv`` must not hit ``/venv2``)."""
+    out = bytearray()
+    i = 0
+    while True:
+        j = data.find(old, i)
+        if j < 0:
+            out += data[i:]
+            return bytes(out)
+        end = j + len(old)
+        nxt = data[end : end + 1]
+        out += data[i:j]
+        out += new if nxt in (b"", b"/", b"\n", b"'", b'"', b" ", b"\r", b"\\", b":") else old
+        i = end
