@@ -28,7 +28,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         ("fresh", "1.0.0"),
     ]:  # fmt: skip
         tiny_wheel(house, name, version)
-    (house / "big-9.0.0-cp27-cp27m-win32.whl").write_bytes(b"")  # a wheel this Python cannot use
+    (house / "big-9.0.0-cp27-cp27m-win32.whl").write_bytes(b"")  # wheels this Python cannot use
+    (house / "big-8.0.0-py2-none-any.whl").write_bytes(b"")
     (house / "not-a-wheel.txt").write_text("x")
     venv = make_venv(root, house, "big==1.4.2", "mid==1.2.0", "tiny==0.3.1", "fresh")
     return venv, house

@@ -7,12 +7,14 @@ Available versions come from the configured sources: local wheelhouses are read 
 from __future__ import annotations
 
 import re
+import sysconfig
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
-from packaging.tags import Tag, sys_tags
+from packaging import tags
+from packaging.tags import Tag
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -118,8 +120,8 @@ def _scan_wheelhouse(folder: Path, env: Environment) -> Iterable[tuple[str, Vers
     for path in folder.iterdir() if folder.is_dir() else []:
         try:
             if path.name.endswith(".whl"):
-                name, version, _build, tags = parse_wheel_filename(path.name)
-                if not any(t in supported or t.platform == "any" for t in tags):
+                name, version, _build, wheel_tags = parse_wheel_filename(path.name)
+                if not any(t in supported for t in wheel_tags):
                     continue
             elif path.name.endswith((".tar.gz", ".zip")):
                 name, version = parse_sdist_filename(path.name)
@@ -131,12 +133,19 @@ def _scan_wheelhouse(folder: Path, env: Environment) -> Iterable[tuple[str, Vers
 
 
 def _supported_tags(env: Environment) -> set[Tag]:
-    tags = set(sys_tags())
-    return (
-        tags
-        if env.platform and env.tags() and str(next(iter(sys_tags()))) in env.tags()
-        else {t for t in tags if t.platform == "any"}
-    )
+    """Every wheel tag the target interpreter accepts (its version and platform, not ours)."""
+    version = env.python_version_tuple
+    if env.platform == sysconfig.get_platform():
+        platforms = list(tags.platform_tags())
+    else:
+        platforms = [env.platform.replace("-", "_").replace(".", "_")]
+    if env.implementation == "CPython":
+        found = set(tags.cpython_tags(version, None, platforms))
+        interpreter = f"cp{version[0]}{version[1]}"
+    else:
+        found = set(tags.generic_tags(None, None, platforms))
+        interpreter = None
+    return found | set(tags.compatible_tags(version, interpreter, platforms))
 
 
 _VERSIONS = re.compile(r"Available versions:\s*(.+)")
