@@ -268,7 +268,8 @@ def describe(check: ReplayCheck) -> list[str]:
     steps = ["checkpoint"]
     steps += ["staging clone", "install in staging", "checks in staging"] if opts.stage else []
     steps += ["promote to live", "checks on live"]
-    steps += [f"{opts.monitor_rounds} monitoring round(s) every {opts.monitor_interval:g}s"]
+    if opts.monitor_rounds:
+        steps += [f"{opts.monitor_rounds} monitoring round(s) every {opts.monitor_interval:g}s"]
     steps += ["verdict (rollback on any failed gate)"]
     lines.append("flow: " + " -> ".join(steps))
     cfg = check.runbook.checks
@@ -294,6 +295,12 @@ class _Recorder:
         self.steps: dict[str, ReplayStep] = {}
 
     def on_step(self, event: StepEvent) -> None:
+        seen = self.steps.get(event.step)
+        if seen is not None and seen.status == "failed" and event.elapsed is None:
+            # The answer to a failed gate ("rollback") does not make the gate pass.
+            seen.message += f" -> {event.message}"
+            self.inner.on_step(event)
+            return
         self.steps[event.step] = ReplayStep(
             step=event.step, status=event.status, message=event.message, elapsed=event.elapsed
         )

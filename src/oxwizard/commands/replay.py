@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
     listener = HeadlessListener(assume_yes=True, verbose=args.verbose, quiet=args.json, yes_label="replay")
     if not args.json:
         say(f"replaying {check.runbook.id} on {host}: {env.root}")
+        say(f"[{check.elapsed:6.1f}s] ok   validate: runbook valid, trusted ({check.trust}), env matches")
         for line in check.drift:
             say(f"drift (allowed): {line}")
     report = replay(check, listener=listener, host=host)
