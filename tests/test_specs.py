@@ -102,3 +102,7 @@ def test_bad_index_url_error_never_shows_the_password() -> None:
         IndexOptions.build(index_url="ftp://alice:hunter2@h.example/simple")
     assert "hunter2" not in str(info.value)
     assert "ftp://****@h.example/simple" in str(info.value)
+
+
+def test_prefix_match_wildcard_is_a_valid_target() -> None:
+    assert str(parse_spec("oxzep7==1.*")) == "oxzep7==1.*"

@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from oxwizard.errors import InvalidSpec, UsageError
 from oxwizard.redact import redact_text, redact_url
 
-_FORBIDDEN = set("|&$`\\;\n\r\t'\"(){}*?")
+# Shell metacharacters have no place in a requirement; '*' stays allowed for prefix matches (==1.*).
+_FORBIDDEN = set("|&$`\\;\n\r\t'\"(){}?")
 
 
 def parse_spec(text: str) -> Requirement:
