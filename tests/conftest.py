@@ -48,3 +48,84 @@ def demo(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoFact
         return build_demo(tmp_path_factory.mktemp("demo") / "demo", wheelhouse=wheelhouse)
 
     return make
+
+
+# --- replay (issue 6): runbooks recorded once per session, shared by test_replay.py and test_fleet.py ---
+def _record_upgrade(
+    root: Path, wheelhouse: Path, spec: str, *extra: str
+) -> tuple[DemoSandbox, Path, int, str]:
+    """Record ``oxwizard upgrade SPEC --yes`` on a fresh sandbox with the real CLI."""
+    import subprocess
+    import sys
+
+    sandbox = build_demo(root, wheelhouse=wheelhouse)
+    argv = [sys.executable, "-m", "oxwizard", "upgrade", spec, "--yes", "--env", str(sandbox.venv)]
+    argv += ["--project", str(sandbox.project), "--find-links", str(sandbox.wheelhouse), "--no-index", *extra]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+    runbooks = sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))
+    assert len(runbooks) == 1, done.stdout + done.stderr
+    return sandbox, runbooks[0], done.returncode, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="session")
+def recorded_15(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[DemoSandbox, Path]:
+    """oxzep7 1.5.0 recorded with staging; the sandbox is left upgraded. Replay it elsewhere."""
+    root = tmp_path_factory.mktemp("recorded-15") / "demo"
+    sandbox, runbook, code, output = _record_upgrade(root, wheelhouse, "oxzep7==1.5.0")
+    assert code == 0, output
+    return sandbox, runbook
+
+
+@pytest.fixture(scope="session")
+def recorded_20(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[DemoSandbox, Path]:
+    """oxzep7 2.0.0 recorded with --no-stage: its checks failed on live and it was rolled back, so the
+    sandbox is at oxzep7 1.4.2 again (tests that only validate use it as a target, changing nothing)."""
+    root = tmp_path_factory.mktemp("recorded-20") / "demo"
+    sandbox, runbook, code, output = _record_upgrade(root, wheelhouse, "oxzep7==2.0.0", "--no-stage")
+    assert code == 1, output
+    return sandbox, runbook
+
+
+# ---- appended for the checkpoint/rollback engine tests (tests/test_{kill,rollback,...}.py) ----
+def env_state(venv: Path) -> dict[str, str]:
+    """sha256 of every file in the env (site-packages, bin, .pyc included), state folder excluded."""
+    import hashlib
+
+    out: dict[str, str] = {}
+    for folder, dirs, names in os.walk(venv):
+        if Path(folder) == venv and ".oxwizard" in dirs:
+            dirs.remove(".oxwizard")
+        for name in names:
+            path = Path(folder) / name
+            rel = str(path.relative_to(venv))
+            if path.is_symlink():
+                out[rel] = "symlink:" + os.readlink(path)
+            else:
+                out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def assert_restored(venv: Path, checkpoint_id: str) -> None:
+    """The env is exactly at the checkpoint: fingerprint, every RECORD hash, manifest, no leftovers."""
+    from oxwizard.checkpoint import load_checkpoint
+    from oxwizard.environment import Environment
+    from oxwizard.journal import pending
+    from oxwizard.records import sha256_file, verify_record
+
+    env = Environment.open(venv)
+    ck = load_checkpoint(env, checkpoint_id)
+    assert not pending(env), "the journal is still there"
+    assert env.fingerprint() == ck.fingerprint, sorted(d.pin for d in env.distributions.values())
+    for dist in env.distributions.values():
+        assert verify_record(Path(dist.metadata_dir)) == [], dist.name
+    for entry in ck.manifest:
+        assert sha256_file(venv / entry.path) == entry.sha256, entry.path
+    for site in env.site_paths:
+        assert [n for n in os.listdir(site) if n.startswith("~")] == []
+        assert not (site / "oxzep7_core").exists()
+
+
+@pytest.fixture(scope="module")
+def live_demo(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoSandbox:
+    """One demo sandbox shared by the tests of a module; each test leaves it as it found it."""
+    return build_demo(tmp_path_factory.mktemp("live-demo") / "demo", wheelhouse=wheelhouse)

@@ -40,6 +40,9 @@ class Journal(BaseModel):
     # Names in site-packages and bin/ before the operation started (relative to the env root): what
     # is new after an interruption was created by this operation.
     listings: dict[str, list[str]] = Field(default_factory=dict)
+    # Rollback: every path it is about to remove (relative to the env root), written before the first
+    # removal, so that a rerun still finds files whose RECORD is already gone.
+    remove: list[str] = Field(default_factory=list)
 
 
 def journal_file(env: Environment | Path) -> Path:

@@ -100,13 +100,18 @@ def rollback(
             message=f"nothing to roll back: {what}",
         )
     listings = journal.listings if journal is not None else {}
-    write_journal(
-        env, Journal(operation="rollback", checkpoint_id=target.id, command="rollback", listings=listings)
+    entry = Journal(
+        operation="rollback",
+        checkpoint_id=target.id,
+        command="rollback",
+        listings=listings,
+        remove=journal.remove if journal is not None else [],
     )
+    write_journal(env, entry)
     result = RollbackResult(checkpoint_id=target.id, fingerprint_before=before, method="stash")
     for ck in [*reversed(newer), target]:
         if stash_complete(env, ck) and ck.stash_method in ("link", "copy"):
-            _restore_from_stash(env, ck, listings, result, say)
+            _restore_from_stash(env, ck, entry, result, say)
         else:
             result.method = "reinstall"
             _reinstall(env, ck, index, result, say)
@@ -136,10 +141,11 @@ def rollback(
 def _restore_from_stash(
     env: Environment,
     ck: Checkpoint,
-    listings: dict[str, list[str]],
+    journal: Journal,
     result: RollbackResult,
     say: Callable[[str], None],
 ) -> None:
+    listings = journal.listings
     tick = kill_counter("rollback")
     paths = EnvPaths(env.root)
     stash = stash_dir(env, ck.id)
@@ -174,6 +180,10 @@ def _restore_from_stash(
             if name.startswith("~"):
                 say(f"removing {rel_dir}/{name}: left by the interrupted installer")
     _report_leftovers(env, ck, listings, result, say)
+    for rel in journal.remove:  # what an interrupted run of this rollback had planned to remove
+        doomed.add(paths.safe_path(paths.root, rel))
+    journal.remove = sorted({paths.rel(p) for p in doomed} - manifest)
+    write_journal(env, journal)
     folders: set[Path] = set()
     for path in sorted(doomed, reverse=True):
         rel = paths.rel(path)
