@@ -359,7 +359,7 @@ class UpgradeFlow:
             return FlowOutcome(
                 "rolled-back", "rolled back after monitoring; verified", 1 if not healthy else 0
             )
-        return FlowOutcome("upgraded", f"upgraded: {self.plan.summary()}", 0)
+        return FlowOutcome("upgraded", f"{self.plan.summary()}; verified on live", 0)
 
     def _install(self, step: StepName, env: Environment, *, journaled: bool) -> None:
         from oxwizard.apply import apply_plan
@@ -420,7 +420,7 @@ class UpgradeFlow:
             if cs.ok:
                 self._step(step, "warned" if cs.new_warnings else "passed", _checks_line(cs), _since(started))
                 break
-            reason = "; ".join(f"{r.name}: {r.summary}" for r in cs.failed)
+            reason = ", ".join(r.name for r in cs.failed) + " failed"
             self._step(step, "failed", reason, _since(started))
             default = "rollback" if live else "keep"
             choice = self._ask(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -30,6 +31,17 @@ class CheckResult(BaseModel):
         return self.status == "fail"
 
 
+class LogMark(BaseModel):
+    """Where a log file ended when the baseline was taken (so later phases read only what is new)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    exists: bool
+    size: int = 0
+    inode: int = 0
+
+
 class CheckSet(BaseModel):
     """The results of one phase (baseline, staging, live, a monitoring round)."""
 
@@ -37,6 +49,7 @@ class CheckSet(BaseModel):
 
     phase: Phase
     results: list[CheckResult] = Field(default_factory=list)
+    log_marks: list[LogMark] = Field(default_factory=list)
 
     @property
     def failed(self) -> list[CheckResult]:
@@ -54,3 +67,36 @@ class CheckSet(BaseModel):
         """Warnings new since the baseline; each must be acknowledged before promotion."""
         result = self.get("warnings")
         return list(result.details.get("new", [])) if result else []
+
+
+CHECKSET_SCHEMA_VERSION = 1
+
+
+class StoredCheckSet(BaseModel):
+    """A check set as saved to disk (evidence in the runbook repository)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = CHECKSET_SCHEMA_VERSION
+    checkset: CheckSet
+
+
+def save_checkset(path: Path, checkset: CheckSet) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(StoredCheckSet(checkset=checkset).model_dump_json(indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def load_checkset(path: Path) -> CheckSet:
+    from pydantic import ValidationError
+
+    from oxwizard.errors import UsageError
+
+    try:
+        stored = StoredCheckSet.model_validate_json(path.read_text(encoding="utf-8"))
+    except (OSError, ValidationError) as exc:
+        raise UsageError(f"{path}: not a readable check set: {str(exc).splitlines()[0]}") from None
+    if stored.schema_version != CHECKSET_SCHEMA_VERSION:
+        raise UsageError(f"{path}: schema_version: unknown version {stored.schema_version}")
+    return stored.checkset

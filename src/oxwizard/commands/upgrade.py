@@ -95,7 +95,11 @@ def run(args: argparse.Namespace) -> int:
         allow_externally_managed=args.break_system_packages,
     )
     outcome = flow.run()
-    say(f"{outcome.status}: {outcome.message}")
+    say(
+        f"{outcome.status}: {outcome.message}"
+        if not outcome.message.startswith(outcome.status)
+        else outcome.message
+    )
     if flow.runbook is not None:
         say(f"runbook: {flow.repo_path / 'runbooks' / (flow.runbook.id + '.json')}")
     if outcome.status == "declined" and not args.yes:

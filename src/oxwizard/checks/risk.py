@@ -1,0 +1,78 @@
+"""The risk summary: "when should you NOT upgrade", with a recommendation and its reasons."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from oxwizard.checks.result import CheckSet
+from oxwizard.checks.security import SecurityReport
+from oxwizard.plan import Plan
+
+
+class RiskSummary(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["low", "medium", "high"]
+    recommendation: Literal["upgrade now", "stage and test first", "wait"]
+    reasons: list[str] = Field(default_factory=list)
+
+
+def assess(
+    plan: Plan,
+    *,
+    baseline: CheckSet | None = None,
+    security: SecurityReport | None = None,
+    tests_found: bool | None = None,
+) -> RiskSummary:
+    reasons: list[str] = []
+    score = 0
+    majors = [c for c in plan.changes if c.impact == "major"]
+    if majors:
+        score += 2
+        reasons.append("major bump: " + ", ".join(f"{c.name} {c.arrow}" for c in majors))
+    pre = [c for c in plan.changes if c.impact in ("pre-release", "downgrade")]
+    if pre:
+        score += 1
+        reasons.append("pre-release or downgrade: " + ", ".join(f"{c.name} {c.arrow}" for c in pre))
+    transitive = [c for c in plan.changes if not c.requested]
+    if len(transitive) >= 3:
+        score += 1
+    if transitive:
+        reasons.append(f"{len(transitive)} transitive change(s): {', '.join(c.name for c in transitive[:4])}")
+    if tests_found is False:
+        score += 2
+        reasons.append("no tests found: nothing will prove the upgrade works")
+    if baseline is not None and baseline.failed:
+        score += 2
+        reasons.append("baseline already failing: " + ", ".join(r.name for r in baseline.failed))
+    blocked = [p for p in plan.problems()]
+    if blocked:
+        score += 3
+        reasons += blocked
+    if plan.pip_check_after:
+        score += 2
+        reasons.append(f"pip check predicted to fail after: {plan.pip_check_after[0]}")
+    if plan.pip_check_before:
+        score += 1
+        reasons.append(f"pip check already fails: {plan.pip_check_before[0]}")
+    if security is not None:
+        if security.introduces:
+            score += 2
+            reasons.append(f"introduces advisories: {', '.join(security.introduces)}")
+        if security.fixes:
+            score -= 1
+            reasons.append(f"fixes advisories: {', '.join(security.fixes)}")
+        else:
+            reasons.append("no security reason to upgrade")
+    else:
+        reasons.append("no advisory data: security impact unknown")
+    level: Literal["low", "medium", "high"] = "high" if score >= 4 else "medium" if score >= 2 else "low"
+    if blocked or plan.pip_check_after or (security is not None and security.introduces):
+        recommendation: Literal["upgrade now", "stage and test first", "wait"] = "wait"
+    elif level == "low":
+        recommendation = "upgrade now"
+    else:
+        recommendation = "stage and test first"
+    return RiskSummary(level=level, recommendation=recommendation, reasons=reasons)

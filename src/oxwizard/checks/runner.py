@@ -1,0 +1,51 @@
+"""Running a project command for a check: an argument list, in the project folder, with the
+target environment's bin first on PATH, a timeout and capped output. Never a shell."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from oxwizard import proc
+from oxwizard.environment import Environment
+
+
+def command_env(env: Environment, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """os.environ with the target env activated (bin first on PATH, VIRTUAL_ENV set)."""
+    out = proc.pip_environment()
+    out["PATH"] = os.pathsep.join([str(env.scripts), out.get("PATH", "")])
+    out["VIRTUAL_ENV"] = str(env.prefix)
+    out.pop("PYTHONHOME", None)
+    out.update(extra or {})
+    return out
+
+
+def run_command(
+    env: Environment,
+    argv: Sequence[str],
+    project: Path,
+    *,
+    timeout: float,
+    on_line: Callable[[str], None] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> proc.Completed:
+    """Run ``argv`` for a check; ``python`` resolves to the target env's interpreter via PATH."""
+    environ = command_env(env, extra_env)
+    if on_line is None:
+        return proc.run(list(argv), cwd=project, env=environ, timeout=timeout)
+    return proc.stream(list(argv), on_line=on_line, cwd=project, env=environ, timeout=timeout)
+
+
+def describe_failure(done: proc.Completed, what: str, timeout: float) -> str | None:
+    """A one-line reason when the command did not run properly, else None."""
+    if done.timed_out:
+        return f"{what} timed out after {timeout:.0f} s"
+    if done.returncode == 127:
+        return f"{what}: command not found ({done.argv[0]})"
+    return None
+
+
+def last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else ""

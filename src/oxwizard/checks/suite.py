@@ -1,0 +1,61 @@
+"""Running the checks of one phase of the flow (baseline, staging, live, a monitoring round)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from oxwizard.checks.compat import import_smoke, pip_check, requires_python
+from oxwizard.checks.data import validate_data
+from oxwizard.checks.logs import mark_logs, scan_logs
+from oxwizard.checks.performance import run_benchmark
+from oxwizard.checks.result import CheckResult, CheckSet, Phase
+from oxwizard.checks.tests import run_tests
+from oxwizard.config import ChecksConfig
+from oxwizard.environment import Environment
+
+
+def run_checks(
+    env: Environment,
+    project: Path,
+    config: ChecksConfig,
+    phase: Phase,
+    *,
+    upgraded: list[str] | None = None,
+    baseline: CheckSet | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> CheckSet:
+    """Every configured check for ``phase``; a failing or crashing command is a result, not an error."""
+    say = on_line or (lambda line: None)
+    results: list[CheckResult] = []
+    marks = mark_logs(project, config) if phase == "baseline" else []
+    say(f"── pip check ({phase})")
+    results.append(pip_check(env))
+    if phase != "baseline":
+        say("── import smoke")
+        results.append(import_smoke(env, upgraded or []))
+        results.append(requires_python(env))
+    say("── tests")
+    tests, warnings = run_tests(
+        env,
+        project,
+        config,
+        baseline=baseline.get("tests") if baseline else None,
+        baseline_warnings=baseline.get("warnings") if baseline else None,
+        upgraded=upgraded if phase != "baseline" else None,
+        on_line=say,
+    )
+    results += [tests, warnings]
+    say("── benchmark")
+    results.append(
+        run_benchmark(
+            env, project, config, baseline=baseline.get("performance") if baseline else None, on_line=say
+        )
+    )
+    if phase != "baseline":
+        results.append(scan_logs(project, config, baseline.log_marks if baseline else None))
+    say("── data")
+    results.append(validate_data(env, project, config))
+    for r in results:
+        say(f"{r.status:4} {r.name}: {r.summary}")
+    return CheckSet(phase=phase, results=results, log_marks=marks)
