@@ -1,0 +1,102 @@
+"""``oxwizard upgrade``: the whole headless flow on the demo sandbox (issue 3's acceptance).
+
+The 1.5.0 and 2.0.0 (--no-stage) runs are recorded once per session by the ``recorded_15`` and
+``recorded_20`` fixtures (tests/conftest.py), which drive the real CLI in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from oxwizard.demo import DemoSandbox
+from oxwizard.environment import Environment
+from oxwizard.runbook import load_runbook
+from oxwizard.runbook_repo import RunbookRepo
+
+DemoFactory = Callable[[], DemoSandbox]
+
+
+def _oxwizard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oxwizard", *args], capture_output=True, text=True, timeout=900,
+        check=False, cwd=cwd, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _sources(sandbox: DemoSandbox) -> list[str]:
+    return ["--env", str(sandbox.venv), "--project", str(sandbox.project),
+            "--find-links", str(sandbox.wheelhouse), "--no-index"]  # fmt: skip
+
+
+def test_upgrade_to_150_succeeds_and_records_every_step(recorded_15: tuple[DemoSandbox, Path]) -> None:
+    sandbox, runbook_path = recorded_15
+    env = Environment.open(sandbox.venv)
+    assert env.distributions["oxzep7"].version == "1.5.0"
+    runbook = load_runbook(runbook_path)
+    steps = [d.step for d in runbook.decisions]
+    for step in ("plan", "checkpoint", "stage", "baseline", "go", "install-staging", "checks-staging",
+                 "ack-warnings", "promote", "checks-live", "verdict", "outcome"):  # fmt: skip
+        assert step in steps, (step, steps)
+    assert runbook.decisions[-1].answer.startswith("upgraded")
+    assert runbook.last("ack-warnings") is not None
+    assert "acknowledge" == runbook.last("ack-warnings").answer  # type: ignore[union-attr]
+    with RunbookRepo(runbook_path.parent.parent) as repo:
+        log = [e.message for e in repo.log(100)]
+    # one commit per decision, readable in git log --oneline
+    assert any(m.startswith("plan: oxzep7 1.4.2 -> 1.5.0 (minor)") for m in log), log
+    assert sum(1 for m in log if not m.startswith(("init:", "replay:"))) >= len(runbook.decisions)
+    # the checkpoint manifest is committed beside the runbook
+    assert (runbook_path.parent.parent / "checkpoints" / f"{runbook.checkpoint_id}.json").is_file()
+
+
+def test_upgrade_to_200_fails_in_staging_and_live_is_untouched(demo: DemoFactory) -> None:
+    sandbox = demo()
+    before = Environment.open(sandbox.venv).fingerprint()
+    done = _oxwizard("upgrade", "oxzep7==2.0.0", "--yes", *_sources(sandbox))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "live is untouched" in done.stdout
+    assert "test_legacy_parse" in done.stdout or "tests" in done.stdout
+    assert Environment.open(sandbox.venv).fingerprint() == before
+    runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
+    assert runbook.last("promote") is None
+    assert runbook.last("checks-staging") is not None
+
+
+def test_no_stage_failure_on_live_is_rolled_back_to_the_checkpoint(
+    recorded_20: tuple[DemoSandbox, Path],
+) -> None:
+    sandbox, runbook_path = recorded_20
+    runbook = load_runbook(runbook_path)
+    env = Environment.open(sandbox.venv)
+    assert env.distributions["oxzep7"].version == "1.4.2"
+    assert "oxzep7-core" not in env.distributions
+    manifest = json.loads(
+        (runbook_path.parent.parent / "checkpoints" / f"{runbook.checkpoint_id}.json").read_text()
+    )
+    assert env.fingerprint() == manifest["fingerprint"]
+    assert runbook.last("promote") is not None
+    rollback = runbook.last("rollback")
+    assert rollback is not None and "verified" in rollback.answer
+
+
+def test_without_yes_and_no_terminal_nothing_changes(demo: DemoFactory) -> None:
+    sandbox = demo()
+    before = Environment.open(sandbox.venv).fingerprint()
+    done = _oxwizard("upgrade", "oxzep7==1.5.0", *_sources(sandbox))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "declined" in done.stdout and "use --yes" in done.stdout
+    assert Environment.open(sandbox.venv).fingerprint() == before
+    runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
+    assert runbook.last("go").answer == "wait"  # type: ignore[union-attr]
+
+
+def test_bad_spec_is_refused_before_anything(demo_template: DemoSandbox, tmp_path: Path) -> None:
+    done = _oxwizard("upgrade", "--yes", "--env", str(demo_template.venv), "--project", str(tmp_path),
+                     "--", "--index-url=http://x")  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "looks like an option" in done.stderr
+    assert not (tmp_path / ".oxwizard").exists()
