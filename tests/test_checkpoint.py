@@ -1,0 +1,127 @@
+"""Checkpoints: what they record and stash, privacy, disk space, pruning, and RECORD paths that escape."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oxwizard import checkpoint as checkpoint_mod
+from oxwizard.apply import apply_plan
+from oxwizard.checkpoint import (
+    checkpoints_dir,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    prune_checkpoints,
+    take_checkpoint,
+)
+from oxwizard.demo import DemoSandbox
+from oxwizard.environment import Environment
+from oxwizard.errors import CheckpointError, UnsafePath
+from oxwizard.plan import Plan, compute_plan
+from oxwizard.records import EnvPaths
+from oxwizard.rollback import rollback
+from oxwizard.specs import IndexOptions, parse_specs
+
+
+def _plan(demo: DemoSandbox, *specs: str) -> tuple[Environment, Plan]:
+    env = Environment.open(demo.venv)
+    index = IndexOptions.build(find_links=[str(demo.wheelhouse)], no_index=True)
+    return env, compute_plan(env, parse_specs(list(specs)), index)
+
+
+def test_checkpoint_records_everything_and_stashes_only_what_the_plan_changes(live_demo: DemoSandbox) -> None:
+    env, plan = _plan(live_demo, "oxzep7==2.0.0")
+    ck = take_checkpoint(env, plan)
+
+    assert re.fullmatch(r"ck-\d{8}T\d{6}-[0-9a-f]{12}", ck.id)
+    assert ck.fingerprint == env.fingerprint()
+    assert {d.pin for d in ck.distributions} >= {"oxzep7==1.4.2", "humbleconf==1.2.0", "ziprow==0.3.1"}
+    assert ck.changed == ["oxzep7"]
+    paths = {e.path for e in ck.manifest}
+    assert "bin/oxzep7" in paths  # the console script
+    assert any(p.endswith("oxzep7-1.4.2.dist-info/RECORD") for p in paths)
+    assert not any("humbleconf" in p or "ziprow" in p or "/pip/" in p for p in paths)
+    assert ck.files == len(ck.manifest) and ck.size == sum(e.size for e in ck.manifest)
+    folder = checkpoints_dir(env) / ck.id
+    for sub in (checkpoints_dir(env).parent, checkpoints_dir(env), folder, folder / "files"):
+        assert sub.stat().st_mode & 0o777 == 0o700, sub
+    assert load_checkpoint(env, ck.id) == ck == latest_checkpoint(env)
+    second = take_checkpoint(env, plan)
+    assert second.parent == ck.id and second.id != ck.id
+    assert [c.id for c in list_checkpoints(env)][-2:] == [ck.id, second.id]
+
+
+def test_low_disk_space_is_refused_before_anything_is_touched(
+    live_demo: DemoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env, plan = _plan(live_demo, "oxzep7==1.5.0")
+    before = sorted(os.listdir(checkpoints_dir(env))) if checkpoints_dir(env).exists() else []
+    monkeypatch.setattr(checkpoint_mod, "free_bytes", lambda _path: 1024)  # a full disk cannot be made here
+    with pytest.raises(CheckpointError, match="not enough disk space.*nothing was changed"):
+        take_checkpoint(env, plan)
+    assert (sorted(os.listdir(checkpoints_dir(env))) if checkpoints_dir(env).exists() else []) == before
+
+
+def test_checkpoints_command_lists_and_prunes(live_demo: DemoSandbox) -> None:
+    env, plan = _plan(live_demo, "ziprow==0.3.2")
+    for _ in range(3):
+        take_checkpoint(env, plan)
+    found = [c.id for c in list_checkpoints(env)]
+    run = [sys.executable, "-m", "oxwizard", "checkpoints", "--env", str(live_demo.venv)]
+    listed = subprocess.run(run, capture_output=True, text=True)
+    assert listed.returncode == 0 and all(i in listed.stdout for i in found)
+    assert "ziprow==0.3.2" in listed.stdout and "= current state" in listed.stdout
+    pruned = subprocess.run([*run, "--prune", "2", "--json"], capture_output=True, text=True)
+    assert pruned.returncode == 0, pruned.stderr
+    assert [c.id for c in list_checkpoints(env)] == found[-2:]
+    assert prune_checkpoints(env, 2) == []
+
+
+def test_record_paths_escaping_the_env_are_refused(live_demo: DemoSandbox, tmp_path: Path) -> None:
+    env, plan = _plan(live_demo, "ziprow==0.3.2")
+    victim = live_demo.venv.parent / "victim.txt"
+    victim.write_text("do not touch")
+    record = Path(env.distributions["ziprow"].metadata_dir) / "RECORD"
+    original = record.read_text()
+    try:
+        for bad in ("../../../../victim.txt", str(victim), "./../../../../victim.txt"):
+            record.write_text(original + f"{bad},,\n")
+            with pytest.raises(UnsafePath, match="refused"):
+                take_checkpoint(env, plan)
+        # the same from the new version's RECORD, met during rollback
+        record.write_text(original)
+        ck = take_checkpoint(env, plan)
+        index = IndexOptions.build(find_links=[str(live_demo.wheelhouse)], no_index=True)
+        assert apply_plan(env, plan, index, checkpoint=ck).ok
+        new_record = Path(env.distributions["ziprow"].metadata_dir) / "RECORD"
+        clean = new_record.read_text()
+        new_record.write_text(clean + "../../../../victim.txt,,\n")
+        with pytest.raises(UnsafePath):
+            rollback(env)
+        assert victim.read_text() == "do not touch"
+        new_record.write_text(clean)
+        assert rollback(env).verified
+    finally:
+        record.write_text(original) if record.exists() else None
+    assert victim.read_text() == "do not touch"
+
+
+def test_path_safety_compares_whole_segments_and_follows_symlinks(tmp_path: Path) -> None:
+    root = tmp_path / "venv"
+    (root / "lib").mkdir(parents=True)
+    (tmp_path / "venv2").mkdir()
+    (tmp_path / "outside").mkdir()
+    (root / "lib" / "link").symlink_to(tmp_path / "outside")
+    (root / "lib" / "file-link").symlink_to(tmp_path / "outside" / "x")
+    paths = EnvPaths(root)
+    assert paths.safe_path(root / "lib", "pkg/mod.py") == root / "lib" / "pkg" / "mod.py"
+    assert paths.safe_path(root / "lib", "../bin/tool") == root / "bin" / "tool"
+    for bad in ("../../venv2/x.py", "/etc/passwd", "link/evil.py", "file-link", "../../venv/../venv2/a"):
+        with pytest.raises(UnsafePath):
+            paths.safe_path(root / "lib", bad)

@@ -1,0 +1,102 @@
+"""Crash recovery: cheap when idle, leaves a running operation alone, cleans only its own leftovers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import assert_restored
+
+from oxwizard.demo import DemoSandbox
+from oxwizard.environment import Environment
+from oxwizard.journal import pending
+from oxwizard.plan import compute_plan
+from oxwizard.recovery import recover
+from oxwizard.specs import IndexOptions, parse_specs
+
+KILLED_APPLY = r"""
+import sys
+from oxwizard.apply import apply_plan
+from oxwizard.checkpoint import take_checkpoint
+from oxwizard.environment import Environment
+from oxwizard.plan import Plan
+from oxwizard.specs import IndexOptions
+env = Environment.open(sys.argv[1])
+plan = Plan.model_validate_json(open(sys.argv[2]).read())
+ck = take_checkpoint(env, plan)
+print(ck.id, flush=True)
+apply_plan(env, plan, IndexOptions.build(find_links=[sys.argv[3]], no_index=True), checkpoint=ck)
+"""
+
+
+def _killed_apply(demo: DemoSandbox, tmp_path: Path, at: int) -> str:
+    env = Environment.open(demo.venv)
+    index = IndexOptions.build(find_links=[str(demo.wheelhouse)], no_index=True)
+    plan = compute_plan(env, parse_specs(["oxzep7==2.0.0"]), index)
+    plan_file = tmp_path / "plan.json"
+    plan_file.write_text(plan.model_dump_json())
+    done = subprocess.run(
+        [sys.executable, "-c", KILLED_APPLY, str(demo.venv), str(plan_file), str(demo.wheelhouse)],
+        capture_output=True, text=True, env={**os.environ, "OXWIZARD_TEST_KILL_AT": f"apply:{at}"},
+    )  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    return done.stdout.split()[0]
+
+
+def test_recover_is_a_noop_without_a_journal(live_demo: DemoSandbox) -> None:
+    said: list[str] = []
+    assert recover(Environment.open(live_demo.venv), said.append) is None
+    assert said == []
+
+
+def test_foreign_tilde_leftovers_are_reported_and_kept(live_demo: DemoSandbox, tmp_path: Path) -> None:
+    env = Environment.open(live_demo.venv)
+    foreign = env.purelib / "~oreign-1.0.dist-info"
+    foreign.mkdir()
+    try:
+        ck_id = _killed_apply(live_demo, tmp_path, 6)
+        said: list[str] = []
+        result = recover(env, said.append)
+        assert result is not None and result.verified and result.checkpoint_id == ck_id
+        assert any("an interrupted apply (pid" in s and ck_id in s for s in said)
+        assert any("~oreign-1.0.dist-info was left by an earlier interrupted pip" in s for s in said)
+        assert foreign.is_dir()
+    finally:
+        foreign.rmdir()
+    assert_restored(live_demo.venv, ck_id)
+
+
+HOLD = """
+import sys, time
+from oxwizard.environment import Environment
+from oxwizard.lock import env_lock
+with env_lock(Environment.open(sys.argv[1]), "oxwizard upgrade (still running)"):
+    print("held", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_an_operation_still_running_elsewhere_is_left_alone(live_demo: DemoSandbox, tmp_path: Path) -> None:
+    ck_id = _killed_apply(live_demo, tmp_path, 0)
+    env = Environment.open(live_demo.venv)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(live_demo.venv)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        said: list[str] = []
+        assert recover(env, said.append) is None
+        assert any(f"locked by pid {holder.pid}" in s for s in said)
+        assert pending(env)
+    finally:
+        holder.kill()
+        holder.wait()
+        if holder.stdout:
+            holder.stdout.close()
+    said = []
+    result = recover(env, said.append)
+    assert result is not None and result.verified
+    assert_restored(live_demo.venv, ck_id)

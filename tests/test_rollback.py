@@ -1,0 +1,145 @@
+"""Rollback on a real demo venv: byte-identical, verified, no-op when there is nothing to do, parents."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import assert_restored, env_state
+
+from oxwizard.apply import apply_plan
+from oxwizard.checkpoint import Checkpoint, stash_dir, take_checkpoint
+from oxwizard.demo import DemoSandbox
+from oxwizard.environment import Environment
+from oxwizard.errors import RollbackFailed
+from oxwizard.plan import compute_plan
+from oxwizard.rollback import rollback
+from oxwizard.specs import IndexOptions, parse_specs
+
+
+def _index(demo: DemoSandbox) -> IndexOptions:
+    return IndexOptions.build(find_links=[str(demo.wheelhouse)], no_index=True)
+
+
+def _upgrade(demo: DemoSandbox, *specs: str) -> tuple[Environment, Checkpoint]:
+    env = Environment.open(demo.venv)
+    plan = compute_plan(env, parse_specs(list(specs)), _index(demo))
+    ck = take_checkpoint(env, plan)
+    result = apply_plan(env, plan, _index(demo), checkpoint=ck)
+    assert result.ok, result.mismatches
+    return env, ck
+
+
+def _cli(demo: DemoSandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "oxwizard", *args, "--env", str(demo.venv)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def _warm_pyc(demo: DemoSandbox) -> None:
+    # .pyc files that RECORD does not list must come back too
+    code = "import oxzep7, oxzep7.fmt, oxzep7.cli, oxzep7_plugin, humbleconf, ziprow"
+    subprocess.run([str(demo.python), "-c", code], check=True)
+
+
+def test_rollback_is_byte_identical_and_verified(live_demo: DemoSandbox) -> None:
+    _warm_pyc(live_demo)
+    before = env_state(live_demo.venv)
+    assert any("__pycache__/fmt." in p for p in before)
+    env, ck = _upgrade(live_demo, "oxzep7==2.0.0", "ziprow==0.3.2")
+    assert env_state(live_demo.venv) != before
+
+    result = rollback(env)
+
+    assert result.verified and not result.noop and result.method == "stash"
+    assert result.checkpoint_id == ck.id
+    assert sorted(result.removed) == ["oxzep7-core==2.0.0", "oxzep7==2.0.0", "ziprow==0.3.2"]
+    assert result.fingerprint_after == ck.fingerprint == env.fingerprint()
+    assert env_state(live_demo.venv) == before
+    assert_restored(live_demo.venv, ck.id)
+
+
+def test_rolling_back_twice_or_with_nothing_to_roll_back_is_a_noop(live_demo: DemoSandbox) -> None:
+    env, ck = _upgrade(live_demo, "humbleconf==1.3.0")
+    first = _cli(live_demo, "rollback")
+    assert first.returncode == 0, first.stderr
+    assert f"rolled back to {ck.id}" in first.stdout
+
+    again = _cli(live_demo, "rollback", "--json")
+
+    assert again.returncode == 0, again.stderr
+    assert '"noop": true' in again.stdout
+    assert "already rolled back" in again.stdout
+    assert_restored(live_demo.venv, ck.id)
+
+
+def test_no_checkpoint_at_all_is_a_clear_noop(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "v")], check=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "oxwizard", "rollback", "--env", str(tmp_path / "v")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nothing to roll back: this environment has no checkpoint" in done.stdout
+
+
+def test_a_then_rollback_then_b_then_rollback_ends_where_b_started(live_demo: DemoSandbox) -> None:
+    env, ck_keep = _upgrade(live_demo, "humbleconf==1.3.0")  # a kept upgrade: B starts from here
+    b_start = env_state(live_demo.venv)
+    _, ck_a = _upgrade(live_demo, "oxzep7==2.0.0")
+    rollback(env)
+    _, ck_b = _upgrade(live_demo, "ziprow==0.3.2")
+    assert ck_b.parent == ck_a.id and ck_a.parent == ck_keep.id
+
+    result = rollback(env)
+    assert result.checkpoint_id == ck_b.id
+    assert env_state(live_demo.venv) == b_start
+    assert env.distributions["humbleconf"].version == "1.3.0"
+    assert env.distributions["oxzep7"].version == "1.4.2"
+    # and rolling back once more does not walk further back to an older state
+    assert rollback(env).noop
+    assert env_state(live_demo.venv) == b_start
+    rollback(env, ck_keep.id)  # explicit: back before the kept upgrade
+    assert env.distributions["humbleconf"].version == "1.2.0"
+
+
+def test_rollback_to_an_older_checkpoint_undoes_the_newer_ones_first(live_demo: DemoSandbox) -> None:
+    start = env_state(live_demo.venv)
+    env, ck1 = _upgrade(live_demo, "humbleconf==1.3.0")
+    _upgrade(live_demo, "oxzep7==1.5.0")
+    result = rollback(env, ck1.id)
+    assert result.verified
+    assert env_state(live_demo.venv) == start
+
+
+def test_without_the_stash_it_reinstalls_exact_pins_and_says_so(live_demo: DemoSandbox) -> None:
+    env, ck = _upgrade(live_demo, "oxzep7==1.5.0")
+    shutil.rmtree(stash_dir(env, ck.id))
+    with pytest.raises(RollbackFailed, match="no stash on this host.*--find-links"):
+        rollback(env)
+    assert env.distributions["oxzep7"].version == "1.5.0"
+    said: list[str] = []
+
+    result = rollback(env, on_line=said.append, index=_index(live_demo))
+
+    assert result.method == "reinstall" and result.verified
+    assert any("reinstalling its exact pins" in line for line in said)
+    assert env.distributions["oxzep7"].version == "1.4.2"
+    assert env.fingerprint() == ck.fingerprint
+
+
+# keep this test last in the module: it leaves a tampered file in the shared sandbox
+def test_cli_exit_3_when_the_rollback_cannot_be_verified(live_demo: DemoSandbox) -> None:
+    env, ck = _upgrade(live_demo, "ziprow==0.3.2")
+    stashed = next(stash_dir(env, ck.id).rglob("ziprow/__init__.py"))
+    # the stash was tampered with (same inode as nothing live now): the restored file cannot match
+    stashed.unlink()
+    stashed.write_text("tampered = True\n")
+
+    done = _cli(live_demo, "rollback")
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "could not be verified" in done.stderr and "ziprow/__init__.py" in done.stderr
