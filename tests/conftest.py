@@ -59,6 +59,13 @@ def _record_upgrade(
     import sys
 
     sandbox = build_demo(root, wheelhouse=wheelhouse)
+    # The recorded thresholds travel with the runbook: a loose benchmark threshold keeps these
+    # recordings (and their replays) from failing on a busy test machine; the gates that matter
+    # here are the tests and imports.
+    pyproject = sandbox.project / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    assert "benchmark-threshold = 1.10" in text
+    pyproject.write_text(text.replace("benchmark-threshold = 1.10", "benchmark-threshold = 5.0"), "utf-8")
     argv = [sys.executable, "-m", "oxwizard", "upgrade", spec, "--yes", "--env", str(sandbox.venv)]
     argv += ["--project", str(sandbox.project), "--find-links", str(sandbox.wheelhouse), "--no-index", *extra]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
