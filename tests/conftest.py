@@ -55,6 +55,7 @@ def _record_upgrade(
     root: Path, wheelhouse: Path, spec: str, *extra: str
 ) -> tuple[DemoSandbox, Path, int, str]:
     """Record ``oxwizard upgrade SPEC --yes`` on a fresh sandbox with the real CLI."""
+    import re
     import subprocess
     import sys
 
@@ -63,9 +64,11 @@ def _record_upgrade(
     # recordings (and their replays) from failing on a busy test machine; the gates that matter
     # here are the tests and imports.
     pyproject = sandbox.project / "pyproject.toml"
-    text = pyproject.read_text(encoding="utf-8")
-    assert "benchmark-threshold = 1.10" in text
-    pyproject.write_text(text.replace("benchmark-threshold = 1.10", "benchmark-threshold = 5.0"), "utf-8")
+    text, count = re.subn(
+        r"(?m)^benchmark-threshold = .*$", "benchmark-threshold = 5.0", pyproject.read_text("utf-8")
+    )
+    assert count == 1, "the demo project sets benchmark-threshold"
+    pyproject.write_text(text, "utf-8")
     argv = [sys.executable, "-m", "oxwizard", "upgrade", spec, "--yes", "--env", str(sandbox.venv)]
     argv += ["--project", str(sandbox.project), "--find-links", str(sandbox.wheelhouse), "--no-index", *extra]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
