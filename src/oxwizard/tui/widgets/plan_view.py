@@ -49,7 +49,12 @@ def render_plan(plan: Plan, risk: Any = None, security: Any = None) -> Text:
     for problem in plan.pip_check_after[:3]:
         out.append(f"    {problem}\n", style="red")
     if security is not None:
-        out.append(f"Security: {describe(security)}\n")
+        fixes, introduces = list(security.fixes), list(security.introduces)
+        style = "red" if introduces else "green" if fixes else ""
+        out.append(f"Security: fixes {len(fixes)} · introduces {len(introduces)}", style=style)
+        out.append(
+            f"{' (' + ', '.join(fixes + introduces) + ')' if fixes or introduces else ''}\n", style=style
+        )
     if risk is not None:
         level = str(getattr(risk, "level", "?"))
         out.append("Risk: ")
