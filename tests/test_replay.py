@@ -222,6 +222,42 @@ def test_different_artefact_under_the_same_version_is_refused(
     assert fingerprint(sandbox.venv) == before
 
 
+def test_drift_is_refused_with_a_diff_unless_allowed(
+    recorded_15: Any, recorded_20: Any, wheelhouse: Path, tmp_path: Path
+) -> None:
+    from oxwizard.runbook import dump_runbook, load_runbook
+    from oxwizard.wheels import build_wheel
+
+    _, runbook_15 = recorded_15
+    sandbox, _ = recorded_20
+    # A runbook recorded for a range ("oxzep7>=1.4,<2" resolved to 1.5.0)...
+    runbook = load_runbook(runbook_15)
+    assert runbook.plan is not None
+    runbook.targets = ["oxzep7<2,>=1.4"]
+    runbook.set_plan(runbook.plan.model_copy(update={"targets": runbook.targets}))
+    ranged = tmp_path / "ranged.json"
+    dump_runbook(runbook, ranged)
+    # ...replayed after 1.6.0 was published: the plan recomputed now picks 1.6.0.
+    newer = tmp_path / "wheelhouse"
+    newer.mkdir()
+    for wheel in wheelhouse.glob("*.whl"):
+        (newer / wheel.name).symlink_to(wheel)
+    build_wheel(newer, "oxzep7", "1.6.0", {"oxzep7/__init__.py": "__version__ = '1.6.0'\n"})
+    before = fingerprint(sandbox.venv)
+    sources = ["--find-links", newer, "--no-index", "--trust", "--no-record"]
+
+    refused = oxwizard("replay", ranged, *target_args(sandbox), *sources)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "~ oxzep7: recorded 1.4.2 -> 1.5.0, now 1.4.2 -> 1.6.0" in refused.stderr
+    assert "--allow-drift" in refused.stderr
+
+    allowed = oxwizard("replay", ranged, *target_args(sandbox), *sources, "--allow-drift", "--dry-run")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "install oxzep7==1.5.0" in allowed.stdout  # the recorded plan, not the drifted one
+    assert "drift: ~ oxzep7: recorded 1.4.2 -> 1.5.0, now 1.4.2 -> 1.6.0" in allowed.stdout
+    assert fingerprint(sandbox.venv) == before
+
+
 def test_the_install_itself_checks_hashes(recorded_15: Any, recorded_20: Any, tmp_path: Path) -> None:
     """Second line of defence: even past validation, the recorded plan installs hash-checked."""
     from oxwizard.apply import apply_plan
