@@ -43,7 +43,7 @@ print("APPLIED", result.ok, flush=True)
 if sys.argv[4] == "rollback":
     from oxwizard.rollback import rollback
     r = rollback(env, ck.id)
-    print("ROLLED-BACK", r.removed_files + r.restored_files, flush=True)
+    print("ROLLED-BACK", r.operations, flush=True)
 """
 OXWIZARD = [sys.executable, "-m", "oxwizard"]
 

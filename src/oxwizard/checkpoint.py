@@ -25,7 +25,7 @@ from oxwizard.environment import Distribution, Environment
 from oxwizard.errors import CheckpointError
 from oxwizard.journal import listings, read_journal
 from oxwizard.plan import Plan
-from oxwizard.records import EnvPaths, compiled_siblings, record_files, sha256_file
+from oxwizard.records import EnvPaths, PycFinder, hash_many, record_files
 from oxwizard.state import private_dir, state_dir, state_path, write_atomic
 
 CHECKPOINT_SCHEMA = 1
@@ -88,6 +88,7 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
     files = _expand(roots, singles)
     size = sum(_size(p) for p in files)
     base = private_dir(state_dir(env) / "checkpoints")
+    _empty_trash(env)
     needed = (size if not _links_work(env.root, base) else len(files) * 64) + SPACE_MARGIN
     free = free_bytes(base)
     if free < needed:
@@ -98,15 +99,20 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
     ck_id = f"ck-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(6)}"
     folder = base / ck_id
     folder.mkdir(mode=0o700)
-    stash = private_dir(folder / "files")
-    manifest: list[ManifestEntry] = []
+    stash = str(private_dir(folder / "files"))
+    stashed: list[str] = []
+    rels: list[tuple[str, int]] = []
     method = "link"
+    made: set[str] = set()
     try:
         for path in files:
             rel = paths.rel(path)
-            dest = stash / rel
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_symlink():
+            dest = os.path.join(stash, rel)
+            parent = os.path.dirname(dest)
+            if parent not in made:
+                os.makedirs(parent, exist_ok=True)
+                made.add(parent)
+            if os.path.islink(path):
                 os.symlink(os.readlink(path), dest)
             else:
                 try:
@@ -114,7 +120,14 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
                 except OSError:
                     shutil.copy2(path, dest)
                     method = "copy"
-            manifest.append(ManifestEntry(path=rel, size=_size(path), sha256=sha256_file(dest)))
+            stashed.append(dest)
+            rels.append((rel, _size(path)))
+        digests = hash_many(stashed)
+        if None in digests:
+            raise CheckpointError(f"cannot read {stashed[digests.index(None)]} to checkpoint it")
+        manifest = [
+            ManifestEntry(path=r, size=n, sha256=str(d)) for (r, n), d in zip(rels, digests, strict=True)
+        ]
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
@@ -128,7 +141,7 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
         distributions=list(env.distributions.values()),
         changed=changed,
         targets=list(plan.targets),
-        roots=sorted(paths.rel(r) for r in roots),
+        roots=sorted(paths.rel(r) for r in roots if os.path.isdir(r) and not os.path.islink(r)),
         listings=listings(env),
         manifest=manifest,
         files=len(manifest),
@@ -139,50 +152,58 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
     return ck
 
 
-def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[list[Path], list[Path]]:
+def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[list[str], list[str]]:
     """Whole top-level folders owned by ``names`` in site-packages, and single files elsewhere."""
-    roots: set[Path] = set()
-    singles: set[Path] = set()
+    roots: set[str] = set()
+    singles: set[str] = set()
+    pyc = PycFinder()
     for name in names:
         dist = env.distributions.get(name)
         if dist is None or not dist.metadata_dir:
             continue
-        info = Path(dist.metadata_dir)
-        site = Path(os.path.normpath(info.parent))
-        roots.add(site / info.name)
-        for path in record_files(paths, info):
-            if path.is_relative_to(site) and path != site:
-                first = path.relative_to(site).parts[0]
-                if first == "__pycache__":
+        info = os.path.normpath(dist.metadata_dir)
+        site = os.path.dirname(info)
+        prefix = site + os.sep
+        roots.add(info)
+        for path in record_files(paths, Path(info)):
+            if path.startswith(prefix):
+                first, sep, _rest = path[len(prefix) :].partition(os.sep)
+                if first == "__pycache__" or not sep:
                     singles.add(path)
-                elif len(path.relative_to(site).parts) == 1:
-                    singles.add(path)
-                    singles.update(compiled_siblings(path))
+                    singles.update(pyc.siblings(path))
                 else:
-                    roots.add(site / first)
+                    roots.add(prefix + first)
             else:
                 singles.add(path)
     return sorted(roots), sorted(singles - roots)
 
 
-def _expand(roots: list[Path], singles: list[Path]) -> list[Path]:
-    out: list[Path] = []
+def _expand(roots: list[str], singles: list[str]) -> list[str]:
+    out: list[str] = []
     for root in roots:
-        if root.is_symlink() or root.is_file():
+        if os.path.islink(root) or os.path.isfile(root):
             out.append(root)
             continue
         for folder, dirs, names in os.walk(root):
-            dirs.sort()
-            base = Path(folder)
-            out.extend(base / n for n in sorted(names))
-            out.extend(base / d for d in dirs if (base / d).is_symlink())
-    out.extend(p for p in singles if p.is_file() or p.is_symlink())
+            out.extend(os.path.join(folder, n) for n in names)
+            out.extend(os.path.join(folder, d) for d in dirs if os.path.islink(os.path.join(folder, d)))
+    out.extend(p for p in singles if os.path.lexists(p))
     return sorted(set(out))
 
 
-def _size(path: Path) -> int:
+def trash_dir(env: Environment | Path) -> Path:
+    """Where rollback moves the replaced folders (emptied by the next checkpoint or prune)."""
+    return state_path(env) / "trash"
+
+
+def _empty_trash(env: Environment | Path) -> None:
+    if read_journal(env) is None:
+        shutil.rmtree(trash_dir(env), ignore_errors=True)
+
+
+def _size(path: str) -> int:
     try:
-        return path.lstat().st_size
+        return os.lstat(path).st_size
     except OSError:
         return 0
 
@@ -243,10 +264,16 @@ def latest_checkpoint(env: Environment | Path) -> Checkpoint | None:
     return found[-1] if found else None
 
 
-def stash_complete(env: Environment | Path, ck: Checkpoint) -> bool:
-    """Is every stashed file still there (a stat each)?"""
-    stash = stash_dir(env, ck.id)
-    return all(os.path.lexists(stash / e.path) for e in ck.manifest)
+def stash_complete(env: Environment | Path, ck: Checkpoint, swapped: frozenset[str] = frozenset()) -> bool:
+    """Is every stashed file still there (a stat each)? Folders already swapped back count as there."""
+    stash = str(stash_dir(env, ck.id))
+    roots = [r for r in ck.roots if r not in swapped]
+    if not all(os.path.isdir(os.path.join(stash, r)) for r in roots):
+        return False
+    prefixes = tuple(r + "/" for r in [*swapped, *roots])  # folders: checked as a whole, then hashed
+    return all(
+        e.path.startswith(prefixes) or os.path.lexists(os.path.join(stash, e.path)) for e in ck.manifest
+    )
 
 
 def prune_checkpoints(env: Environment | Path, keep: int) -> list[str]:
@@ -257,6 +284,7 @@ def prune_checkpoints(env: Environment | Path, keep: int) -> list[str]:
     journal = read_journal(env)
     protected = {journal.checkpoint_id} if journal else set()
     doomed = [c for c in found[: max(0, len(found) - keep)] if c.id not in protected]
+    _empty_trash(env)
     for ck in doomed:
         shutil.rmtree(checkpoints_dir(env) / ck.id, ignore_errors=True)
     return [c.id for c in doomed]

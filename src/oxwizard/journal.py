@@ -43,6 +43,8 @@ class Journal(BaseModel):
     # Rollback: every path it is about to remove (relative to the env root), written before the first
     # removal, so that a rerun still finds files whose RECORD is already gone.
     remove: list[str] = Field(default_factory=list)
+    # Rollback: folders restored by a rename (their stash copy is consumed once swapped back).
+    swap: list[str] = Field(default_factory=list)
 
 
 def journal_file(env: Environment | Path) -> Path:

@@ -12,6 +12,8 @@ import base64
 import csv
 import hashlib
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from oxwizard.errors import UnsafePath
@@ -19,14 +21,37 @@ from oxwizard.errors import UnsafePath
 _CHUNK = 1 << 20
 
 
-def sha256_file(path: Path) -> str:
+def hash_many(paths: list[str], workers: int = 4) -> list[str | None]:
+    """:func:`sha256_file` of many files, in threads (None where a file cannot be read)."""
+
+    def run(chunk: list[str]) -> list[str | None]:
+        out: list[str | None] = []
+        for p in chunk:
+            try:
+                out.append(sha256_file(p))
+            except OSError:
+                out.append(None)
+        return out
+
+    if len(paths) < 256:
+        return run(paths)
+    size = -(-len(paths) // workers)
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [h for part in pool.map(run, chunks) for h in part]
+
+
+def sha256_file(path: Path | str) -> str:
     """Hex sha256 of a file (of the link text for a symlink, prefixed ``symlink:``)."""
-    if path.is_symlink():
+    if os.path.islink(path):
         return "symlink:" + os.readlink(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        while chunk := os.read(fd, _CHUNK):
             digest.update(chunk)
+    finally:
+        os.close(fd)
     return digest.hexdigest()
 
 
@@ -47,32 +72,57 @@ class EnvPaths:
     def __init__(self, root: Path) -> None:
         self.root = Path(os.path.normpath(os.path.abspath(root)))
         self.real = Path(os.path.realpath(self.root))
+        self._dir_ok: set[str] = set()  # folders already known to resolve inside the env
 
-    def inside(self, path: Path) -> bool:
-        return path == self.root or path.is_relative_to(self.root)
+        self._root_s = str(self.root)
+        self._prefix = self._root_s.rstrip(os.sep) + os.sep
 
-    def rel(self, path: Path) -> str:
-        return str(path.relative_to(self.root))
+    def inside(self, path: Path | str) -> bool:
+        text = str(path)
+        return text == self._root_s or text.startswith(self._prefix)
+
+    def rel(self, path: Path | str) -> str:
+        text = str(path)
+        if not text.startswith(self._prefix):
+            raise ValueError(f"{text} is not inside {self._root_s}")
+        return text[len(self._prefix) :]
+
+    def safe_str(self, base: str, entry: str, skip: Callable[[str], bool] | None = None) -> str:
+        """:meth:`safe_path` on strings (the hot path for distributions of many files).
+
+        ``skip(path)`` true: the path is only checked lexically (it lies in a folder the caller moves
+        as a whole after checking that folder).
+        """
+        if not entry or os.path.isabs(entry) or entry.startswith(("/", "\\")) or ":" in entry[:3]:
+            raise UnsafePath(f"RECORD path {entry!r} is absolute: refused, nothing changed through it")
+        joined = os.path.normpath(os.path.join(base, entry))
+        if not self.inside(joined):
+            raise UnsafePath(f"RECORD path {entry!r} escapes the environment {self.root}: refused")
+        if skip is None or not skip(joined):
+            self.check_no_escape(joined)
+        return joined
 
     def safe_path(self, base: Path, entry: str) -> Path:
         """``base/entry`` normalised, or :class:`UnsafePath` when it leads out of the environment."""
-        if not entry or os.path.isabs(entry) or entry.startswith(("/", "\\")) or ":" in entry[:3]:
-            raise UnsafePath(f"RECORD path {entry!r} is absolute: refused, nothing changed through it")
-        joined = Path(os.path.normpath(base / entry))
-        if not self.inside(joined):
-            raise UnsafePath(f"RECORD path {entry!r} escapes the environment {self.root}: refused")
-        self.check_no_escape(joined)
-        return joined
+        return Path(self.safe_str(str(base), entry))
 
-    def check_no_escape(self, path: Path) -> None:
+    def check_no_escape(self, path: Path | str) -> None:
         """The folders above ``path`` (and ``path`` if a symlink) must resolve inside the env."""
-        parent_real = Path(os.path.realpath(path.parent))
-        if not (parent_real == self.real or parent_real.is_relative_to(self.real)):
-            raise UnsafePath(f"{path} lies under a symlink that leads out of the environment: refused")
-        if path.is_symlink():
-            target = Path(os.path.realpath(path))
-            if not (target == self.real or target.is_relative_to(self.real)):
-                raise UnsafePath(f"{path} is a symlink pointing out of the environment ({target}): refused")
+        text = str(path)
+        parent = os.path.dirname(text)
+        if parent not in self._dir_ok:
+            parent_real = os.path.realpath(parent)
+            if not self._real_inside(parent_real):
+                raise UnsafePath(f"{text} lies under a symlink that leads out of the environment: refused")
+            self._dir_ok.add(parent)
+        if os.path.islink(text):
+            target = os.path.realpath(text)
+            if not self._real_inside(target):
+                raise UnsafePath(f"{text} is a symlink pointing out of the environment ({target}): refused")
+
+    def _real_inside(self, real: str) -> bool:
+        base = str(self.real)
+        return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
 
 def record_entries(dist_info: Path) -> list[tuple[str, str | None]]:
@@ -90,26 +140,41 @@ def record_entries(dist_info: Path) -> list[tuple[str, str | None]]:
     return list(seen.items())
 
 
-def record_files(paths: EnvPaths, dist_info: Path) -> dict[Path, str | None]:
-    """Absolute, checked paths of a distribution's RECORD (plus its dist-info folder's own files)."""
-    site = dist_info.parent
-    out: dict[Path, str | None] = {}
-    for entry, digest in record_entries(dist_info):
-        out[paths.safe_path(site, entry)] = digest
-    return out
+def record_files(
+    paths: EnvPaths, dist_info: Path, skip: Callable[[str], bool] | None = None
+) -> dict[str, str | None]:
+    """Absolute, checked paths (strings) of a distribution's RECORD, with their hex sha256."""
+    site = os.path.normpath(str(dist_info.parent))
+    return {paths.safe_str(site, entry, skip): digest for entry, digest in record_entries(dist_info)}
+
+
+class PycFinder:
+    """``__pycache__`` files Python wrote for a ``.py`` file, which RECORD may not list."""
+
+    def __init__(self) -> None:
+        self._listings: dict[str, list[str]] = {}
+
+    def siblings(self, path: str) -> list[str]:
+        if not path.endswith(".py"):
+            return []
+        folder, name = os.path.split(path)
+        cache = os.path.join(folder, "__pycache__")
+        if cache not in self._listings:
+            try:
+                self._listings[cache] = os.listdir(cache)
+            except OSError:
+                self._listings[cache] = []
+        prefix = name[:-3] + "."
+        return [
+            os.path.join(cache, n)
+            for n in self._listings[cache]
+            if n.startswith(prefix) and n.endswith(".pyc")
+        ]
 
 
 def compiled_siblings(path: Path) -> list[Path]:
     """``__pycache__`` files Python wrote for ``path`` (a ``.py``), which RECORD may not list."""
-    if path.suffix != ".py":
-        return []
-    cache = path.parent / "__pycache__"
-    try:
-        names = os.listdir(cache)
-    except OSError:
-        return []
-    prefix = path.stem + "."
-    return [cache / n for n in names if n.startswith(prefix) and n.endswith(".pyc")]
+    return [Path(p) for p in PycFinder().siblings(str(path))]
 
 
 def verify_record(dist_info: Path) -> list[str]:

@@ -12,6 +12,7 @@ otherwise :class:`RollbackFailed`. Without a stash it reinstalls the exact pins 
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -29,12 +30,14 @@ from oxwizard.checkpoint import (
     save_checkpoint,
     stash_complete,
     stash_dir,
+    trash_dir,
 )
 from oxwizard.environment import Environment
 from oxwizard.errors import RollbackFailed
 from oxwizard.journal import Journal, clear_journal, read_journal, write_journal
-from oxwizard.records import EnvPaths, compiled_siblings, record_files, sha256_file, verify_record
+from oxwizard.records import EnvPaths, PycFinder, hash_many, record_files, verify_record
 from oxwizard.specs import IndexOptions
+from oxwizard.state import private_dir
 from oxwizard.testhooks import kill_counter
 
 Method = Literal["stash", "reinstall", "none"]
@@ -52,6 +55,7 @@ class RollbackResult(BaseModel):
     removed: list[str] = Field(default_factory=list)
     restored_files: int = 0
     removed_files: int = 0
+    operations: int = 0  # file operations (renames, unlinks, links) the rollback performed
     fingerprint_before: str = ""
     fingerprint_after: str = ""
     duration: float = 0.0
@@ -106,16 +110,16 @@ def rollback(
         command="rollback",
         listings=listings,
         remove=journal.remove if journal is not None else [],
+        swap=journal.swap if journal is not None else [],
     )
     write_journal(env, entry)
     result = RollbackResult(checkpoint_id=target.id, fingerprint_before=before, method="stash")
     for ck in [*reversed(newer), target]:
-        if stash_complete(env, ck) and ck.stash_method in ("link", "copy"):
+        if stash_complete(env, ck, frozenset(entry.swap)) and ck.stash_method in ("link", "copy"):
             _restore_from_stash(env, ck, entry, result, say)
         else:
             result.method = "reinstall"
             _reinstall(env, ck, index, result, say)
-        listings = {}
     env.refresh()
     result.fingerprint_after = env.fingerprint()
     result.duration = time.monotonic() - started
@@ -145,114 +149,151 @@ def _restore_from_stash(
     result: RollbackResult,
     say: Callable[[str], None],
 ) -> None:
-    listings = journal.listings
-    tick = kill_counter("rollback")
+    """Remove what came after ``ck`` and put its stash back: whole folders by rename, the rest by link."""
+    kill_check = kill_counter("rollback")
+
+    def tick() -> None:
+        result.operations += 1
+        kill_check()
+
     paths = EnvPaths(env.root)
-    stash = stash_dir(env, ck.id)
+    root = str(paths.root)
+    stash = str(stash_dir(env, ck.id))
     manifest = {e.path for e in ck.manifest}
     recorded = {d.name: d for d in ck.distributions}
+    swap = [r for r in ck.roots if r in journal.swap or os.path.isdir(os.path.join(stash, r))]
+    swapped_abs = {os.path.join(root, r) for r in swap}
+    swapped_prefixes = tuple(p + os.sep for p in swapped_abs)
+
+    def swapped(path: str) -> bool:
+        return path in swapped_abs or path.startswith(swapped_prefixes)
+
     env.refresh()
-    doomed: set[Path] = set()
+    doomed: set[str] = set()
+    pyc = PycFinder()
     for name, dist in env.distributions.items():
         old = recorded.get(name)
         if old is not None and name not in ck.changed:
             continue
         if old is None or old.version != dist.version:
             result.removed.append(f"{name}=={dist.version}")
-        info = Path(dist.metadata_dir)
-        for path in record_files(paths, info):
-            doomed.add(path)
-            doomed.update(compiled_siblings(path))
-        doomed.update(_walk(info))
+        for path in record_files(paths, Path(dist.metadata_dir), swapped):
+            if not swapped(path):
+                doomed.add(path)
+                doomed.update(pyc.siblings(path))
+        if not swapped(os.path.normpath(dist.metadata_dir)):
+            doomed.update(_walk(os.path.normpath(dist.metadata_dir)))
     for rel in ck.roots:
-        doomed.update(_walk(paths.root / rel))
-    for rel_dir, names in listings.items():
-        folder = paths.root / rel_dir
+        if rel not in swap:
+            doomed.update(_walk(os.path.join(root, rel)))
+    for rel_dir, names in journal.listings.items():
+        folder = os.path.join(root, rel_dir)
         try:
             now = set(os.listdir(folder))
         except OSError:
             continue
         for name in sorted(now - set(names)):
-            if name == ".oxwizard":
+            full = os.path.join(folder, name)
+            if name == ".oxwizard" or swapped(full):
                 continue
-            doomed.add(folder / name)
-            doomed.update(_walk(folder / name))
+            doomed.update(_walk(full))
             if name.startswith("~"):
                 say(f"removing {rel_dir}/{name}: left by the interrupted installer")
-    _report_leftovers(env, ck, listings, result, say)
+    _report_leftovers(env, journal.listings, result, say)
     for rel in journal.remove:  # what an interrupted run of this rollback had planned to remove
-        doomed.add(paths.safe_path(paths.root, rel))
+        doomed.add(paths.safe_str(root, rel))
     journal.remove = sorted({paths.rel(p) for p in doomed} - manifest)
+    journal.swap = sorted(set(journal.swap) | set(swap))
     write_journal(env, journal)
-    folders: set[Path] = set()
+
+    # 1. whole folders: the current one goes to the trash, the stashed one comes back (two renames)
+    trash = str(private_dir(trash_dir(env)))
+    for rel in swap:
+        source, dest = os.path.join(stash, rel), os.path.join(root, rel)
+        if not os.path.lexists(source):
+            continue  # swapped back by the interrupted run
+        if os.path.lexists(dest):
+            paths.check_no_escape(dest)
+            os.rename(dest, os.path.join(trash, secrets.token_hex(8)))
+            tick()
+        else:
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+        os.rename(source, dest)
+        tick()
+    rel_prefixes = tuple(r + "/" for r in swap)
+    singles = [e for e in ck.manifest if not (e.path in swap or e.path.startswith(rel_prefixes))]
+    result.restored_files += len(ck.manifest) - len(singles)
+    # 2. single files that came after the checkpoint
+    folders: set[str] = set()
     for path in sorted(doomed, reverse=True):
-        rel = paths.rel(path)
-        if rel in manifest:
+        if paths.rel(path) in manifest:
             continue
         paths.check_no_escape(path)
-        if path.is_dir() and not path.is_symlink():
+        if os.path.isdir(path) and not os.path.islink(path):
             folders.add(path)
             continue
-        folders.add(path.parent)
+        folders.add(os.path.dirname(path))
         try:
-            path.unlink()
+            os.unlink(path)
         except FileNotFoundError:
             continue
         result.removed_files += 1
         tick()
-    for entry in ck.manifest:
-        source = stash / entry.path
-        dest = paths.root / entry.path
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    # 3. single stashed files, linked back
+    for entry in singles:
+        dest = os.path.join(root, entry.path)
+        source = os.path.join(stash, entry.path)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
         paths.check_no_escape(dest)
         if os.path.lexists(dest):
             if _same(source, dest):
                 continue
-            if dest.is_dir() and not dest.is_symlink():
+            if os.path.isdir(dest) and not os.path.islink(dest):
                 shutil.rmtree(dest)
             else:
-                dest.unlink()
+                os.unlink(dest)
             tick()
         _put_back(source, dest, ck.stash_method)
         result.restored_files += 1
         tick()
-    keep = {paths.root / d for d in {os.path.dirname(p) for p in manifest}}
-    stop = {paths.root, env.scripts, *env.site_paths}
-    for folder in sorted(folders, key=lambda p: len(p.parts), reverse=True):
-        while folder not in stop and folder not in keep and paths.inside(folder) and folder != paths.root:
+    keep = {os.path.dirname(os.path.join(root, e.path)) for e in singles}
+    stop = {root, str(env.scripts), *(str(p) for p in env.site_paths)}
+    for folder in sorted(folders, key=lambda p: p.count(os.sep), reverse=True):
+        while folder not in stop and folder not in keep and paths.inside(folder) and folder != root:
             try:
                 os.rmdir(folder)
             except OSError:
                 break
-            folder = folder.parent
+            folder = os.path.dirname(folder)
 
 
-def _walk(top: Path) -> set[Path]:
+def _walk(top: str) -> set[str]:
     """Every file, symlink and folder under ``top`` (``top`` itself included)."""
-    out: set[Path] = set()
+    out: set[str] = set()
     if not os.path.lexists(top):
         return out
     out.add(top)
-    if top.is_symlink() or not top.is_dir():
+    if os.path.islink(top) or not os.path.isdir(top):
         return out
     for folder, dirs, names in os.walk(top):
-        base = Path(folder)
-        out.update(base / n for n in names)
-        out.update(base / d for d in dirs)
+        out.update(os.path.join(folder, n) for n in names)
+        out.update(os.path.join(folder, d) for d in dirs)
     return out
 
 
-def _same(source: Path, dest: Path) -> bool:
+def _same(source: str, dest: str) -> bool:
     try:
-        if source.is_symlink() or dest.is_symlink():
-            return source.is_symlink() and dest.is_symlink() and os.readlink(source) == os.readlink(dest)
+        if os.path.islink(source) or os.path.islink(dest):
+            return (
+                os.path.islink(source) and os.path.islink(dest) and os.readlink(source) == os.readlink(dest)
+            )
         return os.path.samefile(source, dest)
     except OSError:
         return False
 
 
-def _put_back(source: Path, dest: Path, method: str) -> None:
-    if source.is_symlink():
+def _put_back(source: str, dest: str, method: str) -> None:
+    if os.path.islink(source):
         os.symlink(os.readlink(source), dest)
         return
     if method == "link":
@@ -261,14 +302,13 @@ def _put_back(source: Path, dest: Path, method: str) -> None:
             return
         except OSError:
             pass
-    tmp = dest.with_name(f".{dest.name}.oxwizard-tmp")
+    tmp = os.path.join(os.path.dirname(dest), f".{os.path.basename(dest)}.oxwizard-tmp")
     shutil.copy2(source, tmp)
     os.replace(tmp, dest)
 
 
 def _report_leftovers(
     env: Environment,
-    ck: Checkpoint,
     listings: dict[str, list[str]],
     result: RollbackResult,
     say: Callable[[str], None],
@@ -332,13 +372,12 @@ def _reinstall(
 def _verify(env: Environment, ck: Checkpoint, result: RollbackResult) -> list[str]:
     problems: list[str] = []
     if result.method == "stash":
-        for entry in ck.manifest:
-            try:
-                digest = sha256_file(env.root / entry.path)
-            except OSError:
+        root = str(env.root)
+        digests = hash_many([os.path.join(root, e.path) for e in ck.manifest])
+        for entry, digest in zip(ck.manifest, digests, strict=True):
+            if digest is None:
                 problems.append(f"{entry.path} missing")
-                continue
-            if digest != entry.sha256:
+            elif digest != entry.sha256:
                 problems.append(f"{entry.path} differs from the checkpoint")
     else:
         for name in ck.changed:
