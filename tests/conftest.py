@@ -2,7 +2,8 @@
 
 - ``wheelhouse`` (session): the demo wheels, built once.
 - ``demo_template`` (session): one demo sandbox for read-only tests; never change it.
-- ``demo`` (function): a factory; each call builds a fresh sandbox (~4 s) reusing the wheelhouse.
+- ``demo`` (function): a factory; each call builds a fresh sandbox reusing the wheelhouse (~4-6 s,
+  most of it ``ensurepip`` in the new venv).
 """
 
 from __future__ import annotations
@@ -34,16 +35,20 @@ def hermetic_pip() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo wheels, built once per session (a few milliseconds)."""
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse") / "wheelhouse")
 
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoSandbox:
+    """One sandbox for the whole session, to read only: copy it or use ``demo`` to change anything."""
     return build_demo(tmp_path_factory.mktemp("demo-template") / "demo", wheelhouse=wheelhouse)
 
 
 @pytest.fixture
 def demo(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoFactory:
+    """Call it to get a fresh sandbox of your own (oxzep7 1.4.2 installed, one git commit)."""
+
     def make() -> DemoSandbox:
         return build_demo(tmp_path_factory.mktemp("demo") / "demo", wheelhouse=wheelhouse)
 

@@ -1,104 +1,169 @@
-"""The demo sandbox: real wheels, a real venv, a project whose tests tell 1.4.2/1.5.0 from 2.0.0."""
+"""The demo sandbox: real wheels, a real venv, a project whose checks tell 1.4.2/1.5.0 from 2.0.0."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import importlib.metadata as md
-import subprocess
+import json
+import shutil
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
 from oxwizard import proc
-from oxwizard.demo import DemoSandbox, build_demo
-from oxwizard.errors import UsageError
-from oxwizard.wheels import build_wheel
+from oxwizard.demo import DemoSandbox, base_interpreter, build_demo
+from oxwizard.errors import InstallerError, UsageError
 
 DemoFactory = Callable[[], DemoSandbox]
 
 
-def _pip(demo: DemoSandbox, *args: str) -> proc.Completed:
-    argv = [str(demo.python), "-m", "pip", *args]
-    return proc.run(argv, env=proc.pip_environment(), timeout=300)
+def _tool(demo: DemoSandbox) -> dict[str, object]:
+    pyproject = tomllib.loads((demo.project / "pyproject.toml").read_text())
+    table: dict[str, object] = pyproject["tool"]["oxwizard"]
+    return table
 
 
-def _unittest(demo: DemoSandbox) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(demo.python), "-W", "default", "-m", "unittest", "discover", "-s", "tests", "-v"],
-        cwd=demo.project, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
+def _command(demo: DemoSandbox, key: str) -> proc.Completed:
+    """Run a configured ``[tool.oxwizard]`` command the way oxwizard does: in the project, venv python."""
+    argv = _tool(demo)[key]
+    assert isinstance(argv, list) and argv[0] == "python"
+    return proc.run([str(demo.python), *argv[1:]], cwd=demo.project, env=proc.pip_environment(), timeout=300)
+
+
+def _pip_install(demo: DemoSandbox, spec: str) -> None:
+    argv = [str(demo.python), "-m", "pip", "install", "-q", "--no-index", "--find-links"]
+    done = proc.run([*argv, str(demo.wheelhouse), spec], env=proc.pip_environment(), timeout=300)
+    assert done.ok, done.stderr
+
+
+def _git(demo: DemoSandbox, *args: str) -> str:
+    done = proc.run(["git", *args], cwd=demo.project, timeout=60)
+    assert done.ok, done.stderr
+    return done.stdout
 
 
 def test_layout_is_the_documented_contract(demo_template: DemoSandbox) -> None:
     root = demo_template.root
-    assert demo_template.wheelhouse == root / "wheelhouse"
-    assert demo_template.project == root / "project"
+    assert (demo_template.wheelhouse, demo_template.project) == (root / "wheelhouse", root / "project")
     assert demo_template.venv == root / "project" / ".venv"
-    wheels = sorted(p.name for p in demo_template.wheelhouse.iterdir())
-    for name in ("oxzep7-1.4.2", "oxzep7-1.5.0", "oxzep7-2.0.0", "oxzep7_core-2.0.0", "oxzep7_plugin-1.0.0"):
-        assert any(w.startswith(name + "-py3-none-any") for w in wheels), name
-    for rel in ("tests/test_app.py", "demoapp/bench.py", "logs/app.log", "data/records.csv",
-                "advisories.json", "pyproject.toml", ".git"):  # fmt: skip
-        assert (demo_template.project / rel).exists(), rel
+    assert demo_template.python == demo_template.venv / "bin" / "python"
+    wheels = """humbleconf-1.2.0 humbleconf-1.3.0 oxzep7-1.4.2 oxzep7-1.5.0 oxzep7-2.0.0
+        oxzep7_core-2.0.0 oxzep7_plugin-1.0.0 ziprow-0.3.1 ziprow-0.3.2""".split()
+    assert sorted(p.name for p in demo_template.wheelhouse.iterdir()) == [
+        f"{name}-py3-none-any.whl" for name in wheels
+    ]
+    for rel in ("README.md", ".gitignore", "pyproject.toml", "advisories.json", "tests/test_app.py",
+                "demoapp/app.py", "demoapp/bench.py", "demoapp/validate.py", "logs/app.log",
+                "data/records.csv", "data/records.schema.json"):  # fmt: skip
+        assert (demo_template.project / rel).is_file(), rel
+    assert (demo_template.project / ".gitignore").read_text().splitlines()[:2] == [".venv/", ".oxwizard/"]
 
 
-def test_env_has_oxzep7_142_with_matching_record(demo_template: DemoSandbox) -> None:
-    site = next((demo_template.venv / "lib").glob("python3*/site-packages"))
-    found = {d.metadata["Name"]: d for d in md.distributions(path=[str(site)])}
-    oxzep7 = found["oxzep7"]
-    assert oxzep7.version == "1.4.2"
-    assert found["oxzep7-plugin"].requires == ["oxzep7>=1.4"]
-    for entry in oxzep7.files or []:
-        if entry.hash is None:
-            continue
-        data = Path(str(entry.locate())).read_bytes()
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        assert digest == entry.hash.value, entry
-
-
-def test_project_tests_pass_on_142(demo_template: DemoSandbox) -> None:
-    done = _unittest(demo_template)
-    assert done.returncode == 0, done.stderr
-    assert "OK" in done.stderr
-
-
-def test_150_warns_and_200_breaks_tests_and_a_dependent(demo: DemoFactory) -> None:
-    sandbox = demo()
-    assert _pip(sandbox, "install", "--no-index", "--find-links", str(sandbox.wheelhouse),
-                "oxzep7==1.5.0").ok  # fmt: skip
-    on_150 = _unittest(sandbox)
-    assert on_150.returncode == 0
-    assert "DeprecationWarning: oxzep7.legacy_parse is deprecated" in on_150.stderr
-    assert _pip(sandbox, "install", "--no-index", "--find-links", str(sandbox.wheelhouse),
-                "oxzep7==2.0.0").ok  # fmt: skip
-    on_200 = _unittest(sandbox)
-    assert on_200.returncode != 0
-    assert "ERROR: test_legacy_parse" in on_200.stderr
-    assert "ERROR: test_render" in on_200.stderr
-    plugin = subprocess.run([str(sandbox.python), "-c", "import oxzep7_plugin"],
-                            capture_output=True, text=True, check=False)  # fmt: skip
-    assert "No module named 'oxzep7.fmt'" in plugin.stderr
-    assert "ERROR" in (sandbox.project / "logs" / "app.log").read_text()
-
-
-def test_built_wheel_installs_with_real_pip(tmp_path: Path, demo_template: DemoSandbox) -> None:
-    wheel = build_wheel(tmp_path / "wh", "My.Pkg", "0.1", {"my_pkg/__init__.py": "X = 1\n"},
-                        requires=["oxzep7>=1"], requires_python=">=3.8")  # fmt: skip
-    assert wheel.name == "my_pkg-0.1-py3-none-any.whl"
-    target = tmp_path / "target"
-    done = proc.run([str(demo_template.python), "-m", "pip", "install", "--no-deps", "--no-index",
-                     "--target", str(target), str(wheel)], env=proc.pip_environment())  # fmt: skip
+def test_venv_is_a_real_venv_of_the_base_python_with_the_demo_packages(demo_template: DemoSandbox) -> None:
+    cfg = (demo_template.venv / "pyvenv.cfg").read_text()
+    assert f"home = {Path(base_interpreter()).parent}\n" in cfg  # not a venv of the test venv
+    probe = (
+        "import importlib.metadata as m, sys;"
+        "print(sys.prefix != sys.base_prefix, *(m.version(n) for n in sys.argv[1:]))"
+    )
+    done = proc.run([str(demo_template.python), "-c", probe, "oxzep7", "oxzep7-plugin", "humbleconf",
+                     "ziprow", "pip"], timeout=60)  # fmt: skip
     assert done.ok, done.stderr
-    dist = next(iter(md.distributions(path=[str(target)])))
-    assert (dist.metadata["Name"], dist.version, dist.requires) == ("My.Pkg", "0.1", ["oxzep7>=1"])
-    assert dist.metadata["Requires-Python"] == ">=3.8"
+    in_venv, *versions = done.stdout.split()
+    assert in_venv == "True" and versions[:4] == ["1.4.2", "1.0.0", "1.2.0", "0.3.1"]
+    assert not proc.run([str(demo_template.python), "-c", "import oxzep7_core"], timeout=60).ok
+    script = proc.run([str(demo_template.venv / "bin" / "oxzep7")], timeout=60)
+    assert script.stdout.strip() == "oxzep7 1.4.2"
+
+
+def test_project_is_a_git_repo_with_one_clean_commit(demo_template: DemoSandbox) -> None:
+    assert _git(demo_template, "log", "--format=%an <%ae>|%s").splitlines() == [
+        "oxwizard demo <demo@oxwizard.invalid>|demo project"
+    ]
+    assert _git(demo_template, "status", "--porcelain") == ""
+    tracked = _git(demo_template, "ls-files").split()
+    assert "logs/app.log" in tracked and not [t for t in tracked if t.startswith(".venv")]
+
+
+def test_tool_table_advisories_and_log_are_what_other_modules_read(demo_template: DemoSandbox) -> None:
+    tool = _tool(demo_template)
+    assert set(tool) == {
+        "test-command", "benchmark-command", "benchmark-runs", "benchmark-threshold", "log-files",
+        "log-pattern", "data-command", "data-schemas", "advisories",
+    }  # fmt: skip
+    assert tool["data-schemas"] == [{"file": "data/records.csv", "schema": "data/records.schema.json"}]
+    [advisory] = json.loads((demo_template.project / "advisories.json").read_text())
+    assert (advisory["id"], advisory["package"], advisory["fixed_in"]) == ("OXZ-2026-0001", "oxzep7", "1.5.0")
+    affected = SpecifierSet(advisory["affected"])
+    assert "1.4.2" in affected and "1.5.0" not in affected
+    log = (demo_template.project / "logs" / "app.log").read_text().splitlines()
+    assert log and all(" INFO " in line for line in log)
+
+
+def test_data_validation_passes_and_catches_bad_data(demo_template: DemoSandbox, tmp_path: Path) -> None:
+    copy = DemoSandbox.at(tmp_path)  # a copy of the project; the template stays untouched
+    shutil.copytree(demo_template.project, copy.project, ignore=shutil.ignore_patterns(".venv", ".git"))
+    copy = DemoSandbox(copy.root, copy.wheelhouse, copy.project, demo_template.venv, demo_template.python)
+    good = _command(copy, "data-command")
+    assert (good.returncode, good.stdout.count("\n")) == (0, 1), good.stderr
+    with (copy.project / "data" / "records.csv").open("a") as fh:
+        fh.write("eta,red,many\n")
+    bad = _command(copy, "data-command")
+    assert bad.returncode == 1
+    assert bad.stdout == "invalid: 1 problem(s), first: line 8: count is not an integer: 'many'\n"
+
+
+def test_142_passes_150_warns_200_breaks_tests_a_dependent_speed_and_the_log(demo: DemoFactory) -> None:
+    sandbox = demo()
+    on_142 = _command(sandbox, "test-command")
+    assert on_142.returncode == 0 and "\nOK\n" in on_142.stderr, on_142.stderr
+    assert "DeprecationWarning" not in on_142.stderr
+    bench_142 = float(_command(sandbox, "benchmark-command").stdout.splitlines()[-1])
+
+    _pip_install(sandbox, "oxzep7==1.5.0")
+    on_150 = _command(sandbox, "test-command")
+    assert on_150.returncode == 0, on_150.stderr
+    assert (
+        "DeprecationWarning: oxzep7.legacy_parse is deprecated and will be removed in oxzep7 2.0; "
+        "use oxzep7.parse"
+    ) in on_150.stderr
+    assert "tests/test_app.py" in on_150.stderr  # stacklevel=2: the warning points at the caller
+    assert "ERROR" not in (sandbox.project / "logs" / "app.log").read_text()
+
+    _pip_install(sandbox, "oxzep7==2.0.0")
+    on_200 = _command(sandbox, "test-command")
+    assert on_200.returncode == 1
+    assert "ERROR: test_legacy_parse (test_app.ParseTest.test_legacy_parse)" in on_200.stderr
+    assert "AttributeError: module 'oxzep7' has no attribute 'legacy_parse'" in on_200.stderr
+    assert "ERROR: test_render (test_app.RenderTest.test_render)" in on_200.stderr
+    assert "ModuleNotFoundError: No module named 'oxzep7.fmt'" in on_200.stderr
+    assert "test_parse_splits_and_strips (test_app.ParseTest.test_parse_splits_and_strips) ... ok" in (
+        on_200.stderr
+    )
+    plugin = proc.run([str(sandbox.python), "-c", "import oxzep7_plugin"], timeout=60)
+    assert not plugin.ok and "No module named 'oxzep7.fmt'" in plugin.stderr
+    assert "ERROR oxzep7.fmt is unavailable" in (sandbox.project / "logs" / "app.log").read_text()
+    bench_200 = float(_command(sandbox, "benchmark-command").stdout.splitlines()[-1])
+    threshold = _tool(sandbox)["benchmark-threshold"]
+    assert isinstance(threshold, float) and bench_200 / bench_142 > threshold, (bench_142, bench_200)
 
 
 def test_demo_refuses_a_non_empty_folder(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "keep.txt").write_text("mine")
-    with pytest.raises(UsageError, match="not empty"):
+    with pytest.raises(UsageError, match="not empty") as caught:
         build_demo(tmp_path / "x")
+    assert str(tmp_path / "x") in str(caught.value) and "\n" not in str(caught.value)
+    assert [p.name for p in (tmp_path / "x").iterdir()] == ["keep.txt"]
     assert (tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+def test_a_failed_build_leaves_nothing_behind(tmp_path: Path, wheelhouse: Path) -> None:
+    with pytest.raises(InstallerError, match="cannot create the demo environment"):
+        build_demo(tmp_path / "new", python=str(tmp_path / "no-such-python"), wheelhouse=wheelhouse)
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InstallerError):
+        build_demo(tmp_path / "empty", python=str(tmp_path / "no-such-python"), wheelhouse=wheelhouse)
+    assert list((tmp_path / "empty").iterdir()) == []

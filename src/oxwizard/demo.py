@@ -79,14 +79,19 @@ def split_records(text):
 
 @dataclass(frozen=True)
 class DemoSandbox:
-    root: Path
-    wheelhouse: Path
-    project: Path
-    venv: Path
+    """Where a built sandbox lives: the paths of the documented layout."""
 
-    @property
-    def python(self) -> Path:
-        return self.venv / "bin" / "python"
+    root: Path
+    wheelhouse: Path  # root/wheelhouse
+    project: Path  # root/project
+    venv: Path  # root/project/.venv
+    python: Path  # the venv's interpreter
+
+    @classmethod
+    def at(cls, root: Path) -> DemoSandbox:
+        """The layout of a sandbox in ``root`` (whether or not it has been built)."""
+        venv = root / "project" / ".venv"
+        return cls(root, root / "wheelhouse", root / "project", venv, venv / "bin" / "python")
 
 
 def build_wheelhouse(folder: Path) -> Path:
@@ -120,36 +125,72 @@ def build_wheelhouse(folder: Path) -> Path:
 
 
 def build_demo(root: Path, *, python: str | None = None, wheelhouse: Path | None = None) -> DemoSandbox:
-    """Build the sandbox in ``root`` (which must not exist or be empty)."""
+    """Build the sandbox in ``root``, which must be absent or an empty folder.
+
+    ``python`` is the interpreter the venv is made from (default: the real Python this runs on, not
+    a venv's). ``wheelhouse`` reuses already built demo wheels (copied) instead of building them.
+    On failure nothing of the half-built sandbox is left behind.
+    """
     root = root.expanduser().resolve()
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+    existed = root.exists()
+    if existed and (not root.is_dir() or any(root.iterdir())):
         raise UsageError(f"demo folder exists and is not empty: {root}")
     root.mkdir(parents=True, exist_ok=True)
-    demo = DemoSandbox(root, root / "wheelhouse", root / "project", root / "project" / ".venv")
+    demo = DemoSandbox.at(root)
+    try:
+        _populate(demo, python or base_interpreter(), wheelhouse)
+    except BaseException:
+        _clear(root, keep_root=existed)
+        raise
+    return demo
+
+
+def base_interpreter() -> str:
+    """The real Python behind this process (``sys.executable`` outside a venv)."""
+    base = getattr(sys, "_base_executable", None)
+    return base if isinstance(base, str) and base and Path(base).exists() else sys.executable
+
+
+def _populate(demo: DemoSandbox, interpreter: str, wheelhouse: Path | None) -> None:
     if wheelhouse is not None:
         shutil.copytree(wheelhouse, demo.wheelhouse)
     else:
         build_wheelhouse(demo.wheelhouse)
     shutil.copytree(PROJECT_FILES, demo.project, ignore=shutil.ignore_patterns("__pycache__"))
     (demo.project / "gitignore.txt").rename(demo.project / ".gitignore")
-    interpreter = python or sys.executable
     made = proc.run([interpreter, "-m", "venv", str(demo.venv)], timeout=300)
     if not made.ok:
-        raise InstallerError(f"cannot create the demo environment: {made.stderr.strip()[-200:]}")
+        raise InstallerError(f"cannot create the demo environment with {interpreter}: {_tail(made)}")
     installed = proc.run(
         [str(demo.python), "-m", "pip", "install", "--quiet", "--no-index",
          "--find-links", str(demo.wheelhouse), "--", *INSTALLED],
         env=proc.pip_environment(), timeout=300,
     )  # fmt: skip
     if not installed.ok:
-        raise InstallerError(f"cannot install the demo packages: {installed.stderr.strip()[-300:]}")
+        raise InstallerError(f"cannot install the demo packages: {_tail(installed)}")
     _git_init(demo.project)
-    return demo
+
+
+def _tail(done: proc.Completed) -> str:
+    return (done.stderr.strip() or done.stdout.strip())[-300:]
+
+
+def _clear(root: Path, *, keep_root: bool) -> None:
+    """Remove what a failed build made; ``root`` was absent or empty before, so all of it is ours."""
+    if not keep_root:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def _git_init(project: Path) -> None:
+    # No GIT_* from outside (GIT_DIR, GIT_INDEX_FILE in a hook...) may point git elsewhere.
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
         "GIT_AUTHOR_NAME": "oxwizard demo", "GIT_AUTHOR_EMAIL": "demo@oxwizard.invalid",
         "GIT_COMMITTER_NAME": "oxwizard demo", "GIT_COMMITTER_EMAIL": "demo@oxwizard.invalid",
     }  # fmt: skip
@@ -157,4 +198,4 @@ def _git_init(project: Path) -> None:
     for argv in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "demo project"]):
         done = proc.run(["git", *safe, *argv], cwd=project, env=env, timeout=60)
         if not done.ok:
-            raise InstallerError(f"git {argv[0]} failed in {project}: {done.stderr.strip()[-200:]}")
+            raise InstallerError(f"git {argv[0]} failed in {project}: {_tail(done)}")
