@@ -7,7 +7,7 @@ from typing import Any
 from oxwizard.tui.screens.help import HelpScreen
 from oxwizard.tui.screens.runbook import RunbookScreen
 from oxwizard.tui.widgets.targets import TargetsTable
-from tests.tui.conftest import make_app, screen_text, wait_for
+from .conftest import make_app, screen_text, wait_for
 
 
 async def test_prepare_shows_facts_targets_and_filters(demo_template: Any) -> None:
@@ -46,7 +46,7 @@ async def test_plan_for_a_typed_spec(demo: Any) -> None:
         await pilot.press("slash", *"oxzep7==2.0.0", "enter")
         await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
         text = screen_text(app)
-        assert "1.4.2 → 2.0.0  MAJOR" in text
+        assert "1.4.2 → 2.0.0 MAJOR" in text
         assert "oxzep7-core" in text and "new → 2.0.0" in text
         assert "Risk: " in text and "Recommendation:" in text
         assert "c" in app.screen.active_bindings  # staging is offered once there is a plan

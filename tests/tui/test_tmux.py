@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.tui.conftest import installed_version
+from .conftest import installed_version
 
 OXWIZARD = Path(sys.executable).parent / "oxwizard"
 
