@@ -8,6 +8,7 @@ from oxwizard.runbook_repo import RunbookRepo
 from oxwizard.tui.screens.execute import ExecuteScreen
 from oxwizard.tui.screens.monitor import MonitorScreen
 from oxwizard.tui.screens.resume import ResumeScreen
+
 from .conftest import installed_version, make_app, screen_text, wait_for, wait_question
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from oxwizard.tui.screens.help import HelpScreen
 from oxwizard.tui.screens.runbook import RunbookScreen
 from oxwizard.tui.widgets.targets import TargetsTable
+
 from .conftest import make_app, screen_text, wait_for
 
 

@@ -17,6 +17,7 @@ from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.flow import FlowOutcome, Question, StepEvent
 from oxwizard.plan import Change, Plan
 from oxwizard.tui.messages import ChecksReported, FlowFinished, PlanResolved, QuestionAsked, StepChanged
+
 from .conftest import make_app, wait_for
 
 SIZES = [(80, 24), (120, 40)]
