@@ -121,8 +121,11 @@ def _tests_result(
         details["newly_failing"] = newly_failing
         details["newly_passing"] = sorted(n for n in passing if n in before_fail)
         bad = bool(newly_failing)
+        if not run.outcomes:  # a plain "N passed, N failed" line: compare the counts
+            before = baseline.numbers.get("failed", 0) + baseline.numbers.get("errors", 0)
+            bad = run.counts["failed"] + run.counts["errors"] > before
     else:
-        bad = bool(failing)
+        bad = bool(failing) or run.counts["failed"] + run.counts["errors"] > 0
     summary = f"{run.counts['passed']} passed · {run.counts['failed']} failed · {run.counts['errors']} errors"
     if run.counts["skipped"]:
         summary += f" · {run.counts['skipped']} skipped"
