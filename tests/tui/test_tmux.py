@@ -6,6 +6,7 @@ alone. The screen is read with capture-pane, as a user would read it.
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import subprocess
@@ -61,7 +62,8 @@ def test_upgrade_then_roll_back_in_tmux(demo: Any, tmux: Tmux) -> None:
     sandbox = demo()
     argv = [str(OXWIZARD), "wizard", "--env", str(sandbox.venv), "--project", str(sandbox.project)]
     argv += ["--find-links", str(sandbox.wheelhouse), "--no-index", "--rounds", "1", "--interval", "0"]
-    command = "TERM=xterm-256color " + " ".join(shlex.quote(a) for a in argv)
+    marker = f"oxw-flow-{os.getpid()}"
+    command = f"OXW_MARK={marker} TERM=xterm-256color " + " ".join(shlex.quote(a) for a in argv)
     tmux.run("new-session", "-d", "-s", "wiz", "-x", "100", "-y", "30", "sh", "-c", command + "; sleep 30")
     tmux.wait_for("pip check", 60)
     tmux.keys("/")
@@ -86,3 +88,38 @@ def test_upgrade_then_roll_back_in_tmux(demo: Any, tmux: Tmux) -> None:
     while "oxwizard" in tmux.screen() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert "[1 Prepare]" not in tmux.screen(), "the wizard did not quit on q"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _processes_with(marker):
+        time.sleep(0.2)
+    assert not _processes_with(marker), "the wizard process did not end after q:\n" + tmux.screen()
+
+
+def test_a_hang_up_while_idle_ends_the_wizard(demo_template: Any, tmux: Tmux, tmp_path: Path) -> None:
+    """Losing the terminal (the tmux session killed, as an SSH drop would) leaves no wizard behind."""
+    project = tmp_path / "project"
+    project.mkdir()
+    marker = f"oxw-hangup-{os.getpid()}"
+    argv = [str(OXWIZARD), "wizard", "--env", str(demo_template.venv), "--project", str(project)]
+    argv += ["--find-links", str(demo_template.wheelhouse), "--no-index"]
+    command = f"OXW_MARK={marker} " + " ".join(shlex.quote(a) for a in argv)
+    tmux.run("new-session", "-d", "-s", "wiz", "-x", "80", "-y", "24", "sh", "-c", command)
+    tmux.wait_for("pip check", 60)
+    tmux.run("kill-session", "-t", "wiz")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _processes_with(marker):
+        time.sleep(0.2)
+    assert not _processes_with(marker), "the wizard outlived its terminal"
+
+
+def _processes_with(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"OXW_MARK={marker}".encode() in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found

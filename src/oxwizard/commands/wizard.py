@@ -8,8 +8,11 @@ screen paints as early as a minimal Textual app's would.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -82,6 +85,14 @@ def run(args: argparse.Namespace) -> int:
     return launch_app(app)
 
 
+def _exit_after_hangup(app: WizardApp) -> None:
+    """With no terminal left, a UI that cannot exit on its own must not linger: once the running
+    step has finished (the journal and runbook are consistent), give the app a moment, then end."""
+    app.flow_done.wait()
+    time.sleep(2.0)
+    os._exit(129)
+
+
 def launch_app(app: WizardApp) -> int:
     """Run the app; a hang-up (SSH lost) ends the UI but lets the running step finish."""
 
@@ -90,6 +101,7 @@ def launch_app(app: WizardApp) -> int:
         # next question (its runbook then shows where it stands; the next start offers resume).
         app.listener.abandon()
         app.call_later(app.exit, 129)
+        threading.Thread(target=_exit_after_hangup, args=(app,), daemon=True).start()
 
     previous = signal.signal(signal.SIGHUP, hangup) if hasattr(signal, "SIGHUP") else None
     try:
