@@ -93,7 +93,9 @@ async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo:
     second = make_app(sandbox)
     async with second.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(second.screen, ResumeScreen), 60)
-        assert "oxzep7==1.5.0" in screen_text(second) and "promoted" in screen_text(second)
+        # the resume screen is pushed before its text is composed: wait for what the user reads
+        await wait_for(pilot, lambda: "oxzep7==1.5.0" in screen_text(second), 30)
+        assert "promoted" in screen_text(second)
         await pilot.press("r")  # resume: checks on live, monitoring, verdict
         await wait_question(pilot, "verdict")
         await pilot.press("R")  # the one rollback key
