@@ -69,8 +69,8 @@ def assess(
     else:
         reasons.append("no advisory data: security impact unknown")
     level: Literal["low", "medium", "high"] = "high" if score >= 4 else "medium" if score >= 2 else "low"
-    if majors and level == "low":
-        level = "medium"  # a security fix makes a major bump worth doing, not safe
+    if (majors or tests_found is False) and level == "low":
+        level = "medium"  # a security fix makes a major bump (or an untested upgrade) worth doing, not safe
     if blocked or plan.pip_check_after or (security is not None and security.introduces):
         recommendation: Literal["upgrade now", "stage and test first", "wait"] = "wait"
     elif level == "low":

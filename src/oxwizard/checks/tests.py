@@ -23,7 +23,8 @@ from oxwizard.checks.runner import describe_failure, last_line, run_command
 from oxwizard.config import ChecksConfig
 from oxwizard.environment import Environment
 
-_UNITTEST_HEAD = re.compile(r"^(?P<name>\w+) \((?P<where>[\w.]+)\)(?:\s.*)? \.\.\. ?(?P<rest>.*)$")
+_UNITTEST_HEAD = re.compile(r"^(?P<name>\w+) \((?P<where>[\w.]+)\)(?:\s.*?)? \.\.\. ?(?P<rest>.*)$")
+_UNITTEST_NAME_ONLY = re.compile(r"^\w+ \([\w.]+\)$")  # a test with a docstring: "... outcome" follows
 _OUTCOME = re.compile(r"^(ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$")
 _PLAIN = re.compile(
     r"^(?:\w+:\s*)?(?P<passed>\d+) passed, (?P<failed>\d+) failed(?:, (?P<skipped>\d+) skipped)?\s*$", re.M
@@ -195,6 +196,9 @@ def _parse_text(output: str) -> TestRun:
     run = TestRun(source="unittest")
     lines = output.splitlines()
     for i, line in enumerate(lines):
+        if _UNITTEST_NAME_ONLY.match(line) and i + 1 < len(lines) and " ..." in lines[i + 1]:
+            # verbose unittest prints a docstring's first line under the name, then " ... outcome"
+            line = f"{line} {lines[i + 1]}"
         head = _UNITTEST_HEAD.match(line)
         if head is None:
             continue
@@ -211,7 +215,9 @@ def _parse_text(output: str) -> TestRun:
             "expected failure": ("passed", "passed"),
             "unexpected success": ("failed", "failed"),
         }.get(word, ("skipped", "skipped"))
-        run.outcomes[head.group("where")] = outcome
+        where, name = head.group("where"), head.group("name")
+        # Python >= 3.11 prints "name (module.Class.name)", older versions "name (module.Class)"
+        run.outcomes[where if where.endswith(f".{name}") else f"{where}.{name}"] = outcome
         run.counts[key] += 1
     if run.outcomes:
         return run
