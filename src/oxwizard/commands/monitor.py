@@ -1,8 +1,17 @@
-"""``oxwizard monitor``: the checks repeated on live for N rounds, then a verdict."""
+"""``oxwizard monitor``: the checks repeated on live for N rounds, then a verdict.
+
+The baseline is the newest ``PROJECT/.oxwizard/evidence/*/baseline.json`` (else only absolute checks
+run). When the project's runbook repository has a runbook for this environment, the newest one gives
+the upgraded distributions (for the import smoke of them and their dependents) and the recorded check
+settings, and each round (with its check set as evidence) and the verdict are committed to it. The
+verdict is "declare success" when every round is healthy, else "roll back recommended": this command
+never rolls back by itself; ``oxwizard rollback`` does.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,8 +19,13 @@ from oxwizard.commands.common import add_env, add_json, add_project, open_env, p
 from oxwizard.errors import UsageError
 
 if TYPE_CHECKING:
+    from oxwizard.checks.result import CheckResult, CheckSet
+    from oxwizard.environment import Environment
     from oxwizard.runbook import Runbook
     from oxwizard.runbook_repo import RunbookRepo
+
+SUCCESS = "declare success"
+ROLL_BACK = "roll back recommended"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -20,91 +34,154 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="repeat the checks on live for a monitoring window; exit 0 healthy, 1 a check failed",
         description="Run the project's checks on the live environment every INTERVAL seconds for N "
         "rounds, comparing with the newest baseline recorded in PROJECT/.oxwizard/evidence/ when there "
-        "is one. Each round and the verdict are recorded in the newest runbook. It never rolls back "
-        "by itself: run `oxwizard rollback` when it recommends it.",
+        "is one (else only absolute checks). Each round and the verdict are recorded in the newest "
+        "runbook of this environment. It never rolls back by itself: run `oxwizard rollback` when it "
+        "recommends it.",
     )
     add_env(p)
     add_project(p)
     add_json(p)
-    p.add_argument("--rounds", type=int, default=None, metavar="N", help="rounds (default: [tool.oxwizard])")
-    p.add_argument("--interval", type=float, default=None, metavar="S", help="seconds between rounds")
+    p.add_argument(
+        "--rounds", type=int, default=None, metavar="N", help="rounds (default: monitor-rounds, 3)"
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds between rounds (default: monitor-interval, 2)",
+    )
     p.set_defaults(run=run)
 
 
 def newest_baseline(project: Path) -> Path | None:
-    found = sorted((project / ".oxwizard" / "evidence").glob("*/baseline.json"))
-    return found[-1] if found else None
+    """The most recently written ``baseline.json`` of the project's evidence, if any."""
+    found = (project / ".oxwizard" / "evidence").glob("*/baseline.json")
+    ranked = sorted(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+    return ranked[-1] if ranked else None
 
 
 def run(args: argparse.Namespace) -> int:
     from oxwizard.checks.monitor import monitor
-    from oxwizard.checks.result import CheckSet, load_checkset
+    from oxwizard.checks.result import load_checkset
     from oxwizard.config import load_project_config
-    from oxwizard.runbook import Decision, Evidence
 
     project = project_from(args)
     if not project.is_dir():
         raise UsageError(f"project folder not found: {project}")
-    config = load_project_config(project)
-    rounds = args.rounds if args.rounds is not None else config.monitor_rounds
-    interval = args.interval if args.interval is not None else config.monitor_interval
-    if rounds < 1 or interval < 0:
-        raise UsageError("--rounds must be at least 1 and --interval 0 or more")
+    if args.rounds is not None and args.rounds < 1:
+        raise UsageError("--rounds must be at least 1")
+    if args.interval is not None and args.interval < 0:
+        raise UsageError("--interval must be 0 or more")
+    quiet = bool(args.json)
+    tell = (lambda line: None) if quiet else say
     env = open_env(args)
     baseline_path = newest_baseline(project)
     baseline = load_checkset(baseline_path) if baseline_path else None
-    quiet = bool(args.json)
-    if not quiet:
-        say(f"baseline: {baseline_path}" if baseline_path else "baseline: none recorded (absolute checks)")
-    runbook, repo = _latest_runbook(project)
+    tell(f"baseline: {baseline_path}" if baseline_path else "baseline: none recorded (absolute checks only)")
+    runbook, repo = _latest_runbook(project, env, tell)
+    try:
+        config = runbook.checks if runbook is not None else load_project_config(project)
+        rounds = args.rounds if args.rounds is not None else config.monitor_rounds
+        interval = args.interval if args.interval is not None else config.monitor_interval
+        upgraded = _upgraded(runbook)
+        if runbook is not None:
+            tell(f"runbook: {runbook.id} (checks as recorded; upgraded: {', '.join(upgraded) or 'none'})")
 
-    def on_round(n: int, cs: CheckSet) -> None:
-        if not quiet:
-            say(f"round {n}/{rounds}: {'healthy' if cs.ok else 'FAILED'}")
+        def on_round(n: int, cs: CheckSet) -> None:
+            tell(f"round {n}/{rounds}: {'healthy' if cs.ok else 'FAILED'}")
             for r in cs.results:
                 if r.status != "skip":
-                    say(f"  {r.status:4} {r.name}: {r.summary}")
-        if runbook is not None and repo is not None:
-            counts = {"failed_checks": float(len(cs.failed))}
-            repo.decide(
-                runbook,
-                Decision(
-                    step="monitor",
-                    question=f"Monitoring round {n}: healthy?",
-                    answer="healthy" if cs.ok else "failed: " + ", ".join(r.name for r in cs.failed),
-                    evidence=Evidence(counts=counts),
-                ),
-            )
+                    tell(f"  {r.status:4} {r.name}: {r.summary}")
+            if runbook is not None and repo is not None:
+                _record_round(repo, runbook, n, cs)
 
-    try:
         result = monitor(
-            env, project, config, rounds=rounds, interval=interval, baseline=baseline, on_round=on_round
+            env,
+            project,
+            config,
+            rounds=rounds,
+            interval=interval,
+            baseline=baseline,
+            upgraded=upgraded,
+            on_round=on_round,
         )
-        verdict = "declare success" if result.healthy else "roll back recommended"
+        verdict = SUCCESS if result.healthy else ROLL_BACK
         if runbook is not None and repo is not None:
-            repo.decide(
-                runbook, Decision(step="monitor-verdict", question="Monitoring verdict?", answer=verdict)
-            )
+            _record_verdict(repo, runbook, verdict, [r for cs in result.rounds for r in cs.failed])
     finally:
         if repo is not None:
             repo.close()
     if quiet:
         data = result.model_dump(mode="json")
-        data.update(healthy=result.healthy, verdict=verdict)
+        data.update(
+            healthy=result.healthy,
+            verdict=verdict,
+            baseline=str(baseline_path) if baseline_path else None,
+            runbook=runbook.id if runbook is not None else None,
+        )
         print_json(data)
     else:
-        say(f"verdict: {verdict}" + ("" if result.healthy else " (run `oxwizard rollback`)"))
+        say(f"verdict: {verdict}" + ("" if result.healthy else " (run `oxwizard rollback` to roll back)"))
     return 0 if result.healthy else 1
 
 
-def _latest_runbook(project: Path) -> tuple[Runbook, RunbookRepo] | tuple[None, None]:
+def _upgraded(runbook: Runbook | None) -> list[str]:
+    """The distributions the runbook's plan installs (their imports, and their dependents', are smoked)."""
+    if runbook is None or runbook.plan is None:
+        return []
+    return sorted({c.name for c in runbook.plan.changes if c.to_version is not None})
+
+
+def _record_round(repo: RunbookRepo, runbook: Runbook, n: int, cs: CheckSet) -> None:
+    from oxwizard.checks.result import save_checkset
+    from oxwizard.runbook import Decision, Evidence
+
+    path = repo.path / "evidence" / runbook.id / "monitor.json"
+    save_checkset(path, cs)
+    counts = {f"{r.name}.{k}": v for r in cs.results for k, v in r.numbers.items()}
+    counts["failed_checks"] = float(len(cs.failed))
+    answer = "healthy" if cs.ok else "failed: " + ", ".join(r.name for r in cs.failed)
+    evidence = Evidence(
+        command=["oxwizard", "monitor"],
+        counts=counts,
+        duration=sum(r.duration for r in cs.results),
+        detail="\n".join(f"{r.name}: {r.summary}" for r in cs.failed),
+    )
+    question = f"Monitoring round {n}: healthy?"
+    repo.decide(
+        runbook, Decision(step="monitor", question=question, answer=answer, evidence=evidence), [path]
+    )
+
+
+def _record_verdict(repo: RunbookRepo, runbook: Runbook, verdict: str, failed: list[CheckResult]) -> None:
+    from oxwizard.runbook import Decision, Evidence
+
+    detail = "" if verdict == SUCCESS else "not rolled back by the monitor: run `oxwizard rollback`"
+    evidence = Evidence(counts={"failed_checks": float(len(failed))}, detail=detail)
+    decision = Decision(
+        step="monitor-verdict", question="Monitoring verdict?", answer=verdict, evidence=evidence
+    )
+    repo.decide(runbook, decision)
+
+
+def _latest_runbook(
+    project: Path, env: Environment, tell: Callable[[str], None]
+) -> tuple[Runbook, RunbookRepo] | tuple[None, None]:
+    """The newest runbook of the project's repository, when it was recorded for this environment."""
     from oxwizard.runbook_repo import RunbookRepo
 
     if not (project / ".oxwizard" / ".git").is_dir():
         return None, None
     repo = RunbookRepo(project / ".oxwizard")
-    runbook = repo.latest()
-    if runbook is None:
+    try:
+        runbook = repo.latest()
+    except BaseException:
+        repo.close()
+        raise
+    if runbook is None or Path(runbook.environment.prefix).resolve() != Path(env.prefix).resolve():
+        if runbook is not None:
+            tell(f"runbook {runbook.id} is for {runbook.environment.prefix}: nothing recorded")
         repo.close()
         return None, None
     return runbook, repo
