@@ -265,6 +265,11 @@ def test_pytest_junit_xml_is_read(tmp_path: Path) -> None:
     )
     assert tests.status == "fail"
 
+    empty = tmp_path / "empty"
+    (empty / "tests").mkdir(parents=True)  # pytest collects nothing and exits 5: not a crash
+    nothing, _ = run_tests(env, empty, ChecksConfig())
+    assert (nothing.status, nothing.summary) == ("warn", "no tests found")
+
 
 def test_security_from_the_advisory_file_and_the_risk_summary(demo_template: DemoSandbox) -> None:
     env = Environment.open(demo_template.venv)

@@ -468,6 +468,7 @@ class UpgradeFlow:
             rounds=self.options.monitor_rounds,
             interval=self.options.monitor_interval,
             baseline=self.baseline,
+            upgraded=upgraded,
             on_round=on_round,
             on_line=lambda ln: self._output("monitor", ln),
         )

@@ -1,7 +1,7 @@
 """Data validation: a configured command (exit code 0 = valid) and/or schema checks of CSV/JSON files.
 
-Schema format (JSON): ``{"type": "csv" | "json", "columns": {"name": "str" | "int" | "float" |
-"bool"}, "required": ["name", ...]}``; a JSON data file is a list of objects checked the same way.
+Schema format (JSON): ``{"type": "csv" | "json", "columns": {"name": "str" | "int" | "float"},
+"required": ["name", ...]}``; a JSON data file is a list of objects checked the same way.
 """
 
 from __future__ import annotations

@@ -103,8 +103,10 @@ def _tests_result(
     details: dict[str, list[str]] = {"failing": failing, "passing": passing, "command": argv}
     total = sum(run.counts.values())
     if total == 0:
-        status = "fail" if code != 0 else "warn"
-        why = f"test runner crashed (exit {code}): {last_line(output)[:120]}" if code else "no tests found"
+        # exit 5 is "no tests collected/ran" for pytest and for unittest since Python 3.12
+        crashed = code not in (0, 5)
+        status = "fail" if crashed else "warn"
+        why = f"test runner crashed (exit {code}): {last_line(output)[:120]}" if crashed else "no tests found"
         return CheckResult(
             name="tests",
             status=status,
