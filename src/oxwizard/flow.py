@@ -145,6 +145,7 @@ class UpgradeFlow:
         self._preset_plan = preset_plan  # replay: install exactly what was recorded
         self._holding_lock = False
         self._done = 0
+        self._status: dict[str, StepStatus] = {}
 
     # -- public -------------------------------------------------------------------------------------
     def prepare(self) -> Plan:
@@ -494,7 +495,10 @@ class UpgradeFlow:
         if self.rolled_back and answer != "rollback":
             raise _Stop(FlowOutcome("rolled-back", "rolled back by request; verified", 0))
         self._record(step, text, answer)
-        self._step(step, "passed", answer)
+        failed = self._status.get(step) == "failed"
+        self._step(
+            step, "failed" if failed else "passed", f"{answer} (after the failure)" if failed else answer
+        )
         if self.rolled_back:
             raise _Stop(FlowOutcome("rolled-back", "rolled back by request; verified", 0))
         return answer
@@ -568,6 +572,7 @@ class UpgradeFlow:
         return self.config.test_command is not None or (self.project / "tests").is_dir()
 
     def _step(self, step: StepName, status: StepStatus, message: str, elapsed: float | None = None) -> None:
+        self._status[step] = status
         if status in ("passed", "failed", "skipped", "warned") and step in STEPS:
             self._done = max(self._done, STEPS.index(step) + 1)
         self.listener.on_step(StepEvent(step, status, message, elapsed, (self._done, len(STEPS))))
