@@ -71,6 +71,9 @@ async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:
         await wait_for(pilot, lambda: app.state.outcome is not None)
         assert app.state.outcome is not None and app.state.outcome.status == "failed"
         assert "live is untouched" in screen_text(app)
+        checks = app.state.steps["checks-staging"]
+        assert checks.status == "failed", "keeping the old version does not turn the failed gate green"
+        assert "✘ checks in staging" in screen_text(app)
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
 
 
