@@ -77,6 +77,15 @@ def test_env_that_is_not_an_environment(command: str, tmp_path: Path) -> None:
     assert_refused(run_cli(command, *specs, "--env", str(missing)), "environment not found", str(missing))
 
 
+def test_wizard_refuses_a_missing_env_or_bad_option_before_opening_the_screen(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    assert_refused(run_cli("wizard", "--env", str(missing)), "--env", str(missing))
+    assert_refused(run_cli("wizard", "--project", str(missing)), "--project", str(missing))
+    assert_refused(run_cli("wizard", "--bogus"), "unrecognized arguments: --bogus")
+    result = run_cli("wizard", "--help")
+    assert result.returncode == 0 and "usage: oxwizard wizard" in result.stdout
+
+
 def test_default_env_is_dot_venv_of_the_working_directory(tmp_path: Path) -> None:
     import os
 

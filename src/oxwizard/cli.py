@@ -26,7 +26,9 @@ def command_modules() -> list[str]:
     return sorted(n for n in names if n != "common")
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
+    """argparse with our one-line error format and exit code 2."""
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"oxwizard: error: {message} (see --help)\n")
 
@@ -34,13 +36,13 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     import importlib
 
-    parser = _Parser(
+    parser = Parser(
         prog="oxwizard",
         description="Upgrade Python dependencies without fear: plan, checkpoint, stage, test, "
         "promote, monitor, and roll back with one key.",
     )
     parser.add_argument("--version", action="version", version=f"oxwizard {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     for name in command_modules():
         importlib.import_module(f"oxwizard.commands.{name}").add_parser(sub)
     return parser
@@ -48,17 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    wizard_argv: list[str] | None = None
     if not argv and sys.stdin.isatty() and sys.stdout.isatty():
-        # no sub-command on a terminal: the wizard with defaults (without building every verb's parser)
-        from oxwizard.commands.wizard import main as wizard
-
-        return wizard([])
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "run", None) is None:
-        parser.print_help()
-        return 0
+        wizard_argv = []  # no sub-command on a terminal: the wizard with defaults
+    elif argv[:1] == ["wizard"]:
+        wizard_argv = argv[1:]
     try:
+        if wizard_argv is not None:
+            # the wizard parses its own options: building every verb's parser would import the
+            # engine (pydantic, the environment model) before the first paint
+            from oxwizard.commands.wizard import main as wizard
+
+            return wizard(wizard_argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if getattr(args, "run", None) is None:
+            parser.print_help()
+            return 0
         return int(args.run(args))
     except OxwizardError as exc:
         print(f"oxwizard: error: {redact_text(str(exc))}", file=sys.stderr)

@@ -55,7 +55,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(argv: Sequence[str] = ()) -> int:
     """The no-sub-command entry point: parse only the wizard's own options."""
-    parser = argparse.ArgumentParser(prog="oxwizard wizard")
+    from oxwizard.cli import Parser
+
+    parser = Parser(
+        prog="oxwizard wizard",
+        description="Prepare (plan, risk, staging, baseline, checkpoint), execute (install in staging, "
+        "checks, promote, checks on live) and monitor an upgrade, with R to roll back from any screen.",
+    )
     add_arguments(parser)
     return run(parser.parse_args(list(argv)))
 
@@ -81,6 +87,12 @@ def build_app(args: argparse.Namespace) -> WizardApp:
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.errors import EnvironmentNotFound
+
+    for flag, value in (("--env", args.env), ("--project", args.project)):
+        if value is not None and not Path(value).exists():
+            # before the screen opens: a typo gets the same one-line error as every other verb
+            raise EnvironmentNotFound(f"{flag}: no such file or folder: {value}")
     app = build_app(args)
     return launch_app(app)
 

@@ -5,11 +5,13 @@ Filtering rebuilds the rows from an in-memory list (no engine call per keystroke
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
+from textual.widgets.data_table import RowKey
 
 NAME_WIDTH = 13
 IMPACT_STYLE = {"major": "bold red", "minor": "yellow", "patch": "green", "pre-release": "magenta"}
@@ -32,12 +34,22 @@ class TargetsTable(DataTable[Text | str]):
         self.picked: set[str] = set()
         self.filter_text = ""
         self._visible: list[TargetRow] = []
+        self._cell_cache: dict[TargetRow, list[Text | str]] = {}
 
     def on_mount(self) -> None:
         self.add_column("  package", key="name", width=NAME_WIDTH + 2)
         self.add_column("current", key="current", width=8)
         self.add_column("latest", key="latest", width=8)
         self.add_column("impact", key="impact", width=6)
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        # Every column has a fixed width and every row is one line high, so measuring each new
+        # cell (DataTable does it to size auto-width columns) changes nothing: skip it and keep
+        # only the virtual-size update. This halves the cost of a keystroke that shows all rows.
+        if any(c.auto_width for c in self.columns.values()):
+            super()._update_dimensions(new_rows)
+        else:
+            super()._update_dimensions(())
 
     def set_rows(self, rows: list[TargetRow]) -> None:
         self.rows_all = rows
@@ -57,14 +69,20 @@ class TargetsTable(DataTable[Text | str]):
         return [r for r in self.rows_all if needle in r.name] if needle else list(self.rows_all)
 
     def refilter(self) -> None:
-        self._visible = self.visible_rows()
+        visible = self.visible_rows()
+        if visible == self._visible and self.row_count == len(visible):
+            return  # a keystroke that keeps the same rows (typing on within a prefix) costs nothing
+        self._visible = visible
         self.clear()
-        self.add_rows([self._cells(r) for r in self._visible])
+        self.add_rows([self._cells(r) for r in visible])
 
     def _cells(self, r: TargetRow) -> list[Text | str]:
-        latest = r.latest or "—"
-        impact = Text(r.impact if r.latest else "", style=IMPACT_STYLE.get(r.impact, ""))
-        return [self._name_cell(r), r.current, latest, impact]
+        cells = self._cell_cache.get(r)
+        if cells is None:
+            latest = r.latest or "—"
+            impact = Text(r.impact if r.latest else "", style=IMPACT_STYLE.get(r.impact, ""))
+            cells = self._cell_cache[r] = [r.current, latest, impact]
+        return [self._name_cell(r), *cells]
 
     def _name_cell(self, r: TargetRow) -> Text:
         name = r.name if len(r.name) <= NAME_WIDTH else r.name[: NAME_WIDTH - 1] + "…"
