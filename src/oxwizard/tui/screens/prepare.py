@@ -57,7 +57,7 @@ class PrepareScreen(FlowScreen):
                 yield Static(id="facts")
                 yield Input(placeholder="/ filter, or a spec: oxzep7==1.5.0 ⏎", id="filter")
                 yield TargetsTable(id="targets")
-            with Vertical(id="right"):
+            with Vertical(id="right", classes="no-output"):
                 with VerticalScroll(id="plan-box"):
                     yield PlanView(id="plan")
                 yield Log(id="output", max_lines=1000, auto_scroll=True)
@@ -98,6 +98,8 @@ class PrepareScreen(FlowScreen):
             lines = state.lines_since(self._written)
             if lines:
                 log.write_lines(lines)
+                # the output box takes room from the plan only once there is output to show
+                self.query_one("#right").remove_class("no-output")
             self._written = state.output_total
 
     # -- actions --------------------------------------------------------------------------------------

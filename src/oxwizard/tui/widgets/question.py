@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING
 
 from rich.text import Text
 
 if TYPE_CHECKING:
     from oxwizard.flow import Question
+
+DETAIL_LINES = 5  # at most this many lines of detail under a question (80x24 leaves no more)
 
 # One key per answer the flow can ask for; "rollback" is the one rollback key.
 CHOICE_KEYS = {
@@ -37,8 +40,19 @@ def render_question(question: Question, width: int = 78) -> Text:
     out.append("▶ ", style="bold yellow")
     out.append(question.text, style="bold")
     if question.detail:
-        for line in question.detail.splitlines()[:4]:
-            out.append("\n  " + line[: max(10, width - 2)], style="dim")
+        # wrapped, not cut: two warnings that differ only in their source file must both be readable
+        wrapped = [
+            part
+            for line in question.detail.splitlines()
+            for part in textwrap.wrap(line, max(10, width - 4), subsequent_indent="  ") or [""]
+        ]
+        if len(wrapped) > DETAIL_LINES:
+            wrapped = [
+                *wrapped[: DETAIL_LINES - 1],
+                f"… {len(wrapped) - DETAIL_LINES + 1} more line(s): l shows the runbook",
+            ]
+        for line in wrapped:
+            out.append("\n  " + line, style="dim")
     pieces = []
     for choice in question.choices:
         piece = Text(f"[{CHOICE_KEYS.get(choice, '?')}]", style="bold reverse")
