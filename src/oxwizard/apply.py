@@ -32,7 +32,7 @@ from oxwizard.errors import InstallerError
 from oxwizard.journal import Journal, clear_journal, listings, write_journal
 from oxwizard.plan import Plan
 from oxwizard.specs import IndexOptions
-from oxwizard.testhooks import die, kill_at
+from oxwizard.testhooks import die, kill_at, slow_at
 
 
 class ApplyResult(BaseModel):
@@ -62,8 +62,13 @@ def apply_plan(
     on_line: Callable[[str], None] = _ignore,
     journaled: bool = True,
     allow_externally_managed: bool = False,
+    survive_hangup: bool = False,
 ) -> ApplyResult:
-    """Install exactly ``plan.pinned`` (and remove what it removes) into ``env``, then verify."""
+    """Install exactly ``plan.pinned`` (and remove what it removes) into ``env``, then verify.
+
+    ``survive_hangup``: the installer ignores SIGHUP, so that a terminal lost mid-install (the
+    wizard over SSH) lets it finish; the wizard keeps running until the step is recorded.
+    """
     env.require_writable(allow_externally_managed)
     started = time.monotonic()
     guard = journaled and checkpoint is not None
@@ -80,14 +85,17 @@ def apply_plan(
             ),
         )
     tail: list[str] = []
+    pause = slow_at("apply") if guard else 0.0
 
     def line(text: str) -> None:
         tail.append(text)
         del tail[:-40]
         on_line(text)
+        if pause:
+            time.sleep(pause)
 
     with _rollback_on_failure(env, checkpoint if guard else None, on_line):
-        kind, failure = _run_installer(env, plan, index, line)
+        kind, failure = _run_installer(env, plan, index, line, survive_hangup=survive_hangup)
         env.refresh()
         mismatches = ([failure] if failure else []) + verify_against_plan(env, plan)
     if guard and not mismatches:
@@ -131,7 +139,12 @@ def installer_argv(env: Environment) -> tuple[str, list[str]]:
 
 
 def _run_installer(
-    env: Environment, plan: Plan, index: IndexOptions, line: Callable[[str], None]
+    env: Environment,
+    plan: Plan,
+    index: IndexOptions,
+    line: Callable[[str], None],
+    *,
+    survive_hangup: bool = False,
 ) -> tuple[str, str | None]:
     """Run the installer; (kind, None) or (kind, why it failed). Interrupts raise KeyboardInterrupt."""
     kind, prefix = installer_argv(env)
@@ -164,7 +177,13 @@ def _run_installer(
                 argv += ["--require-hashes", "-r", str(req)]
             else:
                 argv += ["--", *plan.pinned]
-            done = proc.stream(argv, on_line=counted, env=proc.pip_environment(), on_start=child.append)
+            done = proc.stream(
+                argv,
+                on_line=counted,
+                env=proc.pip_environment(),
+                on_start=child.append,
+                ignore_hangup=survive_hangup,
+            )
             if stopped:
                 raise KeyboardInterrupt(f"interrupted by signal {stopped[0]}")
             if not done.ok:
@@ -174,7 +193,13 @@ def _run_installer(
                 argv = [prefix[0], "pip", "uninstall", "--python", str(env.python), "--", *removes]
             else:
                 argv = [*env.pip_argv(), "uninstall", "-y", "--", *removes]
-            done = proc.stream(argv, on_line=counted, env=proc.pip_environment(), on_start=child.append)
+            done = proc.stream(
+                argv,
+                on_line=counted,
+                env=proc.pip_environment(),
+                on_start=child.append,
+                ignore_hangup=survive_hangup,
+            )
             if stopped:
                 raise KeyboardInterrupt(f"interrupted by signal {stopped[0]}")
             if not done.ok:

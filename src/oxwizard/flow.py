@@ -121,6 +121,7 @@ class UpgradeFlow:
         allow_externally_managed: bool = False,
         runbook_id: str | None = None,
         preset_plan: Plan | None = None,
+        survive_hangup: bool = False,
     ) -> None:
         self.env = env
         self.project = project.resolve()
@@ -143,6 +144,7 @@ class UpgradeFlow:
         self.rolled_back = False
         self._runbook_id = runbook_id
         self._preset_plan = preset_plan  # replay: install exactly what was recorded
+        self.survive_hangup = survive_hangup  # the wizard: an install outlives a lost terminal
         self._holding_lock = False
         self._done = 0
         self._status: dict[str, StepStatus] = {}
@@ -379,6 +381,7 @@ class UpgradeFlow:
                 checkpoint=self.checkpoint if journaled else None,
                 on_line=lambda ln: self._output(step, ln),
                 journaled=journaled,
+                survive_hangup=self.survive_hangup,
             )
         except BaseException:
             if journaled:
@@ -598,6 +601,24 @@ def resume_state(project: Path, env: Environment | None = None) -> ResumeInfo | 
         rolled is None or runbook.decisions.index(rolled) < runbook.decisions.index(promoted)
     )
     return ResumeInfo(runbook, paths[-1], runbook.decisions[-1].step, live_touched, runbook.checkpoint_id)
+
+
+def last_outcome(project: Path, env: Environment | None = None) -> str:
+    """How the newest runbook of ``project`` (for ``env``) ended, in one line; "" when none did.
+
+    The wizard shows it at start: a flow whose terminal was lost may have finished unwatched."""
+    repo_dir = project.resolve() / ".oxwizard" / "runbooks"
+    paths = sorted(repo_dir.glob("*.json")) if repo_dir.is_dir() else []
+    if not paths:
+        return ""
+    runbook = load_runbook(paths[-1])
+    if env is not None and runbook.environment.prefix != str(env.prefix):
+        return ""
+    final = runbook.decisions[-1] if runbook.decisions else None
+    if final is None or final.step not in FINAL_STEPS:
+        return ""
+    said = final.answer if final.step == "outcome" else f"{final.step}: {final.answer}"
+    return f"{', '.join(runbook.targets)} {said} ({final.at[:16].replace('T', ' ')})"
 
 
 def requirements_of(runbook: Runbook) -> list[Requirement]:

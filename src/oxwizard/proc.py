@@ -8,7 +8,9 @@ output capped, a timeout, and a hermetic pip environment where the caller asks f
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -109,17 +111,24 @@ def stream(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     on_start: Callable[[subprocess.Popen[str]], None] | None = None,
+    ignore_hangup: bool = False,
 ) -> Completed:
     """Run ``argv``, calling ``on_line`` for each line of its merged output as it arrives.
 
-    ``on_start`` receives the child so that a caller can forward signals to it.
+    ``on_start`` receives the child so that a caller can forward signals to it. With
+    ``ignore_hangup`` the child starts with SIGHUP ignored (as ``nohup`` does; the disposition
+    survives ``exec``): a lost terminal no longer kills it half-way, while it stays in our process
+    group, so SIGINT, SIGTERM and a SIGKILL of the whole group still reach it.
     """
     start = time.monotonic()
+    command = list(argv)
+    if ignore_hangup and hasattr(signal, "SIGHUP"):
+        command = [sys.executable, "-c", _NOHUP, *command]
     lines: list[str] = []
     size = 0
     try:
         child = subprocess.Popen(
-            list(argv),
+            command,
             cwd=cwd,
             env=dict(env) if env is not None else None,
             stdout=subprocess.PIPE,
@@ -158,6 +167,18 @@ def stream(
         code = child.wait()
         timed_out = True
     return Completed(tuple(argv), code, "\n".join(lines), "", time.monotonic() - start, timed_out=timed_out)
+
+
+# Runs in the child: ignore SIGHUP, then become the real command (exit 127 when it does not exist).
+_NOHUP = (
+    "import os, signal, sys\n"
+    "signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
+    "try:\n"
+    "    os.execvp(sys.argv[1], sys.argv[1:])\n"
+    "except OSError as exc:\n"
+    "    print(f'command not found: {sys.argv[1]} ({exc.strerror})', flush=True)\n"
+    "    sys.exit(127)\n"
+)
 
 
 def _lines(handle: object) -> Iterator[str]:

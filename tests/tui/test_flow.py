@@ -75,6 +75,10 @@ async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:
         assert checks.status == "failed", "keeping the old version does not turn the failed gate green"
         assert "✘ checks in staging" in screen_text(app)
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
+    again = make_app(sandbox)
+    async with again.run_test(size=(100, 30)) as pilot:  # the next start says how the last run ended
+        await wait_for(pilot, lambda: again.state.env is not None, 60)
+        assert "last: oxzep7==2.0.0 failed: checks failed in staging" in screen_text(again)
 
 
 async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo: Any) -> None:

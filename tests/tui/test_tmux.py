@@ -111,6 +111,60 @@ def test_a_hang_up_while_idle_ends_the_wizard(demo_template: Any, tmux: Tmux, tm
     assert not _processes_with(marker), "the wizard outlived its terminal"
 
 
+def test_a_hang_up_mid_install_on_live_leaves_a_consistent_env_and_the_next_start_says_so(
+    demo: Any, tmux: Tmux
+) -> None:
+    """The SSH drop the issue names: the tmux session is killed while pip installs into live."""
+    from oxwizard.environment import Environment
+    from oxwizard.journal import pending
+    from oxwizard.records import verify_record
+
+    sandbox = demo()
+    marker = f"oxw-hangup-install-{os.getpid()}"
+    argv = [str(OXWIZARD), "wizard", "oxzep7==1.5.0", "--env", str(sandbox.venv)]
+    argv += ["--project", str(sandbox.project), "--find-links", str(sandbox.wheelhouse), "--no-index"]
+    argv += ["--rounds", "1", "--interval", "0"]
+    # each installer line of the live (journaled) install takes 0.5 s more: the hang-up lands mid-install
+    slow = f"OXW_MARK={marker} OXWIZARD_TEST_SLOW_AT=apply:0.5 "
+    tmux.run("new-session", "-d", "-s", "wiz", "-x", "80", "-y", "24", "sh", "-c",
+             slow + " ".join(shlex.quote(a) for a in argv))  # fmt: skip
+    tmux.wait_for("c Stage & test", 120)
+    tmux.keys("c")
+    tmux.wait_for("[g]")
+    tmux.keys("g")
+    tmux.wait_for("[a]")
+    tmux.keys("a")
+    tmux.wait_for("▶ promote to live", 60)
+    assert pending(Environment.open(sandbox.venv)), "the live install is under way (journaled)"
+    tmux.run("kill-session", "-t", "wiz")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _processes_with(marker):
+        time.sleep(0.2)
+    assert not _processes_with(marker), "the wizard outlived its terminal"
+
+    # the next start shows what happened and where the flow stands
+    tmux.run("new-session", "-d", "-s", "wiz", "-x", "80", "-y", "24", "sh", "-c",
+             f"OXW_MARK={marker} " + " ".join(shlex.quote(a) for a in argv[:2] + argv[3:]))  # fmt: skip
+    screen = tmux.wait_for("Unfinished upgrade", 60)
+    assert "oxzep7==1.5.0" in screen and "[R]" in screen, screen
+    env = Environment.open(sandbox.venv)
+    assert not pending(env), "the interrupted operation was completed, not left half-way"
+    # the installer ignores the hang-up: the install finished on its own and was recorded
+    assert env.distributions["oxzep7"].version == "1.5.0"
+    for dist in env.distributions.values():
+        assert verify_record(Path(dist.metadata_dir)) == [], dist.name
+    for site in env.site_paths:
+        assert [n for n in os.listdir(site) if n.startswith("~")] == []
+    assert "Live HAS the new versions" in screen
+    log = subprocess.run(["git", "-C", str(sandbox.project / ".oxwizard"), "log", "--format=%s"],
+                         capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "promote: installed oxzep7==1.5.0" in log.splitlines(), log
+    tmux.keys("R")  # one key rolls back from the resume screen
+    tmux.wait_for("rolled back", 60)
+    assert installed_version(sandbox, "oxzep7") == "1.4.2"
+    tmux.keys("q")
+
+
 def _processes_with(marker: str) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

@@ -120,6 +120,7 @@ class WizardApp(App[int]):
         self.state.env, self.state.outdated = msg.env, msg.outdated
         self.state.pip_problems, self.state.recovered = msg.pip_problems, msg.recovered
         self.state.resume = msg.resume
+        self.state.last_outcome = msg.last_outcome
         if msg.resume is not None and msg.resume.checkpoint_id:
             self.state.checkpoint = msg.resume.checkpoint_id
         self.env_label = str(msg.env.prefix)

@@ -31,6 +31,7 @@ class EnvironmentLoaded(Message):
     pip_problems: list[str]
     recovered: list[str] = field(default_factory=list)
     resume: ResumeInfo | None = None
+    last_outcome: str = ""
 
 
 @dataclass

@@ -29,6 +29,7 @@ class WizardState:
     pip_problems: list[str] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
     resume: ResumeInfo | None = None
+    last_outcome: str = ""  # how the newest finished runbook ended (it may have ended unwatched)
     picked: set[str] = field(default_factory=set)
     spec_text: str = ""
     plan: Plan | None = None

@@ -43,7 +43,7 @@ class Sources:
 def load_environment(env_path: str | None, project: Path, sources: Sources) -> EnvironmentLoaded:
     """Open the environment, run crash recovery, and read what the prepare screen shows."""
     from oxwizard.environment import Environment
-    from oxwizard.flow import resume_state
+    from oxwizard.flow import last_outcome, resume_state
     from oxwizard.outdated import find_outdated
 
     env = Environment.open(env_path)
@@ -51,7 +51,8 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
     outdated = find_outdated(env, sources.build())
     problems = env.pip_check()
     resume = resume_state(project, env)
-    return EnvironmentLoaded(env, outdated, problems, recovered, resume)
+    last = last_outcome(project, env) if resume is None else ""
+    return EnvironmentLoaded(env, outdated, problems, recovered, resume, last)
 
 
 def run_recovery(env: Environment) -> list[str]:
@@ -86,8 +87,9 @@ def new_flow(
         monitor_interval=config.monitor_interval if monitor_interval is None else monitor_interval,
     )
     return UpgradeFlow(
-        env, project, parse_specs(specs), sources.build(), listener=listener, options=options, config=config
-    )
+        env, project, parse_specs(specs), sources.build(), listener=listener, options=options, config=config,
+        survive_hangup=True,
+    )  # fmt: skip
 
 
 def resumed_flow(
@@ -107,6 +109,7 @@ def resumed_flow(
         config=rb.checks,
         runbook_id=rb.id,
         preset_plan=rb.plan,
+        survive_hangup=True,
     )
     flow.plan = rb.plan
     flow.runbook = rb

@@ -183,6 +183,8 @@ def render_facts(state: WizardState, app: object) -> Text:
     out.append(f"\nvenv {getattr(app, 'env_label', env.prefix)}")
     for line in state.recovered[:1]:
         out.append(f"\nrecovery: {line}", style="yellow")
+    if state.last_outcome and not state.recovered:
+        out.append(f"\nlast: {state.last_outcome}", style="dim")
     return out
 
 
