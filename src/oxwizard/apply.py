@@ -166,6 +166,20 @@ def _run_installer(
     installs = [c for c in plan.changes if c.to_version]
     removes = [c.name for c in plan.changes if c.to_version is None]
     with tempfile.TemporaryDirectory(prefix="oxwizard-apply-") as tmp, _forward_signals(child) as stopped:
+
+        def run(verb: str, argv: list[str]) -> str | None:
+            """One installer call; why it failed, or None. A forwarded signal raises."""
+            done = proc.stream(
+                argv,
+                on_line=counted,
+                env=proc.pip_environment(),
+                on_start=child.append,
+                ignore_hangup=survive_hangup,
+            )
+            if stopped:
+                raise KeyboardInterrupt(f"interrupted by signal {stopped[0]}")
+            return None if done.ok else f"{kind} {verb} failed: {_last_error(done.stdout)}"
+
         if installs:
             argv = [*prefix, "--no-deps", *index.pip_args()]
             if all(c.sha256 for c in installs):
@@ -177,33 +191,17 @@ def _run_installer(
                 argv += ["--require-hashes", "-r", str(req)]
             else:
                 argv += ["--", *plan.pinned]
-            done = proc.stream(
-                argv,
-                on_line=counted,
-                env=proc.pip_environment(),
-                on_start=child.append,
-                ignore_hangup=survive_hangup,
-            )
-            if stopped:
-                raise KeyboardInterrupt(f"interrupted by signal {stopped[0]}")
-            if not done.ok:
-                return kind, f"{kind} install failed: {_last_error(done.stdout)}"
+            failed = run("install", argv)
+            if failed:
+                return kind, failed
         if removes:
             if kind == "uv":
                 argv = [prefix[0], "pip", "uninstall", "--python", str(env.python), "--", *removes]
             else:
                 argv = [*env.pip_argv(), "uninstall", "-y", "--", *removes]
-            done = proc.stream(
-                argv,
-                on_line=counted,
-                env=proc.pip_environment(),
-                on_start=child.append,
-                ignore_hangup=survive_hangup,
-            )
-            if stopped:
-                raise KeyboardInterrupt(f"interrupted by signal {stopped[0]}")
-            if not done.ok:
-                return kind, f"{kind} uninstall failed: {_last_error(done.stdout)}"
+            failed = run("uninstall", argv)
+            if failed:
+                return kind, failed
     return kind, None
 
 
