@@ -21,32 +21,77 @@ from oxwizard.errors import UnsafePath
 _CHUNK = 1 << 20
 
 
+# Files at least this large are hashed in a thread pool (hashlib releases the GIL on big buffers);
+# smaller ones in the calling thread: for the many small files of a Python package, threads only
+# add contention (measured: 18,000 small files hash in 0.06 s in one thread, 0.16 s in four).
+_BIG = 1 << 20
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
 def hash_many(paths: list[str], workers: int = 4) -> list[str | None]:
-    """:func:`sha256_file` of many files, in threads (None where a file cannot be read)."""
+    """:func:`sha256_file` of many files (None where a file cannot be read)."""
+    out: list[str | None] = []
+    big: list[int] = []
+    for i, p in enumerate(paths):
+        try:
+            digest = _sha256_small(p)
+        except OSError:
+            digest = None
+        if digest is _TOO_BIG:
+            big.append(i)  # hashed below, in the pool
+        out.append(digest if isinstance(digest, str) else None)
+    if big:
 
-    def run(chunk: list[str]) -> list[str | None]:
-        out: list[str | None] = []
-        for p in chunk:
+        def one(i: int) -> str | None:
             try:
-                out.append(sha256_file(p))
+                return sha256_file(paths[i])
             except OSError:
-                out.append(None)
-        return out
+                return None
 
-    if len(paths) < 256:
-        return run(paths)
-    size = -(-len(paths) // workers)
-    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return [h for part in pool.map(run, chunks) for h in part]
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for i, digest in zip(big, pool.map(one, big), strict=True):
+                out[i] = digest
+    return out
+
+
+_TOO_BIG = object()
+
+
+def _sha256_small(path: str) -> str | object:
+    """:func:`sha256_file` for a file under ``_BIG`` bytes, else ``_TOO_BIG`` (nothing hashed)."""
+    fd = _open_nofollow(path)
+    if isinstance(fd, str):
+        return fd
+    try:
+        data = os.read(fd, _BIG)
+        if len(data) == _BIG:
+            return _TOO_BIG
+        digest = hashlib.sha256(data)
+        while chunk := os.read(fd, _CHUNK):  # a short read is not always the end of the file
+            digest.update(chunk)
+    finally:
+        os.close(fd)
+    return digest.hexdigest()
+
+
+def _open_nofollow(path: Path | str) -> int | str:
+    """An fd to read ``path``, or the ``symlink:`` digest when ``path`` is a symlink (not followed)."""
+    if not _NOFOLLOW and os.path.islink(path):
+        return "symlink:" + os.readlink(path)
+    try:
+        return os.open(path, os.O_RDONLY | _NOFOLLOW)
+    except OSError:
+        if _NOFOLLOW and os.path.islink(path):  # O_NOFOLLOW refuses a symlink: hash its link text
+            return "symlink:" + os.readlink(path)
+        raise
 
 
 def sha256_file(path: Path | str) -> str:
     """Hex sha256 of a file (of the link text for a symlink, prefixed ``symlink:``)."""
-    if os.path.islink(path):
-        return "symlink:" + os.readlink(path)
+    fd = _open_nofollow(path)
+    if isinstance(fd, str):
+        return fd
     digest = hashlib.sha256()
-    fd = os.open(path, os.O_RDONLY)
     try:
         while chunk := os.read(fd, _CHUNK):
             digest.update(chunk)
@@ -127,25 +172,29 @@ class EnvPaths:
 
 def record_entries(dist_info: Path) -> list[tuple[str, str | None]]:
     """(path, hex sha256 or None) for each row of RECORD, duplicates dropped (numpy lists some twice)."""
+    return [
+        (entry, record_to_hex(digest) if digest else None)
+        for entry, digest in _record_rows(dist_info).items()
+    ]
+
+
+def _record_rows(dist_info: Path) -> dict[str, str]:
+    """RECORD's path -> hash column (as written, possibly empty), first row of each path kept."""
     try:
         text = (dist_info / "RECORD").read_text(encoding="utf-8")
     except OSError:
-        return []
-    seen: dict[str, str | None] = {}
+        return {}
+    seen: dict[str, str] = {}
     for row in csv.reader(text.splitlines()):
-        if not row or not row[0]:
-            continue
-        if row[0] not in seen:
-            seen[row[0]] = record_to_hex(row[1]) if len(row) > 1 and row[1] else None
-    return list(seen.items())
+        if row and row[0] and row[0] not in seen:
+            seen[row[0]] = row[1] if len(row) > 1 else ""
+    return seen
 
 
-def record_files(
-    paths: EnvPaths, dist_info: Path, skip: Callable[[str], bool] | None = None
-) -> dict[str, str | None]:
-    """Absolute, checked paths (strings) of a distribution's RECORD, with their hex sha256."""
+def record_files(paths: EnvPaths, dist_info: Path, skip: Callable[[str], bool] | None = None) -> list[str]:
+    """Absolute, checked paths (strings) of a distribution's RECORD (hashes are not decoded)."""
     site = os.path.normpath(str(dist_info.parent))
-    return {paths.safe_str(site, entry, skip): digest for entry, digest in record_entries(dist_info)}
+    return [paths.safe_str(site, entry, skip) for entry in _record_rows(dist_info)]
 
 
 class PycFinder:

@@ -86,7 +86,8 @@ def rollback(
             fingerprint_after=before,
             message="nothing to roll back: this environment has no checkpoint",
         )
-    target = load_checkpoint(env, to) if to is not None else found[-1]
+    loaded = {c.id: c for c in found}  # a checkpoint's manifest can list thousands of files: load once
+    target = (loaded.get(to) or load_checkpoint(env, to)) if to is not None else found[-1]
     newer = [c for c in found if (c.created_at, c.id) > (target.created_at, target.id) and not c.restored_at]
     if journal is None and not newer and before == target.fingerprint:
         what = (
