@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,10 +35,20 @@ def run(args: argparse.Namespace) -> int:
     say(f"project     {demo.project}")
     say(f"environment {demo.venv}")
     say("try:")
-    say(f"  oxwizard plan 'oxzep7==2.0.0' --env {demo.venv} --find-links {demo.wheelhouse} --no-index")
+    say(f"  {_prog()} plan 'oxzep7==2.0.0' --env {demo.venv} --find-links {demo.wheelhouse} --no-index")
     if args.no_launch:
         return 0
     return launch(demo.venv, demo.project, demo.wheelhouse)
+
+
+def _prog() -> str:
+    """How to call this oxwizard again: ``oxwizard`` when that is on PATH, else its full path
+    (``./scripts/demo`` runs ``.venv/bin/oxwizard``, which is not on PATH)."""
+    here = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "oxwizard" else None
+    found = shutil.which("oxwizard")
+    if here is None or (found is not None and Path(found).resolve() == here):
+        return "oxwizard"
+    return shlex.quote(str(Path(sys.argv[0]).absolute()))
 
 
 def launch(venv: Path, project: Path, wheelhouse: Path) -> int:
