@@ -432,7 +432,10 @@ class UpgradeFlow:
                 f"Gate failed on {phase}: {reason}",
                 ("rollback", "keep", "retry"),
                 default,
-                detail="Live is untouched." if not live else "Live has the new version.",
+                detail="\n".join(
+                    ["Live is untouched." if not live else "Live has the new version."]
+                    + [f"{r.name}: {r.summary}" for r in cs.failed]
+                ),
             )
             if choice == "retry":
                 continue

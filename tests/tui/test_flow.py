@@ -67,6 +67,8 @@ async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:
         text = screen_text(app)
         assert "Gate failed on staging" in text and "tests" in text
         assert "[k]" in text and "[t]" in text and "[R]" in text
+        # the reasons are on the screen at 80x24: the broken dependent and the newly failing tests
+        assert "No module named 'oxzep7.fmt'" in text and "test_legacy_parse" in text
         await pilot.press("k")
         await wait_for(pilot, lambda: app.state.outcome is not None)
         assert app.state.outcome is not None and app.state.outcome.status == "failed"

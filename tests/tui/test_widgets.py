@@ -22,4 +22,4 @@ def test_question_detail_is_capped_and_says_where_the_rest_is() -> None:
     lines = render_question(q).plain.splitlines()
     assert "warning number 0" in lines[1]
     assert sum("warning number" in line for line in lines) == DETAIL_LINES - 1
-    assert any("more line(s)" in line and "runbook" in line for line in lines)
+    assert any("more line(s) in the output log" in line for line in lines)

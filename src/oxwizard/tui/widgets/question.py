@@ -10,7 +10,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from oxwizard.flow import Question
 
-DETAIL_LINES = 5  # at most this many lines of detail under a question (80x24 leaves no more)
+DETAIL_LINES = 6  # at most this many lines of detail under a question (80x24 leaves no more)
 
 # One key per answer the flow can ask for; "rollback" is the one rollback key.
 CHOICE_KEYS = {
@@ -34,6 +34,8 @@ CHOICE_LABELS = {
     "success": "declare success",
 }
 
+SHORT_LABELS = {**CHOICE_LABELS, "keep": "keep current version", "retry": "retry", "rollback": "roll back"}
+
 
 def render_question(question: Question, width: int = 78) -> Text:
     out = Text()
@@ -49,18 +51,26 @@ def render_question(question: Question, width: int = 78) -> Text:
         if len(wrapped) > DETAIL_LINES:
             wrapped = [
                 *wrapped[: DETAIL_LINES - 1],
-                f"… {len(wrapped) - DETAIL_LINES + 1} more line(s): l shows the runbook",
+                f"… {len(wrapped) - DETAIL_LINES + 1} more line(s) in the output log",
             ]
         for line in wrapped:
             out.append("\n  " + line, style="dim")
-    pieces = []
-    for choice in question.choices:
-        piece = Text(f"[{CHOICE_KEYS.get(choice, '?')}]", style="bold reverse")
-        label = CHOICE_LABELS.get(choice, choice)
-        piece.append(f" {label}{' (default)' if choice == question.default else ''}")
-        pieces.append(piece)
+    pieces = _choices(question, CHOICE_LABELS)
     one_line = sum(p.cell_len + 3 for p in pieces) + 2 <= width
+    if not one_line:  # short labels on one line leave the lines above for the reasons
+        pieces = _choices(question, SHORT_LABELS)
+        one_line = sum(p.cell_len + 3 for p in pieces) + 2 <= width
     for n, piece in enumerate(pieces):
         out.append("   " if one_line and n else "\n  ")
         out.append_text(piece)
     return out
+
+
+def _choices(question: Question, labels: dict[str, str]) -> list[Text]:
+    pieces = []
+    for choice in question.choices:
+        piece = Text(f"[{CHOICE_KEYS.get(choice, '?')}]", style="bold reverse")
+        label = labels.get(choice, choice)
+        piece.append(f" {label}{' (default)' if choice == question.default else ''}")
+        pieces.append(piece)
+    return pieces
