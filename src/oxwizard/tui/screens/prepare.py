@@ -30,6 +30,7 @@ SPEC_OPERATORS = ("==", ">=", "<=", "~=", "!=", ">", "<")
 
 class PrepareScreen(FlowScreen):
     CSS_PATH = "prepare.tcss"
+    AUTO_FOCUS = "#targets"  # focused as the screen mounts (a focus() in on_mount repaints the footer)
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Filter the targets, or type a spec"),
         Binding("space", "pick", "Pick", id="pick", tooltip="Pick the highlighted package as a target"),
@@ -73,7 +74,6 @@ class PrepareScreen(FlowScreen):
         self.query_one("#plan-box").border_title = "Plan"
         self.query_one("#readiness").border_title = "Readiness"
         self.query_one("#output").border_title = "Output"
-        self.query_one(TargetsTable).focus()
 
     # -- rendering ------------------------------------------------------------------------------------
     def render_state(self, state: WizardState, parts: frozenset[str]) -> None:
