@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -125,3 +126,27 @@ def test_path_safety_compares_whole_segments_and_follows_symlinks(tmp_path: Path
     for bad in ("../../venv2/x.py", "/etc/passwd", "link/evil.py", "file-link", "../../venv/../venv2/a"):
         with pytest.raises(UnsafePath):
             paths.safe_path(root / "lib", bad)
+
+
+def test_checkpoint_heads_order_by_creation_and_skip_what_cannot_be_read(tmp_path: Path) -> None:
+    """Rollback chooses among checkpoints by their heads (the manifest is not validated for that)."""
+    from oxwizard.checkpoint import checkpoint_heads, checkpoints_dir
+
+    folder = checkpoints_dir(tmp_path)
+    manifest = [{"path": f"lib/m{i}.py", "size": 1, "sha256": "0" * 64} for i in range(1000)]
+
+    def write(name: str, body: str) -> None:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "checkpoint.json").write_text(body, encoding="utf-8")
+
+    # same second in the id, so only created_at orders them; the later one was restored already
+    first = {"id": "ck-20260101T000000-bbbb", "created_at": "2026-01-01T00:00:00.000001+00:00"}
+    second = {"id": "ck-20260101T000000-aaaa", "created_at": "2026-01-01T00:00:00.000002+00:00"}
+    write(first["id"], json.dumps({**first, "manifest": manifest}))
+    write(second["id"], json.dumps({**second, "restored_at": "2026-01-01T00:01:00+00:00"}))
+    write("ck-broken", '{"id": "ck-broken", "created_at": ')
+    write("ck-renamed", json.dumps({"id": "ck-other", "created_at": "2026-01-02T00:00:00+00:00"}))
+    heads = checkpoint_heads(tmp_path)
+    assert [h.id for h in heads] == ["ck-20260101T000000-bbbb", "ck-20260101T000000-aaaa"]
+    assert heads[-1].restored_at is not None
+    assert checkpoint_heads(tmp_path / "nowhere") == []

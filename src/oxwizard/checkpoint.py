@@ -259,6 +259,40 @@ def list_checkpoints(env: Environment | Path) -> list[Checkpoint]:
     return sorted(found, key=lambda c: (c.created_at, c.id))
 
 
+class CheckpointHead(BaseModel):
+    """The few fields of a checkpoint that order it and say whether it was restored: read without
+    validating its manifest (thousands of entries), so that finding one checkpoint among many costs
+    little. Only for choosing; what is acted on is loaded whole with :func:`load_checkpoint`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    created_at: str
+    restored_at: str | None = None
+
+    @property
+    def order(self) -> tuple[str, str]:
+        return (self.created_at, self.id)
+
+
+def checkpoint_heads(env: Environment | Path) -> list[CheckpointHead]:
+    """:class:`CheckpointHead` of every readable checkpoint of ``env``, oldest first."""
+    folder = checkpoints_dir(env)
+    try:
+        files = [p / "checkpoint.json" for p in folder.iterdir() if (p / "checkpoint.json").is_file()]
+    except OSError:
+        return []
+    heads = []
+    for path in files:
+        try:
+            head = CheckpointHead.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError):
+            continue
+        if head.id == path.parent.name:
+            heads.append(head)
+    return sorted(heads, key=lambda h: h.order)
+
+
 def latest_checkpoint(env: Environment | Path) -> Checkpoint | None:
     found = list_checkpoints(env)
     return found[-1] if found else None

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from oxwizard import proc
 from oxwizard.checkpoint import (
     Checkpoint,
-    list_checkpoints,
+    checkpoint_heads,
     load_checkpoint,
     save_checkpoint,
     stash_complete,
@@ -76,19 +76,22 @@ def rollback(
     journal = read_journal(env)
     if to is None and journal is not None:
         to = journal.checkpoint_id
-    found = list_checkpoints(env)
+    heads = checkpoint_heads(env)  # cheap: the manifests are loaded only for what is restored
     env.refresh()
     before = env.fingerprint()
-    if not found and to is None:
+    if not heads and to is None:
         return RollbackResult(
             noop=True,
             fingerprint_before=before,
             fingerprint_after=before,
             message="nothing to roll back: this environment has no checkpoint",
         )
-    loaded = {c.id: c for c in found}  # a checkpoint's manifest can list thousands of files: load once
-    target = (loaded.get(to) or load_checkpoint(env, to)) if to is not None else found[-1]
-    newer = [c for c in found if (c.created_at, c.id) > (target.created_at, target.id) and not c.restored_at]
+    target = load_checkpoint(env, to if to is not None else heads[-1].id)
+    newer = [
+        load_checkpoint(env, h.id)
+        for h in heads
+        if h.order > (target.created_at, target.id) and not h.restored_at
+    ]
     if journal is None and not newer and before == target.fingerprint:
         what = (
             f"already rolled back to checkpoint {target.id}"
