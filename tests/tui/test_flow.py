@@ -20,10 +20,14 @@ async def _plan_and_stage(pilot: Any, spec: str) -> None:
     await pilot.press("enter")
     await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
     assert app.state.plan is not None, app.state.plan_error
+    keys = app.screen.query_one("#keys")
+    await wait_for(pilot, lambda: "c Stage & test" in str(keys.render()))
+    assert "R Roll back" not in str(keys.render()), "no rollback key before there is a checkpoint"
     await pilot.press("c")
     await wait_question(pilot, "go")
     assert "checkpoint" in screen_text(app)
     assert "R" in app.screen.active_bindings, "the rollback key is offered once a checkpoint exists"
+    await wait_for(pilot, lambda: "g Go" in str(keys.render()) and "R Roll back" in str(keys.render()))
 
 
 def _log(sandbox: Any) -> list[str]:

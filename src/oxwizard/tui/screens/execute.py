@@ -9,10 +9,11 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Footer, Log, Static
+from textual.widgets import Log, Static
 
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
+from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.progress import ProgressLine
 from oxwizard.tui.widgets.question import render_question
 from oxwizard.tui.widgets.steps import StepsChecklist
@@ -35,7 +36,7 @@ class ExecuteScreen(FlowScreen):
             yield Log(id="output", max_lines=2000, auto_scroll=True)
         yield Static(id="gate")
         yield ProgressLine(id="progress")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         self.query_one("#steps").border_title = "Steps"

@@ -6,11 +6,12 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.screens.execute import gate_text
 from oxwizard.tui.state import WizardState
+from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.title import TitleBar
 
 STATUS = {"pass": ("✔", "green"), "warn": ("!", "yellow"), "fail": ("✘", "bold red"), "skip": ("–", "dim")}
@@ -30,7 +31,7 @@ class MonitorScreen(FlowScreen):
             yield Sparkline([], id="samples")
         yield Static(id="errors")
         yield Static(id="verdict")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         table = self.query_one("#checks", DataTable)

@@ -13,10 +13,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Input, Log, Static
 
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
+from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.plan_view import PlanView, render_plan
 from oxwizard.tui.widgets.progress import ProgressLine
 from oxwizard.tui.widgets.question import render_question
@@ -66,7 +67,7 @@ class PrepareScreen(FlowScreen):
             yield StepsChecklist(READINESS, id="ready-steps")
             yield Static(id="decision")
             yield ProgressLine(id="progress")
-        yield Footer()
+        yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
         self.query_one("#filter", Input).cursor_blink = False

@@ -1,0 +1,58 @@
+"""The key bar at the bottom of every screen: the active bindings as one line of text.
+
+Textual's ``Footer`` builds one widget per key and rebuilds them all whenever the bindings change
+(focus moves, a question is asked): measured here, that alone made the first paint about 50 ms
+slower and repaints the whole footer on every change. The wizard only needs the keys shown, so this
+is a single ``Static`` that re-renders its line when, and only when, the text would change.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.widgets import Static
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
+
+PALETTE = "^p palette"
+
+
+class KeyBar(Static):
+    """``key Description`` for each shown, active binding of the screen; the palette key at the right."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._shown: str | None = None
+
+    def on_mount(self) -> None:
+        self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
+        self._bindings_changed(self.screen)
+
+    def on_resize(self) -> None:
+        self._bindings_changed(self.screen)
+
+    def _bindings_changed(self, screen: Screen[object]) -> None:
+        if screen is not self.screen:
+            return
+        text = self.render_keys(max(20, self.size.width or 80))
+        if text.plain != self._shown:
+            self._shown = text.plain
+            self.update(text)
+
+    def render_keys(self, width: int) -> Text:
+        out = Text(no_wrap=True, overflow="ellipsis")
+        seen: set[str] = set()
+        for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
+            if not binding.show or binding.action in seen:
+                continue
+            seen.add(binding.action)
+            out.append(f" {self.app.get_key_display(binding)} ", style="bold reverse" if enabled else "dim")
+            out.append(f"{binding.description} ", style="" if enabled else "dim")
+        palette_room = width - len(PALETTE) - 1
+        if self.app.ENABLE_COMMAND_PALETTE and out.cell_len <= palette_room:
+            out.append(" " * (palette_room - out.cell_len))
+            out.append(PALETTE, style="dim")
+        out.truncate(width, overflow="ellipsis")
+        return out
