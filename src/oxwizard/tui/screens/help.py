@@ -23,7 +23,7 @@ Every answer is one commit in PROJECT/.oxwizard (see it with [b]l[/b]).
            [b]s[/b] declare success · [b]R[/b] roll back
 
 [b]R[/b]       roll back to the checkpoint, from any screen, verified
-        (in the footer once a checkpoint exists; during a running
+        (in the key bar once a checkpoint exists; during a running
         step it rolls back as soon as the step ends)
 [b]l[/b]       the runbook so far     [b]1 2 3[/b]   switch screens
 [b]ctrl+p[/b]  command palette        [b]?[/b]       this help
