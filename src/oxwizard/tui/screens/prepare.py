@@ -31,7 +31,7 @@ SPEC_OPERATORS = ("==", ">=", "<=", "~=", "!=", ">", "<")
 
 class PrepareScreen(FlowScreen):
     CSS_PATH = "prepare.tcss"
-    AUTO_FOCUS = "#targets"  # focused as the screen mounts (a focus() in on_mount repaints the footer)
+    AUTO_FOCUS = "#targets"  # the targets table has the keyboard when the screen opens
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Filter the targets, or type a spec"),
         Binding("space", "pick", "Pick", id="pick", tooltip="Pick the highlighted package as a target"),
