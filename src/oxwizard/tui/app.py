@@ -34,8 +34,6 @@ from oxwizard.tui.messages import (
     StepChanged,
 )
 from oxwizard.tui.screens.base import ALL, FlowScreen
-from oxwizard.tui.screens.execute import ExecuteScreen
-from oxwizard.tui.screens.monitor import MonitorScreen
 from oxwizard.tui.screens.prepare import PrepareScreen
 from oxwizard.tui.state import WizardState
 from oxwizard.tui.widgets.question import CHOICE_KEYS
@@ -47,6 +45,18 @@ if TYPE_CHECKING:
 
 EXECUTE_STEPS = {"install-staging", "checks-staging", "ack-warnings", "promote", "checks-live"}
 MONITOR_STEPS = {"monitor", "verdict"}
+
+
+def _execute_screen() -> Screen[Any]:
+    from oxwizard.tui.screens.execute import ExecuteScreen
+
+    return ExecuteScreen()
+
+
+def _monitor_screen() -> Screen[Any]:
+    from oxwizard.tui.screens.monitor import MonitorScreen
+
+    return MonitorScreen()
 
 
 def _answer_bindings() -> list[Binding]:
@@ -62,7 +72,8 @@ class WizardApp(App[int]):
 
     TITLE = "oxwizard"
     CSS_PATH = "app.tcss"
-    MODES = {"prepare": PrepareScreen, "execute": ExecuteScreen, "monitor": MonitorScreen}
+    # execute and monitor are imported when first shown: nothing the first paint does not need
+    MODES = {"prepare": PrepareScreen, "execute": _execute_screen, "monitor": _monitor_screen}
     DEFAULT_MODE = "prepare"
     BINDINGS = [
         *_answer_bindings(),
