@@ -396,3 +396,41 @@ def validate(value: Any, schema: dict[str, Any], root: dict[str, Any] | None = N
         for i, item in enumerate(value):
             validate(item, schema["items"], root, f"{at}[{i}]")
     return None
+
+
+TAMPERS_WITH_THE_STASH = '''import glob
+import os
+import unittest
+
+VENV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".venv")
+
+
+class TampersWithTheStash(unittest.TestCase):
+    """Passes, but rewrites the stashed oxzep7/__init__.py: the rollback cannot be verified."""
+
+    def test_tamper(self):
+        pattern = os.path.join(VENV, ".oxwizard", "checkpoints", "*", "files", "**", "oxzep7", "__init__.py")
+        for path in glob.glob(pattern, recursive=True):
+            os.unlink(path)
+            with open(path, "w") as fh:
+                fh.write("tampered = True\\n")
+'''
+
+
+def test_a_rollback_that_cannot_be_verified_exits_3_and_says_a_person_is_needed(
+    recorded_20: Any, demo: Any, tmp_path: Path
+) -> None:
+    _recorder, runbook = recorded_20
+    host = demo()
+    (host.project / "tests" / "test_tamper.py").write_text(TAMPERS_WITH_THE_STASH, encoding="utf-8")
+    copy = tmp_path / runbook.name  # outside any runbook repository: replayed with --trust
+    copy.write_bytes(runbook.read_bytes())
+
+    done = oxwizard("replay", copy, *target_args(host), "--trust", "--json", "--host", "ci-3")
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    validate(report, report_schema())
+    assert report["exit_code"] == 3 and report["rollback_verified"] is False
+    assert report["outcome"] == "rollback-failed"
+    assert "could not be verified" in report["message"] and "oxzep7/__init__.py" in report["message"]
