@@ -180,7 +180,8 @@ def bench_install_output(seconds_cap: float = 240.0) -> None:
     argv += ["--find-links", str(demo.wheelhouse), "--no-index", "--rounds", "1", "--interval", "0"]
     try:
         tmux.start(argv)
-        tmux.wait_for("pip check")
+        tmux.wait_for("oxzep7")  # the targets table is filled: the screen takes keys
+        time.sleep(0.5)
         tmux("send-keys", "/")
         tmux("send-keys", "-l", "oxzep7==1.5.0")
         tmux("send-keys", "Enter")
