@@ -123,7 +123,7 @@ def stream(
     start = time.monotonic()
     command = list(argv)
     if ignore_hangup and hasattr(signal, "SIGHUP"):
-        command = [sys.executable, "-c", _NOHUP, *command]
+        command = [sys.executable, "-I", "-S", "-c", _NOHUP, *command]
     lines: list[str] = []
     size = 0
     try:

@@ -1,0 +1,30 @@
+"""Running child processes: what an installer started by the wizard survives, and what it does not."""
+
+from __future__ import annotations
+
+import signal
+import sys
+
+from oxwizard import proc
+
+# The child hangs itself up (as a lost terminal would), then says whether it is still alive.
+HANG_UP_SELF = "import os, signal; os.kill(os.getpid(), signal.SIGHUP); print('still here', flush=True)"
+
+
+def test_a_child_started_with_ignore_hangup_survives_a_hang_up() -> None:
+    lines: list[str] = []
+    done = proc.stream([sys.executable, "-c", HANG_UP_SELF], on_line=lines.append, ignore_hangup=True)
+    assert done.returncode == 0 and lines == ["still here"]
+    assert done.argv == (sys.executable, "-c", HANG_UP_SELF)  # reported as the command it ran
+
+
+def test_without_it_a_hang_up_ends_the_child() -> None:
+    lines: list[str] = []
+    done = proc.stream([sys.executable, "-c", HANG_UP_SELF], on_line=lines.append)
+    assert done.returncode == -signal.SIGHUP and lines == []
+
+
+def test_a_missing_program_is_exit_127_either_way() -> None:
+    for ignore in (False, True):
+        done = proc.stream(["/definitely/not/a/program"], on_line=lambda _l: None, ignore_hangup=ignore)
+        assert done.returncode == 127
