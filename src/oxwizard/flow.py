@@ -166,7 +166,14 @@ class UpgradeFlow:
         except OxwizardError as exc:
             self._output("plan", f"security check unavailable: {exc}")
             self.security = None
-        self.risk = assess(plan, security=self.security, tests_found=self._tests_found())
+        from oxwizard.pins import stale_pins
+
+        self.risk = assess(
+            plan,
+            security=self.security,
+            tests_found=self._tests_found(),
+            stale_pins=stale_pins(self.project, plan),
+        )
         self.runbook = self._new_runbook(plan)
         self._record(
             "plan",

@@ -25,9 +25,13 @@ def assess(
     baseline: CheckSet | None = None,
     security: SecurityReport | None = None,
     tests_found: bool | None = None,
+    stale_pins: list[str] | None = None,
 ) -> RiskSummary:
     reasons: list[str] = []
     score = 0
+    if stale_pins:  # the upgrade would not outlive the next install from the project's own files
+        score += 1
+        reasons += stale_pins
     majors = [c for c in plan.changes if c.impact == "major"]
     if majors:
         score += 2

@@ -94,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         allow_externally_managed=args.break_system_packages,
     )
+    flow.prepare()
+    if flow.risk is not None:  # shown before anything is changed, as in the wizard's plan panel
+        say(f"          risk: {flow.risk.level}, {flow.risk.recommendation}")
+        for reason in flow.risk.reasons:
+            say(f"            - {reason}")
     outcome = flow.run()
     say(
         f"{outcome.status}: {outcome.message}"

@@ -1,0 +1,82 @@
+"""Pins in the project's own files that an upgrade would contradict, read as pip and packaging read them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from oxwizard.checks.risk import assess
+from oxwizard.pins import stale_pins
+from oxwizard.plan import Change, Plan
+
+
+def _plan(*changes: tuple[str, str | None, str]) -> Plan:
+    return Plan(
+        targets=["oxzep7==2.0.0"],
+        env_fingerprint="f",
+        python_version="3.11.7",
+        platform="linux-x86_64",
+        installer="pip",
+        changes=[
+            Change(
+                name=n,
+                from_version=a,
+                to_version=b,
+                kind="upgrade" if a else "new",
+                impact="major" if a else "new",
+                requested=n == "oxzep7",
+            )  # fmt: skip
+            for n, a, b in changes
+        ],
+    )
+
+
+def test_requirement_files_and_pyproject_that_exclude_the_new_version_are_named(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "# app\n--no-binary :none:\nOxzep7==1.4.2 --hash=sha256:" + "0" * 64 + "\n-r requirements/base.txt\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "base.txt").write_text("oxzep7-core<2\nziprow\n", encoding="utf-8")
+    (tmp_path / "constraints.txt").write_text("oxzep7>=1,<3\n", encoding="utf-8")  # allows 2.0.0
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\ndependencies = ["oxzep7~=1.4"]\n'
+        '[project.optional-dependencies]\nfast = ["oxzep7-core>=2"]\n',
+        encoding="utf-8",
+    )
+    plan = _plan(("oxzep7", "1.4.2", "2.0.0"), ("oxzep7-core", None, "2.0.0"))
+
+    found = stale_pins(tmp_path, plan)
+
+    assert len(found) == 4, found
+    assert found[0].startswith("requirements.txt pins Oxzep7==1.4.2, which excludes 2.0.0")  # as written
+    assert "brings 1.4.2 back" in found[0]
+    assert any(f.startswith("requirements.txt pins oxzep7-core<2") and "refuses it" in f for f in found)
+    assert any(f.startswith("requirements/base.txt pins oxzep7-core<2") for f in found)
+    assert any(f.startswith("pyproject.toml pins oxzep7~=1.4") for f in found)
+    assert not any("constraints.txt" in f for f in found)
+    risk = assess(plan, tests_found=True, stale_pins=found)
+    assert found[0] in risk.reasons
+
+
+def test_nothing_to_say_without_files_or_with_broken_ones(tmp_path: Path) -> None:
+    plan = _plan(("oxzep7", "1.4.2", "1.5.0"))
+    assert stale_pins(tmp_path, plan) == []
+    (tmp_path / "requirements.txt").write_text("oxzep7 (==1.4.2\n", encoding="utf-8")
+    (tmp_path / "pyproject.toml").write_text("[project\n", encoding="utf-8")
+    assert stale_pins(tmp_path, plan) == []  # unreadable files are no pins, and no crash
+
+
+def test_the_upgrade_command_shows_the_stale_pin_before_anything_changes(demo: Any) -> None:
+    sandbox = demo()
+    (sandbox.project / "requirements.txt").write_text("oxzep7==1.4.2\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "oxwizard", "upgrade", "oxzep7==1.5.0", "--env", str(sandbox.venv),
+         "--project", str(sandbox.project), "--find-links", str(sandbox.wheelhouse), "--no-index"],
+        capture_output=True, text=True, timeout=300, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr  # no --yes and no terminal: declined
+    said = done.stdout + done.stderr
+    assert "requirements.txt pins oxzep7==1.4.2, which excludes 1.5.0" in said, said
