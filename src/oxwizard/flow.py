@@ -147,7 +147,6 @@ class UpgradeFlow:
         self.survive_hangup = survive_hangup  # the wizard: an install outlives a lost terminal
         self._holding_lock = False
         self._done = 0
-        self._status: dict[str, StepStatus] = {}
 
     # -- public -------------------------------------------------------------------------------------
     def prepare(self) -> Plan:
@@ -443,6 +442,7 @@ class UpgradeFlow:
                     ["Live is untouched." if not live else "Live has the new version."]
                     + [f"{r.name}: {r.summary}" for r in cs.failed]
                 ),
+                after_failure=True,
             )
             if choice == "retry":
                 continue
@@ -496,7 +496,14 @@ class UpgradeFlow:
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _ask(
-        self, step: StepName, text: str, choices: tuple[str, ...], default: str, detail: str = ""
+        self,
+        step: StepName,
+        text: str,
+        choices: tuple[str, ...],
+        default: str,
+        detail: str = "",
+        *,
+        after_failure: bool = False,
     ) -> str:
         recorded = self.answers.get(step)
         if recorded is not None and recorded in choices:
@@ -508,10 +515,10 @@ class UpgradeFlow:
         if self.rolled_back and answer != "rollback":
             raise _Stop(FlowOutcome("rolled-back", "rolled back by request; verified", 0))
         self._record(step, text, answer)
-        failed = self._status.get(step) == "failed"
-        self._step(
-            step, "failed" if failed else "passed", f"{answer} (after the failure)" if failed else answer
-        )
+        if after_failure:  # the decision does not turn the failed step green
+            self._step(step, "failed", f"{answer} (after the failure)")
+        else:
+            self._step(step, "passed", answer)
         if self.rolled_back:
             raise _Stop(FlowOutcome("rolled-back", "rolled back by request; verified", 0))
         return answer
@@ -585,7 +592,6 @@ class UpgradeFlow:
         return self.config.test_command is not None or (self.project / "tests").is_dir()
 
     def _step(self, step: StepName, status: StepStatus, message: str, elapsed: float | None = None) -> None:
-        self._status[step] = status
         if status in ("passed", "failed", "skipped", "warned") and step in STEPS:
             self._done = max(self._done, STEPS.index(step) + 1)
         self.listener.on_step(StepEvent(step, status, message, elapsed, (self._done, len(STEPS))))
@@ -594,41 +600,27 @@ class UpgradeFlow:
         self.listener.on_output(step, line)
 
 
-def resume_state(project: Path, env: Environment | None = None) -> ResumeInfo | None:
-    """The newest runbook of ``project`` if it is unfinished, with where it stands."""
+def start_state(project: Path, env: Environment | None = None) -> tuple[ResumeInfo | None, str]:
+    """Where the newest runbook of ``project`` (for ``env``) left things, read once at start:
+    (where it stands, "") when it is unfinished, (None, how it ended in one line) when it finished
+    (a flow whose terminal was lost may have finished unwatched), (None, "") when there is none."""
     repo_dir = project.resolve() / ".oxwizard" / "runbooks"
     paths = sorted(repo_dir.glob("*.json")) if repo_dir.is_dir() else []
     if not paths:
-        return None
+        return None, ""
     runbook = load_runbook(paths[-1])
-    if not runbook.decisions or runbook.decisions[-1].step in FINAL_STEPS:
-        return None
-    if env is not None and runbook.environment.prefix != str(env.prefix):
-        return None
+    if not runbook.decisions or (env is not None and runbook.environment.prefix != str(env.prefix)):
+        return None, ""
+    last = runbook.decisions[-1]
+    if last.step in FINAL_STEPS:
+        said = last.answer if last.step == "outcome" else f"{last.step}: {last.answer}"
+        return None, f"{', '.join(runbook.targets)} {said} ({last.at[:16].replace('T', ' ')})"
     promoted = runbook.last("promote")
     rolled = runbook.last("rollback")
     live_touched = promoted is not None and (
         rolled is None or runbook.decisions.index(rolled) < runbook.decisions.index(promoted)
     )
-    return ResumeInfo(runbook, paths[-1], runbook.decisions[-1].step, live_touched, runbook.checkpoint_id)
-
-
-def last_outcome(project: Path, env: Environment | None = None) -> str:
-    """How the newest runbook of ``project`` (for ``env``) ended, in one line; "" when none did.
-
-    The wizard shows it at start: a flow whose terminal was lost may have finished unwatched."""
-    repo_dir = project.resolve() / ".oxwizard" / "runbooks"
-    paths = sorted(repo_dir.glob("*.json")) if repo_dir.is_dir() else []
-    if not paths:
-        return ""
-    runbook = load_runbook(paths[-1])
-    if env is not None and runbook.environment.prefix != str(env.prefix):
-        return ""
-    final = runbook.decisions[-1] if runbook.decisions else None
-    if final is None or final.step not in FINAL_STEPS:
-        return ""
-    said = final.answer if final.step == "outcome" else f"{final.step}: {final.answer}"
-    return f"{', '.join(runbook.targets)} {said} ({final.at[:16].replace('T', ' ')})"
+    return ResumeInfo(runbook, paths[-1], last.step, live_touched, runbook.checkpoint_id), ""
 
 
 def requirements_of(runbook: Runbook) -> list[Requirement]:
@@ -655,5 +647,5 @@ def _size(n: int) -> str:
 
 __all__ = [
     "STEPS", "Abandoned", "FlowListener", "FlowOutcome", "Question", "ResumeInfo", "StepEvent",
-    "UpgradeFlow", "requirements_of", "resume_state",
+    "UpgradeFlow", "requirements_of", "start_state",
 ]  # fmt: skip

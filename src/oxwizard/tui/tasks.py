@@ -43,15 +43,14 @@ class Sources:
 def load_environment(env_path: str | None, project: Path, sources: Sources) -> EnvironmentLoaded:
     """Open the environment, run crash recovery, and read what the prepare screen shows."""
     from oxwizard.environment import Environment
-    from oxwizard.flow import last_outcome, resume_state
+    from oxwizard.flow import start_state
     from oxwizard.outdated import find_outdated
 
     env = Environment.open(env_path)
     recovered = run_recovery(env)
     outdated = find_outdated(env, sources.build())
     problems = env.pip_check()
-    resume = resume_state(project, env)
-    last = last_outcome(project, env) if resume is None else ""
+    resume, last = start_state(project, env)
     return EnvironmentLoaded(env, outdated, problems, recovered, resume, last)
 
 
