@@ -244,19 +244,14 @@ def load_checkpoint(env: Environment | Path, checkpoint_id: str) -> Checkpoint:
 
 
 def list_checkpoints(env: Environment | Path) -> list[Checkpoint]:
-    """Every checkpoint of ``env``, oldest first."""
-    folder = checkpoints_dir(env)
-    try:
-        ids = [p.name for p in folder.iterdir() if (p / "checkpoint.json").is_file()]
-    except OSError:
-        return []
+    """Every checkpoint of ``env``, oldest first (loaded whole: see :func:`checkpoint_heads`)."""
     found = []
-    for ck_id in ids:
+    for head in checkpoint_heads(env):
         try:
-            found.append(load_checkpoint(env, ck_id))
+            found.append(load_checkpoint(env, head.id))
         except CheckpointError:
             continue
-    return sorted(found, key=lambda c: (c.created_at, c.id))
+    return found
 
 
 class CheckpointHead(BaseModel):

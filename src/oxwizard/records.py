@@ -34,12 +34,12 @@ def hash_many(paths: list[str], workers: int = 4) -> list[str | None]:
     big: list[int] = []
     for i, p in enumerate(paths):
         try:
-            digest = _sha256_small(p)
+            digest = _sha256(p, limit=_BIG)
+            if digest is None:
+                big.append(i)  # hashed below, in the pool
         except OSError:
             digest = None
-        if digest is _TOO_BIG:
-            big.append(i)  # hashed below, in the pool
-        out.append(digest if isinstance(digest, str) else None)
+        out.append(digest)
     if big:
 
         def one(i: int) -> str | None:
@@ -54,46 +54,29 @@ def hash_many(paths: list[str], workers: int = 4) -> list[str | None]:
     return out
 
 
-_TOO_BIG = object()
+def sha256_file(path: Path | str) -> str:
+    """Hex sha256 of a file (of the link text for a symlink, prefixed ``symlink:``)."""
+    digest = _sha256(path)
+    assert digest is not None  # no limit: always hashed
+    return digest
 
 
-def _sha256_small(path: str) -> str | object:
-    """:func:`sha256_file` for a file under ``_BIG`` bytes, else ``_TOO_BIG`` (nothing hashed)."""
-    fd = _open_nofollow(path)
-    if isinstance(fd, str):
-        return fd
-    try:
-        data = os.read(fd, _BIG)
-        if len(data) == _BIG:
-            return _TOO_BIG
-        digest = hashlib.sha256(data)
-        while chunk := os.read(fd, _CHUNK):  # a short read is not always the end of the file
-            digest.update(chunk)
-    finally:
-        os.close(fd)
-    return digest.hexdigest()
-
-
-def _open_nofollow(path: Path | str) -> int | str:
-    """An fd to read ``path``, or the ``symlink:`` digest when ``path`` is a symlink (not followed)."""
+def _sha256(path: Path | str, limit: int | None = None) -> str | None:
+    """:func:`sha256_file`, or None without hashing when the file has ``limit`` bytes or more."""
     if not _NOFOLLOW and os.path.islink(path):
         return "symlink:" + os.readlink(path)
     try:
-        return os.open(path, os.O_RDONLY | _NOFOLLOW)
+        fd = os.open(path, os.O_RDONLY | _NOFOLLOW)
     except OSError:
         if _NOFOLLOW and os.path.islink(path):  # O_NOFOLLOW refuses a symlink: hash its link text
             return "symlink:" + os.readlink(path)
         raise
-
-
-def sha256_file(path: Path | str) -> str:
-    """Hex sha256 of a file (of the link text for a symlink, prefixed ``symlink:``)."""
-    fd = _open_nofollow(path)
-    if isinstance(fd, str):
-        return fd
-    digest = hashlib.sha256()
     try:
-        while chunk := os.read(fd, _CHUNK):
+        data = os.read(fd, limit or _CHUNK)
+        if limit is not None and len(data) == limit:
+            return None
+        digest = hashlib.sha256(data)
+        while chunk := os.read(fd, _CHUNK):  # a short read is not always the end of the file
             digest.update(chunk)
     finally:
         os.close(fd)
