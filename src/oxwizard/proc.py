@@ -1,7 +1,7 @@
 """Running child processes: argument lists only, never a shell, with pip isolated on request.
 
 Everything the engine runs (pip, uv, git, the project's tests) goes through :func:`run` or
-:func:`stream`, so the rules live in one place: no ``shell=True``, stdout and stderr kept apart,
+:func:`stream`, so the rules live in one place: argument lists and no shell, stdout and stderr kept apart,
 output capped, a timeout, and a hermetic pip environment where the caller asks for one.
 """
 

@@ -87,12 +87,12 @@ def build_app(args: argparse.Namespace) -> WizardApp:
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.errors import EnvironmentNotFound
+    from oxwizard.errors import UsageError
 
     for flag, value in (("--env", args.env), ("--project", args.project)):
         if value is not None and not Path(value).exists():
             # before the screen opens: a typo gets the same one-line error as every other verb
-            raise EnvironmentNotFound(f"{flag}: no such file or folder: {value}")
+            raise UsageError(f"{flag}: no such file or folder: {value}")
     app = build_app(args)
     return launch_app(app)
 
