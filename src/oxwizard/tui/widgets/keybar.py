@@ -24,7 +24,7 @@ class KeyBar(Static):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._shown: str | None = None
+        self._shown: Text | None = None
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -37,8 +37,8 @@ class KeyBar(Static):
         if screen is not self.screen:
             return
         text = self.render_keys(max(20, self.size.width or 80))
-        if text.plain != self._shown:
-            self._shown = text.plain
+        if text != self._shown:  # styles count: a key that becomes disabled is dimmed
+            self._shown = text
             self.update(text)
 
     def render_keys(self, width: int) -> Text:

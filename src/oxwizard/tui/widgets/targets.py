@@ -53,6 +53,7 @@ class TargetsTable(DataTable[Text | str]):
 
     def set_rows(self, rows: list[TargetRow]) -> None:
         self.rows_all = rows
+        self._cell_cache.clear()  # only the rows shown now are kept
         self.refilter()
 
     def set_filter(self, text: str) -> None:
