@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from oxwizard.demo import DemoSandbox, build_demo, build_wheelhouse
+from oxwizard.plan import Change, Plan
 
 DemoFactory = Callable[[], DemoSandbox]
 
@@ -144,3 +145,25 @@ def assert_restored(venv: Path, checkpoint_id: str) -> None:
 def live_demo(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoSandbox:
     """One demo sandbox shared by the tests of a module; each test leaves it as it found it."""
     return build_demo(tmp_path_factory.mktemp("live-demo") / "demo", wheelhouse=wheelhouse)
+
+
+def make_plan() -> Plan:
+    """oxzep7 1.4.2 -> 2.0.0 (major) with oxzep7-core 2.0.0 new: the demo's major upgrade, as data."""
+    return Plan(
+        targets=["oxzep7==2.0.0"],
+        env_fingerprint="0123456789abcdef",
+        python_version="3.11.9",
+        platform="linux-x86_64",
+        installer="pip",
+        changes=[
+            Change(
+                name="oxzep7",
+                from_version="1.4.2",
+                to_version="2.0.0",
+                kind="upgrade",
+                impact="major",
+                requested=True,
+            ),
+            Change(name="oxzep7-core", to_version="2.0.0", kind="new", impact="new"),
+        ],
+    )

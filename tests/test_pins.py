@@ -7,30 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from conftest import make_plan
+
 from oxwizard.checks.risk import assess
 from oxwizard.pins import stale_pins
-from oxwizard.plan import Change, Plan
-
-
-def _plan(*changes: tuple[str, str | None, str]) -> Plan:
-    return Plan(
-        targets=["oxzep7==2.0.0"],
-        env_fingerprint="f",
-        python_version="3.11.7",
-        platform="linux-x86_64",
-        installer="pip",
-        changes=[
-            Change(
-                name=n,
-                from_version=a,
-                to_version=b,
-                kind="upgrade" if a else "new",
-                impact="major" if a else "new",
-                requested=n == "oxzep7",
-            )  # fmt: skip
-            for n, a, b in changes
-        ],
-    )
 
 
 def test_requirement_files_and_pyproject_that_exclude_the_new_version_are_named(tmp_path: Path) -> None:
@@ -46,7 +26,7 @@ def test_requirement_files_and_pyproject_that_exclude_the_new_version_are_named(
         '[project.optional-dependencies]\nfast = ["oxzep7-core>=2"]\n',
         encoding="utf-8",
     )
-    plan = _plan(("oxzep7", "1.4.2", "2.0.0"), ("oxzep7-core", None, "2.0.0"))
+    plan = make_plan()  # oxzep7 1.4.2 -> 2.0.0, oxzep7-core new 2.0.0
 
     found = stale_pins(tmp_path, plan)
 
@@ -62,7 +42,7 @@ def test_requirement_files_and_pyproject_that_exclude_the_new_version_are_named(
 
 
 def test_nothing_to_say_without_files_or_with_broken_ones(tmp_path: Path) -> None:
-    plan = _plan(("oxzep7", "1.4.2", "1.5.0"))
+    plan = make_plan()
     assert stale_pins(tmp_path, plan) == []
     (tmp_path / "requirements.txt").write_text("oxzep7 (==1.4.2\n", encoding="utf-8")
     (tmp_path / "pyproject.toml").write_text("[project\n", encoding="utf-8")

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import make_plan
 from test_runbook_repo import make_runbook
 
 from oxwizard.errors import RunbookError
-from oxwizard.plan import Change, Plan
 from oxwizard.runbook import (
     MAX_RUNBOOK_BYTES,
     SCHEMA_VERSION,
@@ -19,27 +19,6 @@ from oxwizard.runbook import (
     dump_runbook,
     load_runbook,
 )
-
-
-def make_plan() -> Plan:
-    return Plan(
-        targets=["oxzep7==2.0.0"],
-        env_fingerprint="0123456789abcdef",
-        python_version="3.11.9",
-        platform="linux-x86_64",
-        installer="pip",
-        changes=[
-            Change(
-                name="oxzep7",
-                from_version="1.4.2",
-                to_version="2.0.0",
-                kind="upgrade",
-                impact="major",
-                requested=True,
-            ),
-            Change(name="oxzep7-core", to_version="2.0.0", kind="new", impact="new"),
-        ],
-    )
 
 
 def full_runbook() -> Runbook:
