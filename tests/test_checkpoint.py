@@ -53,6 +53,10 @@ def test_checkpoint_records_everything_and_stashes_only_what_the_plan_changes(li
     for sub in (checkpoints_dir(env).parent, checkpoints_dir(env), folder, folder / "files"):
         assert sub.stat().st_mode & 0o777 == 0o700, sub
     assert load_checkpoint(env, ck.id) == ck == latest_checkpoint(env)
+    # the manifest sits beside checkpoint.json, which stays small (rewritten when restored)
+    assert "manifest" not in json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))
+    triples = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert [tuple(t) for t in triples] == [tuple(e) for e in ck.manifest]
     second = take_checkpoint(env, plan)
     assert second.parent == ck.id and second.id != ck.id
     assert [c.id for c in list_checkpoints(env)][-2:] == [ck.id, second.id]

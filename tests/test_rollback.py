@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import pytest
 from conftest import assert_restored, env_state
 
 from oxwizard.apply import apply_plan
-from oxwizard.checkpoint import Checkpoint, stash_dir, take_checkpoint
+from oxwizard.checkpoint import Checkpoint, checkpoints_dir, load_checkpoint, stash_dir, take_checkpoint
 from oxwizard.demo import DemoSandbox
 from oxwizard.environment import Environment
 from oxwizard.errors import RollbackFailed
@@ -59,6 +60,27 @@ def test_rollback_is_byte_identical_and_verified(live_demo: DemoSandbox) -> None
     assert result.fingerprint_after == ck.fingerprint == env.fingerprint()
     assert env_state(live_demo.venv) == before
     assert_restored(live_demo.venv, ck.id)
+
+
+def test_a_checkpoint_written_before_the_manifest_moved_out_still_rolls_back(live_demo: DemoSandbox) -> None:
+    """Schema 1 kept the manifest inside checkpoint.json as objects: it is read, and rewritten as
+    schema 2 (manifest.json beside it) when the rollback marks it restored."""
+    before = env_state(live_demo.venv)
+    env, ck = _upgrade(live_demo, "oxzep7==1.5.0")
+    folder = checkpoints_dir(env) / ck.id
+    old = json.loads(ck.model_dump_json())
+    old["schema_version"] = 1
+    old["manifest"] = [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in ck.manifest]
+    (folder / "checkpoint.json").write_text(json.dumps(old), encoding="utf-8")
+    (folder / "manifest.json").unlink()
+    assert load_checkpoint(env, ck.id).manifest == ck.manifest
+
+    result = rollback(env)
+
+    assert result.verified and result.restored_files == len(ck.manifest)
+    assert env_state(live_demo.venv) == before
+    assert json.loads((folder / "checkpoint.json").read_text(encoding="utf-8"))["schema_version"] == 2
+    assert load_checkpoint(env, ck.id).manifest == ck.manifest
 
 
 def test_rolling_back_twice_or_with_nothing_to_roll_back_is_a_noop(live_demo: DemoSandbox) -> None:

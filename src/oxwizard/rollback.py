@@ -181,7 +181,7 @@ def _restore_from_stash(
             continue
         if old is None or old.version != dist.version:
             result.removed.append(f"{name}=={dist.version}")
-        for path in record_files(paths, Path(dist.metadata_dir), swapped):
+        for path in record_files(paths, Path(dist.metadata_dir), swapped, drop=swapped_prefixes):
             if not swapped(path):
                 doomed.add(path)
                 doomed.update(pyc.siblings(path))
@@ -376,8 +376,8 @@ def _reinstall(
 def _verify(env: Environment, ck: Checkpoint, result: RollbackResult) -> list[str]:
     problems: list[str] = []
     if result.method == "stash":
-        root = str(env.root)
-        digests = hash_many([os.path.join(root, e.path) for e in ck.manifest])
+        root = str(env.root) + os.sep
+        digests = hash_many([root + e.path for e in ck.manifest], [e.size for e in ck.manifest])
         for entry, digest in zip(ck.manifest, digests, strict=True):
             if digest is None:
                 problems.append(f"{entry.path} missing")
