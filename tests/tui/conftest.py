@@ -35,6 +35,25 @@ async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: 
         await pilot.pause(0.05)
 
 
+async def wait_ready(pilot: Pilot[Any], timeout: float = 60.0) -> None:
+    """Wait until the prepare screen shows the environment and its targets table takes keys (the
+    table is mounted once the environment has been read, after the first paint)."""
+    from oxwizard.tui.widgets.targets import TargetsTable
+
+    app = pilot.app
+    assert isinstance(app, WizardApp)
+
+    def ready() -> bool:
+        if app.state.env_error:
+            return True
+        tables = app.screen.query(TargetsTable)
+        return app.state.env is not None and bool(tables) and tables.first().row_count > 0
+
+    ready.__name__ = "the targets table"
+    await wait_for(pilot, ready, timeout)
+    await pilot.pause()
+
+
 async def wait_question(pilot: Pilot[Any], step: str, timeout: float = 180.0) -> None:
     app = pilot.app
     assert isinstance(app, WizardApp)

@@ -9,12 +9,12 @@ from oxwizard.tui.screens.execute import ExecuteScreen
 from oxwizard.tui.screens.monitor import MonitorScreen
 from oxwizard.tui.screens.resume import ResumeScreen
 
-from .conftest import installed_version, make_app, screen_text, wait_for, wait_question
+from .conftest import installed_version, make_app, screen_text, wait_for, wait_question, wait_ready
 
 
 async def _plan_and_stage(pilot: Any, spec: str) -> None:
     app = pilot.app
-    await wait_for(pilot, lambda: app.state.env is not None, 60)
+    await wait_ready(pilot)
     await pilot.press("slash")
     await pilot.press(*spec)
     await pilot.press("enter")
@@ -83,7 +83,7 @@ async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
     again = make_app(sandbox)
     async with again.run_test(size=(100, 30)) as pilot:  # the next start says how the last run ended
-        await wait_for(pilot, lambda: again.state.env is not None, 60)
+        await wait_ready(pilot)
         assert "last: oxzep7==2.0.0 failed: checks failed in staging" in screen_text(again)
 
 

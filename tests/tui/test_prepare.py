@@ -8,14 +8,14 @@ from oxwizard.tui.screens.help import HelpScreen
 from oxwizard.tui.screens.runbook import RunbookScreen
 from oxwizard.tui.widgets.targets import TargetsTable
 
-from .conftest import make_app, screen_text, wait_for
+from .conftest import make_app, screen_text, wait_for, wait_ready
 
 
 async def test_prepare_shows_facts_targets_and_filters(demo_template: Any) -> None:
     app = make_app(demo_template)
     async with app.run_test(size=(80, 24)) as pilot:
         assert "R" not in app.screen.active_bindings  # no checkpoint yet: no rollback key
-        await wait_for(pilot, lambda: app.state.env is not None or app.state.env_error, 60)
+        await wait_ready(pilot)
         await pilot.pause()
         text = screen_text(app)
         assert "installer pip" in text and "pip check ok" in text and ".oxwizard/" in text
@@ -43,7 +43,7 @@ async def test_plan_for_a_typed_spec(demo: Any) -> None:
     sandbox = demo()
     app = make_app(sandbox)
     async with app.run_test(size=(120, 40)) as pilot:
-        await wait_for(pilot, lambda: app.state.env is not None, 60)
+        await wait_ready(pilot)
         await pilot.press("slash", *"oxzep7==2.0.0", "enter")
         await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
         text = screen_text(app)

@@ -18,7 +18,7 @@ from oxwizard.flow import FlowOutcome, Question, StepEvent
 from oxwizard.plan import Change, Plan
 from oxwizard.tui.messages import ChecksReported, FlowFinished, PlanResolved, QuestionAsked, StepChanged
 
-from .conftest import make_app, wait_for
+from .conftest import make_app, wait_ready
 
 SIZES = [(80, 24), (120, 40)]
 
@@ -47,7 +47,7 @@ def _ev(step: str, status: str, message: str, elapsed: float | None, done: int) 
 
 async def _loaded(pilot: Pilot[Any]) -> None:
     app: Any = pilot.app
-    await wait_for(pilot, lambda: app.state.env is not None, 60)
+    await wait_ready(pilot)
     app.env_label = "demo/project/.venv"
     app._render(frozenset({"env", "targets"}))
     await pilot.pause()

@@ -71,7 +71,10 @@ class WizardApp(App[int]):
     """``oxwizard`` with no sub-command."""
 
     TITLE = "oxwizard"
-    CSS_PATH = "app.tcss"
+    # The first screen's CSS is the app's (it still lives beside its module): a screen's own CSS_PATH
+    # makes Textual re-parse the whole stylesheet, every widget's default CSS included, when the
+    # screen is first shown, which before the first paint would cost as much as composing it.
+    CSS_PATH = ["app.tcss", "screens/prepare.tcss"]
     # execute and monitor are imported when first shown: nothing the first paint does not need
     MODES = {"prepare": PrepareScreen, "execute": _execute_screen, "monitor": _monitor_screen}
     DEFAULT_MODE = "prepare"

@@ -8,30 +8,36 @@ app's, so they work on every screen.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Input, Log, Static
+from textual.widgets import Static
 
-from oxwizard.tui.screens.base import FlowScreen
+from oxwizard.tui.screens.base import ALL, FlowScreen
 from oxwizard.tui.state import WizardState
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.plan_view import PlanView, render_plan
 from oxwizard.tui.widgets.progress import ProgressLine
 from oxwizard.tui.widgets.question import render_question
 from oxwizard.tui.widgets.steps import StepsChecklist
-from oxwizard.tui.widgets.targets import TargetRow, TargetsTable
+from oxwizard.tui.widgets.target_row import TargetRow
 from oxwizard.tui.widgets.title import TitleBar
+
+if TYPE_CHECKING:
+    from textual.widgets import Input
+
+    from oxwizard.tui.widgets.targets import TargetsTable
 
 READINESS = ("checkpoint", "stage", "baseline", "go")
 SPEC_OPERATORS = ("==", ">=", "<=", "~=", "!=", ">", "<")
 
 
 class PrepareScreen(FlowScreen):
-    CSS_PATH = "prepare.tcss"
-    AUTO_FOCUS = "#targets"  # the targets table has the keyboard when the screen opens
+    # prepare.tcss is loaded by the app (WizardApp.CSS_PATH), so that no re-parse delays the first paint
+    AUTO_FOCUS = ""  # none: the targets table takes the keyboard once it is mounted (after the first paint)
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Filter the targets, or type a spec"),
         Binding("space", "pick", "Pick", id="pick", tooltip="Pick the highlighted package as a target"),
@@ -51,18 +57,23 @@ class PrepareScreen(FlowScreen):
     def __init__(self) -> None:
         super().__init__(name="prepare")
         self._written = 0
+        # the filter, the targets table and the output log: asked for once the environment is read,
+        # mounted (and usable) a moment later
+        self._mount_asked = False
+        self._interactive = False
 
     def compose(self) -> ComposeResult:
+        # The filter, the targets table and the output log come in _mount_interactive, once the
+        # environment has been read (in a worker started after the first paint): they have nothing to
+        # show before, and building and styling them is most of what a first paint of this screen
+        # would cost beyond a minimal app's. Until then the facts box says what is being read.
         yield TitleBar("prepare", id="title")
         with Horizontal(id="top"):
             with Vertical(id="left"):
                 yield Static(id="facts")
-                yield Input(placeholder="/ filter, or a spec: oxzep7==1.5.0 ⏎", id="filter")
-                yield TargetsTable(id="targets")
             with Vertical(id="right", classes="no-output"):
                 with VerticalScroll(id="plan-box"):
                     yield PlanView(id="plan")
-                yield Log(id="output", max_lines=1000, auto_scroll=True)
         with Vertical(id="readiness"):
             yield StepsChecklist(READINESS, id="ready-steps")
             yield Static(id="decision")
@@ -70,21 +81,54 @@ class PrepareScreen(FlowScreen):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).cursor_blink = False
         self.query_one("#left").border_title = "Environment · targets"
         self.query_one("#plan-box").border_title = "Plan"
         self.query_one("#readiness").border_title = "Readiness"
-        self.query_one("#output").border_title = "Output"
+
+    async def _mount_interactive(self) -> None:
+        from textual.widgets import Input, Log
+
+        from oxwizard.tui.widgets.targets import TargetsTable
+
+        filter_input = Input(placeholder="/ filter, or a spec: oxzep7==1.5.0 ⏎", id="filter")
+        filter_input.cursor_blink = False
+        table = TargetsTable(id="targets")
+        log = Log(id="output", max_lines=1000, auto_scroll=True)
+        log.border_title = "Output"
+        await self.query_one("#left").mount(filter_input, table)
+        await self.query_one("#right").mount(log)
+        self._interactive = True
+        if self.focused is None:
+            table.focus()
+        self.render_state(self.wizard_state, ALL)
+        self.app.refresh_bindings()
+
+    @property
+    def filter_input(self) -> Input:
+        from textual.widgets import Input
+
+        return self.query_one("#filter", Input)
+
+    @property
+    def targets(self) -> TargetsTable:
+        from oxwizard.tui.widgets.targets import TargetsTable
+
+        return self.query_one(TargetsTable)
 
     # -- rendering ------------------------------------------------------------------------------------
     def render_state(self, state: WizardState, parts: frozenset[str]) -> None:
         if not self.is_mounted:
             return
+        if not self._interactive:
+            if not self._mount_asked and (state.env is not None or state.env_error):
+                self._mount_asked = True  # the environment is read: now the table has rows to show
+                self.call_later(self._mount_interactive)
+            parts -= {"targets", "output"}  # drawn by _mount_interactive
         if "env" in parts:
             self.query_one("#facts", Static).update(render_facts(state, self.app))
             self.query_one(TitleBar).set_where(where_text(state))
         if "targets" in parts:
-            table = self.query_one(TargetsTable)
+            table = self.targets
             table.picked = set(state.picked)
             table.set_rows(target_rows(state))
         if "plan" in parts:
@@ -95,6 +139,8 @@ class PrepareScreen(FlowScreen):
             done, total = state.progress
             self.query_one(ProgressLine).set_progress(done, total, "flow")
         if "output" in parts:
+            from textual.widgets import Log
+
             log = self.query_one("#output", Log)
             lines = state.lines_since(self._written)
             if lines:
@@ -105,13 +151,13 @@ class PrepareScreen(FlowScreen):
 
     # -- actions --------------------------------------------------------------------------------------
     def action_focus_filter(self) -> None:
-        self.query_one("#filter", Input).focus()
+        self.filter_input.focus()
 
     def action_leave_filter(self) -> None:
-        self.query_one(TargetsTable).focus()
+        self.targets.focus()
 
     def action_pick(self) -> None:
-        name = self.query_one(TargetsTable).toggle_current()
+        name = self.targets.toggle_current()
         if name is not None:
             picked = self.wizard_state.picked
             picked.symmetric_difference_update({name})
@@ -129,6 +175,8 @@ class PrepareScreen(FlowScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         state = self.wizard_state
         busy = state.flow_running or state.planning or state.rolling_back
+        if action in ("focus_filter", "pick", "leave_filter", "plan") and not self._interactive:
+            return False
         if action == "plan":
             return state.env is not None and not busy
         if action == "continue":
@@ -136,21 +184,21 @@ class PrepareScreen(FlowScreen):
         return True
 
     def current_specs(self) -> list[str]:
-        text = self.query_one("#filter", Input).value.strip()
+        text = self.filter_input.value.strip()
         if text and any(op in text for op in SPEC_OPERATORS):
             return [text]
         if self.wizard_state.picked:
             return sorted(self.wizard_state.picked)
         if text:
-            return [text] if text in {r.name for r in self.query_one(TargetsTable).rows_all} else []
-        row = self.query_one(TargetsTable).current_row()
+            return [text] if text in {r.name for r in self.targets.rows_all} else []
+        row = self.targets.current_row()
         return [row.name] if row is not None and row.latest else []
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        self.query_one(TargetsTable).set_filter(event.value)
+        self.targets.set_filter(event.value)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.query_one(TargetsTable).focus()
+        self.targets.focus()
         self.action_plan()
 
     def on_data_table_row_selected(self, event: TargetsTable.RowSelected) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
-from oxwizard.tui.widgets.targets import IMPACT_STYLE
+from oxwizard.tui.widgets.target_row import IMPACT_STYLE
 
 if TYPE_CHECKING:
     from oxwizard.plan import Plan

@@ -6,23 +6,17 @@ Filtering rebuilds the rows from an in-memory list (no engine call per keystroke
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 from textual.widgets.data_table import RowKey
 
+from oxwizard.tui.widgets.target_row import IMPACT_STYLE, TargetRow
+
+__all__ = ["NAME_WIDTH", "TargetRow", "TargetsTable"]
+
 NAME_WIDTH = 13
-IMPACT_STYLE = {"major": "bold red", "minor": "yellow", "patch": "green", "pre-release": "magenta"}
-
-
-@dataclass(frozen=True)
-class TargetRow:
-    name: str
-    current: str
-    latest: str | None
-    impact: str
 
 
 class TargetsTable(DataTable[Text | str]):
