@@ -176,7 +176,7 @@ class PrepareScreen(FlowScreen):
         state = self.wizard_state
         busy = state.flow_running or state.planning or state.rolling_back
         if action in ("focus_filter", "pick", "leave_filter", "plan") and not self._interactive:
-            return False
+            return None  # shown dimmed until the targets table is there
         if action == "plan":
             return state.env is not None and not busy
         if action == "continue":
