@@ -12,6 +12,7 @@ import base64
 import csv
 import hashlib
 import os
+import signal
 import stat
 import threading
 from collections.abc import Callable
@@ -113,6 +114,8 @@ def _fork_hashing(paths: list[str], expect: list[int | None]) -> tuple[int, int]
     if pid == 0:  # the child: hash, write, and leave without running any cleanup of the parent's
         code = 1
         try:
+            for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_DFL)  # never the parent's handlers (they act on its pids)
             os.close(read_end)
             out: list[str | None] = [None] * len(paths)
             later = set(_hash_small(paths, expect, 0, len(paths), out))
