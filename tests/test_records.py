@@ -124,10 +124,13 @@ def test_expected_sizes_never_hide_a_file_that_grew_or_shrank(tmp_path: Path) ->
     assert [a == b for a, b in zip(before, after, strict=True)] == [True, False, False, True]
 
 
-def test_a_fifo_where_a_file_should_be_is_unreadable_not_a_hang(tmp_path: Path) -> None:
+def test_a_fifo_or_a_device_where_a_file_should_be_is_unreadable_not_a_hang(tmp_path: Path) -> None:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     assert hash_many([str(fifo)], [10]) == [None]
+    assert hash_many([str(fifo)]) == [None]
+    assert hash_many(["/dev/zero"], [10]) == [None]  # a device that never ends
+    assert hash_many(["/dev/zero"]) == [None]
 
 
 def test_record_files_leaves_out_only_plain_paths_under_folders_moved_whole(tmp_path: Path) -> None:

@@ -173,7 +173,9 @@ def _sha256(path: Path | str, limit: int | None = None, expect: int | None = Non
         if expect is not None and expect < first:
             first = expect + 1
         data = os.read(fd, first)
-        if not data and not stat.S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device reads as empty
+        # Empty, or as much as asked for: make sure it is a regular file (a FIFO reads as empty, a
+        # device such as /dev/zero never ends). Small files, the usual case, pay no extra call.
+        if len(data) in (0, first) and not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(f"{path} is not a regular file")
         if limit is not None and len(data) == limit:
             return None

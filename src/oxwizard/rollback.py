@@ -380,7 +380,7 @@ def _verify(env: Environment, ck: Checkpoint, result: RollbackResult) -> list[st
         digests = hash_many([root + e.path for e in ck.manifest], [e.size for e in ck.manifest])
         for entry, digest in zip(ck.manifest, digests, strict=True):
             if digest is None:
-                problems.append(f"{entry.path} missing")
+                problems.append(f"{entry.path} missing or not a readable file")
             elif digest != entry.sha256:
                 problems.append(f"{entry.path} differs from the checkpoint")
     else:
