@@ -281,16 +281,20 @@ def _record_rows(dist_info: Path, under: tuple[str, ...] = ()) -> dict[str, str]
     lines = text.splitlines()
     quoted = '"' in text
     if under and not quoted:
-        lines = [x for x in lines if not (x.startswith(under) and "/." not in x and "//" not in x)]
+        lines = _not_plainly_under(lines, under)
     seen: dict[str, str] = {}
     for row in csv.reader(lines):
-        if not row or not row[0] or row[0] in seen:
-            continue
-        entry = row[0]
-        if under and quoted and entry.startswith(under) and "/." not in entry and "//" not in entry:
-            continue
-        seen[entry] = row[1] if len(row) > 1 else ""
+        if row and row[0] and row[0] not in seen:
+            seen[row[0]] = row[1] if len(row) > 1 else ""
+    if under and quoted:
+        seen = {entry: seen[entry] for entry in _not_plainly_under(list(seen), under)}
     return seen
+
+
+def _not_plainly_under(texts: list[str], under: tuple[str, ...]) -> list[str]:
+    """``texts`` without those that start with one of the ``under`` prefixes and hold no ``.`` or
+    empty segment after it (which normalising could move elsewhere)."""
+    return [x for x in texts if not (x.startswith(under) and "/." not in x and "//" not in x)]
 
 
 def record_files(
