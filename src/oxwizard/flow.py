@@ -28,6 +28,7 @@ from oxwizard.plan import Plan, compute_plan
 from oxwizard.runbook import Decision, Evidence, FlowOptions, Runbook, load_runbook
 from oxwizard.runbook_repo import RunbookRepo
 from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.steps import CHECKLIST, StepName
 
 if TYPE_CHECKING:
     from oxwizard.checkpoint import Checkpoint
@@ -35,18 +36,10 @@ if TYPE_CHECKING:
     from oxwizard.checks.security import SecurityReport
     from oxwizard.rollback import RollbackResult
 
-StepName = Literal[
-    "plan", "risk", "checkpoint", "stage", "baseline", "go", "install-staging", "checks-staging",
-    "ack-warnings", "promote", "checks-live", "monitor", "verdict", "rollback",
-]  # fmt: skip
 StepStatus = Literal["running", "passed", "failed", "warned", "skipped"]
 OutcomeStatus = Literal["upgraded", "rolled-back", "kept", "declined", "failed", "nothing-to-do"]
 
-# The steps in order, as a checklist; "progress" counts them.
-STEPS: tuple[StepName, ...] = (
-    "plan", "checkpoint", "stage", "baseline", "go", "install-staging", "checks-staging",
-    "ack-warnings", "promote", "checks-live", "monitor", "verdict",
-)  # fmt: skip
+STEPS = CHECKLIST
 # Decisions that close a runbook: a runbook whose last decision is not one of these is unfinished.
 FINAL_STEPS = {"verdict", "outcome", "replay"}
 

@@ -1,0 +1,95 @@
+"""The steps of an upgrade, in one table: every front end reads it.
+
+For each step: the screen of the wizard that shows it, its label in plain words, a one-line
+explanation (the wizard's ``?`` help), and for a decision the question, its choices, the answer
+``--yes`` takes (``default``) and the answer taken when nobody can be asked (``safe``: a headless run
+with no terminal, a replay). The flow asks its questions from here, the headless listener and the
+replay answer from here, and the wizard's screens list their steps from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+StepName = Literal[
+    "plan", "risk", "checkpoint", "stage", "baseline", "go", "install-staging", "checks-staging",
+    "ack-warnings", "promote", "checks-live", "monitor", "verdict", "rollback",
+]  # fmt: skip
+ScreenName = Literal["prepare", "execute", "monitor"]
+
+
+@dataclass(frozen=True)
+class Step:
+    name: StepName
+    screen: ScreenName
+    label: str
+    explain: str
+    question: str = ""  # a template (str.format) when the step asks something
+    choices: tuple[str, ...] = ()
+    default: str = ""  # the answer --yes takes (the verdict's depends on the monitoring: see default_answer)
+    safe: str = ""  # the answer taken when nobody can be asked
+    counted: bool = True  # a step of the progress count (risk and rollback are not)
+
+
+TABLE: tuple[Step, ...] = (
+    Step("plan", "prepare", "plan", "what would change, resolved by the real installer; nothing installed"),
+    Step("risk", "prepare", "risk", "how risky the plan looks before anything runs", counted=False),
+    Step("checkpoint", "prepare", "checkpoint",
+         "a record of every file of the environment, so a roll back restores it exactly"),
+    Step("stage", "prepare", "staging copy",
+         "a throwaway copy of the environment where the upgrade is tried first"),
+    Step("baseline", "prepare", "tests before",
+         "your tests and checks on the current version, to compare the new one against"),
+    Step("go", "prepare", "decision", "upgrade now, or wait",
+         question="Upgrade {summary}?", choices=("go", "wait"), default="go", safe="wait"),
+    Step("install-staging", "execute", "install in copy", "the new version installed in the staging copy"),
+    Step("checks-staging", "execute", "checks in copy",
+         "tests, imports of packages that depend on it, warnings, benchmark, logs, data: in the copy",
+         question="Checks failed in the staging copy: {reason}", choices=("keep", "retry"),
+         default="keep", safe="keep"),
+    Step("ack-warnings", "execute", "new warnings", "warnings the new version adds: read them first",
+         question="{count} new warning(s) with the new version: acknowledge and install on live?",
+         choices=("acknowledge", "stop"), default="acknowledge", safe="stop"),
+    Step("promote", "execute", "install on live",
+         "the same install on your real environment (journaled: a crash rolls back)"),
+    Step("checks-live", "execute", "checks on live", "the same checks on your real environment",
+         question="Checks failed on live: {reason}", choices=("rollback", "keep", "retry"),
+         default="rollback", safe="rollback"),
+    Step("monitor", "monitor", "monitoring", "the checks repeated on live for a few rounds"),
+    Step("verdict", "monitor", "verdict", "keep the upgrade, or roll back",
+         question="{question}", choices=("success", "rollback"), default="success", safe="rollback"),
+    Step("rollback", "execute", "roll back",
+         "the environment restored from the checkpoint and verified file by file", counted=False),
+)  # fmt: skip
+
+BY_NAME: dict[str, Step] = {s.name: s for s in TABLE}
+# The steps in order, as a checklist; "progress" counts them.
+CHECKLIST: tuple[StepName, ...] = tuple(s.name for s in TABLE if s.counted)
+
+
+def step(name: str) -> Step:
+    return BY_NAME[name]
+
+
+def on_screen(screen: ScreenName, *, with_rollback: bool = False) -> tuple[StepName, ...]:
+    """The steps a screen lists, in order (``plan`` is the prepare screen's plan panel, not a row)."""
+    names = [s.name for s in TABLE if s.screen == screen and s.counted and s.name != "plan"]
+    if with_rollback:
+        names.append("rollback")
+    return tuple(names)
+
+
+def screen_of(name: str) -> ScreenName | None:
+    found = BY_NAME.get(name)
+    return found.screen if found else None
+
+
+def safe_answers() -> dict[str, str]:
+    """What each question gets when nobody can be asked."""
+    return {s.name: s.safe for s in TABLE if s.choices}
+
+
+def label(name: str) -> str:
+    found = BY_NAME.get(name)
+    return found.label if found else name
