@@ -85,7 +85,7 @@ def apply_plan(
             ),
         )
     tail: list[str] = []
-    pause = slow_at("apply") if guard else 0.0
+    pause = slow_at("apply") if guard else slow_at("apply-staging")
 
     def line(text: str) -> None:
         tail.append(text)

@@ -9,10 +9,12 @@ the answers recorded in a runbook). Every answer is recorded as one runbook comm
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -20,6 +22,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from oxwizard import proc
 from oxwizard.checks.result import CheckSet
 from oxwizard.config import ChecksConfig, load_project_config
 from oxwizard.environment import Environment
@@ -28,7 +31,7 @@ from oxwizard.plan import Plan, compute_plan
 from oxwizard.runbook import Decision, Evidence, FlowOptions, Runbook, load_runbook
 from oxwizard.runbook_repo import RunbookRepo
 from oxwizard.specs import IndexOptions, parse_specs
-from oxwizard.steps import CHECKLIST, StepName
+from oxwizard.steps import CHECKLIST, StepName, step
 
 if TYPE_CHECKING:
     from oxwizard.checkpoint import Checkpoint
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
     from oxwizard.checks.security import SecurityReport
     from oxwizard.rollback import RollbackResult
 
-StepStatus = Literal["running", "passed", "failed", "warned", "skipped"]
+StepStatus = Literal["running", "passed", "failed", "warned", "skipped", "stopped"]
 OutcomeStatus = Literal["upgraded", "rolled-back", "kept", "declined", "failed", "nothing-to-do"]
 
 STEPS = CHECKLIST
@@ -60,15 +63,20 @@ class Question:
     choices: tuple[str, ...]
     default: str
     detail: str = ""
+    # set when a rollback or a stop was requested: a listener that waits for a person stops waiting
+    cancelled: threading.Event | None = field(default=None, compare=False, repr=False)
 
 
 class FlowListener(Protocol):
-    """What a front end provides. Called from the flow's thread."""
+    """What a front end provides. Called from the flow's thread, except :meth:`interrupt`."""
 
     def on_step(self, event: StepEvent) -> None: ...
     def on_output(self, step: StepName, line: str) -> None: ...
     def on_checks(self, checkset: CheckSet) -> None: ...
     def ask(self, question: Question) -> str: ...
+    def interrupt(self) -> None:
+        """Called from any thread when a rollback or stop is requested: a pending :meth:`ask`
+        returns at once (its answer is not used)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,14 @@ class _Stop(Exception):
     def __init__(self, outcome: FlowOutcome) -> None:
         super().__init__(outcome.message)
         self.outcome = outcome
+
+
+class _RollbackRequested(Exception):
+    """A rollback was requested while the flow ran: it ends here, live restored or untouched."""
+
+
+class FlowStopped(Abandoned):
+    """A stop was requested (the user quit): the flow ends where it stands, the runbook unfinished."""
 
 
 class UpgradeFlow:
@@ -140,6 +156,48 @@ class UpgradeFlow:
         self.survive_hangup = survive_hangup  # the wizard: an install outlives a lost terminal
         self._holding_lock = False
         self._done = 0
+        self._stopper = proc.Stopper()
+        self._lock = threading.Lock()
+        self._asking = False
+        self._running_step: StepName | None = None
+        self.running = False  # run() or run_from_live() is under way (in some thread)
+
+    # -- control, from any thread ----------------------------------------------------------------------
+    def request_rollback(self, reason: str = "requested") -> None:
+        """Roll back now, whatever runs: the running child (installer, tests) is killed at once.
+        Before the install on live, live is untouched: the flow checks it still matches the checkpoint
+        and ends; after it, live is restored from the checkpoint and verified. :meth:`run` then returns
+        a "rolled-back" outcome. Safe to call from any thread, at any moment, more than once."""
+        self._request("rollback", reason, force=True)
+
+    def request_stop(self, reason: str = "stopped") -> None:
+        """End the flow where it stands (the user left): the running check is killed, an install on
+        live is let finish (a kill would leave it half-done), and :meth:`run` raises
+        :class:`FlowStopped` with the runbook unfinished, so the next start offers resume or rollback."""
+        self._request("stop", reason, force=False)
+
+    @property
+    def requested(self) -> str | None:
+        """ "rollback" or "stop" once asked for, else None."""
+        reason = self._stopper.reason
+        return reason[0] if reason else None
+
+    def _request(self, kind: str, reason: str, *, force: bool) -> None:
+        self._stopper.stop(kind, reason, force=force)
+        with self._lock:
+            asking = self._asking
+        if asking:
+            self.listener.interrupt()
+
+    def _poll(self) -> None:
+        """Called between steps and after every blocking call: honour a request."""
+        reason = self._stopper.reason
+        if reason is None:
+            return
+        kind, why = reason
+        if kind == "rollback":
+            raise _RollbackRequested(why)
+        raise FlowStopped(f"stopped: {why}")
 
     # -- public -------------------------------------------------------------------------------------
     def prepare(self) -> Plan:
@@ -192,11 +250,13 @@ class UpgradeFlow:
         if self.plan.is_empty:
             return self._finish(FlowOutcome("nothing-to-do", "nothing to change: already satisfied", 0))
         self.env.require_writable(self.allow_externally_managed)
+        self.running = True
         try:
-            with env_lock(self.env, "oxwizard upgrade " + " ".join(self.plan.targets)):
+            what = "oxwizard upgrade " + " ".join(self.plan.targets)
+            with self._stopper.active(), env_lock(self.env, what):
                 self._holding_lock = True
                 try:
-                    return self._finish(self._run_locked())
+                    return self._finish(self._guarded(self._run_locked))
                 finally:
                     self._holding_lock = False
         except _Stop as stop:
@@ -210,21 +270,58 @@ class UpgradeFlow:
             self._record("outcome", "How did it end?", f"failed: {type(exc).__name__}: {exc}")
             raise
         finally:
+            self.running = False
             self._cleanup_stage()
 
     def run_from_live(self) -> FlowOutcome:
         """Resume after promotion: checks on live, monitoring, verdict."""
         from oxwizard.lock import env_lock
 
-        with env_lock(self.env, "oxwizard upgrade (resume)"):
-            self._holding_lock = True
+        self.running = True
+        try:
+            with self._stopper.active(), env_lock(self.env, "oxwizard upgrade (resume)"):
+                self._holding_lock = True
+                try:
+                    self.live_touched = True
+                    return self._finish(self._guarded(self._after_promote))
+                except _Stop as stop:
+                    return self._finish(stop.outcome)
+                finally:
+                    self._holding_lock = False
+        finally:
+            self.running = False
+
+    def _guarded(self, body: Callable[[], FlowOutcome]) -> FlowOutcome:
+        """Run ``body``; a rollback requested meanwhile ends it rolled back. A step whose child was
+        killed by a request fails in its own way (an error, a missing result): the request explains
+        it, so an error raised while a request is pending is the request."""
+        try:
             try:
-                self.live_touched = True
-                return self._finish(self._after_promote())
-            except _Stop as stop:
-                return self._finish(stop.outcome)
-            finally:
-                self._holding_lock = False
+                self._poll()
+                return body()
+            except (_Stop, Abandoned, _RollbackRequested, RollbackFailed):
+                raise
+            except Exception:
+                self._poll()
+                raise
+        except _RollbackRequested as req:
+            return self._rollback_on_request(str(req))
+
+    def _rollback_on_request(self, reason: str) -> FlowOutcome:
+        """A rollback asked for while the flow ran: restore (or confirm live untouched), verified."""
+        running, self._running_step = self._running_step, None
+        if running is not None:
+            self._step(running, "stopped", "stopped: rollback requested")
+        self._output("rollback", f"rollback requested ({reason}): the running step was stopped")
+        if self.checkpoint is None and self.runbook is not None and self.runbook.checkpoint_id is None:
+            self._step("rollback", "passed", "live untouched: nothing had been changed yet")
+            self._record("rollback", f"Roll back ({reason})?", "live untouched: no checkpoint was needed yet")
+            return FlowOutcome("rolled-back", "stopped by request before anything changed; live untouched", 0)
+        result = self.rollback(reason)
+        if result.noop:
+            untouched = f"live untouched, matches checkpoint {result.checkpoint_id}"
+            return FlowOutcome("rolled-back", f"stopped by request: {untouched}", 0)
+        return FlowOutcome("rolled-back", f"rolled back by request to {result.checkpoint_id}; verified", 0)
 
     def rollback(self, reason: str = "requested") -> RollbackResult:
         """Restore live to the checkpoint and record the verified result (the one key)."""
@@ -251,7 +348,10 @@ class UpgradeFlow:
         self.rolled_back = True
         self.live_touched = False
         self.env.refresh()
-        verdict = "no-op: " + result.message if result.noop else result.message
+        if result.noop and result.verified:
+            verdict = f"live untouched, matches checkpoint {result.checkpoint_id}"
+        else:
+            verdict = "no-op: " + result.message if result.noop else result.message
         self._record(
             "rollback",
             f"Roll back ({reason})?",
@@ -279,7 +379,7 @@ class UpgradeFlow:
         self._step("checkpoint", "running", "recording the current state")
         started = time.monotonic()
         ck = take_checkpoint(self.env, plan)
-        self.checkpoint = ck
+        self.checkpoint = ck  # before the poll: a rollback asked for meanwhile checks live against it
         self.runbook.checkpoint_id = ck.id
         manifest = self.repo_path / "checkpoints" / f"{ck.id}.json"
         manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -292,6 +392,7 @@ class UpgradeFlow:
             extra=[manifest],
         )
         self._step("checkpoint", "passed", f"{ck.id} · {ck.files} files · {_size(ck.size)}", _since(started))
+        self._poll()
 
         # staging clone + baseline
         target = self.env
@@ -300,6 +401,7 @@ class UpgradeFlow:
             started = time.monotonic()
             self.stage_env = create_stage(self.env)
             target = self.stage_env
+            self._poll()
             self._record(
                 "stage",
                 "Where is the upgrade tried first?",
@@ -314,6 +416,7 @@ class UpgradeFlow:
         self.baseline = run_checks(
             target, self.project, self.config, "baseline", on_line=lambda ln: self._output("baseline", ln)
         )
+        self._poll()  # checks killed by a request are not evidence: nothing of them is recorded
         self.listener.on_checks(self.baseline)
         self._record_checks("baseline", "What does the current version give?", self.baseline, started)
         self._step(
@@ -324,13 +427,7 @@ class UpgradeFlow:
         )
 
         # go / no-go
-        go = self._ask(
-            "go",
-            f"Upgrade {plan.summary()}?",
-            ("go", "wait"),
-            "go",
-            detail=self.risk.recommendation if self.risk else "",
-        )
+        go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
         if go != "go":
             raise _Stop(FlowOutcome("declined", "not now: nothing was changed", 0))
 
@@ -347,14 +444,14 @@ class UpgradeFlow:
         assert self.plan is not None
         upgraded = [c.name for c in self.plan.changes]
         self._gate("checks-live", self.env, upgraded, live=True)
-        healthy = True
+        healthy, detail = True, ""
         if self.options.monitor_rounds > 0:
-            healthy = self._monitor(upgraded)
+            healthy, detail = self._monitor(upgraded)
         verdict = self._ask(
             "verdict",
-            "Declare success, or roll back?" if healthy else "Monitoring found problems: roll back?",
-            ("success", "rollback"),
-            "success" if healthy else "rollback",
+            default="success" if healthy else "rollback",
+            detail=detail,
+            question="Declare success, or roll back?" if healthy else "Monitoring found problems: roll back?",
         )
         if verdict == "rollback":
             self.rollback("verdict")
@@ -373,20 +470,27 @@ class UpgradeFlow:
         if journaled:
             self.live_touched = True
         try:
-            result = apply_plan(
-                env,
-                self.plan,
-                self.index,
-                checkpoint=self.checkpoint if journaled else None,
-                on_line=lambda ln: self._output(step, ln),
-                journaled=journaled,
-                survive_hangup=self.survive_hangup,
-            )
+            # on live, only a rollback request kills the installer (and the rollback that follows
+            # restores whatever it had done); a stop lets it finish, so live is never left half-done
+            with self._stopper.protected() if journaled else _nothing():
+                result = apply_plan(
+                    env,
+                    self.plan,
+                    self.index,
+                    checkpoint=self.checkpoint if journaled else None,
+                    on_line=lambda ln: self._output(step, ln),
+                    journaled=journaled,
+                    survive_hangup=self.survive_hangup,
+                )
         except BaseException:
             if journaled:
                 self._safe_rollback("install on live failed")
             raise
         env.refresh()
+        if self.requested == "rollback":
+            self._step(step, "stopped", "stopped: rollback requested", _since(started))
+            self._record(step, f"Install the plan in {where}?", "stopped: rollback requested")
+            self._poll()
         detail = "; ".join(result.mismatches)
         self._record(
             step,
@@ -418,6 +522,7 @@ class UpgradeFlow:
                 baseline=self.baseline,
                 on_line=lambda ln: self._output(step, ln),
             )
+            self._poll()
             self.listener.on_checks(cs)
             self._record_checks(step, f"Do the checks pass on {phase}?", cs, started)
             if cs.ok:
@@ -425,17 +530,14 @@ class UpgradeFlow:
                 break
             reason = ", ".join(r.name for r in cs.failed) + " failed"
             self._step(step, "failed", reason, _since(started))
-            default = "rollback" if live else "keep"
             choice = self._ask(
                 step,
-                f"Gate failed on {phase}: {reason}",
-                ("rollback", "keep", "retry"),
-                default,
                 detail="\n".join(
                     ["Live is untouched." if not live else "Live has the new version."]
                     + [f"{r.name}: {r.summary}" for r in cs.failed]
                 ),
                 after_failure=True,
+                reason=reason,
             )
             if choice == "retry":
                 continue
@@ -448,70 +550,85 @@ class UpgradeFlow:
                 raise _Stop(FlowOutcome("kept", f"checks failed on live ({reason}); kept by decision", 1))
             raise _Stop(FlowOutcome("failed", f"checks failed in staging ({reason}): live is untouched", 1))
         if cs.new_warnings and not live:
-            answer = self._ask(
-                "ack-warnings",
-                f"{len(cs.new_warnings)} new warning(s) after the upgrade: acknowledge and continue?",
-                ("acknowledge", "stop"),
-                "acknowledge",
-                detail="\n".join(cs.new_warnings),
-            )
+            answer = self._ask("ack-warnings", detail="\n".join(cs.new_warnings), count=len(cs.new_warnings))
             if answer != "acknowledge":
                 raise _Stop(FlowOutcome("declined", "stopped on new warnings: live is untouched", 1))
 
-    def _monitor(self, upgraded: list[str]) -> bool:
-        from oxwizard.checks.monitor import monitor
+    def _monitor(self, upgraded: list[str]) -> tuple[bool, str]:
+        """The monitoring rounds on live: (healthy, which round failed which check)."""
+        from oxwizard.checks.monitor import monitor, record_round
 
-        self._step("monitor", "running", f"{self.options.monitor_rounds} monitoring rounds on live")
+        total = self.options.monitor_rounds
+        self._step("monitor", "running", f"{total} monitoring rounds on live")
         started = time.monotonic()
 
         def on_round(n: int, cs: CheckSet) -> None:
             self.listener.on_checks(cs)
-            self._record_checks("monitor", f"Monitoring round {n}: healthy?", cs, time.monotonic())
+            assert self.runbook is not None
+            with RunbookRepo(self.repo_path) as repo:
+                record_round(repo, self.runbook, n, total, cs)
+            self._step("monitor", "running", f"round {n} of {total}: {_round_line(cs)}", _since(started))
 
         result = monitor(
             self.env,
             self.project,
             self.config,
-            rounds=self.options.monitor_rounds,
+            rounds=total,
             interval=self.options.monitor_interval,
             baseline=self.baseline,
             upgraded=upgraded,
             on_round=on_round,
             on_line=lambda ln: self._output("monitor", ln),
+            stop=self._stopper.event,
         )
+        self._poll()
+        failed = result.failures()
         self._step(
             "monitor",
             "passed" if result.healthy else "failed",
-            "healthy" if result.healthy else "a check failed",
+            f"{total} of {total} rounds healthy" if result.healthy else "; ".join(failed),
             _since(started),
         )
-        return bool(result.healthy)
+        return bool(result.healthy), "\n".join(failed)
 
     # -- helpers ----------------------------------------------------------------------------------------
     def _ask(
         self,
-        step: StepName,
-        text: str,
-        choices: tuple[str, ...],
-        default: str,
-        detail: str = "",
+        name: StepName,
         *,
+        detail: str = "",
+        default: str | None = None,
         after_failure: bool = False,
+        **fields: object,
     ) -> str:
-        recorded = self.answers.get(step)
+        """Ask the step table's question of ``name`` (its template filled from ``fields``)."""
+        table = step(name)
+        text, choices = table.question.format(**fields), table.choices
+        default = default or table.default
+        recorded = self.answers.get(name)
         if recorded is not None and recorded in choices:
             answer = recorded
         else:
-            answer = self.listener.ask(Question(step, text, choices, default, detail))
+            with self._lock:
+                self._asking = True
+            try:
+                self._poll()
+                q = Question(name, text, choices, default, detail, cancelled=self._stopper.event)
+                answer = self.listener.ask(q)
+            finally:
+                with self._lock:
+                    self._asking = False
             if answer not in choices:
                 answer = default
+        self._poll()
+        step_name = name
         if self.rolled_back and answer != "rollback":
             raise _Stop(FlowOutcome("rolled-back", "rolled back by request; verified", 0))
-        self._record(step, text, answer)
+        self._record(step_name, text, answer)
         if after_failure:  # the decision does not turn the failed step green
-            self._step(step, "failed", f"{answer} (after the failure)")
+            self._step(step_name, "failed", f"{answer} (after the failure)")
         else:
-            self._step(step, "passed", answer)
+            self._step(step_name, "passed", answer)
         if self.rolled_back:
             raise _Stop(FlowOutcome("rolled-back", "rolled back by request; verified", 0))
         return answer
@@ -585,7 +702,8 @@ class UpgradeFlow:
         return self.config.test_command is not None or (self.project / "tests").is_dir()
 
     def _step(self, step: StepName, status: StepStatus, message: str, elapsed: float | None = None) -> None:
-        if status in ("passed", "failed", "skipped", "warned") and step in STEPS:
+        self._running_step = step if status == "running" else None
+        if status in ("passed", "failed", "skipped", "warned", "stopped") and step in STEPS:
             self._done = max(self._done, STEPS.index(step) + 1)
         self.listener.on_step(StepEvent(step, status, message, elapsed, (self._done, len(STEPS))))
 
@@ -605,6 +723,8 @@ def start_state(project: Path, env: Environment | None = None) -> tuple[ResumeIn
     if not runbook.decisions or (env is not None and runbook.environment.prefix != str(env.prefix)):
         return None, ""
     last = runbook.decisions[-1]
+    if runbook.checkpoint_id is None and last.step in ("plan", "risk"):
+        return None, ""  # planned only: nothing was changed, nothing to resume or roll back
     if last.step in FINAL_STEPS:
         said = last.answer if last.step == "outcome" else f"{last.step}: {last.answer}"
         return None, f"{', '.join(runbook.targets)} {said} ({last.at[:16].replace('T', ' ')})"
@@ -618,6 +738,88 @@ def start_state(project: Path, env: Environment | None = None) -> tuple[ResumeIn
 
 def requirements_of(runbook: Runbook) -> list[Requirement]:
     return parse_specs(list(runbook.targets))
+
+
+def flow_options(
+    config: ChecksConfig, *, stage: bool = True, rounds: int | None = None, interval: float | None = None
+) -> FlowOptions:
+    """How a flow runs: the one builder for upgrade, the wizard, monitor and (recorded) replay.
+    ``rounds``/``interval`` left out come from the project's ``[tool.oxwizard]``."""
+    return FlowOptions(
+        stage=stage,
+        monitor_rounds=config.monitor_rounds if rounds is None else rounds,
+        monitor_interval=config.monitor_interval if interval is None else interval,
+    )
+
+
+def resume_flow(
+    env: Environment,
+    project: Path,
+    info: ResumeInfo,
+    index: IndexOptions,
+    listener: FlowListener,
+    *,
+    survive_hangup: bool = False,
+) -> UpgradeFlow:
+    """The flow of an unfinished runbook, picked up where it stands: its decisions append to that
+    runbook. After promotion, :meth:`UpgradeFlow.run_from_live` continues (checks on live,
+    monitoring, verdict); :meth:`UpgradeFlow.rollback` restores its checkpoint."""
+    rb = info.runbook
+    flow = UpgradeFlow(
+        env,
+        project,
+        requirements_of(rb),
+        index,
+        listener=listener,
+        options=rb.options,
+        config=rb.checks,
+        runbook_id=rb.id,
+        preset_plan=rb.plan,
+        survive_hangup=survive_hangup,
+    )
+    flow.plan = rb.plan
+    flow.runbook = rb
+    return flow
+
+
+def close_unfinished(project: Path, info: ResumeInfo, why: str) -> None:
+    """End an unfinished runbook that will not be resumed (nothing of it reached live)."""
+    with RunbookRepo(project.resolve() / ".oxwizard") as repo:
+        repo.decide(info.runbook, Decision(step="outcome", question="How did it end?", answer=why))
+
+
+def record_rollback(project: Path, env: Environment, result: RollbackResult, command: str) -> str | None:
+    """A rollback made outside a flow (``oxwizard rollback``) goes into the newest runbook of
+    ``project`` for ``env``, like any other decision, so the next start tells the truth. The
+    runbook's id, or None when there is no runbook of this environment (or nothing was restored)."""
+    if result.noop or not (project.resolve() / ".oxwizard" / ".git").is_dir():
+        return None
+    with RunbookRepo(project.resolve() / ".oxwizard") as repo:
+        runbook = repo.latest()
+        if runbook is None or Path(runbook.environment.prefix).resolve() != Path(env.prefix).resolve():
+            return None
+        evidence = Evidence(
+            command=command.split(),
+            counts={"restored_files": result.restored_files, "removed": len(result.removed)},
+            duration=result.duration,
+            detail=f"method {result.method}; fingerprint {result.fingerprint_after}",
+        )
+        answer = f"rolled back to {result.checkpoint_id}, verified"
+        question = f"Roll back ({command})?"
+        repo.decide(runbook, Decision(step="rollback", question=question, answer=answer, evidence=evidence))
+        repo.decide(
+            runbook, Decision(step="outcome", question="How did it end?", answer=f"rolled-back: by {command}")
+        )
+        return runbook.id
+
+
+@contextlib.contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
+def _round_line(cs: CheckSet) -> str:
+    return "healthy" if cs.ok else "FAILED " + ", ".join(r.name for r in cs.failed)
 
 
 def _checks_line(cs: CheckSet) -> str:
@@ -639,6 +841,7 @@ def _size(n: int) -> str:
 
 
 __all__ = [
-    "STEPS", "Abandoned", "FlowListener", "FlowOutcome", "Question", "ResumeInfo", "StepEvent",
-    "UpgradeFlow", "requirements_of", "start_state",
+    "STEPS", "Abandoned", "FlowListener", "FlowOutcome", "FlowStopped", "Question", "ResumeInfo",
+    "StepEvent", "UpgradeFlow", "close_unfinished", "flow_options", "record_rollback", "requirements_of",
+    "resume_flow", "start_state",
 ]  # fmt: skip

@@ -11,11 +11,11 @@ import sys
 from typing import TextIO
 
 from oxwizard.checks.result import CheckSet
-from oxwizard.flow import Question, StepEvent, StepName
+from oxwizard.flow import Question, StepEvent
+from oxwizard.steps import StepName, safe_answers
 
-_MARKS = {"running": "..", "passed": "ok", "failed": "FAIL", "warned": "warn", "skipped": "skip"}
-_NO = {"go": "wait", "ack-warnings": "stop", "verdict": "rollback", "checks-staging": "keep",
-       "checks-live": "rollback"}  # fmt: skip
+_MARKS = {"running": "..", "passed": "ok", "failed": "FAIL", "warned": "warn", "skipped": "skip",
+          "stopped": "STOP"}  # fmt: skip
 
 
 class HeadlessListener:
@@ -63,7 +63,7 @@ class HeadlessListener:
             self._print(f"          ? {question.text} -> {answer} ({self.yes_label})")
             return answer
         if not self.stdin.isatty():
-            answer = _NO.get(question.step, question.default)
+            answer = safe_answers().get(question.step) or question.default
             self._print(f"          ? {question.text} -> {answer} (no terminal to ask; use --yes)")
             return answer
         if question.detail:
@@ -73,6 +73,9 @@ class HeadlessListener:
         self.out.flush()
         reply = self.stdin.readline().strip()
         return reply if reply in question.choices else question.default
+
+    def interrupt(self) -> None:
+        """A headless run is stopped by signals (SIGINT, SIGTERM), which reach the flow's thread."""
 
     def _print(self, line: str) -> None:
         if self.quiet:

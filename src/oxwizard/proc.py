@@ -7,16 +7,127 @@ output capped, a timeout, and a hermetic pip environment where the caller asks f
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 OUTPUT_CAP = 2_000_000  # bytes kept of each stream
+
+
+class Stopper:
+    """A request to stop, made from any thread, that reaches the running child processes at once.
+
+    While a stopper is active in a thread (:meth:`active`), every child that :func:`run` and
+    :func:`stream` start there gets a process group of its own, so that :meth:`stop` can kill the
+    child and everything it started (a test runner's workers, a build backend) in one signal. A
+    child started after the request is killed as soon as it starts. Inside :meth:`protected` (the
+    install on live, which a kill would leave half-done) only a ``force`` request kills.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._children: set[subprocess.Popen[str]] = set()
+        self._reason: tuple[str, str] | None = None
+        self._protected = False
+        self._force = False
+        self.event = threading.Event()
+
+    @property
+    def reason(self) -> tuple[str, str] | None:
+        """(kind, why) of the first request, or None."""
+        return self._reason
+
+    def stop(self, kind: str, why: str, *, force: bool) -> bool:
+        """Ask to stop; True for the first request (a later one changes nothing)."""
+        with self._lock:
+            first = self._reason is None
+            if first:
+                self._reason = (kind, why)
+            kill = force or not self._protected
+            children = list(self._children) if kill else []
+            if kill:
+                self._force = True
+        self.event.set()
+        for child in children:
+            _kill_group(child)
+        return first
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True as soon as a stop is requested."""
+        return self.event.wait(seconds)
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator[Stopper]:
+        token = _ACTIVE.set(self)
+        try:
+            yield self
+        finally:
+            _ACTIVE.reset(token)
+
+    @contextlib.contextmanager
+    def protected(self) -> Iterator[None]:
+        with self._lock:
+            self._protected, self._force = True, False
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._protected = False
+
+    def _adopt(self, child: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._children.add(child)
+            late = self._reason is not None and (not self._protected or self._force)
+        if late:
+            _kill_group(child)
+
+    def _release(self, child: subprocess.Popen[str]) -> None:
+        with self._lock:
+            self._children.discard(child)
+
+
+_ACTIVE: contextvars.ContextVar[Stopper | None] = contextvars.ContextVar("oxwizard_stopper", default=None)
+
+
+def _kill_group(child: subprocess.Popen[str]) -> None:
+    with contextlib.suppress(OSError):
+        os.killpg(child.pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        child.kill()
+
+
+def _kill(child: subprocess.Popen[str], stopper: Stopper | None) -> None:
+    """The child alone, or its whole group when it has one of its own (started under a stopper)."""
+    if stopper is not None:
+        _kill_group(child)
+    else:
+        with contextlib.suppress(OSError):
+            child.kill()
+
+
+@contextlib.contextmanager
+def _watched(child: subprocess.Popen[str], stopper: Stopper | None) -> Iterator[None]:
+    """Registers ``child`` with the active stopper; any exception (an interrupt) kills it first."""
+    if stopper is not None:
+        stopper._adopt(child)
+    try:
+        yield
+    except BaseException:
+        _kill(child, stopper)
+        with contextlib.suppress(Exception):
+            child.wait(5)
+        raise
+    finally:
+        if stopper is not None:
+            stopper._release(child)
 
 
 @dataclass(frozen=True)
@@ -63,28 +174,18 @@ def run(
 ) -> Completed:
     """Run ``argv`` to completion and capture both streams separately."""
     start = time.monotonic()
+    stopper = _ACTIVE.get()
     try:
-        proc = subprocess.run(
+        child = subprocess.Popen(
             list(argv),
             cwd=cwd,
             env=dict(env) if env is not None else None,
-            input=stdin_data,
-            capture_output=True,
+            stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else ""
-        err = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-        return Completed(
-            tuple(argv),
-            -9,
-            out[:OUTPUT_CAP],
-            err[:OUTPUT_CAP],
-            time.monotonic() - start,
-            timed_out=True,
+            process_group=0 if stopper is not None else None,
         )
     except FileNotFoundError as exc:
         return Completed(
@@ -94,11 +195,25 @@ def run(
             f"command not found: {exc.filename or argv[0]}",
             time.monotonic() - start,
         )
+    with _watched(child, stopper):
+        try:
+            out, err = child.communicate(stdin_data, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(child, stopper)
+            out, err = child.communicate()
+            return Completed(
+                tuple(argv),
+                -9,
+                (out or "")[:OUTPUT_CAP],
+                (err or "")[:OUTPUT_CAP],
+                time.monotonic() - start,
+                timed_out=True,
+            )
     return Completed(
         tuple(argv),
-        proc.returncode,
-        proc.stdout[:OUTPUT_CAP],
-        proc.stderr[:OUTPUT_CAP],
+        child.returncode,
+        out[:OUTPUT_CAP],
+        err[:OUTPUT_CAP],
         time.monotonic() - start,
     )
 
@@ -126,6 +241,7 @@ def stream(
         command = [sys.executable, "-I", "-S", "-c", _NOHUP, *command]
     lines: list[str] = []
     size = 0
+    stopper = _ACTIVE.get()
     try:
         child = subprocess.Popen(
             command,
@@ -137,6 +253,7 @@ def stream(
             text=True,
             errors="replace",
             bufsize=1,
+            process_group=0 if stopper is not None else None,
         )
     except FileNotFoundError as exc:
         return Completed(
@@ -146,26 +263,28 @@ def stream(
             f"command not found: {exc.filename or argv[0]}",
             time.monotonic() - start,
         )
-    if on_start is not None:
-        on_start(child)
-    timed_out = False
-    assert child.stdout is not None
-    for line in _lines(child.stdout):
-        text = line.rstrip("\n")
-        on_line(text)
-        if size < OUTPUT_CAP:
-            lines.append(text)
-            size += len(text) + 1
-        if timeout is not None and time.monotonic() - start > timeout:
-            child.kill()
+    with _watched(child, stopper):
+        if on_start is not None:
+            on_start(child)
+        timed_out = False
+        assert child.stdout is not None
+        for line in _lines(child.stdout):
+            text = line.rstrip("\n")
+            on_line(text)
+            if size < OUTPUT_CAP:
+                lines.append(text)
+                size += len(text) + 1
+            if timeout is not None and time.monotonic() - start > timeout:
+                _kill(child, stopper)
+                timed_out = True
+                break
+        try:
+            left = max(0.1, (timeout or 0) - (time.monotonic() - start)) if timeout else None
+            code = child.wait(timeout=left)
+        except subprocess.TimeoutExpired:
+            _kill(child, stopper)
+            code = child.wait()
             timed_out = True
-            break
-    try:
-        code = child.wait(timeout=max(0.1, (timeout or 0) - (time.monotonic() - start)) if timeout else None)
-    except subprocess.TimeoutExpired:
-        child.kill()
-        code = child.wait()
-        timed_out = True
     return Completed(tuple(argv), code, "\n".join(lines), "", time.monotonic() - start, timed_out=timed_out)
 
 

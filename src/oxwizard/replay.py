@@ -27,12 +27,13 @@ from oxwizard.checks.result import CheckSet
 from oxwizard.config import ChecksConfig
 from oxwizard.environment import Environment
 from oxwizard.errors import OxwizardError, RollbackFailed, RunbookError
-from oxwizard.flow import FlowListener, Question, StepEvent, StepName, UpgradeFlow, requirements_of
+from oxwizard.flow import FlowListener, Question, StepEvent, UpgradeFlow, requirements_of
 from oxwizard.plan import Change, Plan, compute_plan
 from oxwizard.redact import MASK
 from oxwizard.replay_report import ReplayOutcome, ReplayReport, ReplayStep, slug
 from oxwizard.runbook import Runbook, load_runbook, now
 from oxwizard.specs import IndexOptions
+from oxwizard.steps import StepName
 
 
 @dataclass
@@ -315,18 +316,22 @@ class _Recorder:
     def ask(self, question: Question) -> str:
         return self.inner.ask(question)
 
+    def interrupt(self) -> None:
+        self.inner.interrupt()
+
 
 def replay_answers(runbook: Runbook) -> dict[str, str]:
-    """Every decision a replay takes without asking: go; a failed gate always rolls back; new
-    warnings are acknowledged only when the recorded run acknowledged them. The verdict is left to
-    the flow's default (success when healthy, else rollback)."""
+    """Every decision a replay takes without asking: go; a failed check takes the step table's safe
+    answer (staging: keep the current version; live: roll back); new warnings are acknowledged only
+    when the recorded run acknowledged them. The verdict is left to the flow's default (success when
+    healthy, else rollback)."""
+    from oxwizard.steps import safe_answers
+
     ack = runbook.last("ack-warnings")
-    return {
-        "go": "go",
-        "checks-staging": "rollback",
-        "checks-live": "rollback",
-        "ack-warnings": "acknowledge" if ack is not None and ack.answer == "acknowledge" else "stop",
-    }
+    answers = {k: v for k, v in safe_answers().items() if k in ("checks-staging", "checks-live")}
+    answers["go"] = "go"
+    answers["ack-warnings"] = "acknowledge" if ack is not None and ack.answer == "acknowledge" else "stop"
+    return answers
 
 
 def host_name() -> str:

@@ -43,7 +43,11 @@ def create_stage(env: Environment, dest: Path | None = None) -> Environment:
     _rewrite(tmp, str(source), str(target))
     (tmp / MARKER).write_text(f"staging clone of {source}\n", encoding="utf-8")
     os.replace(tmp, target)
-    return Environment.open(target)
+    try:
+        return Environment.open(target)
+    except BaseException:
+        remove_stage(target)  # a copy that cannot be opened is of no use, and nobody would remove it
+        raise
 
 
 def remove_stage(path: Path) -> None:

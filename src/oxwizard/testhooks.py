@@ -4,7 +4,8 @@ Only the test suite sets these variables. ``apply:N`` kills after the N-th line 
 (``apply:0``: right after the journal is written), ``rollback:N`` after the N-th file operation of a
 rollback. It simulates a power loss at an exact point, so recovery can be tested at every point.
 ``OXWIZARD_TEST_SLOW_AT="apply:<seconds>"`` sleeps after each installer line of a journaled (live)
-apply, so an end-to-end test can hang up the terminal while an install is really in progress.
+apply, so an end-to-end test can hang up the terminal while an install is really in progress;
+``apply-staging:<seconds>`` does the same for the install in the staging copy.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:
         await wait_question(pilot, "checks-staging")
         assert isinstance(app.screen, ExecuteScreen)
         text = screen_text(app)
-        assert "Gate failed on staging" in text and "tests" in text
+        assert "Checks failed in the staging copy" in text and "tests" in text
         assert "[k]" in text and "[t]" in text and "[R]" in text
         # the reasons are on the screen at 80x24: the broken dependent and the newly failing tests
         assert "No module named 'oxzep7.fmt'" in text and "test_legacy_parse" in text

@@ -19,13 +19,10 @@ from oxwizard.commands.common import add_env, add_json, add_project, open_env, p
 from oxwizard.errors import UsageError
 
 if TYPE_CHECKING:
-    from oxwizard.checks.result import CheckResult, CheckSet
+    from oxwizard.checks.result import CheckSet
     from oxwizard.environment import Environment
     from oxwizard.runbook import Runbook
     from oxwizard.runbook_repo import RunbookRepo
-
-SUCCESS = "declare success"
-ROLL_BACK = "roll back recommended"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -62,9 +59,10 @@ def newest_baseline(project: Path) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.checks.monitor import monitor
+    from oxwizard.checks.monitor import ROLL_BACK, SUCCESS, monitor, record_round, record_verdict
     from oxwizard.checks.result import load_checkset
     from oxwizard.config import load_project_config
+    from oxwizard.flow import flow_options
 
     project = project_from(args)
     if not project.is_dir():
@@ -82,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     runbook, repo = _latest_runbook(project, env, tell)
     try:
         config = runbook.checks if runbook is not None else load_project_config(project)
-        rounds = args.rounds if args.rounds is not None else config.monitor_rounds
-        interval = args.interval if args.interval is not None else config.monitor_interval
+        options = flow_options(config, rounds=args.rounds, interval=args.interval)
+        rounds, interval = options.monitor_rounds, options.monitor_interval
         upgraded = _upgraded(runbook)
         if runbook is not None:
             tell(f"runbook: {runbook.id} (checks as recorded; upgraded: {', '.join(upgraded) or 'none'})")
@@ -94,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 if r.status != "skip":
                     tell(f"  {r.status:4} {r.name}: {r.summary}")
             if runbook is not None and repo is not None:
-                _record_round(repo, runbook, n, cs)
+                record_round(repo, runbook, n, rounds, cs, command=["oxwizard", "monitor"])
 
         result = monitor(
             env,
@@ -108,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         )
         verdict = SUCCESS if result.healthy else ROLL_BACK
         if runbook is not None and repo is not None:
-            _record_verdict(repo, runbook, verdict, [r for cs in result.rounds for r in cs.failed])
+            record_verdict(repo, runbook, verdict, [r for cs in result.rounds for r in cs.failed])
     finally:
         if repo is not None:
             repo.close()
@@ -131,38 +129,6 @@ def _upgraded(runbook: Runbook | None) -> list[str]:
     if runbook is None or runbook.plan is None:
         return []
     return sorted({c.name for c in runbook.plan.changes if c.to_version is not None})
-
-
-def _record_round(repo: RunbookRepo, runbook: Runbook, n: int, cs: CheckSet) -> None:
-    from oxwizard.checks.result import save_checkset
-    from oxwizard.runbook import Decision, Evidence
-
-    path = repo.path / "evidence" / runbook.id / "monitor.json"
-    save_checkset(path, cs)
-    counts = {f"{r.name}.{k}": v for r in cs.results for k, v in r.numbers.items()}
-    counts["failed_checks"] = float(len(cs.failed))
-    answer = "healthy" if cs.ok else "failed: " + ", ".join(r.name for r in cs.failed)
-    evidence = Evidence(
-        command=["oxwizard", "monitor"],
-        counts=counts,
-        duration=sum(r.duration for r in cs.results),
-        detail="\n".join(f"{r.name}: {r.summary}" for r in cs.failed),
-    )
-    question = f"Monitoring round {n}: healthy?"
-    repo.decide(
-        runbook, Decision(step="monitor", question=question, answer=answer, evidence=evidence), [path]
-    )
-
-
-def _record_verdict(repo: RunbookRepo, runbook: Runbook, verdict: str, failed: list[CheckResult]) -> None:
-    from oxwizard.runbook import Decision, Evidence
-
-    detail = "" if verdict == SUCCESS else "not rolled back by the monitor: run `oxwizard rollback`"
-    evidence = Evidence(counts={"failed_checks": float(len(failed))}, detail=detail)
-    decision = Decision(
-        step="monitor-verdict", question="Monitoring verdict?", answer=verdict, evidence=evidence
-    )
-    repo.decide(runbook, decision)
 
 
 def _latest_runbook(

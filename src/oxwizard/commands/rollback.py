@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from oxwizard.commands.common import add_env, add_index, add_json, index_from, open_env, print_json, say
+from oxwizard.commands.common import (
+    add_env,
+    add_index,
+    add_json,
+    add_project,
+    index_from,
+    open_env,
+    print_json,
+    project_from,
+    say,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,9 +24,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Restore the environment from the checkpoint's stash (no network, no index, no pip), "
         "then verify every restored file's sha256 and the environment's fingerprint. Exit 0 when restored "
         "and verified or when there is nothing to roll back, 3 when it cannot be verified. Package sources "
-        "are only used when the stash is gone, to reinstall the exact pins.",
+        "are only used when the stash is gone, to reinstall the exact pins. A rollback that restored "
+        "something is recorded in the newest runbook of PROJECT/.oxwizard/ for this environment.",
     )
     add_env(p)
+    add_project(p)
     p.add_argument(
         "--to", metavar="CHECKPOINT", default=None, help="checkpoint id (see: oxwizard checkpoints)"
     )
@@ -26,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.flow import record_rollback
     from oxwizard.lock import env_lock
     from oxwizard.rollback import rollback
 
@@ -34,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     env = open_env(args)
     with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
         result = rollback(env, args.to, on_line=None if args.json else say, index=index if given else None)
+        recorded = record_rollback(project_from(args), env, result, "oxwizard rollback")
+    if recorded is not None and not args.json:
+        say(f"recorded in runbook {recorded}")
     if args.json:
         print_json(result)
     elif result.noop:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
 from oxwizard.config import load_project_config
 from oxwizard.errors import UsageError
-from oxwizard.runbook import FlowOptions
 from oxwizard.specs import parse_specs
+
+if TYPE_CHECKING:
+    from oxwizard.flow import FlowOutcome, UpgradeFlow
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -57,7 +60,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.flow import UpgradeFlow
+    from oxwizard.flow import UpgradeFlow, flow_options
     from oxwizard.headless import HeadlessListener
 
     reqs = parse_specs(args.specs)
@@ -76,13 +79,9 @@ def run(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"test_command": argv})
     if args.rounds < 0:
         raise UsageError("--rounds must be 0 or more")
-    options = FlowOptions(
-        stage=not args.no_stage,
-        monitor_rounds=args.rounds,
-        monitor_interval=args.interval if args.interval is not None else config.monitor_interval,
-    )
+    options = flow_options(config, stage=not args.no_stage, rounds=args.rounds, interval=args.interval)
     env = open_env(args)
-    _sigterm_as_exit()
+    sigterm_as_exit()
     listener = HeadlessListener(assume_yes=args.yes, verbose=args.verbose)
     flow = UpgradeFlow(
         env,
@@ -99,7 +98,11 @@ def run(args: argparse.Namespace) -> int:
         say(f"          risk: {flow.risk.level}, {flow.risk.recommendation}")
         for reason in flow.risk.reasons:
             say(f"            - {reason}")
-    outcome = flow.run()
+    return finish(flow, flow.run(), assume_yes=args.yes)
+
+
+def finish(flow: UpgradeFlow, outcome: FlowOutcome, *, assume_yes: bool) -> int:
+    """The outcome's line, the runbook's path, and the exit code (2 for a decline asked of a person)."""
     say(
         f"{outcome.status}: {outcome.message}"
         if not outcome.message.startswith(outcome.status)
@@ -107,12 +110,12 @@ def run(args: argparse.Namespace) -> int:
     )
     if flow.runbook is not None:
         say(f"runbook: {flow.repo_path / 'runbooks' / (flow.runbook.id + '.json')}")
-    if outcome.status == "declined" and not args.yes:
+    if outcome.status == "declined" and not assume_yes:
         return 2
     return outcome.exit_code
 
 
-def _sigterm_as_exit() -> None:
+def sigterm_as_exit() -> None:
     """SIGTERM becomes SystemExit(143), so the flow's guard rolls live back before the exit."""
     import signal
 

@@ -21,7 +21,8 @@ if TYPE_CHECKING:
     from textual.message import Message
 
     from oxwizard.checks.result import CheckSet
-    from oxwizard.flow import Question, StepEvent, StepName
+    from oxwizard.flow import Question, StepEvent
+    from oxwizard.steps import StepName
 
 
 class FlowAbandoned(Abandoned):
@@ -70,13 +71,23 @@ class WizardListener:
             self._answer = None
             self.question = question
         self._app.post_message(QuestionAsked(question))
-        self._answered.wait()
+        # a rollback or stop asked for meanwhile wakes this wait (interrupt); the flow's own event is
+        # looked at too, in case the request came before this question was set up
+        while not self._answered.wait(0.25):
+            if question.cancelled is not None and question.cancelled.is_set():
+                break
         with self._lock:
             self.question = None
             answer = self._answer
+        if answer is None and question.cancelled is not None and question.cancelled.is_set():
+            return question.default  # not used: the flow honours the request
         if answer is None:
             raise FlowAbandoned(f"left the wizard before answering: {question.text}")
         return answer
+
+    def interrupt(self) -> None:
+        """The flow was asked to roll back or stop: a pending question stops waiting."""
+        self._answered.set()
 
     # -- called from the app --------------------------------------------------------------------------
     def drain(self) -> list[tuple[str, str]]:

@@ -75,16 +75,11 @@ def new_flow(
     monitor_interval: float | None,
 ) -> UpgradeFlow:
     from oxwizard.config import load_project_config
-    from oxwizard.flow import UpgradeFlow
-    from oxwizard.runbook import FlowOptions
+    from oxwizard.flow import UpgradeFlow, flow_options
     from oxwizard.specs import parse_specs
 
     config = load_project_config(project)
-    options = FlowOptions(
-        stage=True,
-        monitor_rounds=config.monitor_rounds if monitor_rounds is None else monitor_rounds,
-        monitor_interval=config.monitor_interval if monitor_interval is None else monitor_interval,
-    )
+    options = flow_options(config, rounds=monitor_rounds, interval=monitor_interval)
     return UpgradeFlow(
         env, project, parse_specs(specs), sources.build(), listener=listener, options=options, config=config,
         survive_hangup=True,
@@ -95,24 +90,9 @@ def resumed_flow(
     env: Environment, project: Path, info: ResumeInfo, sources: Sources, listener: FlowListener
 ) -> UpgradeFlow:
     """The flow of an unfinished runbook, picked up where it stands (decisions append to it)."""
-    from oxwizard.flow import UpgradeFlow, requirements_of
+    from oxwizard.flow import resume_flow
 
-    rb = info.runbook
-    flow = UpgradeFlow(
-        env,
-        project,
-        requirements_of(rb),
-        sources.build(),
-        listener=listener,
-        options=rb.options,
-        config=rb.checks,
-        runbook_id=rb.id,
-        preset_plan=rb.plan,
-        survive_hangup=True,
-    )
-    flow.plan = rb.plan
-    flow.runbook = rb
-    return flow
+    return resume_flow(env, project, info, sources.build(), listener, survive_hangup=True)
 
 
 def read_runbook_log(project: Path, limit: int = 200) -> list[LogEntry]:

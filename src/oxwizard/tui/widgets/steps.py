@@ -17,6 +17,7 @@ MARKS = {
     "failed": ("✘", "bold red"),
     "warned": ("!", "yellow"),
     "skipped": ("–", "dim"),
+    "stopped": ("■", "bold magenta"),
 }
 LABELS = {
     "plan": "plan",

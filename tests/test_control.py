@@ -1,0 +1,236 @@
+"""The one key, in the engine: a rollback requested from another thread at any moment of the flow.
+
+Each case runs the real flow (oxzep7 1.4.2 -> 1.5.0, staging, tests, new warnings acknowledged,
+monitoring) on one real demo sandbox and asks for a rollback at one point: before a step, while an
+installer or a check's child process runs, at a question, between monitoring rounds. Every run must
+end "rolled-back" with live byte-identical to how it started, and nothing may reach live after the
+request. The sandbox is shared: each case starts from the state the previous one restored.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from oxwizard.checks.result import CheckSet
+from oxwizard.config import load_project_config
+from oxwizard.demo import DemoSandbox
+from oxwizard.environment import Environment
+from oxwizard.flow import FlowStopped, Question, StepEvent, UpgradeFlow, start_state
+from oxwizard.runbook import FlowOptions, load_runbook
+from oxwizard.specs import IndexOptions, parse_specs
+from tests.conftest import env_state
+
+
+@dataclass
+class Trigger:
+    """Where to ask: a step event ("promote:running"), the first output line of a step (the
+    installer's: "promote:line"), the first line a step's child prints after a marker line
+    ("checks-staging:── tests"), or a question ("ask:verdict")."""
+
+    at: str
+    kind: str = "rollback"
+
+
+@dataclass
+class ScriptedListener:
+    trigger: Trigger
+    flow: UpgradeFlow | None = None
+    fired_after: int | None = None  # decisions recorded when the request was made
+    events: list[StepEvent] = field(default_factory=list)
+    _armed: dict[str, bool] = field(default_factory=dict)
+
+    def _fire(self) -> None:
+        assert self.flow is not None and self.flow.runbook is not None
+        if self.fired_after is not None:
+            return
+        self.fired_after = len(self.flow.runbook.decisions)
+        request = self.flow.request_rollback if self.trigger.kind == "rollback" else self.flow.request_stop
+        other = threading.Thread(target=request, args=("test request",))  # from another thread
+        other.start()
+        other.join()
+
+    def on_step(self, event: StepEvent) -> None:
+        self.events.append(event)
+        if self.trigger.at == f"{event.step}:{event.status}":
+            self._fire()
+
+    def on_output(self, step: str, line: str) -> None:
+        name, _, marker = self.trigger.at.partition(":")
+        if name != step:
+            return
+        if marker == "line" or self._armed.get(step):
+            self._fire()  # a line printed by the child that runs after the marker
+        elif marker.startswith("──") and line.startswith(marker):
+            self._armed[step] = True
+
+    def on_checks(self, checkset: CheckSet) -> None:
+        return None
+
+    def ask(self, question: Question) -> str:
+        if self.trigger.at == f"ask:{question.step}":
+            self._fire()
+        return question.default
+
+    def interrupt(self) -> None:
+        return None
+
+
+def _flow(sandbox: DemoSandbox, listener: ScriptedListener) -> UpgradeFlow:
+    config = load_project_config(sandbox.project).model_copy(
+        update={"benchmark_runs": 1, "benchmark_threshold": 50.0}
+    )
+    flow = UpgradeFlow(
+        Environment.open(sandbox.venv),
+        sandbox.project,
+        parse_specs(["oxzep7==1.5.0"]),
+        IndexOptions.build(find_links=[str(sandbox.wheelhouse)], no_index=True),
+        listener=listener,
+        config=config,
+        options=FlowOptions(stage=True, monitor_rounds=2, monitor_interval=0.3),
+    )
+    listener.flow = flow
+    return flow
+
+
+BEFORE_LIVE = [
+    "checkpoint:running",
+    "stage:running",
+    "baseline:── tests",
+    "ask:go",
+    "install-staging:running",
+    "install-staging:line",  # the installer is running
+    "checks-staging:── tests",
+    "ask:ack-warnings",
+]
+ON_LIVE = [
+    "promote:running",
+    "promote:line",
+    "checks-live:── tests",
+    "monitor:── tests",
+    "ask:verdict",
+]
+
+
+@pytest.mark.parametrize("at", BEFORE_LIVE + ON_LIVE)
+def test_a_rollback_requested_at_any_point_ends_rolled_back_with_live_as_it_was(
+    live_demo: DemoSandbox, at: str
+) -> None:
+    before = env_state(live_demo.venv)
+    listener = ScriptedListener(Trigger(at))
+    flow = _flow(live_demo, listener)
+
+    outcome = flow.run()
+
+    assert listener.fired_after is not None, f"the trigger {at} never came"
+    assert outcome.status == "rolled-back", outcome
+    assert env_state(live_demo.venv) == before, "live is not byte-identical to how it started"
+    assert flow.runbook is not None
+    decisions = flow.runbook.decisions
+    after = decisions[listener.fired_after :]
+    assert not [d for d in after if d.step == "promote" and d.answer.startswith("installed")], after
+    assert [d.step for d in decisions[-2:]] == ["rollback", "outcome"]
+    assert decisions[-1].answer.startswith("rolled-back")
+    if at in BEFORE_LIVE:
+        assert "promote" not in [d.step for d in decisions]
+        assert decisions[-2].answer.startswith("live untouched, matches checkpoint ck-")
+    else:
+        assert "verified" in decisions[-2].answer
+    # the step that was running when the request came says it was stopped, not passed
+    rolled = [e for e in listener.events if e.step == "rollback"]
+    assert rolled[-1].status == "passed"
+    assert not (live_demo.project / ".venv-stage").exists(), "the staging copy was left behind"
+
+
+def test_a_stop_lets_the_live_install_finish_and_leaves_the_runbook_to_resume(
+    live_demo: DemoSandbox,
+) -> None:
+    listener = ScriptedListener(Trigger("promote:line", kind="stop"))
+    flow = _flow(live_demo, listener)
+    with pytest.raises(FlowStopped):
+        flow.run()
+    env = Environment.open(live_demo.venv)
+    assert env.distributions["oxzep7"].version == "1.5.0", "the install on live was not let finish"
+    info, _ = start_state(live_demo.project, env)
+    assert info is not None and info.live_touched and info.last_step == "promote"
+    flow.rollback("test cleanup")
+    assert Environment.open(live_demo.venv).distributions["oxzep7"].version == "1.4.2"
+
+
+def test_a_stop_during_the_staging_checks_ends_at_once_with_live_untouched(live_demo: DemoSandbox) -> None:
+    before = env_state(live_demo.venv)
+    listener = ScriptedListener(Trigger("checks-staging:── tests", kind="stop"))
+    flow = _flow(live_demo, listener)
+    with pytest.raises(FlowStopped):
+        flow.run()
+    assert env_state(live_demo.venv) == before
+    info, _ = start_state(live_demo.project, Environment.open(live_demo.venv))
+    assert info is not None and not info.live_touched
+    assert not (live_demo.project / ".venv-stage").exists()
+
+
+def test_planning_alone_is_not_an_unfinished_upgrade(live_demo: DemoSandbox) -> None:
+    flow = _flow(live_demo, ScriptedListener(Trigger("never")))
+    flow.prepare()
+    assert flow.runbook is not None and (live_demo.project / ".oxwizard" / "runbooks").is_dir()
+    info, last = start_state(live_demo.project, Environment.open(live_demo.venv))
+    assert (info, last) == (None, "")
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "oxwizard", *args], capture_output=True, text=True, timeout=900,
+        check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def test_resume_and_rollback_headless_are_recorded_in_the_runbook(demo: Callable[[], DemoSandbox]) -> None:
+    sandbox = demo()
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    sources = ["--find-links", str(sandbox.wheelhouse), "--no-index"]
+    # the user quit while the new version was being installed on live: it finished, unverified
+    flow = _flow(sandbox, ScriptedListener(Trigger("promote:line", kind="stop")))
+    with pytest.raises(FlowStopped):
+        flow.run()
+    assert flow.runbook is not None
+    runbook = sandbox.project / ".oxwizard" / "runbooks" / f"{flow.runbook.id}.json"
+
+    resumed = _cli("resume", *where, *sources, "--yes")
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert f"resuming {flow.runbook.id}" in resumed.stdout
+    assert "upgraded:" in resumed.stdout
+    steps = [d.step for d in load_runbook(runbook).decisions]
+    assert steps[steps.index("promote") + 1 :] == ["checks-live", "monitor", "monitor", "verdict", "outcome"]
+    assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.5.0"
+
+    rolled = _cli("rollback", *where)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert f"recorded in runbook {flow.runbook.id}" in rolled.stdout
+    last = load_runbook(runbook).decisions[-2:]
+    assert [d.step for d in last] == ["rollback", "outcome"]
+    assert last[0].answer.endswith("verified") and last[1].answer == "rolled-back: by oxwizard rollback"
+    env = Environment.open(sandbox.venv)
+    assert env.distributions["oxzep7"].version == "1.4.2"
+    info, said = start_state(sandbox.project, env)
+    assert info is None and "oxzep7==1.5.0 rolled-back: by oxwizard rollback" in said
+
+    nothing = _cli("resume", *where, *sources, "--yes")
+    assert nothing.returncode == 0 and "nothing to resume: last oxzep7==1.5.0 rolled-back" in nothing.stdout
+
+    # stopped before live was touched: resume plans the same targets again and runs them
+    flow = _flow(sandbox, ScriptedListener(Trigger("checks-staging:── tests", kind="stop")))
+    with pytest.raises(FlowStopped):
+        flow.run()
+    assert flow.runbook is not None
+    first = flow.runbook.id
+    again = _cli("resume", *where, *sources, "--yes")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "live was not changed; planning oxzep7==1.5.0 again" in again.stdout
+    closed = load_runbook(sandbox.project / ".oxwizard" / "runbooks" / f"{first}.json").decisions[-1]
+    assert closed.step == "outcome" and closed.answer.startswith("re-planned: continued as ")
+    assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.5.0"
