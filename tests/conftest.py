@@ -167,3 +167,14 @@ def make_plan() -> Plan:
             Change(name="oxzep7-core", to_version="2.0.0", kind="new", impact="new"),
         ],
     )
+
+
+def pip_install(sandbox: DemoSandbox, spec: str) -> None:
+    """``pip install SPEC`` into the sandbox's venv from its wheelhouse (no index), or fail the test."""
+    from oxwizard import proc
+
+    done = proc.run(
+        [str(sandbox.python), "-m", "pip", "install", "-q", "--no-index", "--find-links",
+         str(sandbox.wheelhouse), spec], env=proc.pip_environment(), timeout=300,
+    )  # fmt: skip
+    assert done.ok, done.stderr

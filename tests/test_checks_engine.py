@@ -6,7 +6,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from oxwizard import proc
+from conftest import pip_install
+
 from oxwizard.checks.logs import mark_logs, scan_logs
 from oxwizard.checks.monitor import monitor
 from oxwizard.checks.performance import run_benchmark
@@ -23,14 +24,6 @@ from oxwizard.specs import IndexOptions, parse_specs
 DemoFactory = Callable[[], DemoSandbox]
 
 
-def _install(sandbox: DemoSandbox, spec: str) -> None:
-    done = proc.run(
-        [str(sandbox.python), "-m", "pip", "install", "-q", "--no-index", "--find-links",
-         str(sandbox.wheelhouse), spec], env=proc.pip_environment(), timeout=300,
-    )  # fmt: skip
-    assert done.ok, done.stderr
-
-
 def test_baseline_then_150_then_200_on_the_demo(demo: DemoFactory) -> None:
     sandbox = demo()
     env = Environment.open(sandbox.venv)
@@ -43,7 +36,7 @@ def test_baseline_then_150_then_200_on_the_demo(demo: DemoFactory) -> None:
     assert baseline.log_marks and baseline.log_marks[0].exists
     assert any("test_legacy_parse" in ln for ln in lines), "test output is streamed line by line"
 
-    _install(sandbox, "oxzep7==1.5.0")
+    pip_install(sandbox, "oxzep7==1.5.0")
     env.refresh()
     on_150 = run_checks(env, sandbox.project, config, "staging", upgraded=["oxzep7"], baseline=baseline)
     assert on_150.ok, [r.summary for r in on_150.failed]
@@ -51,7 +44,7 @@ def test_baseline_then_150_then_200_on_the_demo(demo: DemoFactory) -> None:
     assert on_150.get("warnings").status == "warn"  # type: ignore[union-attr]
     assert on_150.get("data").status == "pass"  # type: ignore[union-attr]
 
-    _install(sandbox, "oxzep7==2.0.0")
+    pip_install(sandbox, "oxzep7==2.0.0")
     env.refresh()
     on_200 = run_checks(
         env, sandbox.project, config, "staging", upgraded=["oxzep7", "oxzep7-core"], baseline=baseline
@@ -70,7 +63,7 @@ def test_baseline_then_150_then_200_on_the_demo(demo: DemoFactory) -> None:
 
 def test_monitor_rounds_stream_and_are_healthy_on_150(demo: DemoFactory) -> None:
     sandbox = demo()
-    _install(sandbox, "oxzep7==1.5.0")
+    pip_install(sandbox, "oxzep7==1.5.0")
     env = Environment.open(sandbox.venv)
     config = load_project_config(sandbox.project).model_copy(update={"benchmark_command": None})
     seen: list[int] = []

@@ -25,6 +25,7 @@ class CheckResult(BaseModel):
     output: str = ""  # raw output, capped
     details: dict[str, list[str]] = Field(default_factory=dict)
     samples: list[float] = Field(default_factory=list)  # e.g. benchmark timings
+    calibration: list[float] = Field(default_factory=list)  # performance: the machine's speed around them
 
     @property
     def failed(self) -> bool:
