@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import shlex
-import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 from oxwizard.commands.common import say
+from oxwizard.commands.wizard import Reopen, prog
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,27 +33,17 @@ def run(args: argparse.Namespace) -> int:
     say(f"project     {demo.project}")
     say(f"environment {demo.venv}")
     say("try:")
-    say(f"  {_prog()} plan 'oxzep7==2.0.0' --env {demo.venv} --find-links {demo.wheelhouse} --no-index")
+    say(f"  {prog()} plan 'oxzep7==2.0.0' --env {demo.venv} --find-links {demo.wheelhouse} --no-index")
     if args.no_launch:
         return 0
-    return launch(demo.venv, demo.project, demo.wheelhouse)
+    return launch(demo.venv, demo.project, demo.wheelhouse, demo.root)
 
 
-def _prog() -> str:
-    """How to call this oxwizard again: ``oxwizard`` when that is on PATH, else its full path
-    (``./scripts/demo`` runs ``.venv/bin/oxwizard``, which is not on PATH)."""
-    here = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "oxwizard" else None
-    found = shutil.which("oxwizard")
-    if here is None or (found is not None and Path(found).resolve() == here):
-        return "oxwizard"
-    return shlex.quote(str(Path(sys.argv[0]).absolute()))
-
-
-def launch(venv: Path, project: Path, wheelhouse: Path) -> int:
+def launch(venv: Path, project: Path, wheelhouse: Path, root: Path) -> int:
     """Open the wizard on the sandbox, offline: ``--find-links WHEELHOUSE --no-index``."""
     from oxwizard.commands.wizard import launch_app
     from oxwizard.tui.app import WizardApp
     from oxwizard.tui.tasks import Sources
 
     sources = Sources(find_links=[str(wheelhouse)], no_index=True)
-    return launch_app(WizardApp(env_path=str(venv), project=project, sources=sources))
+    return launch_app(WizardApp(env_path=str(venv), project=project, sources=sources), Reopen.demo(root))
