@@ -90,6 +90,32 @@ def _loosen_benchmark(project: Path) -> None:
     pyproject.write_text(text)
 
 
+def test_demo_reopens_its_sandbox_and_q_and_ctrl_c_say_how_to_get_back_in(demo: Any, tmux: Tmux) -> None:
+    sandbox = demo()
+    marker = f"oxw-reopen-{os.getpid()}"
+    _start(tmux, f"{shlex.quote(str(OXWIZARD))} demo {shlex.quote(str(sandbox.root))}", marker)
+    tmux.wait_for("pip check", 60)
+    tmux.keys("q")
+    code, lines = _ended(tmux, 30)
+    assert code == 0
+    # the sandbox built earlier was found and reopened (not refused, not built again)
+    reopened = f"the demo sandbox in {sandbox.root} exists (built earlier; reopening it as it was left)"
+    assert lines[0] == reopened
+    standing, command = _exit_line(lines)
+    assert standing == "nothing changed: no upgrade recorded for this environment yet"
+    assert command.endswith(f" demo {sandbox.root}"), command
+
+    # the printed command, run as printed, opens the wizard on the same sandbox; ctrl+c quits it
+    _start(tmux, command, marker)
+    tmux.wait_for("pip check", 60)
+    tmux.keys("C-c")
+    code, lines = _ended(tmux, 30)
+    assert code == 0
+    assert lines[0] == reopened
+    assert _exit_line(lines) == (standing, command)
+    assert not _processes_with(marker)
+
+
 def test_quit_during_monitoring_says_what_it_waits_for_then_where_things_stand(demo: Any, tmux: Tmux) -> None:
     sandbox = demo()
     _loosen_benchmark(sandbox.project)
