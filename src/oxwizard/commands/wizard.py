@@ -222,7 +222,8 @@ def launch_app(app: WizardApp, reopen: Reopen) -> int:
 
 def _wait(app: WizardApp, workers: _Workers, reopen: Reopen) -> None:
     """Wait for the running step, on one line (rewritten in place on a terminal) that says what it
-    is and follows it as it goes; ctrl+c here does not abandon the environment half-way."""
+    is and follows it as it goes. ctrl+c here reaches the running command too (same process group),
+    but the wait goes on until the flow has ended, so the environment is left consistent."""
     from oxwizard.environment import Environment
     from oxwizard.errors import OxwizardError
 
@@ -248,7 +249,7 @@ def _wait(app: WizardApp, workers: _Workers, reopen: Reopen) -> None:
         try:
             wait(running, timeout=0.25)
         except KeyboardInterrupt:
-            _tell(sys.stderr, "\noxwizard: still waiting: an install must not be left half-way")
+            _tell(sys.stderr, "\noxwizard: still waiting, so that the environment is left consistent")
             shown = ""
     if shown and in_place:
         _tell(sys.stderr, "")
