@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -167,3 +170,66 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path: Path, wheelhouse: Path) 
     with pytest.raises(InstallerError):
         build_demo(tmp_path / "empty", python=str(tmp_path / "no-such-python"), wheelhouse=wheelhouse)
     assert list((tmp_path / "empty").iterdir()) == []
+
+
+# -- `oxwizard demo DIR` on a folder that exists (the real CLI) ------------------------------------------
+def _oxwizard_demo(*args: str) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "oxwizard", "demo", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """Every path under ``root`` with its size and modification time: what "changes nothing" compares."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        out[str(path.relative_to(root))] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def test_a_sandbox_built_earlier_is_known_by_its_layout(demo_template: DemoSandbox, tmp_path: Path) -> None:
+    assert DemoSandbox.existing(demo_template.root) == demo_template
+    assert DemoSandbox.existing(demo_template.project) is None
+    look_alike = tmp_path / "look-alike"  # the folder names alone are not a sandbox
+    for folder in ("wheelhouse", "project/.venv"):
+        (look_alike / folder).mkdir(parents=True)
+    assert DemoSandbox.existing(look_alike) is None
+    assert DemoSandbox.existing(tmp_path / "absent") is None
+
+
+def test_demo_no_launch_on_a_sandbox_built_earlier_says_how_to_open_it_and_changes_nothing(
+    demo_template: DemoSandbox,
+) -> None:
+    root = demo_template.root
+    before = _tree(root)
+    done = _oxwizard_demo(str(root), "--no-launch")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"the demo sandbox in {root} exists (built earlier)"
+    assert f"open it:    {shlex.quote(sys.executable)} -m oxwizard demo {root}" in lines
+    assert f"project     {demo_template.project}" in lines
+    assert "building" not in done.stdout and done.stderr == ""
+    assert _tree(root) == before
+
+
+def test_demo_refuses_a_folder_that_is_neither_empty_nor_a_sandbox_in_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "mine"
+    (folder / "wheelhouse").mkdir(parents=True)  # looks a little like one, is not one
+    (folder / "project").mkdir()
+    (folder / "project" / "notes.txt").write_text("mine")
+    before = _tree(folder)
+    for args in ([str(folder)], [str(folder), "--no-launch"]):
+        done = _oxwizard_demo(*args)
+        assert done.returncode == 2
+        assert done.stdout == ""  # nothing is built, and nothing opens
+        assert done.stderr == (
+            f"oxwizard: error: demo folder exists and is not empty, and it is not a demo sandbox: {folder} "
+            "(give a new or empty folder, or one built by `oxwizard demo`)\n"
+        )
+        assert _tree(folder) == before
+    file = tmp_path / "file"
+    file.write_text("mine")
+    done = _oxwizard_demo(str(file))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"oxwizard: error: demo folder is a file: {file} (give a new or empty folder)\n"
+    assert file.read_text() == "mine"

@@ -93,6 +93,23 @@ class DemoSandbox:
         venv = root / "project" / ".venv"
         return cls(root, root / "wheelhouse", root / "project", venv, venv / "bin" / "python")
 
+    @classmethod
+    def existing(cls, root: Path) -> DemoSandbox | None:
+        """The sandbox built earlier in ``root``, or None when ``root`` holds no sandbox.
+
+        Recognised by its layout: ``wheelhouse/`` with the demo's own oxzep7 1.4.2 wheel in it,
+        ``project/`` with its ``pyproject.toml``, and ``project/.venv/`` with its ``pyvenv.cfg``
+        (the builder writes no other marker; the project's first git commit is by "oxwizard demo",
+        but what the user did to the project since is theirs).
+        """
+        demo = cls.at(root.expanduser().resolve())
+        markers = (
+            demo.wheelhouse / "oxzep7-1.4.2-py3-none-any.whl",
+            demo.project / "pyproject.toml",
+            demo.venv / "pyvenv.cfg",
+        )
+        return demo if all(marker.is_file() for marker in markers) else None
+
 
 def build_wheelhouse(folder: Path) -> Path:
     """Build every demo wheel into ``folder``."""
@@ -131,10 +148,8 @@ def build_demo(root: Path, *, python: str | None = None, wheelhouse: Path | None
     a venv's). ``wheelhouse`` reuses already built demo wheels (copied) instead of building them.
     On failure nothing of the half-built sandbox is left behind.
     """
-    root = root.expanduser().resolve()
+    root = require_buildable(root)
     existed = root.exists()
-    if existed and (not root.is_dir() or any(root.iterdir())):
-        raise UsageError(f"demo folder exists and is not empty: {root}")
     root.mkdir(parents=True, exist_ok=True)
     demo = DemoSandbox.at(root)
     try:
@@ -143,6 +158,20 @@ def build_demo(root: Path, *, python: str | None = None, wheelhouse: Path | None
         _clear(root, keep_root=existed)
         raise
     return demo
+
+
+def require_buildable(root: Path) -> Path:
+    """``root`` resolved, when a sandbox can be built there (absent, or an empty folder); else a
+    one-line :class:`UsageError` (a folder that holds a sandbox already is :meth:`DemoSandbox.existing`)."""
+    root = root.expanduser().resolve()
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"demo folder is a file: {root} (give a new or empty folder)")
+    if root.exists() and any(root.iterdir()):
+        raise UsageError(
+            f"demo folder exists and is not empty, and it is not a demo sandbox: {root} "
+            "(give a new or empty folder, or one built by `oxwizard demo`)"
+        )
+    return root
 
 
 def base_interpreter() -> str:

@@ -1,61 +1,70 @@
-"""``oxwizard demo``: build the offline demo sandbox, print its paths, open the wizard on it."""
+"""``oxwizard demo``: build the offline demo sandbox (or find the one built earlier in DIR), print its
+paths, open the wizard on it."""
 
 from __future__ import annotations
 
 import argparse
-import shlex
-import shutil
-import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import say
+from oxwizard.commands.wizard import Reopen, prog
+
+if TYPE_CHECKING:
+    from oxwizard.demo import DemoSandbox
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="build the offline demo sandbox and open the wizard on it")
+    p = sub.add_parser(
+        "demo",
+        help="build the offline demo sandbox and open the wizard on it",
+        description="Build the offline demo sandbox in DIR and open the wizard on it. On a sandbox "
+        "built earlier, open the wizard on it again, as it was left.",
+    )
     p.add_argument(
         "dir",
         nargs="?",
         default=None,
         metavar="DIR",
-        help="where to build it (default: a new temporary folder)",
+        help="where to build it: a new or empty folder, or a sandbox built earlier to reopen "
+        "(default: a new temporary folder)",
     )
-    p.add_argument("--no-launch", action="store_true", help="build and print the paths only")
+    p.add_argument("--no-launch", action="store_true", help="build (or find) it and print the paths only")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.demo import build_demo
+    from oxwizard.demo import DemoSandbox, build_demo, require_buildable
 
-    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="oxwizard-demo-"))
-    say(f"building the demo sandbox in {root} ...")
-    demo = build_demo(root)
+    root = Path(args.dir).expanduser().resolve() if args.dir else None
+    demo = DemoSandbox.existing(root) if root is not None else None
+    if demo is not None:
+        left = "" if args.no_launch else "; reopening it as it was left"
+        say(f"the demo sandbox in {demo.root} exists (built earlier{left})")
+    else:
+        # refuse a folder that is neither empty nor a sandbox before saying anything else
+        root = (
+            require_buildable(root) if root is not None else Path(tempfile.mkdtemp(prefix="oxwizard-demo-"))
+        )
+        say(f"building the demo sandbox in {root} ...")
+        demo = build_demo(root)
     say(f"wheelhouse  {demo.wheelhouse}")
     say(f"project     {demo.project}")
     say(f"environment {demo.venv}")
-    say("try:")
-    say(f"  {_prog()} plan 'oxzep7==2.0.0' --env {demo.venv} --find-links {demo.wheelhouse} --no-index")
     if args.no_launch:
-        return 0
-    return launch(demo.venv, demo.project, demo.wheelhouse)
+        say(f"open it:    {Reopen.demo(demo.root).command(None)}")
+    say("try:")
+    say(f"  {prog()} plan 'oxzep7==2.0.0' --env {demo.venv} --find-links {demo.wheelhouse} --no-index")
+    return 0 if args.no_launch else launch(demo)
 
 
-def _prog() -> str:
-    """How to call this oxwizard again: ``oxwizard`` when that is on PATH, else its full path
-    (``./scripts/demo`` runs ``.venv/bin/oxwizard``, which is not on PATH)."""
-    here = Path(sys.argv[0]).resolve() if Path(sys.argv[0]).name == "oxwizard" else None
-    found = shutil.which("oxwizard")
-    if here is None or (found is not None and Path(found).resolve() == here):
-        return "oxwizard"
-    return shlex.quote(str(Path(sys.argv[0]).absolute()))
-
-
-def launch(venv: Path, project: Path, wheelhouse: Path) -> int:
+def launch(demo: DemoSandbox) -> int:
     """Open the wizard on the sandbox, offline: ``--find-links WHEELHOUSE --no-index``."""
     from oxwizard.commands.wizard import launch_app
     from oxwizard.tui.app import WizardApp
     from oxwizard.tui.tasks import Sources
 
-    sources = Sources(find_links=[str(wheelhouse)], no_index=True)
-    return launch_app(WizardApp(env_path=str(venv), project=project, sources=sources))
+    sources = Sources(find_links=[str(demo.wheelhouse)], no_index=True)
+    app = WizardApp(env_path=str(demo.venv), project=demo.project, sources=sources)
+    return launch_app(app, Reopen.demo(demo.root))
