@@ -88,6 +88,8 @@ class WizardApp(App[int]):
     BINDINGS = [
         *_answer_bindings(),
         Binding("R", "rollback", "Roll back", id="rollback", tooltip="Roll back to the checkpoint, verified"),
+        # R when it has nothing to do (hidden from the key bar): say why, instead of nothing at all
+        Binding("R", "why_no_rollback", show=False, id="rollback-why"),
         Binding("l", "runbook", "Log", id="runbook", tooltip="The runbook so far (one commit per decision)"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("1", "show('prepare')", "Prepare", show=False, id="show-prepare"),
@@ -345,6 +347,17 @@ class WizardApp(App[int]):
 
         press_rollback(self)
 
+    def action_why_no_rollback(self) -> None:
+        state = self.state
+        if state.rolling_back:
+            self.notify("A rollback is already running.")
+        elif not state.checkpoint:
+            self.notify("No checkpoint yet: there is nothing to roll back to.", severity="warning")
+        else:
+            ck = state.checkpoint.split(" ")[0]
+            self.notify(f"Live already matches checkpoint {ck}: nothing to roll back. Older checkpoints: "
+                        "oxwizard checkpoints, then oxwizard rollback --to ID.", title="R")  # fmt: skip
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="rollback")
     def rollback_worker(self, flow: UpgradeFlow, then_answer: str | None) -> None:
         from oxwizard.errors import OxwizardError
@@ -440,6 +453,8 @@ class WizardApp(App[int]):
             return q is not None and bool(parameters) and parameters[0] in q.choices
         if action == "rollback":
             return self.state.can_roll_back
+        if action == "why_no_rollback":  # no checkpoint yet: R is no key at all
+            return bool(self.state.checkpoint)
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

@@ -75,7 +75,7 @@ def gate_text(state: WizardState) -> Text:
         out = render_question(state.question)
         if state.question.step == "checks-staging":
             out.append(
-                "\n  k or R: both end here, live stays as it was (R also checks it matches the checkpoint)",
+                "\n  k or R both end here: live was never changed (R also re-checks it)",
                 style="dim",
             )
         return out
