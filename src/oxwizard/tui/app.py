@@ -150,6 +150,11 @@ class WizardApp(App[int]):
     def on_mount(self) -> None:
         self.call_after_refresh(self.load_environment)
 
+    def on_unmount(self) -> None:
+        # The app is closing (however it closes): nobody will answer the flow's questions any more,
+        # so a flow thread waiting on one (or reaching one) ends instead of holding the process.
+        self.listener.abandon()
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="env")
     def load_environment(self) -> None:
         from oxwizard.errors import OxwizardError
