@@ -13,6 +13,7 @@ from textual.widgets import DataTable
 
 from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.flow import Question, StepEvent
+from oxwizard.steps import label
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.messages import ChecksReported, QuestionAsked, StepChanged
 from oxwizard.tui.screens.confirm import ConfirmScreen
@@ -23,7 +24,7 @@ from oxwizard.tui.widgets.steps import StepsChecklist
 from oxwizard.tui.widgets.targets import TargetsTable
 
 from .conftest import installed_version, make_app, screen_text, wait_for, wait_question, wait_ready
-from .test_flow import _plan_and_stage, _upgrade_to_verdict
+from .test_flow import _plan_and_stage, _to_failed_checks_in_staging, _upgrade_to_verdict
 
 
 async def _plan(pilot: Any, spec: str) -> None:
@@ -97,7 +98,7 @@ async def test_after_an_upgrade_a_rollback_and_a_new_plan_every_screen_shows_the
         await _plan(pilot, "humbleconf==1.3.0")
         await pilot.pause()
         assert "✔" not in str(readiness.render()), str(readiness.render())
-        assert "R" not in {b.binding.key for b in app.screen.active_bindings.values() if b.enabled}
+        assert "Roll back" not in str(app.screen.query_one(KeyBar).render())  # a new upgrade: no checkpoint
         await pilot.press("c")
         await wait_question(pilot, "go")
         await pilot.press("g")
@@ -180,3 +181,28 @@ async def test_the_monitor_screen_shows_which_round_failed_and_which_check(demo_
         text = screen_text(app)
         assert "✘ round 1 of 2: performance — median 27.6 ms vs 15.5 ms" in text, text
         assert _monitor_title(app) == "Checks · monitoring round 2 of 2"
+
+
+async def test_r_after_failed_checks_in_the_copy_says_once_that_live_was_never_changed(demo: Any) -> None:
+    sandbox = demo()
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_failed_checks_in_staging(pilot)
+        assert app.state.question is not None and "rollback" not in app.state.question.choices
+        assert "k or R both end here: live was never changed" in screen_text(app)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: app.state.outcome is not None)
+        assert app.state.outcome is not None and app.state.outcome.status == "rolled-back"
+        rollback = app.state.steps["rollback"]
+        assert rollback.status == "passed" and "live untouched" in rollback.message, rollback
+        text = screen_text(app)
+        assert f"✔ {label('rollback')}" in text and "■ rolled-back: live untouched" in text, text
+        # live matches the checkpoint: R is not offered, and pressing it says so (not "rolled back")
+        assert "Roll back" not in str(app.screen.query_one(KeyBar).render())
+        app.clear_notifications()
+        await pilot.press("R")
+        await pilot.pause()
+        notes = list(app._notifications)
+        assert all(n.title != "rolled back" for n in notes), notes
+        assert any("nothing to roll back" in n.message and "matches" in n.message for n in notes), notes
+    assert installed_version(sandbox, "oxzep7") == "1.4.2"

@@ -24,9 +24,10 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from oxwizard.errors import Abandoned
 from oxwizard.steps import CHECKLIST, screen_of
 from oxwizard.tui import tasks
-from oxwizard.tui.listener import FlowAbandoned, WizardListener
+from oxwizard.tui.listener import WizardListener
 from oxwizard.tui.messages import (
     ChecksReported,
     EnvironmentFailed,
@@ -125,7 +126,6 @@ class WizardApp(App[int]):
         self.flow: UpgradeFlow | None = None
         self.flow_done = threading.Event()  # set whenever no flow thread is running
         self.flow_done.set()
-        self.rollback_requested = False
         self.output: deque[str] = deque(maxlen=MAX_OUTPUT)
         self._output_step = ""
         self._specs_after_rollback: list[str] = []
@@ -272,7 +272,7 @@ class WizardApp(App[int]):
         try:
             outcome = flow.run_from_live() if from_live else flow.run()
             self.post_message(FlowFinished(outcome))
-        except FlowAbandoned:
+        except Abandoned:  # the user left (quit, or the terminal hung up): the runbook stays unfinished
             pass
         except OxwizardError as exc:
             self.post_message(FlowFailed(str(exc)))
@@ -315,19 +315,12 @@ class WizardApp(App[int]):
 
     def on_question_asked(self, msg: QuestionAsked) -> None:
         self.update_state(question=msg.question)
-        if self.rollback_requested:
-            self.rollback_requested = False
-            self.action_rollback()
-            return
         self._show_screen_of(msg.question.step)
 
     def on_flow_finished(self, msg: FlowFinished) -> None:
         self.update_state(flow_running=False, rolling_back=False, outcome=msg.outcome, question=None)
         self.notify(msg.outcome.message, title=msg.outcome.status, severity=_severity(msg.outcome.exit_code))
         self.refresh_environment()
-        if self.rollback_requested:
-            self.rollback_requested = False
-            self.action_rollback()
 
     def on_flow_failed(self, msg: FlowFailed) -> None:
         self.update_state(flow_running=False, rolling_back=False, flow_error=msg.message, question=None)
@@ -348,9 +341,17 @@ class WizardApp(App[int]):
         self.listener.answer(choice)
 
     def action_rollback(self) -> None:
-        from oxwizard.tui.rollback_key import press_rollback
-
-        press_rollback(self)
+        """``R``: while the flow runs (a step, or a question), the flow is asked to roll back and
+        does it at once; otherwise live, changed since the checkpoint, is restored in a worker."""
+        flow = self.flow
+        if flow is None or not self.state.can_roll_back:
+            self.action_why_no_rollback()
+            return
+        self.update_state(rolling_back=True, question=None, rollback_result="")
+        if self.state.flow_running:
+            flow.request_rollback("one key (R)")  # the flow's rollback events follow
+        else:
+            self.rollback_worker(flow)
 
     def action_why_no_rollback(self) -> None:
         state = self.state
@@ -364,7 +365,8 @@ class WizardApp(App[int]):
                         "oxwizard checkpoints, then oxwizard rollback --to ID.", title="R")  # fmt: skip
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rollback")
-    def rollback_worker(self, flow: UpgradeFlow, then_answer: str | None) -> None:
+    def rollback_worker(self, flow: UpgradeFlow) -> None:
+        """No flow runs: restore live from the checkpoint (the flow records it, verified)."""
         from oxwizard.errors import OxwizardError
 
         try:
@@ -373,8 +375,6 @@ class WizardApp(App[int]):
         except OxwizardError as exc:
             ok, text = False, str(exc)
         self.post_message(RollbackFinished(ok, text))
-        if then_answer is not None:
-            self.listener.answer(then_answer)
 
     def on_rollback_finished(self, msg: RollbackFinished) -> None:
         self.update_state(rolling_back=False, rollback_result=("✔ " if msg.ok else "✘ ") + msg.message)
@@ -414,14 +414,16 @@ class WizardApp(App[int]):
 
         what = "A rollback is running" if self.state.rolling_back else "An upgrade is in progress"
         text = (
-            f"{what}. Quit anyway?\n\nThe running step finishes on its own; the flow then stops "
-            "unanswered and the runbook records where it stands. The next start offers to resume "
-            "or roll back."
+            f"{what}. Quit anyway?\n\nThe upgrade stops where it stands: a running check is stopped, "
+            "an install on live is let finish (never left half-done), and the runbook records where "
+            "it stands. The next start offers to resume or roll back."
         )
         self.push_screen(ConfirmScreen(text, yes="Quit", no="Stay"), self._quit_confirmed)
 
     def _quit_confirmed(self, yes: bool | None) -> None:
         if yes:
+            if self.flow is not None and self.state.flow_running:
+                self.flow.request_stop("the user quit the wizard")
             self.listener.abandon()
             self.exit(130)
 
