@@ -48,8 +48,7 @@ def _ev(step: str, status: str, message: str, elapsed: float | None, done: int) 
 async def _loaded(pilot: Pilot[Any]) -> None:
     app: Any = pilot.app
     await wait_ready(pilot)
-    app.env_label = "demo/project/.venv"
-    app._render(frozenset({"env", "targets"}))
+    app.update_state(env_label="demo/project/.venv")
     await pilot.pause()
 
 
@@ -57,6 +56,8 @@ async def _planned(pilot: Pilot[Any]) -> None:
     await _loaded(pilot)
     app: Any = pilot.app
     app.post_message(PlanResolved(PLAN, RISK, None))
+    await pilot.pause()
+    app.update_state(flow_running=True)  # as after c: the flow runs until it ends
     for msg in (
         _ev("checkpoint", "passed", "ck-0007 · 41 files · 180.0 kB", 0.3, 2),
         _ev("stage", "passed", "staging clone ready", 0.4, 3),
@@ -65,9 +66,6 @@ async def _planned(pilot: Pilot[Any]) -> None:
                                ("go", "wait"), "go", "stage and test first")),
     ):  # fmt: skip
         app.post_message(msg)
-    await pilot.pause()
-    app.state.checkpoint = "ck-0007 · 41 files · 180.0 kB"
-    app._render(frozenset({"steps"}))
     await pilot.pause()
 
 
@@ -97,7 +95,7 @@ async def _gate_failed(pilot: Pilot[Any]) -> None:
 async def _monitoring(pilot: Pilot[Any]) -> None:
     await _planned(pilot)
     app: Any = pilot.app
-    app.state.plan = PLAN.model_copy(update={"targets": ["oxzep7==1.5.0"]})
+    app.post_message(PlanResolved(PLAN.model_copy(update={"targets": ["oxzep7==1.5.0"]}), RISK, None))
     checks = [
         CheckResult(name="tests", status="pass", summary="12 passed"),
         CheckResult(name="warnings", status="warn", summary="1 new DeprecationWarning (legacy_parse)"),
@@ -123,7 +121,6 @@ async def _monitoring(pilot: Pilot[Any]) -> None:
 async def _finished(pilot: Pilot[Any]) -> None:
     await _gate_failed(pilot)
     app: Any = pilot.app
-    app.state.question = None
     app.post_message(
         FlowFinished(FlowOutcome("failed", "checks failed in staging (tests): live is untouched", 1))
     )

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from oxwizard.steps import label
+
 from .conftest import installed_version
 
 OXWIZARD = Path(sys.executable).parent / "oxwizard"
@@ -134,7 +136,7 @@ def test_a_hang_up_mid_install_on_live_leaves_a_consistent_env_and_the_next_star
     tmux.keys("g")
     tmux.wait_for("[a]")
     tmux.keys("a")
-    tmux.wait_for("▶ promote to live", 60)
+    tmux.wait_for(f"▶ {label('promote')}", 60)
     assert pending(Environment.open(sandbox.venv)), "the live install is under way (journaled)"
     tmux.run("kill-session", "-t", "wiz")
     deadline = time.monotonic() + 120
@@ -177,3 +179,58 @@ def _processes_with(marker: str) -> list[int]:
         if f"OXW_MARK={marker}".encode() in environ.split(b"\0"):
             found.append(int(entry.name))
     return found
+
+
+def _live_files(venv: Path) -> dict[str, str]:
+    """sha256 of every file of the live environment's site-packages (bytecode caches aside)."""
+    import hashlib
+
+    from oxwizard.environment import Environment
+
+    out: dict[str, str] = {}
+    for site in Environment.open(venv).site_paths:
+        for path in sorted(Path(site).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_r_during_the_staging_install_stops_the_upgrade_and_live_is_untouched(demo: Any, tmux: Tmux) -> None:
+    """The issue's walk-through: humbleconf==1.3.0, c, g, and R while it installs in the staging
+    copy: the flow never installs on live, live is byte-identical, and the screen says so."""
+    from oxwizard.environment import Environment
+    from oxwizard.runbook import load_runbook
+
+    sandbox = demo()
+    before, fingerprint = _live_files(sandbox.venv), Environment.open(sandbox.venv).fingerprint()
+    argv = [str(OXWIZARD), "wizard", "--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    argv += ["--find-links", str(sandbox.wheelhouse), "--no-index", "--rounds", "1", "--interval", "0"]
+    marker = f"oxw-r-staging-{os.getpid()}"
+    # each installer line of the staging install takes 0.3 s more: R lands mid-install
+    env = f"OXW_MARK={marker} TERM=xterm-256color OXWIZARD_TEST_SLOW_AT=apply-staging:0.3 "
+    tmux.run("new-session", "-d", "-s", "wiz", "-x", "80", "-y", "24", "sh", "-c",
+             env + " ".join(shlex.quote(a) for a in argv) + "; sleep 30")  # fmt: skip
+    tmux.wait_for("pip check", 60)
+    tmux.keys("/")
+    tmux.keys("humbleconf==1.3.0", literal=True)
+    tmux.keys("Enter")
+    tmux.wait_for("c Stage & test", 120)
+    tmux.keys("c")
+    tmux.wait_for("[g]")
+    tmux.keys("g")
+    tmux.wait_for(f"▶ {label('install-staging')}", 60)
+    tmux.keys("R")
+    screen = tmux.wait_for("■ rolled-back", 60)
+    assert "live untouched" in screen, screen
+    assert f"✔ {label('rollback')}" in screen, screen
+    assert _live_files(sandbox.venv) == before
+    assert Environment.open(sandbox.venv).fingerprint() == fingerprint
+    (path,) = sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))
+    steps = [d.step for d in load_runbook(path).decisions]
+    assert "promote" not in steps and "checks-staging" not in steps, steps
+    assert steps[-2:] == ["rollback", "outcome"], steps
+    tmux.keys("q")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and _processes_with(marker):
+        time.sleep(0.2)
+    assert not _processes_with(marker), "the wizard process did not end after q:\n" + tmux.screen()

@@ -1,50 +1,58 @@
-"""The wizard App: owns the state, starts the workers, routes messages to the active screen.
+"""The wizard App: holds the state, starts the workers, turns flow events into state.
 
-The upgrade itself is :class:`oxwizard.flow.UpgradeFlow`, run in a thread worker; questions come
-back as :class:`QuestionAsked` and are answered with one key each. ``R`` rolls back from any
-screen once a checkpoint exists. Nothing slow is imported or run before the first paint: the
-environment is opened in a worker started from ``on_mount``.
+The upgrade itself is :class:`oxwizard.flow.UpgradeFlow`, run in a thread worker; its events come
+back as messages (:mod:`oxwizard.tui.messages`) and each one replaces the app's one reactive
+``state`` (:class:`oxwizard.tui.state.WizardState`); the screens watch it and redraw what changed.
+Screens ask for things by posting messages (plan these specs, start the flow), never by calling in.
+Questions are answered with one key each. ``R`` rolls back from any screen once a checkpoint
+exists. Nothing slow is imported or run before the first paint: the environment is opened in a
+worker started from ``on_mount``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from oxwizard.errors import Abandoned
+from oxwizard.steps import CHECKLIST, screen_of
 from oxwizard.tui import tasks
-from oxwizard.tui.listener import FlowAbandoned, WizardListener
+from oxwizard.tui.listener import WizardListener
 from oxwizard.tui.messages import (
     ChecksReported,
     EnvironmentFailed,
     EnvironmentLoaded,
+    EnvironmentRefreshed,
     FlowFailed,
     FlowFinished,
+    FlowStartRequested,
     OutputReceived,
+    PicksChanged,
     PlanFailed,
+    PlanRequested,
     PlanResolved,
     QuestionAsked,
     RollbackFinished,
     StepChanged,
 )
-from oxwizard.tui.screens.base import ALL, FlowScreen
 from oxwizard.tui.screens.prepare import PrepareScreen
-from oxwizard.tui.state import WizardState
+from oxwizard.tui.state import MAX_OUTPUT, NO_STEPS, WizardState, with_step
 from oxwizard.tui.widgets.question import CHOICE_KEYS
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from oxwizard.flow import UpgradeFlow
-
-EXECUTE_STEPS = {"install-staging", "checks-staging", "ack-warnings", "promote", "checks-live"}
-MONITOR_STEPS = {"monitor", "verdict"}
+    from oxwizard.flow import ResumeInfo, UpgradeFlow
 
 
 def _execute_screen() -> Screen[Any]:
@@ -81,6 +89,8 @@ class WizardApp(App[int]):
     BINDINGS = [
         *_answer_bindings(),
         Binding("R", "rollback", "Roll back", id="rollback", tooltip="Roll back to the checkpoint, verified"),
+        # R when it has nothing to do (hidden from the key bar): say why, instead of nothing at all
+        Binding("R", "why_no_rollback", show=False, id="rollback-why"),
         Binding("l", "runbook", "Log", id="runbook", tooltip="The runbook so far (one commit per decision)"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("1", "show('prepare')", "Prepare", show=False, id="show-prepare"),
@@ -89,6 +99,11 @@ class WizardApp(App[int]):
         Binding("q", "quit", "Quit", id="quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="interrupt"),
     ]
+
+    # Everything the screens show, as one immutable snapshot: replaced (never mutated) on the
+    # message pump; screens watch it. Output lines are kept apart (a ring buffer and a counter).
+    state: var[WizardState] = var(WizardState)
+    output_total: var[int] = var(0)
 
     def __init__(
         self,
@@ -107,19 +122,38 @@ class WizardApp(App[int]):
         self.initial_specs = list(specs or [])
         self.monitor_rounds = monitor_rounds
         self.monitor_interval = monitor_interval
-        self.state = WizardState()
         self.listener = WizardListener(self)
         self.flow: UpgradeFlow | None = None
         self.flow_done = threading.Event()  # set whenever no flow thread is running
         self.flow_done.set()
-        self.rollback_requested = False
+        self.output: deque[str] = deque(maxlen=MAX_OUTPUT)
         self._output_step = ""
+        self._specs_after_rollback: list[str] = []
         self.project_label = self.project.name
-        self.env_label = env_path or "$VIRTUAL_ENV or ./.venv"
+        self.set_reactive(WizardApp.state, WizardState(env_label=env_path or "$VIRTUAL_ENV or ./.venv"))
+
+    def update_state(self, **changes: Any) -> None:
+        """Replace the state with these fields changed (on the message pump only)."""
+        self.state = replace(self.state, **changes)
+
+    def watch_state(self) -> None:
+        self.refresh_bindings()  # which keys do something depends on the state
+
+    def lines_since(self, written: int) -> list[str]:
+        """Output lines a widget that has written ``written`` lines has not shown yet."""
+        missing = self.output_total - written
+        if missing <= 0:
+            return []
+        return list(self.output)[-min(missing, len(self.output)) :]
 
     # -- start ------------------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.call_after_refresh(self.load_environment)
+
+    def on_unmount(self) -> None:
+        # The app is closing (however it closes): nobody will answer the flow's questions any more,
+        # so a flow thread waiting on one (or reaching one) ends instead of holding the process.
+        self.listener.abandon()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="env")
     def load_environment(self) -> None:
@@ -131,34 +165,65 @@ class WizardApp(App[int]):
             self.post_message(EnvironmentFailed(str(exc)))
 
     def on_environment_loaded(self, msg: EnvironmentLoaded) -> None:
-        self.state.env, self.state.outdated = msg.env, msg.outdated
-        self.state.pip_problems, self.state.recovered = msg.pip_problems, msg.recovered
-        self.state.resume = msg.resume
-        self.state.last_outcome = msg.last_outcome
-        if msg.resume is not None and msg.resume.checkpoint_id:
-            self.state.checkpoint = msg.resume.checkpoint_id
-        self.env_label = str(msg.env.prefix)
-        self._render(frozenset({"env", "targets", "steps"}))
+        resume = msg.resume
+        self.update_state(
+            env=msg.env, env_label=str(msg.env.prefix), targets=msg.targets, pip_problems=msg.pip_problems,
+            recovered=msg.recovered, resume=resume, last_outcome=msg.last_outcome,
+            checkpoint=resume.checkpoint_id or "" if resume is not None else "",
+            live_changed=resume is not None and resume.live_touched,
+        )  # fmt: skip
         for line in msg.recovered:
             self.notify(line, title="Recovery", timeout=10)
-        if msg.resume is not None:
+        if resume is not None:
             from oxwizard.tui.screens.resume import ResumeScreen
 
-            self.push_screen(ResumeScreen(msg.resume), self._resume_chosen)
+            self.push_screen(ResumeScreen(resume), self._resume_chosen)
         elif self.initial_specs:
             self.resolve_plan(self.initial_specs)
 
     def on_environment_failed(self, msg: EnvironmentFailed) -> None:
-        self.state.env_error = msg.message
-        self._render(frozenset({"env"}))
+        self.update_state(env_error=msg.message)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="env")
+    def refresh_environment(self) -> None:
+        """Live changed (an install, a rollback): read what is installed now."""
+        from oxwizard.errors import OxwizardError
+
+        env = self.state.env
+        if env is None:
+            return
+        try:
+            self.post_message(tasks.refresh_environment(env, self.sources))
+        except OxwizardError as exc:
+            self.post_message(EnvironmentFailed(str(exc)))
+
+    def on_environment_refreshed(self, msg: EnvironmentRefreshed) -> None:
+        self.update_state(targets=msg.targets, pip_problems=msg.pip_problems)
 
     # -- plan -------------------------------------------------------------------------------------------
+    def on_plan_requested(self, msg: PlanRequested) -> None:
+        self.resolve_plan(msg.specs)
+
+    def on_picks_changed(self, msg: PicksChanged) -> None:
+        self.update_state(picked=msg.picked)
+
     def resolve_plan(self, specs: list[str]) -> None:
-        if self.state.env is None or self.state.flow_running:
+        """Plan another upgrade: what the last one showed (steps, checks, outcome) is cleared."""
+        from oxwizard.errors import InvalidSpec
+        from oxwizard.specs import parse_specs
+
+        if self.state.env is None or self.state.busy:
             return
-        self.state.planning, self.state.plan_error, self.state.plan = True, "", None
-        self.state.spec_text = " ".join(specs)
-        self._render(frozenset({"plan"}))
+        try:
+            parse_specs(specs)
+        except InvalidSpec as exc:
+            self.update_state(plan_error=str(exc), plan=None, spec_text=" ".join(specs))
+            return
+        self.update_state(
+            planning=True, plan_error="", plan=None, risk=None, security=None, spec_text=" ".join(specs),
+            steps=NO_STEPS, progress=(0, len(CHECKLIST)), checksets=(), question=None, checkpoint="",
+            live_changed=False, outcome=None, rollback_result="", flow_error="", resume=None,
+        )  # fmt: skip
         self._plan_worker(specs)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
@@ -179,24 +244,26 @@ class WizardApp(App[int]):
         self.post_message(PlanResolved(plan, flow.risk, flow.security))
 
     def on_plan_resolved(self, msg: PlanResolved) -> None:
-        self.state.planning = False
-        self.state.plan, self.state.risk, self.state.security = msg.plan, msg.risk, msg.security
-        self.state.outcome = None
-        self._render(frozenset({"plan", "steps"}))
+        self.update_state(planning=False, plan=msg.plan, risk=msg.risk, security=msg.security, outcome=None)
 
     def on_plan_failed(self, msg: PlanFailed) -> None:
-        self.state.planning, self.state.plan_error = False, msg.message
-        self._render(frozenset({"plan"}))
+        self.update_state(planning=False, plan_error=msg.message)
 
     # -- the flow ---------------------------------------------------------------------------------------
+    def on_flow_start_requested(self, _msg: FlowStartRequested) -> None:
+        self.start_flow()
+
     def start_flow(self, *, from_live: bool = False) -> None:
-        if self.flow is None or self.state.flow_running:
+        flow = self.flow
+        if flow is None or self.state.flow_running:
             return
-        self.state.flow_running, self.state.outcome, self.state.flow_error = True, None, ""
-        self.state.steps = {k: v for k, v in self.state.steps.items() if k == "plan"}
+        self.update_state(
+            flow_running=True, outcome=None, flow_error="", question=None, rollback_result="", checksets=(),
+            steps={k: v for k, v in self.state.steps.items() if k == "plan"},
+            monitor_total=flow.options.monitor_rounds,
+        )  # fmt: skip
         self.flow_done.clear()
-        self._render(frozenset({"steps"}))
-        self._flow_worker(self.flow, from_live)
+        self._flow_worker(flow, from_live)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="flow")
     def _flow_worker(self, flow: UpgradeFlow, from_live: bool) -> None:
@@ -205,7 +272,7 @@ class WizardApp(App[int]):
         try:
             outcome = flow.run_from_live() if from_live else flow.run()
             self.post_message(FlowFinished(outcome))
-        except FlowAbandoned:
+        except Abandoned:  # the user left (quit, or the terminal hung up): the runbook stays unfinished
             pass
         except OxwizardError as exc:
             self.post_message(FlowFailed(str(exc)))
@@ -214,20 +281,24 @@ class WizardApp(App[int]):
 
     def on_step_changed(self, msg: StepChanged) -> None:
         event = msg.event
-        self.state.steps[event.step] = event
+        changes: dict[str, Any] = {"steps": with_step(self.state.steps, event)}
         if event.progress is not None:
-            self.state.progress = event.progress
+            changes["progress"] = event.progress
         if event.step == "checkpoint" and event.status == "passed":
-            self.state.checkpoint = event.message
+            changes["checkpoint"] = event.message
+        if event.step == "promote" and event.status == "running":
+            changes["live_changed"] = True
         if event.step == "rollback":
-            self.state.rolling_back = event.status == "running"
+            changes["rolling_back"] = event.status == "running"
+            if event.status == "passed":
+                changes["live_changed"] = False
             if event.status != "running":
-                self.state.rollback_result = event.message
-        if event.status == "running" and event.step in EXECUTE_STEPS:
-            self.action_show("execute")
-        elif event.status == "running" and event.step in MONITOR_STEPS:
-            self.action_show("monitor")
-        self._render(frozenset({"steps"}))
+                changes["rollback_result"] = ("✔ " if event.status == "passed" else "✘ ") + event.message
+        self.update_state(**changes)
+        if event.step == "promote" and event.status == "passed":
+            self.refresh_environment()  # the targets table shows what live has now
+        if event.status == "running" and event.step != "rollback":
+            self._show_screen_of(event.step)
 
     def on_output_received(self, _msg: OutputReceived) -> None:
         lines = []
@@ -236,60 +307,66 @@ class WizardApp(App[int]):
                 self._output_step = step
                 lines.append(f"── {step} ──")
             lines.append(line)
-        self.state.add_output(lines)
-        self._render(frozenset({"output"}))
+        self.output.extend(lines)
+        self.output_total += len(lines)
 
     def on_checks_reported(self, msg: ChecksReported) -> None:
-        self.state.checksets.append(msg.checkset)
-        self._render(frozenset({"checks"}))
+        self.update_state(checksets=(*self.state.checksets, msg.checkset))
 
     def on_question_asked(self, msg: QuestionAsked) -> None:
-        self.state.question = msg.question
-        if self.rollback_requested:
-            self.rollback_requested = False
-            self.action_rollback()
-            return
-        if msg.question.step in MONITOR_STEPS:
-            self.action_show("monitor")
-        elif msg.question.step in EXECUTE_STEPS:
-            self.action_show("execute")
-        self._render(frozenset({"question"}))
+        self.update_state(question=msg.question)
+        self._show_screen_of(msg.question.step)
 
     def on_flow_finished(self, msg: FlowFinished) -> None:
-        self.state.flow_running, self.state.outcome, self.state.question = False, msg.outcome, None
+        self.update_state(flow_running=False, rolling_back=False, outcome=msg.outcome, question=None)
         self.notify(msg.outcome.message, title=msg.outcome.status, severity=_severity(msg.outcome.exit_code))
-        self._render(frozenset({"steps", "outcome", "question"}))
-        if self.rollback_requested:
-            self.rollback_requested = False
-            self.action_rollback()
+        self.refresh_environment()
 
     def on_flow_failed(self, msg: FlowFailed) -> None:
-        self.state.flow_running, self.state.flow_error, self.state.question = False, msg.message, None
+        self.update_state(flow_running=False, rolling_back=False, flow_error=msg.message, question=None)
         self.notify(msg.message, title="stopped", severity="error", timeout=15)
-        self._render(frozenset({"steps", "outcome", "question"}))
+        self.refresh_environment()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR:
-            self.state.flow_running = self.state.planning = self.state.rolling_back = False
+            self.update_state(flow_running=False, planning=False, rolling_back=False)
             self.notify(f"{event.worker.error!r}", title="unexpected error", severity="error", timeout=30)
-            self._render(ALL)
 
     # -- actions ----------------------------------------------------------------------------------------
     def action_answer(self, choice: str) -> None:
         question = self.state.question
         if question is None or choice not in question.choices:
             return
-        self.state.question = None
+        self.update_state(question=None)
         self.listener.answer(choice)
-        self._render(frozenset({"question"}))
 
     def action_rollback(self) -> None:
-        from oxwizard.tui.rollback_key import press_rollback
+        """``R``: while the flow runs (a step, or a question), the flow is asked to roll back and
+        does it at once; otherwise live, changed since the checkpoint, is restored in a worker."""
+        flow = self.flow
+        if flow is None or not self.state.can_roll_back:
+            self.action_why_no_rollback()
+            return
+        self.update_state(rolling_back=True, question=None, rollback_result="")
+        if self.state.flow_running:
+            flow.request_rollback("one key (R)")  # the flow's rollback events follow
+        else:
+            self.rollback_worker(flow)
 
-        press_rollback(self)
+    def action_why_no_rollback(self) -> None:
+        state = self.state
+        if state.rolling_back:
+            self.notify("A rollback is already running.")
+        elif not state.checkpoint:
+            self.notify("No checkpoint yet: there is nothing to roll back to.", severity="warning")
+        else:
+            ck = state.checkpoint.split(" ")[0]
+            self.notify(f"Live already matches checkpoint {ck}: nothing to roll back. Older checkpoints: "
+                        "oxwizard checkpoints, then oxwizard rollback --to ID.", title="R")  # fmt: skip
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rollback")
-    def rollback_worker(self, flow: UpgradeFlow, then_answer: str | None) -> None:
+    def rollback_worker(self, flow: UpgradeFlow) -> None:
+        """No flow runs: restore live from the checkpoint (the flow records it, verified)."""
         from oxwizard.errors import OxwizardError
 
         try:
@@ -298,15 +375,15 @@ class WizardApp(App[int]):
         except OxwizardError as exc:
             ok, text = False, str(exc)
         self.post_message(RollbackFinished(ok, text))
-        if then_answer is not None:
-            self.listener.answer(then_answer)
 
     def on_rollback_finished(self, msg: RollbackFinished) -> None:
-        self.state.rolling_back = False
-        self.state.rollback_result = ("✔ " if msg.ok else "✘ ") + msg.message
+        self.update_state(rolling_back=False, rollback_result=("✔ " if msg.ok else "✘ ") + msg.message)
         self.notify(msg.message, title="rolled back" if msg.ok else "ROLLBACK FAILED",
                     severity="information" if msg.ok else "error", timeout=15)  # fmt: skip
-        self._render(frozenset({"steps", "outcome"}))
+        self.refresh_environment()
+        specs, self._specs_after_rollback = self._specs_after_rollback, []
+        if specs:
+            self.resolve_plan(specs)
 
     def action_runbook(self) -> None:
         from oxwizard.tui.screens.runbook import RunbookScreen
@@ -324,6 +401,11 @@ class WizardApp(App[int]):
         if self.current_mode != mode:
             self.switch_mode(mode)
 
+    def _show_screen_of(self, step: str) -> None:
+        where = screen_of(step)
+        if where in ("execute", "monitor"):
+            self.action_show(where)
+
     async def action_quit(self) -> None:
         if not (self.state.flow_running or self.state.rolling_back):
             self.exit(0)
@@ -332,47 +414,66 @@ class WizardApp(App[int]):
 
         what = "A rollback is running" if self.state.rolling_back else "An upgrade is in progress"
         text = (
-            f"{what}. Quit anyway?\n\nThe running step finishes on its own; the flow then stops "
-            "unanswered and the runbook records where it stands. The next start offers to resume "
-            "or roll back."
+            f"{what}. Quit anyway?\n\nThe upgrade stops where it stands: a running check is stopped, "
+            "an install on live is let finish (never left half-done), and the runbook records where "
+            "it stands. The next start offers to resume or roll back."
         )
         self.push_screen(ConfirmScreen(text, yes="Quit", no="Stay"), self._quit_confirmed)
 
     def _quit_confirmed(self, yes: bool | None) -> None:
         if yes:
+            if self.flow is not None and self.state.flow_running:
+                self.flow.request_stop("the user quit the wizard")
             self.listener.abandon()
             self.exit(130)
 
     def _resume_chosen(self, choice: str | None) -> None:
-        from oxwizard.tui.rollback_key import resume_chosen
+        """The answer to the "Unfinished upgrade" dialog: "resume", "rollback" or "new" (escape)."""
+        info, env = self.state.resume, self.state.env
+        if info is None or env is None:
+            return
+        if choice == "resume" and info.live_touched:
+            self.flow = self._resumed_flow(info)
+            self.update_state(plan=info.runbook.plan, resume=None)
+            self.start_flow(from_live=True)
+        elif choice == "resume":
+            self.update_state(picked=frozenset(), resume=None)
+            self.resolve_plan(list(info.runbook.targets))
+        elif choice == "rollback":
+            self.flow = self._resumed_flow(info)
+            self._specs_after_rollback = list(self.initial_specs)
+            self.action_rollback()
+        else:
+            self.update_state(resume=None)
+            if not info.live_touched:
+                self.update_state(checkpoint="", live_changed=False)
+            if self.initial_specs:  # the spec given on the command line is what "new" means
+                self.resolve_plan(self.initial_specs)
 
-        resume_chosen(self, choice)
+    def _resumed_flow(self, info: ResumeInfo) -> UpgradeFlow:
+        assert self.state.env is not None
+        return tasks.resumed_flow(self.state.env, self.project, info, self.sources, self.listener)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "answer":
             q = self.state.question
             return q is not None and bool(parameters) and parameters[0] in q.choices
         if action == "rollback":
-            return bool(self.state.checkpoint) and not self.state.rolling_back
+            return self.state.can_roll_back
+        if action == "why_no_rollback":  # no checkpoint yet: R is no key at all
+            return bool(self.state.checkpoint)
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Runbook", "Show the runbook so far (l)", self.action_runbook)
         yield SystemCommand("Help", "Screens and keys (?)", self.action_help)
-        if self.state.checkpoint:
+        if self.state.can_roll_back:
             yield SystemCommand("Roll back", "Roll back to the checkpoint (R)", self.action_rollback)
         for mode in ("prepare", "execute", "monitor"):
             yield SystemCommand(
                 f"Show {mode}", f"Switch to the {mode} screen", lambda m=mode: self.action_show(m)
             )
-
-    # -- helpers ----------------------------------------------------------------------------------------
-    def _render(self, parts: frozenset[str]) -> None:
-        base = self.screen_stack[0] if self.screen_stack else None
-        if isinstance(base, FlowScreen):
-            base.render_state(self.state, parts)
-        self.refresh_bindings()
 
 
 def _severity(exit_code: int) -> Any:

@@ -1,14 +1,15 @@
-"""Messages the wizard's workers post to the app, named in the past tense.
+"""Messages of the wizard: what workers report (past tense) and what screens ask for (``…Requested``).
 
-They carry engine results (plans, step events, check sets, questions) from thread workers to the
-message pump; no widget is touched from a thread. Output lines are not carried one per message:
+Workers' messages carry engine results (plans, step events, check sets, questions) from thread
+workers to the message pump; no widget is touched from a thread. Screens post requests, which bubble
+to the app: a screen never calls into the app. Output lines are not carried one per message:
 :class:`OutputReceived` only says "the output buffer has new lines", so a burst collapses into one
 repaint (see :mod:`oxwizard.tui.listener`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -17,9 +18,9 @@ if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
     from oxwizard.environment import Environment
     from oxwizard.flow import FlowOutcome, Question, ResumeInfo, StepEvent
-    from oxwizard.outdated import Outdated
     from oxwizard.plan import Plan
     from oxwizard.runbook_repo import LogEntry
+    from oxwizard.tui.widgets.target_row import TargetRow
 
 
 @dataclass
@@ -27,11 +28,19 @@ class EnvironmentLoaded(Message):
     """The environment was opened (after the first paint), with what the prepare screen shows."""
 
     env: Environment
-    outdated: list[Outdated]
-    pip_problems: list[str]
-    recovered: list[str] = field(default_factory=list)
+    targets: tuple[TargetRow, ...]
+    pip_problems: tuple[str, ...]
+    recovered: tuple[str, ...] = ()
     resume: ResumeInfo | None = None
     last_outcome: str = ""
+
+
+@dataclass
+class EnvironmentRefreshed(Message):
+    """Live was read again after the flow or a rollback changed it (installed versions, pip check)."""
+
+    targets: tuple[TargetRow, ...]
+    pip_problems: tuple[str, ...]
 
 
 @dataclass
@@ -90,3 +99,19 @@ class RollbackFinished(Message):
 @dataclass
 class RunbookRead(Message):
     entries: list[LogEntry]
+
+
+# -- requests a screen posts (they bubble to the app) --------------------------------------------------
+@dataclass
+class PlanRequested(Message):
+    specs: list[str]
+
+
+@dataclass
+class FlowStartRequested(Message):
+    """``c``: checkpoint, staging clone and baseline, then the go / wait question."""
+
+
+@dataclass
+class PicksChanged(Message):
+    picked: frozenset[str]

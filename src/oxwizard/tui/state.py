@@ -1,70 +1,85 @@
-"""What the wizard knows so far: the one place screens render from.
+"""What the wizard knows so far, as one immutable snapshot: the one place screens render from.
 
-The app updates this from messages (on the message pump, never from a thread) and asks the active
-screen to redraw the parts that changed; a screen that becomes active redraws everything from it.
+The app holds it in a reactive attribute (``WizardApp.state``) and replaces it, on the message pump,
+with :func:`dataclasses.replace` whenever a flow event changes something; every screen watches that
+attribute (Textual's ``watch``) and redraws only the widgets whose slice of the state changed. Nothing
+is redrawn by name, and no screen keeps its own copy.
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+
+from oxwizard.steps import CHECKLIST
 
 if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
     from oxwizard.environment import Environment
     from oxwizard.flow import FlowOutcome, Question, ResumeInfo, StepEvent
-    from oxwizard.outdated import Outdated
     from oxwizard.plan import Plan
+    from oxwizard.tui.widgets.target_row import TargetRow
 
 MAX_OUTPUT = 2000
+NO_STEPS: Mapping[str, StepEvent] = MappingProxyType({})
 
 
-@dataclass
+@dataclass(frozen=True)
 class WizardState:
+    # the environment, as read after the first paint (and again after every change to live)
     env: Environment | None = None
     env_error: str = ""
+    env_label: str = ""  # how the venv is named on screen
     loading: str = "opening the environment…"
-    outdated: list[Outdated] = field(default_factory=list)
-    pip_problems: list[str] = field(default_factory=list)
-    recovered: list[str] = field(default_factory=list)
+    targets: tuple[TargetRow, ...] = ()  # installed versions, the newest available, the impact
+    pip_problems: tuple[str, ...] = ()
+    recovered: tuple[str, ...] = ()
     resume: ResumeInfo | None = None
     last_outcome: str = ""  # how the newest finished runbook ended (it may have ended unwatched)
-    picked: set[str] = field(default_factory=set)
+    # the upgrade being prepared
+    picked: frozenset[str] = frozenset()
     spec_text: str = ""
     plan: Plan | None = None
     risk: Any = None
     security: Any = None
     plan_error: str = ""
     planning: bool = False
-    steps: dict[str, StepEvent] = field(default_factory=dict)
-    progress: tuple[int, int] = (0, 12)
-    output: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_OUTPUT))
-    output_total: int = 0  # lines ever added (screens remember how many they have written)
-    checksets: list[CheckSet] = field(default_factory=list)
+    # the flow of this plan: every field below is reset when a new plan is resolved
+    steps: Mapping[str, StepEvent] = field(default_factory=lambda: NO_STEPS)
+    progress: tuple[int, int] = (0, len(CHECKLIST))
+    checksets: tuple[CheckSet, ...] = ()
+    monitor_total: int = 0  # monitoring rounds this flow runs
     question: Question | None = None
     checkpoint: str = ""  # "ck-… · N files · size", once one exists
+    live_changed: bool = False  # live differs from the checkpoint: R has something to restore
     flow_running: bool = False
     rolling_back: bool = False
     outcome: FlowOutcome | None = None
     rollback_result: str = ""
     flow_error: str = ""
 
-    def add_output(self, lines: list[str]) -> None:
-        self.output.extend(lines)
-        self.output_total += len(lines)
-
-    def lines_since(self, written: int) -> list[str]:
-        """Output lines a screen that has written ``written`` lines has not shown yet."""
-        missing = self.output_total - written
-        if missing <= 0:
-            return []
-        return list(self.output)[-min(missing, len(self.output)) :]
+    @property
+    def busy(self) -> bool:
+        return self.flow_running or self.planning or self.rolling_back
 
     @property
-    def monitor_rounds(self) -> list[CheckSet]:
-        return [c for c in self.checksets if c.phase == "monitor"]
+    def monitor_rounds(self) -> tuple[CheckSet, ...]:
+        return tuple(c for c in self.checksets if c.phase == "monitor")
 
     @property
     def latest_checks(self) -> CheckSet | None:
         return self.checksets[-1] if self.checksets else None
+
+    @property
+    def can_roll_back(self) -> bool:
+        """``R`` does something: stop the running flow, or restore a changed live environment."""
+        if not self.checkpoint or self.rolling_back:
+            return False
+        return self.flow_running or self.live_changed
+
+
+def with_step(steps: Mapping[str, StepEvent], event: StepEvent) -> Mapping[str, StepEvent]:
+    """A new mapping with ``event`` as its step's latest event (the old one is left as it was)."""
+    return MappingProxyType({**steps, event.step: event})

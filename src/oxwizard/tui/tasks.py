@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oxwizard.tui.messages import EnvironmentLoaded
+from oxwizard.tui.messages import EnvironmentLoaded, EnvironmentRefreshed
+from oxwizard.tui.widgets.target_row import TargetRow
 
 if TYPE_CHECKING:
     from oxwizard.environment import Environment
     from oxwizard.flow import FlowListener, ResumeInfo, UpgradeFlow
+    from oxwizard.outdated import Outdated
     from oxwizard.runbook_repo import LogEntry
     from oxwizard.specs import IndexOptions
 
@@ -48,10 +50,29 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
 
     env = Environment.open(env_path)
     recovered = run_recovery(env)
-    outdated = find_outdated(env, sources.build())
-    problems = env.pip_check()
+    rows = target_rows(env, find_outdated(env, sources.build()))
+    problems = tuple(env.pip_check())
     resume, last = start_state(project, env)
-    return EnvironmentLoaded(env, outdated, problems, recovered, resume, last)
+    return EnvironmentLoaded(env, rows, problems, tuple(recovered), resume, last)
+
+
+def refresh_environment(env: Environment, sources: Sources) -> EnvironmentRefreshed:
+    """Read live again after something changed it: what is installed now, and ``pip check``."""
+    from oxwizard.outdated import find_outdated
+
+    env.refresh()
+    return EnvironmentRefreshed(target_rows(env, find_outdated(env, sources.build())), tuple(env.pip_check()))
+
+
+def target_rows(env: Environment, outdated: list[Outdated]) -> tuple[TargetRow, ...]:
+    """The targets table: installed first with a newer version, then the rest, by name."""
+    newer = {o.name: o for o in outdated}
+    rows = []
+    for name, dist in env.distributions.items():
+        o = newer.get(name)
+        rows.append(TargetRow(name, dist.version, o.latest if o else None, o.impact if o else ""))
+    rows.sort(key=lambda r: (r.latest is None, r.name))
+    return tuple(rows)
 
 
 def run_recovery(env: Environment) -> list[str]:

@@ -1,27 +1,50 @@
-"""What the three flow screens share: the title bar, and redrawing from :class:`WizardState`."""
+"""What the three flow screens share: the app's state, watched slice by slice."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from textual.screen import Screen
 
 if TYPE_CHECKING:
+    from oxwizard.tui.app import WizardApp
     from oxwizard.tui.state import WizardState
-
-# Parts of the state a redraw may be limited to.
-ALL = frozenset({"env", "targets", "plan", "steps", "output", "checks", "question", "outcome"})
 
 
 class FlowScreen(Screen[None]):
-    """A screen of the flow. ``render_state`` redraws the named parts from the app's state."""
+    """A screen of the flow: widgets are bound to slices of ``WizardApp.state`` with :meth:`bind`."""
 
-    def on_screen_resume(self) -> None:
-        self.render_state(self.wizard_state, ALL)
+    @property
+    def wizard(self) -> WizardApp:
+        return cast("WizardApp", self.app)
 
     @property
     def wizard_state(self) -> WizardState:
-        return self.app.state  # type: ignore[attr-defined, no-any-return]
+        return self.wizard.state
 
-    def render_state(self, state: WizardState, parts: frozenset[str]) -> None:
-        raise NotImplementedError
+    def bind(self, select: Callable[[WizardState], object], show: Callable[[WizardState], None]) -> None:
+        """Call ``show(state)`` now, then whenever ``select(state)`` changes (Textual's ``watch`` on
+        the app's reactive state): a widget is redrawn when, and only when, what it shows changed."""
+        last: list[object] = []
+
+        def changed(state: WizardState) -> None:
+            value = select(state)
+            if last and last[0] == value:
+                return
+            last[:] = [value]
+            show(state)
+
+        self.watch(self.app, "state", changed)
+
+    def bind_output(self, show: Callable[[list[str]], None]) -> None:
+        """Call ``show(lines)`` with the output lines not shown yet, now and whenever more come."""
+        written = [0]
+
+        def changed(total: int) -> None:
+            lines = self.wizard.lines_since(written[0])
+            written[0] = total
+            if lines:
+                show(lines)
+
+        self.watch(self.app, "output_total", changed)

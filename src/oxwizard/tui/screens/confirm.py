@@ -8,6 +8,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from oxwizard.tui.widgets.keybar import KeyBar
+
 
 class ConfirmScreen(ModalScreen[bool]):
     CSS_PATH = "modal.tcss"
@@ -24,6 +26,7 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(self.text, classes="dialog-body")
             yield Static(f"[b]\\[y][/b] {self.yes}    [b]\\[n][/b] {self.no}", classes="dialog-keys")
+        yield KeyBar(id="keys")  # the dialog's keys, over the page's
 
     def action_choose(self, value: bool) -> None:
         self.dismiss(value)

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Log, Static
 
+from oxwizard.steps import on_screen
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
 from oxwizard.tui.widgets.keybar import KeyBar
@@ -19,7 +20,7 @@ from oxwizard.tui.widgets.question import render_question
 from oxwizard.tui.widgets.steps import StepsChecklist
 from oxwizard.tui.widgets.title import TitleBar
 
-EXECUTE = ("install-staging", "checks-staging", "ack-warnings", "promote", "checks-live", "rollback")
+EXECUTE = on_screen("execute", with_rollback=True)
 
 
 class ExecuteScreen(FlowScreen):
@@ -27,7 +28,6 @@ class ExecuteScreen(FlowScreen):
 
     def __init__(self) -> None:
         super().__init__(name="execute")
-        self._written = 0
 
     def compose(self) -> ComposeResult:
         yield TitleBar("execute", id="title")
@@ -41,22 +41,28 @@ class ExecuteScreen(FlowScreen):
     def on_mount(self) -> None:
         self.query_one("#steps").border_title = "Steps"
         self.query_one("#output").border_title = "Output"
+        self.bind(lambda s: s.plan, self._show_where)
+        self.bind(gate_part, self._show_steps)
+        self.bind_output(self._show_output)
 
-    def render_state(self, state: WizardState, parts: frozenset[str]) -> None:
-        if not self.is_mounted:
-            return
+    def _show_output(self, lines: list[str]) -> None:
+        self.query_one("#output", Log).write_lines(lines)
+
+    def _show_where(self, state: WizardState) -> None:
         if state.plan is not None:
             self.query_one(TitleBar).set_where(state.plan.summary())
-        if parts & {"steps", "question", "outcome"}:
-            self.query_one(StepsChecklist).show(state.steps)
-            self.query_one("#gate", Static).update(gate_text(state))
-            done, total = state.progress
-            self.query_one(ProgressLine).set_progress(done, total, "flow")
-        if "output" in parts:
-            lines = state.lines_since(self._written)
-            if lines:
-                self.query_one("#output", Log).write_lines(lines)
-            self._written = state.output_total
+
+    def _show_steps(self, state: WizardState) -> None:
+        self.query_one(StepsChecklist).show(state.steps)
+        self.query_one("#gate", Static).update(gate_text(state))
+        done, total = state.progress
+        self.query_one(ProgressLine).set_progress(done, total, "flow")
+
+
+def gate_part(s: WizardState) -> object:
+    """What the steps and the line under them show."""
+    return (s.steps, s.progress, s.question, s.outcome, s.flow_running, s.rolling_back, s.rollback_result,
+            s.flow_error, s.checkpoint)  # fmt: skip
 
 
 def gate_text(state: WizardState) -> Text:
@@ -66,7 +72,19 @@ def gate_text(state: WizardState) -> Text:
         out.append("▶ rolling back to the checkpoint…", style="bold yellow")
         return out
     if state.question is not None:
-        return render_question(state.question)
+        out = render_question(state.question)
+        if state.question.step == "checks-staging":
+            out.append(
+                "\n  k or R both end here: live was never changed (R also re-checks it)",
+                style="dim",
+            )
+        return out
+    rolled_back = state.outcome is not None and state.outcome.status == "rolled-back"
+    if state.rollback_result and rolled_back and not state.flow_error:
+        # one line says what happened: the verified rollback is how the flow ended
+        ok = state.rollback_result.startswith("✔")
+        out.append(f"■ rolled-back: {state.rollback_result[2:]}", style="bold green" if ok else "bold red")
+        return out
     if state.rollback_result:
         out.append(f"■ rollback: {state.rollback_result}\n", style="bold")
     if state.flow_error:

@@ -8,6 +8,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from oxwizard.tui.widgets.keybar import KeyBar
+
 HELP = """\
 plan → checkpoint → staging clone → install in staging → checks →
 promote to live → checks on live → monitoring → verdict.
@@ -23,8 +25,11 @@ Every answer is one commit in PROJECT/.oxwizard (see it with [b]l[/b]).
            [b]s[/b] declare success · [b]R[/b] roll back
 
 [b]R[/b]       roll back to the checkpoint, from any screen, verified
-        (in the key bar once a checkpoint exists; during a running
-        step it rolls back as soon as the step ends)
+        (in the key bar once a checkpoint exists and live can differ
+        from it; during a running step it stops that step at once:
+        in staging live was never changed, on live it is restored)
+        older checkpoints: [b]oxwizard checkpoints[/b], then
+        [b]oxwizard rollback --to ID[/b]
 [b]l[/b]       the runbook so far     [b]1 2 3[/b]   switch screens
 [b]ctrl+p[/b]  command palette        [b]?[/b]       this help
 [b]q[/b]       quit (asks first while an upgrade runs; the next start
@@ -42,6 +47,7 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll(classes="dialog-body"):
                 yield Static(HELP)
             yield Static("[b]escape[/b] close", classes="dialog-keys")
+        yield KeyBar(id="keys")  # the dialog's keys, over the page's
 
     def action_close(self) -> None:
         self.dismiss(None)

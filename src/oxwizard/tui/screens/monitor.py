@@ -1,7 +1,13 @@
 """Screen 3, Monitor: the checks table refreshed every round, benchmark samples as a sparkline,
-new log errors, and the verdict (declare success / roll back)."""
+new log errors, and the verdict (declare success / roll back).
+
+Every round stays on screen, one column each, so a verdict of "found problems" always shows which
+round failed and which check (a line above the verdict says it too).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -9,10 +15,13 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
 from oxwizard.tui.screens.base import FlowScreen
-from oxwizard.tui.screens.execute import gate_text
+from oxwizard.tui.screens.execute import gate_part, gate_text
 from oxwizard.tui.state import WizardState
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.title import TitleBar
+
+if TYPE_CHECKING:
+    from oxwizard.checks.result import CheckSet
 
 STATUS = {"pass": ("✔", "green"), "warn": ("!", "yellow"), "fail": ("✘", "bold red"), "skip": ("–", "dim")}
 
@@ -34,54 +43,100 @@ class MonitorScreen(FlowScreen):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        table = self.query_one("#checks", DataTable)
-        table.add_column(" ", key="mark", width=1)
-        table.add_column("check", key="name")
-        table.add_column("summary", key="summary")
-        table.border_title = "Checks"
+        self.query_one("#checks", DataTable).border_title = "Checks"
         self.query_one("#perf").border_title = "Benchmark samples"
         self.query_one("#errors").border_title = "New log errors"
+        self.bind(lambda s: s.plan, self._show_where)
+        self.bind(lambda s: (s.checksets, s.monitor_total), self._show_checks)
+        self.bind(lambda s: (gate_part(s), s.checksets), self._show_verdict)
 
-    def render_state(self, state: WizardState, parts: frozenset[str]) -> None:
-        if not self.is_mounted:
-            return
+    def _show_where(self, state: WizardState) -> None:
         if state.plan is not None:
             self.query_one(TitleBar).set_where(state.plan.summary() + " · live")
-        if "checks" in parts:
-            self._show_checks(state)
-        if parts & {"steps", "question", "outcome"}:
-            self.query_one("#verdict", Static).update(gate_text(state))
+
+    def _show_verdict(self, state: WizardState) -> None:
+        self.query_one("#verdict", Static).update(Text.assemble(round_problems(state), gate_text(state)))
 
     def _show_checks(self, state: WizardState) -> None:
-        cs = state.latest_checks
         table = self.query_one("#checks", DataTable)
-        rounds = state.monitor_rounds
-        total = getattr(getattr(self.app, "flow", None), "options", None)
-        of = f" of {total.monitor_rounds}" if total is not None else ""
-        table.border_title = f"Checks · {cs.phase if cs else 'none yet'}" + (
-            f" · round {len(rounds)}{of}" if rounds else ""
-        )
-        table.clear()
-        samples: list[float] = []
-        errors: list[str] = []
-        for r in cs.results if cs else []:
-            mark, style = STATUS[r.status]
-            table.add_row(Text(mark, style=style), r.name, r.summary)
-            if r.samples:
-                samples = list(r.samples)
-            errors += (
-                r.details.get("new_errors", []) or r.details.get("new", []) if r.name == "error-logs" else []
-            )
+        table.border_title = checks_title(state)
+        columns = check_columns(state)
+        table.clear(columns=True)
+        table.add_column("check", key="name")
+        for label, _cs in columns:
+            table.add_column(label, key=label)
+        table.add_column("summary", key="summary")
+        names: list[str] = []
+        for _label, cs in columns:
+            names += [r.name for r in cs.results if r.name not in names and r.status != "skip"]
+        for name in names:
+            cells: list[Text | str] = [name]
+            for _label, cs in columns:
+                r = cs.get(name)
+                mark, style = STATUS[r.status] if r is not None else ("·", "dim")
+                cells.append(Text(mark, style=style))
+            cells.append(_summary(name, columns))
+            table.add_row(*cells)
         all_samples = [
             s for c in state.checksets for r in c.results if r.name == "performance" for s in r.samples
         ]
-        self.query_one("#samples", Sparkline).data = all_samples or samples
+        self.query_one("#samples", Sparkline).data = all_samples
         label = f"{len(all_samples)} samples" if all_samples else "no benchmark samples yet"
         if all_samples:
             label += (
                 f" · last {all_samples[-1]:.3g} · min {min(all_samples):.3g} · max {max(all_samples):.3g}"
             )
         self.query_one("#perf-label", Static).update(label)
+        errors = [
+            e
+            for cs in state.checksets
+            for r in cs.results
+            if r.name == "error-logs" and cs.phase in ("live", "monitor")
+            for e in r.details.get("new_errors", []) or r.details.get("new", [])
+        ]
         self.query_one("#errors", Static).update(
             Text("\n".join(errors[:6]), style="red") if errors else Text("none", style="dim")
         )
+
+
+def check_columns(state: WizardState) -> list[tuple[str, CheckSet]]:
+    """One column per check set shown: the checks on live, then each monitoring round (1, 2, …)."""
+    columns: list[tuple[str, CheckSet]] = []
+    live = [c for c in state.checksets if c.phase == "live"]
+    if live:
+        columns.append(("live", live[-1]))
+    columns += [(str(n), cs) for n, cs in enumerate(state.monitor_rounds, 1)]
+    return columns
+
+
+def checks_title(state: WizardState) -> str:
+    rounds = len(state.monitor_rounds)
+    if rounds:
+        total = state.monitor_total
+        of = f" of {total}" if total >= rounds else ""
+        return f"Checks · monitoring round {rounds}{of}"
+    if any(c.phase == "live" for c in state.checksets):
+        return "Checks · on live"
+    return "Checks · none yet"
+
+
+def round_problems(state: WizardState) -> Text:
+    """Which monitoring round failed, and which check: one line each, above the verdict."""
+    out = Text()
+    total = state.monitor_total
+    for n, cs in enumerate(state.monitor_rounds, 1):
+        for r in cs.failed:
+            of = f" of {total}" if total >= n else ""
+            out.append(f"✘ round {n}{of}: {r.name} — {r.summary}\n", style="red")
+    return out
+
+
+def _summary(name: str, columns: list[tuple[str, CheckSet]]) -> Text:
+    """The check's latest summary, or where it failed (the last failure) when it failed."""
+    failed = [(label, r) for label, cs in columns if (r := cs.get(name)) is not None and r.failed]
+    if failed:
+        label, r = failed[-1]
+        where = "on live" if label == "live" else f"round {label}"
+        return Text(f"{where}: {r.summary}", style="red")
+    latest = next((r for _label, cs in reversed(columns) if (r := cs.get(name)) is not None), None)
+    return Text(latest.summary if latest is not None else "")

@@ -16,14 +16,15 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from oxwizard.tui.screens.base import ALL, FlowScreen
+from oxwizard.steps import on_screen
+from oxwizard.tui.messages import FlowStartRequested, PicksChanged, PlanRequested
+from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.plan_view import PlanView, render_plan
 from oxwizard.tui.widgets.progress import ProgressLine
 from oxwizard.tui.widgets.question import render_question
 from oxwizard.tui.widgets.steps import StepsChecklist
-from oxwizard.tui.widgets.target_row import TargetRow
 from oxwizard.tui.widgets.title import TitleBar
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
     from oxwizard.tui.widgets.targets import TargetsTable
 
-READINESS = ("checkpoint", "stage", "baseline", "go")
+READINESS = on_screen("prepare")  # checkpoint, staging copy, baseline, the go / wait decision
 SPEC_OPERATORS = ("==", ">=", "<=", "~=", "!=", ">", "<")
 
 
@@ -84,6 +85,25 @@ class PrepareScreen(FlowScreen):
         self.query_one("#left").border_title = "Environment · targets"
         self.query_one("#plan-box").border_title = "Plan"
         self.query_one("#readiness").border_title = "Readiness"
+        self.bind(_env_part, self._show_env)
+        self.bind(lambda s: s.env is not None or bool(s.env_error), self._environment_read)
+        self.bind(_plan_part, lambda s: self.query_one(PlanView).update(plan_text(s)))
+        self.bind(_flow_part, self._show_flow)
+
+    def _show_env(self, state: WizardState) -> None:
+        self.query_one("#facts", Static).update(render_facts(state, self.app))
+        self.query_one(TitleBar).set_where(where_text(state))
+
+    def _show_flow(self, state: WizardState) -> None:
+        self.query_one("#ready-steps", StepsChecklist).show(state.steps)
+        self.query_one("#decision", Static).update(decision_text(state))
+        done, total = state.progress
+        self.query_one(ProgressLine).set_progress(done, total, "flow")
+
+    def _environment_read(self, state: WizardState) -> None:
+        if (state.env is not None or state.env_error) and not self._mount_asked:
+            self._mount_asked = True  # the environment is read: now the table has rows to show
+            self.call_later(self._mount_interactive)
 
     async def _mount_interactive(self) -> None:
         from textual.widgets import Input, Log
@@ -100,8 +120,17 @@ class PrepareScreen(FlowScreen):
         self._interactive = True
         if self.focused is None:
             table.focus()
-        self.render_state(self.wizard_state, ALL)
+        self.bind(lambda s: s.targets, lambda s: table.set_rows(list(s.targets)))
+        self.bind(lambda s: s.picked, lambda s: table.set_picked(s.picked))
+        self.bind_output(self._show_output)
         self.app.refresh_bindings()
+
+    def _show_output(self, lines: list[str]) -> None:
+        from textual.widgets import Log
+
+        self.query_one("#output", Log).write_lines(lines)
+        # the output box takes room from the plan only once there is output to show
+        self.query_one("#right").remove_class("no-output")
 
     @property
     def filter_input(self) -> Input:
@@ -115,40 +144,6 @@ class PrepareScreen(FlowScreen):
 
         return self.query_one(TargetsTable)
 
-    # -- rendering ------------------------------------------------------------------------------------
-    def render_state(self, state: WizardState, parts: frozenset[str]) -> None:
-        if not self.is_mounted:
-            return
-        if not self._interactive:
-            if not self._mount_asked and (state.env is not None or state.env_error):
-                self._mount_asked = True  # the environment is read: now the table has rows to show
-                self.call_later(self._mount_interactive)
-            parts -= {"targets", "output"}  # drawn by _mount_interactive
-        if "env" in parts:
-            self.query_one("#facts", Static).update(render_facts(state, self.app))
-            self.query_one(TitleBar).set_where(where_text(state))
-        if "targets" in parts:
-            table = self.targets
-            table.picked = set(state.picked)
-            table.set_rows(target_rows(state))
-        if "plan" in parts:
-            self.query_one(PlanView).update(plan_text(state))
-        if parts & {"steps", "question", "outcome"}:
-            self.query_one("#ready-steps", StepsChecklist).show(state.steps)
-            self.query_one("#decision", Static).update(decision_text(state))
-            done, total = state.progress
-            self.query_one(ProgressLine).set_progress(done, total, "flow")
-        if "output" in parts:
-            from textual.widgets import Log
-
-            log = self.query_one("#output", Log)
-            lines = state.lines_since(self._written)
-            if lines:
-                log.write_lines(lines)
-                # the output box takes room from the plan only once there is output to show
-                self.query_one("#right").remove_class("no-output")
-            self._written = state.output_total
-
     # -- actions --------------------------------------------------------------------------------------
     def action_focus_filter(self) -> None:
         self.filter_input.focus()
@@ -157,24 +152,22 @@ class PrepareScreen(FlowScreen):
         self.targets.focus()
 
     def action_pick(self) -> None:
-        name = self.targets.toggle_current()
-        if name is not None:
-            picked = self.wizard_state.picked
-            picked.symmetric_difference_update({name})
+        if self.targets.toggle_current() is not None:
+            self.post_message(PicksChanged(frozenset(self.targets.picked)))
 
     def action_plan(self) -> None:
         specs = self.current_specs()
         if not specs:
             self.notify("Pick a package (space) or type a spec in the filter (/) first.", severity="warning")
             return
-        self.app.resolve_plan(specs)  # type: ignore[attr-defined]
+        self.post_message(PlanRequested(specs))
 
     def action_continue(self) -> None:
-        self.app.start_flow()  # type: ignore[attr-defined]
+        self.post_message(FlowStartRequested())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         state = self.wizard_state
-        busy = state.flow_running or state.planning or state.rolling_back
+        busy = state.busy
         if action in ("focus_filter", "pick", "leave_filter", "plan") and not self._interactive:
             return None  # shown dimmed until the targets table is there
         if action == "plan":
@@ -184,13 +177,16 @@ class PrepareScreen(FlowScreen):
         return True
 
     def current_specs(self) -> list[str]:
+        """What ``p`` / enter plans: a spec typed in the filter, else the picked packages, else the
+        highlighted row. Typed text that matches no row is planned as typed, so that a mistyped spec
+        gets the spec parser's (or the resolver's) reason rather than a hint to pick something."""
         text = self.filter_input.value.strip()
-        if text and any(op in text for op in SPEC_OPERATORS):
+        if text and (any(op in text for op in SPEC_OPERATORS) or not self.targets.visible_rows()):
             return [text]
         if self.wizard_state.picked:
             return sorted(self.wizard_state.picked)
-        if text:
-            return [text] if text in {r.name for r in self.targets.rows_all} else []
+        if text and text in {r.name for r in self.targets.rows_all}:
+            return [text]
         row = self.targets.current_row()
         return [row.name] if row is not None and row.latest else []
 
@@ -229,24 +225,12 @@ def render_facts(state: WizardState, app: object) -> Text:
     else:
         out.append("ok", style="green")
     out.append(f" · runbooks {getattr(app, 'project_label', '')}/.oxwizard/")
-    out.append(f"\nvenv {getattr(app, 'env_label', env.prefix)}")
+    out.append(f"\nvenv {state.env_label or env.prefix}")
     for line in state.recovered[:1]:
         out.append(f"\nrecovery: {line}", style="yellow")
     if state.last_outcome and not state.recovered:
         out.append(f"\nlast: {state.last_outcome}", style="dim")
     return out
-
-
-def target_rows(state: WizardState) -> list[TargetRow]:
-    if state.env is None:
-        return []
-    newer = {o.name: o for o in state.outdated}
-    rows = []
-    for name, dist in state.env.distributions.items():
-        o = newer.get(name)
-        rows.append(TargetRow(name, dist.version, o.latest if o else None, o.impact if o else ""))
-    rows.sort(key=lambda r: (r.latest is None, r.name))
-    return rows
 
 
 def plan_text(state: WizardState) -> Text:
@@ -267,7 +251,8 @@ def decision_text(state: WizardState) -> Text:
     if state.question is not None and state.question.step == "go":
         return render_question(state.question)
     if state.checkpoint:
-        head = Text(f"✔ checkpoint {state.checkpoint}  (R rolls back to it)", style="")
+        hint = "R rolls back to it" if state.can_roll_back else "live matches it"
+        head = Text(f"✔ checkpoint {state.checkpoint}  ({hint})", style="")
     else:
         head = Text()
     if state.outcome is not None:
@@ -279,3 +264,16 @@ def decision_text(state: WizardState) -> Text:
             "Next: c — checkpoint, staging clone and baseline checks (live is not touched)", style="bold"
         )
     return Text("Next: pick targets, then p for the plan", style="dim")
+
+
+# -- the slices of the state each part of the screen shows ----------------------------------------------
+def _env_part(s: WizardState) -> object:
+    return (s.env, s.env_error, s.env_label, s.loading, s.pip_problems, s.recovered, s.last_outcome)
+
+
+def _plan_part(s: WizardState) -> object:
+    return (s.plan, s.plan_error, s.planning, s.risk, s.security)
+
+
+def _flow_part(s: WizardState) -> object:
+    return (s.steps, s.progress, s.question, s.checkpoint, s.outcome, s.flow_running, s.plan, s.can_roll_back)

@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from oxwizard.tui.widgets.keybar import KeyBar
+
 if TYPE_CHECKING:
     from oxwizard.flow import ResumeInfo
 
@@ -43,17 +45,19 @@ class ResumeScreen(ModalScreen[str]):
             "checks on live, monitoring, verdict" if self.info.live_touched else "plan the same targets again"
         )
         keys = f"[b]\\[r][/b] resume ({resume})"
-        if self.info.checkpoint_id:
+        if self.info.checkpoint_id and self.info.live_touched:
             keys += "\n[b]\\[R][/b] roll back to the checkpoint"
         keys += "\n[b]\\[n][/b] leave it and start a new upgrade"
         with Vertical(classes="dialog"):
             yield Static("Unfinished upgrade", classes="dialog-title")
             yield Static(body, classes="dialog-body")
             yield Static(keys, classes="dialog-keys")
+        yield KeyBar(id="keys")  # the dialog's keys, over the page's
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "choose" and parameters and parameters[0] == "rollback":
-            return self.info.checkpoint_id is not None
+            # live was not changed: it already matches the checkpoint, there is nothing to roll back
+            return self.info.checkpoint_id is not None and self.info.live_touched
         return True
 
     def action_choose(self, choice: str) -> None:

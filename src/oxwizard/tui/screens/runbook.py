@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from oxwizard.tui.messages import RunbookRead
+from oxwizard.tui.widgets.keybar import KeyBar
 
 
 class RunbookScreen(ModalScreen[None]):
@@ -29,6 +30,7 @@ class RunbookScreen(ModalScreen[None]):
             with VerticalScroll(id="runbook-log"):
                 yield Static("reading…", id="runbook-lines")
             yield Static("[b]escape[/b] close", classes="dialog-keys")
+        yield KeyBar(id="keys")  # the dialog's keys, over the page's
 
     def on_mount(self) -> None:
         self.read_log()

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
+from oxwizard.steps import label
+
 if TYPE_CHECKING:
     from oxwizard.flow import StepEvent
 
@@ -18,22 +20,6 @@ MARKS = {
     "warned": ("!", "yellow"),
     "skipped": ("–", "dim"),
     "stopped": ("■", "bold magenta"),
-}
-LABELS = {
-    "plan": "plan",
-    "risk": "risk",
-    "checkpoint": "checkpoint",
-    "stage": "staging clone",
-    "baseline": "baseline checks",
-    "go": "decision",
-    "install-staging": "install in staging",
-    "checks-staging": "checks in staging",
-    "ack-warnings": "new warnings",
-    "promote": "promote to live",
-    "checks-live": "checks on live",
-    "monitor": "monitoring",
-    "verdict": "verdict",
-    "rollback": "rollback",
 }
 
 
@@ -46,9 +32,7 @@ def render_steps(steps: tuple[str, ...], events: Mapping[str, StepEvent], width:
         event = events.get(step)
         mark, style = MARKS[event.status] if event else ("·", "dim")
         line = Text(f"{mark} ", style=style)
-        line.append(
-            f"{LABELS.get(step, step):<19}", style="bold" if event and event.status == "running" else ""
-        )
+        line.append(f"{label(step):<19}", style="bold" if event and event.status == "running" else "")
         if event is not None:
             if event.elapsed is not None:
                 line.append(f"{event.elapsed:5.1f}s ", style="dim")

@@ -50,6 +50,13 @@ class TargetsTable(DataTable[Text | str]):
         self._cell_cache.clear()  # only the rows shown now are kept
         self.refilter()
 
+    def set_picked(self, names: frozenset[str]) -> None:
+        """Mark these packages as picked (a pick made here already shows: only a change redraws)."""
+        if set(names) != self.picked:
+            self.picked = set(names)
+            self._visible = []  # the name cells show the marks: draw the rows again
+            self.refilter()
+
     def set_filter(self, text: str) -> None:
         text = text.strip().lower()
         if text != self.filter_text:

@@ -1,0 +1,208 @@
+"""Every screen tells the truth: each display that was once seen stale on screen, with its test.
+
+The engine events come from real flows on the demo (real pip, real tests) where the situation takes
+one; where it takes a particular sequence of results (a failed monitoring round followed by a green
+one), the engine's own objects are fed through the same messages the flow's listener posts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.widgets import DataTable
+
+from oxwizard.checks.result import CheckResult, CheckSet
+from oxwizard.flow import Question, StepEvent
+from oxwizard.steps import label
+from oxwizard.tui.app import WizardApp
+from oxwizard.tui.messages import ChecksReported, QuestionAsked, StepChanged
+from oxwizard.tui.screens.confirm import ConfirmScreen
+from oxwizard.tui.screens.monitor import MonitorScreen
+from oxwizard.tui.screens.resume import ResumeScreen
+from oxwizard.tui.widgets.keybar import KeyBar
+from oxwizard.tui.widgets.steps import StepsChecklist
+from oxwizard.tui.widgets.targets import TargetsTable
+
+from .conftest import installed_version, make_app, screen_text, wait_for, wait_question, wait_ready
+from .test_flow import _plan_and_stage, _to_failed_checks_in_staging, _upgrade_to_verdict
+
+
+async def _plan(pilot: Any, spec: str) -> None:
+    app = pilot.app
+    await pilot.press("slash", *spec, "enter")
+    await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
+    assert app.state.plan is not None, app.state.plan_error
+
+
+async def _bottom_keys(pilot: Any) -> str:
+    """The key bar the user sees: the widget on the last line of the topmost screen (once that
+    screen has been laid out)."""
+    app = pilot.app
+    await wait_for(pilot, lambda: _bottom(app) is not None)
+    widget = _bottom(app)
+    assert isinstance(widget, KeyBar), f"the last line shows {widget!r}, not a key bar"
+    return str(widget.render())
+
+
+def _bottom(app: WizardApp) -> object:
+    from textual.errors import NoWidget
+
+    try:
+        return app.screen.get_widget_at(1, app.size.height - 1)[0]
+    except NoWidget:
+        return None
+
+
+def _installed_in_table(app: WizardApp, name: str) -> str:
+    """The 'current' column of the targets table for ``name`` (what the user reads)."""
+    prepare = app._screen_stacks["prepare"][0]  # the prepare screen, shown or not
+    rows = {r.name: r for r in prepare.query_one(TargetsTable).rows_all}
+    return rows[name].current
+
+
+def _monitor_title(app: WizardApp) -> str:
+    return str(app.screen.query_one("#checks", DataTable).border_title)
+
+
+async def test_after_an_upgrade_a_rollback_and_a_new_plan_every_screen_shows_the_new_truth(demo: Any) -> None:
+    """The targets table follows live (1.5.0 after promotion, 1.4.2 after the rollback); a new plan
+    clears the last run's readiness marks; the monitor title counts this run's rounds; the quit
+    confirmation's key bar is the dialog's."""
+    sandbox = demo()
+    app = make_app(sandbox, monitor_rounds=2)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _upgrade_to_verdict(pilot, "oxzep7==1.5.0")
+        assert isinstance(app.screen, MonitorScreen)
+        assert _monitor_title(app) == "Checks · monitoring round 2 of 2"
+        await wait_for(pilot, lambda: _installed_in_table(app, "oxzep7") == "1.5.0", 60)
+
+        await pilot.press("q")  # an upgrade is in progress: quitting asks first
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        await pilot.pause()
+        keys = await _bottom_keys(pilot)
+        assert "y Yes" in keys and "n No" in keys, keys
+        assert "Roll back" not in keys and "Success" not in keys, keys
+        await pilot.press("n")
+
+        await pilot.press("R")
+        await wait_for(pilot, lambda: app.state.outcome is not None)
+        assert app.state.outcome is not None and app.state.outcome.status == "rolled-back"
+        assert installed_version(sandbox, "oxzep7") == "1.4.2"
+        await wait_for(pilot, lambda: _installed_in_table(app, "oxzep7") == "1.4.2", 60)
+
+        await pilot.press("1")
+        readiness = app.screen.query_one("#ready-steps", StepsChecklist)
+        assert "✔" in str(readiness.render())  # the last run's checkpoint, copy and tests
+        await pilot.press("escape")
+        await pilot.press(*["backspace"] * 20)
+        await _plan(pilot, "humbleconf==1.3.0")
+        await pilot.pause()
+        assert "✔" not in str(readiness.render()), str(readiness.render())
+        assert "Roll back" not in str(app.screen.query_one(KeyBar).render())  # a new upgrade: no checkpoint
+        await pilot.press("c")
+        await wait_question(pilot, "go")
+        await pilot.press("g")
+        await wait_question(pilot, "verdict")
+        assert _monitor_title(app) == "Checks · monitoring round 2 of 2"
+        table = app.screen.query_one("#checks", DataTable)
+        assert [str(c.label) for c in table.columns.values()][1:-1] == ["live", "1", "2"]
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state.outcome is not None)
+        await wait_for(pilot, lambda: _installed_in_table(app, "humbleconf") == "1.3.0", 60)
+
+
+async def test_the_resume_dialog_shows_its_keys_and_keeps_the_spec_given_on_the_command_line(
+    demo: Any,
+) -> None:
+    sandbox = demo()
+    first = make_app(sandbox)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await _plan_and_stage(pilot, "oxzep7==1.5.0")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(first.screen, ConfirmScreen))
+        await pilot.press("y")
+        await pilot.pause()
+    assert first.flow_done.wait(60)
+
+    second = make_app(sandbox, specs=["humbleconf==1.3.0"])
+    async with second.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(second.screen, ResumeScreen), 60)
+        await wait_for(pilot, lambda: "oxzep7==1.5.0" in screen_text(second), 30)
+        keys = await _bottom_keys(pilot)
+        assert "r Resume" in keys and "n New upgrade" in keys, keys
+        assert "Filter" not in keys and "Plan" not in keys, keys
+        # live was not changed: nothing to roll back, so the dialog does not offer it
+        assert "Roll back" not in keys and "[R]" not in screen_text(second)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: second.state.plan is not None or second.state.plan_error, 120)
+        assert second.state.plan is not None, second.state.plan_error
+        assert list(second.state.plan.targets) == ["humbleconf==1.3.0"]
+
+
+async def test_a_typed_text_that_is_not_a_spec_gets_the_reason(demo_template: Any) -> None:
+    app = make_app(demo_template)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("slash", *"oxzep7=1.5.0", "enter")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "invalid package spec 'oxzep7=1.5.0'" in text, text
+        assert not any("Pick a package" in n.message for n in app._notifications)
+        await pilot.press("slash", *["backspace"] * 12, *"oxzep7 1.5.0", "enter")
+        await pilot.pause()
+        assert "invalid package spec 'oxzep7 1.5.0'" in screen_text(app)
+        assert not any("Pick a package" in n.message for n in app._notifications)
+
+
+async def test_the_monitor_screen_shows_which_round_failed_and_which_check(demo_template: Any) -> None:
+    app = make_app(demo_template, monitor_rounds=2)
+    slow = CheckResult(name="performance", status="fail", summary="median 27.6 ms vs 15.5 ms (1.78x)")
+    fine = CheckResult(name="performance", status="pass", summary="median 15.9 ms vs 15.5 ms (1.03x)")
+    tests = CheckResult(name="tests", status="pass", summary="12 passed")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        app.update_state(monitor_total=2, flow_running=True)
+        for msg in (
+            StepChanged(StepEvent("monitor", "running", "2 monitoring rounds on live")),
+            ChecksReported(CheckSet(phase="monitor", results=[tests, slow])),
+            ChecksReported(CheckSet(phase="monitor", results=[tests, fine])),
+            StepChanged(StepEvent("monitor", "failed", "a check failed")),
+            QuestionAsked(Question("verdict", "Monitoring found problems: roll back?",
+                                   ("success", "rollback"), "rollback")),
+        ):  # fmt: skip
+            app.post_message(msg)
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.state.question)
+        await pilot.pause()
+        table = app.screen.query_one("#checks", DataTable)
+        assert [str(c.label) for c in table.columns.values()] == ["check", "1", "2", "summary"]
+        perf = [str(cell) for cell in table.get_row_at(1)]
+        assert perf[0] == "performance" and perf[1] == "✘" and perf[2] == "✔", perf
+        assert "round 1: median 27.6 ms" in perf[3], perf
+        text = screen_text(app)
+        assert "✘ round 1 of 2: performance — median 27.6 ms vs 15.5 ms" in text, text
+        assert _monitor_title(app) == "Checks · monitoring round 2 of 2"
+
+
+async def test_r_after_failed_checks_in_the_copy_says_once_that_live_was_never_changed(demo: Any) -> None:
+    sandbox = demo()
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_failed_checks_in_staging(pilot)
+        assert app.state.question is not None and "rollback" not in app.state.question.choices
+        assert "k or R both end here: live was never changed" in screen_text(app)
+        await pilot.press("R")
+        await wait_for(pilot, lambda: app.state.outcome is not None)
+        assert app.state.outcome is not None and app.state.outcome.status == "rolled-back"
+        rollback = app.state.steps["rollback"]
+        assert rollback.status == "passed" and "live untouched" in rollback.message, rollback
+        text = screen_text(app)
+        assert f"✔ {label('rollback')}" in text and "■ rolled-back: live untouched" in text, text
+        # live matches the checkpoint: R is not offered, and pressing it says so (not "rolled back")
+        assert "Roll back" not in str(app.screen.query_one(KeyBar).render())
+        app.clear_notifications()
+        await pilot.press("R")
+        await pilot.pause()
+        notes = list(app._notifications)
+        assert all(n.title != "rolled back" for n in notes), notes
+        assert any("nothing to roll back" in n.message and "matches" in n.message for n in notes), notes
+    assert installed_version(sandbox, "oxzep7") == "1.4.2"
