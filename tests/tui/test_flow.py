@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from oxwizard.runbook_repo import RunbookRepo
+from oxwizard.steps import label
 from oxwizard.tui.screens.execute import ExecuteScreen
 from oxwizard.tui.screens.monitor import MonitorScreen
 from oxwizard.tui.screens.resume import ResumeScreen
@@ -79,7 +80,7 @@ async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:
         assert "live is untouched" in screen_text(app)
         checks = app.state.steps["checks-staging"]
         assert checks.status == "failed", "keeping the old version does not turn the failed gate green"
-        assert "✘ checks in staging" in screen_text(app)
+        assert f"✘ {label('checks-staging')}" in screen_text(app)
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
     again = make_app(sandbox)
     async with again.run_test(size=(100, 30)) as pilot:  # the next start says how the last run ended

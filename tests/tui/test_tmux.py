@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from oxwizard.steps import label
+
 from .conftest import installed_version
 
 OXWIZARD = Path(sys.executable).parent / "oxwizard"
@@ -134,7 +136,7 @@ def test_a_hang_up_mid_install_on_live_leaves_a_consistent_env_and_the_next_star
     tmux.keys("g")
     tmux.wait_for("[a]")
     tmux.keys("a")
-    tmux.wait_for("▶ promote to live", 60)
+    tmux.wait_for(f"▶ {label('promote')}", 60)
     assert pending(Environment.open(sandbox.venv)), "the live install is under way (journaled)"
     tmux.run("kill-session", "-t", "wiz")
     deadline = time.monotonic() + 120
