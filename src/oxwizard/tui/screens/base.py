@@ -16,6 +16,12 @@ ALL = frozenset({"env", "targets", "plan", "steps", "output", "checks", "questio
 class FlowScreen(Screen[None]):
     """A screen of the flow. ``render_state`` redraws the named parts from the app's state."""
 
+    # Textual sets one class of each list on the screen, from its size, at every resize: the .tcss
+    # files stack panels when -narrow (under 80 columns), trim them when -short (under 24 lines)
+    # and give the room to what matters when -wide / -tall.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-normal"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal-height"), (40, "-tall")]
+
     def on_screen_resume(self) -> None:
         self.render_state(self.wizard_state, ALL)
 
