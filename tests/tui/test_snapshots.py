@@ -97,6 +97,10 @@ async def _gate_failed(pilot: Pilot[Any]) -> None:
     ):  # fmt: skip
         app.post_message(msg)
     await pilot.pause()
+    # the log follows its end; when a short log box (60x20) shrinks after its lines came, where the
+    # last repaint leaves it depends on timing: show the end, as the log does while it runs
+    app.screen.query_one("#output").scroll_end(animate=False, immediate=True)
+    await pilot.pause()
 
 
 async def _monitoring(pilot: Pilot[Any]) -> None:
