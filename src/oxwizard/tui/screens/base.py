@@ -15,6 +15,12 @@ if TYPE_CHECKING:
 class FlowScreen(Screen[None]):
     """A screen of the flow: widgets are bound to slices of ``WizardApp.state`` with :meth:`bind`."""
 
+    # Textual sets one class of each list on the screen, from its size, at every resize: the .tcss
+    # files stack panels when -narrow (under 80 columns), trim them when -short (under 24 lines)
+    # and give the room to what matters when -wide / -tall.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (80, "-normal"), (120, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (24, "-normal-height"), (40, "-tall")]
+
     @property
     def wizard(self) -> WizardApp:
         return cast("WizardApp", self.app)

@@ -17,10 +17,26 @@ if TYPE_CHECKING:
     from textual.screen import Screen
 
 PALETTE = "^p palette"
+# Which keys stay when the bar is too short (lowest first): the answers to the question on screen,
+# the rollback key and a dialog's close key; then help (which lists every key), quit and the
+# prepare screen's next step; then the other keys of the screen; the log, the filter and picking last.
+RANKS = {
+    "answer": 0,
+    "rollback": 0,
+    "close": 0,
+    "help": 1,
+    "quit": 1,
+    "runbook": 3,
+    "focus_filter": 3,
+    "pick": 3,
+}
 
 
 class KeyBar(Static):
-    """``key Description`` for each shown, active binding of the screen; the palette key at the right."""
+    """``key Description`` for each shown, active binding of the screen; the palette key at the right.
+
+    A key that does not fit is left out whole (the least important first, see :data:`RANKS`);
+    ``?`` shows them all."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -42,17 +58,30 @@ class KeyBar(Static):
             self.update(text)
 
     def render_keys(self, width: int) -> Text:
-        out = Text(no_wrap=True, overflow="ellipsis")
+        keys: list[tuple[int, bool, Text]] = []  # (rank, enabled, "key Description")
         seen: set[str] = set()
         for _node, binding, enabled, _tooltip in self.screen.active_bindings.values():
             if not binding.show or binding.action in seen:
                 continue
             seen.add(binding.action)
-            out.append(f" {self.app.get_key_display(binding)} ", style="bold reverse" if enabled else "dim")
-            out.append(f"{binding.description} ", style="" if enabled else "dim")
+            piece = Text(f" {self.app.get_key_display(binding)} ", style="bold reverse" if enabled else "dim")
+            piece.append(f"{binding.description} ", style="" if enabled else "dim")
+            keys.append((rank(binding.action), enabled, piece))
+        # too long: the least important keys go first, whole (a dimmed one before an active one)
+        while keys and sum(k[2].cell_len for k in keys) > width:
+            drop = max(range(len(keys)), key=lambda i: (keys[i][0], not keys[i][1], i))
+            del keys[drop]
+        out = Text(no_wrap=True, overflow="ellipsis")
+        for _rank, _enabled, piece in keys:
+            out.append_text(piece)
         palette_room = width - len(PALETTE) - 1
         if self.app.ENABLE_COMMAND_PALETTE and out.cell_len <= palette_room:
             out.append(" " * (palette_room - out.cell_len))
             out.append(PALETTE, style="dim")
-        out.truncate(width, overflow="ellipsis")
         return out
+
+
+def rank(action: str) -> int:
+    """How much a key matters when the bar is too short for all: 0 stays longest."""
+    name = action.split("(")[0]
+    return RANKS.get(name, 2)

@@ -8,23 +8,33 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
+from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.target_row import IMPACT_STYLE
 
 if TYPE_CHECKING:
     from oxwizard.plan import Plan
 
 RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
+COLUMNS_FROM = 40  # from this width on, the changes are aligned in columns
+NAME_WIDTH = 14
 
 
-def render_plan(plan: Plan, risk: Any = None, security: Any = None) -> Text:
+def render_plan(plan: Plan, risk: Any = None, security: Any = None, width: int | None = None) -> Text:
+    """The plan for a box ``width`` cells wide; without ``width``, laid out again for whatever
+    width it is shown at. From 40 cells the changes are aligned in columns (name, from → to,
+    impact); narrower, each is a compact line that wraps at word boundaries."""
+    if width is None:
+        return Fitted(lambda w: render_plan(plan, risk, security, w))
     out = Text()
     if plan.is_empty:
         out.append(f"{', '.join(plan.targets)}: nothing to change (already satisfied)\n", style="bold")
         return out
-    pad = min(14, max(len(c.name) for c in plan.changes))
+    columns = width >= COLUMNS_FROM
+    pad = min(NAME_WIDTH, max(len(c.name) for c in plan.changes)) if columns else 0
+    from_pad = max(len(c.from_version or "new") for c in plan.changes) if columns else 0
     for c in plan.changes:
         line = Text(f"{c.name:<{pad}} ")
-        line.append(f"{c.from_version or 'new'} → {c.to_version or 'removed'} ")
+        line.append(f"{c.from_version or 'new':>{from_pad}} → {c.to_version or 'removed'} ")
         line.append(c.impact.upper(), style=IMPACT_STYLE.get(c.impact, "bold"))
         if c.yanked:
             line.append("  YANKED", style="bold red")

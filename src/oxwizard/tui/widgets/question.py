@@ -1,4 +1,9 @@
-"""The decision the flow is waiting for, with the key for each choice."""
+"""The decision the flow is waiting for, with the key for each choice.
+
+Laid out for the width it is shown at (see :mod:`oxwizard.tui.widgets.fit`): the choices with their
+full labels on one line when they fit, else short labels on one line, else as many choices per line
+as fit — a choice is never split between two lines, and a word never cut.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,14 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from oxwizard.tui.widgets.fit import Fitted
+
 if TYPE_CHECKING:
     from oxwizard.flow import Question
 
 DETAIL_LINES = 6  # at most this many lines of detail under a question (80x24 leaves no more)
+INDENT = "  "
+GAP = "   "
 
 # One key per answer the flow can ask for; "rollback" is the one rollback key.
 CHOICE_KEYS = {
@@ -23,24 +32,45 @@ CHOICE_KEYS = {
     "stop": "x",
     "success": "s",
 }
+# What each answer does, in plain words.
 CHOICE_LABELS = {
-    "go": "go — upgrade in staging, then live",
-    "wait": 'wait — record "not now"',
+    "go": "go — staging copy first, then live",
+    "wait": 'wait — "not now"',
     "keep": "keep the current version",
-    "retry": "retry the checks",
+    "retry": "run the checks again",
     "rollback": "roll back to the checkpoint",
-    "acknowledge": "acknowledge and continue",
-    "stop": "stop here",
+    "acknowledge": "acknowledge and install on live",
+    "stop": "stop (live untouched)",
+    "success": "success: keep the upgrade",
+}
+SHORT_LABELS = {
+    **CHOICE_LABELS,
+    "go": "go",
+    "wait": "wait",
+    "keep": "keep current version",
+    "retry": "retry",
+    "rollback": "roll back",
+    "acknowledge": "acknowledge",
+    "stop": "stop",
     "success": "declare success",
 }
+# The same answer means something else at another step: after checks failed on live, live already
+# has the new version, and "keep" keeps it.
+STEP_LABELS = {
+    ("checks-live", "keep"): ("keep the new version anyway", "keep new version"),
+}
 
-SHORT_LABELS = {**CHOICE_LABELS, "keep": "keep current version", "retry": "retry", "rollback": "roll back"}
 
-
-def render_question(question: Question, width: int = 78) -> Text:
+def render_question(question: Question, width: int | None = None) -> Text:
+    """The question, its detail (wrapped, at most :data:`DETAIL_LINES` lines) and its choices.
+    Without ``width``, laid out again for whatever width it is shown at."""
+    if width is None:
+        return Fitted(lambda w: render_question(question, w))
+    width = max(20, width)
     out = Text()
     out.append("▶ ", style="bold yellow")
-    out.append(question.text, style="bold")
+    # wrapped here, with the lines after the first under its first word
+    out.append(f"\n{INDENT}".join(textwrap.wrap(question.text, width - len(INDENT)) or [""]), style="bold")
     if question.detail:
         # wrapped, not cut: two warnings that differ only in their source file must both be readable
         wrapped = [
@@ -54,23 +84,56 @@ def render_question(question: Question, width: int = 78) -> Text:
                 f"… {len(wrapped) - DETAIL_LINES + 1} more line(s) in the output log",
             ]
         for line in wrapped:
-            out.append("\n  " + line, style="dim")
-    pieces = _choices(question, CHOICE_LABELS)
-    one_line = sum(p.cell_len + 3 for p in pieces) + 2 <= width
-    if not one_line:  # short labels on one line leave the lines above for the reasons
-        pieces = _choices(question, SHORT_LABELS)
-        one_line = sum(p.cell_len + 3 for p in pieces) + 2 <= width
-    for n, piece in enumerate(pieces):
-        out.append("   " if one_line and n else "\n  ")
-        out.append_text(piece)
+            out.append("\n" + INDENT + line, style="dim")
+    for choices in choice_lines(question, width):
+        out.append("\n")
+        out.append_text(choices)
     return out
 
 
-def _choices(question: Question, labels: dict[str, str]) -> list[Text]:
-    pieces = []
+def choice_lines(question: Question, width: int) -> list[Text]:
+    """The choices as lines of at most ``width`` cells (indented by two)."""
+    room = width - len(INDENT)
+    for short in (False, True):
+        pieces = [_piece(key, label) for key, label in _choices(question, short)]
+        if sum(p.cell_len for p in pieces) + len(GAP) * (len(pieces) - 1) <= room:
+            return [Text(INDENT) + Text(GAP).join(pieces)]
+    lines: list[Text] = []
+    line = Text()
+    for key, label in _choices(question, True):
+        piece = _piece(key, label)
+        if line and line.cell_len + len(GAP) + piece.cell_len > room:
+            lines.append(line)
+            line = Text()
+        if piece.cell_len > room:  # one choice wider than the line: its words wrap under its label
+            first, *rest = textwrap.wrap(label, max(8, room - len(key) - 3)) or [""]
+            lines.append(_piece(key, first))
+            lines.extend(Text(" " * (len(key) + 3) + more) for more in rest)
+            continue
+        if line:
+            line.append(GAP)
+        line.append_text(piece)
+    if line:
+        lines.append(line)
+    return [Text(INDENT) + line for line in lines]
+
+
+def _piece(key: str, label: str) -> Text:
+    out = Text(f"[{key}]", style="bold reverse")
+    out.append(f" {label}")
+    return out
+
+
+def _choices(question: Question, short: bool) -> list[tuple[str, str]]:
+    """(key, label) for each choice, the default marked."""
+    out = []
     for choice in question.choices:
-        piece = Text(f"[{CHOICE_KEYS.get(choice, '?')}]", style="bold reverse")
-        label = labels.get(choice, choice)
-        piece.append(f" {label}{' (default)' if choice == question.default else ''}")
-        pieces.append(piece)
-    return pieces
+        labels = STEP_LABELS.get((question.step, choice))
+        if labels is not None:
+            label = labels[1] if short else labels[0]
+        else:
+            label = (SHORT_LABELS if short else CHOICE_LABELS).get(choice, choice)
+        out.append(
+            (CHOICE_KEYS.get(choice, "?"), label + (" (default)" if choice == question.default else ""))
+        )
+    return out

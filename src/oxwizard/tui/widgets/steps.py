@@ -1,7 +1,15 @@
-"""A checklist of flow steps with their live status (marks readable without colour)."""
+"""A checklist of flow steps with their live status (marks readable without colour).
+
+Labels come from the step table (:mod:`oxwizard.steps`). Each step's last message follows its
+label on the same line when there is room for it (shortened to whole words and "…" if it is longer
+than the line), else it goes under the label, wrapped at word boundaries on at most
+:data:`MESSAGE_LINES` lines. A word is never cut in the middle (a single word longer than the whole
+line excepted: a path keeps its end).
+"""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -9,6 +17,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from oxwizard.steps import label
+from oxwizard.tui.widgets.fit import shorten
 
 if TYPE_CHECKING:
     from oxwizard.flow import StepEvent
@@ -21,35 +30,69 @@ MARKS = {
     "skipped": ("–", "dim"),
     "stopped": ("■", "bold magenta"),
 }
+MESSAGE_LINES = 2  # a step's message takes at most this many lines
+BESIDE = 24  # a message narrower than this goes under the label instead of beside it
+TIME = 7  # " 12.3s "
 
 
 def render_steps(steps: tuple[str, ...], events: Mapping[str, StepEvent], width: int = 60) -> Text:
-    """One line per step: mark, label, elapsed time, and the step's last message (below the
-    label, indented, when the column is narrow)."""
-    narrow = width < 50
-    out = Text()
-    for i, step in enumerate(steps):
+    """One line per step: mark, label, elapsed time, and the step's last message."""
+    width = max(12, width)
+    label_width = max((len(label(s)) for s in steps), default=0) + 1
+    timed = any(e.elapsed is not None for s, e in events.items() if s in steps)
+    timed = timed and 2 + label_width + TIME <= width
+    prefix = 2 + label_width + (TIME if timed else 0)
+    beside = width - prefix >= BESIDE
+    lines: list[Text] = []
+    for step in steps:
         event = events.get(step)
         mark, style = MARKS[event.status] if event else ("·", "dim")
         line = Text(f"{mark} ", style=style)
-        line.append(f"{label(step):<19}", style="bold" if event and event.status == "running" else "")
-        if event is not None:
-            if event.elapsed is not None:
-                line.append(f"{event.elapsed:5.1f}s ", style="dim")
-            message = event.message.replace("\n", " ")
-            if narrow:
-                line.truncate(width, overflow="ellipsis")
-                line = Text.assemble(line, "\n", Text("  " + message, style="dim"))
-                line.truncate(width * 2 + 1, overflow="ellipsis")
-                line = Text("\n").join(part[:width] for part in line.split("\n"))
-            else:
-                line.append(message)
-        if not narrow:
-            line.truncate(width, overflow="ellipsis")
-        out.append_text(line)
-        if i < len(steps) - 1:
-            out.append("\n")
-    return out
+        name = label(step)
+        if 2 + len(name) > width:
+            name = shorten(name, width - 2) or name
+        line.append(name, style="bold" if event and event.status == "running" else "")
+        if event is None:
+            lines.append(line)
+            continue
+        if timed and event.elapsed is not None:
+            line.append(" " * (label_width - len(name)))
+            line.append(f"{event.elapsed:5.1f}s ", style="dim")
+        elif beside:
+            line.append(" " * (prefix - line.cell_len))
+        message = " ".join(event.message.split())
+        if beside and message:
+            line.append(_wrapped(message, width - prefix, 1)[0], style="dim")
+            lines.append(line)
+        else:
+            lines.append(line)
+            if message:
+                lines.extend(Text("  " + part, style="dim") for part in _wrapped(message, width - 2))
+    return Text("\n").join(lines)
+
+
+def _wrapped(message: str, room: int, most: int = MESSAGE_LINES) -> list[str]:
+    """``message`` on at most ``most`` lines of ``room`` cells, whole words only."""
+    room = max(8, room)
+    parts = textwrap.wrap(message, room, break_long_words=False, break_on_hyphens=False) or [""]
+    if len(parts) > most:
+        last = " ".join(parts[most - 1 :])
+        parts = [*parts[: most - 1], shorten(last, room) or "…"]
+    return [p if len(p) <= room else _long_word(p, room) for p in parts]
+
+
+def _long_word(word: str, room: int) -> str:
+    """A word longer than the line: a path keeps its last components ("…/.oxwizard/stage-3f2a"),
+    anything else its start."""
+    if "/" in word:
+        tail = ""
+        for part in reversed(word.rstrip("/").split("/")):
+            if len(tail) + len(part) + 2 > room:
+                break
+            tail = "/" + part + tail
+        if tail:
+            return "…" + tail
+    return word[: room - 1] + "…"
 
 
 class StepsChecklist(Static):

@@ -1,10 +1,18 @@
-"""The one-line title bar: where the wizard is (environment, targets) and which screen is active."""
+"""The one-line title bar: where the wizard is (environment, targets) and which screen is active.
+
+When the line is too short for everything, "where" loses whole words from its end (shown by "…");
+once it would keep fewer than WHERE_KEPT cells, the inactive screens shrink to their numbers
+instead. The active screen's name always stays.
+"""
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.widgets import Static
 
+from oxwizard.tui.widgets.fit import shorten
+
+WHERE_KEPT = 30  # the screens' names give way to their numbers before "where" gets shorter than this
 SCREENS = (("prepare", "1 Prepare"), ("execute", "2 Execute"), ("monitor", "3 Monitor"))
 
 
@@ -24,22 +32,32 @@ class TitleBar(Static):
     def on_mount(self) -> None:
         self.update(self.render_title())
 
-    def render_title(self) -> Text:
-        tabs = Text()
-        for key, label in SCREENS:
-            if key == self.active:
-                tabs.append(f" [{label}] ", style="bold reverse")
-            else:
-                tabs.append(f"  {label}  ", style="dim")
-        left = Text(" oxwizard", style="bold")
-        if self.where:
-            left.append(" · " + self.where)
-        width = max(self.size.width, 80) if self.size.width else 80
+    def render_title(self, width: int | None = None) -> Text:
+        width = width or self.size.width or 80
+        full, compact = render_tabs(self.active, compact=False), render_tabs(self.active, compact=True)
+        name = Text(" oxwizard", style="bold")
+        where = f" · {self.where}" if self.where else ""
+        tabs = full
+        room = width - tabs.cell_len - 1 - name.cell_len
+        if len(shorten(where, room)) < min(len(where), WHERE_KEPT):
+            tabs = compact
+            room = width - tabs.cell_len - 1 - name.cell_len
+        left = name + shorten(where, room) if where else name
         pad = max(1, width - left.cell_len - tabs.cell_len)
-        if left.cell_len + tabs.cell_len >= width:
-            left.truncate(max(10, width - tabs.cell_len - 1), overflow="ellipsis")
-            pad = 1
         return Text.assemble(left, " " * pad, tabs)
 
     def on_resize(self) -> None:
         self.update(self.render_title())
+
+
+def render_tabs(active: str, *, compact: bool) -> Text:
+    """The three screens, the active one marked; ``compact`` shows the others by number only."""
+    tabs = Text()
+    for key, label in SCREENS:
+        if key == active:
+            tabs.append(f" [{label}] ", style="bold reverse")
+        elif compact:
+            tabs.append(f" {label.split()[0]} ", style="dim")
+        else:
+            tabs.append(f" {label} ", style="dim")
+    return tabs
