@@ -265,7 +265,7 @@ class _RunningStep:
         self.message = running[-1].message if running else ""
         self.check = ""
         self._rounds: int | None = None
-        for line in app.state.output:
+        for line in app.output:
             self._read(line)
 
     def follow(self, app: WizardApp) -> None:
