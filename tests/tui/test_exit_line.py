@@ -131,14 +131,14 @@ def test_quit_during_monitoring_says_what_it_waits_for_then_where_things_stand(d
     tmux.keys("q")
     tmux.wait_for("Quit anyway?")
     tmux.keys("y")
-    # no blank screen: while the flow ends its step, the terminal says what it waits for
-    screen = tmux.wait_for("oxwizard: waiting for the running step (monitoring", 30)
-    assert "EXIT=" not in screen, screen
-    code, lines = _ended(tmux)
+    # the quit stops the monitoring round at once (the engine kills the running check): no blank
+    # screen, no wait for the rounds left; whatever it still waits for is named on the terminal
+    code, lines = _ended(tmux, 30)
     assert code == 130
-    assert lines[-2].startswith("oxwizard: waiting for the running step (monitoring"), lines
+    waiting = [ln for ln in lines if ln.startswith("oxwizard: waiting for the running step")]
+    assert all("(monitoring" in ln for ln in waiting), lines
     standing, command = _exit_line(lines)
-    assert standing.startswith("unfinished: oxzep7==1.5.0 is on live, not confirmed yet (stopped "), standing
+    assert standing == "unfinished: oxzep7==1.5.0 is on live, not confirmed yet (stopped during monitoring)"
     assert installed_version(sandbox, "oxzep7") == "1.5.0"
     reopen = shlex.split(command)
     # the same environment, project, sources and monitoring; no spec: it reopens, it does not plan again
@@ -164,6 +164,29 @@ def test_quit_during_monitoring_says_what_it_waits_for_then_where_things_stand(d
     assert re.fullmatch(r"oxzep7==1\.5\.0: rolled back to ck-\S+, verified", standing), standing
     assert again == command
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
+
+
+def test_quit_during_the_install_on_live_waits_for_it_and_says_so(demo: Any, tmux: Tmux) -> None:
+    """An install on live is let finish (a kill would leave it half-done): the terminal names it."""
+    sandbox = demo()
+    _loosen_benchmark(sandbox.project)
+    marker = f"oxw-quit-live-{os.getpid()}"
+    slow = "OXWIZARD_TEST_SLOW_AT=apply:0.4 "
+    _start(tmux, slow + _wizard(sandbox, sandbox.project, "oxzep7==1.5.0"), marker)
+    for shown, key in (("c Stage & test", "c"), ("[g]", "g"), ("[a]", "a")):
+        tmux.wait_for(shown, 120)
+        tmux.keys(key)
+    tmux.wait_for("install on live", 60)
+    time.sleep(0.5)  # the installer is running (each of its lines is slowed)
+    tmux.keys("q")
+    tmux.wait_for("Quit anyway?")
+    tmux.keys("y")
+    code, lines = _ended(tmux, 120)
+    assert code == 130
+    assert any(ln.startswith("oxwizard: waiting for the running step (") for ln in lines), lines
+    standing, _ = _exit_line(lines)
+    assert standing.startswith("unfinished: oxzep7==1.5.0 is on live"), standing
+    assert installed_version(sandbox, "oxzep7") == "1.5.0", "the install on live was not let finish"
 
 
 def test_a_hang_up_ends_the_wizard_with_the_exit_line(demo_template: Any, tmux: Tmux, tmp_path: Path) -> None:
