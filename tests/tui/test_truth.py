@@ -197,8 +197,10 @@ async def test_r_after_failed_checks_in_the_copy_says_once_that_live_was_never_c
         assert rollback.status == "passed" and "live untouched" in rollback.message, rollback
         text = screen_text(app)
         assert f"✔ {label('rollback')}" in text and "■ rolled-back: live untouched" in text, text
-        # live matches the checkpoint: R is not offered, and pressing it says so (not "rolled back")
-        assert "Roll back" not in str(app.screen.query_one(KeyBar).render())
+        # live matches the checkpoint: R is not offered (once the key bar has repainted after the
+        # outcome), and pressing it says so (not "rolled back")
+        keybar = app.screen.query_one(KeyBar)
+        await wait_for(pilot, lambda: "Roll back" not in str(keybar.render()), 10)
         app.clear_notifications()
         await pilot.press("R")
         await pilot.pause()

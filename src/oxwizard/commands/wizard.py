@@ -327,14 +327,6 @@ def exit_line(reopen: Reopen) -> str:
 
 
 # where an unfinished run that reached live stopped, by its last recorded decision
-_STOPPED = {
-    "promote": "right after the install on live",
-    "checks-live": "after the checks on live",
-    "monitor": "during monitoring",
-    "verdict": "at the final decision",
-}
-
-
 def standing(resume: ResumeInfo | None, last: str) -> str:
     """Where things stand, in words, from :func:`oxwizard.flow.start_state`'s answer."""
     if resume is None:
@@ -347,7 +339,9 @@ def standing(resume: ResumeInfo | None, last: str) -> str:
             return f"ROLLBACK FAILED: {targets}: {answer} (a person must look)"
         return f"{targets}: {answer}"
     if resume.live_touched:
-        where = _STOPPED.get(resume.last_step, f"after {resume.last_step}")
+        from oxwizard.steps import label
+
+        where = "during monitoring" if resume.last_step == "monitor" else f"after {label(resume.last_step)}"
         rounds = sum(1 for d in runbook.decisions if d.step == "monitor")
         if resume.last_step == "monitor" and rounds >= runbook.options.monitor_rounds:
             where = "after monitoring, before the final decision"

@@ -14,6 +14,7 @@ from textual.widgets import Log, Static
 from oxwizard.steps import on_screen
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
+from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.progress import ProgressLine
 from oxwizard.tui.widgets.question import render_question
@@ -65,14 +66,17 @@ def gate_part(s: WizardState) -> object:
             s.flow_error, s.checkpoint)  # fmt: skip
 
 
-def gate_text(state: WizardState) -> Text:
-    """The line under the steps: the pending decision, the failed gate, or how it ended."""
+def gate_text(state: WizardState, width: int | None = None) -> Text:
+    """The line under the steps: the pending decision, the failed gate, or how it ended. Without
+    ``width``, laid out again for the width it is shown at (the choices never cut)."""
+    if width is None:
+        return Fitted(lambda w: gate_text(state, w))
     out = Text()
     if state.rolling_back:
         out.append("▶ rolling back to the checkpoint…", style="bold yellow")
         return out
     if state.question is not None:
-        out = render_question(state.question)
+        out = render_question(state.question, width)
         if state.question.step == "checks-staging":
             out.append(
                 "\n  k or R both end here: live was never changed (R also re-checks it)",

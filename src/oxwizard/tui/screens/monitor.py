@@ -17,6 +17,7 @@ from textual.widgets import DataTable, Sparkline, Static
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.screens.execute import gate_part, gate_text
 from oxwizard.tui.state import WizardState
+from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.title import TitleBar
 
@@ -55,7 +56,9 @@ class MonitorScreen(FlowScreen):
             self.query_one(TitleBar).set_where(state.plan.summary() + " · live")
 
     def _show_verdict(self, state: WizardState) -> None:
-        self.query_one("#verdict", Static).update(Text.assemble(round_problems(state), gate_text(state)))
+        self.query_one("#verdict", Static).update(
+            Fitted(lambda w: Text.assemble(round_problems(state), gate_text(state, w)))
+        )
 
     def _show_checks(self, state: WizardState) -> None:
         table = self.query_one("#checks", DataTable)
