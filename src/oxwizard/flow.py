@@ -13,7 +13,7 @@ import contextlib
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -307,13 +307,20 @@ class UpgradeFlow:
         except _RollbackRequested as req:
             return self._rollback_on_request(str(req))
 
+    @property
+    def _checkpoint_id(self) -> str | None:
+        """The checkpoint this flow rolls back to: its own, or its (resumed) runbook's."""
+        if self.checkpoint is not None:
+            return self.checkpoint.id
+        return self.runbook.checkpoint_id if self.runbook is not None else None
+
     def _rollback_on_request(self, reason: str) -> FlowOutcome:
         """A rollback asked for while the flow ran: restore (or confirm live untouched), verified."""
         running, self._running_step = self._running_step, None
         if running is not None:
             self._step(running, "stopped", "stopped: rollback requested")
         self._output("rollback", f"rollback requested ({reason}): the running step was stopped")
-        if self.checkpoint is None and self.runbook is not None and self.runbook.checkpoint_id is None:
+        if self._checkpoint_id is None:
             self._step("rollback", "passed", "live untouched: nothing had been changed yet")
             self._record("rollback", f"Roll back ({reason})?", "live untouched: no checkpoint was needed yet")
             return FlowOutcome("rolled-back", "stopped by request before anything changed; live untouched", 0)
@@ -330,7 +337,7 @@ class UpgradeFlow:
 
         self._step("rollback", "running", f"rolling back ({reason})")
         started = time.monotonic()
-        to = self.checkpoint.id if self.checkpoint else (self.runbook.checkpoint_id if self.runbook else None)
+        to = self._checkpoint_id
 
         def go() -> RollbackResult:
             return rollback(self.env, to, on_line=lambda ln: self._output("rollback", ln), index=self.index)
@@ -472,7 +479,7 @@ class UpgradeFlow:
         try:
             # on live, only a rollback request kills the installer (and the rollback that follows
             # restores whatever it had done); a stop lets it finish, so live is never left half-done
-            with self._stopper.protected() if journaled else _nothing():
+            with self._stopper.protected() if journaled else contextlib.nullcontext():
                 result = apply_plan(
                     env,
                     self.plan,
@@ -621,16 +628,11 @@ class UpgradeFlow:
             if answer not in choices:
                 answer = default
         self._poll()
-        step_name = name
-        if self.rolled_back and answer != "rollback":
-            raise _Stop(FlowOutcome("rolled-back", "rolled back by request; verified", 0))
-        self._record(step_name, text, answer)
+        self._record(name, text, answer)
         if after_failure:  # the decision does not turn the failed step green
-            self._step(step_name, "failed", f"{answer} (after the failure)")
+            self._step(name, "failed", f"{answer} (after the failure)")
         else:
-            self._step(step_name, "passed", answer)
-        if self.rolled_back:
-            raise _Stop(FlowOutcome("rolled-back", "rolled back by request; verified", 0))
+            self._step(name, "passed", answer)
         return answer
 
     def _record(
@@ -796,7 +798,7 @@ def record_rollback(project: Path, env: Environment, result: RollbackResult, com
         return None
     with RunbookRepo(project.resolve() / ".oxwizard") as repo:
         runbook = repo.latest()
-        if runbook is None or Path(runbook.environment.prefix).resolve() != Path(env.prefix).resolve():
+        if runbook is None or not runbook.is_for(env.prefix):
             return None
         evidence = Evidence(
             command=command.split(),
@@ -811,11 +813,6 @@ def record_rollback(project: Path, env: Environment, result: RollbackResult, com
             runbook, Decision(step="outcome", question="How did it end?", answer=f"rolled-back: by {command}")
         )
         return runbook.id
-
-
-@contextlib.contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def _round_line(cs: CheckSet) -> str:

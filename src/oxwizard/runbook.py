@@ -121,6 +121,10 @@ class Runbook(BaseModel):
     def last(self, step: str) -> Decision | None:
         return next((d for d in reversed(self.decisions) if d.step == step), None)
 
+    def is_for(self, prefix: Path | str) -> bool:
+        """Whether this runbook was recorded for the environment at ``prefix``."""
+        return Path(self.environment.prefix).resolve() == Path(prefix).resolve()
+
     def verify_integrity(self, source: str = "runbook") -> None:
         """Refuse a runbook whose plan no longer matches its recorded digest and summary."""
         if self.plan is None:

@@ -145,7 +145,7 @@ def _latest_runbook(
     except BaseException:
         repo.close()
         raise
-    if runbook is None or Path(runbook.environment.prefix).resolve() != Path(env.prefix).resolve():
+    if runbook is None or not runbook.is_for(env.prefix):
         if runbook is not None:
             tell(f"runbook {runbook.id} is for {runbook.environment.prefix}: nothing recorded")
         repo.close()
