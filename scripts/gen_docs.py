@@ -61,6 +61,14 @@ own (never the project's branch; it adds itself to the project's `.git/info/excl
 per upgrade in `runbooks/ID.json` and one commit per decision, so `git log --oneline` in that folder
 reads as the history of your upgrades. oxwizard never runs git hooks or fsmonitor on these commits.
 
+One run at a time: an upgrade takes the environment's lock before it resolves or writes anything,
+so a second run on the same environment is refused at once, naming the holder, and leaves no trace.
+Writers of one repository (runs of several environments sharing a project, fleet hosts sharing a
+repository) commit one after the other. A repository left with uncommitted changes (a run killed
+between writing and committing, a hand edit) is never a reason to refuse a run: the next commit
+first records those changes as they are in a commit of its own (`recovered: …`), and a stale git
+`index.lock` left by a killed git is renamed aside (`index.lock.stale-TIME`). Nothing is deleted.
+
 ## Rules for readers and writers
 
 - The file is UTF-8 JSON, indented by two spaces, with keys in the order of the schema below: a

@@ -170,7 +170,9 @@ def test_author_from_git_config_else_default(project: Path, gitconfig: Path, tmp
     assert author == "Ada Lovelace <ada@example.com>|Ada Lovelace"
 
 
-def test_dirty_runbook_repo_is_reported_not_clobbered(project: Path) -> None:
+def test_dirty_runbook_repo_is_kept_in_a_commit_not_clobbered_nor_blocking(project: Path) -> None:
+    # issue 11: a repository left dirty (a run that died mid-write, a hand edit) never blocks later
+    # runs; what is there is committed as it is, nothing is overwritten or deleted
     runbook = make_runbook()
     with RunbookRepo.for_project(project) as repo:
         repo.decide(runbook, Decision(step="plan", question="q", answer="a"))
@@ -179,12 +181,12 @@ def test_dirty_runbook_repo_is_reported_not_clobbered(project: Path) -> None:
         other_path = repo.runbook_path("other")
         hand_edit = other_path.read_text(encoding="utf-8").replace('"answer": "other"', '"answer": "mine"')
         other_path.write_text(hand_edit, encoding="utf-8")
-        head = git(repo.path, "rev-parse", "HEAD")
-        with pytest.raises(RunbookError) as info:
-            repo.decide(runbook, Decision(step="verdict", question="q", answer="kept"))
-        assert "uncommitted changes (runbooks/other.json)" in str(info.value)
-        assert git(repo.path, "rev-parse", "HEAD") == head
+        repo.decide(runbook, Decision(step="verdict", question="q", answer="kept"))
+        log = git(repo.path, "log", "-2", "--format=%s").splitlines()
+        assert log[1] == "recovered: 1 file(s) left uncommitted: runbooks/other.json"
+        assert git(repo.path, "show", "HEAD~1:runbooks/other.json") == hand_edit
         assert other_path.read_text(encoding="utf-8") == hand_edit
+        assert git(repo.path, "status", "--porcelain", "--untracked-files=no") == ""
 
 
 def test_mid_merge_runbook_repo_is_refused(project: Path) -> None:

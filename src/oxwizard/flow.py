@@ -201,7 +201,19 @@ class UpgradeFlow:
 
     # -- public -------------------------------------------------------------------------------------
     def prepare(self) -> Plan:
-        """Plan, security and risk. Changes nothing; records the plan and the risk summary."""
+        """Plan, security and risk. Changes nothing; records the plan and the risk summary.
+
+        Runs under the environment's lock, taken before anything is resolved or written: a second
+        run on the same environment is refused at once (:class:`LockHeld`, naming the holder) and
+        leaves no trace — no runbook file, no commit."""
+        from oxwizard.lock import env_lock
+
+        self.env.require_writable(self.allow_externally_managed)
+        targets = " ".join(str(r) for r in self.requirements)
+        with env_lock(self.env, f"oxwizard upgrade {targets} (planning)".replace("  ", " ")):
+            return self._prepare_locked()
+
+    def _prepare_locked(self) -> Plan:
         from oxwizard.checks.risk import assess
         from oxwizard.checks.security import security_delta
 
@@ -224,13 +236,14 @@ class UpgradeFlow:
             tests_found=self._tests_found(),
             stale_pins=stale_pins(self.project, plan),
         )
-        self.runbook = self._new_runbook(plan)
-        self._record(
-            "plan",
-            "What would the upgrade change?",
-            plan.summary(),
-            Evidence(counts={"changes": len(plan.changes)}, duration=time.monotonic() - started),
-        )
+        with RunbookRepo(self.repo_path) as repo, repo.locked():  # the id is taken when first saved
+            self.runbook = self._new_runbook(plan, repo)
+            self._record(
+                "plan",
+                "What would the upgrade change?",
+                plan.summary(),
+                Evidence(counts={"changes": len(plan.changes)}, duration=time.monotonic() - started),
+            )
         self._record(
             "risk",
             "How risky is it?",
@@ -682,12 +695,11 @@ class UpgradeFlow:
             remove_stage(self.stage_env.root)
             self.stage_env = None
 
-    def _new_runbook(self, plan: Plan) -> Runbook:
+    def _new_runbook(self, plan: Plan, repo: RunbookRepo) -> Runbook:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         first = canonicalize_name(self.requirements[0].name) if self.requirements else "upgrade"
-        runbook_id = self._runbook_id or f"{stamp}-{re.sub(r'[^a-z0-9._-]', '-', first)}"
-        with RunbookRepo(self.repo_path) as repo:
-            origin = repo.origin()
+        runbook_id = self._runbook_id or repo.free_id(f"{stamp}-{re.sub(r'[^a-z0-9._-]', '-', first)}")
+        origin = repo.origin()
         runbook = Runbook(
             id=runbook_id,
             targets=list(plan.targets),

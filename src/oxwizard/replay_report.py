@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -105,12 +103,12 @@ def runbook_repo_root(runbook_path: Path) -> Path | None:
 def record_replay(report: ReplayReport, fallback_project: Path) -> str:
     """Commit ``report`` as ``replays/<runbook-id>/<host>-<stamp>.json`` in the runbook's repository
     (else the project's runbook repository); returns the short commit id."""
-    from oxwizard.runbook_repo import RunbookRepo
+    from oxwizard.runbook_repo import RunbookRepo, repo_lock
 
     root = runbook_repo_root(Path(report.runbook_path)) or fallback_project.resolve() / ".oxwizard"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = root / "replays" / slug(report.runbook_id or "unreadable")
-    with _repo_mutex(root), RunbookRepo(root) as repo:
+    with repo_lock(root), RunbookRepo(root) as repo:
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{slug(report.host)}-{stamp}.json"
         n = 1
@@ -119,22 +117,6 @@ def record_replay(report: ReplayReport, fallback_project: Path) -> str:
             path = folder / f"{slug(report.host)}-{stamp}-{n}.json"
         path.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
         return repo.commit([path], f"replay: {report.host} {report.env} {report.outcome}")
-
-
-@contextmanager
-def _repo_mutex(root: Path) -> Iterator[None]:
-    """Hosts replaying from one shared runbook repository commit one at a time."""
-    import fcntl
-
-    git_dir = root / ".git"
-    lock_path = (git_dir if git_dir.is_dir() else root) / "oxwizard-replay.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def slug(text: str) -> str:

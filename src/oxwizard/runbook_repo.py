@@ -7,7 +7,12 @@ which disables hooks and fsmonitor whatever the repository's or the user's confi
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +33,37 @@ GIT_SAFETY = [
     "core.autocrlf=false",
 ]
 IGNORED = ["checkpoints/*/", "staging/", "*.lock", "*.tmp", "journal/"]
+STALE_GIT_LOCK = 5.0  # seconds: a git index.lock older than this, seen under our lock, was left by a crash
+
+_GUARD = threading.Lock()
+_LOCKS: dict[str, threading.RLock] = {}
+_DEPTH: dict[str, int] = {}
+
+
+@contextlib.contextmanager
+def repo_lock(path: Path) -> Iterator[None]:
+    """Hold the write lock of the runbook repository at ``path``: one writer at a time, across
+    processes (an ``flock`` on ``PATH/.repo.lock``, released by the kernel when a holder dies) and
+    across threads; re-entrant within one thread. Every write of :class:`RunbookRepo` takes it, so
+    runs of different environments sharing one project, and fleet hosts sharing one repository,
+    commit one after the other instead of tripping over each other's half-written files."""
+    key = str(path.resolve())
+    with _GUARD:
+        rlock = _LOCKS.setdefault(key, threading.RLock())
+    with rlock:
+        depth = _DEPTH.get(key, 0)
+        fd = -1
+        if depth == 0:
+            path.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path / ".repo.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)  # commits are short: wait for the other writer
+        _DEPTH[key] = depth + 1
+        try:
+            yield
+        finally:
+            _DEPTH[key] = depth
+            if fd >= 0:
+                os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -45,20 +81,22 @@ class RunbookRepo:
 
         self.path = path
         self._git_module = git
-        created = not (path / ".git").exists()
-        path.mkdir(parents=True, exist_ok=True)
-        try:
-            self.repo = git.Repo.init(path) if created else git.Repo(path)
-        except git.GitError as exc:
-            raise RunbookError(f"{path}: not a usable runbook repository: {redact_text(str(exc))}") from None
-        if created:
+        with repo_lock(path):  # two first runs at once: one creates, the other opens
+            created = not (path / ".git").exists()
             try:
-                (path / ".gitignore").write_text("\n".join(IGNORED) + "\n", encoding="utf-8")
-                self._commit([".gitignore"], "init: runbook repository")
-                _exclude_from_project(path)
-            except BaseException:
-                self.repo.close()
-                raise
+                self.repo = git.Repo.init(path) if created else git.Repo(path)
+            except git.GitError as exc:
+                raise RunbookError(
+                    f"{path}: not a usable runbook repository: {redact_text(str(exc))}"
+                ) from None
+            if created:
+                try:
+                    (path / ".gitignore").write_text("\n".join(IGNORED) + "\n", encoding="utf-8")
+                    self._commit([".gitignore"], "init: runbook repository")
+                    _exclude_from_project(path)
+                except BaseException:
+                    self.repo.close()
+                    raise
 
     @classmethod
     def for_project(cls, project: Path) -> RunbookRepo:
@@ -79,12 +117,26 @@ class RunbookRepo:
     def runbook_path(self, runbook_id: str) -> Path:
         return self.path / "runbooks" / f"{runbook_id}.json"
 
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        """This repository's write lock (see :func:`repo_lock`), for a read-then-write done as one."""
+        return repo_lock(self.path)
+
+    def free_id(self, wanted: str) -> str:
+        """``wanted``, or ``wanted-2``, ``-3``… when a runbook of that id exists already (two runs
+        started in the same second). Call under :meth:`locked` and save before releasing it."""
+        candidate, n = wanted, 1
+        while self.runbook_path(candidate).exists():
+            n += 1
+            candidate = f"{wanted}-{n}"
+        return candidate
+
     def save(self, runbook: Runbook, message: str, extra: list[Path] | None = None) -> str:
         """Write ``runbook`` and commit it (plus ``extra`` files inside the repo) as one commit."""
-        path = self.runbook_path(runbook.id)
-        dump_runbook(runbook, path)
-        files = [path, *(extra or [])]
-        return self._commit([str(p.relative_to(self.path)) for p in files], message)
+        with self.locked():
+            path = self.runbook_path(runbook.id)
+            dump_runbook(runbook, path)
+            files = [path, *(extra or [])]
+            return self._commit([str(p.relative_to(self.path)) for p in files], message)
 
     def decide(self, runbook: Runbook, decision: Decision, extra: list[Path] | None = None) -> str:
         """Record one decision: append it and commit, in one step."""
@@ -93,7 +145,8 @@ class RunbookRepo:
 
     def commit(self, files: list[Path], message: str) -> str:
         """Commit ``files`` (inside the repo) as one commit, e.g. a replay's report."""
-        return self._commit([str(p.relative_to(self.path)) for p in files], message)
+        with self.locked():
+            return self._commit([str(p.relative_to(self.path)) for p in files], message)
 
     def runbooks(self) -> list[Path]:
         return sorted((self.path / "runbooks").glob("*.json"))
@@ -124,20 +177,35 @@ class RunbookRepo:
             ) from None
 
     def _commit(self, files: list[str], message: str) -> str:
-        git_dir = self.path / ".git"
-        for marker in ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "rebase-merge"):
-            if (git_dir / marker).exists():
-                raise RunbookError(f"{self.path}: runbook repository is mid-merge; finish it first")
-        dirty = [
-            line[3:]
-            for line in self._git("status", "--porcelain").splitlines()
-            if line[3:] not in files and not line.startswith("??")
-        ]
-        if dirty:
-            raise RunbookError(
-                f"{self.path}: runbook repository has uncommitted changes ({dirty[0]}); "
-                "commit or discard them first"
-            )
+        with self.locked():
+            git_dir = self.path / ".git"
+            for marker in ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "rebase-merge"):
+                if (git_dir / marker).exists():
+                    raise RunbookError(f"{self.path}: runbook repository is mid-merge; finish it first")
+            self._set_aside_stale_git_lock()
+            left = [
+                line[3:]
+                for line in self._git("status", "--porcelain", "--no-renames").splitlines()
+                if line[3:] not in files and not line.startswith("??")
+            ]
+            if left:
+                # A run that died between writing a file and committing it (or a hand edit): keep
+                # exactly what is there in a commit of its own, so nothing is lost and no later run
+                # is refused because of it.
+                self._commit_as_is(
+                    left, f"recovered: {len(left)} file(s) left uncommitted: {', '.join(left[:3])}"
+                )
+            return self._commit_as_is(files, message)
+
+    def _set_aside_stale_git_lock(self) -> None:
+        """git's own ``index.lock`` left by a killed git: renamed aside (never deleted) when old.
+        Under our write lock no oxwizard process is mid-commit, so only a crash leaves one behind."""
+        index_lock = self.path / ".git" / "index.lock"
+        with contextlib.suppress(OSError):
+            if time.time() - index_lock.stat().st_mtime > STALE_GIT_LOCK:
+                index_lock.rename(index_lock.with_name(f"index.lock.stale-{int(time.time())}"))
+
+    def _commit_as_is(self, files: list[str], message: str) -> str:
         name, email = self._author()
         env = {
             "GIT_AUTHOR_NAME": name,
@@ -146,7 +214,7 @@ class RunbookRepo:
             "GIT_COMMITTER_EMAIL": email,
         }
         with self.repo.git.custom_environment(**env):
-            self._git("add", "--", *files)
+            self._git("add", "-A", "--", *files)
             self._git("commit", "--no-verify", "-q", "-m", redact_text(message), "--", *files)
         return self._git("rev-parse", "--short", "HEAD").strip()
 

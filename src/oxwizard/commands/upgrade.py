@@ -62,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from oxwizard.flow import UpgradeFlow, flow_options
     from oxwizard.headless import HeadlessListener
+    from oxwizard.lock import env_lock
 
     reqs = parse_specs(args.specs)
     index = index_from(args)
@@ -93,12 +94,15 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         allow_externally_managed=args.break_system_packages,
     )
-    flow.prepare()
-    if flow.risk is not None:  # shown before anything is changed, as in the wizard's plan panel
-        say(f"          risk: {flow.risk.level}, {flow.risk.recommendation}")
-        for reason in flow.risk.reasons:
-            say(f"            - {reason}")
-    return finish(flow, flow.run(), assume_yes=args.yes)
+    env.require_writable(args.break_system_packages)  # before the lock: its file lives in the env
+    # One lock from the plan to the verdict: no other run can slip in between the two.
+    with env_lock(env, "oxwizard upgrade " + " ".join(str(r) for r in reqs)):
+        flow.prepare()
+        if flow.risk is not None:  # shown before anything is changed, as in the wizard's plan panel
+            say(f"          risk: {flow.risk.level}, {flow.risk.recommendation}")
+            for reason in flow.risk.reasons:
+                say(f"            - {reason}")
+        return finish(flow, flow.run(), assume_yes=args.yes)
 
 
 def finish(flow: UpgradeFlow, outcome: FlowOutcome, *, assume_yes: bool) -> int:
