@@ -12,6 +12,7 @@ import contextlib
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ from packaging.utils import canonicalize_name
 from oxwizard import proc
 from oxwizard.apply import installer_argv
 from oxwizard.cli import main
+from oxwizard.demo import DemoSandbox
 from oxwizard.environment import Environment
 from oxwizard.plan import Change, predict_conflicts
 from oxwizard.specs import IndexOptions, parse_specs
@@ -188,3 +190,63 @@ def test_the_staging_clone_of_a_system_prefix_goes_to_the_temp_dir(system_env: E
     finally:
         remove_stage(dest)  # what the flow's cleanup calls
     assert not dest.exists() and not dest.with_name(dest.name + ".partial").exists()
+
+
+# --- end to end on a hermetic "system" Python: a prefix of its own, marked EXTERNALLY-MANAGED ---
+@pytest.fixture(scope="module")
+def fake_system_python(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """A copy of the base interpreter's binary in a prefix whose stdlib is linked to the real one and
+    carries an EXTERNALLY-MANAGED marker: to Python and to pip, a system Python (not a venv)."""
+    from oxwizard.demo import INSTALLED, base_interpreter
+
+    base = Path(os.path.realpath(base_interpreter()))
+    where = subprocess.run(
+        [str(base), "-I", "-c", "import sysconfig; print(sysconfig.get_paths()['stdlib'])"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    stdlib = Path(where.stdout.strip())
+    prefix = tmp_path_factory.mktemp("fake-system") / "usr"
+    lib = prefix / "lib" / stdlib.name
+    (lib / "site-packages").mkdir(parents=True)
+    (prefix / "bin").mkdir()
+    python = prefix / "bin" / base.name
+    shutil.copy2(base, python)
+    for entry in stdlib.iterdir():
+        if entry.name not in ("site-packages", "EXTERNALLY-MANAGED"):
+            os.symlink(entry, lib / entry.name)
+    (lib / "EXTERNALLY-MANAGED").write_text("[externally-managed]\nError=a test system Python\n")
+    check = "import sys; print(sys.prefix == sys.base_prefix == sys.argv[1])"
+    ran = subprocess.run(
+        [str(python), "-I", "-c", check, str(prefix)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    if ran.stdout.strip() != "True":
+        pytest.skip(f"a copy of {base} does not run as its own prefix here: {ran.stderr.strip()[-200:]}")
+    setup = [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-index"]
+    setup += ["--find-links", str(wheelhouse), FLAG, *INSTALLED]
+    subprocess.run(setup, capture_output=True, text=True, timeout=300, check=True, env=proc.pip_environment())
+    return python
+
+
+def test_upgrade_of_an_externally_managed_python_with_the_flag(
+    fake_system_python: Path, demo_template: DemoSandbox, wheelhouse: Path, tmp_path: Path
+) -> None:
+    project = tmp_path / "project"
+    shutil.copytree(demo_template.project, project, symlinks=True)
+    assert Environment.open(fake_system_python).externally_managed
+    argv = [sys.executable, "-m", "oxwizard", "upgrade", "oxzep7==1.5.0", "--env", str(fake_system_python)]
+    argv += ["--project", str(project), "--no-index", "--find-links", str(wheelhouse), "--yes"]
+    refused = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert refused.returncode == 2 and FLAG in refused.stderr and not refused.stdout
+    done = subprocess.run([*argv, FLAG], capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "externally managed (PEP 668)" in done.stdout
+    assert "upgraded: oxzep7 1.4.2 -> 1.5.0" in done.stdout
+    stage = Path(re.search(r"(?m)\bstage: (\S+)$", done.stdout).group(1))  # type: ignore[union-attr]
+    assert stage.is_relative_to(Path(tempfile.gettempdir())), stage  # never beside the prefix
+    assert not stage.exists()  # removed when the flow ended
+    prefix = fake_system_python.parent.parent
+    assert sorted(p.name for p in prefix.parent.iterdir()) == ["usr"]
+    # installed on live through pip with --break-system-packages (pip refuses it otherwise); the
+    # checks on live ran the prefix's own interpreter (its bin has no `python`)
+    assert Environment.open(fake_system_python).distributions["oxzep7"].version == "1.5.0"
