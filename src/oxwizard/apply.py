@@ -132,10 +132,19 @@ def installer_argv(env: Environment) -> tuple[str, list[str]]:
     if kind == "uv":
         uv = shutil.which("uv")
         assert uv is not None
-        return kind, [uv, "pip", "install", "--python", str(env.python)]
+        return kind, [uv, "pip", "install", "--python", str(env.python), *env.install_overrides()]
     if kind == "none":
         raise InstallerError(f"no installer can change {env.root}: install pip in it, or uv")
-    return kind, [*env.pip_argv(), "install"]
+    return kind, [*env.pip_argv(), "install", *env.install_overrides()]
+
+
+def uninstaller_argv(env: Environment, kind: str, names: list[str]) -> list[str]:
+    """The command line that removes ``names`` from ``env`` with the installer ``kind``."""
+    if kind == "uv":
+        uv = shutil.which("uv")
+        assert uv is not None
+        return [uv, "pip", "uninstall", "--python", str(env.python), *env.install_overrides(), "--", *names]
+    return [*env.pip_argv(), "uninstall", "-y", *env.install_overrides(), "--", *names]
 
 
 def _run_installer(
@@ -195,11 +204,7 @@ def _run_installer(
             if failed:
                 return kind, failed
         if removes:
-            if kind == "uv":
-                argv = [prefix[0], "pip", "uninstall", "--python", str(env.python), "--", *removes]
-            else:
-                argv = [*env.pip_argv(), "uninstall", "-y", "--", *removes]
-            failed = run("uninstall", argv)
+            failed = run("uninstall", uninstaller_argv(env, kind, removes))
             if failed:
                 return kind, failed
     return kind, None

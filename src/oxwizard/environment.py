@@ -28,8 +28,20 @@ from oxwizard.errors import EnvironmentNotFound, ExternallyManaged, InstallerErr
 InstallerKind = Literal["pip", "pip-outside", "uv", "none"]
 
 _PROBE = r"""
-import json, os, platform, sys, sysconfig
+import json, os, platform, site, sys, sysconfig
 paths = sysconfig.get_paths()
+# Every folder the interpreter reads distributions from, in the order its sys.path has them (a
+# distribution in two of them is imported from the first). The probe runs isolated (-I), which hides
+# the user site: it is put first, as site.py does, when a normal start would enable it.
+site_dirs = []
+if sys.prefix == sys.base_prefix and not os.environ.get("PYTHONNOUSERSITE"):
+    same_ids = not hasattr(os, "getuid") or (os.getuid() == os.geteuid() and os.getgid() == os.getegid())
+    if same_ids and site.getusersitepackages():
+        site_dirs.append(site.getusersitepackages())
+known = [os.path.normcase(os.path.abspath(p)) for p in site.getsitepackages()]
+on_path = [os.path.normcase(os.path.abspath(p)) for p in sys.path if p]
+site_dirs += [p for p in on_path if p in known]
+site_dirs += [p for p in known if p not in site_dirs]
 impl = sys.implementation.name
 iver = "{0.major}.{0.minor}.{0.micro}".format(sys.implementation.version)
 markers = {
@@ -57,6 +69,7 @@ print(json.dumps({
     "scripts": paths["scripts"],
     "prefix": sys.prefix,
     "base_prefix": sys.base_prefix,
+    "site_dirs": list(dict.fromkeys(site_dirs)),
     "markers": markers,
 }))
 """
@@ -139,10 +152,21 @@ class Environment:
     # -- facts ----------------------------------------------------------------------------------
     @property
     def site_paths(self) -> list[Path]:
+        """The folders distributions are read from, in import order (the first one found wins).
+
+        A venv: its purelib (and platlib when it differs), as pip installs into them. A system or
+        base Python: every site directory the interpreter itself uses (the user site when enabled,
+        then ``site.getsitepackages()`` in ``sys.path`` order: on Debian ``/usr/local/.../dist-packages``
+        and ``/usr/lib/python3/dist-packages``), then purelib/platlib if they are not among them.
+        """
         paths = [self.purelib]
         if self.platlib != self.purelib:
             paths.append(self.platlib)
-        return paths
+        if self.is_venv:
+            return paths
+        raw = self._probe.get("site_dirs")
+        dirs = [Path(str(p)) for p in raw] if isinstance(raw, list) else []
+        return list(dict.fromkeys([*dirs, *paths]))
 
     @property
     def root(self) -> Path:
@@ -197,6 +221,40 @@ class Environment:
         if kind == "pip-outside":
             return [sys.executable, "-m", "pip", "--python", str(self.python)]
         raise InstallerError(f"no pip usable for {self.root}: install pip in it or use uv")
+
+    @property
+    def managed_note(self) -> str:
+        """The one line the text output of env, plan and upgrade shows for a PEP 668 Python ("")."""
+        if not self.externally_managed:
+            return ""
+        return f"externally managed (PEP 668): {self.stdlib / 'EXTERNALLY-MANAGED'}"
+
+    def install_overrides(self) -> list[str]:
+        """Options every install or uninstall into this environment carries.
+
+        ``--break-system-packages`` for an externally-managed Python (PEP 668): oxwizard only
+        changes one after :meth:`require_writable` was told to (``--break-system-packages`` given,
+        or a checkpoint taken under it being restored). Not passed to a pip older than 23.0, which
+        neither knows the option nor enforces PEP 668.
+        """
+        if not self.externally_managed:
+            return []
+        kind = self.installer_kind()
+        if kind == "pip":
+            pip = self.distributions.get("pip")
+            version = pip.version if pip is not None else ""
+        elif kind == "pip-outside":
+            version = md.version("pip")
+        else:
+            version = ""  # uv knows the option
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            if version and Version(version) < Version("23.0"):
+                return []
+        except InvalidVersion:
+            pass
+        return ["--break-system-packages"]
 
     def require_writable(self, allow_externally_managed: bool = False) -> None:
         """Refuse to change a PEP 668 externally-managed Python without an explicit override."""
@@ -272,6 +330,8 @@ def _probe_key(python: Path) -> str | None:
         real = python.resolve()
         st = real.stat()
         parts = [str(python), str(real), str(st.st_mtime_ns), str(st.st_size)]
+        # the user site (part of a system Python's site dirs) depends on these
+        parts += [os.environ.get(k, "") for k in ("HOME", "PYTHONUSERBASE", "PYTHONNOUSERSITE")]
         for cfg in (python.parent.parent / "pyvenv.cfg", python.parent / "pyvenv.cfg"):
             if cfg.is_file():
                 parts += [str(cfg), str(cfg.stat().st_mtime_ns)]
@@ -289,7 +349,11 @@ def probe_interpreter(python: Path) -> dict[str, object]:
     if key is not None:
         try:
             probe = json.loads(cached.read_text(encoding="utf-8"))
-            if isinstance(probe, dict) and all(isinstance(probe.get(k), str) for k in _PROBE_KEYS):
+            if (
+                isinstance(probe, dict)
+                and all(isinstance(probe.get(k), str) for k in _PROBE_KEYS)
+                and isinstance(probe.get("site_dirs"), list)
+            ):
                 _PROBES[key] = probe
                 return probe
         except (OSError, ValueError):

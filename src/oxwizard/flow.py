@@ -217,6 +217,8 @@ class UpgradeFlow:
         from oxwizard.checks.risk import assess
         from oxwizard.checks.security import security_delta
 
+        # a PEP 668 Python without --break-system-packages: refused before anything runs
+        self.env.require_writable(self.allow_externally_managed)
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
         started = time.monotonic()
         plan = self._preset_plan or compute_plan(self.env, self.requirements, self.index)
@@ -500,6 +502,7 @@ class UpgradeFlow:
                     checkpoint=self.checkpoint if journaled else None,
                     on_line=lambda ln: self._output(step, ln),
                     journaled=journaled,
+                    allow_externally_managed=self.allow_externally_managed,
                     survive_hangup=self.survive_hangup,
                 )
         except BaseException:

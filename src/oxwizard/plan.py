@@ -141,19 +141,7 @@ def compute_plan(env: Environment, requirements: list[Requirement], index: Index
     # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
     with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
         report_path = Path(tmp) / "report.json"
-        argv = [
-            *env.pip_argv(),
-            "install",
-            "--dry-run",
-            "--report",
-            str(report_path),
-            "--upgrade",
-            "--upgrade-strategy",
-            "only-if-needed",
-            *index.pip_args(),
-            "--",
-            *[spec_text(r) for r in requirements],
-        ]
+        argv = dry_run_argv(env, requirements, index, report_path)
         result = proc.run(argv, env=proc.pip_environment(), timeout=600)
         if not result.ok:
             raise ResolutionError(_resolution_message(result.stderr, result.stdout))
@@ -176,6 +164,26 @@ def compute_plan(env: Environment, requirements: list[Requirement], index: Index
         pip_check_after=predict_conflicts(env, changes),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
+
+
+def dry_run_argv(
+    env: Environment, requirements: list[Requirement], index: IndexOptions, report: Path
+) -> list[str]:
+    """pip's resolution of ``requirements`` against ``env``, written to ``report``; installs nothing."""
+    return [
+        *env.pip_argv(),
+        "install",
+        *env.install_overrides(),  # harmless where pip exempts "--dry-run --report" from PEP 668
+        "--dry-run",
+        "--report",
+        str(report),
+        "--upgrade",
+        "--upgrade-strategy",
+        "only-if-needed",
+        *index.pip_args(),
+        "--",
+        *[spec_text(r) for r in requirements],
+    ]
 
 
 def _change(env: Environment, item: dict[str, object], index: IndexOptions) -> Change:

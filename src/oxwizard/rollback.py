@@ -353,16 +353,13 @@ def _reinstall(
             "pass --find-links DIR or --index-url URL to reinstall " + " ".join(pins)
         )
     if extra:
-        done = proc.stream(
-            [*env.pip_argv(), "uninstall", "-y", "--", *extra], on_line=say, env=proc.pip_environment()
-        )
+        done = proc.stream(remove_argv(env, extra), on_line=say, env=proc.pip_environment())
         if not done.ok:
             raise RollbackFailed(f"pip uninstall {' '.join(extra)} failed: {done.stdout[-300:]}")
         result.removed += extra
     if pins:
         assert index is not None
-        argv = [*env.pip_argv(), "install", "--no-deps", "--force-reinstall", *index.pip_args(), "--", *pins]
-        done = proc.stream(argv, on_line=say, env=proc.pip_environment())
+        done = proc.stream(reinstall_argv(env, index, pins), on_line=say, env=proc.pip_environment())
         if not done.ok:
             raise RollbackFailed(f"reinstalling {' '.join(pins)} failed: {done.stdout[-300:]}")
         result.removed += [f"{n}=={env.distributions[n].version}" for n in drifted if n in env.distributions]
@@ -371,6 +368,17 @@ def _reinstall(
         dist = env.distributions.get(name)
         if dist is not None:
             result.restored_files += len(record_files(EnvPaths(env.root), Path(dist.metadata_dir)))
+
+
+def reinstall_argv(env: Environment, index: IndexOptions, pins: list[str]) -> list[str]:
+    """pip, putting back the exact ``pins`` of a checkpoint that has no stash here."""
+    flags = [*env.install_overrides(), "--no-deps", "--force-reinstall", *index.pip_args()]
+    return [*env.pip_argv(), "install", *flags, "--", *pins]
+
+
+def remove_argv(env: Environment, names: list[str]) -> list[str]:
+    """pip, removing what a checkpoint did not have."""
+    return [*env.pip_argv(), "uninstall", "-y", *env.install_overrides(), "--", *names]
 
 
 def _verify(env: Environment, ck: Checkpoint, result: RollbackResult) -> list[str]:

@@ -5,6 +5,12 @@ filesystem supports it, never a hard link, which pip would then write through in
 are recreated (the interpreter link points at the same base Python); ``pyvenv.cfg``, the activate
 scripts and console-script shebangs that name the live folder are rewritten to name the clone. The
 state folder ``.oxwizard`` is not copied. Default location: ``ENV_PARENT/.ENVNAME-stage/``.
+
+A system or base Python (not a venv: ``/usr`` on Linux) is never copied whole nor cloned beside its
+prefix: its staging clone is a venv of the same interpreter, made in a fresh temporary folder
+(``$TMPDIR/oxwizard-stage-XXXX``), whose one site-packages holds a copy of every site directory the
+interpreter reads (Debian's ``dist-packages`` too), taken in import order so that a distribution
+present twice is the one Python imports.
 """
 
 from __future__ import annotations
@@ -13,7 +19,10 @@ import errno
 import fcntl
 import os
 import shutil
+import tempfile
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from oxwizard.environment import Environment
 from oxwizard.errors import UsageError
@@ -25,6 +34,13 @@ _reflink_ok = True
 
 
 def default_stage_path(env: Environment) -> Path:
+    """Where :func:`create_stage` puts the clone: beside a venv, in a new temporary folder otherwise.
+
+    For a system Python the folder is created here (empty, private, unique): ``create_stage``
+    replaces it with the clone.
+    """
+    if not env.is_venv:
+        return Path(tempfile.mkdtemp(prefix=f"oxwizard-stage-{env.root.name or 'root'}-"))
     return env.root.parent / f".{env.root.name.lstrip('.')}-stage"
 
 
@@ -34,13 +50,18 @@ def create_stage(env: Environment, dest: Path | None = None) -> Environment:
     target = Path(os.path.abspath(dest if dest is not None else default_stage_path(env)))
     if target == source or target.is_relative_to(source) or source.is_relative_to(target):
         raise UsageError(f"the staging folder {target} must be outside the environment {source}")
+    if target.is_dir() and not target.is_symlink() and not any(target.iterdir()):
+        target.rmdir()  # an empty folder (the temporary one reserved for a system Python's clone)
     if os.path.lexists(target):
         remove_stage(target)
     tmp = target.with_name(target.name + ".partial")
     if os.path.lexists(tmp):
         shutil.rmtree(tmp)
-    _copy_tree(source, tmp)
-    _rewrite(tmp, str(source), str(target))
+    if env.is_venv:
+        _copy_tree(source, tmp)
+        _rewrite(tmp, str(source), str(target))
+    else:
+        _clone_system(env, tmp)
     (tmp / MARKER).write_text(f"staging clone of {source}\n", encoding="utf-8")
     os.replace(tmp, target)
     try:
@@ -58,6 +79,45 @@ def remove_stage(path: Path) -> None:
     if not (path / MARKER).is_file():
         raise UsageError(f"{path} is not an oxwizard staging clone: not removing it")
     shutil.rmtree(path)
+
+
+def _clone_system(env: Environment, dest: Path) -> None:
+    """A venv of ``env``'s interpreter holding a copy of every distribution ``env`` imports."""
+    real = Path(os.path.realpath(env.python))
+    major, minor = env.python_version_tuple
+    dest.mkdir(mode=0o700)
+    (dest / "bin").mkdir()
+    for name in ("python", "python3", f"python{major}.{minor}"):
+        os.symlink(real, dest / "bin" / name)
+    (dest / "pyvenv.cfg").write_text(
+        f"home = {real.parent}\ninclude-system-site-packages = false\nversion = {env.version}\n"
+        f"executable = {real}\n",
+        encoding="utf-8",
+    )
+    site = dest / "lib" / f"python{major}.{minor}" / "site-packages"
+    site.mkdir(parents=True)
+    taken: set[str] = set()  # top-level names already copied: the first site dir on sys.path wins
+    shadowed: set[str] = set()  # distributions already copied (their metadata folder, any version)
+    for folder in env.site_paths:
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue  # a site dir that does not exist (yet)
+        for name in names:
+            meta = name.endswith((".dist-info", ".egg-info"))
+            key = canonicalize_name(name.rsplit(".", 1)[0].split("-")[0]) if meta else ""
+            if name in taken or name == "__pycache__" or (meta and key in shadowed):
+                continue
+            taken.add(name)
+            if meta:
+                shadowed.add(key)
+            src = folder / name
+            if src.is_symlink():
+                os.symlink(os.readlink(src), site / name)
+            elif src.is_dir():
+                _copy_tree(src, site / name)
+            else:
+                _copy_file(src, site / name)
 
 
 def _copy_tree(source: Path, dest: Path) -> None:

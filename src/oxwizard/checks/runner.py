@@ -32,6 +32,11 @@ def run_command(
 ) -> proc.Completed:
     """Run ``argv`` for a check; ``python`` resolves to the target env's interpreter via PATH."""
     environ = command_env(env, extra_env)
+    major, minor = env.python_version_tuple
+    if argv and argv[0] in ("python", "python3", f"python{major}.{minor}"):
+        # the env's own interpreter, also where its scripts folder has no ``python`` (a system
+        # Python: /usr/local/bin, or a python3-only /usr/bin), so PATH would find another one
+        argv = [str(env.python), *argv[1:]]
     if on_line is None:
         return proc.run(list(argv), cwd=project, env=environ, timeout=timeout)
     return proc.stream(list(argv), on_line=on_line, cwd=project, env=environ, timeout=timeout)

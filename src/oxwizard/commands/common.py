@@ -58,6 +58,15 @@ def add_index(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-index", action="store_true", help="use only --find-links")
 
 
+def add_break_system_packages(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--break-system-packages",
+        action="store_true",
+        help="allow changing an EXTERNALLY-MANAGED (PEP 668) Python; without it such a Python is "
+        "refused before anything runs",
+    )
+
+
 def index_from(args: argparse.Namespace) -> IndexOptions:
     return IndexOptions.build(
         index_url=args.index_url,

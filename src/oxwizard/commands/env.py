@@ -26,6 +26,11 @@ def run(args: argparse.Namespace) -> int:
     say(f"interpreter   {facts.interpreter} ({facts.implementation} {facts.version})")
     say(f"platform      {facts.platform}  tags {', '.join(facts.tags[:2])}, ...")
     say(f"site-packages {facts.purelib}")
+    for extra in env.site_paths:
+        if str(extra) not in (facts.purelib, facts.platlib):
+            say(f"  also read   {extra}")
+    if env.externally_managed:
+        say(f"managed       {env.managed_note}")
     say(f"installer     {facts.installer}")
     say(f"fingerprint   {facts.fingerprint}")
     say(f"distributions {len(env.distributions)}")

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from oxwizard.commands.common import add_env, add_index, add_json, index_from, open_env, print_json
+from oxwizard.commands.common import (
+    add_break_system_packages,
+    add_env,
+    add_index,
+    add_json,
+    index_from,
+    open_env,
+    print_json,
+)
 from oxwizard.plan import Plan, compute_plan
 from oxwizard.specs import parse_specs
 
@@ -15,6 +23,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_env(p)
     add_index(p)
     add_json(p)
+    add_break_system_packages(p)
     p.set_defaults(run=run)
 
 
@@ -22,10 +31,13 @@ def run(args: argparse.Namespace) -> int:
     reqs = parse_specs(args.specs)
     index = index_from(args)
     env = open_env(args)
+    env.require_writable(args.break_system_packages)  # before pip resolves anything
     plan = compute_plan(env, reqs, index)
     if args.json:
         print_json(plan)
     else:
+        if env.externally_managed:
+            print(f"{env.root}: {env.managed_note}; --break-system-packages given")
         print(render_plan(plan))
     return 0
 

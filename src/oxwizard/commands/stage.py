@@ -15,7 +15,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="make an isolated staging copy of an environment",
         description="Copy the environment (never hard links; reflinks where supported) with its own "
         "interpreter link, pyvenv.cfg and script shebangs, so an upgrade can be tried on the copy first. "
-        "Default destination: a hidden sibling folder ENV_PARENT/.ENVNAME-stage (replaced if present).",
+        "Default destination: a hidden sibling folder ENV_PARENT/.ENVNAME-stage (replaced if present). "
+        "A system or base Python (not a venv, e.g. /usr/bin/python3) is cloned as a venv of the same "
+        "interpreter holding a copy of every site directory it reads, in a new temporary folder "
+        "($TMPDIR/oxwizard-stage-*), never beside its prefix.",
     )
     add_env(p)
     add_json(p)

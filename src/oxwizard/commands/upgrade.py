@@ -6,7 +6,16 @@ import argparse
 import shlex
 from typing import TYPE_CHECKING
 
-from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
+from oxwizard.commands.common import (
+    add_break_system_packages,
+    add_env,
+    add_index,
+    add_project,
+    index_from,
+    open_env,
+    project_from,
+    say,
+)
 from oxwizard.config import load_project_config
 from oxwizard.errors import UsageError
 from oxwizard.specs import parse_specs
@@ -51,11 +60,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         help="seconds between monitoring rounds (default: from [tool.oxwizard])",
     )
     p.add_argument("--verbose", "-v", action="store_true", help="stream installer and test output")
-    p.add_argument(
-        "--break-system-packages",
-        action="store_true",
-        help="allow changing an EXTERNALLY-MANAGED (PEP 668) Python",
-    )
+    add_break_system_packages(p)
     p.set_defaults(run=run)
 
 
@@ -82,6 +87,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--rounds must be 0 or more")
     options = flow_options(config, stage=not args.no_stage, rounds=args.rounds, interval=args.interval)
     env = open_env(args)
+    env.require_writable(args.break_system_packages)  # before anything runs
+    if env.externally_managed:
+        say(f"{env.root}: {env.managed_note}; --break-system-packages given: every install passes it")
     sigterm_as_exit()
     listener = HeadlessListener(assume_yes=args.yes, verbose=args.verbose)
     flow = UpgradeFlow(
