@@ -208,6 +208,7 @@ class UpgradeFlow:
         leaves no trace — no runbook file, no commit."""
         from oxwizard.lock import env_lock
 
+        # a PEP 668 Python without --break-system-packages: refused before anything runs
         self.env.require_writable(self.allow_externally_managed)
         targets = " ".join(str(r) for r in self.requirements)
         with env_lock(self.env, f"oxwizard upgrade {targets} (planning)".replace("  ", " ")):
@@ -217,8 +218,6 @@ class UpgradeFlow:
         from oxwizard.checks.risk import assess
         from oxwizard.checks.security import security_delta
 
-        # a PEP 668 Python without --break-system-packages: refused before anything runs
-        self.env.require_writable(self.allow_externally_managed)
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
         started = time.monotonic()
         plan = self._preset_plan or compute_plan(self.env, self.requirements, self.index)

@@ -102,7 +102,6 @@ def run(args: argparse.Namespace) -> int:
         config=config,
         allow_externally_managed=args.break_system_packages,
     )
-    env.require_writable(args.break_system_packages)  # before the lock: its file lives in the env
     # One lock from the plan to the verdict: no other run can slip in between the two.
     with env_lock(env, "oxwizard upgrade " + " ".join(str(r) for r in reqs)):
         flow.prepare()
