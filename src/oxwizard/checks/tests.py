@@ -255,7 +255,8 @@ def run_tests(
             env, command.argv, project, timeout=config.test_timeout, on_line=on_line, extra_env=extra
         )
         output = done.stdout + ("\n" + done.stderr if done.stderr else "")
-        run = read_report(report) if command.reader != "unknown" else None
+        # a runner of ours that wrote no report crashed: a run with no outcomes says so
+        run = (read_report(report) or TestRun(source="none")) if command.reader != "unknown" else None
     duration = time.monotonic() - started
     if run is None:
         tests = _unknown_result(command, done.returncode, output, duration, baseline)
