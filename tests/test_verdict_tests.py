@@ -205,3 +205,47 @@ def test_tests_without_init_under_unittest_pass_a_good_upgrade(demo: object) -> 
         "env: unittest discovery in tests/ (no __init__.py: the folder itself is the top level))"
     ) in out, out
     assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.5.0"
+
+
+def test_default_discovery_on_common_layouts(
+    demo_template: DemoSandbox, pytest_env: tuple[Path, Path], tmp_path: Path
+) -> None:
+    plain = Environment.open(demo_template.venv)  # no pytest: unittest discovery
+    checks = "import unittest\n\nfrom {mod} import VALUE\n\n\nclass T(unittest.TestCase):\n"
+    checks += "    def test_value(self):\n        self.assertEqual(VALUE, 42)\n"
+
+    # a src layout, not installed in the env, tests/ without __init__.py
+    src = tmp_path / "srclayout"
+    (src / "src" / "mypkg").mkdir(parents=True)
+    (src / "src" / "mypkg" / "__init__.py").write_text("VALUE = 42\n")
+    (src / "tests").mkdir()
+    (src / "tests" / "test_pkg.py").write_text(checks.format(mod="mypkg"))
+    tests, _ = run_tests(plain, src, ChecksConfig())
+    assert (tests.status, tests.details["passing"]) == ("pass", ["test_pkg.T.test_value"]), tests.output
+    assert tests.details["why"][0].endswith(
+        "; src/ on PYTHONPATH (its packages are not installed in the env)"
+    )
+
+    # test_*.py beside the code, in the package
+    beside = tmp_path / "beside"
+    (beside / "app").mkdir(parents=True)
+    (beside / "app" / "__init__.py").write_text("VALUE = 42\n")
+    (beside / "app" / "test_app.py").write_text(checks.format(mod="app"))
+    tests, _ = run_tests(plain, beside, ChecksConfig())
+    assert (tests.status, tests.details["passing"]) == ("pass", ["app.test_app.T.test_value"]), tests.output
+    assert tests.details["command"] == ["python", "-m", "oxwizard_unittest_report", "discover", "-v"]
+
+    # pytest is chosen where it is installed and configured, wherever its configuration lives
+    with_pytest = Environment.open(pytest_env[0])
+    for name, text, where in (
+        ("pytest.ini", "[pytest]\n", "pytest.ini"),
+        ("tox.ini", "[tox]\n[pytest]\naddopts = -q\n", "tox.ini [pytest]"),
+        ("setup.cfg", "[metadata]\nname = x\n[tool:pytest]\n", "setup.cfg [tool:pytest]"),
+    ):
+        project = tmp_path / name.replace(".", "-")
+        project.mkdir()
+        (project / "check_me.py").write_text("def test_one():\n    pass\n")  # collected via config
+        (project / name).write_text(text + "python_files = check_*.py\n")
+        tests, _ = run_tests(with_pytest, project, ChecksConfig())
+        assert tests.details["why"] == [f"pytest is installed in the env (configured in {where})"]
+        assert (tests.status, tests.details["passing"]) == ("pass", ["check_me.py::test_one"]), tests.output
