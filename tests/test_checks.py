@@ -148,8 +148,12 @@ def test_crash_hang_missing_log_and_missing_benchmark_are_failed_results(
     env = Environment.open(demo_template.venv)
     crash = ChecksConfig(test_command=["python", "-c", "import sys; sys.exit(3)"])
     tests, warnings = run_tests(env, tmp_path, crash)
-    assert tests.status == "fail" and tests.summary.startswith("test runner crashed (exit 3)")
-    assert warnings.status == "pass"
+    # a command that is neither pytest nor unittest cannot be read: its exit code is all there is
+    assert (tests.status, tests.summary) == (
+        "fail",
+        "unknown: the test command is neither pytest nor unittest; exit 3",
+    )
+    assert warnings.status == "skip"
     hang = ChecksConfig(test_command=["python", "-c", "import time; time.sleep(30)"], test_timeout=1)
     tests, _ = run_tests(env, tmp_path, hang)
     assert (tests.status, tests.summary) == ("fail", "tests timed out after 1 s")
@@ -218,11 +222,11 @@ def test_unittest_output_is_read_per_test_even_when_a_warning_splits_the_line(
     (tmp_path / "tests" / "__init__.py").write_text("")
     (tmp_path / "tests" / "test_w.py").write_text(_UNITTEST_SUITE)
     tests, warnings = run_tests(env, tmp_path, ChecksConfig())  # no pytest in the demo env: unittest
-    assert tests.details["command"][:4] == ["python", "-m", "unittest", "discover"]
+    assert tests.details["command"][:4] == ["python", "-m", "oxwizard_unittest_report", "discover"]
     assert tests.numbers == {"passed": 2.0, "failed": 1.0, "errors": 0.0, "skipped": 1.0}
     assert tests.details["passing"] == ["tests.test_w.T.test_doc", "tests.test_w.T.test_warns"]
     assert tests.details["failing"] == ["tests.test_w.T.test_bad"] and tests.status == "fail"
-    assert warnings.details["groups"] == ["DeprecationWarning: old_api is deprecated (test_w.py)"]
+    assert warnings.details["groups"] == ["DeprecationWarning: old_api is deprecated (tests/test_w.py:10)"]
 
     # compared with a baseline where test_bad already failed and test_warns failed: only changes count
     before = tests.model_copy(
@@ -234,21 +238,28 @@ def test_unittest_output_is_read_per_test_even_when_a_warning_splits_the_line(
     assert again.details["newly_passing"] == ["tests.test_w.T.test_warns"]
 
 
-def test_a_plain_passed_failed_line_is_read(demo_template: DemoSandbox, tmp_path: Path) -> None:
+def test_an_unreadable_command_is_unknown_with_its_exit_code(
+    demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    # issue 11: results are never scraped from text; a command we cannot read says "unknown"
     env = Environment.open(demo_template.venv)
     config = ChecksConfig(
-        test_command=["python", "-c", "print('running...'); print('suite: 5 passed, 2 failed')"]
+        test_command=["python", "-c", "print('running...'); print('suite: 5 passed, 2 failed'); exit(1)"]
     )
     tests, _ = run_tests(env, tmp_path, config)
-    assert (tests.status, tests.numbers["passed"], tests.numbers["failed"]) == ("fail", 5.0, 2.0)
-    same, _ = run_tests(env, tmp_path, config, baseline=tests)  # the same 2 failures as before
-    assert same.status == "pass"
+    assert (tests.status, tests.numbers) == ("fail", {"exit_code": 1.0})
+    assert tests.summary.startswith("unknown: the test command is neither pytest nor unittest; exit 1")
+    same, _ = run_tests(env, tmp_path, config, baseline=tests)  # it exited 1 on the baseline too
+    assert same.status == "warn" and same.summary.endswith("(as on the baseline: exit 1)")
     green = ChecksConfig(test_command=["python", "-c", "print('12 passed, 0 failed, 1 skipped')"])
     tests, _ = run_tests(env, tmp_path, green)
-    assert tests.status == "pass" and tests.numbers["skipped"] == 1.0
+    assert (tests.status, tests.summary) == (
+        "warn",
+        "unknown: the test command is neither pytest nor unittest; exit 0",
+    )
 
 
-def test_pytest_junit_xml_is_read(tmp_path: Path) -> None:
+def test_pytest_report_is_read(tmp_path: Path) -> None:
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_x.py").write_text(
         "import pytest\n\n\ndef test_ok():\n    pass\n\n\ndef test_bad():\n    assert 1 == 2\n\n\n"
@@ -256,12 +267,11 @@ def test_pytest_junit_xml_is_read(tmp_path: Path) -> None:
     )
     env = Environment.open(REPO_VENV)
     tests, _ = run_tests(env, tmp_path, ChecksConfig())
-    assert tests.details["command"][:3] == ["python", "-m", "pytest"]
-    assert any(a.startswith("--junitxml=") for a in tests.details["command"])
+    assert tests.details["command"] == ["python", "-m", "pytest", "-p", "oxwizard_pytest_report"]
     assert tests.numbers == {"passed": 1.0, "failed": 1.0, "errors": 0.0, "skipped": 1.0}
     assert (tests.details["failing"], tests.details["passing"]) == (
-        ["tests.test_x.test_bad"],
-        ["tests.test_x.test_ok"],
+        ["tests/test_x.py::test_bad"],
+        ["tests/test_x.py::test_ok"],
     )
     assert tests.status == "fail"
 

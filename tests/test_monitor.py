@@ -113,24 +113,32 @@ def test_monitor_without_runbook_or_baseline_runs_absolute_checks(
     demo_template: DemoSandbox, tmp_path: Path
 ) -> None:
     project = tmp_path / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[tool.oxwizard]\ntest-command = ["python", "-c", "print(\'3 passed, 0 failed\')"]\n'
+    (project / "tests").mkdir(parents=True)
+    checks = "import unittest\n\n\nclass T(unittest.TestCase):\n" + "".join(
+        f"    def test_{n}(self):\n        pass\n\n" for n in ("a", "b", "c")
     )
+    (project / "tests" / "test_p.py").write_text(checks)
     where = ["--env", str(demo_template.venv), "--project", str(project)]
     ok = _oxwizard("monitor", *where, "--rounds", "2", "--interval", "0")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert ok.stdout.startswith("baseline: none recorded (absolute checks only)\n")
-    assert "pass tests: 3 passed · 0 failed · 0 errors" in ok.stdout
+    assert "pass tests: 3 passed · 0 failed · 0 errors\n" in ok.stdout
     assert "round 2/2: healthy" in ok.stdout and "verdict: declare success" in ok.stdout
     assert not (project / ".oxwizard").exists(), "nothing to record into, nothing created"
+
+    # issue 11: the failing tests are named, as `upgrade` names them
+    bad = "    def test_render(self):\n        self.fail()\n\n    def test_zoom(self):\n        1 / 0\n"
+    (project / "tests" / "test_p.py").write_text(checks + bad)
+    failing = _oxwizard("monitor", *where, "--rounds", "1", "--interval", "0")
+    assert failing.returncode == 1
+    assert "fail tests: 3 passed · 1 failed · 1 errors · failing: test_render, test_zoom\n" in failing.stdout
 
     (project / "pyproject.toml").write_text(
         '[tool.oxwizard]\ntest-command = ["python", "-c", "raise SystemExit(3)"]\n'
     )
     crashed = _oxwizard("monitor", *where, "--rounds", "1", "--interval", "0")
     assert crashed.returncode == 1
-    assert "fail tests: test runner crashed (exit 3)" in crashed.stdout
+    assert "fail tests: unknown: the test command is neither pytest nor unittest; exit 3" in crashed.stdout
     assert "verdict: roll back recommended" in crashed.stdout
 
     refused = _oxwizard("monitor", *where, "--rounds", "0")

@@ -715,7 +715,9 @@ class UpgradeFlow:
         return runbook
 
     def _tests_found(self) -> bool:
-        return self.config.test_command is not None or (self.project / "tests").is_dir()
+        from oxwizard.checks.tests import tests_found
+
+        return tests_found(self.project, self.config)
 
     def _step(self, step: StepName, status: StepStatus, message: str, elapsed: float | None = None) -> None:
         self._running_step = step if status == "running" else None

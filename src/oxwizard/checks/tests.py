@@ -1,64 +1,232 @@
-"""The project's tests, read from a machine format — and the warnings they raised.
+"""The project's tests, read from a structured report — and the warnings they raised.
 
-The command is the configured one, else pytest when the target env has it and the project has
-tests, else the standard library's unittest discovery. Results come from pytest's JUnit XML, from
-unittest's verbose result lines, or from a plain ``N passed, N failed`` line — never from the exit
-code alone. The same run yields the warnings check (DeprecationWarning, PendingDeprecationWarning,
-FutureWarning), grouped by category, message and source.
+The command is the configured one, else pytest when the target env has it and the project has tests
+or a pytest configuration, else the standard library's unittest discovery in the project's layout
+(:func:`choose_command` says which and why). Results are never scraped from the output: under pytest
+a small plugin of ours (``child/oxwizard_pytest_report.py``, passed with ``-p``) and under unittest a
+runner of ours (``child/oxwizard_unittest_report.py``, in place of ``-m unittest``) write a JSON
+report with each test's outcome and each warning with its category's MRO, message and origin. The
+target env does not have oxwizard installed: the ``child`` folder is put on ``PYTHONPATH`` for the
+test command only. A configured command that runs neither gives an "unknown" result with its exit
+code.
+
+The warnings check counts the deprecation family (any subclass of DeprecationWarning,
+PendingDeprecationWarning or FutureWarning), grouped by category, message (memory addresses and the
+env's and project's paths normalised) and origin (file relative to site-packages or to the project,
+and line). New warnings are the groups absent from the baseline run.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import shlex
 import tempfile
 import time
-import xml.etree.ElementTree as ET
+import tomllib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from configparser import ConfigParser
+from configparser import Error as ConfigError
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+from oxwizard import proc
 from oxwizard.checks.result import CheckResult
-from oxwizard.checks.runner import describe_failure, last_line, run_command
+from oxwizard.checks.runner import command_env, describe_failure, last_line, run_command
 from oxwizard.config import ChecksConfig
 from oxwizard.environment import Environment
 
-_UNITTEST_HEAD = re.compile(r"^(?P<name>\w+) \((?P<where>[\w.]+)\)(?:\s.*?)? \.\.\. ?(?P<rest>.*)$")
-_UNITTEST_NAME_ONLY = re.compile(r"^\w+ \([\w.]+\)$")  # a test with a docstring: "... outcome" follows
-_OUTCOME = re.compile(r"^(ok|FAIL|ERROR|skipped.*|expected failure|unexpected success)$")
-_PLAIN = re.compile(
-    r"^(?:\w+:\s*)?(?P<passed>\d+) passed, (?P<failed>\d+) failed(?:, (?P<skipped>\d+) skipped)?\s*$", re.M
-)
-_WARNING = re.compile(
-    r"^(?P<source>[^\s:][^:]*):(?P<line>\d+): "
-    r"(?P<cat>DeprecationWarning|PendingDeprecationWarning|FutureWarning): (?P<msg>.+)$",
-    re.MULTILINE,
-)
+CHILD = Path(__file__).with_name("child")  # put on the test command's PYTHONPATH, nothing else in it
+PYTEST_PLUGIN = "oxwizard_pytest_report"
+UNITTEST_RUNNER = "oxwizard_unittest_report"
+REPORT_VAR = "OXWIZARD_TEST_REPORT"
+DEPRECATIONS = ("DeprecationWarning", "PendingDeprecationWarning", "FutureWarning")
+
+Reader = Literal["pytest", "unittest", "unknown"]
+_PYTHON = re.compile(r"python(\d+(\.\d+)?)?(\.exe)?", re.IGNORECASE)
+_ADDRESS = re.compile(r"\b0x[0-9a-fA-F]+\b")
+_SKIP_DIRS = {"node_modules", "build", "dist", "site-packages", "__pycache__"}
+
+
+@dataclass(frozen=True)
+class TestCommand:
+    """What runs the tests: the argument list as run, how its results are read, and why it was chosen."""
+
+    __test__ = False  # not a pytest test class
+
+    argv: list[str]
+    reader: Reader
+    why: str
+    pythonpath: list[str] = field(default_factory=list)  # project folders the tests need (src layout)
 
 
 @dataclass
 class TestRun:
-    """Per-test outcomes of one run."""
+    """Per-test outcomes and the warnings of one run, as its report gave them."""
 
-    outcomes: dict[str, str] = field(default_factory=dict)  # name -> passed|failed|error|skipped
-    counts: Counter[str] = field(default_factory=Counter)
+    __test__ = False
+
+    outcomes: dict[str, str] = field(default_factory=dict)  # id -> passed|failed|error|skipped
+    warnings: list[dict[str, object]] = field(default_factory=list)
     source: str = ""
 
+    @property
+    def counts(self) -> Counter[str]:
+        keys = {"passed": "passed", "failed": "failed", "error": "errors", "skipped": "skipped"}
+        return Counter(keys[o] for o in self.outcomes.values() if o in keys)
 
-def test_command(env: Environment, project: Path, config: ChecksConfig) -> tuple[list[str], bool]:
-    """The command to run, and whether it writes JUnit XML (pytest)."""
+
+# -- which command --------------------------------------------------------------------------------
+def choose_command(env: Environment, project: Path, config: ChecksConfig) -> TestCommand:
+    """The test command for ``project`` in ``env``, how its results are read, and why it was chosen."""
+    src = _src_path(env, project)
     if config.test_command:
-        return list(config.test_command), False
-    has_pytest = any((p / "pytest").is_dir() or (p / "_pytest").is_dir() for p in env.site_paths)
-    tests = project / "tests"
-    if has_pytest and (tests.is_dir() or any(project.glob("test_*.py"))):
-        return ["python", "-m", "pytest", "-q", "-W", "default"], True
-    argv = ["python", "-m", "unittest", "discover", "-v"]
-    if tests.is_dir():
-        argv += ["-s", "tests", "-t", "."]
-    return argv, False
+        return _custom(list(config.test_command), src)
+    pytest_config = pytest_configuration(project)
+    tests_dir = _tests_dir(project)
+    has_pytest = "pytest" in env.distributions
+    if has_pytest and (pytest_config or tests_dir or _has_test_files(project)):
+        where = f"configured in {pytest_config}" if pytest_config else "its defaults collect test_*.py"
+        why = f"pytest is installed in the env ({where})"
+        return TestCommand(["python", "-m", "pytest", "-p", PYTEST_PLUGIN], "pytest", _src_why(why, src), src)
+    why = "pytest is not installed in the env: unittest discovery"
+    if not has_pytest and pytest_config:
+        why += f" (the pytest configuration in {pytest_config} is not used)"
+    args = ["discover", "-v"]
+    if tests_dir is not None:
+        args += ["-s", tests_dir.name]
+        if (tests_dir / "__init__.py").is_file():
+            args += ["-t", "."]
+            why += f" in {tests_dir.name}/ (a package: imported from the project root)"
+        else:
+            why += f" in {tests_dir.name}/ (no __init__.py: the folder itself is the top level)"
+    elif src and not _has_test_files(project, skip=("src",)) and _has_test_files(project / "src"):
+        args += ["-s", "src", "-t", "src"]
+        why += " in src/ (test*.py beside the code)"
+    else:
+        why += " from the project root (test*.py beside the code)"
+    return TestCommand(["python", "-m", UNITTEST_RUNNER, *args], "unittest", _src_why(why, src), src)
 
 
+def tests_found(project: Path, config: ChecksConfig) -> bool:
+    """Whether the project has tests to run (a configured command, a tests folder, test files)."""
+    return bool(config.test_command) or _tests_dir(project) is not None or _has_test_files(project)
+
+
+def _custom(argv: list[str], src: list[str]) -> TestCommand:
+    at = _module_at(argv)
+    if at is not None and argv[at] in ("pytest", "py.test"):
+        return TestCommand(
+            [*argv[: at + 1], "-p", PYTEST_PLUGIN, *argv[at + 1 :]], "pytest", "configured test-command", src
+        )
+    if at is not None and argv[at] == "unittest":
+        return TestCommand(
+            [*argv[:at], UNITTEST_RUNNER, *argv[at + 1 :]],
+            "unittest",
+            "configured test-command (run through oxwizard's unittest runner)",
+            src,
+        )
+    if Path(argv[0]).name in ("pytest", "py.test"):
+        argv = [argv[0], "-p", PYTEST_PLUGIN, *argv[1:]]
+        return TestCommand(argv, "pytest", "configured test-command", src)
+    why = "configured test-command: neither pytest nor unittest, its results cannot be read"
+    return TestCommand(argv, "unknown", why, src)
+
+
+def _module_at(argv: list[str]) -> int | None:
+    """The index of the module name in ``python [options] -m MODULE ...``, else None."""
+    if not argv or not _PYTHON.fullmatch(Path(argv[0]).name):
+        return None
+    i = 1
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "-m":
+            return i + 1 if i + 1 < len(argv) else None
+        if arg in ("-W", "-X"):
+            i += 2
+            continue
+        if not arg.startswith("-") or arg == "-c":
+            return None
+        i += 1
+    return None
+
+
+def pytest_configuration(project: Path) -> str | None:
+    """Where the project configures pytest (the file and section), as pytest looks for it."""
+    for name in ("pytest.ini", ".pytest.ini"):
+        if (project / name).is_file():
+            return name
+    pyproject = project / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}
+        if "ini_options" in data.get("tool", {}).get("pytest", {}):
+            return "pyproject.toml [tool.pytest.ini_options]"
+    for name, section in (("tox.ini", "pytest"), ("setup.cfg", "tool:pytest")):
+        if (project / name).is_file():
+            parser = ConfigParser(interpolation=None)
+            try:
+                parser.read(project / name, encoding="utf-8")
+            except (ConfigError, UnicodeDecodeError):
+                continue
+            if parser.has_section(section):
+                return f"{name} [{section}]"
+    return None
+
+
+def _tests_dir(project: Path) -> Path | None:
+    return next((project / n for n in ("tests", "test") if (project / n).is_dir()), None)
+
+
+def _walk(root: Path, skip: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Python files under ``root``, hidden folders, environments and build output left out."""
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = [
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in _SKIP_DIRS
+            and not (here == root and d in skip)
+            and not (here / d / "pyvenv.cfg").exists()
+        ]
+        yield from (here / f for f in files if f.endswith(".py"))
+
+
+def _has_test_files(root: Path, skip: tuple[str, ...] = ()) -> bool:
+    if not root.is_dir():
+        return False
+    return any(p.name.startswith("test_") or p.name.endswith("_test.py") for p in _walk(root, skip))
+
+
+def _src_path(env: Environment, project: Path) -> list[str]:
+    """``["src"]`` when the project has a src layout whose packages the env cannot import (not
+    installed, not even editable): the tests then find them as the project's own tooling would."""
+    src = project / "src"
+    if not src.is_dir():
+        return []
+    names = sorted(
+        p.name if p.is_dir() else p.stem
+        for p in src.iterdir()
+        if (p.is_dir() and (p / "__init__.py").is_file()) or (p.suffix == ".py" and p.stem.isidentifier())
+    )
+    if not names:
+        return []
+    code = "import importlib.util, sys; print(all(importlib.util.find_spec(n) for n in sys.argv[1:]))"
+    done = proc.run([str(env.python), "-c", code, *names], cwd=project, env=command_env(env), timeout=60)
+    return [] if done.ok and done.stdout.strip().endswith("True") else ["src"]
+
+
+def _src_why(why: str, src: list[str]) -> str:
+    return why + ("; src/ on PYTHONPATH (its packages are not installed in the env)" if src else "")
+
+
+# -- running and reading --------------------------------------------------------------------------
 def run_tests(
     env: Environment,
     project: Path,
@@ -69,72 +237,130 @@ def run_tests(
     baseline_warnings: CheckResult | None = None,
     on_line: Callable[[str], None] | None = None,
 ) -> tuple[CheckResult, CheckResult]:
-    """Run the tests once; return the tests result and the warnings result."""
-    argv, junit = test_command(env, project, config)
+    """Run the tests once; return the tests result and the warnings result.
+
+    ``upgraded`` is accepted for the callers' sake: a warning counts as new when it is absent from
+    the baseline run, whichever distribution raised it (the baseline is the same project and env
+    without the upgrade, so the upgrade is what changed).
+    """
+    command = choose_command(env, project, config)
+    if on_line is not None:
+        on_line(f"tests: {shlex.join(command.argv)} ({command.why})")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="oxwizard-tests-") as tmp:
-        xml = Path(tmp) / "junit.xml"
-        if junit:
-            argv = [*argv, f"--junitxml={xml}"]
+        report = Path(tmp) / "report.json"
+        path = [str(CHILD), *(str(project / p) for p in command.pythonpath)]
+        extra = {"PYTHONWARNINGS": "default", "PYTHONPATH": os.pathsep.join(path), REPORT_VAR: str(report)}
         done = run_command(
-            env,
-            argv,
-            project,
-            timeout=config.test_timeout,
-            on_line=on_line,
-            extra_env={"PYTHONWARNINGS": "default"},
+            env, command.argv, project, timeout=config.test_timeout, on_line=on_line, extra_env=extra
         )
         output = done.stdout + ("\n" + done.stderr if done.stderr else "")
-        run = _parse_junit(xml) if junit and xml.is_file() else _parse_text(output)
+        # a runner of ours that wrote no report crashed: a run with no outcomes says so
+        run = (read_report(report) or TestRun(source="none")) if command.reader != "unknown" else None
     duration = time.monotonic() - started
-    tests = _tests_result(run, done.returncode, output, duration, baseline, argv)
+    if run is None:
+        tests = _unknown_result(command, done.returncode, output, duration, baseline)
+    else:
+        tests = _tests_result(run, done.returncode, output, duration, baseline, command)
     if (reason := describe_failure(done, "tests", config.test_timeout)) is not None:
         tests = tests.model_copy(update={"status": "fail", "summary": reason})
-    warnings = _warnings_result(output, upgraded or [], baseline_warnings, duration)
+    if run is None:
+        warnings = CheckResult(
+            name="warnings",
+            status="skip",
+            summary="not read: the test command is neither pytest nor unittest",
+            duration=duration,
+        )
+    else:
+        warnings = _warnings_result(run, env, project, baseline_warnings, duration)
     return tests, warnings
 
 
-def _tests_result(
-    run: TestRun, code: int, output: str, duration: float, baseline: CheckResult | None, argv: list[str]
+def read_report(path: Path) -> TestRun | None:
+    """The report our plugin or runner wrote, or None when there is none (the runner crashed)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    outcomes = data.get("outcomes")
+    warnings = data.get("warnings")
+    run = TestRun(source=str(data.get("runner", "")))
+    if isinstance(outcomes, dict):
+        run.outcomes = {str(k): str(v) for k, v in outcomes.items()}
+    if isinstance(warnings, list):
+        run.warnings = [w for w in warnings if isinstance(w, dict)]
+    return run
+
+
+def _details(command: TestCommand) -> dict[str, list[str]]:
+    return {"command": list(command.argv), "why": [command.why], "reader": [command.reader]}
+
+
+def _unknown_result(
+    command: TestCommand, code: int, output: str, duration: float, baseline: CheckResult | None
 ) -> CheckResult:
+    """A command we cannot read: its exit code is all there is (0: warn, else fail unless the
+    baseline run of the same kind of command exited non-zero too)."""
+    details = _details(command)
+    before = baseline.numbers.get("exit_code") if baseline is not None else None
+    summary = f"unknown: the test command is neither pytest nor unittest; exit {code}"
+    if code == 0:
+        status = "warn"
+    elif before is not None and before != 0:
+        status, summary = "warn", summary + f" (as on the baseline: exit {before:.0f})"
+    else:
+        status = "fail"
+        summary += f": {last_line(output)[:100]}" if last_line(output) else ""
+    return CheckResult(
+        name="tests",
+        status=status,
+        summary=summary,
+        numbers={"exit_code": float(code)},
+        duration=duration,
+        output=output[-20000:],
+        details=details,
+    )
+
+
+def _tests_result(
+    run: TestRun, code: int, output: str, duration: float, baseline: CheckResult | None, command: TestCommand
+) -> CheckResult:
+    counts = run.counts
     failing = sorted(n for n, o in run.outcomes.items() if o in ("failed", "error"))
     passing = sorted(n for n, o in run.outcomes.items() if o == "passed")
-    numbers = {k: float(run.counts.get(k, 0)) for k in ("passed", "failed", "errors", "skipped")}
-    details: dict[str, list[str]] = {"failing": failing, "passing": passing, "command": argv}
-    total = sum(run.counts.values())
-    if total == 0:
-        # exit 5 is "no tests collected/ran" for pytest and for unittest since Python 3.12
+    numbers = {k: float(counts.get(k, 0)) for k in ("passed", "failed", "errors", "skipped")}
+    details = {"failing": failing, "passing": passing, **_details(command)}
+    if not run.outcomes:
+        # exit 5 is "no tests collected/ran" for pytest and our unittest runner
         crashed = code not in (0, 5)
-        status = "fail" if crashed else "warn"
         why = f"test runner crashed (exit {code}): {last_line(output)[:120]}" if crashed else "no tests found"
         return CheckResult(
             name="tests",
-            status=status,
+            status="fail" if crashed else "warn",
             summary=why,
             numbers=numbers,
             duration=duration,
             output=output[-20000:],
             details=details,
         )
-    newly_failing: list[str] = []
+    summary = f"{counts['passed']} passed · {counts['failed']} failed · {counts['errors']} errors"
+    if counts["skipped"]:
+        summary += f" · {counts['skipped']} skipped"
     if baseline is not None:
         before_pass = set(baseline.details.get("passing", []))
         before_fail = set(baseline.details.get("failing", []))
-        newly_failing = sorted(n for n in failing if n in before_pass or n not in before_fail)
+        newly_failing = [n for n in failing if n in before_pass or n not in before_fail]
         details["newly_failing"] = newly_failing
         details["newly_passing"] = sorted(n for n in passing if n in before_fail)
+        details["failing_before"] = [n for n in failing if n not in newly_failing]
         bad = bool(newly_failing)
-        if not run.outcomes:  # a plain "N passed, N failed" line: compare the counts
-            before = baseline.numbers.get("failed", 0) + baseline.numbers.get("errors", 0)
-            bad = run.counts["failed"] + run.counts["errors"] > before
+        summary += _names(" · newly failing: ", newly_failing)
+        summary += _names(" · failing before too: ", details["failing_before"])
     else:
-        bad = bool(failing) or run.counts["failed"] + run.counts["errors"] > 0
-    summary = f"{run.counts['passed']} passed · {run.counts['failed']} failed · {run.counts['errors']} errors"
-    if run.counts["skipped"]:
-        summary += f" · {run.counts['skipped']} skipped"
-    if newly_failing:
-        summary += f" · newly failing: {', '.join(_short(n) for n in newly_failing[:3])}"
-        summary += "…" if len(newly_failing) > 3 else ""
+        bad = bool(failing)
+        summary += _names(" · failing: ", failing)
     return CheckResult(
         name="tests",
         status="fail" if bad else "pass",
@@ -146,15 +372,29 @@ def _tests_result(
     )
 
 
+def _names(label: str, names: list[str], limit: int = 3) -> str:
+    if not names:
+        return ""
+    return label + ", ".join(short_name(n) for n in names[:limit]) + ("…" if len(names) > limit else "")
+
+
+def short_name(name: str) -> str:
+    """A test's own name: ``tests/test_x.py::T::test_a[1.5]`` and ``tests.test_x.T.test_a`` give
+    ``test_a[1.5]`` and ``test_a``."""
+    if "::" in name:
+        return name.rsplit("::", 1)[-1]
+    return name.rsplit(".", 1)[-1]
+
+
+# -- warnings -------------------------------------------------------------------------------------
 def _warnings_result(
-    output: str, upgraded: list[str], baseline: CheckResult | None, duration: float
+    run: TestRun, env: Environment, project: Path, baseline: CheckResult | None, duration: float
 ) -> CheckResult:
     groups: Counter[str] = Counter()
-    for m in _WARNING.finditer(output):
-        msg, cat, source = m.group("msg").strip(), m.group("cat"), Path(m.group("source")).name
-        if upgraded and not _mentions(msg + " " + m.group("source"), upgraded):
-            continue
-        groups[f"{cat}: {msg} ({source})"] += 1
+    for w in run.warnings:
+        key = warning_key(w, env, project)
+        if key is not None:
+            groups[key] += 1
     before = set(baseline.details.get("groups", [])) if baseline else set()
     new = sorted(g for g in groups if g not in before) if baseline is not None else []
     total = sum(groups.values())
@@ -171,67 +411,54 @@ def _warnings_result(
     )
 
 
-def _mentions(text: str, names: list[str]) -> bool:
-    low = text.lower()
-    return any(n.lower() in low or n.replace("-", "_").lower() in low for n in names)
+def warning_key(warning: dict[str, object], env: Environment, project: Path) -> str | None:
+    """``Category: message (origin:line)`` for a deprecation-family warning, else None.
+
+    A subclass is named with the family it belongs to: ``lib.LibDeprecation (DeprecationWarning): …``.
+    """
+    mro = warning.get("mro")
+    names = [str(n) for n in mro] if isinstance(mro, list) else []
+    family = next((n for n in names if n in DEPRECATIONS), None)
+    if family is None:
+        return None
+    category = str(warning.get("category", family))
+    label = category if category == family else f"{category} ({family})"
+    message = normalise_message(str(warning.get("message", "")), env, project)
+    origin = origin_of(str(warning.get("filename", "")), env, project)
+    return f"{label}: {message} ({origin}:{warning.get('lineno', 0)})"
 
 
-def _parse_junit(path: Path) -> TestRun:
-    run = TestRun(source="junit")
-    root = ET.parse(path).getroot()
-    for case in root.iter("testcase"):
-        name = f"{case.get('classname', '')}.{case.get('name', '')}".strip(".")
-        if case.find("failure") is not None:
-            outcome, key = "failed", "failed"
-        elif case.find("error") is not None:
-            outcome, key = "error", "errors"
-        elif case.find("skipped") is not None:
-            outcome, key = "skipped", "skipped"
-        else:
-            outcome, key = "passed", "passed"
-        run.outcomes[name] = outcome
-        run.counts[key] += 1
-    return run
+def _prefixes(env: Environment, project: Path) -> list[tuple[Path, str]]:
+    """Known folders and how they are written in normalised text, most specific first."""
+    pairs = [(p, "<site-packages>") for p in env.site_paths]
+    pairs += [(env.stdlib, "<stdlib>"), (env.prefix, "<env>"), (project, "<project>")]
+    out: list[tuple[Path, str]] = []
+    for path, label in pairs:
+        out.append((path, label))
+        resolved = path.resolve()
+        if resolved != path:
+            out.append((resolved, label))
+    return sorted(out, key=lambda pair: len(str(pair[0])), reverse=True)
 
 
-def _parse_text(output: str) -> TestRun:
-    run = TestRun(source="unittest")
-    lines = output.splitlines()
-    for i, line in enumerate(lines):
-        if _UNITTEST_NAME_ONLY.match(line) and i + 1 < len(lines) and " ..." in lines[i + 1]:
-            # verbose unittest prints a docstring's first line under the name, then " ... outcome"
-            line = f"{line} {lines[i + 1]}"
-        head = _UNITTEST_HEAD.match(line)
-        if head is None:
-            continue
-        word = head.group("rest").strip()
-        if not _OUTCOME.match(word):
-            # a test that printed (e.g. a warning) has its outcome on a later line of its own
-            word = next((ln.strip() for ln in lines[i + 1 : i + 40] if _OUTCOME.match(ln.strip())), "")
-        if not word:
-            continue
-        outcome, key = {
-            "ok": ("passed", "passed"),
-            "FAIL": ("failed", "failed"),
-            "ERROR": ("error", "errors"),
-            "expected failure": ("passed", "passed"),
-            "unexpected success": ("failed", "failed"),
-        }.get(word, ("skipped", "skipped"))
-        where, name = head.group("where"), head.group("name")
-        # Python >= 3.11 prints "name (module.Class.name)", older versions "name (module.Class)"
-        run.outcomes[where if where.endswith(f".{name}") else f"{where}.{name}"] = outcome
-        run.counts[key] += 1
-    if run.outcomes:
-        return run
-    plain = list(_PLAIN.finditer(output))
-    if plain:
-        m = plain[-1]
-        run.source = "plain"
-        run.counts.update(
-            passed=int(m.group("passed")), failed=int(m.group("failed")), skipped=int(m.group("skipped") or 0)
-        )
-    return run
+def normalise_message(message: str, env: Environment, project: Path) -> str:
+    """One line, memory addresses as ``0x…``, the env's and project's folders as placeholders (the
+    staging clone and live have different prefixes)."""
+    text = " ".join(message.split())
+    text = _ADDRESS.sub("0x…", text)
+    for path, label in _prefixes(env, project):
+        text = text.replace(str(path), label)
+    return text[:300]
 
 
-def _short(name: str) -> str:
-    return name.rsplit(".", 1)[-1]
+def origin_of(filename: str, env: Environment, project: Path) -> str:
+    """The file relative to site-packages, the project (or the stdlib / env, marked), else as given."""
+    if not filename or not os.path.isabs(filename):
+        return filename
+    path = Path(filename)
+    for folder, label in _prefixes(env, project):
+        for candidate in (path, path.resolve()):
+            if candidate.is_relative_to(folder):
+                rel = candidate.relative_to(folder).as_posix()
+                return rel if label in ("<site-packages>", "<project>") else f"{label}/{rel}"
+    return filename
