@@ -249,3 +249,23 @@ def test_default_discovery_on_common_layouts(
         tests, _ = run_tests(with_pytest, project, ChecksConfig())
         assert tests.details["why"] == [f"pytest is installed in the env (configured in {where})"]
         assert (tests.status, tests.details["passing"]) == ("pass", ["check_me.py::test_one"]), tests.output
+
+
+def test_a_library_deprecation_is_the_same_warning_when_its_line_moves(demo_template: DemoSandbox) -> None:
+    # the upgraded library's own lines move between its versions: the same deprecation raised from
+    # the same file is not "new"; in the project's own code the line is part of the key
+    from oxwizard.checks.tests import warning_key
+
+    env = Environment.open(demo_template.venv)
+    project = demo_template.project
+    lib = str(env.purelib / "oxzep7" / "core.py")
+    mine = str(project / "demoapp" / "app.py")
+
+    def key(filename: str, lineno: int) -> str | None:
+        warning = {"mro": ["DeprecationWarning", "Warning"], "category": "DeprecationWarning",
+                   "message": "fmt is deprecated", "filename": filename, "lineno": lineno}  # fmt: skip
+        return warning_key(warning, env, project)
+
+    assert key(lib, 10) == key(lib, 42) == "DeprecationWarning: fmt is deprecated (oxzep7/core.py)"
+    assert key(mine, 3) == "DeprecationWarning: fmt is deprecated (demoapp/app.py:3)"
+    assert key(mine, 3) != key(mine, 4)

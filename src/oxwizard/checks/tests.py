@@ -412,7 +412,8 @@ def _warnings_result(
 
 
 def warning_key(warning: dict[str, object], env: Environment, project: Path) -> str | None:
-    """``Category: message (origin:line)`` for a deprecation-family warning, else None.
+    """``Category: message (origin)`` for a deprecation-family warning, else None; the origin has
+    its line when it is the project's own code.
 
     A subclass is named with the family it belongs to: ``lib.LibDeprecation (DeprecationWarning): …``.
     """
@@ -424,8 +425,22 @@ def warning_key(warning: dict[str, object], env: Environment, project: Path) -> 
     category = str(warning.get("category", family))
     label = category if category == family else f"{category} ({family})"
     message = normalise_message(str(warning.get("message", "")), env, project)
-    origin = origin_of(str(warning.get("filename", "")), env, project)
-    return f"{label}: {message} ({origin}:{warning.get('lineno', 0)})"
+    filename = str(warning.get("filename", ""))
+    origin = origin_of(filename, env, project)
+    if _in_project(filename, project):
+        # the project's own line is stable across the upgrade; a library's lines move between its
+        # versions, so there the same deprecation from the same file is the same warning
+        origin += f":{warning.get('lineno', 0)}"
+    return f"{label}: {message} ({origin})"
+
+
+def _in_project(filename: str, project: Path) -> bool:
+    if not filename or not os.path.isabs(filename):
+        return True  # relative: as the runner saw it from the project folder
+    path = Path(filename).resolve()
+    return path.is_relative_to(project.resolve()) and not any(
+        part in ("site-packages", "dist-packages") or part.startswith(".venv") for part in path.parts
+    )
 
 
 def _prefixes(env: Environment, project: Path) -> list[tuple[Path, str]]:
