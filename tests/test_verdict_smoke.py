@@ -118,6 +118,12 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory, smoke_wheels: Path) -> d
         projects[key] = root / key
         projects[key].mkdir()
     (projects["submodule"] / "app.py").write_text(_USES_LIB, encoding="utf-8")
+    # not the project's code: hidden folders (its runbook repo, a venv) and build output; nor a
+    # relative import (the project's own module)
+    for folder in (".oxwizard", ".venv/lib", "build/lib"):
+        (projects["submodule"] / folder).mkdir(parents=True)
+        (projects["submodule"] / folder / "other.py").write_text("import oxwlib.elsewhere\n", "utf-8")
+    (projects["submodule"] / "rel.py").write_text("from .oxwlib.mine import relative\n", "utf-8")
     before = {
         key: run_checks(env, projects[key], CONFIG, "baseline", upgraded=[dist])
         for key, dist in SCENARIOS.items()

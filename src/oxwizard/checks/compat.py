@@ -41,7 +41,7 @@ _IMPORT_CHAIN = (
     f"print({_MARK!r} + json.dumps({{'ok': ok, 'error': error}}), flush=True)\n"
 )
 _MODULE_SUFFIXES = {".py", ".so", ".pyd"}
-_SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules", "site-packages", "venv", "venvs", "env"}
+_SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules", "site-packages", "venv", "venvs"}
 
 
 def pip_check(env: Environment) -> CheckResult:
