@@ -81,8 +81,10 @@ def test_monitor_after_an_upgrade_records_rounds_then_flags_a_broken_live(demo: 
     assert "round 1/1: FAILED" in failed.stdout
     assert re.search(r"fail tests: .*newly failing: .*test_legacy_parse", failed.stdout), failed.stdout
     assert re.search(
-        r"fail import-smoke: .*oxzep7_plugin \(oxzep7-plugin\): ModuleNotFoundError", failed.stdout
-    )
+        r"fail import-smoke: 2 of 3 imports fail: oxzep7\.fmt \(oxzep7\): ModuleNotFoundError: .*"
+        r" \(\+1 more: oxzep7_plugin\)",
+        failed.stdout,
+    ), failed.stdout
     assert "verdict: roll back recommended (run `oxwizard rollback` to roll back)" in failed.stdout
     assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "2.0.0", "it never rolls back"
 

@@ -1,13 +1,18 @@
-"""Compatibility: ``pip check``, import smoke of the upgraded distributions and of every installed
-distribution that depends on them (in a fresh interpreter of the target env), and Requires-Python
-of each installed version against the interpreter."""
+"""Compatibility: ``pip check``, import smoke (each module in a fresh interpreter of the target env:
+the upgraded distributions' and their dependents' top-level modules, and the modules of theirs the
+project imports, judged against the baseline), and Requires-Python of each installed version
+against the interpreter."""
 
 from __future__ import annotations
 
+import ast
+import contextvars
 import importlib.metadata as md
 import json
+import os
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -19,16 +24,24 @@ from oxwizard.checks.result import CheckResult
 from oxwizard.environment import Environment
 from oxwizard.errors import OxwizardError
 
-_SMOKE = r"""
-import importlib, json, sys
-failed = {}
-for name in sys.argv[1:]:
-    try:
-        importlib.import_module(name)
-    except BaseException as exc:
-        failed[name] = f"{type(exc).__name__}: {exc}"
-print(json.dumps(failed))
-"""
+# Runs in the child: import a module's packages, then the module, one at a time; report on one
+# line after the marker (the modules may print too) which imported and which one failed and how.
+_MARK = "oxwizard-import-smoke: "
+_IMPORT_CHAIN = (
+    "import importlib, json, sys\n"
+    "parts, ok, error = sys.argv[1].split('.'), [], None\n"
+    "for depth in range(1, len(parts) + 1):\n"
+    "    name = '.'.join(parts[:depth])\n"
+    "    try:\n"
+    "        importlib.import_module(name)\n"
+    "    except BaseException as exc:\n"
+    "        error = [name, ' '.join(f'{type(exc).__name__}: {exc}'.split())]\n"
+    "        break\n"
+    "    ok.append(name)\n"
+    f"print({_MARK!r} + json.dumps({{'ok': ok, 'error': error}}), flush=True)\n"
+)
+_MODULE_SUFFIXES = {".py", ".so", ".pyd"}
+_SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules", "site-packages", "venv", "venvs"}
 
 
 def pip_check(env: Environment) -> CheckResult:
@@ -69,12 +82,19 @@ def dependents_of(env: Environment, names: Sequence[str]) -> list[str]:
     return sorted(set(out) - wanted)
 
 
-def top_level_modules(env: Environment, name: str) -> list[str]:
-    """Importable top-level modules a distribution provides (top_level.txt, else its RECORD)."""
+def _metadata(env: Environment, name: str) -> md.PathDistribution | None:
+    """The installed distribution's metadata, read from the target environment (not ours)."""
     dist = env.distributions.get(canonicalize_name(name))
     if dist is None or not dist.metadata_dir:
+        return None
+    return md.PathDistribution(Path(dist.metadata_dir))
+
+
+def top_level_modules(env: Environment, name: str) -> list[str]:
+    """Importable top-level modules a distribution provides (top_level.txt, else its RECORD)."""
+    meta = _metadata(env, name)
+    if meta is None:
         return []
-    meta = md.PathDistribution(Path(dist.metadata_dir))
     text = meta.read_text("top_level.txt")
     if text:
         return sorted({ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("_")})
@@ -88,14 +108,147 @@ def top_level_modules(env: Environment, name: str) -> list[str]:
     return sorted(m for m in mods if m.isidentifier() and not m.startswith("_"))
 
 
-def import_smoke(env: Environment, upgraded: list[str], timeout: float = 120) -> CheckResult:
+def provided_modules(env: Environment, name: str) -> tuple[set[str], set[str]]:
+    """(modules, namespaces): every module and package a distribution installs, dotted (``a``,
+    ``a.b``, ``a.b.c``), read from its RECORD in the target environment (extension modules
+    included), and those of them that are only namespace folders (no file of their own, such as
+    ``google``): a namespace is shared, so it says nothing about who owns what is under it."""
+    meta = _metadata(env, name)
+    if meta is None:
+        return set(), set()
+    real: set[str] = set()
+    parents: set[str] = set()
+    for f in meta.files or []:
+        parts = f.parts
+        if not parts or parts[0] == ".." or parts[0].endswith((".dist-info", ".data")):
+            continue
+        if "__pycache__" in parts or f.suffix not in _MODULE_SUFFIXES:
+            continue
+        stem = parts[-1].split(".", 1)[0]  # name.cpython-311-x86_64-linux-gnu.so -> name
+        dotted = [*parts[:-1]] if stem == "__init__" else [*parts[:-1], stem]
+        if not dotted or not all(p.isidentifier() for p in dotted):
+            continue
+        real.add(".".join(dotted))
+        parents.update(".".join(dotted[:depth]) for depth in range(1, len(dotted)))
+    namespaces = parents - real
+    top = {ln.strip() for ln in (meta.read_text("top_level.txt") or "").splitlines()}
+    real |= {t for t in top if t.isidentifier()} - namespaces
+    return real | parents, namespaces
+
+
+def project_imports(project: Path, max_files: int = 5000) -> tuple[set[str], set[str]]:
+    """The absolute module names the project's own ``.py`` files import, read statically (``ast``):
+    (modules, candidates).
+
+    ``import a.b.c`` gives the module ``a.b.c``; ``from a.b import c`` gives the module ``a.b`` and
+    the candidate ``a.b.c`` (a module, or just a name defined in ``a.b``: the caller decides).
+    Relative imports are the project's own and skipped, and so are hidden folders (``.oxwizard``,
+    ``.venv``, ``.git``), virtual environments, build folders and files that do not parse.
+    """
+    modules: set[str] = set()
+    candidates: set[str] = set()
+    for path in _project_sources(project, max_files):
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except (OSError, SyntaxError, ValueError, RecursionError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules.add(node.module)
+                candidates.update(f"{node.module}.{a.name}" for a in node.names if a.name != "*")
+
+    def dotted(name: str) -> bool:
+        return all(part.isidentifier() for part in name.split("."))
+
+    return {m for m in modules if dotted(m)}, {m for m in candidates - modules if dotted(m)}
+
+
+def _project_sources(project: Path, max_files: int) -> list[Path]:
+    """The project's ``.py`` files, without hidden folders, environments and build output."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(project):
+        here = Path(folder)
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".")
+            and d not in _SKIP_DIRS
+            and not d.endswith(".egg-info")
+            and not (here / d / "pyvenv.cfg").exists()
+        )
+        for name in sorted(files):
+            if name.endswith(".py"):
+                found.append(here / name)
+                if len(found) >= max_files:
+                    return found
+    return found
+
+
+def smoke_modules(env: Environment, dists: Sequence[str], project: Path | None) -> dict[str, str]:
+    """Module -> distribution: the top-level modules of ``dists``, and every module of theirs that
+    the project imports (``from a.b import c``: ``a.b``, and ``a.b.c`` when it is a module)."""
+    modules: dict[str, str] = {}
+    for name in dists:
+        for mod in top_level_modules(env, name):
+            modules.setdefault(mod, name)
+    if project is None:
+        return modules
+    imported, candidates = project_imports(project)
+    if not imported:
+        return modules
+    provided = {name: provided_modules(env, name) for name in dists}
+    for mod in sorted(imported):
+        dist = _owner(mod, provided)
+        if dist is not None:
+            modules.setdefault(mod, dist)
+    for mod in sorted(candidates):
+        dist = _owner(mod, provided)
+        if dist is not None and mod in provided[dist][0]:
+            modules.setdefault(mod, dist)
+    return modules
+
+
+def _owner(module: str, provided: dict[str, tuple[set[str], set[str]]]) -> str | None:
+    """The distribution that provides ``module`` or, when it provides no longer exists, its
+    nearest package (a namespace folder does not count): ``a.b.gone`` belongs to whoever owns ``a.b``."""
+    parts = module.split(".")
+    for depth in range(len(parts), 0, -1):
+        prefix = ".".join(parts[:depth])
+        for dist, (mods, namespaces) in provided.items():
+            if prefix in mods and prefix not in namespaces:
+                return dist
+    return None
+
+
+def import_smoke(
+    env: Environment,
+    upgraded: list[str],
+    *,
+    project: Path | None = None,
+    baseline: CheckResult | None = None,
+    at_baseline: bool = False,
+    timeout: float = 60,
+) -> CheckResult:
+    """Import each module in a fresh interpreter of its own (``python -I``), in parallel.
+
+    ``at_baseline``: before the upgrade, failures are recorded as failing before (**warn**), never
+    blamed. After it, the ``baseline`` result's modules are imported again too; only a module that
+    imported at the baseline, or was not tried there, and fails now counts (**fail**); one that
+    failed at the baseline too is shown as "failing before too" (**warn**). Without a baseline
+    result every failure counts.
+    """
     started = time.monotonic()
     dists = sorted({canonicalize_name(n) for n in upgraded if canonicalize_name(n) in env.distributions})
     dependents = dependents_of(env, dists)
-    modules: dict[str, str] = {}
-    for name in [*dists, *dependents]:
-        for mod in top_level_modules(env, name):
-            modules.setdefault(mod, name)
+    modules = smoke_modules(env, [*dists, *dependents], project)
+    tried_before = set(baseline.details.get("modules", [])) if baseline else set()
+    failing_before = set(baseline.details.get("failing", [])) if baseline else set()
+    if tried_before - set(modules):
+        provided = {name: provided_modules(env, name) for name in [*dists, *dependents]}
+        for mod in sorted(tried_before - set(modules)):
+            modules[mod] = _owner(mod, provided) or "?"  # it was tried before: try it again
     if not modules:
         return CheckResult(
             name="import-smoke",
@@ -103,26 +256,110 @@ def import_smoke(env: Environment, upgraded: list[str], timeout: float = 120) ->
             summary="no modules to import",
             duration=time.monotonic() - started,
         )
-    done = proc.run([str(env.python), "-I", "-c", _SMOKE, *sorted(modules)], timeout=timeout)
-    try:
-        failed: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        failed = {"(interpreter)": (done.stderr.strip().splitlines() or ["crashed"])[-1]}
-    lines = [f"{m} ({modules.get(m, '?')}): {err}" for m, err in sorted(failed.items())]
-    summary = (
-        f"{len(modules)} modules import ({len(dists)} upgraded, {len(dependents)} dependents)"
-        if not failed
-        else f"{len(failed)} of {len(modules)} imports fail: {lines[0]}"
-    )
+    errors, output = _import_each(env, sorted(modules), timeout)
+    lines = {m: f"{m} ({modules[m]}): {err}" for m, err in sorted(errors.items())}
+    old = [m for m in lines if at_baseline or m in failing_before]
+    new = [m for m in lines if m not in old]
+    blamed = [lines[m] for m in new]
+    before = [lines[m] for m in old]
+    counts = f"{len(dists)} upgraded, {len(dependents)} dependents"
+    if blamed:
+        status, summary = "fail", f"{len(blamed)} of {len(modules)} imports fail: {_first(new, lines)}"
+    elif before and at_baseline:
+        status = "warn"
+        summary = f"{len(before)} of {len(modules)} imports fail before the upgrade: {_first(old, lines)}"
+    elif before:
+        status = "warn"
+        summary = f"{len(modules) - len(before)} of {len(modules)} modules import ({counts})"
+    else:
+        status, summary = "pass", f"{len(modules)} modules import ({counts})"
+    if before and not at_baseline:
+        summary += f"; {len(before)} failing before too: {_first(old, lines)}"
     return CheckResult(
         name="import-smoke",
-        status="fail" if failed else "pass",
+        status=status,
         summary=summary,
-        numbers={"modules": float(len(modules)), "failed": float(len(failed))},
+        numbers={
+            "modules": float(len(modules)),
+            "failed": float(len(blamed)),
+            "failing_before": float(len(before)),
+        },
         duration=time.monotonic() - started,
-        output=done.stderr[-5000:],
-        details={"failed": lines, "modules": sorted(modules), "dependents": dependents},
+        output=output[-5000:],
+        details={
+            "failed": blamed,
+            "failing_before": before,
+            "failing": sorted(errors),
+            "modules": sorted(modules),
+            "dependents": dependents,
+        },
     )
+
+
+def _first(names: list[str], lines: dict[str, str]) -> str:
+    """The first failure in full, then the other modules by name."""
+    more = f" (+{len(names) - 1} more: {', '.join(names[1:])})" if len(names) > 1 else ""
+    return lines[names[0]] + more
+
+
+def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[dict[str, str], str]:
+    """Import the modules in fresh interpreters, as many at once as there are cores: (module ->
+    error, the children's stderr).
+
+    One interpreter per leaf (``a.b.c``; its packages ``a`` and ``a.b`` are imported on the way,
+    one at a time, as ``import a.b.c`` does anyway), so a module shares its interpreter with
+    nothing but its own parent packages. Each child runs through :func:`proc.run` in the caller's
+    context, so the flow's stopper still reaches it.
+    """
+    wanted = set(modules)
+    leaves = [m for m in modules if not any(other.startswith(m + ".") for other in wanted)]
+
+    def one(leaf: str) -> tuple[str, list[str], tuple[str, str] | None, str]:
+        done = proc.run([str(env.python), "-I", "-c", _IMPORT_CHAIN, leaf], timeout=timeout)
+        marked = [ln for ln in done.stdout.splitlines() if ln.startswith(_MARK)]
+        if done.timed_out or not marked:
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            why = (
+                f"timed out after {timeout:g} s"
+                if done.timed_out
+                else f"interpreter exited {done.returncode}" + (f": {last}" if last else "")
+            )
+            return leaf, [], (leaf, why), done.stderr
+        report = json.loads(marked[-1].removeprefix(_MARK))
+        error = report["error"]
+        return leaf, list(report["ok"]), (error[0], error[1]) if error else None, done.stderr
+
+    workers = max(1, min(len(leaves), _cores()))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import-smoke") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, leaf) for leaf in leaves]
+        results = [f.result() for f in futures]
+    ok: set[str] = set()
+    errors: dict[str, str] = {}
+    unknown: dict[str, str] = {}  # the packages on the way to a leaf whose interpreter died
+    for leaf, imported, error, _ in results:
+        ok.update(imported)
+        if error is None:
+            continue
+        failing, why = error
+        parts = leaf.split(".")
+        for depth in range(failing.count(".") + 1, len(parts) + 1):
+            name = ".".join(parts[:depth])  # the failing module and everything under it on the way
+            errors.setdefault(name, why if name == failing else f"{why} (importing {failing})")
+        if not imported and failing == leaf:
+            for depth in range(1, len(parts)):
+                unknown.setdefault(".".join(parts[:depth]), f"{why} (importing {leaf})")
+    for name, why in unknown.items():
+        if name not in ok:
+            errors.setdefault(name, why)
+    output = "".join(f"== {leaf}\n{err}" for leaf, _, _, err in results if err.strip())
+    return {m: errors[m] for m in sorted(errors) if m in wanted}, output
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def requires_python(env: Environment) -> CheckResult:

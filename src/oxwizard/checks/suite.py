@@ -31,9 +31,17 @@ def run_checks(
     marks = mark_logs(project, config) if phase == "baseline" else []
     say(f"── pip check ({phase})")
     results.append(pip_check(env))
+    say("── import smoke")
+    results.append(
+        import_smoke(
+            env,
+            upgraded or [],
+            project=project,
+            baseline=baseline.get("import-smoke") if baseline else None,
+            at_baseline=phase == "baseline",
+        )
+    )
     if phase != "baseline":
-        say("── import smoke")
-        results.append(import_smoke(env, upgraded or []))
         results.append(requires_python(env))
     say("── tests")
     tests, warnings = run_tests(

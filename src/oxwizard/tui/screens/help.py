@@ -57,7 +57,11 @@ WORDS = (
     ("gate", "the checks an upgrade must pass before it goes on (in the copy, then on live)"),
     ("promote", "install on live: the install that passed in the copy, done on your real environment"),
     ("baseline", "the checks on the current version, before the upgrade, to compare against"),
-    ("import-smoke", "a check: every installed package that depends on the upgraded ones still imports"),
+    (
+        "import-smoke",
+        "a check: the upgraded packages, their dependents and what your code imports of them "
+        "still import, each in a fresh interpreter; failing before too is not blamed",
+    ),
     ("pip-check", "a check: pip's own test that every package's requirements are installed"),
     ("error-logs", "a check: new error lines in your project's log files"),
     ("fingerprint", "a hash of the environment's file list: a different one means it changed"),

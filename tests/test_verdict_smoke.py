@@ -1,0 +1,208 @@
+"""Import smoke judged against the baseline (issue 11): old failures are not blamed, each module is
+imported in an interpreter of its own, and the submodules the project imports are smoked too.
+
+One venv (made without pip, driven by this interpreter's pip) holds the three scenarios' packages at
+their old versions; the baseline checks run, every package is upgraded at once, and the checks run
+again. Each scenario has its own project folder and upgraded distribution, so their results are
+independent. One end-to-end ``oxwizard upgrade --yes`` shows an old failure does not stop promotion.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from oxwizard import proc
+from oxwizard.checks.result import CheckResult, CheckSet
+from oxwizard.checks.suite import run_checks
+from oxwizard.config import ChecksConfig
+from oxwizard.environment import Environment
+from oxwizard.wheels import build_wheel
+
+# oxwx ships a second top-level package, oxwx_cli, that needs the `cli` extra (oxwclick), which is
+# not installed: it fails to import before and after the upgrade.
+_CLI = "import oxwclick\n\n\ndef main():\n    return oxwclick.run()\n"
+# oxwpa, imported first in a shared interpreter, leaves a stale stand-in for oxwpb._impl in
+# sys.modules (as setuptools' distutils shim did to a later module); oxwpb then cannot import.
+_POISON_A = 'import sys\nimport types\n\nsys.modules["oxwpb._impl"] = types.ModuleType("oxwpb._impl")\n'
+_POISON_B = "from oxwpb._impl import VALUE\n"
+# the project's own file, as a user writes it: it uses submodules of oxwlib
+# (oxwns is a namespace package shared by oxwlib and oxwns-other; oxwns.other is not oxwlib's)
+_USES_LIB = (
+    "import oxwns.part\nfrom oxwlib.sub import x\nfrom oxwlib import gone\nfrom oxwns import other\n\n\n"
+    "def total():\n    return x + gone.y + oxwns.part.z + other.w\n"
+)
+
+SCENARIOS = {"extra": "oxwx", "poison": "oxw-poison", "submodule": "oxwlib"}
+CONFIG = ChecksConfig(test_command=["python", "-c", "print('1 passed, 0 failed')"])
+
+
+def _wheels(folder: Path) -> Path:
+    for version in ("1.0", "1.1"):
+        build_wheel(
+            folder, "oxwx", version,
+            {"oxwx/__init__.py": f'__version__ = "{version}"\n', "oxwx_cli/__init__.py": _CLI},
+            requires=['oxwclick; extra == "cli"'],
+        )  # fmt: skip
+        build_wheel(
+            folder, "oxw-poison", version,
+            {"oxwpa/__init__.py": _POISON_A, "oxwpb/__init__.py": _POISON_B, "oxwpb/_impl.py": "VALUE = 1\n"},
+        )  # fmt: skip
+    build_wheel(
+        folder, "oxwlib", "1.0",
+        {"oxwlib/__init__.py": "", "oxwlib/sub.py": "x = 1\n", "oxwlib/gone.py": "y = 2\n",
+         "oxwns/part.py": "z = 3\n"},
+    )  # fmt: skip
+    build_wheel(folder, "oxwns-other", "1.0", {"oxwns/other.py": "w = 4\n"})
+    # 2.0 drops both submodules (`import oxwlib` still works) and adds a package that cannot import
+    build_wheel(
+        folder, "oxwlib", "2.0",
+        {"oxwlib/__init__.py": "", "oxwlib_extra/__init__.py": "import oxwmissing\n",
+         "oxwns/part.py": "z = 3\n"},
+    )  # fmt: skip
+    return folder
+
+
+def _venv(path: Path, wheelhouse: Path, *specs: str) -> Path:
+    """A venv without pip of its own (this interpreter's pip installs into it: fast to make)."""
+    made = proc.run([sys.executable, "-m", "venv", "--without-pip", str(path)], timeout=120)
+    assert made.ok, made.stderr
+    _install(path, wheelhouse, *specs)
+    return path
+
+
+def _install(venv: Path, wheelhouse: Path, *specs: str) -> None:
+    done = proc.run(
+        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
+         "--no-index", "--find-links", str(wheelhouse), *specs], env=proc.pip_environment(), timeout=300,
+    )  # fmt: skip
+    assert done.ok, done.stderr
+
+
+@dataclass
+class Scenario:
+    project: Path
+    before: CheckSet
+    after: CheckSet
+
+    @property
+    def smoke_before(self) -> CheckResult:
+        result = self.before.get("import-smoke")
+        assert result is not None, [r.name for r in self.before.results]
+        return result
+
+    @property
+    def smoke(self) -> CheckResult:
+        result = self.after.get("import-smoke")
+        assert result is not None
+        return result
+
+
+@pytest.fixture(scope="module")
+def smoke_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _wheels(tmp_path_factory.mktemp("smoke-wheels"))
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory: pytest.TempPathFactory, smoke_wheels: Path) -> dict[str, Scenario]:
+    root = tmp_path_factory.mktemp("verdict-smoke")
+    old = ("oxwx==1.0", "oxw-poison==1.0", "oxwlib==1.0", "oxwns-other==1.0")
+    venv = _venv(root / "venv", smoke_wheels, *old)
+    env = Environment.open(venv)
+    projects = {}
+    for key in SCENARIOS:
+        projects[key] = root / key
+        projects[key].mkdir()
+    (projects["submodule"] / "app.py").write_text(_USES_LIB, encoding="utf-8")
+    # not the project's code: hidden folders (its runbook repo, a venv) and build output; nor a
+    # relative import (the project's own module)
+    for folder in (".oxwizard", ".venv/lib", "build/lib"):
+        (projects["submodule"] / folder).mkdir(parents=True)
+        (projects["submodule"] / folder / "other.py").write_text("import oxwlib.elsewhere\n", "utf-8")
+    (projects["submodule"] / "rel.py").write_text("from .oxwlib.mine import relative\n", "utf-8")
+    before = {
+        key: run_checks(env, projects[key], CONFIG, "baseline", upgraded=[dist])
+        for key, dist in SCENARIOS.items()
+    }
+    _install(venv, smoke_wheels, "oxwx==1.1", "oxw-poison==1.1", "oxwlib==2.0")
+    env.refresh()
+    return {
+        key: Scenario(
+            projects[key],
+            before[key],
+            run_checks(env, projects[key], CONFIG, "staging", upgraded=[dist], baseline=before[key]),
+        )
+        for key, dist in SCENARIOS.items()
+    }
+
+
+def test_a_module_failing_before_too_is_not_blamed(scenarios: dict[str, Scenario]) -> None:
+    s = scenarios["extra"]
+    smoke = s.smoke
+    assert smoke.status == "warn" and s.after.ok, smoke
+    assert smoke.details["failed"] == [], "an import that failed before is not the upgrade's fault"
+    assert smoke.summary == (
+        "1 of 2 modules import (1 upgraded, 0 dependents); 1 failing before too: "
+        "oxwx_cli (oxwx): ModuleNotFoundError: No module named 'oxwclick'"
+    )
+    before = s.smoke_before
+    assert before.status == "warn", before
+    assert (
+        before.details["failing_before"]
+        == smoke.details["failing_before"]
+        == ["oxwx_cli (oxwx): ModuleNotFoundError: No module named 'oxwclick'"]
+    )
+    assert before.summary.startswith("1 of 2 imports fail before the upgrade: oxwx_cli (oxwx)")
+
+
+def test_modules_that_poison_each_other_are_imported_apart(scenarios: dict[str, Scenario]) -> None:
+    s = scenarios["poison"]
+    assert s.smoke.status == "pass", s.smoke
+    assert s.smoke_before.status == "pass", s.smoke_before
+    for smoke in (s.smoke, s.smoke_before):
+        assert smoke.details["modules"] == ["oxwpa", "oxwpb"] and smoke.details["failing"] == []
+    # in one shared interpreter, oxwpa would have broken oxwpb: the scenario is a real poisoning
+    python = str(s.project.parent / "venv" / "bin" / "python")
+    shared = proc.run([python, "-I", "-c", "import oxwpa, oxwpb"], timeout=60)
+    assert not shared.ok and "cannot import name 'VALUE'" in shared.stderr, shared.stderr
+
+
+def test_a_submodule_the_project_uses_is_smoked(scenarios: dict[str, Scenario]) -> None:
+    s = scenarios["submodule"]
+    smoke = s.smoke
+    assert smoke.status == "fail" and not s.after.ok
+    assert smoke.details["failed"] == [
+        "oxwlib.gone (oxwlib): ModuleNotFoundError: No module named 'oxwlib.gone'",
+        "oxwlib.sub (oxwlib): ModuleNotFoundError: No module named 'oxwlib.sub'",
+        # new in 2.0 and failing: it never imported before, so it counts
+        "oxwlib_extra (oxwlib): ModuleNotFoundError: No module named 'oxwmissing'",
+    ], smoke.details
+    assert "oxwlib" not in smoke.details["failing"], "`import oxwlib` still works"
+    assert smoke.summary.startswith("3 of 6 imports fail: oxwlib.gone (oxwlib)"), smoke.details["modules"]
+    before = s.smoke_before
+    assert before.status == "pass", before
+    # oxwns.part is oxwlib's (and oxwns one of its top-level names); oxwns-other's module is not smoked
+    assert before.details["modules"] == ["oxwlib", "oxwlib.gone", "oxwlib.sub", "oxwns", "oxwns.part"]
+
+
+def test_upgrade_is_promoted_despite_an_import_failing_before_too(tmp_path: Path, smoke_wheels: Path) -> None:
+    venv = _venv(tmp_path / "venv", smoke_wheels, "oxwx==1.0")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[tool.oxwizard]\ntest-command = ["python", "-c", "print(\'1 passed, 0 failed\')"]\n',
+        encoding="utf-8",
+    )
+    argv = [sys.executable, "-m", "oxwizard", "upgrade", "oxwx==1.1", "--yes", "--env", str(venv),
+            "--project", str(project), "--find-links", str(smoke_wheels), "--no-index"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out
+    assert Environment.open(venv).distributions["oxwx"].version == "1.1", "promoted to live"
+    line = "warn import-smoke: 1 of 2 modules import (1 upgraded, 0 dependents); 1 failing before too: "
+    assert line + "oxwx_cli (oxwx): ModuleNotFoundError: No module named 'oxwclick'" in out, out
+    assert "checks failed" not in out
