@@ -196,9 +196,10 @@ def conflict_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return house
 
 
-def build_conflict_sandbox(root: Path, wheels: Path) -> DemoSandbox:
-    """A project (one passing unittest) and its venv with liba 1.0 + libb 1.0, in the demo's layout
-    (``root/wheelhouse``, ``root/project``, ``root/project/.venv``) so the wizard's helpers take it."""
+def build_conflict_sandbox(root: Path, wheels: Path, *more: str) -> DemoSandbox:
+    """A project (one passing unittest) and its venv with liba 1.0 + libb 1.0 (and the specs ``more``),
+    in the demo's layout (``root/wheelhouse``, ``root/project``, ``root/project/.venv``) so the
+    wizard's helpers take it."""
     import shutil
     import subprocess
     import sys
@@ -221,7 +222,7 @@ def build_conflict_sandbox(root: Path, wheels: Path) -> DemoSandbox:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(sandbox.venv)], check=True)
     argv = [sys.executable, "-m", "pip", "--python", str(sandbox.python), "install", "-q", "--no-index"]
     done = proc.run(
-        [*argv, "--find-links", str(sandbox.wheelhouse), "liba==1.0", "libb==1.0"],
+        [*argv, "--find-links", str(sandbox.wheelhouse), "liba==1.0", "libb==1.0", *more],
         env=proc.pip_environment(),
         timeout=120,
     )

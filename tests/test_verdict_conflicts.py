@@ -9,16 +9,21 @@ alone breaks liba 1.0; adding ``liba`` to the targets lets the resolver move it 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import build_conflict_sandbox
+from packaging.requirements import Requirement
 
+from oxwizard.commands.plan import render_plan
 from oxwizard.demo import DemoSandbox
 from oxwizard.environment import Environment
-from oxwizard.plan import Plan
+from oxwizard.plan import Change, Plan, compute_plan
 from oxwizard.runbook import load_runbook
+from oxwizard.specs import IndexOptions, parse_specs
 
 PROBLEM = "liba 1.0 has requirement libb<2, but you have libb 2.0."
 ADVICE = "add `liba` to the targets: the resolver then moves it to 2.0"
@@ -125,3 +130,40 @@ def test_upgrade_with_the_suggested_target_plans_clean_and_upgrades(
     assert Environment.open(sandbox.venv).pip_check() == []
     plan = load_runbook(_runbooks(sandbox)[-1]).plan
     assert plan is not None and plan.pip_check_after == [] and plan.resolutions == []
+
+
+def test_when_the_combined_trial_fails_each_dependent_is_tried_alone(
+    tmp_path: Path, conflict_wheels: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """libc 1.0 also needs libb<2 and has no newer version: adding both liba and libc cannot resolve,
+    adding liba alone clears liba's problem. The extra dry runs are bounded: combined, then one each."""
+    import oxwizard.plan as plan_module
+    from oxwizard.wheels import build_wheel
+
+    house = tmp_path / "wheels"
+    shutil.copytree(conflict_wheels, house)
+    build_wheel(house, "libc", "1.0", {"libc/__init__.py": ""}, requires=["libb<2"])
+    sandbox = build_conflict_sandbox(tmp_path / "sandbox", house, "libc==1.0")
+    runs: list[list[str]] = []
+    real = plan_module._resolve
+
+    def counted(env: Environment, requirements: list[Requirement], index: IndexOptions) -> list[Change]:
+        runs.append([str(r) for r in requirements])
+        return real(env, requirements, index)
+
+    monkeypatch.setattr(plan_module, "_resolve", counted)
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(Environment.open(sandbox.venv), parse_specs(["libb==2.0"]), index)
+    assert plan.new_problems == [
+        "liba 1.0 has requirement libb<2, but you have libb 2.0.",
+        "libc 1.0 has requirement libb<2, but you have libb 2.0.",
+    ]
+    assert [(r.add, r.clears) for r in plan.resolutions] == [(["liba"], [PROBLEM])]
+    assert plan.resolutions[0].sentence() == ADVICE
+    assert runs == [
+        ["libb==2.0"],
+        ["libb==2.0", "liba", "libc"],
+        ["libb==2.0", "liba"],
+        ["libb==2.0", "libc"],
+    ]
+    assert "to resolve it: " + ADVICE + " (clears 1 of the 2 new problems)" in render_plan(plan)

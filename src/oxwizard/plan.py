@@ -86,15 +86,18 @@ class Resolution(BaseModel):
         """``add `requests` to the targets: the resolver then moves it to 2.32.3``."""
         names = " and ".join(f"`{n}`" for n in self.add)
         by_name = {m.name: m for m in self.moves}
-        parts = []
+        moved, kept = [], []
         for name in self.add:
             move = by_name.get(canonicalize_name(name))
             who = "it" if len(self.add) == 1 else name
             if move is None or move.to_version is None or move.to_version == move.from_version:
-                parts.append(f"keeps {who} at {move.from_version if move else 'its version'}")
+                kept.append(f"{who} at {move.from_version if move else 'its version'}")
             else:
-                parts.append(f"moves {who} to {move.to_version}")
-        return f"add {names} to the targets: the resolver then {' and '.join(parts)}"
+                moved.append(f"{who} to {move.to_version}")
+        does = ([f"moves {' and '.join(moved)}"] if moved else []) + (
+            [f"keeps {' and '.join(kept)}"] if kept else []
+        )
+        return f"add {names} to the targets: the resolver then {' and '.join(does)}"
 
 
 class Plan(BaseModel):

@@ -56,7 +56,10 @@ def render_plan(plan: Plan) -> str:
         f"pip check now:   {'ok' if not plan.pip_check_before else '; '.join(plan.pip_check_before)}"
     )
     lines.append(f"pip check after: {'ok' if not plan.pip_check_after else '; '.join(plan.pip_check_after)}")
-    lines += [f"  to resolve it: {r.sentence()}" for r in plan.resolutions]
+    new = plan.new_problems
+    for r in plan.resolutions:
+        part = f" (clears {len(r.clears)} of the {len(new)} new problems)" if len(r.clears) < len(new) else ""
+        lines.append(f"  to resolve it: {r.sentence()}{part}")
     if plan.new_problems and not plan.resolutions:
         lines.append("  to resolve it: no installed dependent, added as a target, clears it")
     lines.append("install exactly: " + " ".join(plan.pinned) if plan.pinned else "install exactly: -")
