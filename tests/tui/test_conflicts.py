@@ -22,7 +22,7 @@ async def test_the_offer_is_shown_and_a_adds_the_target(conflict_template: Any) 
         assert app.state.plan.pip_check_after != []
         text = screen_text(app)
         assert "add `liba` to the targets: the resolver then moves it to 2.0" in text
-        assert "Next: a — add liba and plan again" in text
+        assert "Next: a — add liba, plan again" in text
         keys = app.screen.query_one(KeyBar)
         assert " a Add liba " in keys.render_keys(80).plain  # on the key bar, at 80 columns
         assert " a Add liba " in str(keys.render())

@@ -289,7 +289,7 @@ def decision_text(state: WizardState) -> Text:
     names = suggested(state)
     if names and not state.checkpoint:
         return Text(
-            f"Next: a — add {', '.join(names)} and plan again, or c — stage & test as planned",
+            f"Next: a — add {', '.join(names)}, plan again · c — stage & test as planned",
             style="bold",
         )
     if state.plan is not None and not state.plan.is_empty:
