@@ -178,3 +178,59 @@ def pip_install(sandbox: DemoSandbox, spec: str) -> None:
          str(sandbox.wheelhouse), spec], env=proc.pip_environment(), timeout=300,
     )  # fmt: skip
     assert done.ok, done.stderr
+
+
+# ---- conflicts planned, not discovered (issue 11): liba 1.0 needs libb<2, liba 2.0 accepts libb 2 ----
+@pytest.fixture(scope="session")
+def conflict_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """liba 1.0 (requires libb<2), liba 2.0 (requires libb<3), libb 1.0 and libb 2.0."""
+    from oxwizard.wheels import build_wheel
+
+    house = tmp_path_factory.mktemp("conflict-wheels")
+    for version, bound in (("1.0", "libb<2"), ("2.0", "libb<3")):
+        build_wheel(
+            house, "liba", version, {"liba/__init__.py": f'VERSION = "{version}"\n'}, requires=[bound]
+        )
+    for version in ("1.0", "2.0"):
+        build_wheel(house, "libb", version, {"libb/__init__.py": f'VERSION = "{version}"\n'})
+    return house
+
+
+def build_conflict_sandbox(root: Path, wheels: Path, *more: str) -> DemoSandbox:
+    """A project (one passing unittest) and its venv with liba 1.0 + libb 1.0 (and the specs ``more``),
+    in the demo's layout (``root/wheelhouse``, ``root/project``, ``root/project/.venv``) so the
+    wizard's helpers take it."""
+    import shutil
+    import subprocess
+    import sys
+
+    from oxwizard import proc
+
+    sandbox = DemoSandbox.at(root)
+    shutil.copytree(wheels, sandbox.wheelhouse)
+    (sandbox.project / "tests").mkdir(parents=True)
+    (sandbox.project / "pyproject.toml").write_text(
+        '[project]\nname = "conflictapp"\nversion = "0.1"\ndependencies = ["liba", "libb"]\n\n'
+        '[tool.oxwizard]\ntest-command = ["python", "-m", "unittest", "discover", "-s", "tests", "-v"]\n',
+        encoding="utf-8",
+    )
+    (sandbox.project / "tests" / "test_libs.py").write_text(
+        "import unittest\n\nimport liba\nimport libb\n\n\nclass T(unittest.TestCase):\n"
+        "    def test_import(self):\n        self.assertTrue(liba.VERSION and libb.VERSION)\n",
+        encoding="utf-8",
+    )
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(sandbox.venv)], check=True)
+    argv = [sys.executable, "-m", "pip", "--python", str(sandbox.python), "install", "-q", "--no-index"]
+    done = proc.run(
+        [*argv, "--find-links", str(sandbox.wheelhouse), "liba==1.0", "libb==1.0", *more],
+        env=proc.pip_environment(),
+        timeout=120,
+    )
+    assert done.ok, done.stderr
+    return sandbox
+
+
+@pytest.fixture(scope="session")
+def conflict_template(tmp_path_factory: pytest.TempPathFactory, conflict_wheels: Path) -> DemoSandbox:
+    """One conflict sandbox for the session, to read only (plans; upgrades that must change nothing)."""
+    return build_conflict_sandbox(tmp_path_factory.mktemp("conflict") / "sandbox", conflict_wheels)

@@ -254,6 +254,15 @@ class UpgradeFlow:
         self._step("plan", "passed", plan.summary(), time.monotonic() - started)
         return plan
 
+    def stop_before_change(self, why: str) -> FlowOutcome:
+        """End after :meth:`prepare`, before anything is changed (no checkpoint, no staging clone):
+        the runbook records the go decision as "wait" with ``why``, then the outcome (exit code 2)."""
+        assert self.plan is not None, "prepare() first"
+        question = step("go").question.format(summary=self.plan.summary())
+        self._record("go", question, "wait", Evidence(detail=why))
+        self._step("go", "stopped", "wait")
+        return self._finish(FlowOutcome("declined", f"stopped before any change: {why}", 2))
+
     def run(self) -> FlowOutcome:
         """Run the flow to its end; every failure leaves live untouched or rolled back."""
         from oxwizard.lock import env_lock

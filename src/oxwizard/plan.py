@@ -4,6 +4,11 @@ pip's ``install --dry-run --report`` resolves the targets against the target env
 is turned into a :class:`Plan` listing every change (transitive ones too) with its impact class,
 Requires-Python verdict, yanked flag, source and sha256, the ``pip check`` state before and the one
 predicted after, and the exact pinned set that applying the plan installs.
+
+When the plan predicts new ``pip check`` problems (an installed package that depends on a target and
+does not accept its new version), the resolver is asked again with those dependents added as targets
+(name only: the resolver may move them), and the additions that clear the problems are kept in the
+plan (:class:`Resolution`): "add `requests` to the targets: the resolver then moves it to 2.32.3".
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard import proc
 from oxwizard.environment import Environment
-from oxwizard.errors import InstallerError, ResolutionError
+from oxwizard.errors import InstallerError, OxwizardError, ResolutionError
 from oxwizard.redact import redact_text, redact_url
 from oxwizard.specs import IndexOptions, spec_text
 
@@ -57,6 +62,44 @@ class Change(BaseModel):
         return f"{self.from_version or 'new'} -> {self.to_version or 'removed'}"
 
 
+class Move(BaseModel):
+    """What the resolver does to a suggested target once it is added."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    from_version: str | None = None
+    to_version: str | None = None
+
+
+class Resolution(BaseModel):
+    """Targets that, added to the plan's, clear predicted ``pip check`` problems (found by the
+    resolver itself: the plan with them has none of the problems it clears)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    add: list[str]  # the targets to add, as typed (a name: the resolver picks the version)
+    moves: list[Move] = Field(default_factory=list)
+    clears: list[str] = Field(default_factory=list)  # the predicted problems that go away
+
+    def sentence(self) -> str:
+        """``add `requests` to the targets: the resolver then moves it to 2.32.3``."""
+        names = " and ".join(f"`{n}`" for n in self.add)
+        by_name = {m.name: m for m in self.moves}
+        moved, kept = [], []
+        for name in self.add:
+            move = by_name.get(canonicalize_name(name))
+            who = "it" if len(self.add) == 1 else name
+            if move is None or move.to_version is None or move.to_version == move.from_version:
+                kept.append(f"{who} at {move.from_version if move else 'its version'}")
+            else:
+                moved.append(f"{who} to {move.to_version}")
+        does = ([f"moves {' and '.join(moved)}"] if moved else []) + (
+            [f"keeps {' and '.join(kept)}"] if kept else []
+        )
+        return f"add {names} to the targets: the resolver then {' and '.join(does)}"
+
+
 class Plan(BaseModel):
     """Everything an upgrade will change, and the pins that make applying it exact."""
 
@@ -71,6 +114,8 @@ class Plan(BaseModel):
     changes: list[Change] = Field(default_factory=list)
     pip_check_before: list[str] = Field(default_factory=list)
     pip_check_after: list[str] = Field(default_factory=list)
+    # targets that would clear the new pip check problems (empty when there are none)
+    resolutions: list[Resolution] = Field(default_factory=list)
     created_at: str = ""
 
     @property
@@ -81,6 +126,16 @@ class Plan(BaseModel):
     @property
     def is_empty(self) -> bool:
         return not self.changes
+
+    @property
+    def new_problems(self) -> list[str]:
+        """The ``pip check`` problems predicted after that are not there now."""
+        return [p for p in self.pip_check_after if p not in self.pip_check_before]
+
+    @property
+    def suggested_targets(self) -> list[str]:
+        """What the first resolution adds (the wizard's ``a`` key), empty when none is known."""
+        return list(self.resolutions[0].add) if self.resolutions else []
 
     def change_for(self, name: str) -> Change | None:
         key = canonicalize_name(name)
@@ -97,7 +152,9 @@ class Plan(BaseModel):
 
     def digest(self) -> str:
         """sha256 of the canonical JSON of the plan: a runbook's integrity anchor."""
-        data = self.model_dump(mode="json", exclude={"created_at"})
+        # resolutions left out when there are none: the digests of plans recorded before they existed hold
+        exclude = {"created_at"} if self.resolutions else {"created_at", "resolutions"}
+        data = self.model_dump(mode="json", exclude=exclude)
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -135,8 +192,39 @@ def impact_of(old: str | None, new: str | None) -> Impact:
     return "patch"
 
 
-def compute_plan(env: Environment, requirements: list[Requirement], index: IndexOptions) -> Plan:
-    """Resolve ``requirements`` against ``env`` with pip's dry run; nothing is changed."""
+# At most this many extra dry runs look for targets that clear predicted problems: one with every
+# dependent added, then one per dependent (the first few) when that one does not clear them all.
+MAX_RESOLUTION_TRIALS = 4
+
+
+def compute_plan(
+    env: Environment, requirements: list[Requirement], index: IndexOptions, *, suggest: bool = True
+) -> Plan:
+    """Resolve ``requirements`` against ``env`` with pip's dry run; nothing is changed.
+
+    With ``suggest`` (the default), new predicted ``pip check`` problems are followed by a few more
+    dry runs to find which extra targets clear them (:func:`find_resolutions`)."""
+    changes = _resolve(env, requirements, index)
+    before = env.pip_check()
+    plan = Plan(
+        targets=[spec_text(r) for r in requirements],
+        env_fingerprint=env.fingerprint(),
+        python_version=env.version,
+        platform=env.platform,
+        installer=env.installer_kind(),
+        index=index.redacted(),
+        changes=changes,
+        pip_check_before=before,
+        pip_check_after=predict_conflicts(env, changes),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    if suggest and plan.new_problems:
+        plan.resolutions = find_resolutions(env, requirements, index, plan)
+    return plan
+
+
+def _resolve(env: Environment, requirements: list[Requirement], index: IndexOptions) -> list[Change]:
+    """The changes pip's resolver would make for ``requirements`` (a dry run)."""
     # The report goes to a file, not stdout: pip must not be --quiet, or a conflict's explanation
     # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
     with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
@@ -149,21 +237,55 @@ def compute_plan(env: Environment, requirements: list[Requirement], index: Index
             report = json.loads(report_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
-    before = env.pip_check()
     changes = [_change(env, item, index) for item in report.get("install", [])]
     changes.sort(key=lambda c: (not c.requested, c.name))
-    return Plan(
-        targets=[spec_text(r) for r in requirements],
-        env_fingerprint=env.fingerprint(),
-        python_version=env.version,
-        platform=env.platform,
-        installer=env.installer_kind(),
-        index=index.redacted(),
-        changes=changes,
-        pip_check_before=before,
-        pip_check_after=predict_conflicts(env, changes),
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
+    return changes
+
+
+def find_resolutions(
+    env: Environment, requirements: list[Requirement], index: IndexOptions, plan: Plan
+) -> list[Resolution]:
+    """Which installed dependents, added as targets (name only), clear ``plan``'s new problems.
+
+    One dry run with every dependent named by a new problem added; when that one fails or leaves
+    new problems, one per dependent (at most :data:`MAX_RESOLUTION_TRIALS` runs in all), each kept
+    when its own problems are gone and it brings none that were not there."""
+    before = set(plan.pip_check_before)
+    named = [(dep, text) for dep, text in _conflicts(env, plan.changes) if text not in before]
+    targets = {canonicalize_name(r.name) for r in requirements}
+    dependents = [d for d in dict.fromkeys(dep for dep, _ in named) if d not in targets]
+    if not dependents:
+        return []
+    trials: dict[tuple[str, ...], list[Move]] = {}  # what each trial does to the targets it added
+
+    def trial(extra: list[str]) -> list[tuple[str, str]] | None:
+        """The new problems with ``extra`` added, or None when the resolver refuses."""
+        try:
+            changes = _resolve(env, [*requirements, *(Requirement(n) for n in extra)], index)
+        except OxwizardError:
+            return None
+        found = [(dep, text) for dep, text in _conflicts(env, changes) if text not in before]
+        moves = [Move(name=c.name, from_version=c.from_version, to_version=c.to_version) for c in changes]
+        trials[tuple(extra)] = [m for m in moves if m.name in extra]
+        return found
+
+    def clears(extra: list[str]) -> list[str]:
+        return [text for dep, text in named if dep in extra]
+
+    left = trial(dependents)
+    if left == []:
+        return [Resolution(add=dependents, moves=trials[tuple(dependents)], clears=clears(dependents))]
+    if len(dependents) == 1:
+        return []
+    out: list[Resolution] = []
+    for dep in dependents[: MAX_RESOLUTION_TRIALS - 1]:
+        left = trial([dep])
+        if left is None:
+            continue
+        still = {d for d, _ in left}
+        if dep not in still and still <= set(dependents):
+            out.append(Resolution(add=[dep], moves=trials[(dep,)], clears=clears([dep])))
+    return out
 
 
 def dry_run_argv(
@@ -264,6 +386,11 @@ def _source_of(url: str, index: IndexOptions) -> str:
 
 def predict_conflicts(env: Environment, changes: list[Change]) -> list[str]:
     """The ``pip check`` problems the environment would have after ``changes``."""
+    return [text for _, text in _conflicts(env, changes)]
+
+
+def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]:
+    """(the distribution whose requirement fails, the ``pip check`` line) after ``changes``."""
     versions = {name: d.version for name, d in env.distributions.items()}
     requires = {name: list(d.requires) for name, d in env.distributions.items()}
     for c in changes:
@@ -273,7 +400,7 @@ def predict_conflicts(env: Environment, changes: list[Change]) -> list[str]:
         else:
             versions[c.name] = c.to_version
             requires[c.name] = list(c.requires)
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     for name in sorted(versions):
         for text in requires.get(name, []):
             try:
@@ -285,10 +412,12 @@ def predict_conflicts(env: Environment, changes: list[Change]) -> list[str]:
             dep = canonicalize_name(req.name)
             have = versions.get(dep)
             if have is None:
-                problems.append(f"{name} {versions[name]} requires {req.name}, which is not installed.")
+                problems.append(
+                    (name, f"{name} {versions[name]} requires {req.name}, which is not installed.")
+                )
             elif not req.specifier.contains(have, prereleases=True):
                 problems.append(
-                    f"{name} {versions[name]} has requirement {req}, but you have {req.name} {have}."
+                    (name, f"{name} {versions[name]} has requirement {req}, but you have {req.name} {have}.")
                 )
     return problems
 

@@ -90,7 +90,7 @@ def validate_replay(
     if state:
         raise _refuse(f"stale runbook: the environment changed since it was recorded ({state})")
     _check_lock(env)
-    fresh = compute_plan(env, requirements_of(runbook), index)
+    fresh = compute_plan(env, requirements_of(runbook), index, suggest=False)
     problems = artefact_problems(runbook.plan, fresh)
     if problems:
         raise _refuse("refused before any change: " + "; ".join(problems))

@@ -58,6 +58,7 @@ def assess(
     if plan.pip_check_after:
         score += 2
         reasons.append(f"pip check predicted to fail after: {plan.pip_check_after[0]}")
+        reasons += [r.sentence() for r in plan.resolutions]
     if plan.pip_check_before:
         score += 1
         reasons.append(f"pip check already fails: {plan.pip_check_before[0]}")

@@ -18,7 +18,15 @@ from oxwizard.specs import parse_specs
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("plan", help="show exactly what an upgrade would change (changes nothing)")
+    p = sub.add_parser(
+        "plan",
+        help="show exactly what an upgrade would change (changes nothing)",
+        description="Resolve the targets with the installer's dry run and list every change, the "
+        "pip check state now and the one predicted after, and the exact pins. When new pip check "
+        "problems are predicted, the dependents they name are tried as extra targets (a few more dry "
+        "runs) and the additions that clear them are shown ('to resolve it: add `requests` to the "
+        "targets: ...'; in --json: 'resolutions').",
+    )
     p.add_argument("specs", nargs="+", metavar="SPEC", help="PEP 508 requirement, e.g. 'oxzep7==2.0.0'")
     add_env(p)
     add_index(p)
@@ -60,5 +68,11 @@ def render_plan(plan: Plan) -> str:
         f"pip check now:   {'ok' if not plan.pip_check_before else '; '.join(plan.pip_check_before)}"
     )
     lines.append(f"pip check after: {'ok' if not plan.pip_check_after else '; '.join(plan.pip_check_after)}")
+    new = plan.new_problems
+    for r in plan.resolutions:
+        part = f" (clears {len(r.clears)} of the {len(new)} new problems)" if len(r.clears) < len(new) else ""
+        lines.append(f"  to resolve it: {r.sentence()}{part}")
+    if plan.new_problems and not plan.resolutions:
+        lines.append("  to resolve it: no installed dependent, added as a target, clears it")
     lines.append("install exactly: " + " ".join(plan.pinned) if plan.pinned else "install exactly: -")
     return "\n".join(lines)

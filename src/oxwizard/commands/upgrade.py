@@ -31,6 +31,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         description="Run the whole upgrade flow without the wizard: plan -> checkpoint -> staging clone "
         "-> install in staging -> pip check, import smoke, tests -> promote to live -> the same checks "
         "on live. A failed gate stops the flow; if live was touched it is rolled back automatically. "
+        "With --yes, a risk summary that recommends waiting (e.g. predicted pip check problems) stops "
+        "the flow before any change, with exit code 2, unless --force. "
         "Every step is recorded in the runbook repository PROJECT/.oxwizard/.",
     )
     p.add_argument("specs", nargs="+", metavar="SPEC", help="PEP 508 requirement, e.g. 'oxzep7==1.5.0'")
@@ -43,7 +45,18 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default=None,
         help="test command (split like a shell would, but never run by a shell)",
     )
-    p.add_argument("--yes", "-y", action="store_true", help="answer every question with its default")
+    p.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="answer every question with its default; stops before any change (exit 2) when the risk "
+        "summary recommends waiting, unless --force",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="with --yes, go ahead even when the risk summary recommends waiting",
+    )
     p.add_argument("--no-stage", action="store_true", help="skip the staging clone (try on live)")
     p.add_argument(
         "--rounds",
@@ -109,6 +122,13 @@ def run(args: argparse.Namespace) -> int:
             say(f"          risk: {flow.risk.level}, {flow.risk.recommendation}")
             for reason in flow.risk.reasons:
                 say(f"            - {reason}")
+        plan = flow.plan
+        waits = flow.risk is not None and flow.risk.recommendation == "wait"
+        if args.yes and waits and not args.force and plan is not None and not plan.is_empty:
+            why = "the risk summary says wait, and --yes does not override it (--force does)"
+            if plan.resolutions:
+                why += "; " + plan.resolutions[0].sentence()
+            return finish(flow, flow.stop_before_change(why), assume_yes=args.yes)
         return finish(flow, flow.run(), assume_yes=args.yes)
 
 
@@ -122,7 +142,7 @@ def finish(flow: UpgradeFlow, outcome: FlowOutcome, *, assume_yes: bool) -> int:
     if flow.runbook is not None:
         say(f"runbook: {flow.repo_path / 'runbooks' / (flow.runbook.id + '.json')}")
     if outcome.status == "declined" and not assume_yes:
-        return 2
+        return 2  # a stop before any change under --yes carries its own exit code (2)
     return outcome.exit_code
 
 

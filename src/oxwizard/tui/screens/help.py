@@ -28,6 +28,8 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("/", "filter the packages, or type a spec (oxzep7==1.5.0) and ⏎"),
         ("space", "pick the highlighted package (several can be picked)"),
         ("p", "show the plan: what would change (nothing is installed)"),
+        ("a", "add the targets that clear a predicted pip check problem, and plan again (in the key "
+              "bar when the plan names some)"),
         ("c", "stage & test: checkpoint, staging copy, checks before"),
         ("g  w", 'go (upgrade) or wait (recorded as "not now")'),
     ),

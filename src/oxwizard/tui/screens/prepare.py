@@ -1,6 +1,7 @@
 """Screen 1, Prepare: environment facts, targets, the plan and risk, staging + baseline, go/wait.
 
-Keys that belong to this screen: ``/`` filter, space pick, ``p`` plan, ``c`` continue (checkpoint,
+Keys that belong to this screen: ``/`` filter, space pick, ``p`` plan, ``a`` add the targets that
+clear a predicted conflict (shown only when the plan names some), ``c`` continue (checkpoint,
 staging clone, baseline). The decision keys (``g``/``w``), ``R``, ``l``, ``?`` and ``q`` are the
 app's, so they work on every screen.
 """
@@ -51,6 +52,13 @@ class PrepareScreen(FlowScreen):
             "Stage & test",
             id="continue",
             tooltip="Take the checkpoint, clone to staging, run the baseline checks (live untouched)",
+        ),
+        Binding(
+            "a",
+            "add_suggested",
+            "Add targets",  # named by key_description: "Add requests"
+            id="add-suggested",
+            tooltip="Add the targets that clear the predicted pip check problems, and plan again",
         ),
         Binding("escape", "leave_filter", "Targets", show=False),
     ]
@@ -162,6 +170,20 @@ class PrepareScreen(FlowScreen):
             return
         self.post_message(PlanRequested(specs))
 
+    def action_add_suggested(self) -> None:
+        """Plan again with the targets that clear the predicted pip check problems added."""
+        plan = self.wizard_state.plan
+        if plan is None or not plan.suggested_targets:
+            return
+        self.post_message(PlanRequested([*plan.targets, *plan.suggested_targets]))
+
+    def key_description(self, action: str) -> str | None:
+        """The key bar's text for a key whose meaning depends on the plan."""
+        if action == "add_suggested":
+            names = suggested(self.wizard_state)
+            return f"Add {', '.join(names)}" if names else None
+        return None
+
     def action_continue(self) -> None:
         self.post_message(FlowStartRequested())
 
@@ -172,6 +194,11 @@ class PrepareScreen(FlowScreen):
             return None  # shown dimmed until the targets table is there
         if action == "plan":
             return state.env is not None and not busy
+        if action == "add_suggested":  # no key at all without a suggestion or while a flow runs ("a"
+            # then answers the flow's questions: acknowledge)
+            if not suggested(state) or state.flow_running or state.question is not None:
+                return False
+            return not busy
         if action == "continue":
             return state.plan is not None and not state.plan.is_empty and not busy and state.outcome is None
         return True
@@ -259,11 +286,22 @@ def decision_text(state: WizardState) -> Text:
         return Text.assemble(head, "\n" if head else "", Text(f"■ {state.outcome.message}", style="bold"))
     if state.flow_running:
         return head or Text("working…", style="dim")
+    names = suggested(state)
+    if names and not state.checkpoint:
+        return Text(
+            f"Next: a — add {', '.join(names)}, plan again · c — stage & test as planned",
+            style="bold",
+        )
     if state.plan is not None and not state.plan.is_empty:
         return Text(
             "Next: c — checkpoint, staging clone and baseline checks (live is not touched)", style="bold"
         )
     return Text("Next: pick targets, then p for the plan", style="dim")
+
+
+def suggested(state: WizardState) -> list[str]:
+    """The targets the plan suggests adding (they clear its predicted pip check problems)."""
+    return state.plan.suggested_targets if state.plan is not None else []
 
 
 # -- the slices of the state each part of the screen shows ----------------------------------------------

@@ -14,6 +14,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 if TYPE_CHECKING:
+    from textual.binding import Binding
     from textual.screen import Screen
 
 PALETTE = "^p palette"
@@ -26,6 +27,7 @@ RANKS = {
     "close": 0,
     "help": 1,
     "quit": 1,
+    "add_suggested": 1,  # the prepare screen's offer of the targets that clear a predicted conflict
     "runbook": 3,
     "focus_filter": 3,
     "pick": 3,
@@ -65,7 +67,7 @@ class KeyBar(Static):
                 continue
             seen.add(binding.action)
             piece = Text(f" {self.app.get_key_display(binding)} ", style="bold reverse" if enabled else "dim")
-            piece.append(f"{binding.description} ", style="" if enabled else "dim")
+            piece.append(f"{describe(self.screen, binding)} ", style="" if enabled else "dim")
             keys.append((rank(binding.action), enabled, piece))
         # too long: the least important keys go first, whole (a dimmed one before an active one)
         while keys and sum(k[2].cell_len for k in keys) > width:
@@ -79,6 +81,14 @@ class KeyBar(Static):
             out.append(" " * (palette_room - out.cell_len))
             out.append(PALETTE, style="dim")
         return out
+
+
+def describe(screen: object, binding: Binding) -> str:
+    """The binding's description, or the one its screen gives for it now (``key_description``): a
+    key whose meaning depends on the state names what it does ("Add requests")."""
+    dynamic = getattr(screen, "key_description", None)
+    text = dynamic(binding.action) if callable(dynamic) else None
+    return str(text) if text else binding.description
 
 
 def rank(action: str) -> int:

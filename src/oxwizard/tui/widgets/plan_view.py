@@ -58,6 +58,8 @@ def render_plan(plan: Plan, risk: Any = None, security: Any = None, width: int |
     )
     for problem in plan.pip_check_after[:3]:
         out.append(f"    {problem}\n", style="red")
+    for resolution in plan.resolutions[:1]:  # the one the prepare screen's "a" adds
+        out.append(f"✚ {resolution.sentence()} (a)\n", style="bold")
     if security is not None:
         fixes, introduces = list(security.fixes), list(security.introduces)
         style = "red" if introduces else "green" if fixes else ""
@@ -69,7 +71,8 @@ def render_plan(plan: Plan, risk: Any = None, security: Any = None, width: int |
         level = str(getattr(risk, "level", "?"))
         out.append("Risk: ")
         out.append(level.upper(), style=RISK_STYLE.get(level.lower(), "bold"))
-        reasons = list(getattr(risk, "reasons", []) or [])
+        shown = {r.sentence() for r in plan.resolutions[:1]}  # said above, with its key
+        reasons = [r for r in list(getattr(risk, "reasons", []) or []) if r not in shown]
         if reasons:
             out.append(" — " + "; ".join(str(r) for r in reasons))
         out.append("\n")
