@@ -33,8 +33,8 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from oxwizard import proc
-from oxwizard.environment import Environment, clear_probe_cache, read_distributions
+from oxwizard.core import proc
+from oxwizard.env.environment import Environment, clear_probe_cache, read_distributions
 
 
 def tiny_wheel(folder: Path, name: str, version: str, requires: list[str]) -> Path:

@@ -18,12 +18,12 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from oxwizard import proc
 from oxwizard.checks.performance import compare, run_benchmark
 from oxwizard.checks.result import CheckResult
-from oxwizard.config import load_project_config
-from oxwizard.demo import DemoSandbox, build_demo
-from oxwizard.environment import Environment
+from oxwizard.core import proc
+from oxwizard.core.config import load_project_config
+from oxwizard.demo.sandbox import DemoSandbox, build_demo
+from oxwizard.env.environment import Environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from test_performance_check import busy_cores

@@ -3,7 +3,7 @@
     python benchmarks/bench_rollback.py [--files 9000]
 
 Scenario (issue 3): a venv holding a generated distribution ``bigpkg`` 1.0 of ``--files`` files
-(built with :func:`oxwizard.wheels.build_wheel` into a local wheelhouse), upgraded to 2.0 (a new
+(built with :func:`oxwizard.demo.wheels.build_wheel` into a local wheelhouse), upgraded to 2.0 (a new
 dependency ``bigpkg-extra`` too), then rolled back. Measured side by side in one run:
 
 - checkpoint: :func:`take_checkpoint` before the upgrade, against the install it protects
@@ -33,14 +33,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from oxwizard import proc
-from oxwizard.apply import apply_plan
-from oxwizard.checkpoint import take_checkpoint
-from oxwizard.environment import Environment
-from oxwizard.plan import compute_plan
-from oxwizard.rollback import rollback
-from oxwizard.specs import IndexOptions, parse_specs
-from oxwizard.wheels import build_wheel
+from oxwizard.core import proc
+from oxwizard.demo.wheels import build_wheel
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.safety.apply import apply_plan
+from oxwizard.safety.checkpoint import take_checkpoint
+from oxwizard.safety.rollback import rollback
 
 
 def build(wheelhouse: Path, files: int) -> None:

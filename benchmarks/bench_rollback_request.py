@@ -23,12 +23,12 @@ import time
 from pathlib import Path
 
 from oxwizard.checks.result import CheckSet
-from oxwizard.config import load_project_config
-from oxwizard.demo import build_demo
-from oxwizard.environment import Environment
-from oxwizard.flow import Question, StepEvent, UpgradeFlow
-from oxwizard.runbook import FlowOptions
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.core.config import load_project_config
+from oxwizard.demo.sandbox import build_demo
+from oxwizard.env.environment import Environment
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.flow.upgrade import Question, StepEvent, UpgradeFlow
+from oxwizard.runbook.model import FlowOptions
 
 POINTS = {
     "staging install": ("install-staging", None),

@@ -3,7 +3,7 @@
     python benchmarks/bench_stage.py [--files 9000]
 
 Builds a venv holding a generated distribution of ``--files`` files plus the demo packages (local
-wheelhouse, no network), then times, side by side in one run: :func:`oxwizard.stage.create_stage`
+wheelhouse, no network), then times, side by side in one run: :func:`oxwizard.safety.stage.create_stage`
 (a full copy, reflinks where the filesystem supports them) against ``python -m venv`` followed by
 ``pip install --no-deps -r`` of the live env's exact pins. Prints the ratio; asserts nothing.
 """
@@ -20,9 +20,9 @@ from pathlib import Path
 
 from bench_rollback import build
 
-from oxwizard import proc
-from oxwizard.environment import Environment
-from oxwizard.stage import create_stage
+from oxwizard.core import proc
+from oxwizard.env.environment import Environment
+from oxwizard.safety.stage import create_stage
 
 
 def main() -> int:

@@ -170,7 +170,7 @@ def bench_idle_output(env: Path, project: Path, seconds: float = 10.0) -> None:
 
 
 def bench_install_output(seconds_cap: float = 240.0) -> None:
-    from oxwizard.demo import build_demo
+    from oxwizard.demo.sandbox import build_demo
 
     root = Path(tempfile.mkdtemp(prefix="oxw-bench-"))
     demo = build_demo(root)

@@ -31,7 +31,7 @@ async def shoot(sandbox: Any, name: str, before: Callable[[Any], Awaitable[None]
 
 
 async def main(out: Path) -> None:
-    from oxwizard.demo import build_demo
+    from oxwizard.demo.sandbox import build_demo
     from tests.tui import test_snapshots as shots
 
     async def help_screen(pilot: Any) -> None:

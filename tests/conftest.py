@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard.demo import DemoSandbox, build_demo, build_wheelhouse
-from oxwizard.plan import Change, Plan
+from oxwizard.demo.sandbox import DemoSandbox, build_demo, build_wheelhouse
+from oxwizard.env.plan import Change, Plan
 
 DemoFactory = Callable[[], DemoSandbox]
 
@@ -123,10 +123,10 @@ def env_state(venv: Path) -> dict[str, str]:
 
 def assert_restored(venv: Path, checkpoint_id: str) -> None:
     """The env is exactly at the checkpoint: fingerprint, every RECORD hash, manifest, no leftovers."""
-    from oxwizard.checkpoint import load_checkpoint
-    from oxwizard.environment import Environment
-    from oxwizard.journal import pending
-    from oxwizard.records import sha256_file, verify_record
+    from oxwizard.env.environment import Environment
+    from oxwizard.safety.checkpoint import load_checkpoint
+    from oxwizard.safety.journal import pending
+    from oxwizard.safety.records import sha256_file, verify_record
 
     env = Environment.open(venv)
     ck = load_checkpoint(env, checkpoint_id)
@@ -171,7 +171,7 @@ def make_plan() -> Plan:
 
 def pip_install(sandbox: DemoSandbox, spec: str) -> None:
     """``pip install SPEC`` into the sandbox's venv from its wheelhouse (no index), or fail the test."""
-    from oxwizard import proc
+    from oxwizard.core import proc
 
     done = proc.run(
         [str(sandbox.python), "-m", "pip", "install", "-q", "--no-index", "--find-links",
@@ -184,7 +184,7 @@ def pip_install(sandbox: DemoSandbox, spec: str) -> None:
 @pytest.fixture(scope="session")
 def conflict_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """liba 1.0 (requires libb<2), liba 2.0 (requires libb<3), libb 1.0 and libb 2.0."""
-    from oxwizard.wheels import build_wheel
+    from oxwizard.demo.wheels import build_wheel
 
     house = tmp_path_factory.mktemp("conflict-wheels")
     for version, bound in (("1.0", "libb<2"), ("2.0", "libb<3")):
@@ -204,7 +204,7 @@ def build_conflict_sandbox(root: Path, wheels: Path, *more: str) -> DemoSandbox:
     import subprocess
     import sys
 
-    from oxwizard import proc
+    from oxwizard.core import proc
 
     sandbox = DemoSandbox.at(root)
     shutil.copytree(wheels, sandbox.wheelhouse)

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from conftest import assert_restored
 
-from oxwizard.apply import apply_plan
-from oxwizard.checkpoint import take_checkpoint
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.journal import pending
-from oxwizard.plan import Plan, compute_plan
-from oxwizard.rollback import rollback
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Plan, compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.safety.apply import apply_plan
+from oxwizard.safety.checkpoint import take_checkpoint
+from oxwizard.safety.journal import pending
+from oxwizard.safety.rollback import rollback
 
 
 def _setup(demo: DemoSandbox, *specs: str) -> tuple[Environment, Plan, IndexOptions]:
@@ -71,11 +71,11 @@ def test_staging_apply_is_not_journaled(live_demo: DemoSandbox) -> None:
 SIGNAL_DRIVER = r"""
 import sys
 from pathlib import Path
-from oxwizard.apply import apply_plan
-from oxwizard.checkpoint import take_checkpoint
-from oxwizard.environment import Environment
-from oxwizard.plan import Plan
-from oxwizard.specs import IndexOptions
+from oxwizard.safety.apply import apply_plan
+from oxwizard.safety.checkpoint import take_checkpoint
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Plan
+from oxwizard.env.specs import IndexOptions
 env = Environment.open(sys.argv[1])
 plan = Plan.model_validate_json(open(sys.argv[2]).read())
 ck = take_checkpoint(env, plan)

@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard import checkpoint as checkpoint_mod
-from oxwizard.apply import apply_plan
-from oxwizard.checkpoint import (
+from oxwizard.core.errors import CheckpointError, UnsafePath
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Plan, compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.safety import checkpoint as checkpoint_mod
+from oxwizard.safety.apply import apply_plan
+from oxwizard.safety.checkpoint import (
     checkpoints_dir,
     latest_checkpoint,
     list_checkpoints,
@@ -21,13 +26,8 @@ from oxwizard.checkpoint import (
     prune_checkpoints,
     take_checkpoint,
 )
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.errors import CheckpointError, UnsafePath
-from oxwizard.plan import Plan, compute_plan
-from oxwizard.records import EnvPaths
-from oxwizard.rollback import rollback
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.safety.records import EnvPaths
+from oxwizard.safety.rollback import rollback
 
 
 def _plan(demo: DemoSandbox, *specs: str) -> tuple[Environment, Plan]:
@@ -134,7 +134,7 @@ def test_path_safety_compares_whole_segments_and_follows_symlinks(tmp_path: Path
 
 def test_checkpoint_heads_order_by_creation_and_skip_what_cannot_be_read(tmp_path: Path) -> None:
     """Rollback chooses among checkpoints by their heads (the manifest is not validated for that)."""
-    from oxwizard.checkpoint import checkpoint_heads, checkpoints_dir
+    from oxwizard.safety.checkpoint import checkpoint_heads, checkpoints_dir
 
     folder = checkpoints_dir(tmp_path)
     manifest = [{"path": f"lib/m{i}.py", "size": 1, "sha256": "0" * 64} for i in range(1000)]

@@ -12,7 +12,6 @@ import statistics
 from collections.abc import Callable
 from pathlib import Path
 
-from oxwizard import proc
 from oxwizard.checks.logs import mark_logs, scan_logs
 from oxwizard.checks.monitor import monitor
 from oxwizard.checks.performance import run_benchmark
@@ -21,11 +20,12 @@ from oxwizard.checks.risk import assess
 from oxwizard.checks.security import security_delta
 from oxwizard.checks.suite import run_checks
 from oxwizard.checks.tests import run_tests
-from oxwizard.config import ChecksConfig, load_project_config
-from oxwizard.demo import PROJECT_FILES, DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.plan import compute_plan
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.core import proc
+from oxwizard.core.config import ChecksConfig, load_project_config
+from oxwizard.demo.sandbox import PROJECT_FILES, DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
 
 DemoFactory = Callable[[], DemoSandbox]
 REPO_VENV = Path(__file__).resolve().parents[1] / ".venv"  # has pytest

@@ -15,11 +15,11 @@ from oxwizard.checks.risk import assess
 from oxwizard.checks.security import security_delta
 from oxwizard.checks.suite import run_checks
 from oxwizard.checks.tests import run_tests
-from oxwizard.config import ChecksConfig, load_project_config
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.plan import compute_plan
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.core.config import ChecksConfig, load_project_config
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
 
 DemoFactory = Callable[[], DemoSandbox]
 

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 import pytest
 
 from oxwizard.checks.result import CheckSet
-from oxwizard.config import load_project_config
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.flow import FlowStopped, Question, StepEvent, UpgradeFlow, start_state
-from oxwizard.runbook import FlowOptions, load_runbook
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.core.config import load_project_config
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.flow.upgrade import FlowStopped, Question, StepEvent, UpgradeFlow, start_state
+from oxwizard.runbook.model import FlowOptions, load_runbook
 from tests.conftest import env_state
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from packaging.specifiers import SpecifierSet
 
-from oxwizard import proc
-from oxwizard.demo import DemoSandbox, base_interpreter, build_demo
-from oxwizard.errors import InstallerError, UsageError
+from oxwizard.core import proc
+from oxwizard.core.errors import InstallerError, UsageError
+from oxwizard.demo.sandbox import DemoSandbox, base_interpreter, build_demo
 
 DemoFactory = Callable[[], DemoSandbox]
 

@@ -49,7 +49,7 @@ def test_cli_reference_covers_every_command_and_exit_code() -> None:
 def test_runbook_format_embeds_the_schema() -> None:
     import json
 
-    from oxwizard.runbook import Runbook
+    from oxwizard.runbook.model import Runbook
 
     text = gen_docs().render_runbook_format()
     block = text.split("```json\n", 1)[1].split("\n```", 1)[0]
@@ -66,7 +66,7 @@ def _readme_headless_commands() -> list[list[str]]:
 
 
 def test_readme_headless_examples_work_as_written(demo: Any) -> None:
-    from oxwizard.environment import Environment
+    from oxwizard.env.environment import Environment
 
     commands = _readme_headless_commands()
     assert [argv[:2] for argv in commands] == [

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard import environment as environment_module
-from oxwizard import proc
-from oxwizard.environment import Environment, locate_python
-from oxwizard.errors import EnvironmentNotFound, InstallerError
+from oxwizard.core import proc
+from oxwizard.core.errors import EnvironmentNotFound, InstallerError
+from oxwizard.env import environment as environment_module
+from oxwizard.env.environment import Environment, locate_python
 
 
 def tiny_wheel(folder: Path, name: str, version: str, requires: list[str] | None = None) -> Path:
@@ -189,7 +189,7 @@ def test_no_installer_is_a_clear_error(bare_venv: Path, monkeypatch: pytest.Monk
 def test_probe_is_cached_per_interpreter_and_redone_when_the_venv_is_rebuilt(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from oxwizard.environment import clear_probe_cache, probe_cache_dir
+    from oxwizard.env.environment import clear_probe_cache, probe_cache_dir
 
     monkeypatch.setenv("OXWIZARD_CACHE_DIR", str(tmp_path / "cache"))
     clear_probe_cache()

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from oxwizard.environment import Environment
+from oxwizard.env.environment import Environment
 
 REPO = Path(__file__).resolve().parents[1]
 PLAYBOOK = REPO / "scripts" / "fleet" / "replay.yml"

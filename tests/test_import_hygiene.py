@@ -40,7 +40,12 @@ def loaded_after(code: str) -> set[str]:
 
 def test_engine_module_list_is_complete() -> None:
     names = engine_modules()
-    for expected in ("oxwizard.environment", "oxwizard.plan", "oxwizard.runbook_repo", "oxwizard.cli"):
+    for expected in (
+        "oxwizard.env.environment",
+        "oxwizard.env.plan",
+        "oxwizard.runbook.repo",
+        "oxwizard.cli",
+    ):
         assert expected in names
     assert not any(n.startswith("oxwizard.tui") for n in names)
 

@@ -18,20 +18,20 @@ from pathlib import Path
 import pytest
 from conftest import assert_restored
 
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.journal import pending
-from oxwizard.plan import compute_plan
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.safety.journal import pending
 
 DRIVER = r"""
 import sys
-from oxwizard.apply import apply_plan
-from oxwizard.checkpoint import take_checkpoint
-from oxwizard.environment import Environment
-from oxwizard.journal import pending
-from oxwizard.plan import Plan
-from oxwizard.specs import IndexOptions
+from oxwizard.safety.apply import apply_plan
+from oxwizard.safety.checkpoint import take_checkpoint
+from oxwizard.env.environment import Environment
+from oxwizard.safety.journal import pending
+from oxwizard.env.plan import Plan
+from oxwizard.env.specs import IndexOptions
 
 env = Environment.open(sys.argv[1])
 plan = Plan.model_validate_json(open(sys.argv[2]).read())
@@ -41,7 +41,7 @@ print(ck.id, flush=True)
 result = apply_plan(env, plan, index, checkpoint=ck, on_line=lambda line: print(line, flush=True))
 print("APPLIED", result.ok, flush=True)
 if sys.argv[4] == "rollback":
-    from oxwizard.rollback import rollback
+    from oxwizard.safety.rollback import rollback
     r = rollback(env, ck.id)
     print("ROLLED-BACK", r.operations, flush=True)
 """

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard.environment import Environment
-from oxwizard.errors import LockHeld
-from oxwizard.lock import env_lock, lock_path
+from oxwizard.core.errors import LockHeld
+from oxwizard.env.environment import Environment
+from oxwizard.safety.lock import env_lock, lock_path
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +25,8 @@ def bare_env(tmp_path_factory: pytest.TempPathFactory) -> Environment:
 
 HOLD = """
 import sys, time
-from oxwizard.environment import Environment
-from oxwizard.lock import env_lock
+from oxwizard.env.environment import Environment
+from oxwizard.safety.lock import env_lock
 with env_lock(Environment.open(sys.argv[1]), "oxwizard upgrade oxzep7==2.0.0"):
     print("held", flush=True)
     time.sleep(60)

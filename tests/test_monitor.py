@@ -11,11 +11,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from oxwizard import proc
 from oxwizard.checks.result import load_checkset
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.runbook_repo import RunbookRepo
+from oxwizard.core import proc
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.runbook.repo import RunbookRepo
 
 DemoFactory = Callable[[], DemoSandbox]
 

@@ -11,9 +11,9 @@ import pytest
 from test_environment import tiny_wheel
 from test_plan import make_venv
 
-from oxwizard.environment import Environment
-from oxwizard.outdated import available_versions, find_outdated
-from oxwizard.specs import IndexOptions
+from oxwizard.env.environment import Environment
+from oxwizard.env.outdated import available_versions, find_outdated
+from oxwizard.env.specs import IndexOptions
 
 
 @pytest.fixture(scope="module")

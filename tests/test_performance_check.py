@@ -17,9 +17,9 @@ from conftest import pip_install
 from oxwizard.checks.monitor import MonitorResult
 from oxwizard.checks.performance import compare, p_greater, run_benchmark
 from oxwizard.checks.result import CheckResult, CheckSet, load_checkset
-from oxwizard.config import ChecksConfig, load_project_config
-from oxwizard.demo import DemoSandbox, build_demo
-from oxwizard.environment import Environment
+from oxwizard.core.config import ChecksConfig, load_project_config
+from oxwizard.demo.sandbox import DemoSandbox, build_demo
+from oxwizard.env.environment import Environment
 
 NOISY = "inconclusive: the machine is too noisy"
 

@@ -10,7 +10,7 @@ from typing import Any
 from conftest import make_plan
 
 from oxwizard.checks.risk import assess
-from oxwizard.pins import stale_pins
+from oxwizard.env.pins import stale_pins
 
 
 def test_requirement_files_and_pyproject_that_exclude_the_new_version_are_named(tmp_path: Path) -> None:

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from test_environment import tiny_wheel
 
-from oxwizard import proc
-from oxwizard.environment import Environment
-from oxwizard.errors import ResolutionError
-from oxwizard.plan import compute_plan, impact_of
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.core import proc
+from oxwizard.core.errors import ResolutionError
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import compute_plan, impact_of
+from oxwizard.env.specs import IndexOptions, parse_specs
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from oxwizard import proc
+from oxwizard.core import proc
 
 # The child hangs itself up (as a lost terminal would), then says whether it is still alive.
 HANG_UP_SELF = "import os, signal; os.kill(os.getpid(), signal.SIGHUP); print('still here', flush=True)"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard.errors import UnsafePath
-from oxwizard.records import EnvPaths, hash_many, record_files, sha256_file
+from oxwizard.core.errors import UnsafePath
+from oxwizard.safety.records import EnvPaths, hash_many, record_files, sha256_file
 
 
 def test_hash_many_equals_hashlib_for_small_big_and_empty_files_and_marks_what_cannot_be_read(
@@ -87,7 +87,7 @@ def test_many_files_hash_the_same_in_a_process_with_threads_and_without(tmp_path
     # a fresh interpreter has no other thread: there the child's half is hashed in a forked child
     # (on a machine with more than one core, which _can_fork() reports)
     code = (
-        "import json, sys; from oxwizard import records; paths = json.load(sys.stdin); "
+        "import json, sys; from oxwizard.safety import records; paths = json.load(sys.stdin); "
         "print(json.dumps([records._can_fork(), records.hash_many(paths)]))"
     )
     done = subprocess.run(

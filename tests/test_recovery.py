@@ -10,20 +10,20 @@ from pathlib import Path
 
 from conftest import assert_restored
 
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.journal import pending
-from oxwizard.plan import compute_plan
-from oxwizard.recovery import recover
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.safety.journal import pending
+from oxwizard.safety.recovery import recover
 
 KILLED_APPLY = r"""
 import sys
-from oxwizard.apply import apply_plan
-from oxwizard.checkpoint import take_checkpoint
-from oxwizard.environment import Environment
-from oxwizard.plan import Plan
-from oxwizard.specs import IndexOptions
+from oxwizard.safety.apply import apply_plan
+from oxwizard.safety.checkpoint import take_checkpoint
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Plan
+from oxwizard.env.specs import IndexOptions
 env = Environment.open(sys.argv[1])
 plan = Plan.model_validate_json(open(sys.argv[2]).read())
 ck = take_checkpoint(env, plan)
@@ -71,8 +71,8 @@ def test_foreign_tilde_leftovers_are_reported_and_kept(live_demo: DemoSandbox, t
 
 HOLD = """
 import sys, time
-from oxwizard.environment import Environment
-from oxwizard.lock import env_lock
+from oxwizard.env.environment import Environment
+from oxwizard.safety.lock import env_lock
 with env_lock(Environment.open(sys.argv[1]), "oxwizard upgrade (still running)"):
     print("held", flush=True)
     time.sleep(60)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from oxwizard.redact import redact_text, redact_url
-from oxwizard.runbook import Decision, Evidence
-from oxwizard.specs import IndexOptions
+from oxwizard.core.redact import redact_text, redact_url
+from oxwizard.env.specs import IndexOptions
+from oxwizard.runbook.model import Decision, Evidence
 
 SECRETS = ["s3cr3t-token", "hunter2", "p%40ss%3Aw0rd", "ghp_abc123", "deploy"]
 

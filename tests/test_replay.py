@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from oxwizard.environment import Environment
-from oxwizard.plan import Change, Plan
-from oxwizard.replay import artefact_problems, plan_diff
-from oxwizard.replay_report import SCHEMA_END, SCHEMA_START, ReplayReport, report_schema
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Change, Plan
+from oxwizard.flow.replay import artefact_problems, plan_diff
+from oxwizard.runbook.report import SCHEMA_END, SCHEMA_START, ReplayReport, report_schema
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "replay.md"
 ANSI = re.compile(r"\x1b\[")
@@ -196,7 +196,7 @@ def test_stale_runbook_is_refused(recorded_15: Any, recorded_20: Any) -> None:
 def test_different_artefact_under_the_same_version_is_refused(
     recorded_15: Any, recorded_20: Any, wheelhouse: Path, tmp_path: Path
 ) -> None:
-    from oxwizard.wheels import build_wheel
+    from oxwizard.demo.wheels import build_wheel
 
     _, runbook = recorded_15
     sandbox, _ = recorded_20
@@ -225,8 +225,8 @@ def test_different_artefact_under_the_same_version_is_refused(
 def test_drift_is_refused_with_a_diff_unless_allowed(
     recorded_15: Any, recorded_20: Any, wheelhouse: Path, tmp_path: Path
 ) -> None:
-    from oxwizard.runbook import dump_runbook, load_runbook
-    from oxwizard.wheels import build_wheel
+    from oxwizard.demo.wheels import build_wheel
+    from oxwizard.runbook.model import dump_runbook, load_runbook
 
     _, runbook_15 = recorded_15
     sandbox, _ = recorded_20
@@ -260,10 +260,10 @@ def test_drift_is_refused_with_a_diff_unless_allowed(
 
 def test_the_install_itself_checks_hashes(recorded_15: Any, recorded_20: Any, tmp_path: Path) -> None:
     """Second line of defence: even past validation, the recorded plan installs hash-checked."""
-    from oxwizard.apply import apply_plan
-    from oxwizard.runbook import load_runbook
-    from oxwizard.specs import IndexOptions
-    from oxwizard.wheels import build_wheel
+    from oxwizard.demo.wheels import build_wheel
+    from oxwizard.env.specs import IndexOptions
+    from oxwizard.runbook.model import load_runbook
+    from oxwizard.safety.apply import apply_plan
 
     _, runbook = recorded_15
     sandbox, _ = recorded_20
@@ -280,7 +280,7 @@ def test_the_install_itself_checks_hashes(recorded_15: Any, recorded_20: Any, tm
 
 
 def test_lock_held_by_another_process_is_refused(recorded_15: Any, recorded_20: Any) -> None:
-    from oxwizard.lock import env_lock
+    from oxwizard.safety.lock import env_lock
 
     _, runbook = recorded_15
     sandbox, _ = recorded_20
@@ -355,7 +355,7 @@ def test_documented_schema_is_current() -> None:
     text = DOCS.read_text(encoding="utf-8")
     block = text[text.index(SCHEMA_START) : text.index(SCHEMA_END)]
     documented = json.loads(block[block.index("```json") + 7 : block.rindex("```")])
-    assert documented == report_schema(), "refresh it: python -m oxwizard.replay_report docs/replay.md"
+    assert documented == report_schema(), "refresh it: python -m oxwizard.runbook.report docs/replay.md"
 
 
 # -- a minimal JSON Schema check (the subset pydantic emits), so reports are checked against the doc --

@@ -11,14 +11,20 @@ from pathlib import Path
 import pytest
 from conftest import assert_restored, env_state
 
-from oxwizard.apply import apply_plan
-from oxwizard.checkpoint import Checkpoint, checkpoints_dir, load_checkpoint, stash_dir, take_checkpoint
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.errors import RollbackFailed
-from oxwizard.plan import compute_plan
-from oxwizard.rollback import rollback
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.core.errors import RollbackFailed
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.safety.apply import apply_plan
+from oxwizard.safety.checkpoint import (
+    Checkpoint,
+    checkpoints_dir,
+    load_checkpoint,
+    stash_dir,
+    take_checkpoint,
+)
+from oxwizard.safety.rollback import rollback
 
 
 def _index(demo: DemoSandbox) -> IndexOptions:

@@ -9,8 +9,8 @@ import pytest
 from conftest import make_plan
 from test_runbook_repo import make_runbook
 
-from oxwizard.errors import RunbookError
-from oxwizard.runbook import (
+from oxwizard.core.errors import RunbookError
+from oxwizard.runbook.model import (
     MAX_RUNBOOK_BYTES,
     SCHEMA_VERSION,
     Decision,

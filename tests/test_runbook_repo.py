@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard.environment import EnvironmentFacts
-from oxwizard.errors import RunbookError
-from oxwizard.runbook import Decision, Evidence, Runbook, load_runbook
-from oxwizard.runbook_repo import DEFAULT_AUTHOR, RunbookRepo
+from oxwizard.core.errors import RunbookError
+from oxwizard.env.environment import EnvironmentFacts
+from oxwizard.runbook.model import Decision, Evidence, Runbook, load_runbook
+from oxwizard.runbook.repo import DEFAULT_AUTHOR, RunbookRepo
 
 
 def git(cwd: Path, *args: str) -> str:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard.errors import InvalidSpec, UsageError
-from oxwizard.specs import IndexOptions, parse_spec, parse_specs, spec_text
+from oxwizard.core.errors import InvalidSpec, UsageError
+from oxwizard.env.specs import IndexOptions, parse_spec, parse_specs, spec_text
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.errors import UsageError
-from oxwizard.stage import create_stage, remove_stage
+from oxwizard.core.errors import UsageError
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.safety.stage import create_stage, remove_stage
 
 
 def _inodes(root: Path) -> set[tuple[int, int]]:

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.runbook import load_runbook
-from oxwizard.runbook_repo import RunbookRepo
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.runbook.model import load_runbook
+from oxwizard.runbook.repo import RunbookRepo
 
 DemoFactory = Callable[[], DemoSandbox]
 

@@ -19,11 +19,11 @@ from conftest import build_conflict_sandbox
 from packaging.requirements import Requirement
 
 from oxwizard.commands.plan import render_plan
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.plan import Change, Plan, compute_plan
-from oxwizard.runbook import load_runbook
-from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Change, Plan, compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.runbook.model import load_runbook
 
 PROBLEM = "liba 1.0 has requirement libb<2, but you have libb 2.0."
 ADVICE = "add `liba` to the targets: the resolver then moves it to 2.0"
@@ -137,8 +137,8 @@ def test_when_the_combined_trial_fails_each_dependent_is_tried_alone(
 ) -> None:
     """libc 1.0 also needs libb<2 and has no newer version: adding both liba and libc cannot resolve,
     adding liba alone clears liba's problem. The extra dry runs are bounded: combined, then one each."""
-    import oxwizard.plan as plan_module
-    from oxwizard.wheels import build_wheel
+    import oxwizard.env.plan as plan_module
+    from oxwizard.demo.wheels import build_wheel
 
     house = tmp_path / "wheels"
     shutil.copytree(conflict_wheels, house)

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.runbook_repo import RunbookRepo
-from oxwizard.testhooks import SLOW_ENV
+from oxwizard.core.testhooks import SLOW_ENV
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import Environment
+from oxwizard.runbook.repo import RunbookRepo
 
 DemoFactory = Callable[[], DemoSandbox]
 

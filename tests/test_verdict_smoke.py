@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard import proc
 from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.checks.suite import run_checks
-from oxwizard.config import ChecksConfig
-from oxwizard.environment import Environment
-from oxwizard.wheels import build_wheel
+from oxwizard.core import proc
+from oxwizard.core.config import ChecksConfig
+from oxwizard.demo.wheels import build_wheel
+from oxwizard.env.environment import Environment
 
 # oxwx ships a second top-level package, oxwx_cli, that needs the `cli` extra (oxwclick), which is
 # not installed: it fails to import before and after the upgrade.

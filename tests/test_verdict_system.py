@@ -22,15 +22,15 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from oxwizard import proc
-from oxwizard.apply import installer_argv
 from oxwizard.cli import main
-from oxwizard.demo import DemoSandbox
-from oxwizard.environment import Environment
-from oxwizard.plan import Change, predict_conflicts
-from oxwizard.specs import IndexOptions, parse_specs
-from oxwizard.stage import create_stage, default_stage_path, remove_stage
-from oxwizard.wheels import build_wheel
+from oxwizard.core import proc
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.demo.wheels import build_wheel
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Change, predict_conflicts
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.safety.apply import installer_argv
+from oxwizard.safety.stage import create_stage, default_stage_path, remove_stage
 
 SYSTEM = Path("/usr/bin/python3")
 FLAG = "--break-system-packages"
@@ -158,9 +158,9 @@ def test_plan_with_the_flag_says_pep_668_and_predicts_no_false_conflict(
 
 
 def test_every_install_into_a_system_prefix_passes_the_flag(system_env: Environment, tmp_path: Path) -> None:
-    from oxwizard.apply import uninstaller_argv
-    from oxwizard.plan import dry_run_argv
-    from oxwizard.rollback import reinstall_argv, remove_argv
+    from oxwizard.env.plan import dry_run_argv
+    from oxwizard.safety.apply import uninstaller_argv
+    from oxwizard.safety.rollback import reinstall_argv, remove_argv
 
     index = IndexOptions.build(find_links=[str(tmp_path)], no_index=True)
     argvs = {
@@ -197,7 +197,7 @@ def test_the_staging_clone_of_a_system_prefix_goes_to_the_temp_dir(system_env: E
 def fake_system_python(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
     """A copy of the base interpreter's binary in a prefix whose stdlib is linked to the real one and
     carries an EXTERNALLY-MANAGED marker: to Python and to pip, a system Python (not a venv)."""
-    from oxwizard.demo import INSTALLED, base_interpreter
+    from oxwizard.demo.sandbox import INSTALLED, base_interpreter
 
     base = Path(os.path.realpath(base_interpreter()))
     where = subprocess.run(

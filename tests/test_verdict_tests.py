@@ -20,13 +20,13 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from oxwizard import proc
 from oxwizard.checks.suite import run_checks
 from oxwizard.checks.tests import run_tests
-from oxwizard.config import ChecksConfig, load_project_config
-from oxwizard.demo import DemoSandbox, base_interpreter
-from oxwizard.environment import Environment
-from oxwizard.wheels import build_wheel
+from oxwizard.core import proc
+from oxwizard.core.config import ChecksConfig, load_project_config
+from oxwizard.demo.sandbox import DemoSandbox, base_interpreter
+from oxwizard.demo.wheels import build_wheel
+from oxwizard.env.environment import Environment
 
 _OXLIB_1 = "def fetch(url):\n    return url.upper()\n"
 _OXLIB_2 = '''import warnings

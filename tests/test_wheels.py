@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from oxwizard import proc
-from oxwizard.demo import DemoSandbox, base_interpreter
-from oxwizard.errors import UsageError
-from oxwizard.wheels import build_wheel, record_hash
+from oxwizard.core import proc
+from oxwizard.core.errors import UsageError
+from oxwizard.demo.sandbox import DemoSandbox, base_interpreter
+from oxwizard.demo.wheels import build_wheel, record_hash
 
 FILES: dict[str, str | bytes] = {
     "my_pkg/__init__.py": '__version__ = "0.1"\n',

@@ -12,8 +12,8 @@ import sys
 from collections.abc import Sequence
 
 from oxwizard import __version__
-from oxwizard.errors import OxwizardError
-from oxwizard.redact import redact_text
+from oxwizard.core.errors import OxwizardError
+from oxwizard.core.redact import redact_text
 
 
 def command_modules() -> list[str]:
@@ -23,7 +23,7 @@ def command_modules() -> list[str]:
     from oxwizard import commands
 
     names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
-    return sorted(n for n in names if n != "common")
+    return sorted(n for n in names if n not in ("common", "headless"))
 
 
 class Parser(argparse.ArgumentParser):

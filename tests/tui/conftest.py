@@ -71,7 +71,7 @@ async def wait_question(pilot: Pilot[Any], step: str, timeout: float = 180.0) ->
 
 def installed_version(sandbox: Any, name: str) -> str:
     """What the live environment really has installed (read from disk, not from the app)."""
-    from oxwizard.environment import Environment
+    from oxwizard.env.environment import Environment
 
     return Environment.open(sandbox.venv).distributions[name].version
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oxwizard.runbook_repo import RunbookRepo
-from oxwizard.steps import label, step
+from oxwizard.flow.steps import label, step
+from oxwizard.runbook.repo import RunbookRepo
 from oxwizard.tui.screens.execute import ExecuteScreen
 from oxwizard.tui.screens.monitor import MonitorScreen
 from oxwizard.tui.screens.resume import ResumeScreen

@@ -16,9 +16,9 @@ import pytest
 from textual.pilot import Pilot
 
 from oxwizard.checks.result import CheckResult, CheckSet
-from oxwizard.flow import FlowOutcome, Question, StepEvent
-from oxwizard.plan import Change, Plan
-from oxwizard.steps import step
+from oxwizard.env.plan import Change, Plan
+from oxwizard.flow.steps import step
+from oxwizard.flow.upgrade import FlowOutcome, Question, StepEvent
 from oxwizard.tui.messages import ChecksReported, FlowFinished, PlanResolved, QuestionAsked, StepChanged
 from oxwizard.tui.widgets.question import CHOICE_KEYS
 
@@ -202,7 +202,7 @@ SCENES = {"prepare": _loaded, "plan": _planned, "gate": _gate_failed, "monitor":
 async def test_no_word_is_cut_at_80x24(demo_template: Any, scene: str) -> None:
     """Title, key bar and checklists at 80×24: every word is whole, or shortened to "…" at a word
     boundary; the checklist shows every step's label from the step table."""
-    from oxwizard.steps import label
+    from oxwizard.flow.steps import label
     from oxwizard.tui.widgets.keybar import KeyBar
     from oxwizard.tui.widgets.steps import StepsChecklist, render_steps
     from oxwizard.tui.widgets.title import TitleBar

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from oxwizard.steps import label
+from oxwizard.flow.steps import label
 
 from .conftest import installed_version
 
@@ -117,9 +117,9 @@ def test_a_hang_up_mid_install_on_live_leaves_a_consistent_env_and_the_next_star
     demo: Any, tmux: Tmux
 ) -> None:
     """The SSH drop the issue names: the tmux session is killed while pip installs into live."""
-    from oxwizard.environment import Environment
-    from oxwizard.journal import pending
-    from oxwizard.records import verify_record
+    from oxwizard.env.environment import Environment
+    from oxwizard.safety.journal import pending
+    from oxwizard.safety.records import verify_record
 
     sandbox = demo()
     marker = f"oxw-hangup-install-{os.getpid()}"
@@ -185,7 +185,7 @@ def _live_files(venv: Path) -> dict[str, str]:
     """sha256 of every file of the live environment's site-packages (bytecode caches aside)."""
     import hashlib
 
-    from oxwizard.environment import Environment
+    from oxwizard.env.environment import Environment
 
     out: dict[str, str] = {}
     for site in Environment.open(venv).site_paths:
@@ -198,8 +198,8 @@ def _live_files(venv: Path) -> dict[str, str]:
 def test_r_during_the_staging_install_stops_the_upgrade_and_live_is_untouched(demo: Any, tmux: Tmux) -> None:
     """The issue's walk-through: humbleconf==1.3.0, c, g, and R while it installs in the staging
     copy: the flow never installs on live, live is byte-identical, and the screen says so."""
-    from oxwizard.environment import Environment
-    from oxwizard.runbook import load_runbook
+    from oxwizard.env.environment import Environment
+    from oxwizard.runbook.model import load_runbook
 
     sandbox = demo()
     before, fingerprint = _live_files(sandbox.venv), Environment.open(sandbox.venv).fingerprint()

@@ -12,8 +12,8 @@ from typing import Any
 from textual.widgets import DataTable
 
 from oxwizard.checks.result import CheckResult, CheckSet
-from oxwizard.flow import Question, StepEvent
-from oxwizard.steps import label
+from oxwizard.flow.steps import label
+from oxwizard.flow.upgrade import Question, StepEvent
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.messages import ChecksReported, QuestionAsked, StepChanged
 from oxwizard.tui.screens.confirm import ConfirmScreen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oxwizard.flow import Question
+from oxwizard.flow.upgrade import Question
 from oxwizard.tui.widgets.question import DETAIL_LINES, render_question
 
 
@@ -42,8 +42,8 @@ def test_shorten_keeps_whole_words_and_says_so() -> None:
 
 
 def test_steps_wrap_or_shorten_at_word_boundaries_at_every_width() -> None:
-    from oxwizard.flow import StepEvent
-    from oxwizard.steps import label, on_screen
+    from oxwizard.flow.steps import label, on_screen
+    from oxwizard.flow.upgrade import StepEvent
     from oxwizard.tui.widgets.steps import render_steps
 
     steps = on_screen("execute", with_rollback=True)
@@ -65,7 +65,7 @@ def test_steps_wrap_or_shorten_at_word_boundaries_at_every_width() -> None:
 
 
 def test_a_path_longer_than_the_line_keeps_its_end() -> None:
-    from oxwizard.flow import StepEvent
+    from oxwizard.flow.upgrade import StepEvent
     from oxwizard.tui.widgets.steps import render_steps
 
     path = "/home/someone/projects/a-long-project-name/.oxwizard/stage-3f2a91c0"
@@ -126,7 +126,7 @@ def test_plan_is_in_columns_when_wide_and_a_compact_list_when_narrow() -> None:
 
 
 def test_help_lists_every_step_with_its_explanation_and_explains_our_words() -> None:
-    from oxwizard.steps import TABLE
+    from oxwizard.flow.steps import TABLE
     from oxwizard.tui.screens.help import help_text
 
     for width in (56, 72, 94):

@@ -19,10 +19,10 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
-from oxwizard import proc
 from oxwizard.checks.result import CheckResult
-from oxwizard.environment import Environment
-from oxwizard.errors import OxwizardError
+from oxwizard.core import proc
+from oxwizard.core.errors import OxwizardError
+from oxwizard.env.environment import Environment
 
 # Runs in the child: import a module's packages, then the module, one at a time; report on one
 # line after the marker (the modules may print too) which imported and which one failed and how.

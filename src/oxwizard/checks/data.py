@@ -13,8 +13,8 @@ from pathlib import Path
 
 from oxwizard.checks.result import CheckResult
 from oxwizard.checks.runner import describe_failure, last_line, run_command
-from oxwizard.config import ChecksConfig, DataSchema
-from oxwizard.environment import Environment
+from oxwizard.core.config import ChecksConfig, DataSchema
+from oxwizard.env.environment import Environment
 
 _KINDS = {"int": int, "float": float}
 

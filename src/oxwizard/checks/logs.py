@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from oxwizard.checks.result import CheckResult, LogMark
-from oxwizard.config import ChecksConfig
+from oxwizard.core.config import ChecksConfig
 
 _STAMP = re.compile(r"^\s*[\d\-/T:.,+Z ]+\s+")
 

@@ -15,12 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.checks.result import CheckResult, CheckSet, save_checkset
 from oxwizard.checks.suite import run_checks
-from oxwizard.config import ChecksConfig
-from oxwizard.environment import Environment
-from oxwizard.runbook import Decision, Evidence, Runbook
+from oxwizard.core.config import ChecksConfig
+from oxwizard.env.environment import Environment
+from oxwizard.runbook.model import Decision, Evidence, Runbook
 
 if TYPE_CHECKING:
-    from oxwizard.runbook_repo import RunbookRepo
+    from oxwizard.runbook.repo import RunbookRepo
 
 SUCCESS = "declare success"
 ROLL_BACK = "roll back recommended"

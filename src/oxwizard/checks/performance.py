@@ -32,8 +32,8 @@ from typing import Literal
 
 from oxwizard.checks.result import CheckResult, CheckStatus
 from oxwizard.checks.runner import describe_failure, last_line, run_command
-from oxwizard.config import ChecksConfig
-from oxwizard.environment import Environment
+from oxwizard.core.config import ChecksConfig
+from oxwizard.env.environment import Environment
 
 ALPHA = 0.05  # the significance level of each one-sided rank test
 

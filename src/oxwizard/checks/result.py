@@ -92,7 +92,7 @@ def save_checkset(path: Path, checkset: CheckSet) -> None:
 def load_checkset(path: Path) -> CheckSet:
     from pydantic import ValidationError
 
-    from oxwizard.errors import UsageError
+    from oxwizard.core.errors import UsageError
 
     try:
         stored = StoredCheckSet.model_validate_json(path.read_text(encoding="utf-8"))

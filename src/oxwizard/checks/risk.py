@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.checks.result import CheckSet
 from oxwizard.checks.security import SecurityReport
-from oxwizard.plan import Plan
+from oxwizard.env.plan import Plan
 
 
 class RiskSummary(BaseModel):

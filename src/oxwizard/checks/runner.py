@@ -7,8 +7,8 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from oxwizard import proc
-from oxwizard.environment import Environment
+from oxwizard.core import proc
+from oxwizard.env.environment import Environment
 
 
 def command_env(env: Environment, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -17,11 +17,11 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard import proc
-from oxwizard.config import ChecksConfig
-from oxwizard.environment import Environment
-from oxwizard.errors import UsageError
-from oxwizard.plan import Plan
+from oxwizard.core import proc
+from oxwizard.core.config import ChecksConfig
+from oxwizard.core.errors import UsageError
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Plan
 
 
 class Advisory(BaseModel):

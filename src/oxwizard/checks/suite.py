@@ -11,8 +11,8 @@ from oxwizard.checks.logs import mark_logs, scan_logs
 from oxwizard.checks.performance import run_benchmark
 from oxwizard.checks.result import CheckResult, CheckSet, Phase
 from oxwizard.checks.tests import run_tests
-from oxwizard.config import ChecksConfig
-from oxwizard.environment import Environment
+from oxwizard.core.config import ChecksConfig
+from oxwizard.env.environment import Environment
 
 
 def run_checks(

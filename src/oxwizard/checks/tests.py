@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from oxwizard import proc
 from oxwizard.checks.result import CheckResult
 from oxwizard.checks.runner import command_env, describe_failure, last_line, run_command
-from oxwizard.config import ChecksConfig
-from oxwizard.environment import Environment
+from oxwizard.core import proc
+from oxwizard.core.config import ChecksConfig
+from oxwizard.env.environment import Environment
 
 CHILD = Path(__file__).with_name("child")  # put on the test command's PYTHONPATH, nothing else in it
 PYTEST_PLUGIN = "oxwizard_pytest_report"

@@ -21,8 +21,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.checkpoint import list_checkpoints, prune_checkpoints
-    from oxwizard.lock import env_lock
+    from oxwizard.safety.checkpoint import list_checkpoints, prune_checkpoints
+    from oxwizard.safety.lock import env_lock
 
     env = open_env(args)
     pruned: list[str] = []

@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from oxwizard.environment import Environment
-from oxwizard.specs import IndexOptions
+from oxwizard.env.environment import Environment
+from oxwizard.env.specs import IndexOptions
 
 # Hooks run on every environment a command opens, before the command does anything else
 # (crash recovery registers itself here).
@@ -20,7 +20,7 @@ ENV_OPEN_HOOKS: list[Callable[[Environment, Callable[[str], None]], None]] = []
 
 
 def _recover(env: Environment, say: Callable[[str], None]) -> None:
-    from oxwizard.recovery import recovery_hook  # imported only when an env is opened
+    from oxwizard.safety.recovery import recovery_hook  # imported only when an env is opened
 
     recovery_hook(env, say)
 

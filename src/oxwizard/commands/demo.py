@@ -12,7 +12,7 @@ from oxwizard.commands.common import say
 from oxwizard.commands.wizard import Reopen, prog
 
 if TYPE_CHECKING:
-    from oxwizard.demo import DemoSandbox
+    from oxwizard.demo.sandbox import DemoSandbox
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.demo import DemoSandbox, build_demo, require_buildable
+    from oxwizard.demo.sandbox import DemoSandbox, build_demo, require_buildable
 
     root = Path(args.dir).expanduser().resolve() if args.dir else None
     demo = DemoSandbox.existing(root) if root is not None else None

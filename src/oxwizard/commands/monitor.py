@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import add_env, add_json, add_project, open_env, print_json, project_from, say
-from oxwizard.errors import UsageError
+from oxwizard.core.errors import UsageError
 
 if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
-    from oxwizard.environment import Environment
-    from oxwizard.runbook import Runbook
-    from oxwizard.runbook_repo import RunbookRepo
+    from oxwizard.env.environment import Environment
+    from oxwizard.runbook.model import Runbook
+    from oxwizard.runbook.repo import RunbookRepo
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,8 +61,8 @@ def newest_baseline(project: Path) -> Path | None:
 def run(args: argparse.Namespace) -> int:
     from oxwizard.checks.monitor import ROLL_BACK, SUCCESS, monitor, record_round, record_verdict
     from oxwizard.checks.result import load_checkset
-    from oxwizard.config import load_project_config
-    from oxwizard.flow import flow_options
+    from oxwizard.core.config import load_project_config
+    from oxwizard.flow.upgrade import flow_options
 
     project = project_from(args)
     if not project.is_dir():
@@ -135,7 +135,7 @@ def _latest_runbook(
     project: Path, env: Environment, tell: Callable[[str], None]
 ) -> tuple[Runbook, RunbookRepo] | tuple[None, None]:
     """The newest runbook of the project's repository, when it was recorded for this environment."""
-    from oxwizard.runbook_repo import RunbookRepo
+    from oxwizard.runbook.repo import RunbookRepo
 
     if not (project / ".oxwizard" / ".git").is_dir():
         return None, None

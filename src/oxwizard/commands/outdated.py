@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from oxwizard.commands.common import add_env, add_index, add_json, index_from, open_env, print_json
-from oxwizard.outdated import find_outdated
+from oxwizard.env.outdated import find_outdated
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -13,8 +13,8 @@ from oxwizard.commands.common import (
     open_env,
     print_json,
 )
-from oxwizard.plan import Plan, compute_plan
-from oxwizard.specs import parse_specs
+from oxwizard.env.plan import Plan, compute_plan
+from oxwizard.env.specs import parse_specs
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 
 from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
-from oxwizard.errors import OxwizardError, UsageError
-from oxwizard.replay_report import ReplayReport
-from oxwizard.runbook import now
+from oxwizard.core.errors import OxwizardError, UsageError
+from oxwizard.runbook.model import now
+from oxwizard.runbook.report import ReplayReport
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -50,9 +50,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.headless import HeadlessListener
-    from oxwizard.replay import describe, host_name, new_report, replay, validate_replay
-    from oxwizard.replay_report import refused_report
+    from oxwizard.commands.headless import HeadlessListener
+    from oxwizard.flow.replay import describe, host_name, new_report, replay, validate_replay
+    from oxwizard.runbook.report import refused_report
 
     started = now()
     host = args.host or host_name()
@@ -110,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _record(report: ReplayReport, project: Path) -> None:
-    from oxwizard.replay_report import record_replay
+    from oxwizard.runbook.report import record_replay
 
     try:
         report.audit_commit = record_replay(report, project)

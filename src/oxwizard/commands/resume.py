@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
-from oxwizard.errors import UsageError
+from oxwizard.core.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,9 +27,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.commands.headless import HeadlessListener
     from oxwizard.commands.upgrade import finish, sigterm_as_exit
-    from oxwizard.flow import UpgradeFlow, close_unfinished, requirements_of, resume_flow, start_state
-    from oxwizard.headless import HeadlessListener
+    from oxwizard.flow.upgrade import UpgradeFlow, close_unfinished, requirements_of, resume_flow, start_state
 
     project = project_from(args)
     if not project.is_dir():

@@ -38,9 +38,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.flow import record_rollback
-    from oxwizard.lock import env_lock
-    from oxwizard.rollback import rollback
+    from oxwizard.flow.upgrade import record_rollback
+    from oxwizard.safety.lock import env_lock
+    from oxwizard.safety.rollback import rollback
 
     index = index_from(args)
     given = bool(index.find_links or index.index_url or index.extra_index_urls)

@@ -27,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.stage import create_stage
+    from oxwizard.safety.stage import create_stage
 
     env = open_env(args)
     started = time.monotonic()

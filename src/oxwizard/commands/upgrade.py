@@ -16,12 +16,12 @@ from oxwizard.commands.common import (
     project_from,
     say,
 )
-from oxwizard.config import load_project_config
-from oxwizard.errors import UsageError
-from oxwizard.specs import parse_specs
+from oxwizard.core.config import load_project_config
+from oxwizard.core.errors import UsageError
+from oxwizard.env.specs import parse_specs
 
 if TYPE_CHECKING:
-    from oxwizard.flow import FlowOutcome, UpgradeFlow
+    from oxwizard.flow.upgrade import FlowOutcome, UpgradeFlow
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -78,9 +78,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.flow import UpgradeFlow, flow_options
-    from oxwizard.headless import HeadlessListener
-    from oxwizard.lock import env_lock
+    from oxwizard.commands.headless import HeadlessListener
+    from oxwizard.flow.upgrade import UpgradeFlow, flow_options
+    from oxwizard.safety.lock import env_lock
 
     reqs = parse_specs(args.specs)
     index = index_from(args)

@@ -23,8 +23,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from oxwizard.environment import Environment
-    from oxwizard.flow import ResumeInfo
+    from oxwizard.env.environment import Environment
+    from oxwizard.flow.upgrade import ResumeInfo
     from oxwizard.tui.app import WizardApp
 
 
@@ -93,7 +93,7 @@ def build_app(args: argparse.Namespace) -> WizardApp:
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.errors import UsageError
+    from oxwizard.core.errors import UsageError
 
     for flag, value in (("--env", args.env), ("--project", args.project)):
         if value is not None and not Path(value).exists():
@@ -128,7 +128,7 @@ class Reopen:
 
     @classmethod
     def wizard(cls, args: argparse.Namespace) -> Reopen:
-        from oxwizard.redact import redact_url
+        from oxwizard.core.redact import redact_url
 
         options: list[str] = []
         if args.index_url:
@@ -224,8 +224,8 @@ def _wait(app: WizardApp, workers: _Workers, reopen: Reopen) -> None:
     """Wait for the running step, on one line (rewritten in place on a terminal) that says what it
     is and follows it as it goes. ctrl+c here reaches the running command too (same process group),
     but the wait goes on until the flow has ended, so the environment is left consistent."""
-    from oxwizard.environment import Environment
-    from oxwizard.errors import OxwizardError
+    from oxwizard.core.errors import OxwizardError
+    from oxwizard.env.environment import Environment
 
     try:
         env: Environment | None = Environment.open(reopen.env_path)
@@ -302,7 +302,7 @@ class _RunningStep:
 
 def _monitoring(project: Path, env: Environment | None) -> tuple[int, int]:
     """Monitoring rounds the unfinished runbook has recorded so far, and how many it runs."""
-    from oxwizard.flow import start_state
+    from oxwizard.flow.upgrade import start_state
 
     resume, _last = start_state(project, env)
     if resume is None:
@@ -314,9 +314,9 @@ def _monitoring(project: Path, env: Environment | None) -> tuple[int, int]:
 def exit_line(reopen: Reopen) -> str:
     """One line: where things stand for this environment (from its newest runbook), and the command
     that reopens the wizard on it."""
-    from oxwizard.environment import Environment
-    from oxwizard.errors import OxwizardError
-    from oxwizard.flow import start_state
+    from oxwizard.core.errors import OxwizardError
+    from oxwizard.env.environment import Environment
+    from oxwizard.flow.upgrade import start_state
 
     try:
         env: Environment | None = Environment.open(reopen.env_path)
@@ -328,7 +328,7 @@ def exit_line(reopen: Reopen) -> str:
 
 # where an unfinished run that reached live stopped, by its last recorded decision
 def standing(resume: ResumeInfo | None, last: str) -> str:
-    """Where things stand, in words, from :func:`oxwizard.flow.start_state`'s answer."""
+    """Where things stand, in words, from :func:`oxwizard.flow.upgrade.start_state`'s answer."""
     if resume is None:
         return f"last: {last}" if last else "nothing changed: no upgrade recorded for this environment yet"
     runbook = resume.runbook
@@ -339,7 +339,7 @@ def standing(resume: ResumeInfo | None, last: str) -> str:
             return f"ROLLBACK FAILED: {targets}: {answer} (a person must look)"
         return f"{targets}: {answer}"
     if resume.live_touched:
-        from oxwizard.steps import label
+        from oxwizard.flow.steps import label
 
         where = "during monitoring" if resume.last_step == "monitor" else f"after {label(resume.last_step)}"
         rounds = sum(1 for d in runbook.decisions if d.step == "monitor")

@@ -1,6 +1,6 @@
 """The wizard App: holds the state, starts the workers, turns flow events into state.
 
-The upgrade itself is :class:`oxwizard.flow.UpgradeFlow`, run in a thread worker; its events come
+The upgrade itself is :class:`oxwizard.flow.upgrade.UpgradeFlow`, run in a thread worker; its events come
 back as messages (:mod:`oxwizard.tui.messages`) and each one replaces the app's one reactive
 ``state`` (:class:`oxwizard.tui.state.WizardState`); the screens watch it and redraw what changed.
 Screens ask for things by posting messages (plan these specs, start the flow), never by calling in.
@@ -24,8 +24,8 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from oxwizard.errors import Abandoned
-from oxwizard.steps import CHECKLIST, screen_of
+from oxwizard.core.errors import Abandoned
+from oxwizard.flow.steps import CHECKLIST, screen_of
 from oxwizard.tui import tasks
 from oxwizard.tui.listener import WizardListener
 from oxwizard.tui.messages import (
@@ -52,7 +52,7 @@ from oxwizard.tui.widgets.question import CHOICE_KEYS
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from oxwizard.flow import ResumeInfo, UpgradeFlow
+    from oxwizard.flow.upgrade import ResumeInfo, UpgradeFlow
 
 
 def _execute_screen() -> Screen[Any]:
@@ -157,7 +157,7 @@ class WizardApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="env")
     def load_environment(self) -> None:
-        from oxwizard.errors import OxwizardError
+        from oxwizard.core.errors import OxwizardError
 
         try:
             self.post_message(tasks.load_environment(self.env_path, self.project, self.sources))
@@ -187,7 +187,7 @@ class WizardApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="env")
     def refresh_environment(self) -> None:
         """Live changed (an install, a rollback): read what is installed now."""
-        from oxwizard.errors import OxwizardError
+        from oxwizard.core.errors import OxwizardError
 
         env = self.state.env
         if env is None:
@@ -209,8 +209,8 @@ class WizardApp(App[int]):
 
     def resolve_plan(self, specs: list[str]) -> None:
         """Plan another upgrade: what the last one showed (steps, checks, outcome) is cleared."""
-        from oxwizard.errors import InvalidSpec
-        from oxwizard.specs import parse_specs
+        from oxwizard.core.errors import InvalidSpec
+        from oxwizard.env.specs import parse_specs
 
         if self.state.env is None or self.state.busy:
             return
@@ -228,7 +228,7 @@ class WizardApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def _plan_worker(self, specs: list[str]) -> None:
-        from oxwizard.errors import OxwizardError
+        from oxwizard.core.errors import OxwizardError
 
         assert self.state.env is not None
         try:
@@ -267,7 +267,7 @@ class WizardApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="flow")
     def _flow_worker(self, flow: UpgradeFlow, from_live: bool) -> None:
-        from oxwizard.errors import OxwizardError
+        from oxwizard.core.errors import OxwizardError
 
         try:
             outcome = flow.run_from_live() if from_live else flow.run()
@@ -367,7 +367,7 @@ class WizardApp(App[int]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="rollback")
     def rollback_worker(self, flow: UpgradeFlow) -> None:
         """No flow runs: restore live from the checkpoint (the flow records it, verified)."""
-        from oxwizard.errors import OxwizardError
+        from oxwizard.core.errors import OxwizardError
 
         try:
             result = flow.rollback("one key (R)")

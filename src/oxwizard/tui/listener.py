@@ -14,15 +14,15 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Protocol
 
-from oxwizard.errors import Abandoned
+from oxwizard.core.errors import Abandoned
 from oxwizard.tui.messages import ChecksReported, OutputReceived, QuestionAsked, StepChanged
 
 if TYPE_CHECKING:
     from textual.message import Message
 
     from oxwizard.checks.result import CheckSet
-    from oxwizard.flow import Question, StepEvent
-    from oxwizard.steps import StepName
+    from oxwizard.flow.steps import StepName
+    from oxwizard.flow.upgrade import Question, StepEvent
 
 
 class FlowAbandoned(Abandoned):
@@ -36,7 +36,7 @@ class _Poster(Protocol):
 
 
 class WizardListener:
-    """A :class:`oxwizard.flow.FlowListener` that talks to the app through messages."""
+    """A :class:`oxwizard.flow.upgrade.FlowListener` that talks to the app through messages."""
 
     def __init__(self, app: _Poster, max_lines: int = 5000) -> None:
         self._app = app

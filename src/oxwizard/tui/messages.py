@@ -16,10 +16,10 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
-    from oxwizard.environment import Environment
-    from oxwizard.flow import FlowOutcome, Question, ResumeInfo, StepEvent
-    from oxwizard.plan import Plan
-    from oxwizard.runbook_repo import LogEntry
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.plan import Plan
+    from oxwizard.flow.upgrade import FlowOutcome, Question, ResumeInfo, StepEvent
+    from oxwizard.runbook.repo import LogEntry
     from oxwizard.tui.widgets.target_row import TargetRow
 
 

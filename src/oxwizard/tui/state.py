@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from oxwizard.steps import CHECKLIST
+from oxwizard.flow.steps import CHECKLIST
 
 if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
-    from oxwizard.environment import Environment
-    from oxwizard.flow import FlowOutcome, Question, ResumeInfo, StepEvent
-    from oxwizard.plan import Plan
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.plan import Plan
+    from oxwizard.flow.upgrade import FlowOutcome, Question, ResumeInfo, StepEvent
     from oxwizard.tui.widgets.target_row import TargetRow
 
 MAX_OUTPUT = 2000

@@ -15,11 +15,11 @@ from oxwizard.tui.messages import EnvironmentLoaded, EnvironmentRefreshed
 from oxwizard.tui.widgets.target_row import TargetRow
 
 if TYPE_CHECKING:
-    from oxwizard.environment import Environment
-    from oxwizard.flow import FlowListener, ResumeInfo, UpgradeFlow
-    from oxwizard.outdated import Outdated
-    from oxwizard.runbook_repo import LogEntry
-    from oxwizard.specs import IndexOptions
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.outdated import Outdated
+    from oxwizard.env.specs import IndexOptions
+    from oxwizard.flow.upgrade import FlowListener, ResumeInfo, UpgradeFlow
+    from oxwizard.runbook.repo import LogEntry
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Sources:
     no_index: bool = False
 
     def build(self) -> IndexOptions:
-        from oxwizard.specs import IndexOptions
+        from oxwizard.env.specs import IndexOptions
 
         return IndexOptions.build(
             index_url=self.index_url,
@@ -44,9 +44,9 @@ class Sources:
 
 def load_environment(env_path: str | None, project: Path, sources: Sources) -> EnvironmentLoaded:
     """Open the environment, run crash recovery, and read what the prepare screen shows."""
-    from oxwizard.environment import Environment
-    from oxwizard.flow import start_state
-    from oxwizard.outdated import find_outdated
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.outdated import find_outdated
+    from oxwizard.flow.upgrade import start_state
 
     env = Environment.open(env_path)
     recovered = run_recovery(env)
@@ -58,7 +58,7 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
 
 def refresh_environment(env: Environment, sources: Sources) -> EnvironmentRefreshed:
     """Read live again after something changed it: what is installed now, and ``pip check``."""
-    from oxwizard.outdated import find_outdated
+    from oxwizard.env.outdated import find_outdated
 
     env.refresh()
     return EnvironmentRefreshed(target_rows(env, find_outdated(env, sources.build())), tuple(env.pip_check()))
@@ -76,10 +76,10 @@ def target_rows(env: Environment, outdated: list[Outdated]) -> tuple[TargetRow, 
 
 
 def run_recovery(env: Environment) -> list[str]:
-    """``oxwizard.recovery.recover(env, say)``: what it did, one line each (nothing when absent)."""
+    """``oxwizard.safety.recovery.recover(env, say)``: what it did, one line each (nothing when absent)."""
     lines: list[str] = []
     try:
-        module = importlib.import_module("oxwizard.recovery")
+        module = importlib.import_module("oxwizard.safety.recovery")
     except ImportError:
         return lines
     module.recover(env, lines.append)
@@ -95,9 +95,9 @@ def new_flow(
     monitor_rounds: int | None,
     monitor_interval: float | None,
 ) -> UpgradeFlow:
-    from oxwizard.config import load_project_config
-    from oxwizard.flow import UpgradeFlow, flow_options
-    from oxwizard.specs import parse_specs
+    from oxwizard.core.config import load_project_config
+    from oxwizard.env.specs import parse_specs
+    from oxwizard.flow.upgrade import UpgradeFlow, flow_options
 
     config = load_project_config(project)
     options = flow_options(config, rounds=monitor_rounds, interval=monitor_interval)
@@ -111,13 +111,13 @@ def resumed_flow(
     env: Environment, project: Path, info: ResumeInfo, sources: Sources, listener: FlowListener
 ) -> UpgradeFlow:
     """The flow of an unfinished runbook, picked up where it stands (decisions append to it)."""
-    from oxwizard.flow import resume_flow
+    from oxwizard.flow.upgrade import resume_flow
 
     return resume_flow(env, project, info, sources.build(), listener, survive_hangup=True)
 
 
 def read_runbook_log(project: Path, limit: int = 200) -> list[LogEntry]:
-    from oxwizard.runbook_repo import RunbookRepo
+    from oxwizard.runbook.repo import RunbookRepo
 
     path = project / ".oxwizard"
     if not (path / ".git").exists():

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Log, Static
 
-from oxwizard.steps import on_screen
+from oxwizard.flow.steps import on_screen
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
 from oxwizard.tui.widgets.fit import Fitted

@@ -1,6 +1,6 @@
 """``?``: every step in plain words, the keys, and the few words of ours that show on screen.
 
-The steps and their explanations come from the step table (:mod:`oxwizard.steps`), the same one
+The steps and their explanations come from the step table (:mod:`oxwizard.flow.steps`), the same one
 the checklists read, so the help names each step exactly as the screens do. The page is laid out
 for the width it is shown at: a column of names and their explanations wrapped beside them, or
 under them when the dialog is narrow.
@@ -17,7 +17,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from oxwizard.steps import TABLE
+from oxwizard.flow.steps import TABLE
 from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
 

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
-from oxwizard.steps import on_screen
+from oxwizard.flow.steps import on_screen
 from oxwizard.tui.messages import FlowStartRequested, PicksChanged, PlanRequested
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState

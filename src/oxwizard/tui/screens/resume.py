@@ -13,7 +13,7 @@ from textual.widgets import Static
 from oxwizard.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
-    from oxwizard.flow import ResumeInfo
+    from oxwizard.flow.upgrade import ResumeInfo
 
 
 class ResumeScreen(ModalScreen[str]):

@@ -12,7 +12,7 @@ from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.target_row import IMPACT_STYLE
 
 if TYPE_CHECKING:
-    from oxwizard.plan import Plan
+    from oxwizard.env.plan import Plan
 
 RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
 COLUMNS_FROM = 40  # from this width on, the changes are aligned in columns

@@ -15,7 +15,7 @@ from rich.text import Text
 from oxwizard.tui.widgets.fit import Fitted
 
 if TYPE_CHECKING:
-    from oxwizard.flow import Question
+    from oxwizard.flow.upgrade import Question
 
 DETAIL_LINES = 6  # at most this many lines of detail under a question (80x24 leaves no more)
 INDENT = "  "

@@ -1,6 +1,6 @@
 """A checklist of flow steps with their live status (marks readable without colour).
 
-Labels come from the step table (:mod:`oxwizard.steps`). Each step's last message follows its
+Labels come from the step table (:mod:`oxwizard.flow.steps`). Each step's last message follows its
 label on the same line when there is room for it (shortened to whole words and "…" if it is longer
 than the line), else it goes under the label, wrapped at word boundaries on at most
 :data:`MESSAGE_LINES` lines. A word is never cut in the middle (a single word longer than the whole
@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.widgets import Static
 
-from oxwizard.steps import label
+from oxwizard.flow.steps import label
 from oxwizard.tui.widgets.fit import shorten
 
 if TYPE_CHECKING:
-    from oxwizard.flow import StepEvent
+    from oxwizard.flow.upgrade import StepEvent
 
 MARKS = {
     "running": ("▶", "bold yellow"),

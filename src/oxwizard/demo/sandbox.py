@@ -16,11 +16,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from oxwizard import proc
-from oxwizard.errors import InstallerError, UsageError
-from oxwizard.wheels import build_wheel
+from oxwizard.core import proc
+from oxwizard.core.errors import InstallerError, UsageError
+from oxwizard.demo.wheels import build_wheel
 
-PROJECT_FILES = Path(__file__).with_name("demo_files") / "project"
+PROJECT_FILES = Path(__file__).with_name("files") / "project"
 INSTALLED = ["oxzep7==1.4.2", "oxzep7-plugin==1.0.0", "humbleconf==1.2.0", "ziprow==0.3.1"]
 
 _PARSE = '''

@@ -3,7 +3,7 @@
 Runbooks are pydantic models with a ``schema_version``, stored as indented JSON with a stable key
 order, and treated as untrusted input when read: unknown fields are refused, the size is capped,
 older schema versions are migrated explicitly, and a plan that no longer matches its own recorded
-digest and summary is refused as tampered. The git side lives in :mod:`oxwizard.runbook_repo`.
+digest and summary is refused as tampered. The git side lives in :mod:`oxwizard.runbook.repo`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from oxwizard.config import ChecksConfig
-from oxwizard.environment import EnvironmentFacts
-from oxwizard.errors import RunbookError
-from oxwizard.plan import Plan
-from oxwizard.redact import redact_text
-from oxwizard.specs import IndexOptions
+from oxwizard.core.config import ChecksConfig
+from oxwizard.core.errors import RunbookError
+from oxwizard.core.redact import redact_text
+from oxwizard.env.environment import EnvironmentFacts
+from oxwizard.env.plan import Plan
+from oxwizard.env.specs import IndexOptions
 
 SCHEMA_VERSION = 1
 MAX_RUNBOOK_BYTES = 5 * 1024 * 1024

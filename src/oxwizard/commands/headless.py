@@ -11,8 +11,8 @@ import sys
 from typing import TextIO
 
 from oxwizard.checks.result import CheckSet
-from oxwizard.flow import Question, StepEvent
-from oxwizard.steps import StepName, safe_answers
+from oxwizard.flow.steps import StepName, safe_answers
+from oxwizard.flow.upgrade import Question, StepEvent
 
 _MARKS = {"running": "..", "passed": "ok", "failed": "FAIL", "warned": "warn", "skipped": "skip",
           "stopped": "STOP"}  # fmt: skip

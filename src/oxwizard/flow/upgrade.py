@@ -22,22 +22,22 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from oxwizard import proc
 from oxwizard.checks.result import CheckSet
-from oxwizard.config import ChecksConfig, load_project_config
-from oxwizard.environment import Environment
-from oxwizard.errors import Abandoned, OxwizardError, RollbackFailed
-from oxwizard.plan import Plan, compute_plan
-from oxwizard.runbook import Decision, Evidence, FlowOptions, Runbook, load_runbook
-from oxwizard.runbook_repo import RunbookRepo
-from oxwizard.specs import IndexOptions, parse_specs
-from oxwizard.steps import CHECKLIST, StepName, step
+from oxwizard.core import proc
+from oxwizard.core.config import ChecksConfig, load_project_config
+from oxwizard.core.errors import Abandoned, OxwizardError, RollbackFailed
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Plan, compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.flow.steps import CHECKLIST, StepName, step
+from oxwizard.runbook.model import Decision, Evidence, FlowOptions, Runbook, load_runbook
+from oxwizard.runbook.repo import RunbookRepo
 
 if TYPE_CHECKING:
-    from oxwizard.checkpoint import Checkpoint
     from oxwizard.checks.risk import RiskSummary
     from oxwizard.checks.security import SecurityReport
-    from oxwizard.rollback import RollbackResult
+    from oxwizard.safety.checkpoint import Checkpoint
+    from oxwizard.safety.rollback import RollbackResult
 
 StepStatus = Literal["running", "passed", "failed", "warned", "skipped", "stopped"]
 OutcomeStatus = Literal["upgraded", "rolled-back", "kept", "declined", "failed", "nothing-to-do"]
@@ -206,7 +206,7 @@ class UpgradeFlow:
         Runs under the environment's lock, taken before anything is resolved or written: a second
         run on the same environment is refused at once (:class:`LockHeld`, naming the holder) and
         leaves no trace — no runbook file, no commit."""
-        from oxwizard.lock import env_lock
+        from oxwizard.safety.lock import env_lock
 
         # a PEP 668 Python without --break-system-packages: refused before anything runs
         self.env.require_writable(self.allow_externally_managed)
@@ -229,7 +229,7 @@ class UpgradeFlow:
         except OxwizardError as exc:
             self._output("plan", f"security check unavailable: {exc}")
             self.security = None
-        from oxwizard.pins import stale_pins
+        from oxwizard.env.pins import stale_pins
 
         self.risk = assess(
             plan,
@@ -265,7 +265,7 @@ class UpgradeFlow:
 
     def run(self) -> FlowOutcome:
         """Run the flow to its end; every failure leaves live untouched or rolled back."""
-        from oxwizard.lock import env_lock
+        from oxwizard.safety.lock import env_lock
 
         if self.plan is None:
             self.prepare()
@@ -298,7 +298,7 @@ class UpgradeFlow:
 
     def run_from_live(self) -> FlowOutcome:
         """Resume after promotion: checks on live, monitoring, verdict."""
-        from oxwizard.lock import env_lock
+        from oxwizard.safety.lock import env_lock
 
         self.running = True
         try:
@@ -355,8 +355,8 @@ class UpgradeFlow:
 
     def rollback(self, reason: str = "requested") -> RollbackResult:
         """Restore live to the checkpoint and record the verified result (the one key)."""
-        from oxwizard.lock import env_lock
-        from oxwizard.rollback import rollback
+        from oxwizard.safety.lock import env_lock
+        from oxwizard.safety.rollback import rollback
 
         self._step("rollback", "running", f"rolling back ({reason})")
         started = time.monotonic()
@@ -399,9 +399,9 @@ class UpgradeFlow:
 
     # -- the steps ------------------------------------------------------------------------------------
     def _run_locked(self) -> FlowOutcome:
-        from oxwizard.checkpoint import take_checkpoint
         from oxwizard.checks.suite import run_checks
-        from oxwizard.stage import create_stage
+        from oxwizard.safety.checkpoint import take_checkpoint
+        from oxwizard.safety.stage import create_stage
 
         plan = self.plan
         assert plan is not None and self.runbook is not None
@@ -496,7 +496,7 @@ class UpgradeFlow:
         return FlowOutcome("upgraded", f"{self.plan.summary()}; verified on live", 0)
 
     def _install(self, step: StepName, env: Environment, *, journaled: bool) -> None:
-        from oxwizard.apply import apply_plan
+        from oxwizard.safety.apply import apply_plan
 
         assert self.plan is not None
         where = "live" if journaled else "staging"
@@ -706,7 +706,7 @@ class UpgradeFlow:
 
     def _cleanup_stage(self) -> None:
         if self.stage_env is not None:
-            from oxwizard.stage import remove_stage
+            from oxwizard.safety.stage import remove_stage
 
             remove_stage(self.stage_env.root)
             self.stage_env = None

@@ -16,8 +16,8 @@ from packaging.specifiers import InvalidSpecifier, Specifier
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard.errors import InvalidSpec, UsageError
-from oxwizard.redact import redact_text, redact_url
+from oxwizard.core.errors import InvalidSpec, UsageError
+from oxwizard.core.redact import redact_text, redact_url
 
 # Shell metacharacters have no place in a requirement; '*' stays allowed for prefix matches (==1.*).
 _FORBIDDEN = set("|&$`\\;\n\r\t'\"(){}?")

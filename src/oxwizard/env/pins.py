@@ -16,7 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from oxwizard.plan import Plan
+from oxwizard.env.plan import Plan
 
 REQUIREMENT_FILES = ("requirements*.txt", "requirements/*.txt", "constraints*.txt")
 MAX_FILE = 1 << 20  # project files are untrusted input: larger ones are not read

@@ -3,7 +3,7 @@
 No re-resolution: ``--no-deps`` with the exact pins of the plan; when every change carries a sha256
 the pins go through a requirements file with ``--require-hashes``, so a different artefact published
 under the same version is refused before anything changes. pip runs isolated
-(:func:`oxwizard.proc.pip_environment`), inside the env, from outside (``--python``) or as uv.
+(:func:`oxwizard.core.proc.pip_environment`), inside the env, from outside (``--python``) or as uv.
 
 On the live environment (``journaled=True``) the write-ahead journal is written first and removed
 when the environment is verified; SIGINT/SIGTERM are forwarded to the installer, and an interrupt or
@@ -25,14 +25,14 @@ from types import FrameType
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard import proc
-from oxwizard.checkpoint import Checkpoint
-from oxwizard.environment import Environment
-from oxwizard.errors import InstallerError
-from oxwizard.journal import Journal, clear_journal, listings, write_journal
-from oxwizard.plan import Plan
-from oxwizard.specs import IndexOptions
-from oxwizard.testhooks import die, kill_at, slow_at
+from oxwizard.core import proc
+from oxwizard.core.errors import InstallerError
+from oxwizard.core.testhooks import die, kill_at, slow_at
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Plan
+from oxwizard.env.specs import IndexOptions
+from oxwizard.safety.checkpoint import Checkpoint
+from oxwizard.safety.journal import Journal, clear_journal, listings, write_journal
 
 
 class ApplyResult(BaseModel):
@@ -247,7 +247,7 @@ def _rollback_on_failure(
         yield
     except BaseException:
         if checkpoint is not None:
-            from oxwizard.rollback import rollback
+            from oxwizard.safety.rollback import rollback
 
             on_line(f"the install did not complete: rolling back to {checkpoint.id}")
             rollback(env, checkpoint.id, on_line=on_line)

@@ -19,9 +19,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from oxwizard.environment import Environment
-from oxwizard.errors import LockHeld
-from oxwizard.state import state_dir
+from oxwizard.core.errors import LockHeld
+from oxwizard.core.places import state_dir
+from oxwizard.env.environment import Environment
 
 _HELD: dict[str, int] = {}
 _GUARD = threading.Lock()

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from oxwizard.errors import UnsafePath
+from oxwizard.core.errors import UnsafePath
 
 _CHUNK = 1 << 20
 

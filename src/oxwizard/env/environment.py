@@ -22,8 +22,8 @@ from typing import Literal
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard import proc
-from oxwizard.errors import EnvironmentNotFound, ExternallyManaged, InstallerError
+from oxwizard.core import proc
+from oxwizard.core.errors import EnvironmentNotFound, ExternallyManaged, InstallerError
 
 InstallerKind = Literal["pip", "pip-outside", "uv", "none"]
 

@@ -7,8 +7,8 @@ platform), the targets' from-versions (already applied → a no-op; anything els
 lock, and the recomputed plan (drift refused unless allowed; a different artefact or a different
 source under the same version always refused). :func:`replay` then runs the recorded flow with the
 recorded plan, options and checks, answering every question from the runbook or with the safe
-choice, and returns a :class:`~oxwizard.replay_report.ReplayReport` (the report model and the
-audit commit live in :mod:`oxwizard.replay_report`).
+choice, and returns a :class:`~oxwizard.runbook.report.ReplayReport` (the report model and the
+audit commit live in :mod:`oxwizard.runbook.report`).
 """
 
 from __future__ import annotations
@@ -24,16 +24,16 @@ from typing import Literal
 from packaging.version import InvalidVersion, Version
 
 from oxwizard.checks.result import CheckSet
-from oxwizard.config import ChecksConfig
-from oxwizard.environment import Environment
-from oxwizard.errors import OxwizardError, RollbackFailed, RunbookError
-from oxwizard.flow import FlowListener, Question, StepEvent, UpgradeFlow, requirements_of
-from oxwizard.plan import Change, Plan, compute_plan
-from oxwizard.redact import MASK
-from oxwizard.replay_report import ReplayOutcome, ReplayReport, ReplayStep, slug
-from oxwizard.runbook import Runbook, load_runbook, now
-from oxwizard.specs import IndexOptions
-from oxwizard.steps import StepName
+from oxwizard.core.config import ChecksConfig
+from oxwizard.core.errors import OxwizardError, RollbackFailed, RunbookError
+from oxwizard.core.redact import MASK
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Change, Plan, compute_plan
+from oxwizard.env.specs import IndexOptions
+from oxwizard.flow.steps import StepName
+from oxwizard.flow.upgrade import FlowListener, Question, StepEvent, UpgradeFlow, requirements_of
+from oxwizard.runbook.model import Runbook, load_runbook, now
+from oxwizard.runbook.report import ReplayOutcome, ReplayReport, ReplayStep, slug
 
 
 @dataclass
@@ -112,7 +112,7 @@ def project_origin(project: Path) -> str:
     repo_dir = project / ".oxwizard"
     if not (repo_dir / ".git").exists():
         return ""
-    from oxwizard.runbook_repo import RunbookRepo
+    from oxwizard.runbook.repo import RunbookRepo
 
     try:
         with RunbookRepo(repo_dir) as repo:
@@ -237,7 +237,7 @@ def plan_diff(recorded: Plan, fresh: Plan) -> list[str]:
 
 def _check_lock(env: Environment) -> None:
     """Refuse now (exit 2) when another process holds the env lock, rather than mid-flow."""
-    from oxwizard.lock import env_lock
+    from oxwizard.safety.lock import env_lock
 
     with env_lock(env, "oxwizard replay (validation)"):
         pass
@@ -325,7 +325,7 @@ def replay_answers(runbook: Runbook) -> dict[str, str]:
     answer (staging: keep the current version; live: roll back); new warnings are acknowledged only
     when the recorded run acknowledged them. The verdict is left to the flow's default (success when
     healthy, else rollback)."""
-    from oxwizard.steps import safe_answers
+    from oxwizard.flow.steps import safe_answers
 
     ack = runbook.last("ack-warnings")
     answers = {k: v for k, v in safe_answers().items() if k in ("checks-staging", "checks-live")}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from oxwizard.errors import UsageError
+from oxwizard.core.errors import UsageError
 
 
 class DataSchema(BaseModel):

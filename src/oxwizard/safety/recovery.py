@@ -12,21 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from oxwizard.environment import Environment
-from oxwizard.journal import pending
+from oxwizard.env.environment import Environment
+from oxwizard.safety.journal import pending
 
 if TYPE_CHECKING:
-    from oxwizard.rollback import RollbackResult
+    from oxwizard.safety.rollback import RollbackResult
 
 
 def recover(env: Environment, say: Callable[[str], None]) -> RollbackResult | None:
     """Complete an interrupted operation on ``env``; None when there was none (or it is still running)."""
     if not pending(env):
         return None
-    from oxwizard.errors import LockHeld
-    from oxwizard.journal import read_journal
-    from oxwizard.lock import env_lock, held_here
-    from oxwizard.rollback import rollback
+    from oxwizard.core.errors import LockHeld
+    from oxwizard.safety.journal import read_journal
+    from oxwizard.safety.lock import env_lock, held_here
+    from oxwizard.safety.rollback import rollback
 
     if held_here(env):
         return None  # this very process is in the middle of the operation

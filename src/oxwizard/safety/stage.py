@@ -24,9 +24,9 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from oxwizard.environment import Environment
-from oxwizard.errors import UsageError
-from oxwizard.state import STATE_NAME
+from oxwizard.core.errors import UsageError
+from oxwizard.core.places import STATE_NAME
+from oxwizard.env.environment import Environment
 
 MARKER = ".oxwizard-stage"
 _FICLONE = 0x40049409  # Linux ioctl: share the blocks copy-on-write (btrfs, xfs, ...)

@@ -25,12 +25,12 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from oxwizard.environment import Distribution, Environment
-from oxwizard.errors import CheckpointError
-from oxwizard.journal import listings, read_journal
-from oxwizard.plan import Plan
-from oxwizard.records import EnvPaths, PycFinder, hash_many, record_files
-from oxwizard.state import private_dir, state_dir, state_path, write_atomic
+from oxwizard.core.errors import CheckpointError
+from oxwizard.core.places import private_dir, state_dir, state_path, write_atomic
+from oxwizard.env.environment import Distribution, Environment
+from oxwizard.env.plan import Plan
+from oxwizard.safety.journal import listings, read_journal
+from oxwizard.safety.records import EnvPaths, PycFinder, hash_many, record_files
 
 CHECKPOINT_SCHEMA = 2
 MANIFEST_NAME = "manifest.json"

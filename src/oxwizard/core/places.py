@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from oxwizard.environment import Environment
+from oxwizard.env.environment import Environment
 
 STATE_NAME = ".oxwizard"
 

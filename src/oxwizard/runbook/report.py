@@ -16,8 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard.errors import OxwizardError
-from oxwizard.runbook import load_runbook, now
+from oxwizard.core.errors import OxwizardError
+from oxwizard.runbook.model import load_runbook, now
 
 REPORT_SCHEMA_VERSION = 1
 ReplayOutcome = Literal[
@@ -103,7 +103,7 @@ def runbook_repo_root(runbook_path: Path) -> Path | None:
 def record_replay(report: ReplayReport, fallback_project: Path) -> str:
     """Commit ``report`` as ``replays/<runbook-id>/<host>-<stamp>.json`` in the runbook's repository
     (else the project's runbook repository); returns the short commit id."""
-    from oxwizard.runbook_repo import RunbookRepo, repo_lock
+    from oxwizard.runbook.repo import RunbookRepo, repo_lock
 
     root = runbook_repo_root(Path(report.runbook_path)) or fallback_project.resolve() / ".oxwizard"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -148,7 +148,7 @@ def update_schema_doc(doc: Path) -> bool:
     return new != text
 
 
-if __name__ == "__main__":  # python -m oxwizard.replay_report docs/replay.md
+if __name__ == "__main__":  # python -m oxwizard.runbook.report docs/replay.md
     import sys
 
     changed = update_schema_doc(Path(sys.argv[1]))

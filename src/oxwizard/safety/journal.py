@@ -3,7 +3,7 @@
 ``ENV_ROOT/.oxwizard/journal.json`` is written (atomically, fsynced) before apply or rollback
 touches a file, and removed when the operation has finished and been verified. If it is still there
 when the next oxwizard command opens the environment, that operation was interrupted (SIGKILL,
-power loss) and :mod:`oxwizard.recovery` completes the rollback to ``checkpoint_id``.
+power loss) and :mod:`oxwizard.safety.recovery` completes the rollback to ``checkpoint_id``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from oxwizard.environment import Environment
-from oxwizard.errors import CheckpointError
-from oxwizard.state import fsync_dir, state_dir, state_path, write_atomic
+from oxwizard.core.errors import CheckpointError
+from oxwizard.core.places import fsync_dir, state_dir, state_path, write_atomic
+from oxwizard.env.environment import Environment
 
 JOURNAL_SCHEMA = 1
 JOURNAL_NAME = "journal.json"

@@ -28,11 +28,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard import proc
-from oxwizard.environment import Environment
-from oxwizard.errors import InstallerError, OxwizardError, ResolutionError
-from oxwizard.redact import redact_text, redact_url
-from oxwizard.specs import IndexOptions, spec_text
+from oxwizard.core import proc
+from oxwizard.core.errors import InstallerError, OxwizardError, ResolutionError
+from oxwizard.core.redact import redact_text, redact_url
+from oxwizard.env.environment import Environment
+from oxwizard.env.specs import IndexOptions, spec_text
 
 Impact = Literal["major", "minor", "patch", "pre-release", "new", "removed", "downgrade", "none"]
 ChangeKind = Literal["upgrade", "downgrade", "new", "removed", "reinstall"]

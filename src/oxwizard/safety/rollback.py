@@ -4,7 +4,7 @@ With the stash (the normal case) no network, index or pip is involved: files tha
 inside the changed distributions' folders, their new ``.dist-info`` folders, console scripts and any
 distribution installed after the checkpoint are removed, then every stashed file is linked back
 (hard links: byte-identical, ``.pyc`` included). Every step is idempotent, so an interrupted rollback
-is completed by running it again (:mod:`oxwizard.recovery` does). Verification: every restored
+is completed by running it again (:mod:`oxwizard.safety.recovery` does). Verification: every restored
 file's sha256 equals the manifest's, and the environment's fingerprint equals the checkpoint's;
 otherwise :class:`RollbackFailed`. Without a stash it reinstalls the exact pins and says so.
 """
@@ -22,8 +22,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard import proc
-from oxwizard.checkpoint import (
+from oxwizard.core import proc
+from oxwizard.core.errors import RollbackFailed
+from oxwizard.core.places import private_dir
+from oxwizard.core.testhooks import kill_counter
+from oxwizard.env.environment import Environment
+from oxwizard.env.specs import IndexOptions
+from oxwizard.safety.checkpoint import (
     Checkpoint,
     checkpoint_heads,
     load_checkpoint,
@@ -32,13 +37,8 @@ from oxwizard.checkpoint import (
     stash_dir,
     trash_dir,
 )
-from oxwizard.environment import Environment
-from oxwizard.errors import RollbackFailed
-from oxwizard.journal import Journal, clear_journal, read_journal, write_journal
-from oxwizard.records import EnvPaths, PycFinder, hash_many, record_files, verify_record
-from oxwizard.specs import IndexOptions
-from oxwizard.state import private_dir
-from oxwizard.testhooks import kill_counter
+from oxwizard.safety.journal import Journal, clear_journal, read_journal, write_journal
+from oxwizard.safety.records import EnvPaths, PycFinder, hash_many, record_files, verify_record
 
 Method = Literal["stash", "reinstall", "none"]
 

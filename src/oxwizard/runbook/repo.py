@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from oxwizard.errors import RunbookError
-from oxwizard.redact import redact_text
-from oxwizard.runbook import Decision, Runbook, dump_runbook, load_runbook
+from oxwizard.core.errors import RunbookError
+from oxwizard.core.redact import redact_text
+from oxwizard.runbook.model import Decision, Runbook, dump_runbook, load_runbook
 
 DEFAULT_AUTHOR = ("oxwizard", "oxwizard@localhost")
 GIT_SAFETY = [

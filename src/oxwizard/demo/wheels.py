@@ -21,7 +21,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import InvalidName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from oxwizard.errors import UsageError
+from oxwizard.core.errors import UsageError
 
 TAG = "py3-none-any"
 _EPOCH = (2020, 1, 1, 0, 0, 0)  # every entry's timestamp: the same files give the same bytes
@@ -81,7 +81,7 @@ def build_wheel(
     tops = sorted({_top_level(path) for path in files})
     entries[f"{info}/METADATA"] = _lines(meta)
     entries[f"{info}/WHEEL"] = _lines(
-        ["Wheel-Version: 1.0", "Generator: oxwizard.wheels", "Root-Is-Purelib: true", f"Tag: {TAG}"]
+        ["Wheel-Version: 1.0", "Generator: oxwizard.demo.wheels", "Root-Is-Purelib: true", f"Tag: {TAG}"]
     )
     entries[f"{info}/top_level.txt"] = _lines(tops)
     if console_scripts:

@@ -25,10 +25,10 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict
 
-from oxwizard import proc
-from oxwizard.environment import Environment
-from oxwizard.plan import Impact, impact_of
-from oxwizard.specs import IndexOptions
+from oxwizard.core import proc
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Impact, impact_of
+from oxwizard.env.specs import IndexOptions
 
 Target = Literal["major", "minor", "patch"]
 

@@ -1,0 +1,1 @@
+"""The offline demo sandbox: its wheels and its project files."""

@@ -1,0 +1,1 @@
+"""The upgrade flow: the step table, the flow that drives every engine part, replay."""

@@ -1,0 +1,1 @@
+"""The runbook: its model, its git repository, the replay report."""
