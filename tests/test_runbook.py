@@ -121,3 +121,11 @@ def test_oversized_missing_and_folder(tmp_path: Path) -> None:
     binary = tmp_path / "bin.json"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     assert "cannot read" in one_line_error(binary)
+
+
+def test_a_runbook_written_before_run_tests_was_dropped_still_loads(tmp_path: Path) -> None:
+    # earlier versions wrote options.run_tests (always true, never read): their runbooks stay readable
+    data = json.loads(full_runbook().to_text())
+    data["options"] = {"stage": True, "run_tests": True, "monitor_rounds": 2, "monitor_interval": 0.5}
+    rb = load_runbook(write(tmp_path, data))
+    assert rb.options.monitor_rounds == 2 and "run_tests" not in rb.to_text()

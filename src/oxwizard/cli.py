@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from oxwizard import __version__
+from oxwizard.commands.parser import Parser
 from oxwizard.core.errors import OxwizardError
 from oxwizard.core.redact import redact_text
 
@@ -23,14 +24,7 @@ def command_modules() -> list[str]:
     from oxwizard import commands
 
     names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
-    return sorted(n for n in names if n not in ("common", "headless"))
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with our one-line error format and exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"oxwizard: error: {message} (see --help)\n")
+    return sorted(n for n in names if n not in ("common", "headless", "parser"))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import add_env, add_json, add_project, open_env, print_json, project_from, say
 from oxwizard.core.errors import UsageError
+from oxwizard.core.places import runbook_repo_path
 
 if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
@@ -53,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def newest_baseline(project: Path) -> Path | None:
     """The most recently written ``baseline.json`` of the project's evidence, if any."""
-    found = (project / ".oxwizard" / "evidence").glob("*/baseline.json")
+    found = (runbook_repo_path(project) / "evidence").glob("*/baseline.json")
     ranked = sorted(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))
     return ranked[-1] if ranked else None
 
@@ -137,9 +138,9 @@ def _latest_runbook(
     """The newest runbook of the project's repository, when it was recorded for this environment."""
     from oxwizard.runbook.repo import RunbookRepo
 
-    if not (project / ".oxwizard" / ".git").is_dir():
+    if not (runbook_repo_path(project) / ".git").is_dir():
         return None, None
-    repo = RunbookRepo(project / ".oxwizard")
+    repo = RunbookRepo.for_project(project)
     try:
         runbook = repo.latest()
     except BaseException:

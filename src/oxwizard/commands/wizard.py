@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(argv: Sequence[str] = ()) -> int:
     """The no-sub-command entry point: parse only the wizard's own options."""
-    from oxwizard.cli import Parser
+    from oxwizard.commands.parser import Parser
 
     parser = Parser(
         prog="oxwizard wizard",

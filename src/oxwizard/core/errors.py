@@ -58,12 +58,6 @@ class CheckpointError(OxwizardError):
     """A checkpoint cannot be taken (disk space, unreadable files) or found."""
 
 
-class GateFailed(OxwizardError):
-    """A gate of the upgrade flow failed; the environment was left safe."""
-
-    exit_code = 1
-
-
 class RollbackFailed(OxwizardError):
     """A rollback failed or could not be verified: a person must look."""
 

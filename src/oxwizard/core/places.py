@@ -1,27 +1,41 @@
-"""The per-environment state folder ``ENV_ROOT/.oxwizard/``: lock, write-ahead journal, checkpoints.
+"""The two places oxwizard keeps things on disk, both named ``.oxwizard`` — this module owns both:
 
-It lives inside the environment on purpose: checkpoint stashes must be on the same filesystem as the
-files they protect, so that stashing is a hard link and restoring is a link or a rename. The folder
-is private (0700); staging clones never copy it.
+- the **environment's state folder** ``ENV_ROOT/.oxwizard/`` (:func:`state_path`, :func:`state_dir`):
+  lock, write-ahead journal, checkpoints. It lives inside the environment on purpose: checkpoint
+  stashes must be on the same filesystem as the files they protect, so that stashing is a hard link
+  and restoring is a link or a rename. The folder is private (0700); staging clones never copy it.
+- the **project's runbook repository** ``PROJECT/.oxwizard/`` (:func:`runbook_repo_path`): a git
+  repository of its own holding runbooks, evidence and replay reports, committed one decision at a
+  time.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-
-from oxwizard.env.environment import Environment
+from typing import Protocol
 
 STATE_NAME = ".oxwizard"
+RUNBOOK_REPO_NAME = ".oxwizard"
 
 
-def state_path(env: Environment | Path) -> Path:
-    """Where the state folder of ``env`` is (not created)."""
-    root = env.root if isinstance(env, Environment) else env
+class _Rooted(Protocol):
+    @property
+    def root(self) -> Path: ...
+
+
+def state_path(env: _Rooted | Path) -> Path:
+    """Where the state folder of ``env`` (an environment, or its root folder) is (not created)."""
+    root = env if isinstance(env, Path) else env.root
     return root / STATE_NAME
 
 
-def state_dir(env: Environment | Path) -> Path:
+def runbook_repo_path(project: Path) -> Path:
+    """Where the runbook repository of ``project`` is (not created: :class:`RunbookRepo` does)."""
+    return project.resolve() / RUNBOOK_REPO_NAME
+
+
+def state_dir(env: _Rooted | Path) -> Path:
     """The state folder of ``env``, created private (0700) if missing."""
     path = state_path(env)
     path.mkdir(mode=0o700, exist_ok=True)

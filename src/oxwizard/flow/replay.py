@@ -26,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 from oxwizard.checks.result import CheckSet
 from oxwizard.core.config import ChecksConfig
 from oxwizard.core.errors import OxwizardError, RollbackFailed, RunbookError
+from oxwizard.core.places import runbook_repo_path
 from oxwizard.core.redact import MASK
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, Plan, compute_plan
@@ -109,7 +110,7 @@ def validate_replay(
 
 def project_origin(project: Path) -> str:
     """The origin (root commit) of ``project``'s runbook repository, '' if it has none."""
-    repo_dir = project / ".oxwizard"
+    repo_dir = runbook_repo_path(project)
     if not (repo_dir / ".git").exists():
         return ""
     from oxwizard.runbook.repo import RunbookRepo

@@ -26,6 +26,7 @@ from oxwizard.checks.result import CheckSet
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig, load_project_config
 from oxwizard.core.errors import Abandoned, OxwizardError, RollbackFailed
+from oxwizard.core.places import runbook_repo_path
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Plan, compute_plan
 from oxwizard.env.specs import IndexOptions, parse_specs
@@ -141,7 +142,7 @@ class UpgradeFlow:
         self.options = options if options is not None else FlowOptions()
         self.answers = dict(answers or {})
         self.allow_externally_managed = allow_externally_managed
-        self.repo_path = self.project / ".oxwizard"
+        self.repo_path = runbook_repo_path(self.project)
         self.plan: Plan | None = None
         self.risk: RiskSummary | None = None
         self.security: SecurityReport | None = None
@@ -747,7 +748,7 @@ def start_state(project: Path, env: Environment | None = None) -> tuple[ResumeIn
     """Where the newest runbook of ``project`` (for ``env``) left things, read once at start:
     (where it stands, "") when it is unfinished, (None, how it ended in one line) when it finished
     (a flow whose terminal was lost may have finished unwatched), (None, "") when there is none."""
-    repo_dir = project.resolve() / ".oxwizard" / "runbooks"
+    repo_dir = runbook_repo_path(project) / "runbooks"
     paths = sorted(repo_dir.glob("*.json")) if repo_dir.is_dir() else []
     if not paths:
         return None, ""
@@ -816,7 +817,7 @@ def resume_flow(
 
 def close_unfinished(project: Path, info: ResumeInfo, why: str) -> None:
     """End an unfinished runbook that will not be resumed (nothing of it reached live)."""
-    with RunbookRepo(project.resolve() / ".oxwizard") as repo:
+    with RunbookRepo.for_project(project) as repo:
         repo.decide(info.runbook, Decision(step="outcome", question="How did it end?", answer=why))
 
 
@@ -824,9 +825,9 @@ def record_rollback(project: Path, env: Environment, result: RollbackResult, com
     """A rollback made outside a flow (``oxwizard rollback``) goes into the newest runbook of
     ``project`` for ``env``, like any other decision, so the next start tells the truth. The
     runbook's id, or None when there is no runbook of this environment (or nothing was restored)."""
-    if result.noop or not (project.resolve() / ".oxwizard" / ".git").is_dir():
+    if result.noop or not (runbook_repo_path(project) / ".git").is_dir():
         return None
-    with RunbookRepo(project.resolve() / ".oxwizard") as repo:
+    with RunbookRepo.for_project(project) as repo:
         runbook = repo.latest()
         if runbook is None or not runbook.is_for(env.prefix):
             return None

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from oxwizard.core.config import ChecksConfig
 from oxwizard.core.errors import RunbookError
@@ -84,9 +84,16 @@ class FlowOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     stage: bool = True
-    run_tests: bool = True
     monitor_rounds: int = 0
     monitor_interval: float = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_unread(cls, data: object) -> object:
+        """``run_tests`` (always true, never read) was written by earlier versions: still accepted."""
+        if isinstance(data, dict) and data.get("run_tests") is True:
+            data = {k: v for k, v in data.items() if k != "run_tests"}
+        return data
 
 
 class Runbook(BaseModel):

@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from oxwizard.core.errors import RunbookError
+from oxwizard.core.places import runbook_repo_path
 from oxwizard.core.redact import redact_text
 from oxwizard.runbook.model import Decision, Runbook, dump_runbook, load_runbook
 
@@ -100,7 +101,7 @@ class RunbookRepo:
 
     @classmethod
     def for_project(cls, project: Path) -> RunbookRepo:
-        return cls(project.resolve() / ".oxwizard")
+        return cls(runbook_repo_path(project))
 
     def __enter__(self) -> RunbookRepo:
         return self

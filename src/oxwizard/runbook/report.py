@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.core.errors import OxwizardError
+from oxwizard.core.places import runbook_repo_path
 from oxwizard.runbook.model import load_runbook, now
 
 REPORT_SCHEMA_VERSION = 1
@@ -105,7 +106,7 @@ def record_replay(report: ReplayReport, fallback_project: Path) -> str:
     (else the project's runbook repository); returns the short commit id."""
     from oxwizard.runbook.repo import RunbookRepo, repo_lock
 
-    root = runbook_repo_root(Path(report.runbook_path)) or fallback_project.resolve() / ".oxwizard"
+    root = runbook_repo_root(Path(report.runbook_path)) or runbook_repo_path(fallback_project)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = root / "replays" / slug(report.runbook_id or "unreadable")
     with repo_lock(root), RunbookRepo(root) as repo:

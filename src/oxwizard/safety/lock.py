@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from oxwizard.core.errors import LockHeld
-from oxwizard.core.places import state_dir
+from oxwizard.core.places import state_dir, state_path
 from oxwizard.env.environment import Environment
 
 _HELD: dict[str, int] = {}
@@ -33,7 +33,7 @@ def lock_path(env: Environment) -> Path:
 
 def held_here(env: Environment) -> bool:
     """True when this process holds the lock of ``env``."""
-    return str(env.root / ".oxwizard" / "lock") in _HELD
+    return str(state_path(env) / "lock") in _HELD
 
 
 def pid_alive(pid: int) -> bool:

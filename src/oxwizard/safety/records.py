@@ -340,11 +340,6 @@ class PycFinder:
         ]
 
 
-def compiled_siblings(path: Path) -> list[Path]:
-    """``__pycache__`` files Python wrote for ``path`` (a ``.py``), which RECORD may not list."""
-    return [Path(p) for p in PycFinder().siblings(str(path))]
-
-
 def verify_record(dist_info: Path) -> list[str]:
     """Files of one installed distribution whose content no longer matches RECORD."""
     bad: list[str] = []

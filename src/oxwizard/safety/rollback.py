@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.core import proc
 from oxwizard.core.errors import RollbackFailed
-from oxwizard.core.places import private_dir
+from oxwizard.core.places import STATE_NAME, private_dir
 from oxwizard.core.testhooks import kill_counter
 from oxwizard.env.environment import Environment
 from oxwizard.env.specs import IndexOptions
@@ -198,7 +198,7 @@ def _restore_from_stash(
             continue
         for name in sorted(now - set(names)):
             full = os.path.join(folder, name)
-            if name == ".oxwizard" or swapped(full):
+            if name == STATE_NAME or swapped(full):
                 continue
             doomed.update(_walk(full))
             if name.startswith("~"):

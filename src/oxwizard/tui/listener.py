@@ -109,7 +109,3 @@ class WizardListener:
             self._abandoned = True
             self._answer = None
         self._answered.set()
-
-    @property
-    def waiting(self) -> bool:
-        return self.question is not None

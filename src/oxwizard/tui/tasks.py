@@ -117,9 +117,10 @@ def resumed_flow(
 
 
 def read_runbook_log(project: Path, limit: int = 200) -> list[LogEntry]:
+    from oxwizard.core.places import runbook_repo_path
     from oxwizard.runbook.repo import RunbookRepo
 
-    path = project / ".oxwizard"
+    path = runbook_repo_path(project)
     if not (path / ".git").exists():
         return []
     with RunbookRepo(path) as repo:
