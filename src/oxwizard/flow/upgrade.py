@@ -400,13 +400,31 @@ class UpgradeFlow:
 
     # -- the steps ------------------------------------------------------------------------------------
     def _run_locked(self) -> FlowOutcome:
-        from oxwizard.checks.suite import run_checks
-        from oxwizard.safety.checkpoint import take_checkpoint
-        from oxwizard.safety.stage import create_stage
-
         plan = self.plan
         assert plan is not None and self.runbook is not None
-        # checkpoint
+        self._take_checkpoint(plan)
+        target = self._make_stage() if self.options.stage else self.env
+        if not self.options.stage:
+            self._step("stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live")
+        self._run_baseline(target, plan)
+
+        go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
+        if go != "go":
+            raise _Stop(FlowOutcome("declined", "not now: nothing was changed", 0))
+
+        upgraded = [c.name for c in plan.changes]
+        if self.options.stage:
+            assert self.stage_env is not None
+            self._install("install-staging", self.stage_env, journaled=False)
+            self._gate("checks-staging", self.stage_env, upgraded, live=False)
+        self._install("promote", self.env, journaled=True)
+        return self._after_promote()
+
+    def _take_checkpoint(self, plan: Plan) -> None:
+        """Record the current state of live; its manifest is committed with the decision."""
+        from oxwizard.safety.checkpoint import take_checkpoint
+
+        assert self.runbook is not None
         self._step("checkpoint", "running", "recording the current state")
         started = time.monotonic()
         ck = take_checkpoint(self.env, plan)
@@ -425,23 +443,27 @@ class UpgradeFlow:
         self._step("checkpoint", "passed", f"{ck.id} · {ck.files} files · {_size(ck.size)}", _since(started))
         self._poll()
 
-        # staging clone + baseline
-        target = self.env
-        if self.options.stage:
-            self._step("stage", "running", "cloning the environment for staging")
-            started = time.monotonic()
-            self.stage_env = create_stage(self.env)
-            target = self.stage_env
-            self._poll()
-            self._record(
-                "stage",
-                "Where is the upgrade tried first?",
-                f"staging clone {self.stage_env.root}",
-                Evidence(duration=_since(started)),
-            )
-            self._step("stage", "passed", str(self.stage_env.root), _since(started))
-        else:
-            self._step("stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live")
+    def _make_stage(self) -> Environment:
+        """The staging clone where the upgrade is tried first."""
+        from oxwizard.safety.stage import create_stage
+
+        self._step("stage", "running", "cloning the environment for staging")
+        started = time.monotonic()
+        self.stage_env = create_stage(self.env)
+        self._poll()
+        self._record(
+            "stage",
+            "Where is the upgrade tried first?",
+            f"staging clone {self.stage_env.root}",
+            Evidence(duration=_since(started)),
+        )
+        self._step("stage", "passed", str(self.stage_env.root), _since(started))
+        return self.stage_env
+
+    def _run_baseline(self, target: Environment, plan: Plan) -> None:
+        """The checks on the current version, on ``target`` (staging, or live with --no-stage)."""
+        from oxwizard.checks.suite import run_checks
+
         self._step("baseline", "running", f"baseline checks on {'staging' if self.options.stage else 'live'}")
         started = time.monotonic()
         self.baseline = run_checks(
@@ -461,20 +483,6 @@ class UpgradeFlow:
             _checks_line(self.baseline),
             _since(started),
         )
-
-        # go / no-go
-        go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
-        if go != "go":
-            raise _Stop(FlowOutcome("declined", "not now: nothing was changed", 0))
-
-        upgraded = [c.name for c in plan.changes]
-        if self.options.stage:
-            assert self.stage_env is not None
-            self._install("install-staging", self.stage_env, journaled=False)
-            self._gate("checks-staging", self.stage_env, upgraded, live=False)
-        # promote
-        self._install("promote", self.env, journaled=True)
-        return self._after_promote()
 
     def _after_promote(self) -> FlowOutcome:
         assert self.plan is not None
