@@ -30,8 +30,11 @@ and returns one of the exit codes below. User-facing errors are one line on stde
 
 `--env PATH` accepts a virtual environment folder or a Python executable; without it oxwizard uses
 `$VIRTUAL_ENV`, else `./.venv` (see [environment.md](environment.md)). Commands that resolve or
-install accept `--index-url`, `--extra-index-url`, `--find-links` and `--no-index`, and pass them to
-the installer as separate arguments; pip's own configuration files and `PIP_*` variables are ignored.
+install take their package sources from where `pip install` in that environment would (pip's
+configuration files and `PIP_*` variables), with `--index-url`, `--extra-index-url`, `--find-links`
+and `--no-index` over them as on pip's command line; `--isolated` ignores pip's configuration. The
+effective sources are shown, recorded, and passed to pip or uv as separate arguments (see
+[environment.md](environment.md#package-sources)).
 
 ## Exit codes
 

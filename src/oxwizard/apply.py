@@ -2,8 +2,10 @@
 
 No re-resolution: ``--no-deps`` with the exact pins of the plan; when every change carries a sha256
 the pins go through a requirements file with ``--require-hashes``, so a different artefact published
-under the same version is refused before anything changes. pip runs isolated
-(:func:`oxwizard.proc.pip_environment`), inside the env, from outside (``--python``) or as uv.
+under the same version is refused before anything changes. The installer reads no configuration of
+its own (:func:`oxwizard.proc.pip_environment`): the effective sources are passed as options. pip runs
+inside the env or from outside (``--python``); an environment made by uv is installed into with uv
+(``uv pip``, the same sources as uv options), so its packages' INSTALLER stays ``uv``.
 
 On the live environment (``journaled=True``) the write-ahead journal is written first and removed
 when the environment is verified; SIGINT/SIGTERM are forwarded to the installer, and an interrupt or
@@ -13,7 +15,6 @@ any exception rolls the environment back to the checkpoint before it propagates.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard import proc
 from oxwizard.checkpoint import Checkpoint
-from oxwizard.environment import Environment
+from oxwizard.environment import Environment, find_uv
 from oxwizard.errors import InstallerError
 from oxwizard.journal import Journal, clear_journal, listings, write_journal
 from oxwizard.plan import Plan
@@ -130,12 +131,19 @@ def installer_argv(env: Environment) -> tuple[str, list[str]]:
     """Which installer runs and the prefix of its ``install`` command line."""
     kind = env.installer_kind()
     if kind == "uv":
-        uv = shutil.which("uv")
+        uv = find_uv()
         assert uv is not None
         return kind, [uv, "pip", "install", "--python", str(env.python)]
     if kind == "none":
         raise InstallerError(f"no installer can change {env.root}: install pip in it, or uv")
     return kind, [*env.pip_argv(), "install"]
+
+
+def installer_environ(kind: str, index: IndexOptions) -> dict[str, str]:
+    """The children's environment: no configuration of their own (the sources are options)."""
+    if kind == "uv":
+        return {**proc.uv_environment(), **index.uv_environ()}
+    return proc.pip_environment()
 
 
 def _run_installer(
@@ -172,7 +180,7 @@ def _run_installer(
             done = proc.stream(
                 argv,
                 on_line=counted,
-                env=proc.pip_environment(),
+                env=installer_environ(kind, index),
                 on_start=child.append,
                 ignore_hangup=survive_hangup,
             )
@@ -181,7 +189,8 @@ def _run_installer(
             return None if done.ok else f"{kind} {verb} failed: {_last_error(done.stdout)}"
 
         if installs:
-            argv = [*prefix, "--no-deps", *index.pip_args()]
+            sources = index.uv_args() if kind == "uv" else index.pip_args()
+            argv = [*prefix, "--no-deps", *sources]
             if all(c.sha256 for c in installs):
                 req = Path(tmp) / "pins.txt"
                 req.write_text(
@@ -196,7 +205,16 @@ def _run_installer(
                 return kind, failed
         if removes:
             if kind == "uv":
-                argv = [prefix[0], "pip", "uninstall", "--python", str(env.python), "--", *removes]
+                argv = [
+                    prefix[0],
+                    "pip",
+                    "uninstall",
+                    "--no-config",
+                    "--python",
+                    str(env.python),
+                    "--",
+                    *removes,
+                ]
             else:
                 argv = [*env.pip_argv(), "uninstall", "-y", "--", *removes]
             failed = run("uninstall", argv)

@@ -29,6 +29,8 @@ from oxwizard.errors import InstallerError, ResolutionError
 from oxwizard.redact import redact_text, redact_url
 from oxwizard.specs import IndexOptions, spec_text
 
+_DIGEST_INDEX_FIELDS = ("index_url", "extra_index_urls", "find_links", "no_index")
+
 Impact = Literal["major", "minor", "patch", "pre-release", "new", "removed", "downgrade", "none"]
 ChangeKind = Literal["upgrade", "downgrade", "new", "removed", "reinstall"]
 
@@ -98,6 +100,11 @@ class Plan(BaseModel):
     def digest(self) -> str:
         """sha256 of the canonical JSON of the plan: a runbook's integrity anchor."""
         data = self.model_dump(mode="json", exclude={"created_at"})
+        # Index fields added later count only when set, so older runbooks keep their digest.
+        base = IndexOptions().model_dump(mode="json")
+        data["index"] = {
+            k: v for k, v in data["index"].items() if k in _DIGEST_INDEX_FIELDS or v != base.get(k)
+        }
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -150,7 +157,7 @@ def compute_plan(env: Environment, requirements: list[Requirement], index: Index
             "--upgrade",
             "--upgrade-strategy",
             "only-if-needed",
-            *index.pip_args(),
+            *index.resolve_args(),
             "--",
             *[spec_text(r) for r in requirements],
         ]

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from oxwizard.commands.common import add_env, add_index, add_json, index_from, open_env, print_json
+from oxwizard.commands.common import (
+    add_env,
+    add_index,
+    add_json,
+    flags_from,
+    index_from,
+    open_env,
+    print_json,
+    say_sources,
+)
 from oxwizard.plan import Plan, compute_plan
 from oxwizard.specs import parse_specs
 
@@ -20,13 +29,16 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     reqs = parse_specs(args.specs)
-    index = index_from(args)
+    flags = flags_from(args)
     env = open_env(args)
+    index = index_from(args, env, flags)
     plan = compute_plan(env, reqs, index)
     if args.json:
         print_json(plan)
     else:
         print(render_plan(plan))
+        say_sources(index, print)
+        print(f"installer: {env.installer_line()}")
     return 0
 
 

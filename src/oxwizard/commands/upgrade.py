@@ -6,7 +6,17 @@ import argparse
 import shlex
 from typing import TYPE_CHECKING
 
-from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
+from oxwizard.commands.common import (
+    add_env,
+    add_index,
+    add_project,
+    flags_from,
+    index_from,
+    open_env,
+    project_from,
+    say,
+    say_sources,
+)
 from oxwizard.config import load_project_config
 from oxwizard.errors import UsageError
 from oxwizard.specs import parse_specs
@@ -64,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.headless import HeadlessListener
 
     reqs = parse_specs(args.specs)
-    index = index_from(args)
+    flags = flags_from(args)
     project = project_from(args)
     if not project.is_dir():
         raise UsageError(f"project folder not found: {project}")
@@ -81,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--rounds must be 0 or more")
     options = flow_options(config, stage=not args.no_stage, rounds=args.rounds, interval=args.interval)
     env = open_env(args)
+    index = index_from(args, env, flags)
+    say_sources(index)
+    say(f"installer: {env.installer_line()}")
     sigterm_as_exit()
     listener = HeadlessListener(assume_yes=args.yes, verbose=args.verbose)
     flow = UpgradeFlow(
