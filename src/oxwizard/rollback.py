@@ -352,17 +352,25 @@ def _reinstall(
             f"checkpoint {ck.id} has no stash on this host and no package source was given: "
             "pass --find-links DIR or --index-url URL to reinstall " + " ".join(pins)
         )
+    from oxwizard.apply import installer_argv, installer_environ
+
+    # the environment's own installer: an env made by uv is reinstalled with uv (INSTALLER stays uv)
+    kind, prefix = installer_argv(env)
+    environ = installer_environ(kind, index or IndexOptions())
     if extra:
-        done = proc.stream(
-            [*env.pip_argv(), "uninstall", "-y", "--", *extra], on_line=say, env=proc.pip_environment()
-        )
+        if kind == "uv":
+            argv = [prefix[0], "pip", "uninstall", "--no-config", "--python", str(env.python), "--", *extra]
+        else:
+            argv = [*env.pip_argv(), "uninstall", "-y", "--", *extra]
+        done = proc.stream(argv, on_line=say, env=environ)
         if not done.ok:
-            raise RollbackFailed(f"pip uninstall {' '.join(extra)} failed: {done.stdout[-300:]}")
+            raise RollbackFailed(f"{kind} uninstall {' '.join(extra)} failed: {done.stdout[-300:]}")
         result.removed += extra
     if pins:
         assert index is not None
-        argv = [*env.pip_argv(), "install", "--no-deps", "--force-reinstall", *index.pip_args(), "--", *pins]
-        done = proc.stream(argv, on_line=say, env=proc.pip_environment())
+        sources = index.uv_args() if kind == "uv" else index.pip_args()
+        argv = [*prefix, "--no-deps", "--force-reinstall", *sources, "--", *pins]
+        done = proc.stream(argv, on_line=say, env=environ)
         if not done.ok:
             raise RollbackFailed(f"reinstalling {' '.join(pins)} failed: {done.stdout[-300:]}")
         result.removed += [f"{n}=={env.distributions[n].version}" for n in drifted if n in env.distributions]
