@@ -208,3 +208,45 @@ def test_uv_made_env_is_upgraded_with_uv_and_installer_stays_uv(
     runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
     assert runbook.environment.installer == "uv"
     assert runbook.plan is not None and runbook.plan.installer == "uv"
+
+
+# -- replay compares the recorded sources with the effective ones here ---------------------------------
+def test_replay_compares_recorded_and_configured_sources(
+    recorded_15: tuple[DemoSandbox, Path], recorded_20: tuple[DemoSandbox, Path], tmp_path: Path
+) -> None:
+    import json
+
+    _, runbook = recorded_15
+    target, _ = recorded_20  # at oxzep7 1.4.2: the 1.5.0 runbook applies to it (dry runs change nothing)
+    recorded_links = load_runbook(runbook).index.find_links
+    where = ["--env", str(target.venv), "--project", str(target.project), "--trust", "--dry-run"]
+    elsewhere = tmp_path / "mirror-wheels"
+    shutil.copytree(recorded_links[0], elsewhere)
+
+    # pip's configuration here names another wheelhouse: said, and the recorded sources are used
+    conf = tmp_path / "other.conf"
+    conf.write_text(f"[global]\nno-index = true\nfind-links = {elsewhere}\n", encoding="utf-8")
+    done = _oxwizard("replay", str(runbook), *where, env=_child_env(tmp_path, PIP_CONFIG_FILE=str(conf)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (
+        f"note: package sources differ from the recorded ones: recorded no index, wheelhouse "
+        f"{recorded_links[0]}; pip's configuration here: no index, wheelhouse {elsewhere}: the recorded "
+        "ones are used" in done.stdout
+    )
+
+    # recorded with a password (masked in the runbook): pip's configuration here supplies it
+    masked = tmp_path / "masked.json"
+    data = json.loads(runbook.read_text(encoding="utf-8"))
+    data["index"]["extra_index_urls"] = ["https://****@private.example.invalid/simple"]
+    masked.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    same = tmp_path / "same.conf"
+    same.write_text(
+        f"[global]\nno-index = true\nfind-links = {recorded_links[0]}\nextra-index-url = {PRIVATE}\n", "utf-8"
+    )
+    done = _oxwizard("replay", str(masked), *where, env=_child_env(tmp_path, PIP_CONFIG_FILE=str(same)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "note: package sources differ" not in done.stdout and SECRET not in done.stdout + done.stderr
+    # ... and when nothing here supplies it, the replay is refused before any change (exit 2)
+    done = _oxwizard("replay", str(masked), *where, env=_child_env(tmp_path, PIP_CONFIG_FILE=str(conf)))
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "recorded ones hold redacted credentials" in done.stderr
