@@ -78,6 +78,11 @@ reads as the history of your upgrades. oxwizard never runs git hooks or fsmonito
   `runbooks/x.json: decisions.0.evidence.exit_code: Input should be a valid integer`, and loading a
   bad runbook changes nothing (exit code 2).
 - Index URLs, commands and evidence details are stored redacted (`https://****@host/...`).
+- `index` holds the effective package sources the run used: pip's configuration files and `PIP_*`
+  with the command-line options over them (see environment.md), `isolated` when pip's configuration
+  was not read (`--isolated`), and `origins`: each setting with where it came from (`--find-links`,
+  `PIP_FIND_LINKS`, `/etc/pip.conf [global]`). The fields added after `no_index` enter the plan's
+  digest only when set, so older runbooks keep theirs.
 
 ## JSON Schema (version {version})
 
