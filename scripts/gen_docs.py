@@ -30,8 +30,11 @@ and returns one of the exit codes below. User-facing errors are one line on stde
 
 `--env PATH` accepts a virtual environment folder or a Python executable; without it oxwizard uses
 `$VIRTUAL_ENV`, else `./.venv` (see [environment.md](environment.md)). Commands that resolve or
-install accept `--index-url`, `--extra-index-url`, `--find-links` and `--no-index`, and pass them to
-the installer as separate arguments; pip's own configuration files and `PIP_*` variables are ignored.
+install take their package sources from where `pip install` in that environment would (pip's
+configuration files and `PIP_*` variables), with `--index-url`, `--extra-index-url`, `--find-links`
+and `--no-index` over them as on pip's command line; `--isolated` ignores pip's configuration. The
+effective sources are shown, recorded, and passed to pip or uv as separate arguments (see
+[environment.md](environment.md#package-sources)).
 
 ## Exit codes
 
@@ -84,6 +87,11 @@ first records those changes as they are in a commit of its own (`recovered: …`
   `runbooks/x.json: decisions.0.evidence.exit_code: Input should be a valid integer`, and loading a
   bad runbook changes nothing (exit code 2).
 - Index URLs, commands and evidence details are stored redacted (`https://****@host/...`).
+- `index` holds the effective package sources the run used: pip's configuration files and `PIP_*`
+  with the command-line options over them (see environment.md), `isolated` when pip's configuration
+  was not read (`--isolated`), and `origins`: each setting with where it came from (`--find-links`,
+  `PIP_FIND_LINKS`, `/etc/pip.conf [global]`). The fields added after `no_index` enter the plan's
+  digest only when set, so older runbooks keep theirs.
 
 ## JSON Schema (version {version})
 

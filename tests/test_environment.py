@@ -180,8 +180,12 @@ def test_broken_interpreter_is_refused(tmp_path: Path) -> None:
 
 
 def test_no_installer_is_a_clear_error(bare_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # pip_argv is the pip that plans and checks (also for an env uv installs into): no pip inside
+    # the env and none usable outside it is a clear error.
+    import oxwizard.env.environment
+
     env = Environment.open(bare_venv)
-    monkeypatch.setattr(env, "installer_kind", lambda: "none")
+    monkeypatch.setattr(oxwizard.env.environment, "_outside_pip_usable", lambda: False)
     with pytest.raises(InstallerError, match="no pip usable"):
         env.pip_argv()
 

@@ -29,7 +29,7 @@ from oxwizard.demo.wheels import build_wheel
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, predict_conflicts
 from oxwizard.env.specs import IndexOptions, parse_specs
-from oxwizard.safety.apply import installer_argv
+from oxwizard.safety.installer import installer_argv
 from oxwizard.safety.stage import create_stage, default_stage_path, remove_stage
 
 SYSTEM = Path("/usr/bin/python3")
@@ -159,7 +159,7 @@ def test_plan_with_the_flag_says_pep_668_and_predicts_no_false_conflict(
 
 def test_every_install_into_a_system_prefix_passes_the_flag(system_env: Environment, tmp_path: Path) -> None:
     from oxwizard.env.plan import dry_run_argv
-    from oxwizard.safety.apply import uninstaller_argv
+    from oxwizard.safety.installer import uninstaller_argv
     from oxwizard.safety.rollback import reinstall_argv, remove_argv
 
     index = IndexOptions.build(find_links=[str(tmp_path)], no_index=True)

@@ -51,11 +51,20 @@ def add_json(parser: argparse.ArgumentParser) -> None:
 
 
 def add_index(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("package sources")
+    group = parser.add_argument_group(
+        "package sources",
+        "By default the sources pip would use in the environment: its configuration files and PIP_* "
+        "variables, with these options over them as on pip's command line.",
+    )
     group.add_argument("--index-url", metavar="URL", default=None)
     group.add_argument("--extra-index-url", metavar="URL", action="append", default=[])
     group.add_argument("--find-links", metavar="DIR", action="append", default=[])
     group.add_argument("--no-index", action="store_true", help="use only --find-links")
+    group.add_argument(
+        "--isolated",
+        action="store_true",
+        help="ignore pip's configuration files and PIP_* variables: only these options count",
+    )
 
 
 def add_break_system_packages(parser: argparse.ArgumentParser) -> None:
@@ -67,13 +76,33 @@ def add_break_system_packages(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def index_from(args: argparse.Namespace) -> IndexOptions:
+def flags_from(args: argparse.Namespace) -> IndexOptions:
+    """The index options given on the command line, validated (nothing read from pip's configuration)."""
     return IndexOptions.build(
         index_url=args.index_url,
         extra_index_urls=args.extra_index_url,
         find_links=args.find_links,
         no_index=args.no_index,
+        isolated=bool(getattr(args, "isolated", False)),
     )
+
+
+def index_from(args: argparse.Namespace, env: Environment, flags: IndexOptions | None = None) -> IndexOptions:
+    """The effective sources for ``env``: pip's configuration with the flags over it (see
+    :mod:`oxwizard.env.pipconfig`), or the flags alone with ``--isolated``. ``flags``: already
+    validated with :func:`flags_from` (which runs before the environment is opened)."""
+    from oxwizard.env.pipconfig import effective_index
+
+    flags = flags if flags is not None else flags_from(args)
+    return effective_index(env, flags, isolated=flags.isolated)
+
+
+def say_sources(index: IndexOptions, out: Callable[[str], None] | None = None) -> None:
+    """The effective sources and where each came from (credentials masked)."""
+    write = out or say
+    write(f"sources: {index.describe()}")
+    for line in index.origin_lines():
+        write(f"  {line}")
 
 
 def open_env(args: argparse.Namespace) -> Environment:

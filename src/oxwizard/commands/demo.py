@@ -60,11 +60,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def launch(demo: DemoSandbox) -> int:
-    """Open the wizard on the sandbox, offline: ``--find-links WHEELHOUSE --no-index``."""
+    """Open the wizard on the sandbox, offline: ``--find-links WHEELHOUSE --no-index --isolated`` (the
+    sandbox's own wheels only, whatever the user's pip configuration says)."""
     from oxwizard.commands.wizard import launch_app
     from oxwizard.tui.app import WizardApp
     from oxwizard.tui.tasks import Sources
 
-    sources = Sources(find_links=[str(demo.wheelhouse)], no_index=True)
+    sources = Sources(find_links=[str(demo.wheelhouse)], no_index=True, isolated=True)
     app = WizardApp(env_path=str(demo.venv), project=demo.project, sources=sources)
     return launch_app(app, Reopen.demo(demo.root))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from oxwizard.commands.common import add_env, add_json, open_env, print_json, say
+from oxwizard.commands.common import add_env, add_json, open_env, print_json, say, say_sources
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,10 +15,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.env.pipconfig import effective_index
+    from oxwizard.env.specs import IndexOptions
+
     env = open_env(args)
     facts = env.facts()
+    sources = effective_index(env, IndexOptions())  # what pip install in it would use
     if args.json:
         data = facts.model_dump(mode="json")
+        data["sources"] = sources.redacted().model_dump(mode="json")
         data["distributions"] = [d.model_dump(mode="json") for d in env.distributions.values()]
         print_json(data)
         return 0
@@ -31,8 +36,9 @@ def run(args: argparse.Namespace) -> int:
             say(f"  also read   {extra}")
     if env.externally_managed:
         say(f"managed       {env.managed_note}")
-    say(f"installer     {facts.installer}")
+    say(f"installer     {env.installer_line()}")
     say(f"fingerprint   {facts.fingerprint}")
+    say_sources(sources)
     say(f"distributions {len(env.distributions)}")
     for d in env.distributions.values():
         flags = [f for f, on in (("requested", d.requested), ("editable", d.editable)) if on]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from oxwizard.commands.common import add_env, add_index, add_json, index_from, open_env, print_json
+from oxwizard.commands.common import (
+    add_env,
+    add_index,
+    add_json,
+    flags_from,
+    index_from,
+    open_env,
+    print_json,
+)
 from oxwizard.env.outdated import find_outdated
 
 
@@ -25,8 +33,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    index = index_from(args)
+    flags = flags_from(args)
     env = open_env(args)
+    index = index_from(args, env, flags)
     rows = find_outdated(env, index, args.target, args.only, args.skip)
     if args.json:
         print_json(rows)

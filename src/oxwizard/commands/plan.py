@@ -9,9 +9,11 @@ from oxwizard.commands.common import (
     add_env,
     add_index,
     add_json,
+    flags_from,
     index_from,
     open_env,
     print_json,
+    say_sources,
 )
 from oxwizard.env.plan import Plan, compute_plan
 from oxwizard.env.specs import parse_specs
@@ -37,9 +39,10 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     reqs = parse_specs(args.specs)
-    index = index_from(args)
+    flags = flags_from(args)
     env = open_env(args)
     env.require_writable(args.break_system_packages)  # before pip resolves anything
+    index = index_from(args, env, flags)
     plan = compute_plan(env, reqs, index)
     if args.json:
         print_json(plan)
@@ -47,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
         if env.externally_managed:
             print(f"{env.root}: {env.managed_note}; --break-system-packages given")
         print(render_plan(plan))
+        say_sources(index, print)
+        print(f"installer: {env.installer_line()}")
     return 0
 
 

@@ -11,7 +11,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
+from oxwizard.commands.common import (
+    add_env,
+    add_index,
+    add_project,
+    flags_from,
+    open_env,
+    project_from,
+    say,
+)
 from oxwizard.core.errors import OxwizardError, UsageError
 from oxwizard.runbook.model import now
 from oxwizard.runbook.report import ReplayReport
@@ -59,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     runbook_path = Path(args.runbook).expanduser().resolve()
     project = project_from(args)
     env_label = args.env or "(default environment)"
-    index = index_from(args)
+    index = flags_from(args)
     try:
         if not project.is_dir():
             raise UsageError(f"project folder not found: {project}")
@@ -93,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.json:
         say(f"replaying {check.runbook.id} on {host}: {env.root}")
         say(f"[{check.elapsed:6.1f}s] ok   validate: runbook valid, trusted ({check.trust}), env matches")
+        if check.sources_note:
+            say(f"note: {check.sources_note}")
         for line in check.drift:
             say(f"drift (allowed): {line}")
     report = replay(check, listener=listener, host=host)

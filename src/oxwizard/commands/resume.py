@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
+from oxwizard.commands.common import (
+    add_env,
+    add_index,
+    add_project,
+    flags_from,
+    index_from,
+    open_env,
+    project_from,
+    say,
+)
 from oxwizard.core.errors import UsageError
 
 
@@ -34,8 +43,9 @@ def run(args: argparse.Namespace) -> int:
     project = project_from(args)
     if not project.is_dir():
         raise UsageError(f"project folder not found: {project}")
-    index = index_from(args)
+    flags = flags_from(args)
     env = open_env(args)
+    index = index_from(args, env, flags)
     info, last = start_state(project, env)
     if info is None:
         say(f"nothing to resume: last {last}" if last else "nothing to resume: no unfinished upgrade here")

@@ -9,6 +9,7 @@ from oxwizard.commands.common import (
     add_index,
     add_json,
     add_project,
+    flags_from,
     index_from,
     open_env,
     print_json,
@@ -42,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.safety.lock import env_lock
     from oxwizard.safety.rollback import rollback
 
-    index = index_from(args)
-    given = bool(index.find_links or index.index_url or index.extra_index_urls)
+    flags = flags_from(args)
     env = open_env(args)
+    index = index_from(args, env, flags)
+    given = bool(index.find_links or index.index_url or index.extra_index_urls)
     with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
         result = rollback(env, args.to, on_line=None if args.json else say, index=index if given else None)
         recorded = record_rollback(project_from(args), env, result, "oxwizard rollback")

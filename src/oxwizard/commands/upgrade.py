@@ -11,10 +11,12 @@ from oxwizard.commands.common import (
     add_env,
     add_index,
     add_project,
+    flags_from,
     index_from,
     open_env,
     project_from,
     say,
+    say_sources,
 )
 from oxwizard.core.config import load_project_config
 from oxwizard.core.errors import UsageError
@@ -83,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.safety.lock import env_lock
 
     reqs = parse_specs(args.specs)
-    index = index_from(args)
+    flags = flags_from(args)
     project = project_from(args)
     if not project.is_dir():
         raise UsageError(f"project folder not found: {project}")
@@ -103,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     env.require_writable(args.break_system_packages)  # before anything runs
     if env.externally_managed:
         say(f"{env.root}: {env.managed_note}; --break-system-packages given: every install passes it")
+    index = index_from(args, env, flags)
+    say_sources(index)
+    say(f"installer: {env.installer_line()}")
     sigterm_as_exit()
     listener = HeadlessListener(assume_yes=args.yes, verbose=args.verbose)
     flow = UpgradeFlow(

@@ -39,11 +39,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="virtual environment folder or Python executable (default: $VIRTUAL_ENV, else ./.venv)",
     )
     p.add_argument("--project", metavar="DIR", default=None, help="the project folder (default: .)")
-    group = p.add_argument_group("package sources")
+    # as commands.common.add_index, which this light module does not import (first paint)
+    group = p.add_argument_group(
+        "package sources",
+        "By default the sources pip would use in the environment: its configuration files and PIP_* "
+        "variables, with these options over them as on pip's command line.",
+    )
     group.add_argument("--index-url", metavar="URL", default=None)
     group.add_argument("--extra-index-url", metavar="URL", action="append", default=[])
     group.add_argument("--find-links", metavar="DIR", action="append", default=[])
     group.add_argument("--no-index", action="store_true", help="use only --find-links")
+    group.add_argument(
+        "--isolated",
+        action="store_true",
+        help="ignore pip's configuration files and PIP_* variables: only these options count",
+    )
     p.add_argument("--rounds", type=int, default=None, metavar="N", help="monitoring rounds after promotion")
     p.add_argument("--interval", type=float, default=None, metavar="S", help="seconds between rounds")
 
@@ -81,6 +91,7 @@ def build_app(args: argparse.Namespace) -> WizardApp:
         extra_index_urls=list(args.extra_index_url),
         find_links=[str(Path(p).resolve()) if "://" not in p else p for p in args.find_links],
         no_index=bool(args.no_index),
+        isolated=bool(args.isolated),
     )
     return WizardApp(
         env_path=args.env,
@@ -139,6 +150,8 @@ class Reopen:
             options += ["--find-links", where if "://" in where else str(Path(where).resolve())]
         if args.no_index:
             options.append("--no-index")
+        if args.isolated:
+            options.append("--isolated")
         if args.rounds is not None:
             options += ["--rounds", str(args.rounds)]
         if args.interval is not None:

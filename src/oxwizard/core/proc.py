@@ -149,9 +149,9 @@ class Completed:
 def pip_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     """A copy of the environment in which pip reads no user or global configuration.
 
-    pip on a developer machine may read a global config with extra indexes, find-links and
-    constraints; oxwizard passes every index option explicitly, so it removes all ``PIP_*``
-    variables and points ``PIP_CONFIG_FILE`` at ``/dev/null``.
+    oxwizard reads pip's configuration once (:mod:`oxwizard.env.pipconfig`, unless ``--isolated``) and
+    passes the effective sources to every child explicitly, so the children themselves read none:
+    all ``PIP_*`` variables are removed and ``PIP_CONFIG_FILE`` points at ``/dev/null``.
     """
     env = {k: v for k, v in (base if base is not None else os.environ).items()}
     for key in list(env):
@@ -161,6 +161,22 @@ def pip_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+# uv's own settings that choose sources: a uv child gets the effective sources as options instead.
+_UV_SOURCE_VARIABLES = ("UV_INDEX", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS",
+    "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_PRERELEASE", "UV_INDEX_STRATEGY", "UV_INSECURE_HOST",
+    "UV_CONFIG_FILE", "UV_NO_CONFIG", "UV_SYSTEM_PYTHON", "UV_PYTHON", "UV_REQUIRE_HASHES")  # fmt: skip
+
+
+def uv_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """:func:`pip_environment` for ``uv pip``: also without uv's source settings (``UV_INDEX_URL``...),
+    which oxwizard passes as options (see :meth:`oxwizard.env.specs.IndexOptions.uv_args`)."""
+    env = pip_environment(base)
+    for key in _UV_SOURCE_VARIABLES:
+        env.pop(key, None)
+    env["UV_NO_PROGRESS"] = "1"
     return env
 
 

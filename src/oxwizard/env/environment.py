@@ -203,22 +203,49 @@ class Environment:
         out.append(f"py{major}-none-any")
         return out
 
+    @property
+    def has_pip(self) -> bool:
+        """pip is installed in the environment itself."""
+        return any((p / "pip" / "__init__.py").exists() for p in self.site_paths)
+
+    @property
+    def made_by_uv(self) -> bool:
+        """Most of its distributions were installed by uv (their INSTALLER files say ``uv``)."""
+        installers = [d.installer for d in self.distributions.values() if d.installer]
+        return bool(installers) and installers.count("uv") * 2 > len(installers)
+
     def installer_kind(self) -> InstallerKind:
-        """Which installer can change this environment, in order of preference."""
-        if any((p / "pip" / "__init__.py").exists() for p in self.site_paths):
+        """Which installer changes this environment, in order of preference.
+
+        An environment made by uv is driven with uv when uv is available, so that its packages'
+        INSTALLER stays ``uv``; otherwise pip inside the environment, else a pip outside it
+        (``--python``), else uv."""
+        if self.made_by_uv and find_uv():
+            return "uv"
+        if self.has_pip:
             return "pip"
         if _outside_pip_usable():
             return "pip-outside"
-        if shutil.which("uv"):
+        if find_uv():
             return "uv"
         return "none"
 
-    def pip_argv(self) -> list[str]:
-        """The command prefix that runs pip against this environment."""
+    def installer_line(self) -> str:
+        """The installer, and why when it is not the obvious one (shown by env, plan and upgrade)."""
         kind = self.installer_kind()
-        if kind == "pip":
-            return [str(self.python), "-m", "pip"]
+        if kind == "uv":
+            return "uv (the environment was made by uv)" if self.made_by_uv else "uv (no pip usable)"
         if kind == "pip-outside":
+            return "pip-outside (the environment has no pip: oxwizard's pip with --python)"
+        return kind
+
+    def pip_argv(self) -> list[str]:
+        """The command prefix that runs pip against this environment (planning, pip check).
+
+        This is pip even when uv installs (pip's resolver report is what a plan is made of)."""
+        if self.has_pip:
+            return [str(self.python), "-m", "pip"]
+        if _outside_pip_usable():
             return [sys.executable, "-m", "pip", "--python", str(self.python)]
         raise InstallerError(f"no pip usable for {self.root}: install pip in it or use uv")
 
@@ -286,7 +313,7 @@ class Environment:
         try:
             argv = [*self.pip_argv(), "check"]
         except InstallerError:
-            uv = shutil.which("uv")
+            uv = find_uv()
             if not uv:
                 raise
             argv = [uv, "pip", "check", "--python", str(self.python)]  # uv: options after the verb
@@ -444,6 +471,15 @@ def _read_json(text: str | None) -> dict[str, object] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
+
+
+def find_uv() -> str | None:
+    """uv on PATH, else beside oxwizard's own interpreter (where a venv that has oxwizard has it)."""
+    found = shutil.which("uv")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "uv"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
 def _outside_pip_usable() -> bool:

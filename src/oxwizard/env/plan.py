@@ -34,6 +34,8 @@ from oxwizard.core.redact import redact_text, redact_url
 from oxwizard.env.environment import Environment
 from oxwizard.env.specs import IndexOptions, spec_text
 
+_DIGEST_INDEX_FIELDS = ("index_url", "extra_index_urls", "find_links", "no_index")
+
 Impact = Literal["major", "minor", "patch", "pre-release", "new", "removed", "downgrade", "none"]
 ChangeKind = Literal["upgrade", "downgrade", "new", "removed", "reinstall"]
 
@@ -155,6 +157,11 @@ class Plan(BaseModel):
         # resolutions left out when there are none: the digests of plans recorded before they existed hold
         exclude = {"created_at"} if self.resolutions else {"created_at", "resolutions"}
         data = self.model_dump(mode="json", exclude=exclude)
+        # Index fields added later count only when set, so older runbooks keep their digest.
+        base = IndexOptions().model_dump(mode="json")
+        data["index"] = {
+            k: v for k, v in data["index"].items() if k in _DIGEST_INDEX_FIELDS or v != base.get(k)
+        }
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
@@ -302,7 +309,7 @@ def dry_run_argv(
         "--upgrade",
         "--upgrade-strategy",
         "only-if-needed",
-        *index.pip_args(),
+        *index.resolve_args(),  # the sources, plus the constraints and --pre pip's configuration sets
         "--",
         *[spec_text(r) for r in requirements],
     ]

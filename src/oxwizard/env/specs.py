@@ -89,8 +89,31 @@ def spec_text(req: Requirement) -> str:
     return str(req)
 
 
+class SourceOrigin(BaseModel):
+    """Where one effective package-source setting came from (its value redacted)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    option: str  # pip's option name: index-url, extra-index-url, find-links, no-index, constraint, ...
+    value: str  # redacted
+    origin: str  # "--find-links", "PIP_FIND_LINKS", "/etc/pip.conf [global]"
+
+    def describe(self) -> str:
+        return f"{self.option} {self.value} (from {self.origin})"
+
+
+# The options oxwizard carries from pip's configuration to every pip and uv child, in pip's names.
+CARRIED = ("index-url", "extra-index-url", "find-links", "no-index", "constraint", "pre", "trusted-host",
+           "cert", "client-cert", "proxy")  # fmt: skip
+
+
 class IndexOptions(BaseModel):
-    """Where packages come from. Stored redacted in runbooks (see :meth:`redacted`)."""
+    """Where packages come from. Stored redacted in runbooks (see :meth:`redacted`).
+
+    Built from oxwizard's flags merged with pip's own configuration (files and ``PIP_*``, see
+    :mod:`oxwizard.env.pipconfig`) unless ``isolated``; every child (pip or uv) gets these explicitly
+    and reads no configuration of its own. ``origins`` says where each setting came from.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -98,6 +121,14 @@ class IndexOptions(BaseModel):
     extra_index_urls: list[str] = Field(default_factory=list)
     find_links: list[str] = Field(default_factory=list)
     no_index: bool = False
+    constraints: list[str] = Field(default_factory=list)
+    pre: bool = False
+    trusted_hosts: list[str] = Field(default_factory=list)
+    cert: str | None = None
+    client_cert: str | None = None
+    proxy: str | None = None
+    isolated: bool = False  # pip's configuration files and PIP_* were not read (--isolated)
+    origins: list[SourceOrigin] = Field(default_factory=list)
 
     @classmethod
     def build(
@@ -106,6 +137,8 @@ class IndexOptions(BaseModel):
         extra_index_urls: list[str] | None = None,
         find_links: list[str] | None = None,
         no_index: bool = False,
+        *,
+        isolated: bool = False,
     ) -> IndexOptions:
         """Validate user-given options; local find-links become absolute paths."""
         if index_url is not None:
@@ -124,15 +157,38 @@ class IndexOptions(BaseModel):
                 if not path.exists():
                     raise UsageError(f"--find-links folder not found: {path}")
                 links.append(str(path))
+        origins = (
+            [SourceOrigin(option="index-url", value=redact_url(index_url), origin="--index-url")]
+            if index_url
+            else []
+        )
+        origins += [
+            SourceOrigin(option="extra-index-url", value=redact_url(u), origin="--extra-index-url")
+            for u in extra_index_urls or []
+        ]
+        origins += [
+            SourceOrigin(option="find-links", value=redact_url(u), origin="--find-links") for u in links
+        ]
+        if no_index:
+            origins.append(SourceOrigin(option="no-index", value="true", origin="--no-index"))
         return cls(
             index_url=index_url,
             extra_index_urls=list(extra_index_urls or []),
             find_links=links,
             no_index=no_index,
+            isolated=isolated,
+            origins=origins,
         )
 
+    @property
+    def given(self) -> bool:
+        """True when any source is set (by a flag or by pip's configuration)."""
+        return self.sources() != IndexOptions().sources()
+
     def pip_args(self) -> list[str]:
-        """Arguments for pip or ``uv pip``, each option with its value as separate items."""
+        """Arguments for pip or ``uv pip``, each option with its value as separate items.
+
+        Valid for every pip verb that reaches an index (install, download, index versions)."""
         args: list[str] = []
         if self.no_index:
             args.append("--no-index")
@@ -143,15 +199,74 @@ class IndexOptions(BaseModel):
                 args += ["--extra-index-url", url]
         for link in self.find_links:
             args += ["--find-links", link]
+        for host in self.trusted_hosts:
+            args += ["--trusted-host", host]
+        for flag, value in (
+            ("--cert", self.cert),
+            ("--client-cert", self.client_cert),
+            ("--proxy", self.proxy),
+        ):
+            if value:
+                args += [flag, value]
         return args
+
+    def resolve_args(self) -> list[str]:
+        """:meth:`pip_args` plus what changes a resolution (constraints, pre-releases): for the plan."""
+        args = self.pip_args()
+        for path in self.constraints:
+            args += ["--constraint", path]
+        if self.pre:
+            args.append("--pre")
+        return args
+
+    def uv_args(self) -> list[str]:
+        """The same sources for ``uv pip`` (which reads uv.toml and ``UV_*``, never pip.conf).
+
+        ``--no-config`` keeps uv's own configuration out (the children's environment has no
+        source-related ``UV_*`` either, see :func:`oxwizard.core.proc.uv_environment`); pip looks at every
+        index for the best match, so uv is told to do the same."""
+        args = ["--no-config"]
+        if self.no_index:
+            args.append("--no-index")
+        else:
+            if self.index_url:
+                args += ["--index-url", self.index_url]
+            for url in self.extra_index_urls:
+                args += ["--extra-index-url", url]
+            if self.extra_index_urls:
+                args += ["--index-strategy", "unsafe-best-match"]
+        for link in self.find_links:
+            args += ["--find-links", link]
+        for host in self.trusted_hosts:
+            args += ["--allow-insecure-host", host]
+        return args
+
+    def uv_environ(self) -> dict[str, str]:
+        """What uv takes from the environment only: the CA bundle, the client certificate, the proxy."""
+        out: dict[str, str] = {}
+        if self.cert:
+            out["SSL_CERT_FILE"] = self.cert
+        if self.client_cert:
+            out["SSL_CLIENT_CERT"] = self.client_cert
+        if self.proxy:
+            out["HTTPS_PROXY"] = out["HTTP_PROXY"] = self.proxy
+        return out
+
+    def sources(self) -> tuple[object, ...]:
+        """The settings that decide what is installed (not where they came from): for comparisons."""
+        return (self.index_url, tuple(self.extra_index_urls), tuple(self.find_links), self.no_index,
+                tuple(self.constraints), self.pre, tuple(self.trusted_hosts))  # fmt: skip
 
     def redacted(self) -> IndexOptions:
         """The same options with credentials masked: the only form that is ever stored."""
-        return IndexOptions(
-            index_url=redact_url(self.index_url) if self.index_url else None,
-            extra_index_urls=[redact_url(u) for u in self.extra_index_urls],
-            find_links=[redact_url(u) for u in self.find_links],
-            no_index=self.no_index,
+        return self.model_copy(
+            update={
+                "index_url": redact_url(self.index_url) if self.index_url else None,
+                "extra_index_urls": [redact_url(u) for u in self.extra_index_urls],
+                "find_links": [redact_url(u) for u in self.find_links],
+                "proxy": redact_url(self.proxy) if self.proxy else None,
+                "origins": [o.model_copy(update={"value": redact_text(o.value)}) for o in self.origins],
+            }
         )
 
     def describe(self) -> str:
@@ -163,9 +278,24 @@ class IndexOptions(BaseModel):
             parts.append(f"index {r.index_url}")
         else:
             parts.append("default index")
-        parts += [f"extra {u}" for u in r.extra_index_urls]
+        if not r.no_index:
+            parts += [f"extra {u}" for u in r.extra_index_urls]
         parts += [f"wheelhouse {u}" for u in r.find_links]
+        parts += [f"constraints {c}" for c in r.constraints]
+        if r.pre:
+            parts.append("pre-releases")
         return ", ".join(parts)
+
+    def origin_lines(self) -> list[str]:
+        """One line per setting taken from pip's configuration or a flag, with where it came from."""
+        if not self.origins:
+            return [
+                "pip's defaults" + (" (--isolated: pip's configuration not read)" if self.isolated else "")
+            ]
+        lines = [o.describe() for o in self.redacted().origins]
+        if self.isolated:
+            lines.append("--isolated: pip's configuration files and PIP_* not read")
+        return lines
 
 
 def _check_url(url: str, flag: str) -> None:

@@ -51,6 +51,7 @@ class ReplayCheck:
     already_applied: bool = False
     drift: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    sources_note: str | None = None  # the sources used are not the recorded ones (see resolve_index)
     elapsed: float = 0.0
 
     @property
@@ -81,8 +82,12 @@ def validate_replay(
     project = project.resolve()
     trusted = _check_trust(runbook, project, trust)
     _check_env_facts(runbook, env)
-    index = resolve_index(runbook, index)
+    configured = _configured(env, index)
+    index, sources_note = resolve_index(runbook, index, configured)
     check = ReplayCheck(runbook, runbook_path, env, project, index, trusted, env.fingerprint())
+    check.sources_note = sources_note
+    if sources_note:
+        check.notes.append(sources_note)
     state = from_version_state(runbook.plan, env)
     if state == "applied":
         check.already_applied = True
@@ -122,6 +127,14 @@ def project_origin(project: Path) -> str:
         return ""
 
 
+def _configured(env: Environment, given: IndexOptions | None) -> IndexOptions:
+    """The effective sources here: pip's configuration with the command line over it."""
+    from oxwizard.env.pipconfig import effective_index
+
+    flags = given if given is not None else IndexOptions()
+    return effective_index(env, flags, isolated=flags.isolated)
+
+
 def _check_trust(runbook: Runbook, project: Path, trust: bool) -> Literal["same repository", "--trust"]:
     origin = project_origin(project)
     if runbook.origin and runbook.origin == origin:
@@ -157,18 +170,49 @@ def _minor(version: str) -> tuple[str, ...]:
     return tuple(version.split(".")[:2])
 
 
-def resolve_index(runbook: Runbook, given: IndexOptions | None) -> IndexOptions:
-    """Index options given on the command line win; else the recorded ones, unless redacted."""
-    if given is not None and given != IndexOptions():
-        return given
+def resolve_index(
+    runbook: Runbook, given: IndexOptions | None, configured: IndexOptions | None = None
+) -> tuple[IndexOptions, str | None]:
+    """The sources a replay uses, and a note when they are not the recorded ones.
+
+    ``given``: the index options on the command line (with ``--isolated`` if it was given);
+    ``configured``: the effective sources here (pip's configuration with ``given`` over it).
+    Options on the command line win. Without them, pip's configuration here is used when it names
+    exactly the recorded sources (it may hold the credentials the runbook has masked); when it names
+    others, the recorded ones are used and the note says so; recorded sources whose credentials
+    are masked and that nothing here supplies are refused."""
     recorded = runbook.index
-    values = [recorded.index_url or "", *recorded.extra_index_urls, *recorded.find_links]
-    if any(MASK in v for v in values):
+    here = configured if configured is not None else given
+    if given is not None and (given.given or given.isolated):
+        assert here is not None
+        if here.redacted().sources() != recorded.sources():
+            return here, (
+                f"package sources differ from the recorded ones: recorded {recorded.describe()}; "
+                f"now {here.describe()} (as given): the given ones are used"
+            )
+        return here, None
+    if here is not None and here.given:
+        if here.redacted().sources() == recorded.sources():
+            return here, None
+        note = (
+            f"package sources differ from the recorded ones: recorded {recorded.describe()}; "
+            f"pip's configuration here: {here.describe()}"
+        )
+        if not _masked(recorded):
+            return recorded, note + ": the recorded ones are used"
+        raise _refuse(f"{note}; the recorded ones hold redacted credentials: give the sources with "
+                      "--index-url/--extra-index-url/--find-links")  # fmt: skip
+    if _masked(recorded):
         raise _refuse(
             "the recorded index options hold redacted credentials: give them with --index-url/"
             "--extra-index-url/--find-links"
         )
-    return recorded
+    return recorded, None
+
+
+def _masked(index: IndexOptions) -> bool:
+    values = [index.index_url or "", *index.extra_index_urls, *index.find_links, index.proxy or ""]
+    return any(MASK in v for v in values)
 
 
 def _same_version(a: str | None, b: str | None) -> bool:

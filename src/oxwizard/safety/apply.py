@@ -2,8 +2,10 @@
 
 No re-resolution: ``--no-deps`` with the exact pins of the plan; when every change carries a sha256
 the pins go through a requirements file with ``--require-hashes``, so a different artefact published
-under the same version is refused before anything changes. pip runs isolated
-(:func:`oxwizard.core.proc.pip_environment`), inside the env, from outside (``--python``) or as uv.
+under the same version is refused before anything changes. The installer reads no configuration of
+its own (:func:`oxwizard.core.proc.pip_environment`): the effective sources are passed as options. pip runs
+inside the env or from outside (``--python``); an environment made by uv is installed into with uv
+(``uv pip``, the same sources as uv options), so its packages' INSTALLER stays ``uv``.
 
 On the live environment (``journaled=True``) the write-ahead journal is written first and removed
 when the environment is verified; SIGINT/SIGTERM are forwarded to the installer, and an interrupt or
@@ -13,7 +15,6 @@ any exception rolls the environment back to the checkpoint before it propagates.
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -26,12 +27,12 @@ from types import FrameType
 from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.core import proc
-from oxwizard.core.errors import InstallerError
 from oxwizard.core.testhooks import die, kill_at, slow_at
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Plan
 from oxwizard.env.specs import IndexOptions
 from oxwizard.safety.checkpoint import Checkpoint
+from oxwizard.safety.installer import installer_argv, installer_environ, uninstaller_argv
 from oxwizard.safety.journal import Journal, clear_journal, listings, write_journal
 
 
@@ -126,27 +127,6 @@ def verify_against_plan(env: Environment, plan: Plan) -> list[str]:
     return out
 
 
-def installer_argv(env: Environment) -> tuple[str, list[str]]:
-    """Which installer runs and the prefix of its ``install`` command line."""
-    kind = env.installer_kind()
-    if kind == "uv":
-        uv = shutil.which("uv")
-        assert uv is not None
-        return kind, [uv, "pip", "install", "--python", str(env.python), *env.install_overrides()]
-    if kind == "none":
-        raise InstallerError(f"no installer can change {env.root}: install pip in it, or uv")
-    return kind, [*env.pip_argv(), "install", *env.install_overrides()]
-
-
-def uninstaller_argv(env: Environment, kind: str, names: list[str]) -> list[str]:
-    """The command line that removes ``names`` from ``env`` with the installer ``kind``."""
-    if kind == "uv":
-        uv = shutil.which("uv")
-        assert uv is not None
-        return [uv, "pip", "uninstall", "--python", str(env.python), *env.install_overrides(), "--", *names]
-    return [*env.pip_argv(), "uninstall", "-y", *env.install_overrides(), "--", *names]
-
-
 def _run_installer(
     env: Environment,
     plan: Plan,
@@ -181,7 +161,7 @@ def _run_installer(
             done = proc.stream(
                 argv,
                 on_line=counted,
-                env=proc.pip_environment(),
+                env=installer_environ(kind, index),
                 on_start=child.append,
                 ignore_hangup=survive_hangup,
             )
@@ -190,7 +170,8 @@ def _run_installer(
             return None if done.ok else f"{kind} {verb} failed: {_last_error(done.stdout)}"
 
         if installs:
-            argv = [*prefix, "--no-deps", *index.pip_args()]
+            sources = index.uv_args() if kind == "uv" else index.pip_args()
+            argv = [*prefix, "--no-deps", *sources]
             if all(c.sha256 for c in installs):
                 req = Path(tmp) / "pins.txt"
                 req.write_text(

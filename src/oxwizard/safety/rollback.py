@@ -352,14 +352,19 @@ def _reinstall(
             f"checkpoint {ck.id} has no stash on this host and no package source was given: "
             "pass --find-links DIR or --index-url URL to reinstall " + " ".join(pins)
         )
+    from oxwizard.safety.installer import installer_argv, installer_environ
+
+    # the environment's own installer: an env made by uv is reinstalled with uv (INSTALLER stays uv)
+    kind, prefix = installer_argv(env)
+    environ = installer_environ(kind, index or IndexOptions())
     if extra:
-        done = proc.stream(remove_argv(env, extra), on_line=say, env=proc.pip_environment())
+        done = proc.stream(remove_argv(env, extra), on_line=say, env=environ)
         if not done.ok:
-            raise RollbackFailed(f"pip uninstall {' '.join(extra)} failed: {done.stdout[-300:]}")
+            raise RollbackFailed(f"{kind} uninstall {' '.join(extra)} failed: {done.stdout[-300:]}")
         result.removed += extra
     if pins:
         assert index is not None
-        done = proc.stream(reinstall_argv(env, index, pins), on_line=say, env=proc.pip_environment())
+        done = proc.stream(reinstall_argv(env, index, pins), on_line=say, env=environ)
         if not done.ok:
             raise RollbackFailed(f"reinstalling {' '.join(pins)} failed: {done.stdout[-300:]}")
         result.removed += [f"{n}=={env.distributions[n].version}" for n in drifted if n in env.distributions]
@@ -371,14 +376,20 @@ def _reinstall(
 
 
 def reinstall_argv(env: Environment, index: IndexOptions, pins: list[str]) -> list[str]:
-    """pip, putting back the exact ``pins`` of a checkpoint that has no stash here."""
-    flags = [*env.install_overrides(), "--no-deps", "--force-reinstall", *index.pip_args()]
-    return [*env.pip_argv(), "install", *flags, "--", *pins]
+    """The environment's own installer (uv for an env made by uv, so INSTALLER stays uv), putting
+    back the exact ``pins`` of a checkpoint that has no stash here."""
+    from oxwizard.safety.installer import installer_argv
+
+    kind, prefix = installer_argv(env)
+    sources = index.uv_args() if kind == "uv" else index.pip_args()
+    return [*prefix, "--no-deps", "--force-reinstall", *sources, "--", *pins]
 
 
 def remove_argv(env: Environment, names: list[str]) -> list[str]:
-    """pip, removing what a checkpoint did not have."""
-    return [*env.pip_argv(), "uninstall", "-y", *env.install_overrides(), "--", *names]
+    """The environment's own installer, removing what a checkpoint did not have."""
+    from oxwizard.safety.installer import uninstaller_argv
+
+    return uninstaller_argv(env, env.installer_kind(), names)
 
 
 def _verify(env: Environment, ck: Checkpoint, result: RollbackResult) -> list[str]:

@@ -30,16 +30,21 @@ class Sources:
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     no_index: bool = False
+    isolated: bool = False
 
-    def build(self) -> IndexOptions:
+    def build(self, env: Environment) -> IndexOptions:
+        """The effective sources for ``env``: pip's configuration with these over it (unless isolated)."""
+        from oxwizard.env.pipconfig import effective_index
         from oxwizard.env.specs import IndexOptions
 
-        return IndexOptions.build(
+        flags = IndexOptions.build(
             index_url=self.index_url,
             extra_index_urls=self.extra_index_urls,
             find_links=self.find_links,
             no_index=self.no_index,
+            isolated=self.isolated,
         )
+        return effective_index(env, flags, isolated=self.isolated)
 
 
 def load_environment(env_path: str | None, project: Path, sources: Sources) -> EnvironmentLoaded:
@@ -50,7 +55,7 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
 
     env = Environment.open(env_path)
     recovered = run_recovery(env)
-    rows = target_rows(env, find_outdated(env, sources.build()))
+    rows = target_rows(env, find_outdated(env, sources.build(env)))
     problems = tuple(env.pip_check())
     resume, last = start_state(project, env)
     return EnvironmentLoaded(env, rows, problems, tuple(recovered), resume, last)
@@ -61,7 +66,9 @@ def refresh_environment(env: Environment, sources: Sources) -> EnvironmentRefres
     from oxwizard.env.outdated import find_outdated
 
     env.refresh()
-    return EnvironmentRefreshed(target_rows(env, find_outdated(env, sources.build())), tuple(env.pip_check()))
+    return EnvironmentRefreshed(
+        target_rows(env, find_outdated(env, sources.build(env))), tuple(env.pip_check())
+    )
 
 
 def target_rows(env: Environment, outdated: list[Outdated]) -> tuple[TargetRow, ...]:
@@ -102,8 +109,8 @@ def new_flow(
     config = load_project_config(project)
     options = flow_options(config, rounds=monitor_rounds, interval=monitor_interval)
     return UpgradeFlow(
-        env, project, parse_specs(specs), sources.build(), listener=listener, options=options, config=config,
-        survive_hangup=True,
+        env, project, parse_specs(specs), sources.build(env), listener=listener, options=options,
+        config=config, survive_hangup=True,
     )  # fmt: skip
 
 
@@ -113,7 +120,7 @@ def resumed_flow(
     """The flow of an unfinished runbook, picked up where it stands (decisions append to it)."""
     from oxwizard.flow.upgrade import resume_flow
 
-    return resume_flow(env, project, info, sources.build(), listener, survive_hangup=True)
+    return resume_flow(env, project, info, sources.build(env), listener, survive_hangup=True)
 
 
 def read_runbook_log(project: Path, limit: int = 200) -> list[LogEntry]:
