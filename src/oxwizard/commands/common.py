@@ -1,18 +1,32 @@
-"""Argument helpers shared by every verb: --env, index options, --json, output."""
+"""Argument helpers shared by every verb: the parser class, --env, index options, --json, output.
+
+Imported by ``oxwizard --help`` and every verb's ``--help``: it imports nothing of the engine (nor
+pydantic) at import time; each helper imports what it needs when a verb runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up: docs/cli.md)
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
-from oxwizard.environment import Environment
-from oxwizard.specs import IndexOptions
+    from pydantic import BaseModel
+
+    from oxwizard.environment import Environment
+    from oxwizard.specs import IndexOptions
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with our one-line error format and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"oxwizard: error: {message} (see --help)\n")
+
 
 # Hooks run on every environment a command opens, before the command does anything else
 # (crash recovery registers itself here).
@@ -68,6 +82,8 @@ def add_break_system_packages(parser: argparse.ArgumentParser) -> None:
 
 
 def index_from(args: argparse.Namespace) -> IndexOptions:
+    from oxwizard.specs import IndexOptions
+
     return IndexOptions.build(
         index_url=args.index_url,
         extra_index_urls=args.extra_index_url,
@@ -77,6 +93,8 @@ def index_from(args: argparse.Namespace) -> IndexOptions:
 
 
 def open_env(args: argparse.Namespace) -> Environment:
+    from oxwizard.environment import Environment
+
     env = Environment.open(args.env)
     for hook in ENV_OPEN_HOOKS:
         hook(env, say)
@@ -84,6 +102,8 @@ def open_env(args: argparse.Namespace) -> Environment:
 
 
 def project_from(args: argparse.Namespace) -> Path:
+    from pathlib import Path
+
     return Path(getattr(args, "project", None) or ".").resolve()
 
 
@@ -92,6 +112,10 @@ def say(line: str) -> None:
 
 
 def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
+    import json
+
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         text = value.model_dump_json(indent=2, by_alias=True)
     else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from oxwizard.commands.common import add_env, add_index, add_json, index_from, open_env, print_json
-from oxwizard.outdated import find_outdated
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,6 +24,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.outdated import find_outdated
+
     index = index_from(args)
     env = open_env(args)
     rows = find_outdated(env, index, args.target, args.only, args.skip)

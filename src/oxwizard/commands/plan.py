@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import (
     add_break_system_packages,
@@ -13,8 +14,9 @@ from oxwizard.commands.common import (
     open_env,
     print_json,
 )
-from oxwizard.plan import Plan, compute_plan
-from oxwizard.specs import parse_specs
+
+if TYPE_CHECKING:
+    from oxwizard.plan import Plan
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +38,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.plan import compute_plan
+    from oxwizard.specs import parse_specs
+
     reqs = parse_specs(args.specs)
     index = index_from(args)
     env = open_env(args)

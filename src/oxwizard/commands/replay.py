@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import add_env, add_index, add_project, index_from, open_env, project_from, say
 from oxwizard.errors import OxwizardError, UsageError
-from oxwizard.replay_report import ReplayReport
-from oxwizard.runbook import now
+
+if TYPE_CHECKING:
+    from oxwizard.replay_report import ReplayReport
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -53,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.headless import HeadlessListener
     from oxwizard.replay import describe, host_name, new_report, replay, validate_replay
     from oxwizard.replay_report import refused_report
+    from oxwizard.runbook import now
 
     started = now()
     host = args.host or host_name()

@@ -16,9 +16,7 @@ from oxwizard.commands.common import (
     project_from,
     say,
 )
-from oxwizard.config import load_project_config
 from oxwizard.errors import UsageError
-from oxwizard.specs import parse_specs
 
 if TYPE_CHECKING:
     from oxwizard.flow import FlowOutcome, UpgradeFlow
@@ -78,9 +76,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.config import load_project_config
     from oxwizard.flow import UpgradeFlow, flow_options
     from oxwizard.headless import HeadlessListener
     from oxwizard.lock import env_lock
+    from oxwizard.specs import parse_specs
 
     reqs = parse_specs(args.specs)
     index = index_from(args)
