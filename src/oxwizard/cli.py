@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from oxwizard import __version__
 from oxwizard.errors import OxwizardError
 
-TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up: docs/cli.md)
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name), without importing typing
 if TYPE_CHECKING:
     import argparse
     from typing import TypeAlias
@@ -149,7 +149,7 @@ def build_parser(verbs: Iterable[str] | None = None) -> argparse.ArgumentParser:
         if wanted is None or name in wanted:
             load()(sub)
         else:
-            sub.add_parser(name, help=help)
+            sub.add_parser(name, help=help, add_help=False)  # never parses: argv names another verb
     return parser
 
 
