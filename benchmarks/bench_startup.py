@@ -1,12 +1,16 @@
-"""Wizard benchmarks, measured side by side in one run (print ratios, assert nothing).
+"""Start-up and wizard benchmarks, measured side by side in one run (print ratios, assert nothing).
 
+0. The command line's start-up: ``oxwizard --version`` and ``oxwizard --help`` (the console script and
+   ``python -m oxwizard``) vs ``python -c pass``, run alternately; the median wall time of each and
+   its ratio to ``python -c pass``, and the same for CPU time (user + sys), which a busy machine
+   disturbs less. Target: ratio <= 2. With hyperfine on PATH, it measures the same commands too.
 1. Cold start to the first painted screen, in tmux: ``oxwizard wizard`` vs a minimal Textual app
    (a Static and a Footer). Target: ratio <= 1.3.
 2. Filtering the targets table of 500 distributions: milliseconds per keystroke. Target: < 50 ms.
 3. Bytes written to the terminal per second while idle on the prepare screen (target: 0), and,
    with ``--install`` and the demo sandbox, during an upgrade in the wizard.
 
-Run: ``.venv/bin/python benchmarks/bench_startup.py [--runs N] [--install]``
+Run: ``.venv/bin/python benchmarks/bench_startup.py [--runs N] [--install] [--cli-only]``
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -78,6 +83,52 @@ def time_to_paint(tmux: Tmux, argv: list[str], marker: str) -> float:
     elapsed = time.perf_counter() - started
     tmux.close()
     return elapsed
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall and CPU (user + sys) seconds of one run of ``argv``, its output discarded."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def bench_cli_start(runs: int) -> None:
+    python, script = str(BIN / "python"), str(BIN / "oxwizard")
+    commands = {
+        "python -c pass": [python, "-c", "pass"],
+        "oxwizard --version": [script, "--version"],
+        "python -m oxwizard --version": [python, "-m", "oxwizard", "--version"],
+        "oxwizard --help": [script, "--help"],
+        "python -m oxwizard --help": [python, "-m", "oxwizard", "--help"],
+    }
+    # as users run it: with the bytecode caches (a test runner's PYTHONDONTWRITEBYTECODE would make
+    # every run compile oxwizard's modules again)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for argv in commands.values():  # warm up: write the caches, fill the page cache
+        _timed(argv, env)
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    cpus: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs):  # alternate, so all see the same machine state
+        for name, argv in commands.items():
+            wall, cpu = _timed(argv, env)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
+    base_wall = statistics.median(walls["python -c pass"])
+    base_cpu = statistics.median(cpus["python -c pass"])
+    print(f"command line start-up (median of {runs}, alternating; target: ratio <= 2.00):")
+    for name in commands:
+        wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+        print(f"  {name:30} wall {wall * 1000:6.1f} ms  ratio {wall / base_wall:4.2f}   "
+              f"cpu {cpu * 1000:6.1f} ms  ratio {cpu / base_cpu:4.2f}")  # fmt: skip
+    hyperfine = shutil.which("hyperfine")
+    if hyperfine is not None:
+        quoted = [" ".join(_quote(a) for a in argv) for argv in commands.values()]
+        subprocess.run([hyperfine, "-N", "--warmup", "3", "--runs", str(runs), *quoted], env=env, check=False)
 
 
 def bench_cold_start(runs: int, env: Path, project: Path) -> None:
@@ -203,7 +254,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--install", action="store_true", help="also measure output during an install")
+    parser.add_argument("--cli-only", action="store_true", help="only the command line's start-up")
     args = parser.parse_args()
+    bench_cli_start(max(args.runs, 30))
+    if args.cli_only:
+        return
     env = ROOT / ".venv"
     project = Path(tempfile.mkdtemp(prefix="oxw-bench-project-"))
     bench_cold_start(args.runs, env, project)

@@ -49,6 +49,21 @@ def test_every_command_module_is_a_verb() -> None:
     assert set(command_modules()) <= set(names)
 
 
+def test_the_verb_table_shows_what_the_verbs_say() -> None:
+    """`oxwizard --help` is built from the table without importing a verb: it must read exactly as
+    the one built from every verb's own parser (same verbs, order and one-line help)."""
+    import argparse
+
+    from oxwizard.cli import VERBS
+
+    full = build_parser()
+    assert build_parser(()).format_help() == full.format_help()
+    choices = next(a for a in full._actions if isinstance(a, argparse._SubParsersAction))
+    assert [(c.dest, c.help) for c in choices._choices_actions] == [(n, h) for n, h, _ in VERBS]
+    for name, _, load in VERBS:
+        assert load().__module__ == f"oxwizard.commands.{name}"
+
+
 @pytest.mark.parametrize("command", subcommands())
 def test_help_on_every_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:

@@ -1,62 +1,78 @@
-"""The engine never imports Textual; the CLI's start-up never pays for pip-api or GitPython.
+"""What starting the CLI costs, as the modules it imports (import-linter checks which module may
+import which; only a fresh interpreter shows what one command line actually loads).
 
-Each check runs in a fresh interpreter (as harlequin's test does), so modules already imported by
-the test session cannot hide an import.
+Each check runs ``oxwizard ...`` in a new interpreter, so modules already imported by the test
+session cannot hide an import, and compares the modules it left in ``sys.modules`` with the budget:
+``--version`` imports nothing but the CLI module (not even argparse); ``--help`` adds argparse and the
+verbs' shared helpers but no verb; ``VERB --help`` adds that verb's module only. None of them imports
+pydantic, packaging, pip-api, GitPython, Textual or any engine module. Budgets are module sets, not
+wall-clock times (benchmarks/bench_startup.py measures the times).
 """
 
 from __future__ import annotations
 
 import json
-import pkgutil
 import subprocess
 import sys
 
 import pytest
 
-import oxwizard
+from oxwizard.cli import command_modules
+
+CLI = {"oxwizard", "oxwizard.cli", "oxwizard.core", "oxwizard.core.errors"}  # core: an empty package
+HELP = CLI | {"oxwizard.commands", "oxwizard.commands.common"}
+HEAVY = ("pydantic", "packaging", "pip_api", "git", "textual", "rich", "asyncio")
 
 
-def engine_modules() -> list[str]:
-    """Every module of the package outside ``oxwizard.tui`` (found on disk, so new ones count)."""
-    names = ["oxwizard"]
-    for info in pkgutil.walk_packages(oxwizard.__path__, prefix="oxwizard."):
-        if info.name == "oxwizard.tui" or info.name.startswith("oxwizard.tui."):
-            continue
-        if info.name == "oxwizard.__main__":  # importing it runs the program
-            continue
-        names.append(info.name)
-    return sorted(names)
-
-
-def loaded_after(code: str) -> set[str]:
-    """Top-level package names in ``sys.modules`` after running ``code`` in a new interpreter."""
-    script = code + "\nimport json, sys\nprint(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
-    out = subprocess.run(
+def loaded_by(*argv: str) -> tuple[str, set[str]]:
+    """What ``oxwizard ARGV`` prints and the modules it imported, from a new interpreter."""
+    script = (
+        "import sys, json, contextlib, io\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        "    from oxwizard.cli import main\n"
+        "    try:\n"
+        f"        code = main({list(argv)!r})\n"
+        "    except SystemExit as exc:\n"
+        "        code = exc.code\n"
+        "print(json.dumps([code, out.getvalue(), sorted(sys.modules)]))\n"
+    )
+    done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
     )
-    assert out.returncode == 0, out.stderr
-    return set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert done.returncode == 0, done.stderr
+    code, out, modules = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0, out
+    return out, set(modules)
 
 
-def test_engine_module_list_is_complete() -> None:
-    names = engine_modules()
-    for expected in (
-        "oxwizard.env.environment",
-        "oxwizard.env.plan",
-        "oxwizard.runbook.repo",
-        "oxwizard.cli",
-    ):
-        assert expected in names
-    assert not any(n.startswith("oxwizard.tui") for n in names)
+def ours(modules: set[str]) -> set[str]:
+    return {m for m in modules if m == "oxwizard" or m.startswith("oxwizard.")}
 
 
-@pytest.mark.parametrize("module", engine_modules())
-def test_engine_module_never_loads_textual(module: str) -> None:
-    assert "textual" not in loaded_after(f"import {module}")
+def heavy(modules: set[str]) -> set[str]:
+    return {m for m in modules if m.split(".")[0] in HEAVY}
 
 
-def test_cli_start_up_does_not_import_pip_api_or_git() -> None:
-    loaded = loaded_after("import oxwizard.cli\noxwizard.cli.build_parser().format_help()")
-    assert "pip_api" not in loaded
-    assert "git" not in loaded
-    assert "textual" not in loaded
+def test_version_imports_only_the_cli_module() -> None:
+    out, modules = loaded_by("--version")
+    assert out.startswith("oxwizard ")
+    assert ours(modules) == CLI
+    assert heavy(modules) == set()
+    assert "argparse" not in modules
+
+
+def test_top_level_help_lists_every_verb_without_importing_one() -> None:
+    out, modules = loaded_by("--help")
+    for name in command_modules():
+        assert f"    {name} " in out or f"    {name}\n" in out
+    assert ours(modules) == HELP
+    assert heavy(modules) == set()
+
+
+@pytest.mark.parametrize("verb", command_modules())
+def test_verb_help_imports_that_verb_only(verb: str) -> None:
+    out, modules = loaded_by(verb, "--help")
+    assert out.startswith(f"usage: oxwizard {verb}")
+    assert ours(modules) == HELP | {f"oxwizard.commands.{verb}"}
+    assert heavy(modules) == set()

@@ -3,47 +3,167 @@
 Exit codes (docs/cli.md): 0 success; 1 a gate or check failed (the environment was left safe);
 2 refused before any change (bad input, not an environment, resolution failure, lock held);
 3 a rollback failed or could not be verified; 130 interrupted.
+
+The verbs are listed in :data:`VERBS`, a plain table: each row names the verb, its one-line help and a
+small function that imports the verb's module (``oxwizard.commands.NAME``) with an ordinary ``import``
+statement, so mypy and the import graph see it, and only when that verb runs. ``oxwizard --help`` and
+``--version`` import no verb at all (``--version`` not even argparse); ``oxwizard VERB ...`` imports
+that verb only.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from oxwizard import __version__
-from oxwizard.commands.parser import Parser
 from oxwizard.core.errors import OxwizardError
-from oxwizard.core.redact import redact_text
+
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name), without importing typing
+if TYPE_CHECKING:
+    import argparse
+    from typing import TypeAlias
+
+    AddParser: TypeAlias = Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]
+
+
+def _checkpoints() -> AddParser:
+    from oxwizard.commands.checkpoints import add_parser
+
+    return add_parser
+
+
+def _demo() -> AddParser:
+    from oxwizard.commands.demo import add_parser
+
+    return add_parser
+
+
+def _env() -> AddParser:
+    from oxwizard.commands.env import add_parser
+
+    return add_parser
+
+
+def _monitor() -> AddParser:
+    from oxwizard.commands.monitor import add_parser
+
+    return add_parser
+
+
+def _outdated() -> AddParser:
+    from oxwizard.commands.outdated import add_parser
+
+    return add_parser
+
+
+def _plan() -> AddParser:
+    from oxwizard.commands.plan import add_parser
+
+    return add_parser
+
+
+def _replay() -> AddParser:
+    from oxwizard.commands.replay import add_parser
+
+    return add_parser
+
+
+def _resume() -> AddParser:
+    from oxwizard.commands.resume import add_parser
+
+    return add_parser
+
+
+def _rollback() -> AddParser:
+    from oxwizard.commands.rollback import add_parser
+
+    return add_parser
+
+
+def _stage() -> AddParser:
+    from oxwizard.commands.stage import add_parser
+
+    return add_parser
+
+
+def _upgrade() -> AddParser:
+    from oxwizard.commands.upgrade import add_parser
+
+    return add_parser
+
+
+def _wizard() -> AddParser:
+    from oxwizard.commands.wizard import add_parser
+
+    return add_parser
+
+
+# The verbs: name, one-line help (what `oxwizard --help` shows without importing the verb; it equals
+# the help the verb's own add_parser gives, tests/test_cli.py), and the function that imports the
+# verb's module and returns its add_parser.
+# fmt: off
+VERBS: tuple[tuple[str, str, Callable[[], AddParser]], ...] = (
+    ("checkpoints", "list the checkpoints of an environment (and prune old ones)", _checkpoints),
+    ("demo", "build the offline demo sandbox and open the wizard on it", _demo),
+    ("env", "describe the target environment", _env),
+    ("monitor", "repeat the checks on live for a monitoring window; exit 0 healthy, 1 a check failed",
+     _monitor),
+    ("outdated", "list distributions with newer versions available", _outdated),
+    ("plan", "show exactly what an upgrade would change (changes nothing)", _plan),
+    ("replay", "replay a saved runbook unattended: same plan, same checks, rollback on any failed gate",
+     _replay),
+    ("resume", "continue the unfinished upgrade of this environment (checks on live, monitoring, "
+     "verdict)", _resume),
+    ("rollback", "restore the environment to a checkpoint (default: the newest) and verify it",
+     _rollback),
+    ("stage", "make an isolated staging copy of an environment", _stage),
+    ("upgrade", "plan, checkpoint, stage, test, promote and verify an upgrade, headless", _upgrade),
+    ("wizard", "open the full-screen wizard (also what `oxwizard` with no command does)", _wizard),
+)
+# fmt: on
 
 
 def command_modules() -> list[str]:
-    """Every verb module in :mod:`oxwizard.commands` (each defines ``add_parser``)."""
-    import pkgutil
-
-    from oxwizard import commands
-
-    names = [m.name for m in pkgutil.iter_modules(commands.__path__) if not m.name.startswith("_")]
-    return sorted(n for n in names if n not in ("common", "headless", "parser"))
+    """The name of every verb, from :data:`VERBS` (each is the module ``oxwizard.commands.NAME``)."""
+    return [name for name, _, _ in VERBS]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    import importlib
+def build_parser(verbs: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line. ``verbs`` names the verbs whose own parser is built (their modules are
+    imported); every other verb gets a placeholder with its name and one-line help, enough for
+    ``oxwizard --help`` and for argparse to pick it. Default: every verb (the docs, the tests)."""
+    from oxwizard.commands.common import Parser
 
-    parser = Parser(
+    wanted = None if verbs is None else set(verbs)
+    # typed as a plain ArgumentParser so that its sub-parsers' action is the one every verb's
+    # add_parser takes; argparse makes each sub-parser a Parser too (parser_class: type(self))
+    parser: argparse.ArgumentParser = Parser(
         prog="oxwizard",
         description="Upgrade Python dependencies without fear: plan, checkpoint, stage, test, "
         "promote, monitor, and roll back with one key.",
     )
     parser.add_argument("--version", action="version", version=f"oxwizard {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in command_modules():
-        importlib.import_module(f"oxwizard.commands.{name}").add_parser(sub)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help, load in VERBS:
+        if wanted is None or name in wanted:
+            load()(sub)
+        else:
+            sub.add_parser(name, help=help, add_help=False)  # never parses: argv names another verb
     return parser
+
+
+def verb_of(argv: Sequence[str]) -> str | None:
+    """The verb ``argv`` asks for: the first argument that is not an option (the top-level parser has
+    only ``--help`` and ``--version``, which take no value)."""
+    return next((arg for arg in argv if arg != "--" and not arg.startswith("-")), None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # what argparse's version action prints, without importing argparse
+        print(f"oxwizard {__version__}")
+        return 0
     wizard_argv: list[str] | None = None
     if not argv and sys.stdin.isatty() and sys.stdout.isatty():
         wizard_argv = []  # no sub-command on a terminal: the wizard with defaults
@@ -56,13 +176,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             from oxwizard.commands.wizard import main as wizard
 
             return wizard(wizard_argv)
-        parser = build_parser()
+        verb = verb_of(argv)
+        parser = build_parser(() if verb is None else (verb,))
         args = parser.parse_args(argv)
         if getattr(args, "run", None) is None:
             parser.print_help()
             return 0
         return int(args.run(args))
     except OxwizardError as exc:
+        from oxwizard.core.redact import redact_text
+
         print(f"oxwizard: error: {redact_text(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:

@@ -1,1 +1,1 @@
-"""One module per CLI verb (``add_parser`` + ``run``); :mod:`oxwizard.cli` wires them up."""
+"""One module per CLI verb (``add_parser`` + ``run``); :data:`oxwizard.cli.VERBS` lists them."""

@@ -1,18 +1,61 @@
-"""Argument helpers shared by every verb: --env, index options, --json, output."""
+"""Argument helpers shared by every verb: the parser class, --env, index options, --json, output.
+
+Imported by ``oxwizard --help`` and every verb's ``--help``: it imports nothing of the engine (nor
+pydantic) at import time; each helper imports what it needs when a verb runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name), without importing typing
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
-from oxwizard.env.environment import Environment
-from oxwizard.env.specs import IndexOptions
+    from pydantic import BaseModel
+
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.specs import IndexOptions
+
+
+def _columns() -> int:
+    """The terminal's width as :func:`shutil.get_terminal_size` reads it ($COLUMNS, else the size of
+    stdout's terminal, else 80), without importing shutil (and with it bz2, lzma and zlib), which
+    would cost ``oxwizard --help`` a sixth of a bare Python's start-up."""
+    import os
+
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own formatter, told the width instead of asking shutil for it (same width)."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
+        super().__init__(prog, indent_increment, max_help_position, width=_columns() - 2)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with our one-line error format and exit code 2."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"oxwizard: error: {message} (see --help)\n")
+
 
 # Hooks run on every environment a command opens, before the command does anything else
 # (crash recovery registers itself here).
@@ -78,6 +121,8 @@ def add_break_system_packages(parser: argparse.ArgumentParser) -> None:
 
 def flags_from(args: argparse.Namespace) -> IndexOptions:
     """The index options given on the command line, validated (nothing read from pip's configuration)."""
+    from oxwizard.env.specs import IndexOptions
+
     return IndexOptions.build(
         index_url=args.index_url,
         extra_index_urls=args.extra_index_url,
@@ -106,6 +151,8 @@ def say_sources(index: IndexOptions, out: Callable[[str], None] | None = None) -
 
 
 def open_env(args: argparse.Namespace) -> Environment:
+    from oxwizard.env.environment import Environment
+
     env = Environment.open(args.env)
     for hook in ENV_OPEN_HOOKS:
         hook(env, say)
@@ -113,6 +160,8 @@ def open_env(args: argparse.Namespace) -> Environment:
 
 
 def project_from(args: argparse.Namespace) -> Path:
+    from pathlib import Path
+
     return Path(getattr(args, "project", None) or ".").resolve()
 
 
@@ -121,6 +170,10 @@ def say(line: str) -> None:
 
 
 def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
+    import json
+
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         text = value.model_dump_json(indent=2, by_alias=True)
     else:

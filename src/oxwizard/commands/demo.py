@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import say
-from oxwizard.commands.wizard import Reopen, prog
 
 if TYPE_CHECKING:
     from oxwizard.demo.sandbox import DemoSandbox
@@ -35,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.commands.wizard import Reopen, prog
     from oxwizard.demo.sandbox import DemoSandbox, build_demo, require_buildable
 
     root = Path(args.dir).expanduser().resolve() if args.dir else None
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
 def launch(demo: DemoSandbox) -> int:
     """Open the wizard on the sandbox, offline: ``--find-links WHEELHOUSE --no-index --isolated`` (the
     sandbox's own wheels only, whatever the user's pip configuration says)."""
-    from oxwizard.commands.wizard import launch_app
+    from oxwizard.commands.wizard import Reopen, launch_app
     from oxwizard.tui.app import WizardApp
     from oxwizard.tui.tasks import Sources
 

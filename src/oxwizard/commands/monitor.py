@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import add_env, add_json, add_project, open_env, print_json, project_from, say
 from oxwizard.core.errors import UsageError
-from oxwizard.core.places import runbook_repo_path
 
 if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
@@ -54,6 +53,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def newest_baseline(project: Path) -> Path | None:
     """The most recently written ``baseline.json`` of the project's evidence, if any."""
+    from oxwizard.core.places import runbook_repo_path
+
     found = (runbook_repo_path(project) / "evidence").glob("*/baseline.json")
     ranked = sorted(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))
     return ranked[-1] if ranked else None
@@ -136,6 +137,7 @@ def _latest_runbook(
     project: Path, env: Environment, tell: Callable[[str], None]
 ) -> tuple[Runbook, RunbookRepo] | tuple[None, None]:
     """The newest runbook of the project's repository, when it was recorded for this environment."""
+    from oxwizard.core.places import runbook_repo_path
     from oxwizard.runbook.repo import RunbookRepo
 
     if not (runbook_repo_path(project) / ".git").is_dir():

@@ -13,7 +13,6 @@ from oxwizard.commands.common import (
     open_env,
     print_json,
 )
-from oxwizard.env.outdated import find_outdated
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,6 +32,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.env.outdated import find_outdated
+
     flags = flags_from(args)
     env = open_env(args)
     index = index_from(args, env, flags)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import (
     add_break_system_packages,
@@ -15,8 +16,9 @@ from oxwizard.commands.common import (
     print_json,
     say_sources,
 )
-from oxwizard.env.plan import Plan, compute_plan
-from oxwizard.env.specs import parse_specs
+
+if TYPE_CHECKING:
+    from oxwizard.env.plan import Plan
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -38,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.env.plan import compute_plan
+    from oxwizard.env.specs import parse_specs
+
     reqs = parse_specs(args.specs)
     flags = flags_from(args)
     env = open_env(args)

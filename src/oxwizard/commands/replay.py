@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import (
     add_env,
@@ -21,8 +22,9 @@ from oxwizard.commands.common import (
     say,
 )
 from oxwizard.core.errors import OxwizardError, UsageError
-from oxwizard.runbook.model import now
-from oxwizard.runbook.report import ReplayReport
+
+if TYPE_CHECKING:
+    from oxwizard.runbook.report import ReplayReport
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,6 +62,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from oxwizard.commands.headless import HeadlessListener
     from oxwizard.flow.replay import describe, host_name, new_report, replay, validate_replay
+    from oxwizard.runbook.model import now
     from oxwizard.runbook.report import refused_report
 
     started = now()

@@ -18,9 +18,7 @@ from oxwizard.commands.common import (
     say,
     say_sources,
 )
-from oxwizard.core.config import load_project_config
 from oxwizard.core.errors import UsageError
-from oxwizard.env.specs import parse_specs
 
 if TYPE_CHECKING:
     from oxwizard.flow.upgrade import FlowOutcome, UpgradeFlow
@@ -81,6 +79,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     from oxwizard.commands.headless import HeadlessListener
+    from oxwizard.core.config import load_project_config
+    from oxwizard.env.specs import parse_specs
     from oxwizard.flow.upgrade import UpgradeFlow, flow_options
     from oxwizard.safety.lock import env_lock
 

@@ -8,7 +8,6 @@ screen paints as early as a minimal Textual app's would.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import shlex
 import shutil
@@ -71,7 +70,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def main(argv: Sequence[str] = ()) -> int:
     """The no-sub-command entry point: parse only the wizard's own options."""
-    from oxwizard.commands.parser import Parser
+    from oxwizard.commands.common import Parser
 
     parser = Parser(
         prog="oxwizard wizard",
@@ -202,6 +201,8 @@ def launch_app(app: WizardApp, reopen: Reopen) -> int:
     """Run the app; a hang-up (SSH lost) ends the UI but lets the running step finish. However it
     ends, wait for what still runs (saying what it is), then print one line: where things stand
     and the command that reopens the wizard."""
+    import asyncio  # here, not at the top: `oxwizard wizard --help` does not need it
+
     screen_closed = threading.Event()
 
     def hangup(_signum: int, _frame: FrameType | None) -> None:
