@@ -33,8 +33,8 @@ _POISON_B = "from oxwpb._impl import VALUE\n"
 # the project's own file, as a user writes it: it uses submodules of oxwlib
 # (oxwns is a namespace package shared by oxwlib and oxwns-other; oxwns.other is not oxwlib's)
 _USES_LIB = (
-    "import oxwns.part\nfrom oxwlib.sub import x\nfrom oxwlib import gone\nfrom oxwns import other\n\n\n"
-    "def total():\n    return x + gone.y + oxwns.part.z + other.w\n"
+    "import oxwns.part\nfrom oxwlib.sub import x\nfrom oxwlib import gone, helper\nfrom oxwns import other\n\n\n"
+    "def total():\n    return x + gone.y + oxwns.part.z + other.w + helper()\n"
 )
 
 SCENARIOS = {"extra": "oxwx", "poison": "oxw-poison", "submodule": "oxwlib"}
@@ -54,11 +54,12 @@ def _wheels(folder: Path) -> Path:
         )  # fmt: skip
     build_wheel(
         folder, "oxwlib", "1.0",
-        {"oxwlib/__init__.py": "", "oxwlib/sub.py": "x = 1\n", "oxwlib/gone.py": "y = 2\n",
-         "oxwns/part.py": "z = 3\n"},
+        {"oxwlib/__init__.py": "def helper():\n    return 5\n", "oxwlib/sub.py": "x = 1\n",
+         "oxwlib/gone.py": "y = 2\n", "oxwns/part.py": "z = 3\n"},
     )  # fmt: skip
     build_wheel(folder, "oxwns-other", "1.0", {"oxwns/other.py": "w = 4\n"})
-    # 2.0 drops both submodules (`import oxwlib` still works) and adds a package that cannot import
+    # 2.0 drops both submodules and the function helper (`import oxwlib` still works) and adds a
+    # package that cannot import
     build_wheel(
         folder, "oxwlib", "2.0",
         {"oxwlib/__init__.py": "", "oxwlib_extra/__init__.py": "import oxwmissing\n",
@@ -178,15 +179,19 @@ def test_a_submodule_the_project_uses_is_smoked(scenarios: dict[str, Scenario]) 
     assert smoke.details["failed"] == [
         "oxwlib.gone (oxwlib): ModuleNotFoundError: No module named 'oxwlib.gone'",
         "oxwlib.sub (oxwlib): ModuleNotFoundError: No module named 'oxwlib.sub'",
+        # a name the project imports from a module that still imports (from oxwlib import helper)
+        "oxwlib:helper (oxwlib): ImportError: cannot import name 'helper' from 'oxwlib'",
         # new in 2.0 and failing: it never imported before, so it counts
         "oxwlib_extra (oxwlib): ModuleNotFoundError: No module named 'oxwmissing'",
     ], smoke.details
     assert "oxwlib" not in smoke.details["failing"], "`import oxwlib` still works"
-    assert smoke.summary.startswith("3 of 6 imports fail: oxwlib.gone (oxwlib)"), smoke.details["modules"]
+    assert smoke.summary.startswith("4 of 8 imports fail: oxwlib.gone (oxwlib)"), smoke.details["modules"]
     before = s.smoke_before
     assert before.status == "pass", before
     # oxwns.part is oxwlib's (and oxwns one of its top-level names); oxwns-other's module is not smoked
-    assert before.details["modules"] == ["oxwlib", "oxwlib.gone", "oxwlib.sub", "oxwns", "oxwns.part"]
+    assert before.details["modules"] == [
+        "oxwlib", "oxwlib.gone", "oxwlib.sub", "oxwlib.sub:x", "oxwlib:helper", "oxwns", "oxwns.part"
+    ]  # fmt: skip
 
 
 def test_upgrade_is_promoted_despite_an_import_failing_before_too(tmp_path: Path, smoke_wheels: Path) -> None:

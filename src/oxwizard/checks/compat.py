@@ -29,7 +29,7 @@ from oxwizard.env.environment import Environment
 _MARK = "oxwizard-import-smoke: "
 _IMPORT_CHAIN = (
     "import importlib, json, sys\n"
-    "parts, ok, error = sys.argv[1].split('.'), [], None\n"
+    "parts, ok, error, missing = sys.argv[1].split('.'), [], None, []\n"
     "for depth in range(1, len(parts) + 1):\n"
     "    name = '.'.join(parts[:depth])\n"
     "    try:\n"
@@ -38,7 +38,17 @@ _IMPORT_CHAIN = (
     "        error = [name, ' '.join(f'{type(exc).__name__}: {exc}'.split())]\n"
     "        break\n"
     "    ok.append(name)\n"
-    f"print({_MARK!r} + json.dumps({{'ok': ok, 'error': error}}), flush=True)\n"
+    # the names the project imports from those modules (from a.b import c), as the import
+    # statement finds them: an attribute, else a submodule
+    "for item in sys.argv[2:]:\n"
+    "    mod, _, attr = item.partition(':')\n"
+    "    if mod not in ok or hasattr(sys.modules[mod], attr):\n"
+    "        continue\n"
+    "    try:\n"
+    "        importlib.import_module(mod + '.' + attr)\n"
+    "    except BaseException:\n"
+    "        missing.append(item)\n"
+    f"print({_MARK!r} + json.dumps({{'ok': ok, 'error': error, 'missing': missing}}), flush=True)\n"
 )
 _MODULE_SUFFIXES = {".py", ".so", ".pyd"}
 _SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules", "site-packages", "venv", "venvs"}
@@ -188,7 +198,8 @@ def _project_sources(project: Path, max_files: int) -> list[Path]:
 
 def smoke_modules(env: Environment, dists: Sequence[str], project: Path | None) -> dict[str, str]:
     """Module -> distribution: the top-level modules of ``dists``, and every module of theirs that
-    the project imports (``from a.b import c``: ``a.b``, and ``a.b.c`` when it is a module)."""
+    the project imports (``from a.b import c``: ``a.b``, and ``a.b.c`` when it is a module, else
+    the name, as ``a.b:c``: a function or class the new version no longer defines fails there)."""
     modules: dict[str, str] = {}
     for name in dists:
         for mod in top_level_modules(env, name):
@@ -205,8 +216,14 @@ def smoke_modules(env: Environment, dists: Sequence[str], project: Path | None) 
             modules.setdefault(mod, dist)
     for mod in sorted(candidates):
         dist = _owner(mod, provided)
-        if dist is not None and mod in provided[dist][0]:
+        if dist is None:
+            continue
+        if mod in provided[dist][0]:
             modules.setdefault(mod, dist)
+        else:  # ``from a.b import c`` where c is a name defined in a.b: checked as ``a.b:c``
+            parent, _, attr = mod.rpartition(".")
+            if parent in modules:
+                modules.setdefault(f"{parent}:{attr}", dist)
     return modules
 
 
@@ -248,7 +265,13 @@ def import_smoke(
     if tried_before - set(modules):
         provided = {name: provided_modules(env, name) for name in [*dists, *dependents]}
         for mod in sorted(tried_before - set(modules)):
-            modules[mod] = _owner(mod, provided) or "?"  # it was tried before: try it again
+            # it was tried before: try it again (a name, with the module it is imported from)
+            modules[mod] = _owner(mod.partition(":")[0], provided) or "?"
+            if ":" in mod:
+                modules.setdefault(mod.partition(":")[0], modules[mod])
+    for name in [m for m in modules if ":" in m]:
+        if name.replace(":", ".") in modules:  # a submodule before: tried as the module it was
+            del modules[name]
     if not modules:
         return CheckResult(
             name="import-smoke",
@@ -312,10 +335,24 @@ def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[
     context, so the flow's stopper still reaches it.
     """
     wanted = set(modules)
-    leaves = [m for m in modules if not any(other.startswith(m + ".") for other in wanted)]
+    names = [m for m in modules if ":" in m]  # ``a.b:c``: checked in the interpreter that imports a.b
+    mods = [m for m in modules if ":" not in m]
+    leaves = [m for m in mods if not any(other.startswith(m + ".") for other in mods)]
 
-    def one(leaf: str) -> tuple[str, list[str], tuple[str, str] | None, str]:
-        done = proc.run([str(env.python), "-I", "-c", _IMPORT_CHAIN, leaf], timeout=timeout)
+    def chain(leaf: str) -> set[str]:
+        parts = leaf.split(".")
+        return {".".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
+
+    names_of: dict[str, list[str]] = {leaf: [] for leaf in leaves}
+    for name in names:  # each name is checked once, in the first interpreter that imports its module
+        home = next((leaf for leaf in leaves if name.partition(":")[0] in chain(leaf)), None)
+        if home is not None:
+            names_of[home].append(name)
+
+    # (a name whose module does not import is not checked: the module's own failure says it all)
+    def one(leaf: str) -> tuple[str, list[str], tuple[str, str] | None, str, list[str]]:
+        argv = [str(env.python), "-I", "-c", _IMPORT_CHAIN, leaf, *names_of[leaf]]
+        done = proc.run(argv, timeout=timeout)
         marked = [ln for ln in done.stdout.splitlines() if ln.startswith(_MARK)]
         if done.timed_out or not marked:
             last = (done.stderr.strip().splitlines() or [""])[-1]
@@ -324,10 +361,16 @@ def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[
                 if done.timed_out
                 else f"interpreter exited {done.returncode}" + (f": {last}" if last else "")
             )
-            return leaf, [], (leaf, why), done.stderr
+            return leaf, [], (leaf, why), done.stderr, []
         report = json.loads(marked[-1].removeprefix(_MARK))
         error = report["error"]
-        return leaf, list(report["ok"]), (error[0], error[1]) if error else None, done.stderr
+        return (
+            leaf,
+            list(report["ok"]),
+            (error[0], error[1]) if error else None,
+            done.stderr,
+            report["missing"],
+        )
 
     workers = max(1, min(len(leaves), _cores()))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import-smoke") as pool:
@@ -336,7 +379,11 @@ def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[
     ok: set[str] = set()
     errors: dict[str, str] = {}
     unknown: dict[str, str] = {}  # the packages on the way to a leaf whose interpreter died
-    for leaf, imported, error, _ in results:
+    for _, _, _, _, missing in results:
+        for item in missing:
+            mod, _, attr = item.partition(":")
+            errors[item] = f"ImportError: cannot import name '{attr}' from '{mod}'"
+    for leaf, imported, error, _, _ in results:
         ok.update(imported)
         if error is None:
             continue
@@ -351,7 +398,7 @@ def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[
     for name, why in unknown.items():
         if name not in ok:
             errors.setdefault(name, why)
-    output = "".join(f"== {leaf}\n{err}" for leaf, _, _, err in results if err.strip())
+    output = "".join(f"== {leaf}\n{err}" for leaf, _, _, err, _ in results if err.strip())
     return {m: errors[m] for m in sorted(errors) if m in wanted}, output
 
 

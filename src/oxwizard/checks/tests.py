@@ -380,9 +380,11 @@ def _names(label: str, names: list[str], limit: int = 3) -> str:
 
 def short_name(name: str) -> str:
     """A test's own name: ``tests/test_x.py::T::test_a[1.5]`` and ``tests.test_x.T.test_a`` give
-    ``test_a[1.5]`` and ``test_a``."""
+    ``test_a[1.5]`` and ``test_a``; a file pytest could not collect keeps its path."""
     if "::" in name:
         return name.rsplit("::", 1)[-1]
+    if name.endswith(".py"):  # a test file that could not be collected: its path is its name
+        return name
     return name.rsplit(".", 1)[-1]
 
 
