@@ -33,7 +33,8 @@ _POISON_B = "from oxwpb._impl import VALUE\n"
 # the project's own file, as a user writes it: it uses submodules of oxwlib
 # (oxwns is a namespace package shared by oxwlib and oxwns-other; oxwns.other is not oxwlib's)
 _USES_LIB = (
-    "import oxwns.part\nfrom oxwlib.sub import x\nfrom oxwlib import gone, helper\nfrom oxwns import other\n\n\n"
+    "import oxwns.part\nfrom oxwlib.sub import x\nfrom oxwlib import gone, helper\n"
+    "from oxwns import other\n\n\n"
     "def total():\n    return x + gone.y + oxwns.part.z + other.w + helper()\n"
 )
 
