@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from oxwizard import proc
 from oxwizard.checkpoint import (
     Checkpoint,
+    ManifestEntry,
     checkpoint_heads,
     load_checkpoint,
     save_checkpoint,
@@ -153,7 +154,12 @@ def _restore_from_stash(
     result: RollbackResult,
     say: Callable[[str], None],
 ) -> None:
-    """Remove what came after ``ck`` and put its stash back: whole folders by rename, the rest by link."""
+    """Remove what came after ``ck`` and put its stash back: whole folders by rename, the rest by link.
+
+    Five phases, each idempotent: plan what goes (journaled first), swap the whole folders back,
+    remove the single files that came after the checkpoint, link the single stashed files back, and
+    remove the folders left empty.
+    """
     kill_check = kill_counter("rollback")
 
     def tick() -> None:
@@ -161,11 +167,31 @@ def _restore_from_stash(
         kill_check()
 
     paths = EnvPaths(env.root)
-    root = str(paths.root)
     stash = str(stash_dir(env, ck.id))
+    swap = [r for r in ck.roots if r in journal.swap or os.path.isdir(os.path.join(stash, r))]
+    doomed = _plan_removals(env, ck, journal, paths, swap, result, say)
+    _swap_folders_back(env, paths, stash, swap, tick)
+    rel_prefixes = tuple(r + "/" for r in swap)
+    singles = [e for e in ck.manifest if not (e.path in swap or e.path.startswith(rel_prefixes))]
+    result.restored_files += len(ck.manifest) - len(singles)
+    folders = _remove_newer_files(paths, doomed, {e.path for e in ck.manifest}, result, tick)
+    _link_singles_back(paths, stash, singles, ck.stash_method, result, tick)
+    _remove_empty_folders(env, paths, folders, singles)
+
+
+def _plan_removals(
+    env: Environment,
+    ck: Checkpoint,
+    journal: Journal,
+    paths: EnvPaths,
+    swap: list[str],
+    result: RollbackResult,
+    say: Callable[[str], None],
+) -> set[str]:
+    """Phase 0: every path that came after ``ck`` (journaled before anything is touched)."""
+    root = str(paths.root)
     manifest = {e.path for e in ck.manifest}
     recorded = {d.name: d for d in ck.distributions}
-    swap = [r for r in ck.roots if r in journal.swap or os.path.isdir(os.path.join(stash, r))]
     swapped_abs = {os.path.join(root, r) for r in swap}
     swapped_prefixes = tuple(p + os.sep for p in swapped_abs)
 
@@ -209,8 +235,14 @@ def _restore_from_stash(
     journal.remove = sorted({paths.rel(p) for p in doomed} - manifest)
     journal.swap = sorted(set(journal.swap) | set(swap))
     write_journal(env, journal)
+    return doomed
 
-    # 1. whole folders: the current one goes to the trash, the stashed one comes back (two renames)
+
+def _swap_folders_back(
+    env: Environment, paths: EnvPaths, stash: str, swap: list[str], tick: Callable[[], None]
+) -> None:
+    """Phase 1: whole folders: the current one goes to the trash, the stashed one comes back."""
+    root = str(paths.root)
     trash = str(private_dir(trash_dir(env)))
     for rel in swap:
         source, dest = os.path.join(stash, rel), os.path.join(root, rel)
@@ -224,10 +256,16 @@ def _restore_from_stash(
             os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.rename(source, dest)
         tick()
-    rel_prefixes = tuple(r + "/" for r in swap)
-    singles = [e for e in ck.manifest if not (e.path in swap or e.path.startswith(rel_prefixes))]
-    result.restored_files += len(ck.manifest) - len(singles)
-    # 2. single files that came after the checkpoint
+
+
+def _remove_newer_files(
+    paths: EnvPaths,
+    doomed: set[str],
+    manifest: set[str],
+    result: RollbackResult,
+    tick: Callable[[], None],
+) -> set[str]:
+    """Phase 2: single files that came after the checkpoint; the folders they were in."""
     folders: set[str] = set()
     for path in sorted(doomed, reverse=True):
         if paths.rel(path) in manifest:
@@ -243,7 +281,19 @@ def _restore_from_stash(
             continue
         result.removed_files += 1
         tick()
-    # 3. single stashed files, linked back
+    return folders
+
+
+def _link_singles_back(
+    paths: EnvPaths,
+    stash: str,
+    singles: list[ManifestEntry],
+    method: str,
+    result: RollbackResult,
+    tick: Callable[[], None],
+) -> None:
+    """Phase 3: single stashed files, linked back (copied where links are refused)."""
+    root = str(paths.root)
     for entry in singles:
         dest = os.path.join(root, entry.path)
         source = os.path.join(stash, entry.path)
@@ -257,9 +307,16 @@ def _restore_from_stash(
             else:
                 os.unlink(dest)
             tick()
-        _put_back(source, dest, ck.stash_method)
+        _put_back(source, dest, method)
         result.restored_files += 1
         tick()
+
+
+def _remove_empty_folders(
+    env: Environment, paths: EnvPaths, folders: set[str], singles: list[ManifestEntry]
+) -> None:
+    """Phase 4: folders the removals left empty (never one the checkpoint's files live in)."""
+    root = str(paths.root)
     keep = {os.path.dirname(os.path.join(root, e.path)) for e in singles}
     stop = {root, str(env.scripts), *(str(p) for p in env.site_paths)}
     for folder in sorted(folders, key=lambda p: p.count(os.sep), reverse=True):
