@@ -26,7 +26,7 @@ from types import FrameType
 from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard import proc
-from oxwizard.checkpoint import Checkpoint
+from oxwizard.checkpoint import Checkpoint, seal_stash
 from oxwizard.environment import Environment
 from oxwizard.errors import InstallerError
 from oxwizard.journal import Journal, clear_journal, listings, write_journal
@@ -100,6 +100,9 @@ def apply_plan(
         mismatches = ([failure] if failure else []) + verify_against_plan(env, plan)
     if guard and not mismatches:
         clear_journal(env)
+        assert checkpoint is not None
+        with contextlib.suppress(OSError):  # unsealed: a rollback hashes those files instead
+            seal_stash(env, checkpoint)
     return ApplyResult(
         ok=not mismatches,
         installed=plan.pinned,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,8 +27,10 @@ from oxwizard import proc
 from oxwizard.checkpoint import (
     Checkpoint,
     ManifestEntry,
+    Signature,
     checkpoint_heads,
     load_checkpoint,
+    load_signatures,
     save_checkpoint,
     stash_complete,
     stash_dir,
@@ -42,6 +45,7 @@ from oxwizard.state import private_dir
 from oxwizard.testhooks import kill_counter
 
 Method = Literal["stash", "reinstall", "none"]
+Verify = Literal["signatures", "full"]
 
 
 class RollbackResult(BaseModel):
@@ -57,6 +61,8 @@ class RollbackResult(BaseModel):
     restored_files: int = 0
     removed_files: int = 0
     operations: int = 0  # file operations (renames, unlinks, links) the rollback performed
+    verification: str = ""  # "signatures", "sha256" (every file hashed) or "RECORD" (reinstalled)
+    hashed_files: int = 0  # restored files whose sha256 was computed (the rest proven by signature)
     fingerprint_before: str = ""
     fingerprint_after: str = ""
     duration: float = 0.0
@@ -70,8 +76,13 @@ def rollback(
     *,
     on_line: Callable[[str], None] | None = None,
     index: IndexOptions | None = None,
+    verify: Verify = "signatures",
 ) -> RollbackResult:
-    """Restore ``env`` to checkpoint ``to`` (default: the newest) and verify it."""
+    """Restore ``env`` to checkpoint ``to`` (default: the newest) and verify it.
+
+    ``verify="signatures"``: a restored file is proven by its stash signature where that still
+    matches (see :mod:`oxwizard.checkpoint`), by its sha256 otherwise; ``"full"``: every file hashed.
+    """
     started = time.monotonic()
     say = on_line or (lambda _line: None)
     journal = read_journal(env)
@@ -119,8 +130,11 @@ def rollback(
     )
     write_journal(env, entry)
     result = RollbackResult(checkpoint_id=target.id, fingerprint_before=before, method="stash")
+    signed: list[Signature | None] | None = None
     for ck in [*reversed(newer), target]:
         if stash_complete(env, ck, frozenset(entry.swap)) and ck.stash_method in ("link", "copy"):
+            if ck is target and verify == "signatures":
+                signed = _signed_before_restore(env, ck)
             _restore_from_stash(env, ck, entry, result, say)
         else:
             result.method = "reinstall"
@@ -128,7 +142,7 @@ def rollback(
     env.refresh()
     result.fingerprint_after = env.fingerprint()
     result.duration = time.monotonic() - started
-    problems = _verify(env, target, result)
+    problems = _verify(env, target, result, signed)
     clear_journal(env)
     if problems:
         raise RollbackFailed(f"rollback to {target.id} could not be verified: {'; '.join(problems[:5])}")
@@ -141,7 +155,7 @@ def rollback(
     result.message = (
         f"rolled back to {target.id} {how}: {result.restored_files} files restored, "
         f"{len(result.removed)} distribution(s) removed or replaced; fingerprint {result.fingerprint_after} "
-        "verified"
+        f"verified ({result.verification})"
     )
     say(result.message)
     return result
@@ -438,17 +452,82 @@ def remove_argv(env: Environment, names: list[str]) -> list[str]:
     return [*env.pip_argv(), "uninstall", "-y", *env.install_overrides(), "--", *names]
 
 
-def _verify(env: Environment, ck: Checkpoint, result: RollbackResult) -> list[str]:
+def _signed_before_restore(env: Environment, ck: Checkpoint) -> list[Signature | None]:
+    """The recorded signatures that the stash's files still carry, just before they are put back.
+
+    A file that an interrupted run already put back is looked at where it is now. None: not proven.
+    """
+    stash = str(stash_dir(env, ck.id)) + os.sep
+    root = str(env.root) + os.sep
+    out: list[Signature | None] = []
+    for entry, sig in zip(ck.manifest, load_signatures(env, ck), strict=True):
+        if sig is not None:
+            try:
+                st = os.lstat(stash + entry.path)
+            except FileNotFoundError:
+                try:
+                    st = os.lstat(root + entry.path)
+                except OSError:
+                    st = None
+            except OSError:
+                st = None
+            if st is None or (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != sig:
+                sig = None
+        out.append(sig)
+    return out
+
+
+def unproven_files(env: Environment, ck: Checkpoint, signed: list[Signature | None]) -> list[int]:
+    """Indices of ``ck.manifest`` whose restored file is not the signed inode, unchanged: to hash.
+
+    A file proven before the restore and found after it as the same inode (``st_ino``), with the same
+    size and mtime, holds the checkpoint's bytes. Files inside a folder swapped back by rename keep
+    their ctime too, and it is compared; a file linked back single got a new ctime from that link.
+    """
+    root = str(env.root) + os.sep
+    folders = tuple(r + "/" for r in ck.roots)
+    todo: list[int] = []
+    for i, (entry, sig) in enumerate(zip(ck.manifest, signed, strict=True)):
+        if sig is None:
+            todo.append(i)
+            continue
+        try:
+            st = os.lstat(root + entry.path)
+        except OSError:
+            todo.append(i)
+            continue
+        same = (st.st_ino, st.st_size, st.st_mtime_ns) == sig[:3] and stat.S_ISREG(st.st_mode)
+        if not same or (entry.path.startswith(folders) and st.st_ctime_ns != sig[3]):
+            todo.append(i)
+    return todo
+
+
+def verify_files(env: Environment, ck: Checkpoint, which: list[int] | None = None) -> list[str]:
+    """The files of ``ck.manifest`` (all, or the indices ``which``) whose live sha256 differs."""
+    root = str(env.root) + os.sep
+    entries = ck.manifest if which is None else [ck.manifest[i] for i in which]
+    digests = hash_many([root + e.path for e in entries], [e.size for e in entries])
+    problems: list[str] = []
+    for entry, digest in zip(entries, digests, strict=True):
+        if digest is None:
+            problems.append(f"{entry.path} missing or not a readable file")
+        elif digest != entry.sha256:
+            problems.append(f"{entry.path} differs from the checkpoint")
+    return problems
+
+
+def _verify(
+    env: Environment, ck: Checkpoint, result: RollbackResult, signed: list[Signature | None] | None
+) -> list[str]:
     problems: list[str] = []
     if result.method == "stash":
-        root = str(env.root) + os.sep
-        digests = hash_many([root + e.path for e in ck.manifest], [e.size for e in ck.manifest])
-        for entry, digest in zip(ck.manifest, digests, strict=True):
-            if digest is None:
-                problems.append(f"{entry.path} missing or not a readable file")
-            elif digest != entry.sha256:
-                problems.append(f"{entry.path} differs from the checkpoint")
+        todo = None if signed is None else unproven_files(env, ck, signed)
+        result.hashed_files = len(ck.manifest) if todo is None else len(todo)
+        proven = len(ck.manifest) - result.hashed_files
+        result.verification = "signatures" if proven else "sha256"
+        problems += verify_files(env, ck, todo)
     else:
+        result.verification = "RECORD"
         for name in ck.changed:
             dist = env.distributions.get(name)
             if dist is not None:
