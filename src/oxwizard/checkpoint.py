@@ -34,16 +34,18 @@ import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from oxwizard.environment import Distribution, Environment
 from oxwizard.errors import CheckpointError
 from oxwizard.journal import listings, read_journal
-from oxwizard.plan import Plan
 from oxwizard.records import EnvPaths, PycFinder, hash_many, record_files
 from oxwizard.state import private_dir, state_dir, state_path, write_atomic
+
+if TYPE_CHECKING:
+    from oxwizard.plan import Plan
 
 CHECKPOINT_SCHEMA = 2
 MANIFEST_NAME = "manifest.json"

@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard import proc
 from oxwizard.checkpoint import (
     Checkpoint,
     ManifestEntry,
@@ -36,13 +35,15 @@ from oxwizard.checkpoint import (
     stash_dir,
     trash_dir,
 )
-from oxwizard.environment import Environment
 from oxwizard.errors import RollbackFailed
 from oxwizard.journal import Journal, clear_journal, read_journal, write_journal
 from oxwizard.records import EnvPaths, PycFinder, hash_many, record_files, verify_record
-from oxwizard.specs import IndexOptions
 from oxwizard.state import private_dir
 from oxwizard.testhooks import kill_counter
+
+if TYPE_CHECKING:  # the installer and package sources are needed only without a stash
+    from oxwizard.environment import Environment
+    from oxwizard.specs import IndexOptions
 
 Method = Literal["stash", "reinstall", "none"]
 Verify = Literal["signatures", "full"]
@@ -423,6 +424,8 @@ def _reinstall(
             f"checkpoint {ck.id} has no stash on this host and no package source was given: "
             "pass --find-links DIR or --index-url URL to reinstall " + " ".join(pins)
         )
+    from oxwizard import proc
+
     if extra:
         done = proc.stream(remove_argv(env, extra), on_line=say, env=proc.pip_environment())
         if not done.ok:

@@ -46,7 +46,6 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.flow import record_rollback
     from oxwizard.lock import env_lock
     from oxwizard.rollback import rollback
 
@@ -61,7 +60,12 @@ def run(args: argparse.Namespace) -> int:
             index=index if given else None,
             verify=args.verify,
         )
-        recorded = record_rollback(project_from(args), env, result, "oxwizard rollback")
+        project = project_from(args)
+        recorded = None
+        if not result.noop and (project.resolve() / ".oxwizard" / ".git").is_dir():
+            from oxwizard.flow import record_rollback  # the flow and the runbook: only when recorded
+
+            recorded = record_rollback(project, env, result, "oxwizard rollback")
     if recorded is not None and not args.json:
         say(f"recorded in runbook {recorded}")
     if args.json:
