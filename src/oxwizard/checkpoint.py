@@ -223,10 +223,13 @@ def load_signatures(env: Environment | Path, ck: Checkpoint) -> list[Signature |
         return none
     out: list[Signature | None] = []
     for item in raw:
-        if isinstance(item, list) and len(item) == 4 and all(type(v) is int for v in item):
-            out.append((item[0], item[1], item[2], item[3]))
-        else:
+        try:
+            ino, size, mtime, ctime = item
+        except (TypeError, ValueError):
             out.append(None)
+            continue
+        ok = type(ino) is int and type(size) is int and type(mtime) is int and type(ctime) is int
+        out.append((ino, size, mtime, ctime) if ok else None)
     return out
 
 

@@ -132,11 +132,11 @@ def rollback(
     write_journal(env, entry)
     result = RollbackResult(checkpoint_id=target.id, fingerprint_before=before, method="stash")
     signed: list[Signature | None] | None = None
-    for ck in [*reversed(newer), target]:
+    for n, ck in enumerate([*reversed(newer), target]):
         if stash_complete(env, ck, frozenset(entry.swap)) and ck.stash_method in ("link", "copy"):
             if ck is target and verify == "signatures":
                 signed = _signed_before_restore(env, ck)
-            _restore_from_stash(env, ck, entry, result, say)
+            _restore_from_stash(env, ck, entry, result, say, refresh=n > 0)
         else:
             result.method = "reinstall"
             _reinstall(env, ck, index, result, say)
@@ -168,8 +168,13 @@ def _restore_from_stash(
     journal: Journal,
     result: RollbackResult,
     say: Callable[[str], None],
+    *,
+    refresh: bool = True,
 ) -> None:
     """Remove what came after ``ck`` and put its stash back: whole folders by rename, the rest by link.
+
+    ``refresh``: read the installed distributions again first (not needed when nothing changed
+    since the caller read them).
 
     Five phases, each idempotent: plan what goes (journaled first), swap the whole folders back,
     remove the single files that came after the checkpoint, link the single stashed files back, and
@@ -184,6 +189,8 @@ def _restore_from_stash(
     paths = EnvPaths(env.root)
     stash = str(stash_dir(env, ck.id))
     swap = [r for r in ck.roots if r in journal.swap or os.path.isdir(os.path.join(stash, r))]
+    if refresh:
+        env.refresh()
     doomed = _plan_removals(env, ck, journal, paths, swap, result, say)
     _swap_folders_back(env, paths, stash, swap, tick)
     rel_prefixes = tuple(r + "/" for r in swap)
@@ -213,7 +220,6 @@ def _plan_removals(
     def swapped(path: str) -> bool:
         return path in swapped_abs or path.startswith(swapped_prefixes)
 
-    env.refresh()
     doomed: set[str] = set()
     pyc = PycFinder()
     for name, dist in env.distributions.items():
@@ -456,15 +462,18 @@ def remove_argv(env: Environment, names: list[str]) -> list[str]:
 
 
 def _signed_before_restore(env: Environment, ck: Checkpoint) -> list[Signature | None]:
-    """The recorded signatures that the stash's files still carry, just before they are put back.
+    """The recorded signatures of ``ck``, those of single files checked just before they are put back.
 
-    A file that an interrupted run already put back is looked at where it is now. None: not proven.
+    A file inside a folder swapped back whole is checked after the restore only (the renames leave
+    its inode alone, ctime included). A single file that an interrupted run already put back is
+    looked at where it is now. None: not proven.
     """
     stash = str(stash_dir(env, ck.id)) + os.sep
     root = str(env.root) + os.sep
+    folders = tuple(r + "/" for r in ck.roots)
     out: list[Signature | None] = []
     for entry, sig in zip(ck.manifest, load_signatures(env, ck), strict=True):
-        if sig is not None:
+        if sig is not None and not entry.path.startswith(folders):
             try:
                 st = os.lstat(stash + entry.path)
             except FileNotFoundError:
