@@ -142,8 +142,8 @@ def rollback(
             _reinstall(env, ck, index, result, say)
     env.refresh()
     result.fingerprint_after = env.fingerprint()
-    result.duration = time.monotonic() - started
     problems = _verify(env, target, result, signed)
+    result.duration = time.monotonic() - started  # verification included
     clear_journal(env)
     if problems:
         raise RollbackFailed(f"rollback to {target.id} could not be verified: {'; '.join(problems[:5])}")
