@@ -31,6 +31,7 @@ from oxwizard.errors import RollbackFailed
 from oxwizard.plan import compute_plan
 from oxwizard.rollback import rollback
 from oxwizard.specs import IndexOptions, parse_specs
+from oxwizard.tui.tasks import verify_rollback_fully
 
 
 def _index(demo: DemoSandbox) -> IndexOptions:
@@ -192,6 +193,14 @@ def test_default_verification_proves_by_signature_and_catches_a_write_that_kept_
     assert result.hashed_files == 0 and result.restored_files == len(ck.manifest)
     assert result.message.endswith("verified (signatures)")
     assert env_state(live_demo.venv) == before
+    # the wizard's background pass after it: every file hashed, or the one that differs named
+    ok, shown = verify_rollback_fully(env, result.message)
+    assert ok and shown.endswith("verified (sha256)") and shown.startswith(f"rolled back to {ck.id}")
+    live = live_demo.venv / next(e.path for e in ck.manifest if e.path.endswith("oxzep7/__init__.py"))
+    old = _tamper_keeping_size_and_mtime(live)
+    ok, shown = verify_rollback_fully(env, result.message)
+    assert not ok and "oxzep7/__init__.py differs from the checkpoint" in shown
+    live.write_bytes(old)
 
     env, ck = _upgrade(live_demo, "humbleconf==1.3.0")
     stashed = next(stash_dir(env, ck.id).rglob("humbleconf/__init__.py"))

@@ -5,8 +5,11 @@ inside the changed distributions' folders, their new ``.dist-info`` folders, con
 distribution installed after the checkpoint are removed, then every stashed file is linked back
 (hard links: byte-identical, ``.pyc`` included). Every step is idempotent, so an interrupted rollback
 is completed by running it again (:mod:`oxwizard.recovery` does). Verification: every restored
-file's sha256 equals the manifest's, and the environment's fingerprint equals the checkpoint's;
-otherwise :class:`RollbackFailed`. Without a stash it reinstalls the exact pins and says so.
+file holds the manifest's bytes, and the environment's fingerprint equals the checkpoint's;
+otherwise :class:`RollbackFailed`. A file is proven by its signature (the very inode hashed at the
+checkpoint or by :func:`oxwizard.checkpoint.seal_stash`, its ctime unmoved since: see
+:mod:`oxwizard.checkpoint`) or, where that does not hold or ``verify="full"``, by its sha256.
+Without a stash it reinstalls the exact pins and says so.
 """
 
 from __future__ import annotations
