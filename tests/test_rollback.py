@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,13 +20,18 @@ from oxwizard.env.plan import compute_plan
 from oxwizard.env.specs import IndexOptions, parse_specs
 from oxwizard.safety.apply import apply_plan
 from oxwizard.safety.checkpoint import (
+    RACY_NS,
     Checkpoint,
     checkpoints_dir,
     load_checkpoint,
+    load_signatures,
+    read_signatures,
     stash_dir,
     take_checkpoint,
+    write_signatures,
 )
 from oxwizard.safety.rollback import rollback
+from oxwizard.tui.tasks import verify_rollback_fully
 
 
 def _index(demo: DemoSandbox) -> IndexOptions:
@@ -157,6 +164,86 @@ def test_without_the_stash_it_reinstalls_exact_pins_and_says_so(live_demo: DemoS
     assert any("reinstalling its exact pins" in line for line in said)
     assert env.distributions["oxzep7"].version == "1.4.2"
     assert env.fingerprint() == ck.fingerprint
+
+
+def _tamper_keeping_size_and_mtime(path: Path) -> bytes:
+    """Rewrite ``path`` in place (same inode, same size) and set its mtime back: its old bytes."""
+    old = path.read_bytes()
+    st = path.stat()
+    with path.open("r+b") as f:
+        f.write(bytes([old[0] ^ 0x01]))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (st.st_ino, st.st_size, st.st_mtime_ns)
+    return old
+
+
+def test_default_verification_proves_by_signature_and_catches_a_write_that_kept_size_and_mtime(
+    live_demo: DemoSandbox,
+) -> None:
+    """The install on live unlinked every stashed file's live name (its ctime moved): the upgrade
+    re-proved the stash, so the rollback reads no file; a later write through the stash, its size
+    and mtime kept, is caught all the same (its ctime moved again: user space cannot set it back)."""
+    before = env_state(live_demo.venv)
+    env, ck = _upgrade(live_demo, "oxzep7==1.5.0")
+
+    result = rollback(env)
+
+    assert result.verified and result.verification == "signatures"
+    assert result.hashed_files == 0 and result.restored_files == len(ck.manifest)
+    assert result.message.endswith("verified (signatures)")
+    assert env_state(live_demo.venv) == before
+    # the wizard's background pass after it: every file hashed, or the one that differs named
+    ok, shown = verify_rollback_fully(env, result.message)
+    assert ok and shown.endswith("verified (sha256)") and shown.startswith(f"rolled back to {ck.id}")
+    live = live_demo.venv / next(e.path for e in ck.manifest if e.path.endswith("oxzep7/__init__.py"))
+    old = _tamper_keeping_size_and_mtime(live)
+    ok, shown = verify_rollback_fully(env, result.message)
+    assert not ok and "oxzep7/__init__.py differs from the checkpoint" in shown
+    live.write_bytes(old)
+
+    env, ck = _upgrade(live_demo, "humbleconf==1.3.0")
+    stashed = next(stash_dir(env, ck.id).rglob("humbleconf/__init__.py"))
+    old = _tamper_keeping_size_and_mtime(stashed)
+
+    with pytest.raises(RollbackFailed, match=r"humbleconf/__init__\.py differs from the checkpoint"):
+        rollback(env)
+    live = live_demo.venv / next(e.path for e in ck.manifest if e.path.endswith("humbleconf/__init__.py"))
+    live.write_bytes(old)  # leave the shared sandbox as it was
+    assert_restored(live_demo.venv, ck.id)
+
+
+def test_verify_full_catches_a_change_the_signatures_cannot_see(live_demo: DemoSandbox) -> None:
+    """Signatures can be fooled by what keeps a ctime (a clock set back, a write to the raw disk):
+    simulated by re-signing a tampered stash file. ``--verify full`` hashes every file and names it."""
+    env, ck = _upgrade(live_demo, "ziprow==0.3.2")
+    i, entry = next((i, e) for i, e in enumerate(ck.manifest) if e.path.endswith("ziprow/__init__.py"))
+    stashed = stash_dir(env, ck.id) / entry.path
+    old = _tamper_keeping_size_and_mtime(stashed)
+    time.sleep(RACY_NS / 1e9)
+    signatures = load_signatures(env, ck)
+    signatures[i] = read_signatures([str(stashed)])[0]
+    write_signatures(env, ck.id, signatures)
+
+    done = _cli(live_demo, "rollback", "--verify", "full")
+
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert "could not be verified" in done.stderr and "ziprow/__init__.py differs" in done.stderr
+    (live_demo.venv / entry.path).write_bytes(old)
+    assert_restored(live_demo.venv, ck.id)
+
+
+def test_a_checkpoint_without_signatures_is_restored_and_every_file_hashed(live_demo: DemoSandbox) -> None:
+    """Checkpoints taken before signatures existed (or copied from another host) still roll back."""
+    before = env_state(live_demo.venv)
+    env, ck = _upgrade(live_demo, "oxzep7==1.5.0")
+    (checkpoints_dir(env) / ck.id / "signatures.json").unlink()
+
+    result = rollback(env)
+
+    assert result.verified and result.verification == "sha256"
+    assert result.hashed_files == len(ck.manifest) == result.restored_files
+    assert env_state(live_demo.venv) == before
 
 
 # keep this test last in the module: it leaves a tampered file in the shared sandbox

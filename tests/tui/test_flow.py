@@ -127,6 +127,9 @@ async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo:
         await wait_for(pilot, lambda: second.state.outcome is not None)
         assert second.state.outcome is not None and second.state.outcome.status == "rolled-back"
         assert "rolled back" in screen_text(second)
+        # verified by signatures at once, then by the sha256 of every restored file in the background
+        await wait_for(pilot, lambda: second.state.rollback_result.endswith("verified (sha256)"), 60)
+        assert "verified (sha256)" in screen_text(second).replace("\n", " ")
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
     messages = _log(sandbox)
     assert any(m.startswith("rollback: rolled back to") for m in messages)

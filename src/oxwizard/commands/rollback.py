@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "rollback",
         help="restore the environment to a checkpoint (default: the newest) and verify it",
         description="Restore the environment from the checkpoint's stash (no network, no index, no pip), "
-        "then verify every restored file's sha256 and the environment's fingerprint. Exit 0 when restored "
+        "then verify every restored file and the environment's fingerprint. Exit 0 when restored "
         "and verified or when there is nothing to roll back, 3 when it cannot be verified. Package sources "
         "are only used when the stash is gone, to reinstall the exact pins. A rollback that restored "
         "something is recorded in the newest runbook of PROJECT/.oxwizard/ for this environment.",
@@ -32,6 +32,14 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_project(p)
     p.add_argument(
         "--to", metavar="CHECKPOINT", default=None, help="checkpoint id (see: oxwizard checkpoints)"
+    )
+    p.add_argument(
+        "--verify",
+        choices=("signatures", "full"),
+        default="signatures",
+        help="signatures (default): a file whose inode, size, mtime and ctime are still those recorded "
+        "when its sha256 was last checked is proven without reading it, any other file is hashed; "
+        "full: the sha256 of every restored file (see docs/rollback.md)",
     )
     add_index(p)
     add_json(p)
@@ -48,8 +56,19 @@ def run(args: argparse.Namespace) -> int:
     index = index_from(args, env, flags)
     given = bool(index.find_links or index.index_url or index.extra_index_urls)
     with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
-        result = rollback(env, args.to, on_line=None if args.json else say, index=index if given else None)
-        recorded = record_rollback(project_from(args), env, result, "oxwizard rollback")
+        result = rollback(
+            env,
+            args.to,
+            on_line=None if args.json else say,
+            index=index if given else None,
+            verify=args.verify,
+        )
+        project = project_from(args)
+        recorded = None
+        if not result.noop and (project.resolve() / ".oxwizard" / ".git").is_dir():
+            from oxwizard.flow.upgrade import record_rollback  # the flow and the runbook: only when recorded
+
+            recorded = record_rollback(project, env, result, "oxwizard rollback")
     if recorded is not None and not args.json:
         say(f"recorded in runbook {recorded}")
     if args.json:

@@ -31,7 +31,7 @@ from oxwizard.core.testhooks import die, kill_at, slow_at
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Plan
 from oxwizard.env.specs import IndexOptions
-from oxwizard.safety.checkpoint import Checkpoint
+from oxwizard.safety.checkpoint import Checkpoint, seal_stash
 from oxwizard.safety.installer import installer_argv, installer_environ, uninstaller_argv
 from oxwizard.safety.journal import Journal, clear_journal, listings, write_journal
 
@@ -101,6 +101,9 @@ def apply_plan(
         mismatches = ([failure] if failure else []) + verify_against_plan(env, plan)
     if guard and not mismatches:
         clear_journal(env)
+        assert checkpoint is not None
+        with contextlib.suppress(OSError):  # unsealed: a rollback hashes those files instead
+            seal_stash(env, checkpoint)
     return ApplyResult(
         ok=not mismatches,
         installed=plan.pinned,

@@ -12,16 +12,29 @@ that choosing among checkpoints and marking one restored cost little), ``.../man
 ``[path, size, sha256]`` triple per stashed file, written once) and ``.../files/<path from root>``;
 folders private (0700), ids unpredictable (``ck-<time>-<random>``). Schema 1 kept the manifest inside
 ``checkpoint.json`` as objects; it is still read.
+
+Signatures (``.../signatures.json``, host-local, optional): for each manifest entry, in its order, the
+``[st_ino, st_size, st_mtime_ns, st_ctime_ns]`` of the stash's file when its content was last proven
+equal to the manifest's sha256 (at the checkpoint, and again by :func:`seal_stash` after an install
+on live unlinked the live names, which moves every stashed inode's ctime), or ``null`` where none is
+trusted. No write, ``utime`` or ``chmod`` keeps an inode's ctime (user space cannot set it), so a file
+whose four values still match was not written since: a rollback then proves it without reading it
+(:mod:`oxwizard.safety.rollback`). A signature whose ctime lies within :data:`RACY_NS` of the moment it was
+read is not trusted (a write in the same clock tick could keep the ctime). A checkpoint without the
+file (older ones, or another host) is verified by hashing.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
+import stat
+import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
@@ -32,8 +45,15 @@ from oxwizard.env.plan import Plan
 from oxwizard.safety.journal import listings, read_journal
 from oxwizard.safety.records import EnvPaths, PycFinder, hash_many, record_files
 
+if TYPE_CHECKING:
+    from oxwizard.env.plan import Plan
+
 CHECKPOINT_SCHEMA = 2
 MANIFEST_NAME = "manifest.json"
+SIGNATURES_NAME = "signatures.json"
+# A ctime this close to the moment it was read may be shared by a later write in the same clock tick
+# (timestamps come from a coarse clock, ticking every 1-10 ms): such a signature is not trusted.
+RACY_NS = 20_000_000
 SPACE_MARGIN = 16 * 1024 * 1024
 
 
@@ -133,6 +153,10 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
                     method = "copy"
             stashed.append(dest)
             rels.append((rel, _size(path)))
+        # each link moved its inode's ctime: wait out the clock tick, read the signatures, then hash
+        # (a write after the signature is read moves the ctime again, so it is never trusted)
+        time.sleep(RACY_NS / 1e9)
+        signatures = read_signatures(stashed)
         digests = hash_many(stashed)
         if None in digests:
             raise CheckpointError(f"cannot read {stashed[digests.index(None)]} to checkpoint it")
@@ -159,8 +183,78 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
         size=sum(e.size for e in manifest),
         stash_method=method,
     )
+    write_signatures(env, ck_id, signatures)
     save_checkpoint(env, ck)
     return ck
+
+
+Signature = tuple[int, int, int, int]  # st_ino, st_size, st_mtime_ns, st_ctime_ns
+
+
+def read_signatures(paths: list[str]) -> list[Signature | None]:
+    """The signature of each regular file in ``paths`` (None: a symlink, missing, or too recent)."""
+    now = time.time_ns()  # read before the stats: a ctime RACY_NS older than this is a past tick
+    out: list[Signature | None] = []
+    for path in paths:
+        try:
+            st = os.lstat(path)
+        except OSError:
+            out.append(None)
+            continue
+        if not stat.S_ISREG(st.st_mode) or st.st_ctime_ns > now - RACY_NS:
+            out.append(None)
+        else:
+            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return out
+
+
+def write_signatures(env: Environment | Path, checkpoint_id: str, signatures: list[Signature | None]) -> None:
+    folder = checkpoints_dir(env) / checkpoint_id
+    write_atomic(folder / SIGNATURES_NAME, json.dumps({"signatures": signatures}, separators=(",", ":")))
+
+
+def load_signatures(env: Environment | Path, ck: Checkpoint) -> list[Signature | None]:
+    """The stash's signatures of ``ck`` in manifest order (all None when absent or unreadable)."""
+    none: list[Signature | None] = [None] * len(ck.manifest)
+    try:
+        raw = json.loads((checkpoints_dir(env) / ck.id / SIGNATURES_NAME).read_bytes())["signatures"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return none
+    if not isinstance(raw, list) or len(raw) != len(ck.manifest):
+        return none
+    out: list[Signature | None] = []
+    for item in raw:
+        try:
+            ino, size, mtime, ctime = item
+        except (TypeError, ValueError):
+            out.append(None)
+            continue
+        ok = type(ino) is int and type(size) is int and type(mtime) is int and type(ctime) is int
+        out.append((ino, size, mtime, ctime) if ok else None)
+    return out
+
+
+def seal_stash(env: Environment, ck: Checkpoint) -> int:
+    """Prove the stash of ``ck`` intact again after an install on live, and record new signatures.
+
+    The installer unlinked the live names of the stashed files, which moved their ctime: without
+    this, a rollback would have to hash every one of them. Each stashed file whose signature moved is
+    hashed once here (on the upgrade's path, not the rollback's) and, when it still has the
+    manifest's sha256, signed again. Returns how many files were hashed.
+    """
+    time.sleep(RACY_NS / 1e9)  # the installer's last unlink is now at least a clock tick old
+    stash = str(stash_dir(env, ck.id)) + os.sep
+    paths = [stash + e.path for e in ck.manifest]
+    old = load_signatures(env, ck)
+    now = read_signatures(paths)
+    todo = [i for i, (a, b) in enumerate(zip(old, now, strict=True)) if b is not None and a != b]
+    digests = hash_many([paths[i] for i in todo], [ck.manifest[i].size for i in todo])
+    sealed = [a if a == b else None for a, b in zip(old, now, strict=True)]
+    for i, digest in zip(todo, digests, strict=True):
+        if digest == ck.manifest[i].sha256:
+            sealed[i] = now[i]
+    write_signatures(env, ck.id, sealed)
+    return len(todo)
 
 
 def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[list[str], list[str]]:

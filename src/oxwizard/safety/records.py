@@ -16,7 +16,6 @@ import signal
 import stat
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from oxwizard.core.errors import UnsafePath
@@ -63,6 +62,7 @@ def hash_many(paths: list[str], sizes: list[int] | None = None, workers: int = 4
                 else:
                     out[i] = line or None
     if big:
+        from concurrent.futures import ThreadPoolExecutor  # only for files of 1 MiB or more
 
         def one(i: int) -> str | None:
             try:

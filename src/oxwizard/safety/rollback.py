@@ -5,8 +5,11 @@ inside the changed distributions' folders, their new ``.dist-info`` folders, con
 distribution installed after the checkpoint are removed, then every stashed file is linked back
 (hard links: byte-identical, ``.pyc`` included). Every step is idempotent, so an interrupted rollback
 is completed by running it again (:mod:`oxwizard.safety.recovery` does). Verification: every restored
-file's sha256 equals the manifest's, and the environment's fingerprint equals the checkpoint's;
-otherwise :class:`RollbackFailed`. Without a stash it reinstalls the exact pins and says so.
+file holds the manifest's bytes, and the environment's fingerprint equals the checkpoint's;
+otherwise :class:`RollbackFailed`. A file is proven by its signature (the very inode hashed at the
+checkpoint or by :func:`oxwizard.safety.checkpoint.seal_stash`, its ctime unmoved since: see
+:mod:`oxwizard.safety.checkpoint`) or, where that does not hold or ``verify="full"``, by its sha256.
+Without a stash it reinstalls the exact pins and says so.
 """
 
 from __future__ import annotations
@@ -14,24 +17,25 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import stat
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from oxwizard.core import proc
 from oxwizard.core.errors import RollbackFailed
 from oxwizard.core.places import STATE_NAME, private_dir
 from oxwizard.core.testhooks import kill_counter
-from oxwizard.env.environment import Environment
-from oxwizard.env.specs import IndexOptions
 from oxwizard.safety.checkpoint import (
     Checkpoint,
+    ManifestEntry,
+    Signature,
     checkpoint_heads,
     load_checkpoint,
+    load_signatures,
     save_checkpoint,
     stash_complete,
     stash_dir,
@@ -40,7 +44,12 @@ from oxwizard.safety.checkpoint import (
 from oxwizard.safety.journal import Journal, clear_journal, read_journal, write_journal
 from oxwizard.safety.records import EnvPaths, PycFinder, hash_many, record_files, verify_record
 
+if TYPE_CHECKING:  # the installer and package sources are needed only without a stash
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.specs import IndexOptions
+
 Method = Literal["stash", "reinstall", "none"]
+Verify = Literal["signatures", "full"]
 
 
 class RollbackResult(BaseModel):
@@ -56,6 +65,8 @@ class RollbackResult(BaseModel):
     restored_files: int = 0
     removed_files: int = 0
     operations: int = 0  # file operations (renames, unlinks, links) the rollback performed
+    verification: str = ""  # "signatures", "sha256" (every file hashed) or "RECORD" (reinstalled)
+    hashed_files: int = 0  # restored files whose sha256 was computed (the rest proven by signature)
     fingerprint_before: str = ""
     fingerprint_after: str = ""
     duration: float = 0.0
@@ -69,8 +80,13 @@ def rollback(
     *,
     on_line: Callable[[str], None] | None = None,
     index: IndexOptions | None = None,
+    verify: Verify = "signatures",
 ) -> RollbackResult:
-    """Restore ``env`` to checkpoint ``to`` (default: the newest) and verify it."""
+    """Restore ``env`` to checkpoint ``to`` (default: the newest) and verify it.
+
+    ``verify="signatures"``: a restored file is proven by its stash signature where that still
+    matches (see :mod:`oxwizard.safety.checkpoint`), by its sha256 otherwise; ``"full"``: every file hashed.
+    """
     started = time.monotonic()
     say = on_line or (lambda _line: None)
     journal = read_journal(env)
@@ -118,16 +134,19 @@ def rollback(
     )
     write_journal(env, entry)
     result = RollbackResult(checkpoint_id=target.id, fingerprint_before=before, method="stash")
-    for ck in [*reversed(newer), target]:
+    signed: list[Signature | None] | None = None
+    for n, ck in enumerate([*reversed(newer), target]):
         if stash_complete(env, ck, frozenset(entry.swap)) and ck.stash_method in ("link", "copy"):
-            _restore_from_stash(env, ck, entry, result, say)
+            if ck is target and verify == "signatures":
+                signed = _signed_before_restore(env, ck)
+            _restore_from_stash(env, ck, entry, result, say, refresh=n > 0)
         else:
             result.method = "reinstall"
             _reinstall(env, ck, index, result, say)
     env.refresh()
     result.fingerprint_after = env.fingerprint()
-    result.duration = time.monotonic() - started
-    problems = _verify(env, target, result)
+    problems = _verify(env, target, result, signed)
+    result.duration = time.monotonic() - started  # verification included
     clear_journal(env)
     if problems:
         raise RollbackFailed(f"rollback to {target.id} could not be verified: {'; '.join(problems[:5])}")
@@ -140,7 +159,7 @@ def rollback(
     result.message = (
         f"rolled back to {target.id} {how}: {result.restored_files} files restored, "
         f"{len(result.removed)} distribution(s) removed or replaced; fingerprint {result.fingerprint_after} "
-        "verified"
+        f"verified ({result.verification})"
     )
     say(result.message)
     return result
@@ -152,8 +171,18 @@ def _restore_from_stash(
     journal: Journal,
     result: RollbackResult,
     say: Callable[[str], None],
+    *,
+    refresh: bool = True,
 ) -> None:
-    """Remove what came after ``ck`` and put its stash back: whole folders by rename, the rest by link."""
+    """Remove what came after ``ck`` and put its stash back: whole folders by rename, the rest by link.
+
+    ``refresh``: read the installed distributions again first (not needed when nothing changed
+    since the caller read them).
+
+    Five phases, each idempotent: plan what goes (journaled first), swap the whole folders back,
+    remove the single files that came after the checkpoint, link the single stashed files back, and
+    remove the folders left empty.
+    """
     kill_check = kill_counter("rollback")
 
     def tick() -> None:
@@ -161,18 +190,39 @@ def _restore_from_stash(
         kill_check()
 
     paths = EnvPaths(env.root)
-    root = str(paths.root)
     stash = str(stash_dir(env, ck.id))
+    swap = [r for r in ck.roots if r in journal.swap or os.path.isdir(os.path.join(stash, r))]
+    if refresh:
+        env.refresh()
+    doomed = _plan_removals(env, ck, journal, paths, swap, result, say)
+    _swap_folders_back(env, paths, stash, swap, tick)
+    rel_prefixes = tuple(r + "/" for r in swap)
+    singles = [e for e in ck.manifest if not (e.path in swap or e.path.startswith(rel_prefixes))]
+    result.restored_files += len(ck.manifest) - len(singles)
+    folders = _remove_newer_files(paths, doomed, {e.path for e in ck.manifest}, result, tick)
+    _link_singles_back(paths, stash, singles, ck.stash_method, result, tick)
+    _remove_empty_folders(env, paths, folders, singles)
+
+
+def _plan_removals(
+    env: Environment,
+    ck: Checkpoint,
+    journal: Journal,
+    paths: EnvPaths,
+    swap: list[str],
+    result: RollbackResult,
+    say: Callable[[str], None],
+) -> set[str]:
+    """Phase 0: every path that came after ``ck`` (journaled before anything is touched)."""
+    root = str(paths.root)
     manifest = {e.path for e in ck.manifest}
     recorded = {d.name: d for d in ck.distributions}
-    swap = [r for r in ck.roots if r in journal.swap or os.path.isdir(os.path.join(stash, r))]
     swapped_abs = {os.path.join(root, r) for r in swap}
     swapped_prefixes = tuple(p + os.sep for p in swapped_abs)
 
     def swapped(path: str) -> bool:
         return path in swapped_abs or path.startswith(swapped_prefixes)
 
-    env.refresh()
     doomed: set[str] = set()
     pyc = PycFinder()
     for name, dist in env.distributions.items():
@@ -209,8 +259,14 @@ def _restore_from_stash(
     journal.remove = sorted({paths.rel(p) for p in doomed} - manifest)
     journal.swap = sorted(set(journal.swap) | set(swap))
     write_journal(env, journal)
+    return doomed
 
-    # 1. whole folders: the current one goes to the trash, the stashed one comes back (two renames)
+
+def _swap_folders_back(
+    env: Environment, paths: EnvPaths, stash: str, swap: list[str], tick: Callable[[], None]
+) -> None:
+    """Phase 1: whole folders: the current one goes to the trash, the stashed one comes back."""
+    root = str(paths.root)
     trash = str(private_dir(trash_dir(env)))
     for rel in swap:
         source, dest = os.path.join(stash, rel), os.path.join(root, rel)
@@ -224,10 +280,16 @@ def _restore_from_stash(
             os.makedirs(os.path.dirname(dest), exist_ok=True)
         os.rename(source, dest)
         tick()
-    rel_prefixes = tuple(r + "/" for r in swap)
-    singles = [e for e in ck.manifest if not (e.path in swap or e.path.startswith(rel_prefixes))]
-    result.restored_files += len(ck.manifest) - len(singles)
-    # 2. single files that came after the checkpoint
+
+
+def _remove_newer_files(
+    paths: EnvPaths,
+    doomed: set[str],
+    manifest: set[str],
+    result: RollbackResult,
+    tick: Callable[[], None],
+) -> set[str]:
+    """Phase 2: single files that came after the checkpoint; the folders they were in."""
     folders: set[str] = set()
     for path in sorted(doomed, reverse=True):
         if paths.rel(path) in manifest:
@@ -243,7 +305,19 @@ def _restore_from_stash(
             continue
         result.removed_files += 1
         tick()
-    # 3. single stashed files, linked back
+    return folders
+
+
+def _link_singles_back(
+    paths: EnvPaths,
+    stash: str,
+    singles: list[ManifestEntry],
+    method: str,
+    result: RollbackResult,
+    tick: Callable[[], None],
+) -> None:
+    """Phase 3: single stashed files, linked back (copied where links are refused)."""
+    root = str(paths.root)
     for entry in singles:
         dest = os.path.join(root, entry.path)
         source = os.path.join(stash, entry.path)
@@ -257,9 +331,16 @@ def _restore_from_stash(
             else:
                 os.unlink(dest)
             tick()
-        _put_back(source, dest, ck.stash_method)
+        _put_back(source, dest, method)
         result.restored_files += 1
         tick()
+
+
+def _remove_empty_folders(
+    env: Environment, paths: EnvPaths, folders: set[str], singles: list[ManifestEntry]
+) -> None:
+    """Phase 4: folders the removals left empty (never one the checkpoint's files live in)."""
+    root = str(paths.root)
     keep = {os.path.dirname(os.path.join(root, e.path)) for e in singles}
     stop = {root, str(env.scripts), *(str(p) for p in env.site_paths)}
     for folder in sorted(folders, key=lambda p: p.count(os.sep), reverse=True):
@@ -352,6 +433,8 @@ def _reinstall(
             f"checkpoint {ck.id} has no stash on this host and no package source was given: "
             "pass --find-links DIR or --index-url URL to reinstall " + " ".join(pins)
         )
+    from oxwizard.core import proc
+    from oxwizard.env.specs import IndexOptions
     from oxwizard.safety.installer import installer_argv, installer_environ
 
     # the environment's own installer: an env made by uv is reinstalled with uv (INSTALLER stays uv)
@@ -392,17 +475,85 @@ def remove_argv(env: Environment, names: list[str]) -> list[str]:
     return uninstaller_argv(env, env.installer_kind(), names)
 
 
-def _verify(env: Environment, ck: Checkpoint, result: RollbackResult) -> list[str]:
+def _signed_before_restore(env: Environment, ck: Checkpoint) -> list[Signature | None]:
+    """The recorded signatures of ``ck``, those of single files checked just before they are put back.
+
+    A file inside a folder swapped back whole is checked after the restore only (the renames leave
+    its inode alone, ctime included). A single file that an interrupted run already put back is
+    looked at where it is now. None: not proven.
+    """
+    stash = str(stash_dir(env, ck.id)) + os.sep
+    root = str(env.root) + os.sep
+    folders = tuple(r + "/" for r in ck.roots)
+    out: list[Signature | None] = []
+    for entry, sig in zip(ck.manifest, load_signatures(env, ck), strict=True):
+        if sig is not None and not entry.path.startswith(folders):
+            try:
+                st = os.lstat(stash + entry.path)
+            except FileNotFoundError:
+                try:
+                    st = os.lstat(root + entry.path)
+                except OSError:
+                    st = None
+            except OSError:
+                st = None
+            if st is None or (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns) != sig:
+                sig = None
+        out.append(sig)
+    return out
+
+
+def unproven_files(env: Environment, ck: Checkpoint, signed: list[Signature | None]) -> list[int]:
+    """Indices of ``ck.manifest`` whose restored file is not the signed inode, unchanged: to hash.
+
+    A file proven before the restore and found after it as the same inode (``st_ino``), with the same
+    size and mtime, holds the checkpoint's bytes. Files inside a folder swapped back by rename keep
+    their ctime too, and it is compared; a file linked back single got a new ctime from that link.
+    """
+    root = str(env.root) + os.sep
+    folders = tuple(r + "/" for r in ck.roots)
+    todo: list[int] = []
+    for i, (entry, sig) in enumerate(zip(ck.manifest, signed, strict=True)):
+        if sig is None:
+            todo.append(i)
+            continue
+        try:
+            st = os.lstat(root + entry.path)
+        except OSError:
+            todo.append(i)
+            continue
+        same = (st.st_ino, st.st_size, st.st_mtime_ns) == sig[:3] and stat.S_ISREG(st.st_mode)
+        if not same or (entry.path.startswith(folders) and st.st_ctime_ns != sig[3]):
+            todo.append(i)
+    return todo
+
+
+def verify_files(env: Environment, ck: Checkpoint, which: list[int] | None = None) -> list[str]:
+    """The files of ``ck.manifest`` (all, or the indices ``which``) whose live sha256 differs."""
+    root = str(env.root) + os.sep
+    entries = ck.manifest if which is None else [ck.manifest[i] for i in which]
+    digests = hash_many([root + e.path for e in entries], [e.size for e in entries])
+    problems: list[str] = []
+    for entry, digest in zip(entries, digests, strict=True):
+        if digest is None:
+            problems.append(f"{entry.path} missing or not a readable file")
+        elif digest != entry.sha256:
+            problems.append(f"{entry.path} differs from the checkpoint")
+    return problems
+
+
+def _verify(
+    env: Environment, ck: Checkpoint, result: RollbackResult, signed: list[Signature | None] | None
+) -> list[str]:
     problems: list[str] = []
     if result.method == "stash":
-        root = str(env.root) + os.sep
-        digests = hash_many([root + e.path for e in ck.manifest], [e.size for e in ck.manifest])
-        for entry, digest in zip(ck.manifest, digests, strict=True):
-            if digest is None:
-                problems.append(f"{entry.path} missing or not a readable file")
-            elif digest != entry.sha256:
-                problems.append(f"{entry.path} differs from the checkpoint")
+        todo = None if signed is None else unproven_files(env, ck, signed)
+        result.hashed_files = len(ck.manifest) if todo is None else len(todo)
+        proven = len(ck.manifest) - result.hashed_files
+        result.verification = "signatures" if proven else "sha256"
+        problems += verify_files(env, ck, todo)
     else:
+        result.verification = "RECORD"
         for name in ck.changed:
             dist = env.distributions.get(name)
             if dist is not None:

@@ -43,6 +43,7 @@ from oxwizard.tui.messages import (
     PlanResolved,
     QuestionAsked,
     RollbackFinished,
+    RollbackVerified,
     StepChanged,
 )
 from oxwizard.tui.screens.prepare import PrepareScreen
@@ -52,6 +53,7 @@ from oxwizard.tui.widgets.question import CHOICE_KEYS
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from oxwizard.env.environment import Environment
     from oxwizard.flow.upgrade import ResumeInfo, UpgradeFlow
 
 
@@ -295,6 +297,8 @@ class WizardApp(App[int]):
             if event.status != "running":
                 changes["rollback_result"] = ("✔ " if event.status == "passed" else "✘ ") + event.message
         self.update_state(**changes)
+        if event.step == "rollback" and event.status == "passed":
+            self._verify_rollback_in_background(event.message)
         if event.step == "promote" and event.status == "passed":
             self.refresh_environment()  # the targets table shows what live has now
         if event.status == "running" and event.step != "rollback":
@@ -376,8 +380,27 @@ class WizardApp(App[int]):
             ok, text = False, str(exc)
         self.post_message(RollbackFinished(ok, text))
 
+    def _verify_rollback_in_background(self, shown: str) -> None:
+        """A rollback verified by signatures: the full sha256 pass runs now, in a worker."""
+        flow = self.flow
+        if flow is not None and shown.endswith(tasks.SIGNED):
+            self.verify_rollback_worker(flow.env, shown)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="verify-rollback")
+    def verify_rollback_worker(self, env: Environment, shown: str) -> None:
+        ok, text = tasks.verify_rollback_fully(env, shown)
+        self.post_message(RollbackVerified(shown, ok, text))
+
+    def on_rollback_verified(self, msg: RollbackVerified) -> None:
+        if self.state.rollback_result[2:] == msg.shown:  # not replaced by something newer meanwhile
+            self.update_state(rollback_result=("✔ " if msg.ok else "✘ ") + msg.message)
+            if not msg.ok:
+                self.notify(msg.message, title="ROLLBACK VERIFICATION", severity="error", timeout=30)
+
     def on_rollback_finished(self, msg: RollbackFinished) -> None:
         self.update_state(rolling_back=False, rollback_result=("✔ " if msg.ok else "✘ ") + msg.message)
+        if msg.ok:
+            self._verify_rollback_in_background(msg.message)
         self.notify(msg.message, title="rolled back" if msg.ok else "ROLLBACK FAILED",
                     severity="information" if msg.ok else "error", timeout=15)  # fmt: skip
         self.refresh_environment()

@@ -97,6 +97,15 @@ class RollbackFinished(Message):
 
 
 @dataclass
+class RollbackVerified(Message):
+    """The background sha256 pass after a rollback verified by signatures (``shown``: what it checked)."""
+
+    shown: str
+    ok: bool
+    message: str
+
+
+@dataclass
 class RunbookRead(Message):
     entries: list[LogEntry]
 

@@ -132,3 +132,30 @@ def read_runbook_log(project: Path, limit: int = 200) -> list[LogEntry]:
         return []
     with RunbookRepo(path) as repo:
         return repo.log(limit)
+
+
+SIGNED = "verified (signatures)"
+
+
+def verify_rollback_fully(env: Environment, shown: str) -> tuple[bool, str]:
+    """The sha256 pass behind a rollback verified by signatures (``shown``: its message).
+
+    The result line to show: ``shown`` ending ``verified (sha256)``, or the first file that differs.
+    """
+    import re
+
+    from oxwizard.core.errors import OxwizardError
+    from oxwizard.safety.checkpoint import load_checkpoint
+    from oxwizard.safety.rollback import verify_files
+
+    found = re.search(r"rolled back to (\S+)", shown)
+    if found is None:
+        return True, shown
+    try:
+        problems = verify_files(env, load_checkpoint(env, found.group(1)))
+    except OxwizardError as exc:
+        return False, f"the sha256 pass after the rollback failed: {exc}"
+    if problems:
+        more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+        return False, f"rolled back, but the sha256 pass found: {problems[0]}{more}"
+    return True, shown.removesuffix(SIGNED) + "verified (sha256)"
