@@ -1,4 +1,5 @@
-"""Pins in the project's own files that an upgrade would contradict, read as pip and packaging read them."""
+"""Pins in the project's own files that an upgrade would contradict (the reasons now come from
+env/project_files.py, carried by the plan: issue 13 replaced stale_pins)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,11 @@ from typing import Any
 from conftest import make_plan
 
 from oxwizard.checks.risk import assess
-from oxwizard.env.pins import stale_pins
+from oxwizard.env.project_files import plan_project_files
+
+
+def stale_pins(project: Path, plan: Any) -> list[str]:
+    return plan_project_files(project, plan.changes).undone
 
 
 def test_requirement_files_and_pyproject_that_exclude_the_new_version_are_named(tmp_path: Path) -> None:
@@ -30,14 +35,18 @@ def test_requirement_files_and_pyproject_that_exclude_the_new_version_are_named(
 
     found = stale_pins(tmp_path, plan)
 
-    assert len(found) == 4, found
-    assert found[0].startswith("requirements.txt pins Oxzep7==1.4.2, which excludes 2.0.0")  # as written
-    assert "brings 1.4.2 back" in found[0]
-    assert any(f.startswith("requirements.txt pins oxzep7-core<2") and "refuses it" in f for f in found)
-    assert any(f.startswith("requirements/base.txt pins oxzep7-core<2") for f in found)
-    assert any(f.startswith("pyproject.toml pins oxzep7~=1.4") for f in found)
+    assert len(found) == 3, found  # requirements/base.txt once (it was named twice: directly and via -r)
+    assert (
+        found[0]
+        == "requirements.txt pins Oxzep7==1.4.2: the next `pip install -r requirements.txt` brings 1.4.2 back"
+    )
+    assert any(
+        f.startswith("requirements/base.txt pins oxzep7-core<2") and "refuses 2.0.0" in f for f in found
+    )
+    assert any(f.startswith("pyproject.toml [project] requires oxzep7~=1.4") for f in found)
     assert not any("constraints.txt" in f for f in found)
-    risk = assess(plan, tests_found=True, stale_pins=found)
+    plan.project_files = plan_project_files(tmp_path, plan.changes)
+    risk = assess(plan, tests_found=True)
     assert found[0] in risk.reasons
 
 
@@ -59,4 +68,7 @@ def test_the_upgrade_command_shows_the_stale_pin_before_anything_changes(demo: A
     )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr  # no --yes and no terminal: declined
     said = done.stdout + done.stderr
-    assert "requirements.txt pins oxzep7==1.4.2, which excludes 1.5.0" in said, said
+    assert (
+        "requirements.txt pins oxzep7==1.4.2: the next `pip install -r requirements.txt` brings 1.4.2 back"
+        in said
+    )

@@ -25,13 +25,13 @@ def assess(
     baseline: CheckSet | None = None,
     security: SecurityReport | None = None,
     tests_found: bool | None = None,
-    stale_pins: list[str] | None = None,
 ) -> RiskSummary:
     reasons: list[str] = []
     score = 0
-    if stale_pins:  # the upgrade would not outlive the next install from the project's own files
-        score += 1
-        reasons += stale_pins
+    undone = plan.project_files.undone if plan.project_files is not None else []
+    if undone:  # the upgrade would not outlive the next rebuild from the project's own files
+        score += 2
+        reasons += undone
     majors = [c for c in plan.changes if c.impact == "major"]
     if majors:
         score += 2

@@ -4,26 +4,44 @@ from __future__ import annotations
 
 import argparse
 
-from oxwizard.commands.common import add_env, add_json, open_env, print_json, say, say_sources
+from oxwizard.commands.common import (
+    add_env,
+    add_json,
+    add_project,
+    open_env,
+    print_json,
+    project_from,
+    say,
+    say_sources,
+)
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("env", help="describe the target environment")
+    p = sub.add_parser(
+        "env",
+        help="describe the target environment",
+        description="Describe the target environment, and how the project declares it (uv, Poetry, "
+        "pip-tools, requirements files, pyproject.toml; --project, default .).",
+    )
     add_env(p)
+    add_project(p)
     add_json(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from oxwizard.env.pipconfig import effective_index
+    from oxwizard.env.project_files import ProjectFiles, detect
     from oxwizard.env.specs import IndexOptions
 
     env = open_env(args)
     facts = env.facts()
     sources = effective_index(env, IndexOptions())  # what pip install in it would use
+    project = ProjectFiles(managers=detect(project_from(args)))
     if args.json:
         data = facts.model_dump(mode="json")
         data["sources"] = sources.redacted().model_dump(mode="json")
+        data["project"] = [m.model_dump(mode="json") for m in project.managers]
         data["distributions"] = [d.model_dump(mode="json") for d in env.distributions.values()]
         print_json(data)
         return 0
@@ -38,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"managed       {env.managed_note}")
     say(f"installer     {env.installer_line()}")
     say(f"fingerprint   {facts.fingerprint}")
+    say(f"project       {project.managed_by()}")
     say_sources(sources)
     say(f"distributions {len(env.distributions)}")
     for d in env.distributions.values():

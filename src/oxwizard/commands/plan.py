@@ -10,10 +10,12 @@ from oxwizard.commands.common import (
     add_env,
     add_index,
     add_json,
+    add_project,
     flags_from,
     index_from,
     open_env,
     print_json,
+    project_from,
     say_sources,
 )
 
@@ -29,18 +31,28 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "pip check state now and the one predicted after, and the exact pins. When new pip check "
         "problems are predicted, the dependents they name are tried as extra targets (a few more dry "
         "runs) and the additions that clear them are shown ('to resolve it: add `requests` to the "
-        "targets: ...'; in --json: 'resolutions').",
+        "targets: ...'; in --json: 'resolutions'). The project's own files are read too: how the "
+        "project is managed (uv, Poetry, pip-tools, requirements files, pyproject.toml) and, per file, "
+        "the lines that must change so that rebuilding from the files keeps the upgrade, and the "
+        "lockfiles to regenerate with their own tool (in --json: 'project_files'). Nothing is written.",
     )
     p.add_argument("specs", nargs="+", metavar="SPEC", help="PEP 508 requirement, e.g. 'oxzep7==2.0.0'")
     add_env(p)
+    add_project(p)
     add_index(p)
     add_json(p)
     add_break_system_packages(p)
+    p.add_argument(
+        "--raise-floors",
+        action="store_true",
+        help="also move floors (>=1.4 -> >=2.0.1) that still admit the new version; by default they stay",
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from oxwizard.env.plan import compute_plan
+    from oxwizard.env.project_files import plan_project_files
     from oxwizard.env.specs import parse_specs
 
     reqs = parse_specs(args.specs)
@@ -49,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     env.require_writable(args.break_system_packages)  # before pip resolves anything
     index = index_from(args, env, flags)
     plan = compute_plan(env, reqs, index)
+    plan.project_files = plan_project_files(
+        project_from(args), plan.changes, raise_floors=args.raise_floors, markers=env.markers
+    )
     if args.json:
         print_json(plan)
     else:
@@ -85,4 +100,13 @@ def render_plan(plan: Plan) -> str:
     if plan.new_problems and not plan.resolutions:
         lines.append("  to resolve it: no installed dependent, added as a target, clears it")
     lines.append("install exactly: " + " ".join(plan.pinned) if plan.pinned else "install exactly: -")
+    files = plan.project_files
+    if files is not None:
+        lines.append(f"project: {files.managed_by()}")
+        preview = files.preview()
+        if preview:
+            lines.append("project files to change (planned, not written):")
+            lines += [f"  {line}" for line in preview]
+        for why in files.undone:
+            lines.append(f"  without them: {why}")
     return "\n".join(lines)

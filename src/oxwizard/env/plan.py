@@ -32,6 +32,7 @@ from oxwizard.core import proc
 from oxwizard.core.errors import InstallerError, OxwizardError, ResolutionError
 from oxwizard.core.redact import redact_text, redact_url
 from oxwizard.env.environment import Environment
+from oxwizard.env.project_files import ProjectFiles
 from oxwizard.env.specs import IndexOptions, spec_text
 
 _DIGEST_INDEX_FIELDS = ("index_url", "extra_index_urls", "find_links", "no_index")
@@ -118,6 +119,8 @@ class Plan(BaseModel):
     pip_check_after: list[str] = Field(default_factory=list)
     # targets that would clear the new pip check problems (empty when there are none)
     resolutions: list[Resolution] = Field(default_factory=list)
+    # how the project is managed and the edits to its files that make the upgrade last (None: not read)
+    project_files: ProjectFiles | None = None
     created_at: str = ""
 
     @property
@@ -156,6 +159,8 @@ class Plan(BaseModel):
         """sha256 of the canonical JSON of the plan: a runbook's integrity anchor."""
         # resolutions left out when there are none: the digests of plans recorded before they existed hold
         exclude = {"created_at"} if self.resolutions else {"created_at", "resolutions"}
+        if self.project_files is None:  # likewise for plans made before the project's files were read
+            exclude.add("project_files")
         data = self.model_dump(mode="json", exclude=exclude)
         # Index fields added later count only when set, so older runbooks keep their digest.
         base = IndexOptions().model_dump(mode="json")

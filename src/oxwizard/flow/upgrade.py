@@ -221,7 +221,12 @@ class UpgradeFlow:
 
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
         started = time.monotonic()
-        plan = self._preset_plan or compute_plan(self.env, self.requirements, self.index)
+        plan = self._preset_plan
+        if plan is None:
+            from oxwizard.env.project_files import plan_project_files
+
+            plan = compute_plan(self.env, self.requirements, self.index)
+            plan.project_files = plan_project_files(self.project, plan.changes, markers=self.env.markers)
         self.plan = plan
         try:
             self.security = security_delta(
@@ -230,14 +235,7 @@ class UpgradeFlow:
         except OxwizardError as exc:
             self._output("plan", f"security check unavailable: {exc}")
             self.security = None
-        from oxwizard.env.pins import stale_pins
-
-        self.risk = assess(
-            plan,
-            security=self.security,
-            tests_found=self._tests_found(),
-            stale_pins=stale_pins(self.project, plan),
-        )
+        self.risk = assess(plan, security=self.security, tests_found=self._tests_found())
         with RunbookRepo(self.repo_path) as repo, repo.locked():  # the id is taken when first saved
             self.runbook = self._new_runbook(plan, repo)
             self._record(
