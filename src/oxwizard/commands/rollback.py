@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from oxwizard.commands.common import (
     add_env,
@@ -16,6 +17,9 @@ from oxwizard.commands.common import (
     project_from,
     say,
 )
+
+if TYPE_CHECKING:
+    from oxwizard.env.specs import IndexOptions
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,28 +51,28 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.flow.upgrade import record_rollback
     from oxwizard.safety.lock import env_lock
     from oxwizard.safety.rollback import rollback
 
     flags = flags_from(args)
     env = open_env(args)
-    index = index_from(args, env, flags)
-    given = bool(index.find_links or index.index_url or index.extra_index_urls)
-    with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
-        result = rollback(
-            env,
-            args.to,
-            on_line=None if args.json else say,
-            index=index if given else None,
-            verify=args.verify,
-        )
-        project = project_from(args)
-        recorded = None
-        if not result.noop and (project.resolve() / ".oxwizard" / ".git").is_dir():
-            from oxwizard.flow.upgrade import record_rollback  # the flow and the runbook: only when recorded
 
-            recorded = record_rollback(project, env, result, "oxwizard rollback")
+    def sources() -> IndexOptions | None:
+        """Only a checkpoint without a stash here needs them: pip's configuration is read then."""
+        index = index_from(args, env, flags)
+        return index if index.find_links or index.index_url or index.extra_index_urls else None
+
+    with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
+        result = rollback(env, args.to, on_line=None if args.json else say, index=sources, verify=args.verify)
+        recorded = None
+        if not result.noop:
+            from oxwizard.core.places import runbook_repo_path
+
+            project = project_from(args)
+            if (runbook_repo_path(project) / ".git").is_dir():
+                from oxwizard.flow.upgrade import record_rollback  # the flow and runbook: only when recorded
+
+                recorded = record_rollback(project, env, result, "oxwizard rollback")
     if recorded is not None and not args.json:
         say(f"recorded in runbook {recorded}")
     if args.json:

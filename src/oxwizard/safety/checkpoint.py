@@ -41,7 +41,6 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from oxwizard.core.errors import CheckpointError
 from oxwizard.core.places import private_dir, state_dir, state_path, write_atomic
 from oxwizard.env.environment import Distribution, Environment
-from oxwizard.env.plan import Plan
 from oxwizard.safety.journal import listings, read_journal
 from oxwizard.safety.records import EnvPaths, PycFinder, hash_many, record_files
 

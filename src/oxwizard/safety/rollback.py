@@ -79,10 +79,14 @@ def rollback(
     to: str | None = None,
     *,
     on_line: Callable[[str], None] | None = None,
-    index: IndexOptions | None = None,
+    index: IndexOptions | Callable[[], IndexOptions | None] | None = None,
     verify: Verify = "signatures",
 ) -> RollbackResult:
     """Restore ``env`` to checkpoint ``to`` (default: the newest) and verify it.
+
+    ``index``: the package sources for the reinstall used only when the checkpoint has no stash on
+    this host — or a function that finds them, called only then (reading pip's configuration costs
+    an interpreter start that a rollback from the stash never needs).
 
     ``verify="signatures"``: a restored file is proven by its stash signature where that still
     matches (see :mod:`oxwizard.safety.checkpoint`), by its sha256 otherwise; ``"full"``: every file hashed.
@@ -142,7 +146,7 @@ def rollback(
             _restore_from_stash(env, ck, entry, result, say, refresh=n > 0)
         else:
             result.method = "reinstall"
-            _reinstall(env, ck, index, result, say)
+            _reinstall(env, ck, index() if callable(index) else index, result, say)
     env.refresh()
     result.fingerprint_after = env.fingerprint()
     problems = _verify(env, target, result, signed)
