@@ -165,6 +165,13 @@ def test_a_hang_up_mid_install_on_live_leaves_a_consistent_env_and_the_next_star
     tmux.wait_for("rolled back", 60)
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
     tmux.keys("q")
+    # and the terminal lost while it closes: no wizard lingers (one did, spinning a core on the dead
+    # tty: Textual's input thread never stopped, so the interpreter never exited)
+    tmux.run("kill-session", "-t", "wiz")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _processes_with(marker):
+        time.sleep(0.2)
+    assert not _processes_with(marker), "the wizard outlived its terminal after a rollback and q"
 
 
 def _processes_with(marker: str) -> list[int]:

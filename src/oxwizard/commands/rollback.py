@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.safety.lock import env_lock
     from oxwizard.safety.rollback import rollback
 
-    flags = flags_from(args)
+    given = any(getattr(args, k, None) for k in ("index_url", "extra_index_url", "find_links", "no_index"))
+    flags = flags_from(args) if given else None  # given sources are checked before anything changes
     env = open_env(args)
 
     def sources() -> IndexOptions | None:
@@ -63,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
         return index if index.find_links or index.index_url or index.extra_index_urls else None
 
     with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
-        result = rollback(env, args.to, on_line=None if args.json else say, index=sources, verify=args.verify)
+        result = rollback(
+            env, args.to, on_line=None if args.json else say, index=sources, verify=args.verify, reread=False
+        )
         recorded = None
         if not result.noop:
             from oxwizard.core.places import runbook_repo_path

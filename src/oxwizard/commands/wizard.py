@@ -8,6 +8,7 @@ screen paints as early as a minimal Textual app's would.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shlex
 import shutil
@@ -204,10 +205,12 @@ def launch_app(app: WizardApp, reopen: Reopen) -> int:
     import asyncio  # here, not at the top: `oxwizard wizard --help` does not need it
 
     screen_closed = threading.Event()
+    hung_up = threading.Event()
 
     def hangup(_signum: int, _frame: FrameType | None) -> None:
         # The terminal is gone: stop asking, let the flow thread finish its step and stop at the
         # next question (its runbook then shows where it stands; the next start offers resume).
+        hung_up.set()
         app.listener.abandon()
         if not screen_closed.is_set():  # after it closed, the wait below carries on by itself
             # thread-safe: it wakes the event loop, which may be idle in select() (nothing to draw)
@@ -231,7 +234,20 @@ def launch_app(app: WizardApp, reopen: Reopen) -> int:
             signal.signal(signal.SIGHUP, previous)
         asyncio.set_event_loop(None)
         loop.close()
+    if hung_up.is_set() or _input_thread_left():
+        # The terminal went away while the app closed: Textual's input thread can be left reading
+        # the dead tty (EOF at once, so it spins a core) and, not being a daemon, it would keep the
+        # process alive for ever. Everything is recorded and every worker has ended by now.
+        with contextlib.suppress(OSError, ValueError):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(int(code or 0))
     return int(code or 0)
+
+
+def _input_thread_left() -> bool:
+    """True when Textual's input thread outlived the app (its terminal is gone)."""
+    return any(t.name == "textual-input" and t.is_alive() for t in threading.enumerate())
 
 
 def _wait(app: WizardApp, workers: _Workers, reopen: Reopen) -> None:

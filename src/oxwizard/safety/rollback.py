@@ -81,12 +81,14 @@ def rollback(
     on_line: Callable[[str], None] | None = None,
     index: IndexOptions | Callable[[], IndexOptions | None] | None = None,
     verify: Verify = "signatures",
+    reread: bool = True,
 ) -> RollbackResult:
     """Restore ``env`` to checkpoint ``to`` (default: the newest) and verify it.
 
     ``index``: the package sources for the reinstall used only when the checkpoint has no stash on
     this host — or a function that finds them, called only then (reading pip's configuration costs
-    an interpreter start that a rollback from the stash never needs).
+    an interpreter start that a rollback from the stash never needs). ``reread=False``: ``env`` was
+    opened just now, its distributions need not be read again before the restore.
 
     ``verify="signatures"``: a restored file is proven by its stash signature where that still
     matches (see :mod:`oxwizard.safety.checkpoint`), by its sha256 otherwise; ``"full"``: every file hashed.
@@ -97,7 +99,8 @@ def rollback(
     if to is None and journal is not None:
         to = journal.checkpoint_id
     heads = checkpoint_heads(env)  # cheap: the manifests are loaded only for what is restored
-    env.refresh()
+    if reread:
+        env.refresh()
     before = env.fingerprint()
     if not heads and to is None:
         return RollbackResult(
