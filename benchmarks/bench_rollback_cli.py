@@ -23,7 +23,6 @@ to the demo sandbox (oxzep7 1.4.2 -> 2.0.0 from the demo's wheelhouse).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -32,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from bench_rollback import diff, state  # the same byte-identity check as the in-process benchmark
 
 from oxwizard.core import proc
 
@@ -92,28 +93,6 @@ def build_demo_env(cache: Path) -> tuple[Path, Path, list[str]]:
     pristine = cache / "pristine" / ".venv"
     shutil.copytree(demo.venv, pristine, symlinks=True)
     return pristine, demo.venv, ["--no-index", "--find-links", str(demo.wheelhouse)]
-
-
-def state(root: Path) -> dict[str, str]:
-    out = {}
-    for folder, dirs, names in os.walk(root):
-        if Path(folder) == root and ".oxwizard" in dirs:
-            dirs.remove(".oxwizard")
-        for n in names:
-            p = Path(folder) / n
-            out[str(p.relative_to(root))] = (
-                "link:" + os.readlink(p) if p.is_symlink() else hashlib.sha256(p.read_bytes()).hexdigest()
-            )
-    return out
-
-
-def diff(a: dict[str, str], b: dict[str, str]) -> str:
-    if a == b:
-        return "byte-identical"
-    missing = len(a.keys() - b.keys())
-    extra = len(b.keys() - a.keys())
-    changed = sum(1 for k in a.keys() & b.keys() if a[k] != b[k])
-    return f"NOT identical: {missing} missing, {extra} left behind, {changed} differ"
 
 
 def fresh(pristine: Path, work: Path) -> None:

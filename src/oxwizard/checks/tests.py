@@ -427,22 +427,18 @@ def warning_key(warning: dict[str, object], env: Environment, project: Path) -> 
     category = str(warning.get("category", family))
     label = category if category == family else f"{category} ({family})"
     message = normalise_message(str(warning.get("message", "")), env, project)
-    filename = str(warning.get("filename", ""))
-    origin = origin_of(filename, env, project)
-    if _in_project(filename, project):
+    where, origin = _locate(str(warning.get("filename", "")), env, project)
+    if where == "<project>" and not _in_an_env(origin):
         # the project's own line is stable across the upgrade; a library's lines move between its
         # versions, so there the same deprecation from the same file is the same warning
         origin += f":{warning.get('lineno', 0)}"
     return f"{label}: {message} ({origin})"
 
 
-def _in_project(filename: str, project: Path) -> bool:
-    if not filename or not os.path.isabs(filename):
-        return True  # relative: as the runner saw it from the project folder
-    path = Path(filename).resolve()
-    return path.is_relative_to(project.resolve()) and not any(
-        part in ("site-packages", "dist-packages") or part.startswith(".venv") for part in path.parts
-    )
+def _in_an_env(rel: str) -> bool:
+    """A project-relative path inside some environment kept in the project (``.venv*``, a
+    ``site-packages``): a library's file, not the project's own code."""
+    return any(p in ("site-packages", "dist-packages") or p.startswith(".venv") for p in Path(rel).parts)
 
 
 def _prefixes(env: Environment, project: Path) -> list[tuple[Path, str]]:
@@ -470,12 +466,18 @@ def normalise_message(message: str, env: Environment, project: Path) -> str:
 
 def origin_of(filename: str, env: Environment, project: Path) -> str:
     """The file relative to site-packages, the project (or the stdlib / env, marked), else as given."""
+    return _locate(filename, env, project)[1]
+
+
+def _locate(filename: str, env: Environment, project: Path) -> tuple[str, str]:
+    """(the known folder ``filename`` is in, the origin as :func:`origin_of` writes it); a relative
+    name is the project's, as the runner saw it from the project folder; "" for none known."""
     if not filename or not os.path.isabs(filename):
-        return filename
+        return "<project>", filename
     path = Path(filename)
     for folder, label in _prefixes(env, project):
         for candidate in (path, path.resolve()):
             if candidate.is_relative_to(folder):
                 rel = candidate.relative_to(folder).as_posix()
-                return rel if label in ("<site-packages>", "<project>") else f"{label}/{rel}"
-    return filename
+                return label, rel if label in ("<site-packages>", "<project>") else f"{label}/{rel}"
+    return "", filename

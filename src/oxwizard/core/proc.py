@@ -180,6 +180,13 @@ def uv_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+def _not_found(argv: Sequence[str], exc: FileNotFoundError, start: float) -> Completed:
+    """What :func:`run` and :func:`stream` return for a command that does not exist (exit 127)."""
+    return Completed(
+        tuple(argv), 127, "", f"command not found: {exc.filename or argv[0]}", time.monotonic() - start
+    )
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -204,13 +211,7 @@ def run(
             process_group=0 if stopper is not None else None,
         )
     except FileNotFoundError as exc:
-        return Completed(
-            tuple(argv),
-            127,
-            "",
-            f"command not found: {exc.filename or argv[0]}",
-            time.monotonic() - start,
-        )
+        return _not_found(argv, exc, start)
     with _watched(child, stopper):
         try:
             out, err = child.communicate(stdin_data, timeout=timeout)
@@ -272,13 +273,7 @@ def stream(
             process_group=0 if stopper is not None else None,
         )
     except FileNotFoundError as exc:
-        return Completed(
-            tuple(argv),
-            127,
-            "",
-            f"command not found: {exc.filename or argv[0]}",
-            time.monotonic() - start,
-        )
+        return _not_found(argv, exc, start)
     with _watched(child, stopper):
         if on_start is not None:
             on_start(child)

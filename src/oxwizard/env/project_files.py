@@ -277,7 +277,9 @@ def _includes(text: str) -> list[str]:
     return [m.group(1) for _, body in _logical_lines(text) if (m := _INCLUDE.match(body))]
 
 
-def _requirement_lines(text: str) -> Iterator[_Line]:
+def _requirement_lines(text: str) -> Iterator[tuple[_Line, Requirement]]:
+    """Each requirement line of a requirements file, with its requirement parsed (lines that do not
+    parse are skipped)."""
     physical = text.splitlines()
     for start, body in _logical_lines(text):
         if body.startswith("-"):
@@ -291,7 +293,11 @@ def _requirement_lines(text: str) -> Iterator[_Line]:
         requirement = " ".join(args).strip()
         options = tokens[len(args) :]
         if requirement and requirement in physical[start]:
-            yield _Line(start, physical[start], requirement, options)
+            try:
+                req = Requirement(requirement)
+            except InvalidRequirement:
+                continue
+            yield _Line(start, physical[start], requirement, options), req
 
 
 # ---- pyproject ------------------------------------------------------------------------------------
@@ -526,11 +532,7 @@ def _plan_requirement_file(
         return
     constraint = Path(rel).name.startswith("constraints")
     how = f"the next install constrained by {rel}" if constraint else f"the next `pip install -r {rel}`"
-    for line in _requirement_lines(text):
-        try:
-            req = Requirement(line.requirement)
-        except InvalidRequirement:
-            continue
+    for line, req in _requirement_lines(text):
         target = targets.get(canonicalize_name(req.name))
         if target is None or not _applies(req, markers):
             continue
@@ -563,11 +565,7 @@ def _plan_compiled(project: Path, rel: str, targets: Mapping[str, _Target], out:
         return
     header = _compiled_header(text) or []
     stale: list[str] = []
-    for line in _requirement_lines(text):
-        try:
-            req = Requirement(line.requirement)
-        except InvalidRequirement:
-            continue
+    for _, req in _requirement_lines(text):
         target = targets.get(canonicalize_name(req.name))
         if target is not None and _excluding(req.specifier, target):
             stale.append(f"{target.name}=={target.new}")

@@ -146,8 +146,7 @@ class RunbookRepo:
 
     def commit(self, files: list[Path], message: str) -> str:
         """Commit ``files`` (inside the repo) as one commit, e.g. a replay's report."""
-        with self.locked():
-            return self._commit([str(p.relative_to(self.path)) for p in files], message)
+        return self._commit([str(p.relative_to(self.path)) for p in files], message)
 
     def runbooks(self) -> list[Path]:
         return sorted((self.path / "runbooks").glob("*.json"))

@@ -107,26 +107,25 @@ def pytest_warning_recorded(
         _recorder.warning(warning_message, nodeid, when)
 
 
-@pytest.hookimpl(hookwrapper=True, trylast=True)
-def pytest_collection(session: pytest.Session) -> Any:
+def _own_capture(nodeid: str, when: str) -> Any:
+    """Around one hook: record its warnings ourselves when pytest's capture is off."""
     if _recorder is None or not _recorder.own_capture:
         yield
         return
     with warnings.catch_warnings(record=True) as log:
         yield
     for message in log or []:
-        _recorder.warning(message, "", "collect")
+        _recorder.warning(message, nodeid, when)
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_collection(session: pytest.Session) -> Any:
+    yield from _own_capture("", "collect")
 
 
 @pytest.hookimpl(hookwrapper=True, trylast=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Any:
-    if _recorder is None or not _recorder.own_capture:
-        yield
-        return
-    with warnings.catch_warnings(record=True) as log:
-        yield
-    for message in log or []:
-        _recorder.warning(message, item.nodeid, "runtest")
+    yield from _own_capture(item.nodeid, "runtest")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
