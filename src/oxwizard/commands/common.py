@@ -110,6 +110,16 @@ def add_index(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_installer(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--installer",
+        choices=("auto", "pip", "uv"),
+        default="auto",
+        help="what installs into the environment and its staging clone (default auto: uv for a project "
+        "with uv.lock or an environment made by uv, else pip)",
+    )
+
+
 def add_break_system_packages(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--break-system-packages",
@@ -156,6 +166,10 @@ def open_env(args: argparse.Namespace) -> Environment:
     env = Environment.open(args.env)
     for hook in ENV_OPEN_HOOKS:
         hook(env, say)
+    if hasattr(args, "project"):
+        from oxwizard.env.locktools import choose_installer
+
+        choose_installer(env, project_from(args), getattr(args, "installer", None))
     return env
 
 

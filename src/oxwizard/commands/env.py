@@ -6,6 +6,7 @@ import argparse
 
 from oxwizard.commands.common import (
     add_env,
+    add_installer,
     add_json,
     add_project,
     open_env,
@@ -26,6 +27,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_env(p)
     add_project(p)
     add_json(p)
+    add_installer(p)
     p.set_defaults(run=run)
 
 

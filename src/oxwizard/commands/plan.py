@@ -9,6 +9,7 @@ from oxwizard.commands.common import (
     add_break_system_packages,
     add_env,
     add_index,
+    add_installer,
     add_json,
     add_project,
     flags_from,
@@ -42,6 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_index(p)
     add_json(p)
     add_break_system_packages(p)
+    add_installer(p)
     p.add_argument(
         "--raise-floors",
         action="store_true",

@@ -10,6 +10,7 @@ from oxwizard.commands.common import (
     add_break_system_packages,
     add_env,
     add_index,
+    add_installer,
     add_project,
     flags_from,
     index_from,
@@ -74,6 +75,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("--verbose", "-v", action="store_true", help="stream installer and test output")
     add_break_system_packages(p)
+    add_installer(p)
     p.set_defaults(run=run)
 
 

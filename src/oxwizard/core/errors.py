@@ -46,6 +46,11 @@ class RunbookError(OxwizardError):
     """A runbook file or repository is malformed, unknown or refused."""
 
 
+class LockToolError(OxwizardError):
+    """A lockfile's own tool (uv, pip-compile, poetry) failed or is absent: the files are left as
+    they were; the message names the tool and its last output lines."""
+
+
 class LockHeld(OxwizardError):
     """Another oxwizard process holds the lock on this environment."""
 

@@ -133,6 +133,7 @@ class Environment:
         self.markers: dict[str, str] = dict(probe["markers"])  # type: ignore[call-overload]
         self.is_venv = probe["prefix"] != probe["base_prefix"]
         self.distributions: dict[str, Distribution] = read_distributions(self.site_paths)
+        self.installer_choice: tuple[Literal["pip", "uv"], str] | None = None  # see use_installer
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -214,13 +215,21 @@ class Environment:
         installers = [d.installer for d in self.distributions.values() if d.installer]
         return bool(installers) and installers.count("uv") * 2 > len(installers)
 
+    def use_installer(self, kind: Literal["pip", "uv"], reason: str) -> None:
+        """Prefer ``kind`` over the default choice, for ``reason`` (shown by :meth:`installer_line`):
+        ``--installer``, or a project locked by uv.lock (:func:`oxwizard.env.locktools.choose_installer`)."""
+        self.installer_choice = (kind, reason)
+
     def installer_kind(self) -> InstallerKind:
         """Which installer changes this environment, in order of preference.
 
-        An environment made by uv is driven with uv when uv is available, so that its packages'
-        INSTALLER stays ``uv``; otherwise pip inside the environment, else a pip outside it
-        (``--python``), else uv."""
-        if self.made_by_uv and find_uv():
+        The one chosen with :meth:`use_installer` when it is usable; else an environment made by uv
+        is driven with uv when uv is available, so that its packages' INSTALLER stays ``uv``;
+        otherwise pip inside the environment, else a pip outside it (``--python``), else uv."""
+        chosen = self.installer_choice[0] if self.installer_choice else None
+        if chosen == "uv" and find_uv():
+            return "uv"
+        if chosen != "pip" and self.made_by_uv and find_uv():
             return "uv"
         if self.has_pip:
             return "pip"
@@ -233,6 +242,11 @@ class Environment:
     def installer_line(self) -> str:
         """The installer, and why when it is not the obvious one (shown by env, plan and upgrade)."""
         kind = self.installer_kind()
+        if self.installer_choice is not None:
+            chosen, why = self.installer_choice
+            if kind == chosen or (chosen == "pip" and kind == "pip-outside"):
+                return f"{kind} ({why})"
+            return f"{kind} ({why}, but {chosen} is not usable here)"
         if kind == "uv":
             return "uv (the environment was made by uv)" if self.made_by_uv else "uv (no pip usable)"
         if kind == "pip-outside":

@@ -65,7 +65,9 @@ def create_stage(env: Environment, dest: Path | None = None) -> Environment:
     (tmp / MARKER).write_text(f"staging clone of {source}\n", encoding="utf-8")
     os.replace(tmp, target)
     try:
-        return Environment.open(target)
+        clone = Environment.open(target)
+        clone.installer_choice = env.installer_choice  # staging installs as live will
+        return clone
     except BaseException:
         remove_stage(target)  # a copy that cannot be opened is of no use, and nobody would remove it
         raise

@@ -50,11 +50,13 @@ class Sources:
 def load_environment(env_path: str | None, project: Path, sources: Sources) -> EnvironmentLoaded:
     """Open the environment, run crash recovery, and read what the prepare screen shows."""
     from oxwizard.env.environment import Environment
+    from oxwizard.env.locktools import choose_installer
     from oxwizard.env.outdated import find_outdated
     from oxwizard.flow.upgrade import start_state
 
     env = Environment.open(env_path)
     recovered = run_recovery(env)
+    choose_installer(env, project)
     rows = target_rows(env, find_outdated(env, sources.build(env)))
     problems = tuple(env.pip_check())
     resume, last = start_state(project, env)
