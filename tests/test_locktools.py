@@ -114,6 +114,24 @@ def test_uv_project_relocked_then_uv_sync_locked_installs_the_new_version(
     assert (project / "uv.lock").read_bytes() == before
 
 
+def test_with_a_remote_index_the_lock_keeps_the_projects_own_sources(
+    lock_wheels: Path, tmp_path: Path
+) -> None:
+    # pip's sources here include the default index (PyPI) plus a local one: not local-only, so uv
+    # locks as the user would, with the project's own [tool.uv] sources (here: the wheel folder only)
+    project = _uv_project(tmp_path, "alpha>=1.0")
+    with (project / "pyproject.toml").open("a") as f:
+        f.write(f"\n[tool.uv]\nno-index = true\nfind-links = [{str(lock_wheels)!r}]\n")
+    assert _uv(project, "lock", "--upgrade-package", "alpha==1.0", wheels=lock_wheels).returncode == 0
+    (regen,) = plan_project_files(project, _alpha("1.0", "2.0")).regenerate
+    pip_sources = IndexOptions.build(extra_index_urls=[(tmp_path / "mirror").as_uri()])
+
+    done = relock(project, regen, {"alpha": "2.0"}, index=pip_sources, python=PYTHON)
+
+    assert done.versions == {"alpha": "2.0", "beta": "2.1"}
+    assert "mirror" not in (project / "uv.lock").read_text()
+
+
 @pytest.mark.parametrize(
     "header",
     [

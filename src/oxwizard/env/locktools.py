@@ -187,8 +187,9 @@ def _local(index: IndexOptions) -> bool:
         return False
     if index.no_index:
         return True
-    urls = [u for u in (index.index_url, *index.extra_index_urls) if u]
-    return bool(urls) and all(u.startswith("file:") for u in urls)
+    if index.index_url is None:  # the default index: PyPI
+        return False
+    return all(u.startswith("file:") for u in (index.index_url, *index.extra_index_urls))
 
 
 def _uv_sources(index: IndexOptions, given: list[str]) -> list[str]:
