@@ -7,8 +7,10 @@ says which file and tool), pinning the versions staging tested:
 * ``uv.lock``: ``uv lock --upgrade-package NAME==VERSION ...``;
 * a compiled ``requirements.txt``: the command in its header (``pip-compile ...`` or
   ``uv pip compile ...``) plus ``--upgrade-package NAME==VERSION ...``, by pip-compile when it is
-  installed, else by ``uv pip compile`` with the same inputs; the header keeps its command
-  (``--custom-compile-command``);
+  installed, else by ``uv pip compile`` with the same inputs (and pip's sources, and the
+  ``--index-url`` / ``--find-links`` lines the file had, as pip-compile would); the header keeps its
+  command (``CUSTOM_COMPILE_COMMAND`` / ``--custom-compile-command``), though uv writes its own
+  first header line;
 * ``poetry.lock``: the planned ``poetry update --lock NAME ...`` when poetry is installed; without
   it nothing runs and the result says the lock was not regenerated (:attr:`Relocked.regenerated`).
 
@@ -23,6 +25,7 @@ regenerated lock differs from what staging tested. :func:`choose_installer` make
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import tomllib
@@ -82,7 +85,7 @@ def relock(
     if regen.tool == "uv":
         argv = [_uv(regen), "lock", *_uv_sources(index, []), *upgrades, "--python", str(python)]
         command = ["uv", "lock", *upgrades]
-        env = proc.uv_environment() if _local(index) else proc.pip_environment()
+        env = proc.uv_environment() if _local(index) else _user_environment()
     elif regen.tool == "poetry":
         poetry = shutil.which("poetry") or _beside(python, "poetry")
         command = regen.command
@@ -91,9 +94,9 @@ def relock(
             note = f"{regen.path} must be regenerated: run `{shlex.join(command)}` ({why})"
             return Relocked(regen.path, command, {}, regenerated=False, note=note)
         argv = [poetry, *command[1:], "--no-interaction"]
-        env = proc.pip_environment()
+        env = _user_environment()
     else:
-        argv, command, env = _compile_argv(regen, upgrades, index, python)
+        argv, command, env = _compile_argv(project, regen, upgrades, index, python)
     done = proc.run(argv, cwd=project, env=env, timeout=TIMEOUT)
     if not done.ok:
         raise LockToolError(
@@ -192,13 +195,15 @@ def _local(index: IndexOptions) -> bool:
     return all(u.startswith("file:") for u in (index.index_url, *index.extra_index_urls))
 
 
-def _uv_sources(index: IndexOptions, given: list[str]) -> list[str]:
+def _uv_sources(index: IndexOptions, given: list[str], *, pips: bool = False) -> list[str]:
     """Sources for a uv child: offline with the local ones and no configuration, else none (the
-    project's own, as the user's ``uv lock`` would use). Flags already in ``given`` are not repeated
-    (uv refuses a flag given twice)."""
-    if not _local(index):
+    project's own, as the user's ``uv lock`` would use) unless ``pips`` (uv standing in for
+    pip-compile, which reads pip's sources). Flags already in ``given`` are not repeated (uv refuses
+    a flag given twice)."""
+    local = _local(index)
+    if not local and not pips:
         return []
-    args = ["--offline", *index.uv_args()]
+    args = [*(["--offline"] if local else []), *index.uv_args()]
     out: list[str] = []
     i = 0
     while i < len(args):
@@ -212,7 +217,7 @@ def _uv_sources(index: IndexOptions, given: list[str]) -> list[str]:
 
 
 def _compile_argv(
-    regen: Regeneration, upgrades: list[str], index: IndexOptions, python: Path
+    project: Path, regen: Regeneration, upgrades: list[str], index: IndexOptions, python: Path
 ) -> tuple[list[str], list[str], dict[str, str]]:
     """(argv, the command as shown, environment) for a compiled requirements file."""
     base: list[str] = []
@@ -231,13 +236,36 @@ def _compile_argv(
     if base[:1] == ["pip-compile"] and pip_compile is not None:
         sources = index.pip_args() if _local(index) else []
         emit = ["--no-emit-find-links", "--no-emit-index-url"] if sources else []
-        argv = [pip_compile, *tool_args, *sources, *emit, *upgrades, "--custom-compile-command", header]
-        return argv, command, proc.pip_environment()
+        argv = [pip_compile, *tool_args, *sources, *emit, *upgrades]
+        env = proc.pip_environment() if sources else _user_environment()
+        return argv, command, {**env, "CUSTOM_COMPILE_COMMAND": header}  # pip-compile's header
     uv = _uv(regen)
     extra = [] if "--python" in tool_args else ["--python", str(python)]
-    argv = [uv, "pip", "compile", *tool_args, *_uv_sources(index, tool_args), *upgrades, *extra,
-            "--custom-compile-command", header]  # fmt: skip
-    return argv, command, proc.uv_environment() if _local(index) else proc.pip_environment()
+    stands_in = base[:1] == ["pip-compile"]  # for pip-compile: pip's sources, emitted as it did
+    if stands_in:
+        options = {
+            line.split(maxsplit=1)[0] for line in _read_text(project / regen.path).splitlines() if line
+        }
+        extra += ["--emit-index-url"] if options & {"-i", "--index-url", "--extra-index-url"} else []
+        extra += ["--emit-find-links"] if options & {"-f", "--find-links"} else []
+    argv = [uv, "pip", "compile", *tool_args, *_uv_sources(index, tool_args, pips=stands_in), *upgrades,
+            *extra, "--custom-compile-command", header]  # fmt: skip
+    local = _local(index) or stands_in
+    return argv, command, proc.uv_environment() if local else _user_environment()
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _user_environment() -> dict[str, str]:
+    """The user's environment (their pip, uv and poetry configuration) without what would make a
+    child Python import oxwizard's modules instead of its own."""
+    skip = {"PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__"}
+    return {k: v for k, v in os.environ.items() if k not in skip}
 
 
 def _uv(regen: Regeneration) -> str:
