@@ -148,7 +148,9 @@ def lock_differences(
     by name (empty when they agree): ``uv.lock resolves numpy 2.1.0; staging tested 2.0.2``,
     ``uv.lock adds idna 3.10, which staging did not have``, ``uv.lock drops six (staging tested
     1.16.0)``. ``staged`` is the set the lock must match (names as installed, any spelling);
-    versions are compared as versions (``2.0`` equals ``2.0.0``)."""
+    versions are compared as versions (``2.0`` equals ``2.0.0``). A uv.lock pins every dependency
+    group too: leave out of ``locked`` the groups the environment is not synced with, or they are
+    reported as added."""
     a = {canonicalize_name(k): v for k, v in locked.items()}
     b = {canonicalize_name(k): v for k, v in staged.items()}
     out: list[str] = []
