@@ -203,7 +203,8 @@ def test_pyproject_range_widened_in_style_on_the_branch_and_file_changed_since_i
     assert prepared.where == "branch deps/rich-14"
     assert prepared.diff == (
         '--- a/pyproject.toml\n+++ b/pyproject.toml\n@@ -1,7 +1,7 @@\n [project]\n name = "app"\n'
-        ' dependencies = [\n-    "rich >=13, <14",  # ui\n+    "rich >=13, <15",  # ui\n     \'click\',\n ]\n \n'
+        ' dependencies = [\n-    "rich >=13, <14",  # ui\n+    "rich >=13, <15",  # ui\n'
+        "     'click',\n ]\n \n"
     )
     landed = land_pins(repo, prepared, runbook_id="r1", branch="deps/rich-14", staged={}, index=_index(),
                        python=Path(sys.executable))  # fmt: skip
