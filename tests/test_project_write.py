@@ -310,3 +310,23 @@ def test_unified_diff_and_edits_keep_every_other_byte(tmp_path: Path) -> None:
         "requirements.txt": "a==2 --hash=sha256:" + "9" * 64 + "\nb==1 --hash=sha256:" + "2" * 64
     }
     assert unified_diff({"requirements.txt": text}, after).endswith("\\ No newline at end of file\n")
+
+
+def test_only_a_lockfile_to_regenerate_makes_no_empty_branch_and_says_the_lock_was_not_regenerated(
+    repo: Path,
+) -> None:
+    (repo / "pyproject.toml").write_text('[project]\nname = "app"\ndependencies = ["rich>=13.7.0"]\n')
+    (repo / "uv.lock").write_text('version = 1\n\n[[package]]\nname = "rich"\nversion = "13.7.0"\n')
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "app")
+    plan = make_plan()
+    plan.changes = rich("13.9.4")
+    plan.project_files = plan_project_files(repo, plan.changes)
+    prepared = prepare_pins(repo, plan, pip_argv=[], index=_index(), runbook_id="u1", branch=None)
+    assert prepared.diff == ""  # the floor admits 13.9.4: only uv.lock must change
+    landed = land_pins(repo, prepared, runbook_id="u1", branch=None, staged={"rich": "13.9.4"},
+                       index=_index(), python=Path(sys.executable))  # fmt: skip
+    assert landed.evidence.branch is None and landed.line() == "nothing written: no file changed"
+    assert git(repo, "branch", "--list", "oxwizard/*") == ""
+    assert any("uv.lock not regenerated: not run: `uv lock --upgrade-package rich==13.9.4`" in n
+               for n in landed.notes), landed.notes  # fmt: skip

@@ -45,7 +45,13 @@ class Landed:
         files = ", ".join(ev.files)
         if ev.branch:
             return f"committed on branch {ev.branch} at {(ev.commit or '')[:12]}: {files}"
+        if not ev.patch:
+            return "nothing written: no file changed"
         return f"written as a patch {ev.patch}: {files} (apply: patch -p1 < {ev.patch})"
+
+
+class _NothingChanged(Exception):
+    """The edits left every file as committed: no branch is kept."""
 
 
 def default_branch(runbook_id: str) -> str:
@@ -145,23 +151,27 @@ def land(
         write_files(here, contents)
         if in_tree is not None:
             notes += in_tree(here)
-        paths = sorted({(prefix / rel).as_posix() for rel in after} | _changed(tree))
+        paths = sorted(_changed(tree))
+        if not paths:  # e.g. only a lockfile to regenerate, and its tool not run: nothing to commit
+            raise _NothingChanged()
         _ok(_git(tree, "add", "-A", "--", *paths), "add")
         message = f"oxwizard: project files for runbook {runbook_id}\n\n" + "\n".join(f"- {p}" for p in paths)
         _ok(_git(tree, "commit", "--no-verify", "-q", "-m", message, env=_author(top)), "commit")
         commit = _ok(_git(tree, "rev-parse", "HEAD"), "rev-parse")
-    except BaseException:
+    except BaseException as exc:
         if made:
             _git(top, "worktree", "remove", "--force", str(tree))
             _git(top, "branch", "-D", name)
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, _NothingChanged):
+            return Landed(PinsEvidence(), note="no file changed: no branch made", notes=notes)
         raise
     _git(top, "worktree", "remove", "--force", str(tree))
     shutil.rmtree(tmp, ignore_errors=True)
     _git(top, "worktree", "prune")
     rels = sorted(p.removeprefix(prefix.as_posix() + "/") if str(prefix) != "." else p for p in paths)
     evidence = PinsEvidence(files=rels, branch=name, commit=commit, base=base)
-    return Landed(evidence, note=f"not pushed; {HOOKS_NOTE}", notes=notes)
+    return Landed(evidence, note=f"not pushed; {HOOKS_NOTE}; review it: git show {name}", notes=notes)
 
 
 def _changed(tree: Path) -> set[str]:
@@ -180,6 +190,8 @@ def _author(top: Path) -> dict[str, str]:
 
 
 def _patch(project: Path, after: Mapping[str, str], diff: str, runbook_id: str) -> Landed:
+    if not diff:
+        return Landed(PinsEvidence(), note="not a git project, and no file changed: no patch written")
     path = runbook_repo_path(project) / "patches" / f"{runbook_id}.patch"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(diff.encode("utf-8"))
