@@ -19,13 +19,13 @@ import pytest
 from conftest import DemoFactory, make_plan
 
 from oxwizard.core.errors import ProjectFilesError
-from oxwizard.env.plan import Change
+from oxwizard.env.plan import Change, Plan
 from oxwizard.env.project_files import plan_project_files
 from oxwizard.env.project_write import edited_files, unified_diff
 from oxwizard.env.specs import IndexOptions
-from oxwizard.flow.pins import land_pins, prepare_pins
-from oxwizard.runbook.model import PinsEvidence, load_runbook
-from oxwizard.runbook.project_branch import remove_branch
+from oxwizard.flow.pins import PreparedPins, land_pins, prepare_pins
+from oxwizard.runbook.model import load_runbook
+from oxwizard.runbook.project_branch import Landed, remove_branch
 
 GIT_ENV = {
     **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
@@ -188,54 +188,63 @@ def rich(to: str) -> list[Change]:
     return [Change(name="rich", from_version="13.7.0", to_version=to, kind="upgrade", impact="major")]
 
 
+def committed(repo: Path, files: dict[str, str], changes: list[Change] | None = None) -> Plan:
+    """``files`` written and committed in ``repo``; the plan of ``changes`` (the demo's 2.0.0) for it."""
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "app")
+    plan = make_plan()
+    plan.changes = changes if changes is not None else plan.changes
+    plan.project_files = plan_project_files(repo, plan.changes)
+    return plan
+
+
+def prepare(project: Path, plan: Plan, rid: str, branch: str | None = None) -> PreparedPins:
+    return prepare_pins(project, plan, pip_argv=[], index=_index(), runbook_id=rid, branch=branch)
+
+
+def land(project: Path, prepared: PreparedPins, rid: str, branch: str | None = None, **staged: str) -> Landed:
+    return land_pins(project, prepared, runbook_id=rid, branch=branch, staged=staged, index=_index(),
+                     python=Path(sys.executable))  # fmt: skip
+
+
 def test_pyproject_range_widened_in_style_on_the_branch_and_file_changed_since_is_refused(repo: Path) -> None:
     text = (
         '[project]\nname = "app"\ndependencies = [\n    "rich >=13, <14",  # ui\n    \'click\',\n]\n'
         "\n[tool.x]\nkeep = 'as is'   # spacing\n"
     )
-    (repo / "pyproject.toml").write_text(text)
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "app")
-    plan = make_plan()
-    plan.changes = rich("14.1.0")
-    plan.project_files = plan_project_files(repo, plan.changes)
-    prepared = prepare_pins(repo, plan, pip_argv=[], index=_index(), runbook_id="r1", branch="deps/rich-14")
+    plan = committed(repo, {"pyproject.toml": text}, rich("14.1.0"))
+    prepared = prepare(repo, plan, "r1", "deps/rich-14")
     assert prepared.where == "branch deps/rich-14"
     assert prepared.diff == (
         '--- a/pyproject.toml\n+++ b/pyproject.toml\n@@ -1,7 +1,7 @@\n [project]\n name = "app"\n'
         ' dependencies = [\n-    "rich >=13, <14",  # ui\n+    "rich >=13, <15",  # ui\n'
         "     'click',\n ]\n \n"
     )
-    landed = land_pins(repo, prepared, runbook_id="r1", branch="deps/rich-14", staged={}, index=_index(),
-                       python=Path(sys.executable))  # fmt: skip
+    landed = land(repo, prepared, "r1", "deps/rich-14")
     assert git(repo, "show", "deps/rich-14:pyproject.toml") == text.replace("<14", "<15")
     assert (repo / "pyproject.toml").read_text() == text  # the user's file: untouched
     assert landed.evidence.files == ["pyproject.toml"]
     # the same branch again is refused, and a file changed since the plan refuses with nothing written
     with pytest.raises(ProjectFilesError, match="exists already"):
-        land_pins(repo, prepared, runbook_id="r1", branch="deps/rich-14", staged={}, index=_index(),
-                  python=Path(sys.executable))  # fmt: skip
+        land(repo, prepared, "r1", "deps/rich-14")
     (repo / "pyproject.toml").write_text(text.replace('"rich >=13, <14"', '"rich>=13,<14"'))
     with pytest.raises(ProjectFilesError, match=r"pyproject.toml:4 changed since the upgrade was planned"):
-        prepare_pins(repo, plan, pip_argv=[], index=_index(), runbook_id="r2", branch=None)
+        prepare(repo, plan, "r2")
     assert git(repo, "branch", "--list", "oxwizard/r2") == ""
 
 
 def test_poetry_pyproject_edited_and_the_lock_regeneration_noted(repo: Path) -> None:
-    (repo / "pyproject.toml").write_text(
+    pyproject = (
         '[tool.poetry]\nname = "app"\n\n[tool.poetry.dependencies]\npython = "^3.11"\noxzep7 = "^1.4"\n'
     )
-    (repo / "poetry.lock").write_text('[[package]]\nname = "oxzep7"\nversion = "1.4.2"\n')
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "app")
-    plan = make_plan()  # oxzep7 1.4.2 -> 2.0.0
-    plan.project_files = plan_project_files(repo, plan.changes)
-    prepared = prepare_pins(repo, plan, pip_argv=[], index=_index(), runbook_id="p1", branch=None)
-    landed = land_pins(repo, prepared, runbook_id="p1", branch=None, staged={"oxzep7": "2.0.0"},
-                       index=_index(), python=Path(sys.executable))  # fmt: skip
+    lock = '[[package]]\nname = "oxzep7"\nversion = "1.4.2"\n'
+    plan = committed(repo, {"pyproject.toml": pyproject, "poetry.lock": lock})  # oxzep7 1.4.2 -> 2.0.0
+    landed = land(repo, prepare(repo, plan, "p1"), "p1", oxzep7="2.0.0")
     assert landed.evidence.branch == "oxwizard/p1"
-    assert 'oxzep7 = "^2.0"\n' in git(repo, "show", "oxwizard/p1:pyproject.toml")
-    assert git(repo, "show", "oxwizard/p1:poetry.lock") == (repo / "poetry.lock").read_text()
+    assert git(repo, "show", "oxwizard/p1:pyproject.toml") == pyproject.replace("^1.4", "^2.0")
+    assert git(repo, "show", "oxwizard/p1:poetry.lock") == lock
     assert any(n.startswith("poetry.lock not regenerated: not run: `poetry update --lock oxzep7`")
                for n in landed.notes), landed.notes  # fmt: skip
 
@@ -249,10 +258,9 @@ def test_not_a_git_project_gets_a_patch_that_patch_applies(tmp_path: Path) -> No
     plan = make_plan()
     plan.changes = rich("14.1.0")
     plan.project_files = plan_project_files(project, plan.changes)
-    prepared = prepare_pins(project, plan, pip_argv=[], index=_index(), runbook_id="n1", branch=None)
+    prepared = prepare(project, plan, "n1")
     assert prepared.where == "a patch (.oxwizard/patches/n1.patch)"
-    landed = land_pins(project, prepared, runbook_id="n1", branch=None, staged={}, index=_index(),
-                       python=Path(sys.executable))  # fmt: skip
+    landed = land(project, prepared, "n1")
     patch = project / ".oxwizard" / "patches" / "n1.patch"
     assert (
         landed.evidence.patch == ".oxwizard/patches/n1.patch" and patch.read_bytes().decode() == prepared.diff
@@ -270,17 +278,8 @@ def test_not_a_git_project_gets_a_patch_that_patch_applies(tmp_path: Path) -> No
 
 
 def test_rollback_leaves_a_branch_the_user_committed_to_or_merged(repo: Path) -> None:
-    (repo / "requirements.txt").write_text("rich==13.7.0\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "app")
-    plan = make_plan()
-    plan.changes = rich("13.9.4")
-    plan.project_files = plan_project_files(repo, plan.changes)
-    evidence: list[PinsEvidence] = []
-    for rid in ("a", "b", "c"):
-        prepared = prepare_pins(repo, plan, pip_argv=[], index=_index(), runbook_id=rid, branch=None)
-        evidence.append(land_pins(repo, prepared, runbook_id=rid, branch=None, staged={}, index=_index(),
-                                  python=Path(sys.executable)).evidence)  # fmt: skip
+    plan = committed(repo, {"requirements.txt": "rich==13.7.0\n"}, rich("13.9.4"))
+    evidence = [land(repo, prepare(repo, plan, rid), rid).evidence for rid in ("a", "b", "c")]
     # a: the user committed on it; b: merged into main; c: untouched
     git(repo, "checkout", "-q", "oxwizard/a")
     (repo / "mine.txt").write_text("mine\n")
@@ -315,17 +314,12 @@ def test_unified_diff_and_edits_keep_every_other_byte(tmp_path: Path) -> None:
 def test_only_a_lockfile_to_regenerate_makes_no_empty_branch_and_says_the_lock_was_not_regenerated(
     repo: Path,
 ) -> None:
-    (repo / "pyproject.toml").write_text('[project]\nname = "app"\ndependencies = ["rich>=13.7.0"]\n')
-    (repo / "uv.lock").write_text('version = 1\n\n[[package]]\nname = "rich"\nversion = "13.7.0"\n')
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "app")
-    plan = make_plan()
-    plan.changes = rich("13.9.4")
-    plan.project_files = plan_project_files(repo, plan.changes)
-    prepared = prepare_pins(repo, plan, pip_argv=[], index=_index(), runbook_id="u1", branch=None)
+    pyproject = '[project]\nname = "app"\ndependencies = ["rich>=13.7.0"]\n'
+    lock = 'version = 1\n\n[[package]]\nname = "rich"\nversion = "13.7.0"\n'
+    plan = committed(repo, {"pyproject.toml": pyproject, "uv.lock": lock}, rich("13.9.4"))
+    prepared = prepare(repo, plan, "u1")
     assert prepared.diff == ""  # the floor admits 13.9.4: only uv.lock must change
-    landed = land_pins(repo, prepared, runbook_id="u1", branch=None, staged={"rich": "13.9.4"},
-                       index=_index(), python=Path(sys.executable))  # fmt: skip
+    landed = land(repo, prepared, "u1", rich="13.9.4")
     assert landed.evidence.branch is None and landed.line() == "nothing written: no file changed"
     assert git(repo, "branch", "--list", "oxwizard/*") == ""
     assert any("uv.lock not regenerated: not run: `uv lock --upgrade-package rich==13.9.4`" in n
