@@ -154,8 +154,12 @@ def _regenerate(
     the project; None: not a git project, nothing to regenerate in).
 
     Not wired yet: the lock tools are run by ``oxwizard.env.locktools.relock(folder, regen, pins,
-    index=index, python=python)``, whose ``Relocked.versions`` are compared with ``staged`` by
-    ``lock_differences``; until then the regeneration is recorded as not run, with its command."""
+    index=index, python=python)``; its ``Relocked.versions`` are then compared by
+    ``lock_differences(versions, {n: v for n, v in staged.items() if n in versions or n in pins},
+    path=regen.path)`` (``staged`` is the whole staging environment: pip, pytest and the like are in
+    no lock) and the differences returned here stop the flow before promote (:class:`LockDiffers`);
+    ``Relocked.regenerated`` False (Poetry absent) becomes ``ran=False`` with its ``note``. Until
+    then the regeneration is recorded as not run, with its command."""
     del pins, index, python, staged  # used once relock is wired in
     command = shlex.join(regen.command)
     note = f"{regen.path} not regenerated: not run: `{command}`"

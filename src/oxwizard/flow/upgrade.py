@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from oxwizard.checks.result import CheckSet
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig, load_project_config
-from oxwizard.core.errors import Abandoned, OxwizardError, ProjectFilesError, RollbackFailed
+from oxwizard.core.errors import Abandoned, OxwizardError, RollbackFailed
 from oxwizard.core.places import runbook_repo_path
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Plan, compute_plan
@@ -670,7 +670,7 @@ class UpgradeFlow:
                 staged={canonicalize_name(d.name): d.version for d in staged.values()},
                 python=(self.stage_env or self.env).python,
             )  # fmt: skip
-        except ProjectFilesError as exc:
+        except OxwizardError as exc:  # a planned line changed, a branch exists, a lock tool failed
             self._step("pins", "failed", str(exc), _since(started))
             self._record("pins", "Write the upgrade into the project files?", f"not written: {exc}")
             if self.live_touched:
