@@ -106,6 +106,10 @@ def test_requirements_rewritten_on_a_branch_user_tree_untouched_rollback_and_rep
     before_index, before_status = git(project, "ls-files", "-s"), git(project, "status", "--porcelain")
     where = ["--env", str(sandbox.venv), "--project", str(project), "--find-links", str(house), "--no-index"]
 
+    refused = oxwizard("upgrade", "oxzep7==1.5.0", "--yes", "--update-pins", "--branch", "main", *where)
+    assert refused.returncode == 2 and "branch main exists already" in refused.stderr  # before any change
+    assert not (project / ".oxwizard").exists()
+
     done = oxwizard("upgrade", "oxzep7==1.5.0", "--yes", "--update-pins", *where)
 
     assert done.returncode == 0, done.stdout + done.stderr

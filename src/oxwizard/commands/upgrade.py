@@ -122,6 +122,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--rounds must be 0 or more")
     if args.branch is not None and not args.update_pins:
         raise UsageError("--branch needs --update-pins")
+    if args.branch is not None:
+        from oxwizard.runbook.project_branch import check_branch, git_top
+
+        top = git_top(project)
+        if top is None:
+            raise UsageError(f"--branch: {project} is not in a git repository with a commit")
+        check_branch(top, args.branch)  # refused now, not after the checks in staging
     options = flow_options(
         config,
         stage=not args.no_stage,

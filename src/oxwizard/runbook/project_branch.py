@@ -87,6 +87,13 @@ def git_top(project: Path) -> Path | None:
     return Path(top.stdout.strip()).resolve()
 
 
+def check_branch(project: Path, name: str) -> None:
+    """Refuse (:class:`ProjectFilesError`) a branch name git refuses, or one that exists already."""
+    _ok(_git(project, "check-ref-format", "--branch", name), f"branch name {name!r}")
+    if _git(project, "rev-parse", "--verify", "-q", f"refs/heads/{name}").ok:
+        raise ProjectFilesError(f"branch {name} exists already; nothing written (name another: --branch)")
+
+
 def branch_for(project: Path, runbook_id: str, name: str | None) -> str:
     """The branch the edits would go to (for the question), or "a patch" when not a git project."""
     if git_top(project) is None:
@@ -117,11 +124,7 @@ def land(
     if top is None:
         return _patch(project, after, diff, runbook_id)
     name = branch or default_branch(runbook_id)
-    _ok(_git(top, "check-ref-format", "--branch", name), f"branch name {name!r}")
-    if _git(top, "rev-parse", "--verify", "-q", f"refs/heads/{name}").ok:
-        raise ProjectFilesError(
-            f"branch {name} exists already; nothing written (choose another with --branch)"
-        )
+    check_branch(top, name)
     base = _ok(_git(top, "rev-parse", "HEAD"), "rev-parse HEAD")
     prefix = project.relative_to(top)
     tmp = Path(tempfile.mkdtemp(prefix="oxwizard-pins-"))
