@@ -94,6 +94,13 @@ first records those changes as they are in a commit of its own (`recovered: …`
   was not read (`--isolated`), and `origins`: each setting with where it came from (`--find-links`,
   `PIP_FIND_LINKS`, `/etc/pip.conf [global]`). The fields added after `no_index` enter the plan's
   digest only when set, so older runbooks keep theirs.
+- `options.update_pins` (`upgrade --update-pins`), `options.pins_branch` (`--branch`) and
+  `options.raise_floors` say whether and where the upgrade was written into the project's files.
+  The `pins` step then records the answer (`write` or `skip`) and where the edits landed, with
+  `evidence.pins`: `files` (relative to the project), `branch`, `commit` (the full sha of oxwizard's
+  commit) and `base` (the commit it was made from), or `patch` (`.oxwizard/patches/ID.patch`, also
+  committed in this repository) outside git. A rollback records a last `pins` decision saying
+  whether that branch was removed, or why it was left (see project-files.md).
 
 ## JSON Schema (version {version})
 

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
             if (runbook_repo_path(project) / ".git").is_dir():
                 from oxwizard.flow.upgrade import record_rollback  # the flow and runbook: only when recorded
 
-                recorded = record_rollback(project, env, result, "oxwizard rollback")
+                recorded = record_rollback(project, env, result, "oxwizard rollback", on_line=say)
     if recorded is not None and not args.json:
         say(f"recorded in runbook {recorded}")
     if args.json:

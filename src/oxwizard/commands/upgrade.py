@@ -73,6 +73,26 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="S",
         help="seconds between monitoring rounds (default: from [tool.oxwizard])",
     )
+    p.add_argument(
+        "--update-pins",
+        action="store_true",
+        help="after the checks in staging pass, write the upgrade into the project's files (== pins, "
+        "ranges that exclude it, --hash lines; lockfiles noted for their own tool) and commit them on "
+        "a new git branch made in a separate worktree (your branch, index and working tree are not "
+        "touched; your git hooks are not run; nothing is pushed); not a git project: a patch under "
+        ".oxwizard/patches/. Asked with the diff; --yes writes",
+    )
+    p.add_argument(
+        "--branch",
+        metavar="NAME",
+        default=None,
+        help="with --update-pins: the new branch's name (default: oxwizard/RUNBOOK-ID)",
+    )
+    p.add_argument(
+        "--raise-floors",
+        action="store_true",
+        help="with --update-pins: also move floors (>=1.4 -> >=2.0.1) that still admit the new version",
+    )
     p.add_argument("--verbose", "-v", action="store_true", help="stream installer and test output")
     add_break_system_packages(p)
     add_installer(p)
@@ -102,7 +122,24 @@ def run(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"test_command": argv})
     if args.rounds < 0:
         raise UsageError("--rounds must be 0 or more")
-    options = flow_options(config, stage=not args.no_stage, rounds=args.rounds, interval=args.interval)
+    if args.branch is not None and not args.update_pins:
+        raise UsageError("--branch needs --update-pins")
+    if args.branch is not None:
+        from oxwizard.runbook.project_branch import check_branch, git_top
+
+        top = git_top(project)
+        if top is None:
+            raise UsageError(f"--branch: {project} is not in a git repository with a commit")
+        check_branch(top, args.branch)  # refused now, not after the checks in staging
+    options = flow_options(
+        config,
+        stage=not args.no_stage,
+        rounds=args.rounds,
+        interval=args.interval,
+        update_pins=args.update_pins,
+        pins_branch=args.branch,
+        raise_floors=args.raise_floors,
+    )
     env = open_env(args)
     env.require_writable(args.break_system_packages)  # before anything runs
     if env.externally_managed:
@@ -146,6 +183,12 @@ def finish(flow: UpgradeFlow, outcome: FlowOutcome, *, assume_yes: bool) -> int:
         if not outcome.message.startswith(outcome.status)
         else outcome.message
     )
+    if flow.pins is not None:
+        say(f"project files: {flow.pins.line()}")
+        for note in [flow.pins.note, *flow.pins.notes]:
+            say(f"  {note}")
+        if flow.pins.evidence.patch:
+            say((flow.project / flow.pins.evidence.patch).read_text("utf-8").rstrip("\n"))
     if flow.runbook is not None:
         say(f"runbook: {flow.repo_path / 'runbooks' / (flow.runbook.id + '.json')}")
     if outcome.status == "declined" and not assume_yes:

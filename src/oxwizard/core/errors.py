@@ -76,3 +76,8 @@ class ExternallyManaged(UsageError):
 class Abandoned(Exception):
     """A front end's user left before answering a question of the flow: the runbook stays
     unfinished, live stays as it is, and the next start offers to resume or roll back."""
+
+
+class ProjectFilesError(OxwizardError):
+    """The project's files cannot be edited as planned (changed since, unreadable, no wheel to hash),
+    or the edits cannot land (a branch of that name exists): nothing was written."""

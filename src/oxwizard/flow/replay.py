@@ -376,6 +376,8 @@ def replay_answers(runbook: Runbook) -> dict[str, str]:
     answers = {k: v for k, v in safe_answers().items() if k in ("checks-staging", "checks-live")}
     answers["go"] = "go"
     answers["ack-warnings"] = "acknowledge" if ack is not None and ack.answer == "acknowledge" else "stop"
+    wrote = any(d.step == "pins" and d.answer == "write" for d in runbook.decisions)
+    answers["pins"] = "write" if wrote else "skip"  # the files again, on the replay's own branch
     return answers
 
 
@@ -431,7 +433,7 @@ def replay(check: ReplayCheck, *, listener: FlowListener, host: str | None = Non
         requirements_of(rb),
         check.index,
         listener=recorder,
-        options=rb.options,
+        options=rb.options.model_copy(update={"pins_branch": None}),  # a branch named after the replay
         config=rb.checks,
         answers=replay_answers(rb),
         runbook_id=f"{stamp}-replay-{slug(rb.id)}",

@@ -14,7 +14,7 @@ from typing import Literal
 
 StepName = Literal[
     "plan", "risk", "checkpoint", "stage", "baseline", "go", "install-staging", "checks-staging",
-    "ack-warnings", "promote", "checks-live", "monitor", "verdict", "rollback",
+    "ack-warnings", "pins", "promote", "checks-live", "monitor", "verdict", "rollback",
 ]  # fmt: skip
 ScreenName = Literal["prepare", "execute", "monitor"]
 
@@ -54,6 +54,11 @@ TABLE: tuple[Step, ...] = (
          "warnings the new version adds: read them before it goes on live",
          question="{count} new warning(s) with the new version: acknowledge and install on live?",
          choices=("acknowledge", "stop"), default="acknowledge", safe="stop"),
+    Step("pins", "execute", "project files",
+         "the upgrade written into your project's files (pins, ranges, --hash lines) on a new git "
+         "branch, or as a patch, so that rebuilding from them keeps it (asked with --update-pins)",
+         question="Write the upgrade into the project files on {branch}?", choices=("write", "skip"),
+         default="write", safe="skip", counted=False),
     Step("promote", "execute", "install on live",
          "the same install on your real environment (cut short, even by a crash: rolled back)"),
     Step("checks-live", "execute", "checks on live", "the same checks on your real environment",

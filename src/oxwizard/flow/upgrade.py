@@ -37,6 +37,7 @@ from oxwizard.runbook.repo import RunbookRepo
 if TYPE_CHECKING:
     from oxwizard.checks.risk import RiskSummary
     from oxwizard.checks.security import SecurityReport
+    from oxwizard.runbook.project_branch import Landed
     from oxwizard.safety.checkpoint import Checkpoint
     from oxwizard.safety.rollback import RollbackResult
 
@@ -152,6 +153,7 @@ class UpgradeFlow:
         self.stage_env: Environment | None = None
         self.live_touched = False
         self.rolled_back = False
+        self.pins: Landed | None = None  # where the project's file edits landed (the pins step)
         self._runbook_id = runbook_id
         self._preset_plan = preset_plan  # replay: install exactly what was recorded
         self.survive_hangup = survive_hangup  # the wizard: an install outlives a lost terminal
@@ -226,7 +228,9 @@ class UpgradeFlow:
             from oxwizard.env.project_files import plan_project_files
 
             plan = compute_plan(self.env, self.requirements, self.index)
-            plan.project_files = plan_project_files(self.project, plan.changes, markers=self.env.markers)
+            plan.project_files = plan_project_files(
+                self.project, plan.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
+            )
         self.plan = plan
         try:
             self.security = security_delta(
@@ -394,6 +398,7 @@ class UpgradeFlow:
             ),
         )
         self._step("rollback", "passed", verdict, time.monotonic() - started)
+        self._unpin()
         return result
 
     # -- the steps ------------------------------------------------------------------------------------
@@ -415,6 +420,7 @@ class UpgradeFlow:
             assert self.stage_env is not None
             self._install("install-staging", self.stage_env, journaled=False)
             self._gate("checks-staging", self.stage_env, upgraded, live=False)
+            self._write_pins()
         self._install("promote", self.env, journaled=True)
         return self._after_promote()
 
@@ -486,6 +492,8 @@ class UpgradeFlow:
         assert self.plan is not None
         upgraded = [c.name for c in self.plan.changes]
         self._gate("checks-live", self.env, upgraded, live=True)
+        if not self.options.stage:  # nothing was tried before live: the files are written now
+            self._write_pins()
         healthy, detail = True, ""
         if self.options.monitor_rounds > 0:
             healthy, detail = self._monitor(upgraded)
@@ -634,6 +642,61 @@ class UpgradeFlow:
         )
         return bool(result.healthy), "\n".join(failed)
 
+    def _write_pins(self) -> None:
+        """The ``pins`` step (with ``update_pins``): the diff shown, asked, then the edits committed on
+        a new branch of the project (or written as a patch). A planned line changed since the plan,
+        or a lock tool resolving something else than staging tested, stops the flow before promote."""
+        from oxwizard.flow import pins
+
+        assert self.plan is not None and self.runbook is not None
+        if not pins.wanted(self.plan, self.options.update_pins) or self.runbook.last("pins") is not None:
+            return
+        started = time.monotonic()
+        self._step("pins", "running", "preparing the edits of the project files")
+        branch, rid = self.options.pins_branch, self.runbook.id
+        try:
+            prepared = pins.prepare_pins(
+                self.project, self.plan, pip_argv=self.env.pip_argv(), index=self.index, runbook_id=rid,
+                branch=branch,
+            )  # fmt: skip
+            for line in prepared.diff.splitlines():
+                self._output("pins", line)
+            if self._ask("pins", detail=prepared.diff, branch=prepared.where) != "write":
+                self._step("pins", "skipped", "project files not written (skip)", _since(started))
+                return
+            staged = (self.stage_env or self.env).distributions
+            landed = pins.land_pins(
+                self.project, prepared, runbook_id=rid, branch=branch, index=self.index,
+                staged={canonicalize_name(d.name): d.version for d in staged.values()},
+                python=(self.stage_env or self.env).python,
+            )  # fmt: skip
+        except OxwizardError as exc:  # a planned line changed, a branch exists, a lock tool failed
+            self._step("pins", "failed", str(exc), _since(started))
+            self._record("pins", "Write the upgrade into the project files?", f"not written: {exc}")
+            if self.live_touched:
+                return  # --no-stage: live has it already; the verdict is still the user's
+            raise _Stop(FlowOutcome("failed", f"project files: {exc}; live is untouched", 1)) from None
+        self.pins = landed
+        for note in [landed.note, *landed.notes]:
+            self._output("pins", note)
+        patch = [self.project / landed.evidence.patch] if landed.evidence.patch else None
+        detail = "; ".join([landed.note, *landed.notes])
+        self._record(
+            "pins", "Where did the project's file edits land?", landed.line(),
+            Evidence(detail=detail, pins=landed.evidence, duration=_since(started)), extra=patch,
+        )  # fmt: skip
+        self._step("pins", "passed", landed.line(), _since(started))
+
+    def _unpin(self) -> None:
+        """After a rollback: the branch the upgrade's files were written on goes too (if unmerged and
+        still oxwizard's commit; otherwise it stays, and the output says why)."""
+        from oxwizard.flow.pins import unpin
+
+        said = unpin(self.project, self.runbook) if self.runbook is not None else None
+        if said is not None:
+            self._output("rollback", said)
+            self._record("pins", "Remove the branch of the project's files?", said)
+
     # -- helpers ----------------------------------------------------------------------------------------
     def _ask(
         self,
@@ -780,7 +843,14 @@ def requirements_of(runbook: Runbook) -> list[Requirement]:
 
 
 def flow_options(
-    config: ChecksConfig, *, stage: bool = True, rounds: int | None = None, interval: float | None = None
+    config: ChecksConfig,
+    *,
+    stage: bool = True,
+    rounds: int | None = None,
+    interval: float | None = None,
+    update_pins: bool = False,
+    pins_branch: str | None = None,
+    raise_floors: bool = False,
 ) -> FlowOptions:
     """How a flow runs: the one builder for upgrade, the wizard, monitor and (recorded) replay.
     ``rounds``/``interval`` left out come from the project's ``[tool.oxwizard]``."""
@@ -788,6 +858,9 @@ def flow_options(
         stage=stage,
         monitor_rounds=config.monitor_rounds if rounds is None else rounds,
         monitor_interval=config.monitor_interval if interval is None else interval,
+        update_pins=update_pins,
+        pins_branch=pins_branch,
+        raise_floors=raise_floors,
     )
 
 
@@ -827,10 +900,18 @@ def close_unfinished(project: Path, info: ResumeInfo, why: str) -> None:
         repo.decide(info.runbook, Decision(step="outcome", question="How did it end?", answer=why))
 
 
-def record_rollback(project: Path, env: Environment, result: RollbackResult, command: str) -> str | None:
+def record_rollback(
+    project: Path,
+    env: Environment,
+    result: RollbackResult,
+    command: str,
+    on_line: Callable[[str], None] | None = None,
+) -> str | None:
     """A rollback made outside a flow (``oxwizard rollback``) goes into the newest runbook of
     ``project`` for ``env``, like any other decision, so the next start tells the truth. The
-    runbook's id, or None when there is no runbook of this environment (or nothing was restored)."""
+    runbook's id, or None when there is no runbook of this environment (or nothing was restored).
+    The branch the upgrade wrote the project's files on goes too when still oxwizard's (``on_line``
+    hears what became of it)."""
     if result.noop or not (runbook_repo_path(project) / ".git").is_dir():
         return None
     with RunbookRepo.for_project(project) as repo:
@@ -846,6 +927,14 @@ def record_rollback(project: Path, env: Environment, result: RollbackResult, com
         answer = f"rolled back to {result.checkpoint_id}, verified"
         question = f"Roll back ({command})?"
         repo.decide(runbook, Decision(step="rollback", question=question, answer=answer, evidence=evidence))
+        from oxwizard.flow.pins import unpin
+
+        said = unpin(project, runbook)
+        if said is not None:
+            if on_line is not None:
+                on_line(said)
+            question = "Remove the branch of the project's files?"
+            repo.decide(runbook, Decision(step="pins", question=question, answer=said))
         repo.decide(
             runbook, Decision(step="outcome", question="How did it end?", answer=f"rolled-back: by {command}")
         )

@@ -44,6 +44,18 @@ def whoami() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+class PinsEvidence(BaseModel):
+    """Where the edits of the project's files landed (recorded with the ``pins`` decision)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    files: list[str] = Field(default_factory=list)
+    branch: str | None = None
+    commit: str | None = None  # the full sha of oxwizard's commit on ``branch``
+    base: str | None = None  # the commit the branch was made from
+    patch: str | None = None  # the patch file, relative to the project, when not a git project
+
+
 class Evidence(BaseModel):
     """What backs a decision: the command run, its exit code, counts and duration."""
 
@@ -54,6 +66,7 @@ class Evidence(BaseModel):
     counts: dict[str, float] = Field(default_factory=dict)
     duration: float | None = None
     detail: str = ""
+    pins: PinsEvidence | None = None  # the pins step: where the project's file edits landed
 
     def model_post_init(self, __context: object) -> None:
         # Credentials never reach a runbook, whatever a command line or an output held.
@@ -86,6 +99,9 @@ class FlowOptions(BaseModel):
     stage: bool = True
     monitor_rounds: int = 0
     monitor_interval: float = 0.0
+    update_pins: bool = False  # write the upgrade into the project's files (on a branch, or a patch)
+    pins_branch: str | None = None  # the branch for them (default oxwizard/<runbook-id>)
+    raise_floors: bool = False  # the planned file edits also move floors that still admit the new version
 
     @model_validator(mode="before")
     @classmethod
