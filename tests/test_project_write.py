@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from conftest import DemoFactory, make_plan
 
-from oxwizard.core.errors import ProjectFilesError
+from oxwizard.core.errors import LockToolError, ProjectFilesError
 from oxwizard.env.plan import Change, Plan
 from oxwizard.env.project_files import plan_project_files
 from oxwizard.env.project_write import edited_files, unified_diff
@@ -249,7 +249,7 @@ def test_poetry_pyproject_edited_and_the_lock_regeneration_noted(repo: Path) -> 
     assert landed.evidence.branch == "oxwizard/p1"
     assert git(repo, "show", "oxwizard/p1:pyproject.toml") == pyproject.replace("^1.4", "^2.0")
     assert git(repo, "show", "oxwizard/p1:poetry.lock") == lock
-    assert any(n.startswith("poetry.lock not regenerated: not run: `poetry update --lock oxzep7`")
+    assert any(n.startswith("poetry.lock must be regenerated: run `poetry update --lock oxzep7`")
                for n in landed.notes), landed.notes  # fmt: skip
 
 
@@ -315,16 +315,14 @@ def test_unified_diff_and_edits_keep_every_other_byte(tmp_path: Path) -> None:
     assert unified_diff({"requirements.txt": text}, after).endswith("\\ No newline at end of file\n")
 
 
-def test_only_a_lockfile_to_regenerate_makes_no_empty_branch_and_says_the_lock_was_not_regenerated(
-    repo: Path,
-) -> None:
-    pyproject = '[project]\nname = "app"\ndependencies = ["rich>=13.7.0"]\n'
+def test_a_lock_tool_that_fails_leaves_no_branch_and_the_users_files_as_they_were(repo: Path) -> None:
+    pyproject = '[project]\nname = "app"\nrequires-python = ">=3.11"\ndependencies = ["rich>=13.7.0"]\n'
     lock = 'version = 1\n\n[[package]]\nname = "rich"\nversion = "13.7.0"\n'
     plan = committed(repo, {"pyproject.toml": pyproject, "uv.lock": lock}, rich("13.9.4"))
     prepared = prepare(repo, plan, "u1")
-    assert prepared.diff == ""  # the floor admits 13.9.4: only uv.lock must change
-    landed = land(repo, prepared, "u1", rich="13.9.4")
-    assert landed.evidence.branch is None and landed.line() == "nothing written: no file changed"
+    assert prepared.diff == ""  # the floor admits 13.9.4: only uv.lock must change, by uv
+    with pytest.raises(LockToolError, match=r"^uv lock could not regenerate uv.lock \(exit \d+\): "):
+        land(repo, prepared, "u1", rich="13.9.4")  # offline, and no rich wheel anywhere: uv fails
     assert git(repo, "branch", "--list", "oxwizard/*") == ""
-    assert any("uv.lock not regenerated: not run: `uv lock --upgrade-package rich==13.9.4`" in n
-               for n in landed.notes), landed.notes  # fmt: skip
+    assert git(repo, "worktree", "list").count("\n") == 1  # the branch's checkout removed too
+    assert (repo / "uv.lock").read_text() == lock and git(repo, "status", "--porcelain") == ""
