@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -173,7 +174,7 @@ def _tree(folder: Path, wheel: Path) -> Tree:
 def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path: Path) -> None:
     old_files = {
         "sig/__init__.py": "def call(a, b, c=1):\n    pass\n\n\ndef keep(x):\n    pass\n\n\n"
-        "def old_style(x):\n    pass\n\n\nclass Thing:\n    pass\n",
+        "def old_style(x):\n    pass\n\n\nclass Thing:\n    pass\n\n\nOLD = 1\nGONE = 2\n",
         "sig/_speed.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
     }
     marker = tmp_path / "imported"
@@ -186,7 +187,10 @@ def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path:
         "def old_style(x):\n"
         "    warnings.warn('old_style goes', SigDeprecation)\n\n\n"
         "class Thing:\n    def __init__(self):\n"
-        "        warnings.warn('no more', category=DeprecationWarning)\n",
+        "        warnings.warn('no more', category=DeprecationWarning)\n\n\n"
+        "def __getattr__(name):\n    if name == 'OLD':\n"
+        "        warnings.warn('OLD is deprecated', DeprecationWarning)\n        return 1\n"
+        "    raise AttributeError(name)\n",
         "sig/_speed.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
     }
     old = _tree(tmp_path / "old", build_wheel(tmp_path / "w", "sig", "1.0", old_files))
@@ -201,7 +205,12 @@ def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path:
     assert ("deprecated", "sig.keep", "marked @deprecated") in found
     assert ("deprecated", "sig.old_style", "old_style goes") in found  # a DeprecationWarning subclass
     assert ("deprecated", "sig.Thing", "no more") in found  # warned in __init__: the class
-    assert limits == ["compiled modules of sig (sig._speed): their API is not read"]
+    assert ("deprecated", "sig.OLD", "still served by sig.__getattr__, with a deprecation warning") in found
+    assert ("removed", "sig.GONE", "") in found  # not served by __getattr__: gone
+    assert limits == [
+        "compiled modules of sig (sig._speed): their API is not read",
+        "sig.__getattr__ serves deprecated names: those not spelled out are not read",
+    ]
     assert not marker.exists()
 
 
@@ -222,3 +231,18 @@ def test_a_wheel_not_on_disk_is_downloaded_and_then_read_from_the_cache(
     again = new_trees(env, [remote], IndexOptions.build(no_index=True), cache, notes)
     assert (again["oxzep7"].root / "oxzep7" / "formatting.py").is_file()
     assert json.loads((again["oxzep7"].root.parent / "tree.json").read_text())["tops"] == ["oxzep7"]
+
+
+def test_a_second_plan_reuses_the_comparison_without_the_wheel(
+    plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    env = Environment.open(demo_template.venv)
+    first = api_impact(env, plan_20, offline(demo_template), demo_template.project, cache=tmp_path)
+    for folder in tmp_path.iterdir():  # the unpacked wheels go; the comparisons stay
+        if folder.name != "diff":
+            shutil.rmtree(folder)
+    nowhere = plan_20.model_copy(
+        update={"changes": [c.model_copy(update={"source": ""}) for c in plan_20.changes]}
+    )
+    again = api_impact(env, nowhere, IndexOptions.build(no_index=True), demo_template.project, cache=tmp_path)
+    assert again == first and again.breaking_uses

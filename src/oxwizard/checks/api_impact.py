@@ -18,6 +18,8 @@ The new version's unpacked sources are cached per (distribution, version, sha256
 from __future__ import annotations
 
 import ast
+import contextvars
+import hashlib
 import json
 import logging
 import os
@@ -26,6 +28,7 @@ import tempfile
 import textwrap
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -239,6 +242,44 @@ def _unpack(wheel: Path, cache: Path, c: Change) -> Tree:
     return tree
 
 
+# -- the comparison, cached per (distribution, installed version, new version) ---------------------------
+_DIFF_FORMAT = 1  # bump when what compare() reports changes: older cached comparisons are then unused
+
+
+def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
+    dist = env.distributions.get(c.name)
+    if dist is None or dist.editable or not dist.metadata_dir:
+        return None  # an editable install's files are the user's: never cached
+    try:
+        record = hashlib.sha256((Path(dist.metadata_dir) / "RECORD").read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
+    key = f"{c.name}-{c.from_version}-{record}-{_cache_key(c).removeprefix(c.name + '-')}-v{_DIFF_FORMAT}"
+    return cache / "diff" / f"{key}.json"
+
+
+def _cached_diff(cache: Path, env: Environment, c: Change) -> tuple[list[ApiChange], list[str]] | None:
+    path = _diff_path(cache, env, c)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [ApiChange.model_validate(x) for x in data["changes"]], [str(x) for x in data["limits"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save_diff(cache: Path, env: Environment, c: Change, changes: list[ApiChange], limits: list[str]) -> None:
+    path = _diff_path(cache, env, c)
+    if path is None:
+        return
+    data = {"changes": [x.model_dump(mode="json") for x in changes], "limits": limits}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+
+
 # -- the comparison ------------------------------------------------------------------------------------
 def _load(tree: Tree) -> dict[str, griffe.Object | griffe.Alias]:
     logging.getLogger("griffe").setLevel(logging.CRITICAL)  # its warnings are about docstrings
@@ -264,14 +305,22 @@ _SIGNATURE = {
 }
 
 
-def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list[ApiChange], list[str]]:
-    """The public names ``new`` removes, changes incompatibly or newly deprecates, and what was not read."""
+def compare(
+    distribution: str,
+    version: str,
+    old: Tree,
+    new: Tree,
+    *,
+    before: dict[str, griffe.Object | griffe.Alias] | None = None,
+) -> tuple[list[ApiChange], list[str]]:
+    """The public names ``new`` removes, changes incompatibly or newly deprecates, and what was not read
+    (``before``: ``old`` already loaded)."""
     changes: list[ApiChange] = []
     limits: list[str] = []
     if old.compiled or new.compiled:
         mods = sorted(set(old.compiled) | set(new.compiled))
         limits.append(f"compiled modules of {distribution} ({_sample(mods)}): their API is not read")
-    before, after = _load(old), _load(new)
+    before, after = before if before is not None else _load(old), _load(new)
     for top, old_mod in before.items():
         new_mod = after.get(top)
         if new_mod is None:
@@ -286,12 +335,16 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
             continue
         moved = _index(new_mod)
         modules = [o for o in _walk(new_mod) if o.is_module]
+        by_path = {m.path: m for m in modules}
         for b in breakages:
             change = _from_breakage(distribution, version, b, moved, modules)
+            if change is not None and change.kind == "removed":
+                change = _served_by_getattr(change, by_path)
             if change is not None:
                 changes.append(change)
-        old_dep = dict(_deprecated(old_mod, limits))
-        for path, (what, detail) in _deprecated(new_mod, limits):
+        new_dep = dict(_deprecated(new_mod, limits))
+        old_dep = dict(_deprecated(old_mod, [], only=set(new_dep))) if new_dep else {}
+        for path, (what, detail) in new_dep.items():
             if path not in old_dep:
                 changes.append(ApiChange(distribution=distribution, version=version, kind="deprecated",
                                          path=path, what=what, detail=detail))  # fmt: skip
@@ -335,6 +388,30 @@ def _from_breakage(
     return None  # defaults, return and attribute types or values: not incompatible for a caller
 
 
+def _served_by_getattr(change: ApiChange, modules: dict[str, griffe.Object]) -> ApiChange | None:
+    """A removed name that its module's new ``__getattr__`` still serves (named there as a literal):
+    deprecated when that ``__getattr__`` warns a deprecation, else not a change at all."""
+    parent, _, name = change.path.rpartition(".")
+    module = modules.get(parent)
+    hook = module.members.get("__getattr__") if module is not None else None
+    if hook is None or isinstance(hook, griffe.Alias) or not hook.is_function:
+        return change
+    try:
+        literals = {
+            node.value
+            for node in ast.walk(ast.parse(textwrap.dedent(hook.source)))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+    except SyntaxError:
+        return change
+    if name not in literals:
+        return change
+    if _warns_deprecation(hook.source, {"DeprecationWarning", "PendingDeprecationWarning"}) is None:
+        return None
+    detail = f"still served by {parent}.__getattr__, with a deprecation warning"
+    return change.model_copy(update={"kind": "deprecated", "detail": detail})
+
+
 def _module_homes(old: griffe.Object, modules: list[griffe.Object]) -> list[str]:
     """The new modules that define every public name the removed module ``old`` defined."""
     names = {n for n, m in old.members.items() if not n.startswith("_") and not m.is_alias}
@@ -369,16 +446,19 @@ def _index(mod: griffe.Object | griffe.Alias) -> dict[str, list[tuple[str, str]]
 
 
 def _deprecated(
-    mod: griffe.Object | griffe.Alias, limits: list[str]
+    mod: griffe.Object | griffe.Alias, limits: list[str], only: set[str] | None = None
 ) -> Iterator[tuple[str, tuple[str, str]]]:
-    """(path, (what, detail)) of every public function or class marked deprecated in ``mod``."""
+    """(path, (what, detail)) of every public function or class marked deprecated in ``mod`` (of those
+    in ``only`` when given)."""
     objects = list(_walk(mod))
     warnings_classes = {"DeprecationWarning", "PendingDeprecationWarning"}
     for obj in objects:  # the package's own DeprecationWarning subclasses (one level is enough here)
         if obj.is_class and any("DeprecationWarning" in str(base) for base in getattr(obj, "bases", [])):
             warnings_classes.add(obj.name)
     for obj in objects:
-        if not (obj.is_function or obj.is_class):
+        if not (obj.is_function or obj.is_class) or _private(obj.path):
+            continue
+        if only is not None and _deprecation_of(obj, "")[0] not in only:
             continue
         decorators = [str(d.value) for d in getattr(obj, "decorators", [])]
         if any(d.split("(")[0].split(".")[-1] == "deprecated" for d in decorators):
@@ -386,15 +466,23 @@ def _deprecated(
             continue
         if not obj.is_function:
             continue
-        message = _warns_deprecation(obj.source, warnings_classes)
+        source = obj.source
+        if "warn" not in source or not any(cat in source for cat in warnings_classes):
+            continue  # most functions: no need to parse them
+        message = _warns_deprecation(source, warnings_classes)
         if message is None:
             continue
         if obj.name == "__getattr__" and obj.parent is not None and obj.parent.is_module:
             limits.append(
-                f"{obj.parent.path}.__getattr__ warns about deprecated names: which ones is not read"
+                f"{obj.parent.path}.__getattr__ serves deprecated names: those not spelled out are not read"
             )
             continue
         yield _deprecation_of(obj, message)
+
+
+def _private(path: str) -> bool:
+    """``a._b.c``: a name users are not meant to use (dunders like ``__init__`` are not private)."""
+    return any(p.startswith("_") and not (p.startswith("__") and p.endswith("__")) for p in path.split("."))
 
 
 def _deprecation_of(obj: griffe.Object, detail: str) -> tuple[str, tuple[str, str]]:
@@ -489,21 +577,35 @@ def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple
                 bound[alias.asname or alias.name] = full
     if not bound and not uses:
         return [], limits
-    parents: dict[ast.AST, ast.AST] = {}
-    for node in ast.walk(tree):
-        for child in ast.iter_child_nodes(node):
-            parents[child] = node
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and not isinstance(parents.get(node), ast.Attribute):
-            dotted = _dotted(node)
-            if dotted is None:
-                continue
-            head, _, rest = dotted.partition(".")
-            if head in bound:
-                uses.append(Use(node.lineno, f"{bound[head]}.{rest}"))
-        elif isinstance(node, ast.Call):
-            uses += _dynamic(node, bound, ours, filename, limits)
+    _Uses(bound, ours, filename, uses, limits).visit(tree)
     return sorted(set(uses), key=lambda u: (u.line, u.name)), limits
+
+
+class _Uses(ast.NodeVisitor):
+    """The attribute chains through imported names (the outermost of each chain), and dynamic access."""
+
+    def __init__(
+        self,
+        bound: dict[str, str],
+        ours: Callable[[str], bool],
+        filename: str,
+        uses: list[Use],
+        limits: list[str],
+    ) -> None:
+        self.bound, self.ours, self.filename, self.uses, self.limits = bound, ours, filename, uses, limits
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        dotted = _dotted(node)
+        if dotted is None:  # a chain on a call or a subscript: its inner parts may still be ours
+            self.generic_visit(node)
+            return
+        head, _, rest = dotted.partition(".")
+        if head in self.bound:
+            self.uses.append(Use(node.lineno, f"{self.bound[head]}.{rest}"))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.uses += _dynamic(node, self.bound, self.ours, self.filename, self.limits)
+        self.generic_visit(node)
 
 
 def _dynamic(
@@ -586,20 +688,40 @@ def api_impact(
     moving = [c for c in plan.changes if c.from_version and c.to_version and c.from_version != c.to_version]
     if not moving:
         return impact
-    trees = new_trees(env, moving, index, cache or api_cache_dir(), impact.not_checked)
+    cache = cache or api_cache_dir()
+    olds = {c.name: installed_tree(env, c.name) for c in moving}
+    done: dict[str, tuple[list[ApiChange], list[str]]] = {}
+    for c in moving:
+        hit = _cached_diff(cache, env, c)
+        if hit is not None:
+            done[c.name] = hit
+    todo = [c for c in moving if c.name not in done and olds[c.name] is not None]
+    preloaded: dict[str, dict[str, griffe.Object | griffe.Alias]] = {}
+    with ThreadPoolExecutor(max_workers=1) as pool:  # the download overlaps reading the installed API
+        fetching = pool.submit(
+            contextvars.copy_context().run, new_trees, env, todo, index, cache, impact.not_checked
+        )
+        for c in todo:
+            tree = olds[c.name]
+            if tree is not None:
+                preloaded[c.name] = _load(tree)
+        trees = fetching.result()
     tops: set[str] = set()
     for c in moving:
-        old = installed_tree(env, c.name)
-        new = trees.get(c.name)
+        old = olds[c.name]
         if old is None:
             impact.not_checked.append(
                 f"{c.name} {c.from_version}: no RECORD, its installed files are unknown"
             )
             continue
         tops |= set(old.tops)
-        if new is None:
-            continue
-        found, limits = compare(c.name, str(c.to_version), old, new)
+        if c.name not in done:
+            new = trees.get(c.name)
+            if new is None:
+                continue
+            done[c.name] = compare(c.name, str(c.to_version), old, new, before=preloaded.get(c.name))
+            _save_diff(cache, env, c, *done[c.name])
+        found, limits = done[c.name]
         impact.changes += found
         impact.not_checked += limits
     if not impact.changes and not tops:
