@@ -246,3 +246,21 @@ def test_a_second_plan_reuses_the_comparison_without_the_wheel(
     )
     again = api_impact(env, nowhere, IndexOptions.build(no_index=True), demo_template.project, cache=tmp_path)
     assert again == first and again.breaking_uses
+
+
+def test_a_namespace_package_shared_with_another_distribution_is_not_reported_removed(tmp_path: Path) -> None:
+    """google/ holds protobuf's modules and another distribution's: only protobuf's are compared."""
+    site = tmp_path / "site"
+    other = build_wheel(
+        tmp_path / "w", "googleapis", "1.0", {"google/api/__init__.py": "def annotate():\n    pass\n"}
+    )
+    zipfile.ZipFile(other).extractall(site)
+    old = _tree(
+        site, build_wheel(tmp_path / "w", "protobuf", "1.0", {"google/protobuf/__init__.py": "X = 1\n"})
+    )
+    new_wheel = build_wheel(tmp_path / "w", "protobuf", "2.0", {"google/protobuf/__init__.py": "Y = 1\n"})
+    new = _tree(tmp_path / "new", new_wheel)
+    assert old.tops == new.tops == ["google.protobuf"]
+    changes, limits = compare("protobuf", "2.0", old, new)
+    assert [(c.kind, c.path) for c in changes] == [("removed", "google.protobuf.X")]
+    assert limits == []

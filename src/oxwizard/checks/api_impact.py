@@ -37,6 +37,7 @@ import griffe
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from oxwizard import __version__
 from oxwizard.core import proc
 from oxwizard.core.redact import redact_text
 from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
@@ -88,10 +89,14 @@ def tree_from_record(root: Path, record: Iterable[str]) -> Tree:
             compiled.append(path)
         else:
             continue
-        top = parts[0].split(".")[0] if len(parts) == 1 else parts[0]
-        if top.isidentifier():
-            tops[top] = None
     sources = {_module_of(f) for f in files}
+    for path in [*files, *compiled]:
+        module = _module_of(path).split(".")
+        # a namespace package (no __init__ of its own: google, zope) is shared with other
+        # distributions: this one's modules are those one level down (google.protobuf)
+        top = module[:2] if module[0] not in sources and len(module) > 1 else module[:1]
+        if all(part.isidentifier() for part in top):
+            tops[".".join(top)] = None
     return Tree(
         root=root,
         tops=sorted(tops),
@@ -243,7 +248,7 @@ def _unpack(wheel: Path, cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 1  # bump when what compare() reports changes: older cached comparisons are then unused
+_DIFF_FORMAT = 1  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -254,7 +259,8 @@ def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
         record = hashlib.sha256((Path(dist.metadata_dir) / "RECORD").read_bytes()).hexdigest()[:16]
     except OSError:
         return None
-    key = f"{c.name}-{c.from_version}-{record}-{_cache_key(c).removeprefix(c.name + '-')}-v{_DIFF_FORMAT}"
+    new = _cache_key(c).removeprefix(c.name + "-")
+    key = f"{c.name}-{c.from_version}-{record}-{new}-{__version__}.{_DIFF_FORMAT}"
     return cache / "diff" / f"{key}.json"
 
 
@@ -324,7 +330,9 @@ def compare(
     for top, old_mod in before.items():
         new_mod = after.get(top)
         if new_mod is None:
-            if top not in new.compiled:
+            if top in new.tops:  # there, but griffe could not read it
+                limits.append(f"{distribution} {version} {top}: not read")
+            elif top not in new.compiled:
                 changes.append(ApiChange(distribution=distribution, version=version, kind="removed",
                                          path=top, what="module"))  # fmt: skip
             continue
@@ -714,7 +722,7 @@ def api_impact(
                 f"{c.name} {c.from_version}: no RECORD, its installed files are unknown"
             )
             continue
-        tops |= set(old.tops)
+        tops |= {top.split(".")[0] for top in old.tops}
         if c.name not in done:
             new = trees.get(c.name)
             if new is None:
