@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from test_plan import make_venv
 
 from oxwizard.checks.api_impact import Tree, api_impact, compare, find_uses, new_trees, tree_from_record
 from oxwizard.checks.risk import assess
@@ -264,3 +265,32 @@ def test_a_namespace_package_shared_with_another_distribution_is_not_reported_re
     changes, limits = compare("protobuf", "2.0", old, new)
     assert [(c.kind, c.path) for c in changes] == [("removed", "google.protobuf.X")]
     assert limits == []
+
+
+def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path) -> None:
+    """sig 2.0 drops a private module's public-looking function, its bundled tests and conftest, and
+    makes parse need a keyword: only parse is reported, with the project's use of it."""
+    house = tmp_path / "house"
+    build_wheel(house, "sig", "1.0", {
+        "sig/__init__.py": "def parse(text):\n    return []\n",
+        "sig/_impl.py": "class Engine:\n    def run(self, a):\n        pass\n",
+        "sig/tests/__init__.py": "",
+        "sig/tests/test_sig.py": "def test_parse():\n    pass\n",
+        "sig/conftest.py": "def fixture_a():\n    pass\n",
+    })  # fmt: skip
+    build_wheel(house, "sig", "2.0", {
+        "sig/__init__.py": "def parse(text, *, strict):\n    return []\n",
+        "sig/_impl.py": "class Engine:\n    def run(self):\n        pass\n",
+    })  # fmt: skip
+    venv = make_venv(tmp_path, house, "sig==1.0")
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "use.py").write_text("import sig\n\nsig.parse('a')\n")
+    env = Environment.open(venv)
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(env, parse_specs(["sig==2.0"]), index, suggest=False)
+    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    assert [(c.kind, c.path) for c in impact.changes] == [("signature", "sig.parse")]
+    assert [impact.use_line(u) for u in impact.uses] == [
+        "pkg/use.py:3 uses sig.parse — function sig.parse changed in 2.0: required parameter 'strict' added",
+    ]

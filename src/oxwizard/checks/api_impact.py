@@ -288,18 +288,34 @@ def _save_diff(cache: Path, env: Environment, c: Change, changes: list[ApiChange
 
 # -- the comparison ------------------------------------------------------------------------------------
 def _load(tree: Tree) -> dict[str, griffe.Object | griffe.Alias]:
+    """The distribution's top-level modules as griffe reads them, from a view of its own files only
+    (not another distribution's modules in a shared namespace package, not its test suites)."""
     logging.getLogger("griffe").setLevel(logging.CRITICAL)  # its warnings are about docstrings
     loaded: dict[str, griffe.Object | griffe.Alias] = {}
-    for top in tree.tops:
-        if top in tree.compiled:
-            continue
-        try:
-            loaded[top] = griffe.load(
-                top, search_paths=[tree.root], allow_inspection=False, store_source=True
-            )
-        except (ImportError, griffe.GriffeError, SyntaxError, OSError):
-            continue
+    view = Path(tempfile.mkdtemp(prefix="oxwizard-api-view-"))
+    try:
+        for rel in tree.files:
+            if _is_tests(rel):
+                continue
+            link = view / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(tree.root / rel)
+        for top in tree.tops:
+            if top in tree.compiled:
+                continue
+            try:
+                loaded[top] = griffe.load(top, search_paths=[view], allow_inspection=False, store_source=True)
+            except (ImportError, griffe.GriffeError, SyntaxError, OSError):
+                continue
+    finally:  # griffe has read every file by now: the sources it keeps are in memory
+        shutil.rmtree(view, ignore_errors=True)
     return loaded
+
+
+def _is_tests(path: str) -> bool:
+    """A test suite shipped inside a package (``pandas/tests/…``, ``conftest.py``): not its API."""
+    parts = PurePosixPath(path).parts
+    return parts[-1] == "conftest.py" or any(p in ("tests", "test") for p in parts[:-1])
 
 
 _SIGNATURE = {
@@ -752,6 +768,8 @@ def api_impact(
         for rel in dep.files:
             _scan(impact, dep.root / rel, rel, tops, name, version)
     impact.uses.sort(key=lambda u: (u.user != "", u.user, u.file, u.line))
+    used = {u.change for u in impact.uses}  # a private name (a._b) counts only where it is used
+    impact.changes = [c for c in impact.changes if c.path in used or not _private(c.path)]
     return impact
 
 
