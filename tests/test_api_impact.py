@@ -294,3 +294,14 @@ def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path
     assert [impact.use_line(u) for u in impact.uses] == [
         "pkg/use.py:3 uses sig.parse — function sig.parse changed in 2.0: required parameter 'strict' added",
     ]
+
+
+def test_a_cache_that_cannot_be_written_is_said_and_the_plan_goes_on(
+    plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    env = Environment.open(demo_template.venv)
+    impact = api_impact(env, plan_20, offline(demo_template), demo_template.project, cache=blocked)
+    assert impact.changes == [] and impact.uses == []
+    assert [n.split(" (")[0] for n in impact.not_checked] == ["oxzep7 2.0.0: its wheel could not be read"]

@@ -144,7 +144,7 @@ def new_trees(
             continue
         local = _local_wheel(c)
         if local is not None:
-            out[c.name] = _unpack(local, cache, c)
+            _unpack_into(out, local, cache, c, not_checked)
         else:
             missing.append(c)
     if missing:
@@ -153,8 +153,15 @@ def new_trees(
             for c in missing:
                 wheel = wheels.get(c.name)
                 if wheel is not None:
-                    out[c.name] = _unpack(wheel, cache, c)
+                    _unpack_into(out, wheel, cache, c, not_checked)
     return out
+
+
+def _unpack_into(out: dict[str, Tree], wheel: Path, cache: Path, c: Change, not_checked: list[str]) -> None:
+    try:
+        out[c.name] = _unpack(wheel, cache, c)
+    except (OSError, zipfile.BadZipFile) as exc:  # a cache folder not writable, a broken wheel
+        not_checked.append(f"{c.name} {c.to_version}: its wheel could not be read ({exc})")
 
 
 def _cache_key(c: Change) -> str:
@@ -280,10 +287,13 @@ def _save_diff(cache: Path, env: Environment, c: Change, changes: list[ApiChange
     if path is None:
         return
     data = {"changes": [x.model_dump(mode="json") for x in changes], "limits": limits}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:  # a cache that cannot be written costs time next time, nothing else
+        pass
 
 
 # -- the comparison ------------------------------------------------------------------------------------
