@@ -3,6 +3,7 @@ uses them (the project's code and the installed dependents), on the real demo an
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -169,7 +170,8 @@ from oxzep7.cli import *
 def _tree(folder: Path, wheel: Path) -> Tree:
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(folder)
-        return tree_from_record(folder, archive.namelist())
+        names = archive.namelist()
+        return tree_from_record(folder, [(n, hashlib.sha256(archive.read(n)).hexdigest()) for n in names])
 
 
 def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path: Path) -> None:

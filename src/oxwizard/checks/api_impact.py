@@ -18,7 +18,6 @@ The new version's unpacked sources are cached per (distribution, version, sha256
 from __future__ import annotations
 
 import ast
-import contextvars
 import hashlib
 import json
 import logging
@@ -28,7 +27,6 @@ import tempfile
 import textwrap
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
@@ -44,6 +42,7 @@ from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, Plan
 from oxwizard.env.specs import IndexOptions
+from oxwizard.safety.records import record_entries
 
 _SOURCE_SUFFIXES = (".py", ".pyi")
 _COMPILED_SUFFIXES = (".so", ".pyd")
@@ -69,14 +68,19 @@ class Tree:
     tops: list[str]  # its top-level importable modules
     compiled: list[str] = field(default_factory=list)  # dotted modules with no .py/.pyi beside them
     files: list[str] = field(default_factory=list)  # its .py/.pyi files, relative to root
+    hashes: dict[str, str] = field(default_factory=dict)  # file -> hex sha256, where known
 
 
-def tree_from_record(root: Path, record: Iterable[str]) -> Tree:
-    """The modules a RECORD lists (paths relative to ``root``; ``../`` ones, scripts, are not modules)."""
+def tree_from_record(root: Path, record: Iterable[tuple[str, str | None]]) -> Tree:
+    """The modules a RECORD lists, (path, hex sha256 or None) (paths relative to ``root``; ``../``
+    ones, scripts, are not modules)."""
     files: list[str] = []
     compiled: list[str] = []
     tops: dict[str, None] = {}
-    for path in record:
+    hashes: dict[str, str] = {}
+    for path, digest in record:
+        if digest:
+            hashes[path] = digest
         parts = PurePosixPath(path).parts
         if not parts or parts[0] == ".." or parts[0].endswith((".dist-info", ".data")):
             continue
@@ -102,6 +106,7 @@ def tree_from_record(root: Path, record: Iterable[str]) -> Tree:
         tops=sorted(tops),
         compiled=sorted(m for m in {_module_of(c) for c in compiled} if m not in sources),
         files=sorted(files),
+        hashes={f: hashes[f] for f in files if f in hashes},
     )
 
 
@@ -120,11 +125,8 @@ def installed_tree(env: Environment, name: str) -> Tree | None:
     if dist is None or not dist.metadata_dir:
         return None
     info = Path(dist.metadata_dir)
-    try:
-        rows = (info / "RECORD").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    return tree_from_record(info.parent, (row.rsplit(",", 2)[0].strip('"') for row in rows if row))
+    rows = record_entries(info)
+    return tree_from_record(info.parent, rows) if rows else None
 
 
 # -- the new version: its wheel, unpacked once ---------------------------------------------------------
@@ -174,7 +176,13 @@ def _cached_tree(cache: Path, c: Change) -> Tree | None:
         meta = json.loads((folder / "tree.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return Tree(root=folder / "src", tops=meta["tops"], compiled=meta["compiled"], files=meta["files"])
+    return Tree(
+        root=folder / "src",
+        tops=meta["tops"],
+        compiled=meta["compiled"],
+        files=meta["files"],
+        hashes=meta.get("hashes", {}),
+    )
 
 
 def _local_wheel(c: Change) -> Path | None:
@@ -230,18 +238,21 @@ def _unpack(wheel: Path, cache: Path, c: Change) -> Tree:
     cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
     try:
+        rows: list[tuple[str, str | None]] = []
         with zipfile.ZipFile(wheel) as archive:
-            names = archive.namelist()
-            for member in names:
+            for member in archive.namelist():
                 parts = PurePosixPath(member).parts
                 if not member.endswith(_SOURCE_SUFFIXES) or ".." in parts or member.startswith("/"):
+                    rows.append((member, None))
                     continue
+                data = archive.read(member)
                 target = work / "src" / member
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(archive.read(member))
+                target.write_bytes(data)
+                rows.append((member, hashlib.sha256(data).hexdigest()))
         (work / "src").mkdir(exist_ok=True)
-        tree = tree_from_record(work / "src", names)
-        meta = {"tops": tree.tops, "compiled": tree.compiled, "files": tree.files}
+        tree = tree_from_record(work / "src", rows)
+        meta = {"tops": tree.tops, "compiled": tree.compiled, "files": tree.files, "hashes": tree.hashes}
         (work / "tree.json").write_text(json.dumps(meta), encoding="utf-8")
         try:
             work.rename(folder)
@@ -297,7 +308,7 @@ def _save_diff(cache: Path, env: Environment, c: Change, changes: list[ApiChange
 
 
 # -- the comparison ------------------------------------------------------------------------------------
-def _load(tree: Tree) -> dict[str, griffe.Object | griffe.Alias]:
+def _load(tree: Tree, only: set[str] | None = None) -> dict[str, griffe.Object | griffe.Alias]:
     """The distribution's top-level modules as griffe reads them, from a view of its own files only
     (not another distribution's modules in a shared namespace package, not its test suites)."""
     logging.getLogger("griffe").setLevel(logging.CRITICAL)  # its warnings are about docstrings
@@ -305,7 +316,7 @@ def _load(tree: Tree) -> dict[str, griffe.Object | griffe.Alias]:
     view = Path(tempfile.mkdtemp(prefix="oxwizard-api-view-"))
     try:
         for rel in tree.files:
-            if _is_tests(rel):
+            if _is_tests(rel) or (only is not None and rel not in only):
                 continue
             link = view / rel
             link.parent.mkdir(parents=True, exist_ok=True)
@@ -320,6 +331,18 @@ def _load(tree: Tree) -> dict[str, griffe.Object | griffe.Alias]:
     finally:  # griffe has read every file by now: the sources it keeps are in memory
         shutil.rmtree(view, ignore_errors=True)
     return loaded
+
+
+def _changed_files(old: Tree, new: Tree) -> set[str]:
+    """The source files to read: those that differ between the versions (or are in one only), and
+    the packages' ``__init__`` above them. A file with the same sha256 in both has the same API."""
+    same = {f for f in old.files if f in old.hashes and old.hashes[f] == new.hashes.get(f)}
+    out = {f for f in [*old.files, *new.files] if f not in same}
+    for f in list(out):
+        parts = PurePosixPath(f).parts
+        for n in range(1, len(parts)):
+            out.update("/".join([*parts[:n], f"__init__{suffix}"]) for suffix in _SOURCE_SUFFIXES)
+    return out
 
 
 def _is_tests(path: str) -> bool:
@@ -337,22 +360,17 @@ _SIGNATURE = {
 }
 
 
-def compare(
-    distribution: str,
-    version: str,
-    old: Tree,
-    new: Tree,
-    *,
-    before: dict[str, griffe.Object | griffe.Alias] | None = None,
-) -> tuple[list[ApiChange], list[str]]:
-    """The public names ``new`` removes, changes incompatibly or newly deprecates, and what was not read
-    (``before``: ``old`` already loaded)."""
+def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list[ApiChange], list[str]]:
+    """The public names ``new`` removes, changes incompatibly or newly deprecates, and what was not read.
+
+    Only the files that differ are read (see :func:`_changed_files`)."""
     changes: list[ApiChange] = []
     limits: list[str] = []
     if old.compiled or new.compiled:
         mods = sorted(set(old.compiled) | set(new.compiled))
         limits.append(f"compiled modules of {distribution} ({_sample(mods)}): their API is not read")
-    before, after = before if before is not None else _load(old), _load(new)
+    changed = _changed_files(old, new)
+    before, after = _load(old, changed), _load(new, changed)
     for top, old_mod in before.items():
         new_mod = after.get(top)
         if new_mod is None:
@@ -730,16 +748,7 @@ def api_impact(
         if hit is not None:
             done[c.name] = hit
     todo = [c for c in moving if c.name not in done and olds[c.name] is not None]
-    preloaded: dict[str, dict[str, griffe.Object | griffe.Alias]] = {}
-    with ThreadPoolExecutor(max_workers=1) as pool:  # the download overlaps reading the installed API
-        fetching = pool.submit(
-            contextvars.copy_context().run, new_trees, env, todo, index, cache, impact.not_checked
-        )
-        for c in todo:
-            tree = olds[c.name]
-            if tree is not None:
-                preloaded[c.name] = _load(tree)
-        trees = fetching.result()
+    trees = new_trees(env, todo, index, cache, impact.not_checked) if todo else {}
     tops: set[str] = set()
     for c in moving:
         old = olds[c.name]
@@ -753,7 +762,7 @@ def api_impact(
             new = trees.get(c.name)
             if new is None:
                 continue
-            done[c.name] = compare(c.name, str(c.to_version), old, new, before=preloaded.get(c.name))
+            done[c.name] = compare(c.name, str(c.to_version), old, new)
             _save_diff(cache, env, c, *done[c.name])
         found, limits = done[c.name]
         impact.changes += found
