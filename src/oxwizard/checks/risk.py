@@ -51,6 +51,13 @@ def assess(
     if baseline is not None and baseline.failed:
         score += 2
         reasons.append("baseline already failing: " + ", ".join(r.name for r in baseline.failed))
+    impact = plan.api_impact
+    broken = impact.breaking_uses if impact is not None else []
+    if impact is not None and broken:  # a name the code calls is gone or changed: it breaks when run
+        score += 4
+        reasons.append(
+            f"{len(broken)} use(s) of names removed or changed incompatibly: {impact.use_line(broken[0])}"
+        )
     blocked = [p for p in plan.problems()]
     if blocked:
         score += 3

@@ -35,7 +35,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "targets: ...'; in --json: 'resolutions'). The project's own files are read too: how the "
         "project is managed (uv, Poetry, pip-tools, requirements files, pyproject.toml) and, per file, "
         "the lines that must change so that rebuilding from the files keeps the upgrade, and the "
-        "lockfiles to regenerate with their own tool (in --json: 'project_files'). Nothing is written.",
+        "lockfiles to regenerate with their own tool (in --json: 'project_files'). The public API of each "
+        "distribution that changes is compared, statically, with the new version's (its wheel is "
+        "downloaded and read, never imported): removed names, incompatible signatures and new "
+        "deprecations, each with the project's and the installed dependents' uses by file:line, and "
+        "what could not be read (in --json: 'api_impact'). Nothing is written.",
     )
     p.add_argument("specs", nargs="+", metavar="SPEC", help="PEP 508 requirement, e.g. 'oxzep7==2.0.0'")
     add_env(p)
@@ -53,6 +57,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.checks.api_impact import api_impact
     from oxwizard.env.plan import compute_plan
     from oxwizard.env.project_files import plan_project_files
     from oxwizard.env.specs import parse_specs
@@ -63,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
     env.require_writable(args.break_system_packages)  # before pip resolves anything
     index = index_from(args, env, flags)
     plan = compute_plan(env, reqs, index)
+    project = project_from(args)
     plan.project_files = plan_project_files(
-        project_from(args), plan.changes, raise_floors=args.raise_floors, markers=env.markers
+        project, plan.changes, raise_floors=args.raise_floors, markers=env.markers
     )
+    plan.api_impact = api_impact(env, plan, index, project)
     if args.json:
         print_json(plan)
     else:
@@ -102,6 +109,8 @@ def render_plan(plan: Plan) -> str:
     if plan.new_problems and not plan.resolutions:
         lines.append("  to resolve it: no installed dependent, added as a target, clears it")
     lines.append("install exactly: " + " ".join(plan.pinned) if plan.pinned else "install exactly: -")
+    if plan.api_impact is not None:
+        lines += plan.api_impact.lines()
     files = plan.project_files
     if files is not None:
         lines.append(f"project: {files.managed_by()}")

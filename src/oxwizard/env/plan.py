@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from oxwizard.core import proc
 from oxwizard.core.errors import InstallerError, OxwizardError, ResolutionError
 from oxwizard.core.redact import redact_text, redact_url
+from oxwizard.env.api_report import ApiImpact
 from oxwizard.env.environment import Environment
 from oxwizard.env.project_files import ProjectFiles
 from oxwizard.env.specs import IndexOptions, spec_text
@@ -121,6 +122,8 @@ class Plan(BaseModel):
     resolutions: list[Resolution] = Field(default_factory=list)
     # how the project is managed and the edits to its files that make the upgrade last (None: not read)
     project_files: ProjectFiles | None = None
+    # the public API the new versions remove, change or deprecate, and who uses it (None: not read)
+    api_impact: ApiImpact | None = None
     created_at: str = ""
 
     @property
@@ -161,6 +164,8 @@ class Plan(BaseModel):
         exclude = {"created_at"} if self.resolutions else {"created_at", "resolutions"}
         if self.project_files is None:  # likewise for plans made before the project's files were read
             exclude.add("project_files")
+        if self.api_impact is None:  # and before the API impact was read
+            exclude.add("api_impact")
         data = self.model_dump(mode="json", exclude=exclude)
         # Index fields added later count only when set, so older runbooks keep their digest.
         base = IndexOptions().model_dump(mode="json")

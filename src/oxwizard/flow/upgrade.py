@@ -37,6 +37,7 @@ from oxwizard.runbook.repo import RunbookRepo
 if TYPE_CHECKING:
     from oxwizard.checks.risk import RiskSummary
     from oxwizard.checks.security import SecurityReport
+    from oxwizard.env.api_report import ApiImpact
     from oxwizard.runbook.project_branch import Landed
     from oxwizard.safety.checkpoint import Checkpoint
     from oxwizard.safety.rollback import RollbackResult
@@ -231,6 +232,7 @@ class UpgradeFlow:
             plan.project_files = plan_project_files(
                 self.project, plan.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
             )
+            plan.api_impact = self._api_impact(plan)
         self.plan = plan
         try:
             self.security = security_delta(
@@ -256,6 +258,16 @@ class UpgradeFlow:
         )
         self._step("plan", "passed", plan.summary(), time.monotonic() - started)
         return plan
+
+    def _api_impact(self, plan: Plan) -> ApiImpact | None:
+        """The plan's API impact (None, said in the output, when it cannot be read)."""
+        from oxwizard.checks.api_impact import api_impact
+
+        try:
+            return api_impact(self.env, plan, self.index, self.project)
+        except OxwizardError as exc:
+            self._output("plan", f"API impact unavailable: {exc}")
+            return None
 
     def stop_before_change(self, why: str) -> FlowOutcome:
         """End after :meth:`prepare`, before anything is changed (no checkpoint, no staging clone):

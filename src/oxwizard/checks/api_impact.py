@@ -1,0 +1,812 @@
+"""API impact, before anything is installed: what the new versions remove, change or deprecate, and
+who uses those names — the project's own code and the other installed distributions, with file:line.
+
+For every distribution the plan upgrades (or downgrades), the public API of the installed version
+(its files in the environment, the top-level modules named by its RECORD) is compared with the new
+version's, read from its wheel unpacked in a cache folder — nothing of the new version is imported
+or run. The comparison is griffe's (:func:`griffe.find_breaking_changes`, static: ``allow_inspection``
+is off); the deprecations are found in the source (``@deprecated`` decorators, and functions whose
+body calls ``warnings.warn(..., DeprecationWarning)`` or a subclass of it). The uses are found with
+:mod:`ast`: imports (aliases, inside ``try`` too), attribute access through imported names,
+``getattr`` and ``importlib.import_module`` with literal names. What cannot be read statically
+(computed names, star imports, compiled modules) is listed in ``not_checked``, not hidden.
+
+The new version's unpacked sources are cached per (distribution, version, sha256) in
+``$OXWIZARD_CACHE_DIR/api`` (else ``$XDG_CACHE_HOME/oxwizard/api``, else ``~/.cache/oxwizard/api``).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import textwrap
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+import griffe
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from oxwizard import __version__
+from oxwizard.core import proc
+from oxwizard.core.redact import redact_text
+from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Change, Plan
+from oxwizard.env.specs import IndexOptions
+from oxwizard.safety.records import record_entries
+
+_SOURCE_SUFFIXES = (".py", ".pyi")
+_COMPILED_SUFFIXES = (".so", ".pyd")
+_SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "build", "dist"}
+_MAX_NOT_CHECKED_SAMPLES = 3
+
+
+def api_cache_dir() -> Path:
+    """``$OXWIZARD_CACHE_DIR/api``, else ``$XDG_CACHE_HOME/oxwizard/api``, else ``~/.cache/oxwizard/api``."""
+    explicit = os.environ.get("OXWIZARD_CACHE_DIR")
+    if explicit:
+        return Path(explicit) / "api"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "oxwizard" / "api"
+
+
+# -- the tree of one version ---------------------------------------------------------------------------
+@dataclass
+class Tree:
+    """One version's files: where its modules are, which top-level ones are its own, what is compiled."""
+
+    root: Path  # the folder the top-level modules are in (site-packages, or the unpacked wheel)
+    tops: list[str]  # its top-level importable modules
+    compiled: list[str] = field(default_factory=list)  # dotted modules with no .py/.pyi beside them
+    files: list[str] = field(default_factory=list)  # its .py/.pyi files, relative to root
+    hashes: dict[str, str] = field(default_factory=dict)  # file -> hex sha256, where known
+
+
+def tree_from_record(root: Path, record: Iterable[tuple[str, str | None]]) -> Tree:
+    """The modules a RECORD lists, (path, hex sha256 or None) (paths relative to ``root``; ``../``
+    ones, scripts, are not modules)."""
+    files: list[str] = []
+    compiled: list[str] = []
+    tops: dict[str, None] = {}
+    hashes: dict[str, str] = {}
+    for path, digest in record:
+        if digest:
+            hashes[path] = digest
+        parts = PurePosixPath(path).parts
+        if not parts or parts[0] == ".." or parts[0].endswith((".dist-info", ".data")):
+            continue
+        if "__pycache__" in parts:
+            continue
+        name = parts[-1]
+        if name.endswith(_SOURCE_SUFFIXES):
+            files.append(path)
+        elif name.endswith(_COMPILED_SUFFIXES):
+            compiled.append(path)
+        else:
+            continue
+    sources = {_module_of(f) for f in files}
+    for path in [*files, *compiled]:
+        module = _module_of(path).split(".")
+        # a namespace package (no __init__ of its own: google, zope) is shared with other
+        # distributions: this one's modules are those one level down (google.protobuf)
+        top = module[:2] if module[0] not in sources and len(module) > 1 else module[:1]
+        if all(part.isidentifier() for part in top):
+            tops[".".join(top)] = None
+    return Tree(
+        root=root,
+        tops=sorted(tops),
+        compiled=sorted(m for m in {_module_of(c) for c in compiled} if m not in sources),
+        files=sorted(files),
+        hashes={f: hashes[f] for f in files if f in hashes},
+    )
+
+
+def _module_of(path: str) -> str:
+    """``pkg/sub/mod.py`` -> ``pkg.sub.mod``; ``pkg/__init__.py`` -> ``pkg``; ``m.cp311.so`` -> ``m``."""
+    parts = list(PurePosixPath(path).parts)
+    parts[-1] = parts[-1].split(".")[0]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def installed_tree(env: Environment, name: str) -> Tree | None:
+    """The installed distribution's files, from its RECORD (None when it has none)."""
+    dist = env.distributions.get(canonicalize_name(name))
+    if dist is None or not dist.metadata_dir:
+        return None
+    info = Path(dist.metadata_dir)
+    rows = record_entries(info)
+    return tree_from_record(info.parent, rows) if rows else None
+
+
+# -- the new version: its wheel, unpacked once ---------------------------------------------------------
+def new_trees(
+    env: Environment, changes: list[Change], index: IndexOptions, cache: Path, not_checked: list[str]
+) -> dict[str, Tree]:
+    """Each change's new version unpacked (sources only) in ``cache``, downloaded when not there yet.
+
+    One ``pip download --no-deps --only-binary :all:`` for all that are missing (a wheel already on
+    disk, from find-links, is read where it is)."""
+    out: dict[str, Tree] = {}
+    missing: list[Change] = []
+    for c in changes:
+        tree = _cached_tree(cache, c)
+        if tree is not None:
+            out[c.name] = tree
+            continue
+        local = _local_wheel(c)
+        if local is not None:
+            _unpack_into(out, local, cache, c, not_checked)
+        else:
+            missing.append(c)
+    if missing:
+        with tempfile.TemporaryDirectory(prefix="oxwizard-api-") as tmp:
+            wheels = _download(env, missing, index, Path(tmp), not_checked)
+            for c in missing:
+                wheel = wheels.get(c.name)
+                if wheel is not None:
+                    _unpack_into(out, wheel, cache, c, not_checked)
+    return out
+
+
+def _unpack_into(out: dict[str, Tree], wheel: Path, cache: Path, c: Change, not_checked: list[str]) -> None:
+    try:
+        out[c.name] = _unpack(wheel, cache, c)
+    except (OSError, zipfile.BadZipFile) as exc:  # a cache folder not writable, a broken wheel
+        not_checked.append(f"{c.name} {c.to_version}: its wheel could not be read ({exc})")
+
+
+def _cache_key(c: Change) -> str:
+    return f"{c.name}-{c.to_version}-{(c.sha256 or 'nohash')[:16]}"
+
+
+def _cached_tree(cache: Path, c: Change) -> Tree | None:
+    folder = cache / _cache_key(c)
+    try:
+        meta = json.loads((folder / "tree.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return Tree(
+        root=folder / "src",
+        tops=meta["tops"],
+        compiled=meta["compiled"],
+        files=meta["files"],
+        hashes=meta.get("hashes", {}),
+    )
+
+
+def _local_wheel(c: Change) -> Path | None:
+    parts = urlsplit(c.source)
+    if parts.scheme != "file" or not parts.path.endswith(".whl"):
+        return None
+    path = Path(unquote(parts.path))
+    return path if path.is_file() else None
+
+
+def _download(
+    env: Environment, changes: list[Change], index: IndexOptions, dest: Path, not_checked: list[str]
+) -> dict[str, Path]:
+    """The wheels of ``changes`` by name, downloaded into ``dest``; one pip for all (one each on failure)."""
+
+    def run(batch: list[Change]) -> str | None:
+        argv = [
+            *env.pip_argv(),
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--dest",
+            str(dest),
+            *index.pip_args(),
+            "--",
+            *[f"{c.name}=={c.to_version}" for c in batch],
+        ]
+        result = proc.run(argv, env=proc.pip_environment(), timeout=600)
+        if result.ok:
+            return None
+        errors = [ln for ln in result.stderr.splitlines() if ln.startswith("ERROR:")]
+        return redact_text((errors or ["pip download failed"])[0].removeprefix("ERROR: "))
+
+    if run(changes) is not None:
+        for c in changes:
+            why = run([c])
+            if why is not None:
+                not_checked.append(f"{c.name} {c.to_version}: no wheel to read ({why})")
+    found: dict[str, Path] = {}
+    for wheel in dest.glob("*.whl"):
+        try:
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+        except InvalidWheelFilename:
+            continue
+        found[canonicalize_name(name)] = wheel
+    return found
+
+
+def _unpack(wheel: Path, cache: Path, c: Change) -> Tree:
+    """The wheel's sources and RECORD, unpacked into the cache (atomically: a rename)."""
+    folder = cache / _cache_key(c)
+    cache.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
+    try:
+        rows: list[tuple[str, str | None]] = []
+        with zipfile.ZipFile(wheel) as archive:
+            for member in archive.namelist():
+                parts = PurePosixPath(member).parts
+                if not member.endswith(_SOURCE_SUFFIXES) or ".." in parts or member.startswith("/"):
+                    rows.append((member, None))
+                    continue
+                data = archive.read(member)
+                target = work / "src" / member
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                rows.append((member, hashlib.sha256(data).hexdigest()))
+        (work / "src").mkdir(exist_ok=True)
+        tree = tree_from_record(work / "src", rows)
+        meta = {"tops": tree.tops, "compiled": tree.compiled, "files": tree.files, "hashes": tree.hashes}
+        (work / "tree.json").write_text(json.dumps(meta), encoding="utf-8")
+        try:
+            work.rename(folder)
+        except OSError:  # another run cached it meanwhile
+            shutil.rmtree(work, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    tree.root = folder / "src"
+    return tree
+
+
+# -- the comparison, cached per (distribution, installed version, new version) ---------------------------
+_DIFF_FORMAT = 1  # bump when what compare() reports changes (so does a new oxwizard version)
+
+
+def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
+    dist = env.distributions.get(c.name)
+    if dist is None or dist.editable or not dist.metadata_dir:
+        return None  # an editable install's files are the user's: never cached
+    try:
+        record = hashlib.sha256((Path(dist.metadata_dir) / "RECORD").read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
+    new = _cache_key(c).removeprefix(c.name + "-")
+    key = f"{c.name}-{c.from_version}-{record}-{new}-{__version__}.{_DIFF_FORMAT}"
+    return cache / "diff" / f"{key}.json"
+
+
+def _cached_diff(cache: Path, env: Environment, c: Change) -> tuple[list[ApiChange], list[str]] | None:
+    path = _diff_path(cache, env, c)
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [ApiChange.model_validate(x) for x in data["changes"]], [str(x) for x in data["limits"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _save_diff(cache: Path, env: Environment, c: Change, changes: list[ApiChange], limits: list[str]) -> None:
+    path = _diff_path(cache, env, c)
+    if path is None:
+        return
+    data = {"changes": [x.model_dump(mode="json") for x in changes], "limits": limits}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(path)
+    except OSError:  # a cache that cannot be written costs time next time, nothing else
+        pass
+
+
+# -- the comparison ------------------------------------------------------------------------------------
+def _load(tree: Tree, only: set[str] | None = None) -> dict[str, griffe.Object | griffe.Alias]:
+    """The distribution's top-level modules as griffe reads them, from a view of its own files only
+    (not another distribution's modules in a shared namespace package, not its test suites)."""
+    logging.getLogger("griffe").setLevel(logging.CRITICAL)  # its warnings are about docstrings
+    loaded: dict[str, griffe.Object | griffe.Alias] = {}
+    view = Path(tempfile.mkdtemp(prefix="oxwizard-api-view-"))
+    try:
+        for rel in tree.files:
+            if _is_tests(rel) or (only is not None and rel not in only):
+                continue
+            link = view / rel
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(tree.root / rel)
+        for top in tree.tops:
+            if top in tree.compiled:
+                continue
+            try:
+                loaded[top] = griffe.load(top, search_paths=[view], allow_inspection=False, store_source=True)
+            except (ImportError, griffe.GriffeError, SyntaxError, OSError):
+                continue
+    finally:  # griffe has read every file by now: the sources it keeps are in memory
+        shutil.rmtree(view, ignore_errors=True)
+    return loaded
+
+
+def _changed_files(old: Tree, new: Tree) -> set[str]:
+    """The source files to read: those that differ between the versions (or are in one only), and
+    the packages' ``__init__`` above them. A file with the same sha256 in both has the same API."""
+    same = {f for f in old.files if f in old.hashes and old.hashes[f] == new.hashes.get(f)}
+    out = {f for f in [*old.files, *new.files] if f not in same}
+    for f in list(out):
+        parts = PurePosixPath(f).parts
+        for n in range(1, len(parts)):
+            out.update("/".join([*parts[:n], f"__init__{suffix}"]) for suffix in _SOURCE_SUFFIXES)
+    return out
+
+
+def _is_tests(path: str) -> bool:
+    """A test suite shipped inside a package (``pandas/tests/…``, ``conftest.py``): not its API."""
+    parts = PurePosixPath(path).parts
+    return parts[-1] == "conftest.py" or any(p in ("tests", "test") for p in parts[:-1])
+
+
+_SIGNATURE = {
+    "PARAMETER_MOVED": "positional parameter {} moved",
+    "PARAMETER_REMOVED": "parameter {} removed",
+    "PARAMETER_CHANGED_KIND": "parameter {} changed kind",
+    "PARAMETER_CHANGED_REQUIRED": "parameter {} now required",
+    "PARAMETER_ADDED_REQUIRED": "required parameter {} added",
+}
+
+
+def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list[ApiChange], list[str]]:
+    """The public names ``new`` removes, changes incompatibly or newly deprecates, and what was not read.
+
+    Only the files that differ are read (see :func:`_changed_files`)."""
+    changes: list[ApiChange] = []
+    limits: list[str] = []
+    if old.compiled or new.compiled:
+        mods = sorted(set(old.compiled) | set(new.compiled))
+        limits.append(f"compiled modules of {distribution} ({_sample(mods)}): their API is not read")
+    changed = _changed_files(old, new)
+    before, after = _load(old, changed), _load(new, changed)
+    for top, old_mod in before.items():
+        new_mod = after.get(top)
+        if new_mod is None:
+            if top in new.tops:  # there, but griffe could not read it
+                limits.append(f"{distribution} {version} {top}: not read")
+            elif top not in new.compiled:
+                changes.append(ApiChange(distribution=distribution, version=version, kind="removed",
+                                         path=top, what="module"))  # fmt: skip
+            continue
+        try:
+            breakages = list(griffe.find_breaking_changes(old_mod, new_mod))
+        except Exception as exc:  # noqa: BLE001 - griffe on code it cannot follow: said, not hidden
+            limits.append(f"{distribution} {top}: not compared ({type(exc).__name__})")
+            continue
+        moved = _index(new_mod)
+        modules = [o for o in _walk(new_mod) if o.is_module]
+        by_path = {m.path: m for m in modules}
+        for b in breakages:
+            change = _from_breakage(distribution, version, b, moved, modules)
+            if change is not None and change.kind == "removed":
+                change = _served_by_getattr(change, by_path)
+            if change is not None:
+                changes.append(change)
+        new_dep = dict(_deprecated(new_mod, limits))
+        old_dep = dict(_deprecated(old_mod, [], only=set(new_dep))) if new_dep else {}
+        for path, (what, detail) in new_dep.items():
+            if path not in old_dep:
+                changes.append(ApiChange(distribution=distribution, version=version, kind="deprecated",
+                                         path=path, what=what, detail=detail))  # fmt: skip
+    merged: dict[tuple[str, str], ApiChange] = {}  # a signature's several changes in one detail
+    for c in changes:
+        first = merged.setdefault((c.kind, c.path), c)
+        if first is not c and c.detail and c.detail not in first.detail and first.kind != "removed":
+            first.detail = f"{first.detail}; {c.detail}" if first.detail else c.detail
+    return list(merged.values()), limits
+
+
+def _from_breakage(
+    distribution: str,
+    version: str,
+    b: griffe.Breakage,
+    moved: dict[str, list[tuple[str, str]]],
+    modules: list[griffe.Object],
+) -> ApiChange | None:
+    kind = b.kind.name
+    obj = b.obj
+    what = _what(obj)
+    if kind == "OBJECT_REMOVED":
+        homes = [p for p, k in moved.get(obj.name, []) if k == what and p != obj.path]
+        if not homes and isinstance(obj, griffe.Object) and obj.is_module:
+            homes = _module_homes(obj, modules)
+        return ApiChange(distribution=distribution, version=version, kind="removed", path=obj.path,
+                         what=what, moved_to=homes[0] if len(homes) == 1 else None)  # fmt: skip
+    if kind in _SIGNATURE:
+        param = getattr(b.old_value, "name", None) or getattr(b.new_value, "name", "")
+        detail = _SIGNATURE[kind].format(f"'{param}'")
+        return ApiChange(distribution=distribution, version=version, kind="signature", path=obj.path,
+                         what=what, detail=detail)  # fmt: skip
+    if kind == "OBJECT_CHANGED_KIND":
+        detail = f"now a {getattr(b.new_value, 'value', b.new_value)}"
+        return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
+                         what=what, detail=detail)  # fmt: skip
+    if kind == "CLASS_REMOVED_BASE":
+        detail = f"base class {b.old_value} removed"
+        return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
+                         what=what, detail=detail)  # fmt: skip
+    return None  # defaults, return and attribute types or values: not incompatible for a caller
+
+
+def _served_by_getattr(change: ApiChange, modules: dict[str, griffe.Object]) -> ApiChange | None:
+    """A removed name that its module's new ``__getattr__`` still serves (named there as a literal):
+    deprecated when that ``__getattr__`` warns a deprecation, else not a change at all."""
+    parent, _, name = change.path.rpartition(".")
+    module = modules.get(parent)
+    hook = module.members.get("__getattr__") if module is not None else None
+    if hook is None or isinstance(hook, griffe.Alias) or not hook.is_function:
+        return change
+    try:
+        literals = {
+            node.value
+            for node in ast.walk(ast.parse(textwrap.dedent(hook.source)))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+    except SyntaxError:
+        return change
+    if name not in literals:
+        return change
+    if _warns_deprecation(hook.source, {"DeprecationWarning", "PendingDeprecationWarning"}) is None:
+        return None
+    detail = f"still served by {parent}.__getattr__, with a deprecation warning"
+    return change.model_copy(update={"kind": "deprecated", "detail": detail})
+
+
+def _module_homes(old: griffe.Object, modules: list[griffe.Object]) -> list[str]:
+    """The new modules that define every public name the removed module ``old`` defined."""
+    names = {n for n, m in old.members.items() if not n.startswith("_") and not m.is_alias}
+    if not names:
+        return []
+    return [m.path for m in modules if names <= {n for n, o in m.members.items() if not o.is_alias}]
+
+
+def _what(obj: object) -> str:
+    kind = getattr(obj, "kind", None)
+    value = getattr(kind, "value", "object")
+    return str(value)
+
+
+def _walk(obj: griffe.Object | griffe.Alias) -> Iterator[griffe.Object]:
+    """Every object defined in ``obj`` (not aliases to elsewhere), ``obj`` included."""
+    if isinstance(obj, griffe.Alias):
+        return
+    yield obj
+    for member in list(obj.members.values()):
+        yield from _walk(member)
+
+
+def _index(mod: griffe.Object | griffe.Alias) -> dict[str, list[tuple[str, str]]]:
+    """The new version's public objects by name: where a removed name may have moved to."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for obj in _walk(mod):
+        if obj.name.startswith("_"):
+            continue
+        out.setdefault(obj.name, []).append((obj.path, _what(obj)))
+    return out
+
+
+def _deprecated(
+    mod: griffe.Object | griffe.Alias, limits: list[str], only: set[str] | None = None
+) -> Iterator[tuple[str, tuple[str, str]]]:
+    """(path, (what, detail)) of every public function or class marked deprecated in ``mod`` (of those
+    in ``only`` when given)."""
+    objects = list(_walk(mod))
+    warnings_classes = {"DeprecationWarning", "PendingDeprecationWarning"}
+    for obj in objects:  # the package's own DeprecationWarning subclasses (one level is enough here)
+        if obj.is_class and any("DeprecationWarning" in str(base) for base in getattr(obj, "bases", [])):
+            warnings_classes.add(obj.name)
+    for obj in objects:
+        if not (obj.is_function or obj.is_class) or _private(obj.path):
+            continue
+        if only is not None and _deprecation_of(obj, "")[0] not in only:
+            continue
+        decorators = [str(d.value) for d in getattr(obj, "decorators", [])]
+        if any(d.split("(")[0].split(".")[-1] == "deprecated" for d in decorators):
+            yield _deprecation_of(obj, "marked @deprecated")
+            continue
+        if not obj.is_function:
+            continue
+        source = obj.source
+        if "warn" not in source or not any(cat in source for cat in warnings_classes):
+            continue  # most functions: no need to parse them
+        message = _warns_deprecation(source, warnings_classes)
+        if message is None:
+            continue
+        if obj.name == "__getattr__" and obj.parent is not None and obj.parent.is_module:
+            limits.append(
+                f"{obj.parent.path}.__getattr__ serves deprecated names: those not spelled out are not read"
+            )
+            continue
+        yield _deprecation_of(obj, message)
+
+
+def _private(path: str) -> bool:
+    """``a._b.c``: a name users are not meant to use (dunders like ``__init__`` are not private)."""
+    return any(p.startswith("_") and not (p.startswith("__") and p.endswith("__")) for p in path.split("."))
+
+
+def _deprecation_of(obj: griffe.Object, detail: str) -> tuple[str, tuple[str, str]]:
+    target = obj.parent if obj.name in ("__init__", "__new__") and obj.parent is not None else obj
+    return target.path, (_what(target), detail)
+
+
+def _warns_deprecation(source: str, categories: set[str]) -> str | None:
+    """The message (or ``warns DeprecationWarning``) when the function's own body warns a deprecation."""
+    try:
+        tree = ast.parse(textwrap.dedent(source))
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name != "warn":
+            continue
+        category = node.args[1] if len(node.args) > 1 else None
+        for kw in node.keywords:
+            if kw.arg == "category":
+                category = kw.value
+        cat = _dotted(category) if category is not None else None
+        if cat is None or cat.split(".")[-1] not in categories:
+            continue
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return first.value if len(first.value) <= 120 else first.value[:117] + "..."
+        return f"warns {cat.split('.')[-1]}"
+    return None
+
+
+def _sample(items: list[str]) -> str:
+    head = ", ".join(items[:_MAX_NOT_CHECKED_SAMPLES])
+    more = len(items) - _MAX_NOT_CHECKED_SAMPLES
+    return f"{head}, and {more} more" if more > 0 else head
+
+
+# -- the uses ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Use:
+    line: int
+    name: str  # the dotted name used
+
+
+def _dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple[list[Use], list[str]]:
+    """The dotted names of ``tops``' modules that ``source`` uses, by line, and what it does that
+    cannot be followed statically (star imports, computed names) as ``file:line: …`` notes."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return [], []
+    bound: dict[str, str] = {}  # local name -> the dotted name it stands for (the whole file: no scopes)
+    uses: list[Use] = []
+    limits: list[str] = []
+
+    def ours(dotted: str) -> bool:
+        return dotted.split(".")[0] in tops
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if ours(alias.name):
+                    uses.append(Use(node.lineno, alias.name))
+                    if alias.asname:
+                        bound[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        bound[top] = top
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and ours(node.module):
+            for alias in node.names:
+                if alias.name == "*":
+                    limits.append(
+                        f"{filename}:{node.lineno}: from {node.module} import * (names from it not followed)"
+                    )
+                    continue
+                full = f"{node.module}.{alias.name}"
+                uses.append(Use(node.lineno, full))
+                bound[alias.asname or alias.name] = full
+    if not bound and not uses:
+        return [], limits
+    _Uses(bound, ours, filename, uses, limits).visit(tree)
+    return sorted(set(uses), key=lambda u: (u.line, u.name)), limits
+
+
+class _Uses(ast.NodeVisitor):
+    """The attribute chains through imported names (the outermost of each chain), and dynamic access."""
+
+    def __init__(
+        self,
+        bound: dict[str, str],
+        ours: Callable[[str], bool],
+        filename: str,
+        uses: list[Use],
+        limits: list[str],
+    ) -> None:
+        self.bound, self.ours, self.filename, self.uses, self.limits = bound, ours, filename, uses, limits
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        dotted = _dotted(node)
+        if dotted is None:  # a chain on a call or a subscript: its inner parts may still be ours
+            self.generic_visit(node)
+            return
+        head, _, rest = dotted.partition(".")
+        if head in self.bound:
+            self.uses.append(Use(node.lineno, f"{self.bound[head]}.{rest}"))
+
+    def visit_Call(self, node: ast.Call) -> None:
+        self.uses += _dynamic(node, self.bound, self.ours, self.filename, self.limits)
+        self.generic_visit(node)
+
+
+def _dynamic(
+    node: ast.Call, bound: dict[str, str], ours: Callable[[str], bool], filename: str, limits: list[str]
+) -> list[Use]:
+    """``getattr(mod, "x")``, ``importlib.import_module("a.b")``: followed if literal, noted if not."""
+    func = _dotted(node.func) or ""
+    first = node.args[0] if node.args else None
+    second = node.args[1] if len(node.args) > 1 else None
+    if func in ("getattr", "hasattr") and isinstance(first, ast.Name | ast.Attribute):
+        base = _dotted(first)
+        head, _, rest = (base or "").partition(".")
+        if head not in bound:
+            return []
+        target = bound[head] + (f".{rest}" if rest else "")
+        if isinstance(second, ast.Constant) and isinstance(second.value, str):
+            return [Use(node.lineno, f"{target}.{second.value}")]
+        limits.append(f"{filename}:{node.lineno}: {func}({target}, …) with a computed name")
+    elif func.split(".")[-1] in ("import_module", "__import__") and first is not None:
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return [Use(node.lineno, first.value)] if ours(first.value) else []
+        limits.append(f"{filename}:{node.lineno}: {func}(…) with a computed module name")
+    return []
+
+
+MAX_PROJECT_FILES = 5000  # a project given as a home folder must not be read whole
+
+
+def project_files(project: Path) -> Iterator[Path]:
+    """The project's own Python files (not its virtual environments, caches or hidden folders)."""
+    for folder, dirs, files in os.walk(project):
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if not d.startswith(".") and d not in _SKIP_DIRS and not (Path(folder, d) / "pyvenv.cfg").exists()
+        )
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield Path(folder, name)
+
+
+def _dependents(env: Environment, changed: set[str]) -> list[str]:
+    """Installed distributions (not changed themselves) that require one of ``changed``."""
+    out = []
+    for name, dist in env.distributions.items():
+        if name in changed:
+            continue
+        for text in dist.requires:
+            try:
+                if canonicalize_name(Requirement(text).name) in changed:
+                    out.append(name)
+                    break
+            except InvalidRequirement:
+                continue
+    return out
+
+
+def _join(uses: list[Use], changes: list[ApiChange]) -> list[tuple[Use, ApiChange]]:
+    """Each use with the most specific change it meets (the name itself, or a module/class above it)."""
+    by_path: dict[str, ApiChange] = {}
+    for c in changes:  # the breaking change first when a name is also deprecated
+        by_path.setdefault(c.path, c)
+    out = []
+    for use in uses:
+        parts = use.name.split(".")
+        for n in range(len(parts), 0, -1):
+            change = by_path.get(".".join(parts[:n]))
+            if change is not None:
+                out.append((use, change))
+                break
+    return out
+
+
+# -- all of it -----------------------------------------------------------------------------------------
+def api_impact(
+    env: Environment, plan: Plan, index: IndexOptions, project: Path | None, *, cache: Path | None = None
+) -> ApiImpact:
+    """The plan's API changes, joined with their uses in ``project`` and in the installed dependents."""
+    impact = ApiImpact()
+    moving = [c for c in plan.changes if c.from_version and c.to_version and c.from_version != c.to_version]
+    if not moving:
+        return impact
+    cache = cache or api_cache_dir()
+    olds = {c.name: installed_tree(env, c.name) for c in moving}
+    done: dict[str, tuple[list[ApiChange], list[str]]] = {}
+    for c in moving:
+        hit = _cached_diff(cache, env, c)
+        if hit is not None:
+            done[c.name] = hit
+    todo = [c for c in moving if c.name not in done and olds[c.name] is not None]
+    trees = new_trees(env, todo, index, cache, impact.not_checked) if todo else {}
+    tops: set[str] = set()
+    for c in moving:
+        old = olds[c.name]
+        if old is None:
+            impact.not_checked.append(
+                f"{c.name} {c.from_version}: no RECORD, its installed files are unknown"
+            )
+            continue
+        tops |= {top.split(".")[0] for top in old.tops}
+        if c.name not in done:
+            new = trees.get(c.name)
+            if new is None:
+                continue
+            done[c.name] = compare(c.name, str(c.to_version), old, new)
+            _save_diff(cache, env, c, *done[c.name])
+        found, limits = done[c.name]
+        impact.changes += found
+        impact.not_checked += limits
+    if not impact.changes and not tops:
+        return impact
+    if project is not None:
+        for n, path in enumerate(project_files(project)):
+            if n == MAX_PROJECT_FILES:
+                impact.not_checked.append(f"{project}: the Python files after the first {n}")
+                break
+            _scan(impact, path, path.relative_to(project).as_posix(), tops, "", "")
+    for name in _dependents(env, {c.name for c in moving}):
+        dep = installed_tree(env, name)
+        if dep is None:
+            continue
+        version = env.distributions[name].version
+        if dep.compiled:
+            impact.not_checked.append(
+                f"compiled modules of {name} ({_sample(dep.compiled)}): their uses are not read"
+            )
+        for rel in dep.files:
+            _scan(impact, dep.root / rel, rel, tops, name, version)
+    impact.uses.sort(key=lambda u: (u.user != "", u.user, u.file, u.line))
+    used = {u.change for u in impact.uses}  # a private name (a._b) counts only where it is used
+    impact.changes = [c for c in impact.changes if c.path in used or not _private(c.path)]
+    return impact
+
+
+def _scan(impact: ApiImpact, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return
+    if not any(top in text for top in tops):
+        return
+    uses, limits = find_uses(text, tops, filename=rel if not user else f"{rel} ({user})")
+    impact.not_checked += limits
+    seen = {(u.user, u.file, u.line, u.change) for u in impact.uses}
+    for use, change in _join(uses, impact.changes):
+        key = (user, rel, use.line, change.path)
+        if key in seen:
+            continue
+        seen.add(key)
+        kind: ApiChangeKind = change.kind
+        impact.uses.append(ApiUse(user=user, user_version=version, file=rel, line=use.line, name=use.name,
+                                  change=change.path, kind=kind))  # fmt: skip

@@ -1,0 +1,309 @@
+"""API impact before install: the names a new version removes, changes or deprecates, joined with who
+uses them (the project's code and the installed dependents), on the real demo and on real wheels."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from test_plan import make_venv
+
+from oxwizard.checks.api_impact import Tree, api_impact, compare, find_uses, new_trees, tree_from_record
+from oxwizard.checks.risk import assess
+from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.demo.wheels import build_wheel
+from oxwizard.env.environment import Environment
+from oxwizard.env.plan import Plan, compute_plan
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.runbook.model import load_runbook
+
+
+def offline(demo: DemoSandbox) -> IndexOptions:
+    return IndexOptions.build(find_links=[str(demo.wheelhouse)], no_index=True)
+
+
+def planned(demo: DemoSandbox, spec: str, cache: Path) -> Plan:
+    env = Environment.open(demo.venv)
+    plan = compute_plan(env, parse_specs([spec]), offline(demo))
+    plan.api_impact = api_impact(env, plan, offline(demo), demo.project, cache=cache)
+    return plan
+
+
+@pytest.fixture(scope="module")
+def plan_20(demo_template: DemoSandbox, tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    return planned(demo_template, "oxzep7==2.0.0", tmp_path_factory.mktemp("api-cache"))
+
+
+def uses_of(plan: Plan) -> set[tuple[str, str, int, str, str, str]]:
+    assert plan.api_impact is not None
+    return {(u.user, u.file, u.line, u.name, u.change, u.kind) for u in plan.api_impact.uses}
+
+
+def test_2_0_0_names_the_removed_names_and_the_projects_and_the_plugins_uses(plan_20: Plan) -> None:
+    impact = plan_20.api_impact
+    assert impact is not None
+    assert {(c.kind, c.what, c.path) for c in impact.changes} == {
+        ("removed", "module", "oxzep7.fmt"),
+        ("removed", "function", "oxzep7.legacy_parse"),
+    }
+    fmt = impact.change("oxzep7.fmt")
+    assert fmt is not None and fmt.moved_to == "oxzep7.formatting"  # same functions, new module
+    assert {
+        ("", "demoapp/app.py", 24, "oxzep7.fmt.render", "oxzep7.fmt", "removed"),  # inside try/except
+        ("", "demoapp/app.py", 33, "oxzep7.legacy_parse", "oxzep7.legacy_parse", "removed"),  # attribute
+        ("oxzep7-plugin", "oxzep7_plugin/__init__.py", 1, "oxzep7.fmt.render", "oxzep7.fmt", "removed"),
+    } <= uses_of(plan_20)
+    assert impact.not_checked == []
+    # it is part of the plan: its digest covers it
+    assert plan_20.digest() != plan_20.model_copy(update={"api_impact": None}).digest()
+
+
+def test_1_5_0_predicts_only_the_deprecation_with_its_use(demo_template: DemoSandbox, tmp_path: Path) -> None:
+    plan = planned(demo_template, "oxzep7==1.5.0", tmp_path)
+    assert plan.api_impact is not None
+    assert [(c.kind, c.path) for c in plan.api_impact.changes] == [("deprecated", "oxzep7.legacy_parse")]
+    assert "will be removed in oxzep7 2.0" in plan.api_impact.changes[0].detail  # the warning's text
+    assert ("", "demoapp/app.py", 33, "oxzep7.legacy_parse", "oxzep7.legacy_parse", "deprecated") in uses_of(
+        plan
+    )
+    assert plan.api_impact.breaking_uses == []
+    assert not any("removed or changed" in r for r in assess(plan).reasons)
+
+
+def test_risk_weighs_a_removed_name_in_use_as_high(plan_20: Plan) -> None:
+    without = assess(plan_20.model_copy(update={"api_impact": None}))
+    risk = assess(plan_20)
+    assert without.level != "high"
+    assert risk.level == "high"
+    assert any(
+        "removed or changed incompatibly: demoapp/app.py:24 uses oxzep7.fmt.render" in r for r in risk.reasons
+    )
+
+
+def test_plan_command_lists_each_use_with_file_and_line(demo_template: DemoSandbox, tmp_path: Path) -> None:
+    argv = [sys.executable, "-m", "oxwizard", "plan", "oxzep7==2.0.0", "--env", str(demo_template.venv)]
+    argv += [
+        "--project",
+        str(demo_template.project),
+        "--no-index",
+        "--find-links",
+        str(demo_template.wheelhouse),
+    ]
+    env = {**os.environ, "OXWIZARD_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert (
+        "demoapp/app.py:24 uses oxzep7.fmt.render — "
+        "module oxzep7.fmt removed in 2.0.0 (now oxzep7.formatting?)"
+    ) in lines
+    assert (
+        "oxzep7_plugin/__init__.py:1 (installed oxzep7-plugin 1.0.0) uses oxzep7.fmt.render — "
+        "module oxzep7.fmt removed in 2.0.0 (now oxzep7.formatting?)"
+    ) in lines
+    assert (
+        "demoapp/app.py:33 uses oxzep7.legacy_parse — function oxzep7.legacy_parse removed in 2.0.0" in lines
+    )
+    assert any(p.name.startswith("oxzep7-2.0.0-") for p in (tmp_path / "api").iterdir())  # cached
+
+
+def test_the_recorded_runbook_holds_the_impact(recorded_20: tuple[DemoSandbox, Path]) -> None:
+    _, path = recorded_20
+    runbook = load_runbook(path)  # validates the plan's digest, api_impact included
+    assert ("", "demoapp/app.py", 24, "oxzep7.fmt.render", "oxzep7.fmt", "removed") in uses_of(runbook.plan)
+    risk = next(d for d in runbook.decisions if d.step == "risk")
+    assert risk.answer.startswith("high risk")
+    assert risk.evidence is not None and "demoapp/app.py:24 uses oxzep7.fmt.render" in risk.evidence.detail
+
+
+def test_uses_through_aliases_attributes_and_literal_dynamic_access_and_the_limits() -> None:
+    source = """\
+import os
+import oxzep7 as ox
+import oxzep7.fmt
+from oxzep7 import fmt as f, parse
+from other import thing
+try:
+    from oxzep7.fmt import render
+except ImportError:
+    render = None
+
+def go(name):
+    import importlib
+    ox.legacy_parse("a")
+    f.render([])
+    oxzep7.fmt.render([])
+    getattr(ox, "legacy_parse")
+    getattr(ox, name)
+    importlib.import_module("oxzep7.fmt")
+    importlib.import_module(name)
+    thing.legacy_parse
+from oxzep7.cli import *
+"""
+    uses, limits = find_uses(source, {"oxzep7"}, filename="m.py")
+    assert {(u.line, u.name) for u in uses} == {
+        (2, "oxzep7"),
+        (3, "oxzep7.fmt"),
+        (4, "oxzep7.fmt"),
+        (4, "oxzep7.parse"),
+        (7, "oxzep7.fmt.render"),
+        (13, "oxzep7.legacy_parse"),
+        (14, "oxzep7.fmt.render"),
+        (15, "oxzep7.fmt.render"),
+        (16, "oxzep7.legacy_parse"),
+        (18, "oxzep7.fmt"),
+    }
+    assert sorted(limits) == [
+        "m.py:17: getattr(oxzep7, …) with a computed name",
+        "m.py:19: importlib.import_module(…) with a computed module name",
+        "m.py:21: from oxzep7.cli import * (names from it not followed)",
+    ]
+
+
+def _tree(folder: Path, wheel: Path) -> Tree:
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(folder)
+        names = archive.namelist()
+        return tree_from_record(folder, [(n, hashlib.sha256(archive.read(n)).hexdigest()) for n in names])
+
+
+def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path: Path) -> None:
+    old_files = {
+        "sig/__init__.py": "def call(a, b, c=1):\n    pass\n\n\ndef keep(x):\n    pass\n\n\n"
+        "def old_style(x):\n    pass\n\n\nclass Thing:\n    pass\n\n\nOLD = 1\nGONE = 2\n",
+        "sig/_speed.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
+    }
+    marker = tmp_path / "imported"
+    new_files = {
+        "sig/__init__.py": f"open({str(marker)!r}, 'w').close()  # never run: nothing new is imported\n"
+        "import warnings\nfrom typing_extensions import deprecated\n\n\n"
+        "class SigDeprecation(DeprecationWarning):\n    pass\n\n\n"
+        "def call(a, *, d):\n    pass\n\n\n"
+        "@deprecated('use call')\ndef keep(x):\n    pass\n\n\n"
+        "def old_style(x):\n"
+        "    warnings.warn('old_style goes', SigDeprecation)\n\n\n"
+        "class Thing:\n    def __init__(self):\n"
+        "        warnings.warn('no more', category=DeprecationWarning)\n\n\n"
+        "def __getattr__(name):\n    if name == 'OLD':\n"
+        "        warnings.warn('OLD is deprecated', DeprecationWarning)\n        return 1\n"
+        "    raise AttributeError(name)\n",
+        "sig/_speed.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
+    }
+    old = _tree(tmp_path / "old", build_wheel(tmp_path / "w", "sig", "1.0", old_files))
+    new = _tree(tmp_path / "new", build_wheel(tmp_path / "w", "sig", "2.0", new_files))
+    changes, limits = compare("sig", "2.0", old, new)
+    found = {(c.kind, c.path, c.detail) for c in changes}
+    assert (
+        "signature",
+        "sig.call",
+        "parameter 'b' removed; parameter 'c' removed; required parameter 'd' added",
+    ) in found
+    assert ("deprecated", "sig.keep", "marked @deprecated") in found
+    assert ("deprecated", "sig.old_style", "old_style goes") in found  # a DeprecationWarning subclass
+    assert ("deprecated", "sig.Thing", "no more") in found  # warned in __init__: the class
+    assert ("deprecated", "sig.OLD", "still served by sig.__getattr__, with a deprecation warning") in found
+    assert ("removed", "sig.GONE", "") in found  # not served by __getattr__: gone
+    assert limits == [
+        "compiled modules of sig (sig._speed): their API is not read",
+        "sig.__getattr__ serves deprecated names: those not spelled out are not read",
+    ]
+    assert not marker.exists()
+
+
+def test_a_wheel_not_on_disk_is_downloaded_and_then_read_from_the_cache(
+    plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    env = Environment.open(demo_template.venv)
+    change = plan_20.change_for("oxzep7")
+    assert change is not None
+    remote = change.model_copy(update={"source": "https://example.invalid/oxzep7-2.0.0-py3-none-any.whl"})
+    gone = change.model_copy(update={"to_version": "9.9.9", "sha256": None, "source": ""})
+    notes: list[str] = []
+    cache = tmp_path / "cache"
+    trees = new_trees(env, [remote, gone], offline(demo_template), cache, notes)
+    assert sorted(trees) == ["oxzep7"] and trees["oxzep7"].tops == ["oxzep7"]
+    assert len(notes) == 1 and notes[0].startswith("oxzep7 9.9.9: no wheel to read (")
+    # the second time nothing is downloaded: the sources come from the cache, even with no source at all
+    again = new_trees(env, [remote], IndexOptions.build(no_index=True), cache, notes)
+    assert (again["oxzep7"].root / "oxzep7" / "formatting.py").is_file()
+    assert json.loads((again["oxzep7"].root.parent / "tree.json").read_text())["tops"] == ["oxzep7"]
+
+
+def test_a_second_plan_reuses_the_comparison_without_the_wheel(
+    plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    env = Environment.open(demo_template.venv)
+    first = api_impact(env, plan_20, offline(demo_template), demo_template.project, cache=tmp_path)
+    for folder in tmp_path.iterdir():  # the unpacked wheels go; the comparisons stay
+        if folder.name != "diff":
+            shutil.rmtree(folder)
+    nowhere = plan_20.model_copy(
+        update={"changes": [c.model_copy(update={"source": ""}) for c in plan_20.changes]}
+    )
+    again = api_impact(env, nowhere, IndexOptions.build(no_index=True), demo_template.project, cache=tmp_path)
+    assert again == first and again.breaking_uses
+
+
+def test_a_namespace_package_shared_with_another_distribution_is_not_reported_removed(tmp_path: Path) -> None:
+    """google/ holds protobuf's modules and another distribution's: only protobuf's are compared."""
+    site = tmp_path / "site"
+    other = build_wheel(
+        tmp_path / "w", "googleapis", "1.0", {"google/api/__init__.py": "def annotate():\n    pass\n"}
+    )
+    zipfile.ZipFile(other).extractall(site)
+    old = _tree(
+        site, build_wheel(tmp_path / "w", "protobuf", "1.0", {"google/protobuf/__init__.py": "X = 1\n"})
+    )
+    new_wheel = build_wheel(tmp_path / "w", "protobuf", "2.0", {"google/protobuf/__init__.py": "Y = 1\n"})
+    new = _tree(tmp_path / "new", new_wheel)
+    assert old.tops == new.tops == ["google.protobuf"]
+    changes, limits = compare("protobuf", "2.0", old, new)
+    assert [(c.kind, c.path) for c in changes] == [("removed", "google.protobuf.X")]
+    assert limits == []
+
+
+def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path) -> None:
+    """sig 2.0 drops a private module's public-looking function, its bundled tests and conftest, and
+    makes parse need a keyword: only parse is reported, with the project's use of it."""
+    house = tmp_path / "house"
+    build_wheel(house, "sig", "1.0", {
+        "sig/__init__.py": "def parse(text):\n    return []\n",
+        "sig/_impl.py": "class Engine:\n    def run(self, a):\n        pass\n",
+        "sig/tests/__init__.py": "",
+        "sig/tests/test_sig.py": "def test_parse():\n    pass\n",
+        "sig/conftest.py": "def fixture_a():\n    pass\n",
+    })  # fmt: skip
+    build_wheel(house, "sig", "2.0", {
+        "sig/__init__.py": "def parse(text, *, strict):\n    return []\n",
+        "sig/_impl.py": "class Engine:\n    def run(self):\n        pass\n",
+    })  # fmt: skip
+    venv = make_venv(tmp_path, house, "sig==1.0")
+    project = tmp_path / "project"
+    (project / "pkg").mkdir(parents=True)
+    (project / "pkg" / "use.py").write_text("import sig\n\nsig.parse('a')\n")
+    env = Environment.open(venv)
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(env, parse_specs(["sig==2.0"]), index, suggest=False)
+    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    assert [(c.kind, c.path) for c in impact.changes] == [("signature", "sig.parse")]
+    assert [impact.use_line(u) for u in impact.uses] == [
+        "pkg/use.py:3 uses sig.parse — function sig.parse changed in 2.0: required parameter 'strict' added",
+    ]
+
+
+def test_a_cache_that_cannot_be_written_is_said_and_the_plan_goes_on(
+    plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    env = Environment.open(demo_template.venv)
+    impact = api_impact(env, plan_20, offline(demo_template), demo_template.project, cache=blocked)
+    assert impact.changes == [] and impact.uses == []
+    assert [n.split(" (")[0] for n in impact.not_checked] == ["oxzep7 2.0.0: its wheel could not be read"]
