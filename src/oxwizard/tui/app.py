@@ -327,8 +327,11 @@ class WizardApp(App[int]):
     def _ask_pins(self, question: Question) -> None:
         from oxwizard.tui.screens.pins import PinsScreen
 
-        diff = question.detail or tasks.planned_diff(self.project, self.state.plan)
-        self.push_screen(PinsScreen(question, diff), self._pins_answered)
+        plan = self.state.plan
+        files = plan.project_files if plan is not None else None
+        notes = [r.preview() for r in files.regenerate] + files.notes if files is not None else []
+        diff = question.detail or tasks.planned_diff(self.project, plan)
+        self.push_screen(PinsScreen(question, diff, notes), self._pins_answered)
 
     def _pins_answered(self, choice: str | None) -> None:
         if choice is not None:  # None: the question went away unanswered (R, quit)

@@ -10,6 +10,7 @@ user's work tree. The dialog closes by itself when the question goes away unansw
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -25,7 +26,7 @@ from oxwizard.tui.widgets.keybar import KeyBar
 if TYPE_CHECKING:
     from oxwizard.flow.upgrade import Question
 
-PINS = "pins"  # the flow's step that asks whether to write the project files
+NOTE_LINES = 3  # lockfiles to regenerate and notes shown above the diff
 
 
 class PinsScreen(ModalScreen[str | None]):
@@ -37,16 +38,17 @@ class PinsScreen(ModalScreen[str | None]):
         Binding("s,escape", "choose('skip')", "Skip", id="pins-skip", key_display="s/esc"),
     ]
 
-    def __init__(self, question: Question, diff: str) -> None:
+    def __init__(self, question: Question, diff: str, notes: Sequence[str] = ()) -> None:
         super().__init__()
         self.question = question
         self.diff = diff
+        self.notes = list(notes)  # lockfiles their tool regenerates, what could not be planned
         self._done = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pins", classes="dialog"):
             yield Static(Text(self.question.text, style="bold"), id="pins-question")
-            yield Static(summary_text(self.diff), id="pins-summary")
+            yield Static(summary_text(self.diff, self.notes), id="pins-summary")
             yield DiffView(self.diff, id="pins-diff")
             yield Static(keys_text(self.question), id="pins-keys")
         yield KeyBar(id="keys")  # the dialog's keys, over the page's
@@ -73,10 +75,15 @@ class PinsScreen(ModalScreen[str | None]):
         return True
 
 
-def summary_text(diff: str) -> Text:
+def summary_text(diff: str, notes: Sequence[str] = ()) -> Text:
+    """What the diff changes, and the notes (at most :data:`NOTE_LINES`, each on its own line)."""
     stats = diff_stats(diff)
     out = Text(stats.line(), style="dim")
     out.append(" · ↑↓ ←→ PgUp PgDn scroll", style="dim")
+    for note in notes[:NOTE_LINES]:
+        out.append(f"\n{note}", style="yellow")
+    if len(notes) > NOTE_LINES:
+        out.append(f"\n… {len(notes) - NOTE_LINES} more", style="dim")
     return out
 
 

@@ -96,4 +96,4 @@ class DiffView(ScrollableContainer, can_focus=True):
         self.diff = diff
 
     def compose(self) -> ComposeResult:
-        yield Static(render_diff(self.diff) if self.diff else Text("(no changes)", style="dim"))
+        yield Static(render_diff(self.diff) if self.diff else Text("(no line edits)", style="dim"))
