@@ -46,6 +46,7 @@ async def main(out: Path) -> None:
         ("3-execute-gate-failed", shots._gate_failed),
         ("4-monitor", shots._monitoring),
         ("5-help", help_screen),
+        ("6-project-files-diff", shots._pins),
     ]:
         await shoot(sandbox, name, before, out)
 

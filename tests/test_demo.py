@@ -56,7 +56,8 @@ def test_layout_is_the_documented_contract(demo_template: DemoSandbox) -> None:
     assert sorted(p.name for p in demo_template.wheelhouse.iterdir()) == [
         f"{name}-py3-none-any.whl" for name in wheels
     ]
-    for rel in ("README.md", ".gitignore", "pyproject.toml", "advisories.json", "tests/test_app.py",
+    for rel in ("README.md", ".gitignore", "pyproject.toml", "requirements.txt", "advisories.json",
+                "tests/test_app.py",
                 "demoapp/app.py", "demoapp/bench.py", "demoapp/validate.py", "logs/app.log",
                 "data/records.csv", "data/records.schema.json"):  # fmt: skip
         assert (demo_template.project / rel).is_file(), rel
@@ -87,6 +88,37 @@ def test_project_is_a_git_repo_with_one_clean_commit(demo_template: DemoSandbox)
     assert _git(demo_template, "status", "--porcelain") == ""
     tracked = _git(demo_template, "ls-files").split()
     assert "logs/app.log" in tracked and not [t for t in tracked if t.startswith(".venv")]
+
+
+def test_requirements_txt_pins_what_the_venv_has_so_an_upgrade_plans_a_file_edit(
+    demo_template: DemoSandbox,
+) -> None:
+    """The demo is managed by a pinned requirements.txt beside its pyproject: an upgrade of oxzep7
+    plans the pin's edit (comment kept), the pyproject's ``oxzep7>=1.4`` stays, and the risk says
+    what the next ``pip install -r`` would do."""
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.plan import compute_plan
+    from oxwizard.env.project_files import plan_project_files
+    from oxwizard.env.specs import IndexOptions, parse_specs
+
+    env = Environment.open(demo_template.venv)
+    pinned = [
+        line.split("#")[0].strip()
+        for line in (demo_template.project / "requirements.txt").read_text().splitlines()
+        if line.split("#")[0].strip()
+    ]
+    assert pinned == [f"{name}=={env.distributions[name].version}" for name in
+                      ("oxzep7", "oxzep7-plugin", "humbleconf", "ziprow")]  # fmt: skip
+    index = IndexOptions.build(find_links=[str(demo_template.wheelhouse)], no_index=True)
+    plan = compute_plan(env, parse_specs(["oxzep7==2.0.0"]), index)
+    files = plan_project_files(demo_template.project, plan.changes)
+    assert files.managed_by() == "requirements (requirements.txt), pyproject [project] dependencies"
+    [edit] = files.edits
+    assert (edit.path, edit.line, edit.rule) == ("requirements.txt", 2, "pin")
+    assert edit.new.startswith("oxzep7==2.0.0  # record parsing")
+    assert files.undone == [
+        "requirements.txt pins oxzep7==1.4.2: the next `pip install -r requirements.txt` brings 1.4.2 back"
+    ]
 
 
 def test_tool_table_advisories_and_log_are_what_other_modules_read(demo_template: DemoSandbox) -> None:

@@ -17,6 +17,7 @@ from textual.pilot import Pilot
 
 from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.env.plan import Change, Plan
+from oxwizard.env.project_files import plan_project_files, unified_diff
 from oxwizard.flow.steps import step
 from oxwizard.flow.upgrade import FlowOutcome, Question, StepEvent
 from oxwizard.tui.messages import ChecksReported, FlowFinished, PlanResolved, QuestionAsked, StepChanged
@@ -39,6 +40,7 @@ PLAN = Plan(
     ],
 )  # fmt: skip
 GO, GATE = step("go"), step("checks-staging")
+PINS_QUESTION = "Write the upgrade into the project files on branch oxwizard/20260101-120000-oxzep7?"
 RISK = SimpleNamespace(
     level="high",
     recommendation="stage and test first",
@@ -60,7 +62,9 @@ async def _loaded(pilot: Pilot[Any]) -> None:
 async def _planned(pilot: Pilot[Any]) -> None:
     await _loaded(pilot)
     app: Any = pilot.app
-    app.post_message(PlanResolved(PLAN, RISK, None))
+    # the file edits planned from the demo project's real files (its requirements.txt pins 1.4.2)
+    plan = PLAN.model_copy(update={"project_files": plan_project_files(app.project, PLAN.changes)})
+    app.post_message(PlanResolved(plan, RISK, None))
     await pilot.pause()
     app.update_state(flow_running=True)  # as after c: the flow runs until it ends
     for msg in (
@@ -98,6 +102,24 @@ async def _gate_failed(pilot: Pilot[Any]) -> None:
     # the log follows its end; when a short log box (60x20) shrinks after its lines came, where the
     # last repaint leaves it depends on timing: show the end, as the log does while it runs
     app.screen.query_one("#output").scroll_end(animate=False, immediate=True)
+    await pilot.pause()
+
+
+async def _pins(pilot: Pilot[Any]) -> None:
+    """Checks passed in the staging copy: the flow asks whether to write the project files."""
+    await _planned(pilot)
+    app: Any = pilot.app
+    for msg in (
+        _ev("go", "passed", "go", None, 5),
+        _ev("install-staging", "passed", "installed in staging", 1.1, 6),
+        _ev("checks-staging", "passed", "tests pass, pip-check pass, import-smoke pass", 2.4, 7),
+    ):
+        app.post_message(msg)
+    app.action_show("execute")  # where the flow's steps after go are shown
+    await pilot.pause()
+    diff = unified_diff(app.project, app.state.plan.project_files)
+    app.post_message(QuestionAsked(Question("pins", PINS_QUESTION, ("write", "skip"), "write", diff)))  # type: ignore[arg-type]
+    await pilot.pause()
     await pilot.pause()
 
 
@@ -166,6 +188,10 @@ class TestScreens:
 
 def test_execute_outcome_80x24(snap_compare: Any, demo_template: Any) -> None:
     assert snap_compare(make_app(demo_template), terminal_size=(80, 24), run_before=_finished)
+
+
+def test_pins_diff_80x24(snap_compare: Any, demo_template: Any) -> None:
+    assert snap_compare(make_app(demo_template), terminal_size=(80, 24), run_before=_pins)
 
 
 # -- what a user reads at each size ---------------------------------------------------------------------

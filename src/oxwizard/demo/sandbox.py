@@ -3,9 +3,10 @@
 ``build_demo(DIR)`` makes, with no network and no build backend:
 ``DIR/wheelhouse/`` (real wheels of oxzep7 1.4.2, 1.5.0, 2.0.0, oxzep7-core 2.0.0, oxzep7-plugin 1.0.0,
 humbleconf 1.2.0/1.3.0, ziprow 0.3.1/0.3.2), ``DIR/project/`` (a small app using oxzep7, with a
-unittest suite, a benchmark, a log file, a data file and its schema, an offline advisory file and a
-``[tool.oxwizard]`` table) and ``DIR/project/.venv/`` (its environment, oxzep7 1.4.2 installed from
-the wheelhouse). This layout is a contract: docs and scripts rely on it.
+``requirements.txt`` pinning what the venv has, a unittest suite, a benchmark, a log file, a data
+file and its schema, an offline advisory file and a ``[tool.oxwizard]`` table) and
+``DIR/project/.venv/`` (its environment, oxzep7 1.4.2 installed from the wheelhouse).
+This layout is a contract: docs and scripts rely on it.
 """
 
 from __future__ import annotations

@@ -704,3 +704,33 @@ def _count_changed(a: str, b: str) -> int:
     quoted = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'[^']*'")
     pairs = zip(quoted.findall(a), quoted.findall(b), strict=False)
     return max(1, sum(1 for x, y in pairs if x != y))
+
+
+# ---- the planned edits as a unified diff ----------------------------------------------------------
+def unified_diff(project: Path, files: ProjectFiles) -> str:
+    """The planned line edits of ``files`` as one unified diff of ``project``'s files (``a/`` and
+    ``b/`` prefixes, as ``git diff`` writes them: ``patch -p1`` applies it), files in plan order.
+
+    An edit whose line no longer reads as planned is left out (a writer refuses it anyway);
+    lockfiles to regenerate are not in it (their tool writes them). Empty when nothing changes."""
+    import difflib
+
+    by_path: dict[str, list[FileEdit]] = {}
+    for edit in files.edits:
+        by_path.setdefault(edit.path, []).append(edit)
+    out: list[str] = []
+    for rel, edits in by_path.items():
+        text = _read(project / rel)
+        if text is None:
+            continue
+        before = text.splitlines(keepends=True)  # the same split as the planned line numbers
+        after = list(before)
+        for edit in edits:
+            i = edit.line - 1
+            if 0 <= i < len(before):
+                body = before[i].rstrip("\r\n")
+                if body == edit.old:
+                    after[i] = edit.new + before[i][len(body) :]
+        for line in difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"):
+            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+    return "".join(out)

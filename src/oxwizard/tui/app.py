@@ -54,7 +54,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from oxwizard.env.environment import Environment
-    from oxwizard.flow.upgrade import ResumeInfo, UpgradeFlow
+    from oxwizard.flow.upgrade import Question, ResumeInfo, UpgradeFlow
 
 
 def _execute_screen() -> Screen[Any]:
@@ -172,7 +172,7 @@ class WizardApp(App[int]):
             env=msg.env, env_label=str(msg.env.prefix), targets=msg.targets, pip_problems=msg.pip_problems,
             recovered=msg.recovered, resume=resume, last_outcome=msg.last_outcome,
             checkpoint=resume.checkpoint_id or "" if resume is not None else "",
-            live_changed=resume is not None and resume.live_touched,
+            live_changed=resume is not None and resume.live_touched, managers=msg.managers,
         )  # fmt: skip
         for line in msg.recovered:
             self.notify(line, title="Recovery", timeout=10)
@@ -264,6 +264,7 @@ class WizardApp(App[int]):
             steps={k: v for k, v in self.state.steps.items() if k == "plan"},
             monitor_total=flow.options.monitor_rounds,
         )  # fmt: skip
+        tasks.set_update_pins(flow, self.state.pins_on)
         self.flow_done.clear()
         self._flow_worker(flow, from_live)
 
@@ -320,6 +321,21 @@ class WizardApp(App[int]):
     def on_question_asked(self, msg: QuestionAsked) -> None:
         self.update_state(question=msg.question)
         self._show_screen_of(msg.question.step)
+        if str(msg.question.step) == "pins":  # the project files' diff, over the screen of the step
+            self._ask_pins(msg.question)
+
+    def _ask_pins(self, question: Question) -> None:
+        from oxwizard.tui.screens.pins import PinsScreen
+
+        plan = self.state.plan
+        files = plan.project_files if plan is not None else None
+        notes = [r.preview() for r in files.regenerate] + files.notes if files is not None else []
+        diff = question.detail or tasks.planned_diff(self.project, plan)
+        self.push_screen(PinsScreen(question, diff, notes), self._pins_answered)
+
+    def _pins_answered(self, choice: str | None) -> None:
+        if choice is not None:  # None: the question went away unanswered (R, quit)
+            self.action_answer(choice)
 
     def on_flow_finished(self, msg: FlowFinished) -> None:
         self.update_state(flow_running=False, rolling_back=False, outcome=msg.outcome, question=None)

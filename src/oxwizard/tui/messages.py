@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
     from oxwizard.env.environment import Environment
     from oxwizard.env.plan import Plan
+    from oxwizard.env.project_files import Manager
     from oxwizard.flow.upgrade import FlowOutcome, Question, ResumeInfo, StepEvent
     from oxwizard.runbook.repo import LogEntry
     from oxwizard.tui.widgets.target_row import TargetRow
@@ -33,6 +34,7 @@ class EnvironmentLoaded(Message):
     recovered: tuple[str, ...] = ()
     resume: ResumeInfo | None = None
     last_outcome: str = ""
+    managers: tuple[Manager, ...] = ()
 
 
 @dataclass

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
     from oxwizard.env.environment import Environment
     from oxwizard.env.plan import Plan
+    from oxwizard.env.project_files import Manager
     from oxwizard.flow.upgrade import FlowOutcome, Question, ResumeInfo, StepEvent
     from oxwizard.tui.widgets.target_row import TargetRow
 
@@ -38,6 +39,7 @@ class WizardState:
     recovered: tuple[str, ...] = ()
     resume: ResumeInfo | None = None
     last_outcome: str = ""  # how the newest finished runbook ended (it may have ended unwatched)
+    managers: tuple[Manager, ...] = ()  # how the project is managed (uv, requirements files, ...)
     # the upgrade being prepared
     picked: frozenset[str] = frozenset()
     spec_text: str = ""
@@ -46,6 +48,7 @@ class WizardState:
     security: Any = None
     plan_error: str = ""
     planning: bool = False
+    update_pins: bool | None = None  # u on Prepare; None: not chosen, on when the plan edits files
     # the flow of this plan: every field below is reset when a new plan is resolved
     steps: Mapping[str, StepEvent] = field(default_factory=lambda: NO_STEPS)
     progress: tuple[int, int] = (0, len(CHECKLIST))
@@ -71,6 +74,15 @@ class WizardState:
     @property
     def latest_checks(self) -> CheckSet | None:
         return self.checksets[-1] if self.checksets else None
+
+    @property
+    def pins_on(self) -> bool:
+        """The flow will offer to write the project files (``FlowOptions.update_pins``): when the
+        plan changes them, unless the user turned it off with ``u``."""
+        files = self.plan.project_files if self.plan is not None else None
+        if files is None or not (files.edits or files.regenerate):
+            return False
+        return self.update_pins is not False
 
     @property
     def can_roll_back(self) -> bool:

@@ -17,6 +17,7 @@ from oxwizard.tui.widgets.target_row import TargetRow
 if TYPE_CHECKING:
     from oxwizard.env.environment import Environment
     from oxwizard.env.outdated import Outdated
+    from oxwizard.env.plan import Plan
     from oxwizard.env.specs import IndexOptions
     from oxwizard.flow.upgrade import FlowListener, ResumeInfo, UpgradeFlow
     from oxwizard.runbook.repo import LogEntry
@@ -52,6 +53,7 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
     from oxwizard.env.environment import Environment
     from oxwizard.env.locktools import choose_installer
     from oxwizard.env.outdated import find_outdated
+    from oxwizard.env.project_files import detect
     from oxwizard.flow.upgrade import start_state
 
     env = Environment.open(env_path)
@@ -60,7 +62,7 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
     rows = target_rows(env, find_outdated(env, sources.build(env)))
     problems = tuple(env.pip_check())
     resume, last = start_state(project, env)
-    return EnvironmentLoaded(env, rows, problems, tuple(recovered), resume, last)
+    return EnvironmentLoaded(env, rows, problems, tuple(recovered), resume, last, tuple(detect(project)))
 
 
 def refresh_environment(env: Environment, sources: Sources) -> EnvironmentRefreshed:
@@ -114,6 +116,22 @@ def new_flow(
         env, project, parse_specs(specs), sources.build(env), listener=listener, options=options,
         config=config, survive_hangup=True,
     )  # fmt: skip
+
+
+def set_update_pins(flow: UpgradeFlow, on: bool) -> None:
+    """What ``u`` on Prepare chose, as the option the flow reads at its ``pins`` step
+    (``FlowOptions.update_pins``; a flow whose options have no such field is left as it is)."""
+    if "update_pins" in type(flow.options).model_fields:
+        setattr(flow.options, "update_pins", on)  # noqa: B010 - the field may be absent (see above)
+
+
+def planned_diff(project: Path, plan: Plan | None) -> str:
+    """The planned edits of the project's files as a unified diff ("" when there are none)."""
+    from oxwizard.env.project_files import unified_diff
+
+    if plan is None or plan.project_files is None:
+        return ""
+    return unified_diff(project, plan.project_files)
 
 
 def resumed_flow(

@@ -30,6 +30,8 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("p", "show the plan: what would change (nothing is installed)"),
         ("a", "add the targets that clear a predicted pip check problem, and plan again (in the key "
               "bar when the plan names some)"),
+        ("u", "write the upgrade into the project files or not (in the key bar when the plan changes "
+              "them): on a new branch, after the checks in the staging copy, the diff shown first"),
         ("c", "stage & test: checkpoint, staging copy, checks before"),
         ("g  w", 'go (upgrade) or wait (recorded as "not now")'),
     ),
@@ -37,6 +39,8 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("a  x", "acknowledge the new warnings and install on live, or stop"),
         ("k", "keep the current version (live was never touched)"),
         ("t", "run the checks again"),
+        ("w  s", "write the project files on the branch, or skip (escape): the diff is shown first; "
+                 "arrows and page up / down scroll it"),
     ),
     "monitor": (("s", "declare success and keep the upgrade"),),
     "": (

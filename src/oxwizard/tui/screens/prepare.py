@@ -1,9 +1,10 @@
 """Screen 1, Prepare: environment facts, targets, the plan and risk, staging + baseline, go/wait.
 
 Keys that belong to this screen: ``/`` filter, space pick, ``p`` plan, ``a`` add the targets that
-clear a predicted conflict (shown only when the plan names some), ``c`` continue (checkpoint,
-staging clone, baseline). The decision keys (``g``/``w``), ``R``, ``l``, ``?`` and ``q`` are the
-app's, so they work on every screen.
+clear a predicted conflict (shown only when the plan names some), ``u`` update the project files or
+not (shown only when the plan changes them), ``c`` continue (checkpoint, staging clone, baseline).
+The decision keys (``g``/``w``), ``R``, ``l``, ``?`` and ``q`` are the app's, so they work on every
+screen.
 """
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from oxwizard.flow.steps import on_screen
 from oxwizard.tui.messages import FlowStartRequested, PicksChanged, PlanRequested
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
+from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.plan_view import PlanView, render_plan
 from oxwizard.tui.widgets.progress import ProgressLine
+from oxwizard.tui.widgets.project_files import has_edits, managed_text
 from oxwizard.tui.widgets.question import render_question
 from oxwizard.tui.widgets.steps import StepsChecklist
 from oxwizard.tui.widgets.title import TitleBar
@@ -59,6 +62,13 @@ class PrepareScreen(FlowScreen):
             "Add targets",  # named by key_description: "Add requests"
             id="add-suggested",
             tooltip="Add the targets that clear the predicted pip check problems, and plan again",
+        ),
+        Binding(
+            "u",
+            "toggle_pins",
+            "Files",  # named by key_description: "Files: write" / "Files: skip"
+            id="toggle-pins",
+            tooltip="Write the upgrade into the project files (on a branch, diff shown first), or not",
         ),
         Binding("escape", "leave_filter", "Targets", show=False),
     ]
@@ -177,11 +187,19 @@ class PrepareScreen(FlowScreen):
             return
         self.post_message(PlanRequested([*plan.targets, *plan.suggested_targets]))
 
+    def action_toggle_pins(self) -> None:
+        """``u``: write the upgrade into the project files (the flow asks again, with the diff), or not."""
+        state = self.wizard_state
+        if has_edits(state.plan.project_files if state.plan is not None else None):
+            self.wizard.update_state(update_pins=not state.pins_on)
+
     def key_description(self, action: str) -> str | None:
         """The key bar's text for a key whose meaning depends on the plan."""
         if action == "add_suggested":
             names = suggested(self.wizard_state)
             return f"Add {', '.join(names)}" if names else None
+        if action == "toggle_pins":
+            return "Files: write" if self.wizard_state.pins_on else "Files: skip"
         return None
 
     def action_continue(self) -> None:
@@ -199,6 +217,10 @@ class PrepareScreen(FlowScreen):
             if not suggested(state) or state.flow_running or state.question is not None:
                 return False
             return not busy
+        if action == "toggle_pins":  # no key at all unless the plan changes the project's files; fixed
+            # once the flow runs (it reads the option at its pins step)
+            plan = state.plan
+            return plan is not None and has_edits(plan.project_files) and not state.flow_running
         if action == "continue":
             return state.plan is not None and not state.plan.is_empty and not busy and state.outcome is None
         return True
@@ -236,7 +258,11 @@ def where_text(state: WizardState) -> str:
     return f"{project} · {Path(state.env.prefix).name} (Python {state.env.version})"
 
 
-def render_facts(state: WizardState, app: object) -> Text:
+def render_facts(state: WizardState, app: object, width: int | None = None) -> Text:
+    """The environment's facts and how the project is managed; without ``width``, laid out again
+    for the width it is shown at (the managed-by line shortens)."""
+    if width is None:
+        return Fitted(lambda w: render_facts(state, app, w))
     if state.env_error:
         return Text(f"✘ {state.env_error}", style="bold red")
     env = state.env
@@ -252,6 +278,8 @@ def render_facts(state: WizardState, app: object) -> Text:
     else:
         out.append("ok", style="green")
     out.append(f" · runbooks {getattr(app, 'project_label', '')}/.oxwizard/")
+    out.append("\n")
+    out.append_text(managed_text(state.managers, width))  # before the venv, whose path may wrap
     out.append(f"\nvenv {state.env_label or env.prefix}")
     for line in state.recovered[:1]:
         out.append(f"\nrecovery: {line}", style="yellow")
@@ -271,7 +299,7 @@ def plan_text(state: WizardState) -> Text:
             "in the filter), then press p to see exactly what would change.",
             style="dim",
         )
-    return render_plan(state.plan, state.risk, state.security)
+    return render_plan(state.plan, state.risk, state.security, pins=state.pins_on)
 
 
 def decision_text(state: WizardState) -> Text:
@@ -306,11 +334,20 @@ def suggested(state: WizardState) -> list[str]:
 
 # -- the slices of the state each part of the screen shows ----------------------------------------------
 def _env_part(s: WizardState) -> object:
-    return (s.env, s.env_error, s.env_label, s.loading, s.pip_problems, s.recovered, s.last_outcome)
+    return (
+        s.env,
+        s.env_error,
+        s.env_label,
+        s.loading,
+        s.pip_problems,
+        s.recovered,
+        s.last_outcome,
+        s.managers,
+    )
 
 
 def _plan_part(s: WizardState) -> object:
-    return (s.plan, s.plan_error, s.planning, s.risk, s.security)
+    return (s.plan, s.plan_error, s.planning, s.risk, s.security, s.pins_on)
 
 
 def _flow_part(s: WizardState) -> object:

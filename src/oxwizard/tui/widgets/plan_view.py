@@ -9,22 +9,24 @@ from rich.text import Text
 from textual.widgets import Static
 
 from oxwizard.tui.widgets.fit import Fitted
+from oxwizard.tui.widgets.project_files import RISK_STYLE, render_project_files
 from oxwizard.tui.widgets.target_row import IMPACT_STYLE
 
 if TYPE_CHECKING:
     from oxwizard.env.plan import Plan
 
-RISK_STYLE = {"low": "green", "medium": "yellow", "high": "bold red"}
 COLUMNS_FROM = 40  # from this width on, the changes are aligned in columns
 NAME_WIDTH = 14
 
 
-def render_plan(plan: Plan, risk: Any = None, security: Any = None, width: int | None = None) -> Text:
+def render_plan(
+    plan: Plan, risk: Any = None, security: Any = None, width: int | None = None, *, pins: bool | None = None
+) -> Text:
     """The plan for a box ``width`` cells wide; without ``width``, laid out again for whatever
     width it is shown at. From 40 cells the changes are aligned in columns (name, from → to,
     impact); narrower, each is a compact line that wraps at word boundaries."""
     if width is None:
-        return Fitted(lambda w: render_plan(plan, risk, security, w))
+        return Fitted(lambda w: render_plan(plan, risk, security, w, pins=pins))
     out = Text()
     if plan.is_empty:
         out.append(f"{', '.join(plan.targets)}: nothing to change (already satisfied)\n", style="bold")
@@ -60,6 +62,7 @@ def render_plan(plan: Plan, risk: Any = None, security: Any = None, width: int |
         out.append(f"    {problem}\n", style="red")
     for resolution in plan.resolutions[:1]:  # the one the prepare screen's "a" adds
         out.append(f"✚ {resolution.sentence()} (a)\n", style="bold")
+    out.append_text(render_project_files(plan.project_files, risk, pins))
     if security is not None:
         fixes, introduces = list(security.fixes), list(security.introduces)
         style = "red" if introduces else "green" if fixes else ""
@@ -72,6 +75,7 @@ def render_plan(plan: Plan, risk: Any = None, security: Any = None, width: int |
         out.append("Risk: ")
         out.append(level.upper(), style=RISK_STYLE.get(level.lower(), "bold"))
         shown = {r.sentence() for r in plan.resolutions[:1]}  # said above, with its key
+        shown |= set(plan.project_files.undone if plan.project_files is not None else [])  # likewise
         reasons = [r for r in list(getattr(risk, "reasons", []) or []) if r not in shown]
         if reasons:
             out.append(" — " + "; ".join(str(r) for r in reasons))

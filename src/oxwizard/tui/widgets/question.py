@@ -31,6 +31,8 @@ CHOICE_KEYS = {
     "acknowledge": "a",
     "stop": "x",
     "success": "s",
+    "write": "w",  # the project files (the pins step): never asked together with wait
+    "skip": "s",  # ... nor with success
 }
 # What each answer does, in plain words.
 CHOICE_LABELS = {
@@ -42,6 +44,8 @@ CHOICE_LABELS = {
     "acknowledge": "acknowledge and install on live",
     "stop": "stop (live untouched)",
     "success": "success: keep the upgrade",
+    "write": "write the project files on the branch",
+    "skip": "skip (the files stay as they are)",
 }
 SHORT_LABELS = {
     **CHOICE_LABELS,
@@ -53,6 +57,8 @@ SHORT_LABELS = {
     "acknowledge": "acknowledge",
     "stop": "stop",
     "success": "declare success",
+    "write": "write files",
+    "skip": "skip",
 }
 # The same answer means something else at another step: after checks failed on live, live already
 # has the new version, and "keep" keeps it.

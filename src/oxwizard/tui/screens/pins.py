@@ -1,0 +1,98 @@
+"""The project files the upgrade would write, as a diff, and the question whether to write them.
+
+Shown over Execute when the flow asks its ``pins`` question (after the checks in the staging copy
+passed, before the install on live): the question, what the diff changes, the diff itself (scrolled
+with the arrows, page up / down, home / end), and one key per answer: ``w`` writes, ``s`` or escape
+skips — the safe answer, nothing is written. Nothing here writes a file: the answer goes to the
+flow like any other (``WizardApp.action_answer``), which writes the files on a branch, never on the
+user's work tree. The dialog closes by itself when the question goes away unanswered (``R``, quit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from oxwizard.tui.widgets.diff_view import DiffView, diff_stats
+from oxwizard.tui.widgets.keybar import KeyBar
+
+if TYPE_CHECKING:
+    from oxwizard.flow.upgrade import Question
+
+NOTE_LINES = 3  # lockfiles to regenerate and notes shown above the diff
+
+
+class PinsScreen(ModalScreen[str | None]):
+    """Dismissed with the answer ("write" / "skip"), or None when the question went away."""
+
+    CSS_PATH = "pins.tcss"
+    BINDINGS = [
+        Binding("w", "choose('write')", "Write files", id="pins-write"),
+        Binding("s,escape", "choose('skip')", "Skip", id="pins-skip", key_display="s/esc"),
+    ]
+
+    def __init__(self, question: Question, diff: str, notes: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.question = question
+        self.diff = diff
+        self.notes = list(notes)  # lockfiles their tool regenerates, what could not be planned
+        self._done = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="pins", classes="dialog"):
+            yield Static(Text(self.question.text, style="bold"), id="pins-question")
+            yield Static(summary_text(self.diff, self.notes), id="pins-summary")
+            yield DiffView(self.diff, id="pins-diff")
+            yield Static(keys_text(self.question), id="pins-keys")
+        yield KeyBar(id="keys")  # the dialog's keys, over the page's
+
+    def on_mount(self) -> None:
+        self.query_one("#pins").border_title = "Project files"
+        self.query_one(DiffView).focus()
+        self.watch(self.app, "state", self._state_changed, init=False)
+
+    def _state_changed(self, state: Any) -> None:
+        if state.question is not self.question and not self._done:
+            self._done = True  # answered elsewhere, or cancelled by a rollback or a stop
+            self.dismiss(None)
+
+    def action_choose(self, choice: str) -> None:
+        if self._done or choice not in self.question.choices:
+            return
+        self._done = True
+        self.dismiss(choice)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "choose":
+            return bool(parameters) and parameters[0] in self.question.choices
+        return True
+
+
+def summary_text(diff: str, notes: Sequence[str] = ()) -> Text:
+    """What the diff changes, and the notes (at most :data:`NOTE_LINES`, each on its own line)."""
+    stats = diff_stats(diff)
+    out = Text(stats.line(), style="dim")
+    out.append(" · ↑↓ ←→ PgUp PgDn scroll", style="dim")
+    for note in notes[:NOTE_LINES]:
+        out.append(f"\n{note}", style="yellow")
+    if len(notes) > NOTE_LINES:
+        out.append(f"\n… {len(notes) - NOTE_LINES} more", style="dim")
+    return out
+
+
+def keys_text(question: Question) -> Text:
+    out = Text()
+    if "write" in question.choices:
+        out.append("[w]", style="bold reverse")
+        out.append(" write them on the branch   ")
+    if "skip" in question.choices:
+        out.append("[s]", style="bold reverse")
+        out.append(" skip (esc): files untouched")
+    return out
