@@ -321,7 +321,7 @@ class WizardApp(App[int]):
     def on_question_asked(self, msg: QuestionAsked) -> None:
         self.update_state(question=msg.question)
         self._show_screen_of(msg.question.step)
-        if str(msg.question.step) == "pins":  # the project files' diff, over the screen of the step
+        if msg.question.step == "pins":  # the project files' diff, over the screen of the step
             self._ask_pins(msg.question)
 
     def _ask_pins(self, question: Question) -> None:

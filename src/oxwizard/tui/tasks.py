@@ -119,10 +119,8 @@ def new_flow(
 
 
 def set_update_pins(flow: UpgradeFlow, on: bool) -> None:
-    """What ``u`` on Prepare chose, as the option the flow reads at its ``pins`` step
-    (``FlowOptions.update_pins``; a flow whose options have no such field is left as it is)."""
-    if "update_pins" in type(flow.options).model_fields:
-        setattr(flow.options, "update_pins", on)  # noqa: B010 - the field may be absent (see above)
+    """What ``u`` on Prepare chose, as the option the flow reads at its ``pins`` step."""
+    flow.options.update_pins = on
 
 
 def planned_diff(project: Path, plan: Plan | None) -> str:
