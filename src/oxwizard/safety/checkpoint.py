@@ -256,6 +256,12 @@ def seal_stash(env: Environment, ck: Checkpoint) -> int:
     return len(todo)
 
 
+def owned_paths(env: Environment, names: list[str]) -> tuple[list[str], list[str]]:
+    """What a checkpoint stashes for ``names``: (whole folders, single files), absolute paths.
+    The staging clone copies exactly these and links the rest of site-packages."""
+    return _owned_paths(env, EnvPaths(env.root), names)
+
+
 def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[list[str], list[str]]:
     """Whole top-level folders owned by ``names`` in site-packages, and single files elsewhere."""
     roots: set[str] = set()
