@@ -87,11 +87,26 @@ def test_predicted_pip_check_equals_the_real_one_after_installing_the_pins(
     env.refresh()
     assert {f"{d.name}=={d.version}" for d in env.distributions.values()} >= set(plan.pinned)
     assert env.pip_check() == plan.pip_check_after != []
+    # on the environment that now fails pip check, the plan's "pip check now" (computed from the
+    # metadata, no pip check child) says what pip check says
+    again = compute_plan(env, parse_specs(["solo"]), offline(plan_wheels))
+    assert again.pip_check_before == env.pip_check() == again.pip_check_after
 
 
-def test_minor_range_and_already_satisfied(venv: Path, plan_wheels: Path) -> None:
+def test_minor_range_and_already_satisfied(
+    venv: Path, plan_wheels: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = Environment.open(venv)
+    children: list[list[str]] = []
+    run = proc.run
+
+    def counting(argv: list[str], **kwargs: Any) -> proc.Completed:
+        children.append(argv)
+        return run(argv, **kwargs)
+
+    monkeypatch.setattr(proc, "run", counting)
     plan = compute_plan(env, parse_specs(["alpha>=1.0,<2"]), offline(plan_wheels))
+    assert len(children) == 1 and "--dry-run" in children[0]  # pip's dry run is the only child
     assert [(c.name, c.arrow, c.impact) for c in plan.changes] == [("alpha", "1.0.0 -> 1.1.0", "minor")]
     assert plan.pip_check_after == []
     empty = compute_plan(env, parse_specs(["alpha==1.0.0"]), offline(plan_wheels))
