@@ -92,6 +92,12 @@ first records those changes as they are in a commit of its own (`recovered: …`
   was not read (`--isolated`), and `origins`: each setting with where it came from (`--find-links`,
   `PIP_FIND_LINKS`, `/etc/pip.conf [global]`). The fields added after `no_index` enter the plan's
   digest only when set, so older runbooks keep theirs.
+- Where the time went: each step's decision has its `duration`; the `stage` decision counts the
+  files the staging clone linked to live's (`linked_files`) and copied (`copied_files`), and the
+  `outcome` of a run counts, in seconds, the `total` since planning began and its parts: `plan`,
+  `installer` (the installs in staging and on live), `tests` (the project's tests, every phase),
+  `monitoring`, `waiting` (for an answer) and `overhead`, the rest: what oxwizard itself added
+  (checkpoint, staging clone, the other checks, runbook commits). E.g. `"seconds.overhead": 0.8`.
 
 ## JSON Schema (version {version})
 
