@@ -165,10 +165,10 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    latest = latest_checkpoint(env)
+    heads = checkpoint_heads(env)  # the parent's id only: no manifest read
     ck = Checkpoint(
         id=ck_id,
-        parent=latest.id if latest else None,
+        parent=heads[-1].id if heads else None,
         created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
         env_root=str(env.root),
         fingerprint=env.fingerprint(),
