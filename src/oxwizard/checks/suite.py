@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from oxwizard.checks.compat import import_smoke, pip_check, requires_python
@@ -26,18 +26,21 @@ def run_checks(
     upgraded: list[str] | None = None,
     baseline: CheckSet | None = None,
     on_line: Callable[[str], None] | None = None,
+    pip_checked: Future[CheckResult] | None = None,
 ) -> CheckSet:
     """Every configured check for ``phase``; a failing or crashing command is a result, not an error.
 
     ``pip check`` and the import smoke only read the environment: each runs in a thread of its own
     (in the caller's context, so the flow's stopper still reaches their children) beside the tests,
-    and both are done before the benchmark starts, which must have the machine to itself."""
+    and both are done before the benchmark starts, which must have the machine to itself.
+    ``pip_checked``: a pip check of the same distributions already under way (the flow starts the
+    baseline's on live while it makes the staging clone), used instead of a new one."""
     say = on_line or (lambda line: None)
     results: list[CheckResult] = []
     marks = mark_logs(project, config) if phase == "baseline" else []
     say(f"── pip check and import smoke ({phase}), beside the tests")
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="checks") as pool:
-        checked = pool.submit(contextvars.copy_context().run, pip_check, env)
+        checked = pip_checked or pool.submit(contextvars.copy_context().run, pip_check, env)
         smoked = pool.submit(
             contextvars.copy_context().run,
             lambda: import_smoke(

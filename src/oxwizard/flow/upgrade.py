@@ -10,10 +10,12 @@ the answers recorded in a runbook). Every answer is recorded as one runbook comm
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from oxwizard.checks.result import CheckSet
+from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig, load_project_config
 from oxwizard.core.errors import Abandoned, OxwizardError, RollbackFailed
@@ -409,11 +411,17 @@ class UpgradeFlow:
     def _run_locked(self) -> FlowOutcome:
         plan = self.plan
         assert plan is not None and self.runbook is not None
-        self._take_checkpoint(plan)
-        target = self._make_stage() if self.options.stage else self.env
-        if not self.options.stage:
-            self._step("stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live")
-        self._run_baseline(target, plan)
+        from oxwizard.checks.compat import pip_check
+
+        # The baseline's pip check starts now, on live, while the checkpoint and the staging clone
+        # are made: under the environment's lock, live and its fresh clone hold the same files.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-pip-check") as early:
+            checked = early.submit(contextvars.copy_context().run, pip_check, self.env)
+            self._take_checkpoint(plan)
+            target = self._make_stage() if self.options.stage else self.env
+            if not self.options.stage:
+                self._step("stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live")
+            self._run_baseline(target, plan, checked)
 
         go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
         if go != "go":
@@ -475,8 +483,9 @@ class UpgradeFlow:
         self._step("stage", "passed", str(self.stage_env.root), _since(started))
         return self.stage_env
 
-    def _run_baseline(self, target: Environment, plan: Plan) -> None:
-        """The checks on the current version, on ``target`` (staging, or live with --no-stage)."""
+    def _run_baseline(self, target: Environment, plan: Plan, pip_checked: Future[CheckResult]) -> None:
+        """The checks on the current version, on ``target`` (staging, or live with --no-stage);
+        ``pip_checked``: the pip check already under way on live."""
         from oxwizard.checks.suite import run_checks
 
         self._step("baseline", "running", f"baseline checks on {'staging' if self.options.stage else 'live'}")
@@ -488,6 +497,7 @@ class UpgradeFlow:
             "baseline",
             upgraded=[c.name for c in plan.changes],  # the smoke imports the same modules before and after
             on_line=lambda ln: self._output("baseline", ln),
+            pip_checked=pip_checked,
         )
         self._poll()  # checks killed by a request are not evidence: nothing of them is recorded
         self.listener.on_checks(self.baseline)

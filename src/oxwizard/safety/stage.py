@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from oxwizard.core.errors import UsageError
 from oxwizard.core.places import STATE_NAME
@@ -100,7 +101,7 @@ def create_stage(
     if os.path.lexists(tmp):
         shutil.rmtree(tmp)
     if env.is_venv:
-        sharing = _sharing(env, changing) if changing is not None else None
+        sharing = _sharing(env, changing) if changing is not None and _unlinks_first(env) else None
         _copy_tree(source, tmp, sharing, stats if stats is not None else CloneStats())
         _rewrite(tmp, str(source), str(target))
     else:
@@ -161,6 +162,23 @@ def _clone_system(env: Environment, dest: Path) -> None:
                 _copy_tree(src, site / name)
             else:
                 _copy_file(src, site / name)
+
+
+# pip removes a file before writing one at its name since 10.0.1 (pypa/pip#5405: a loaded shared
+# object must keep its old bytes, and conda's hard links must not be written through); an older pip
+# in the environment would write into a linked file: its clone is a copy of every file
+_PIP_UNLINKS = Version("10.0.1")
+
+
+def _unlinks_first(env: Environment) -> bool:
+    """Does the installer that will install into the clone remove a file before replacing it?"""
+    if env.installer_kind() != "pip":
+        return True  # uv, or oxwizard's own (recent) pip with --python
+    pip = env.distributions.get("pip")
+    try:
+        return pip is not None and Version(pip.version) >= _PIP_UNLINKS
+    except InvalidVersion:
+        return False
 
 
 def _sharing(env: Environment, changing: Collection[str]) -> _Sharing:
