@@ -89,7 +89,7 @@ def test_stage_links_what_the_upgrade_leaves_and_installing_into_it_leaves_live_
     assert not linked & oxzep7 and any(rel in files_before for rel in oxzep7)
     assert str(site / "pip" / "__init__.py") in linked
     assert (demo_template.venv / site / "pip" / "__init__.py").stat().st_nlink >= 2
-    assert stats.linked == len(linked) and stats.copied > len(oxzep7 & set(files_before)) - 1
+    assert stats.linked == len(linked) and stats.copied >= len(oxzep7 & set(files_before))
     assert stage.fingerprint() == before
 
     subprocess.run(
