@@ -101,6 +101,12 @@ first records those changes as they are in a commit of its own (`recovered: …`
   commit) and `base` (the commit it was made from), or `patch` (`.oxwizard/patches/ID.patch`, also
   committed in this repository) outside git. A rollback records a last `pins` decision saying
   whether that branch was removed, or why it was left (see project-files.md).
+- Where the time went: each step's decision has its `duration`; the `stage` decision counts the
+  files the staging clone linked to live's (`linked_files`) and copied (`copied_files`), and the
+  `outcome` of a run counts, in seconds, the `total` since planning began and its parts: `plan`,
+  `installer` (the installs in staging and on live), `tests` (the project's tests, every phase),
+  `monitoring`, `waiting` (for an answer) and `overhead`, the rest: what oxwizard itself added
+  (checkpoint, staging clone, the other checks, runbook commits). E.g. `"seconds.overhead": 0.8`.
 
 ## JSON Schema (version {version})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from test_environment import tiny_wheel
 from oxwizard.core import proc
 from oxwizard.core.errors import ResolutionError
 from oxwizard.env.environment import Environment
+from oxwizard.env.pipconfig import effective_index
 from oxwizard.env.plan import compute_plan, impact_of
 from oxwizard.env.specs import IndexOptions, parse_specs
 
@@ -85,11 +87,26 @@ def test_predicted_pip_check_equals_the_real_one_after_installing_the_pins(
     env.refresh()
     assert {f"{d.name}=={d.version}" for d in env.distributions.values()} >= set(plan.pinned)
     assert env.pip_check() == plan.pip_check_after != []
+    # on the environment that now fails pip check, the plan's "pip check now" (computed from the
+    # metadata, no pip check child) says what pip check says
+    again = compute_plan(env, parse_specs(["solo"]), offline(plan_wheels))
+    assert again.pip_check_before == env.pip_check() == again.pip_check_after
 
 
-def test_minor_range_and_already_satisfied(venv: Path, plan_wheels: Path) -> None:
+def test_minor_range_and_already_satisfied(
+    venv: Path, plan_wheels: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     env = Environment.open(venv)
+    children: list[list[str]] = []
+    run = proc.run
+
+    def counting(argv: list[str], **kwargs: Any) -> proc.Completed:
+        children.append(argv)
+        return run(argv, **kwargs)
+
+    monkeypatch.setattr(proc, "run", counting)
     plan = compute_plan(env, parse_specs(["alpha>=1.0,<2"]), offline(plan_wheels))
+    assert len(children) == 1 and "--dry-run" in children[0]  # pip's dry run is the only child
     assert [(c.name, c.arrow, c.impact) for c in plan.changes] == [("alpha", "1.0.0 -> 1.1.0", "minor")]
     assert plan.pip_check_after == []
     empty = compute_plan(env, parse_specs(["alpha==1.0.0"]), offline(plan_wheels))
@@ -147,3 +164,52 @@ def test_demo_predicted_pip_check_equals_real_after_install(demo: Any) -> None:
     assert env.distributions["oxzep7"].version == "2.0.0"
     assert env.fingerprint() != plan.env_fingerprint
     assert env.pip_check() == plan.pip_check_after
+
+
+def test_pip_configuration_is_read_again_only_when_a_file_or_variable_changes(
+    venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plan's sources come from pip's own parser in a child interpreter: that child starts once,
+    then again only after a configuration file pip reads is edited, appears, or a PIP_* changes."""
+    from oxwizard.env import pipconfig
+
+    probes: list[list[str]] = []
+    run = proc.run
+
+    def counting(argv: list[str], **kwargs: Any) -> proc.Completed:
+        if pipconfig._PROBE in argv:
+            probes.append(argv)
+        return run(argv, **kwargs)
+
+    monkeypatch.setattr(proc, "run", counting)
+    monkeypatch.setenv("OXWIZARD_CACHE_DIR", str(tmp_path / "cache"))
+    user = tmp_path / "pip.conf"
+    user.write_text("[global]\nextra-index-url = https://a.example.invalid/simple\n", encoding="utf-8")
+    xdg = tmp_path / "xdg"  # where pip looks for the global file: empty for now
+    environ = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "PIP_CONFIG_FILE": str(user)}
+    environ["XDG_CONFIG_DIRS"] = str(xdg)
+    env = Environment.open(venv)
+
+    def sources(**more: str) -> list[str | None]:
+        found = effective_index(env, IndexOptions(), environ={**environ, **more})
+        return [found.index_url, *found.extra_index_urls]
+
+    a, b = "https://a.example.invalid/simple", "https://b.example.invalid/simple"
+    assert sources() == [None, a] and len(probes) == 1
+    assert sources() == [None, a] and len(probes) == 1
+    pipconfig._CACHE.clear()  # a new process: the answer comes from the cache on disk
+    assert sources() == [None, a] and len(probes) == 1
+
+    user.write_text(f"[global]\nextra-index-url = {b}\n", encoding="utf-8")
+    assert sources() == [None, b] and len(probes) == 2
+    (xdg / "pip").mkdir(parents=True)
+    (xdg / "pip" / "pip.conf").write_text("[global]\nindex-url = https://c.example.invalid/s\n", "utf-8")
+    assert sources() == ["https://c.example.invalid/s", b] and len(probes) == 3
+    d = "https://d.example.invalid/simple"
+    assert sources(PIP_EXTRA_INDEX_URL=d) == ["https://c.example.invalid/s", d] and len(probes) == 4
+    assert sources() == ["https://c.example.invalid/s", b] and len(probes) == 4
+
+    # an answer holding credentials is never written to the cache on disk
+    user.write_text("[global]\nextra-index-url = https://me:secret@e.example.invalid/simple\n", "utf-8")
+    assert sources()[1] == "https://me:secret@e.example.invalid/simple" and len(probes) == 5
+    assert not any("secret" in p.read_text() for p in (tmp_path / "cache").rglob("*.json"))

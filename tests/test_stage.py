@@ -1,7 +1,9 @@
-"""The staging clone: isolated from live (no shared inode), same pip freeze, its own paths."""
+"""The staging clone: isolated from live (a full copy, or links to what the upgrade leaves alone),
+same pip freeze, its own paths."""
 
 from __future__ import annotations
 
+import importlib.metadata as md
 import json
 import os
 import subprocess
@@ -13,7 +15,7 @@ import pytest
 from oxwizard.core.errors import UsageError
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
-from oxwizard.safety.stage import create_stage, remove_stage
+from oxwizard.safety.stage import CloneStats, create_stage, remove_stage
 
 
 def _inodes(root: Path) -> set[tuple[int, int]]:
@@ -56,21 +58,59 @@ def test_stage_shares_no_file_with_live_and_freezes_the_same(
     assert not (stage.root / ".oxwizard").exists()
 
 
-def test_installing_into_the_stage_leaves_live_alone(demo_template: DemoSandbox, tmp_path: Path) -> None:
+def _files(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every regular file under ``root``: relative path -> (inode, bytes)."""
+    out = {}
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            if not path.is_symlink():
+                out[str(path.relative_to(root))] = (path.stat().st_ino, path.read_bytes())
+    return out
+
+
+def test_stage_links_what_the_upgrade_leaves_and_installing_into_it_leaves_live_alone(
+    demo_template: DemoSandbox, tmp_path: Path
+) -> None:
     live = Environment.open(demo_template.venv)
     before = live.fingerprint()
-    stage = create_stage(live, tmp_path / "stage")
+    files_before = _files(demo_template.venv)
+    stats = CloneStats()
+    stage = create_stage(live, tmp_path / "stage", changing={"oxzep7"}, stats=stats)
+
+    # site-packages files of the distributions the upgrade leaves alone are live's own inodes;
+    # those of the upgraded one, and everything outside site-packages, are copies
+    site = live.purelib.relative_to(live.root)
+    dist = next(md.distributions(name="oxzep7", path=[str(live.purelib)]))
+    oxzep7 = {os.path.normpath(site / f) for f in dist.files or []}
+    shared = _inodes(demo_template.venv) & _inodes(stage.root)
+    linked = {rel for rel in _files(stage.root) if (stage.root / rel).stat().st_ino in {i for _, i in shared}}
+    assert linked and all(rel.startswith(str(site)) for rel in linked)
+    assert not linked & oxzep7 and any(rel in files_before for rel in oxzep7)
+    assert str(site / "pip" / "__init__.py") in linked
+    assert (demo_template.venv / site / "pip" / "__init__.py").stat().st_nlink >= 2
+    assert stats.linked == len(linked) and stats.copied >= len(oxzep7 & set(files_before))
+    assert stage.fingerprint() == before
+
     subprocess.run(
         [str(stage.python), "-m", "pip", "install", "-q", "--no-index", "--find-links",
          str(demo_template.wheelhouse), "--", "oxzep7==1.5.0"],
         check=True, env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
     )  # fmt: skip
+    imported = subprocess.run(
+        [str(stage.python), "-c", "import oxzep7, pip; print(oxzep7.__file__)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert imported.stdout.startswith(str(stage.root))
     stage.refresh()
     live.refresh()
     assert stage.distributions["oxzep7"].version == "1.5.0"
     assert live.fingerprint() == before and live.distributions["oxzep7"].version == "1.4.2"
+    # not one byte, not one inode of live changed (the linked files included), nothing added
+    assert _files(demo_template.venv) == files_before
     remove_stage(stage.root)
     assert not stage.root.exists()
+    assert _files(demo_template.venv) == files_before
 
 
 def test_remove_stage_refuses_a_folder_that_is_not_a_stage(tmp_path: Path) -> None:

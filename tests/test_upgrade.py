@@ -51,6 +51,14 @@ def test_upgrade_to_150_succeeds_and_records_every_step(recorded_15: tuple[DemoS
     assert sum(1 for m in log if not m.startswith(("init:", "replay:"))) >= len(runbook.decisions)
     # the checkpoint manifest is committed beside the runbook
     assert (runbook_path.parent.parent / "checkpoints" / f"{runbook.checkpoint_id}.json").is_file()
+    # where the time went: the staging clone linked what the upgrade leaves alone, and the outcome
+    # says what oxwizard itself added around the installer and the tests
+    stage = runbook.last("stage").evidence  # type: ignore[union-attr]
+    assert stage is not None and stage.counts["linked_files"] > 0 < stage.counts["copied_files"]
+    spent = runbook.decisions[-1].evidence.counts  # type: ignore[union-attr]
+    parts = ("plan", "installer", "tests", "monitoring", "waiting", "overhead")
+    assert spent["seconds.installer"] > 0 and spent["seconds.tests"] > 0 and spent["seconds.overhead"] > 0
+    assert abs(sum(spent[f"seconds.{p}"] for p in parts) - spent["seconds.total"]) < 0.01
 
 
 def test_upgrade_to_200_fails_in_staging_and_live_is_untouched(demo: DemoFactory) -> None:

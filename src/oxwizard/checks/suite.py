@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from oxwizard.checks.compat import import_smoke, pip_check, requires_python
@@ -24,36 +26,45 @@ def run_checks(
     upgraded: list[str] | None = None,
     baseline: CheckSet | None = None,
     on_line: Callable[[str], None] | None = None,
+    pip_checked: Future[CheckResult] | None = None,
 ) -> CheckSet:
-    """Every configured check for ``phase``; a failing or crashing command is a result, not an error."""
+    """Every configured check for ``phase``; a failing or crashing command is a result, not an error.
+
+    ``pip check`` and the import smoke only read the environment: each runs in a thread of its own
+    (in the caller's context, so the flow's stopper still reaches their children) beside the tests,
+    and both are done before the benchmark starts, which must have the machine to itself.
+    ``pip_checked``: a pip check of the same distributions already under way (the flow starts the
+    baseline's on live while it makes the staging clone), used instead of a new one."""
     say = on_line or (lambda line: None)
     results: list[CheckResult] = []
     marks = mark_logs(project, config) if phase == "baseline" else []
-    say(f"── pip check ({phase})")
-    results.append(pip_check(env))
-    say("── import smoke")
-    results.append(
-        import_smoke(
-            env,
-            upgraded or [],
-            project=project,
-            baseline=baseline.get("import-smoke") if baseline else None,
-            at_baseline=phase == "baseline",
+    say(f"── pip check and import smoke ({phase}), beside the tests")
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="checks") as pool:
+        checked = pip_checked or pool.submit(contextvars.copy_context().run, pip_check, env)
+        smoked = pool.submit(
+            contextvars.copy_context().run,
+            lambda: import_smoke(
+                env,
+                upgraded or [],
+                project=project,
+                baseline=baseline.get("import-smoke") if baseline else None,
+                at_baseline=phase == "baseline",
+            ),
         )
-    )
-    if phase != "baseline":
-        results.append(requires_python(env))
-    say("── tests")
-    tests, warnings = run_tests(
-        env,
-        project,
-        config,
-        baseline=baseline.get("tests") if baseline else None,
-        baseline_warnings=baseline.get("warnings") if baseline else None,
-        upgraded=upgraded if phase != "baseline" else None,
-        on_line=say,
-    )
-    results += [tests, warnings]
+        say("── tests")
+        tests, warnings = run_tests(
+            env,
+            project,
+            config,
+            baseline=baseline.get("tests") if baseline else None,
+            baseline_warnings=baseline.get("warnings") if baseline else None,
+            upgraded=upgraded if phase != "baseline" else None,
+            on_line=say,
+        )
+        results += [checked.result(), smoked.result()]
+        if phase != "baseline":
+            results.append(requires_python(env))
+        results += [tests, warnings]
     say("── benchmark")
     results.append(
         run_benchmark(

@@ -29,7 +29,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "plan",
         help="show exactly what an upgrade would change (changes nothing)",
         description="Resolve the targets with the installer's dry run and list every change, the "
-        "pip check state now and the one predicted after, and the exact pins. When new pip check "
+        "pip check state now and the one predicted after (both by pip check's rules, from the installed "
+        "metadata: the dry run is the only child process), and the exact pins. When new pip check "
         "problems are predicted, the dependents they name are tried as extra targets (a few more dry "
         "runs) and the additions that clear them are shown ('to resolve it: add `requests` to the "
         "targets: ...'; in --json: 'resolutions'). The project's own files are read too: how the "

@@ -132,8 +132,16 @@ class Environment:
         self.scripts = Path(str(probe["scripts"]))
         self.markers: dict[str, str] = dict(probe["markers"])  # type: ignore[call-overload]
         self.is_venv = probe["prefix"] != probe["base_prefix"]
-        self.distributions: dict[str, Distribution] = read_distributions(self.site_paths)
+        self._distributions: dict[str, Distribution] | None = None
         self.installer_choice: tuple[Literal["pip", "uv"], str] | None = None  # see use_installer
+
+    @property
+    def distributions(self) -> dict[str, Distribution]:
+        """Every installed distribution, read when first asked for (so that a plan's dry run can
+        start before they are read, and run while they are)."""
+        if self._distributions is None:
+            self._distributions = read_distributions(self.site_paths)
+        return self._distributions
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
@@ -148,7 +156,7 @@ class Environment:
 
     def refresh(self) -> None:
         """Re-read the installed distributions (after an install or a rollback)."""
-        self.distributions = read_distributions(self.site_paths)
+        self._distributions = read_distributions(self.site_paths)
 
     # -- facts ----------------------------------------------------------------------------------
     @property

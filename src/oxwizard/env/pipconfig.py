@@ -10,10 +10,18 @@ outdated and every install use explicitly; the children themselves stay isolated
 (:func:`oxwizard.core.proc.pip_environment`), so what the runbook records is exactly what was used.
 
 With ``--isolated`` nothing is read: only the flags count (pip's ``--isolated``).
+
+The probe costs a start of the target interpreter and an import of pip (a third of a second on a
+large environment, as much as the rest of a plan): its answer is cached, in memory and on disk
+(beside the interpreter probe's), keyed on the interpreter, the pip that reads, the command line,
+the ``PIP_*`` and config-locating variables, and the size and mtime of every configuration file pip
+would read (present or not). Editing, adding or removing one of them asks pip again. An answer that
+holds credentials (``https://user:token@...``) is kept in memory only, never written to the cache.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -24,7 +32,7 @@ from pathlib import Path
 from oxwizard.core import proc
 from oxwizard.core.errors import UsageError
 from oxwizard.core.redact import redact_text, redact_url
-from oxwizard.env.environment import Environment
+from oxwizard.env.environment import Environment, probe_cache_dir
 from oxwizard.env.specs import CARRIED, IndexOptions, SourceOrigin
 
 # Runs in the target interpreter (or ours, told the target's prefix, when the target has no pip):
@@ -72,7 +80,14 @@ for key in keys:
             origins[key] = found
             break
 value = lambda dest: getattr(options, dest, None)
+try:  # every file pip could read, present or not: the cache of this answer is keyed on them
+    from pip._internal.configuration import get_configuration_files
+    every = [f for group in get_configuration_files().values() for f in group]
+except Exception:
+    every = []
+every += [f for group in files.values() for f in group]
 print(json.dumps({
+    "files": sorted(set(every)),
     "values": {
         "index-url": value("index_url"), "extra-index-url": value("extra_index_urls") or [],
         "find-links": value("find_links") or [], "no-index": bool(value("no_index")),
@@ -156,10 +171,101 @@ def effective_index(
 def read_pip_config(
     env: Environment, argv: list[str], environ: Mapping[str, str] | None = None
 ) -> dict[str, object]:
-    """Run the probe: pip's parsed ``install`` options for ``argv`` and where each came from."""
+    """pip's parsed ``install`` options for ``argv`` and where each came from: cached when no
+    configuration file changed since pip was last asked (see the module's description)."""
     base = dict(environ if environ is not None else os.environ)
     for key in ("PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__"):
         base.pop(key, None)
+    key = _cache_key(env, argv, base)
+    cached = _cached(key)
+    if cached is not None:
+        return cached
+    found = _probe(env, argv, base)
+    _remember(key, found)
+    return found
+
+
+# -- the cache ------------------------------------------------------------------------------------------
+_CACHE: dict[str, dict[str, object]] = {}
+_LOCATING = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "APPDATA", "PROGRAMDATA")
+
+
+def _cache_dir() -> Path:
+    return probe_cache_dir().parent / "pipconfig"
+
+
+def _stamp(path: str) -> str:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return "-"
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}"
+
+
+def _cache_key(env: Environment, argv: list[str], environ: Mapping[str, str]) -> str:
+    """What the answer depends on besides the configuration files themselves."""
+    inside = [p / "pip" / "__init__.py" for p in env.site_paths if (p / "pip" / "__init__.py").exists()]
+    reader = str(inside[0]) if inside else os.path.join(_own_pip_parent(), "pip", "__init__.py")
+    parts = [str(env.python), _stamp(str(env.python.resolve())), str(env.prefix), reader, _stamp(reader)]
+    parts += [json.dumps(CARRIED), json.dumps(argv)]
+    parts += [f"{k}={environ.get(k, '')}" for k in _LOCATING]
+    parts += sorted(f"{k}={v}" for k, v in environ.items() if k.startswith("PIP_"))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def _fresh(entry: object) -> dict[str, object] | None:
+    """The answer of a cache entry whose configuration files are all as they were, else None."""
+    if not isinstance(entry, dict):
+        return None
+    stamps, found = entry.get("stamps"), entry.get("found")
+    if (
+        not isinstance(stamps, dict)
+        or not isinstance(found, dict)
+        or not isinstance(found.get("values"), dict)
+    ):
+        return None
+    if any(_stamp(str(path)) != stamp for path, stamp in stamps.items()):
+        return None
+    return found
+
+
+def _cached(key: str) -> dict[str, object] | None:
+    found = _fresh(_CACHE.get(key))
+    if found is not None:
+        return found
+    try:
+        entry = json.loads((_cache_dir() / f"{key}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    found = _fresh(entry)
+    if found is not None:
+        _CACHE[key] = entry
+    return found
+
+
+def _remember(key: str, found: dict[str, object]) -> None:
+    files = found.get("files")
+    if not isinstance(files, list) or not files:
+        return  # a probe that did not say what it read: never trusted later
+    entry = {"stamps": {str(f): _stamp(str(f)) for f in files}, "found": found}
+    _CACHE[key] = entry
+    text = json.dumps(entry)
+    if redact_text(text) != text:
+        return  # credentials: kept in memory only
+    folder = _cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, folder / f"{key}.json")
+    except OSError:
+        pass  # a read-only home: the cache is an optimisation only
+
+
+def _probe(env: Environment, argv: list[str], base: dict[str, str]) -> dict[str, object]:
+    """Run the probe: pip's parsed ``install`` options for ``argv`` and where each came from."""
     own_pip = _own_pip_parent()
     tail = [str(env.prefix), "", json.dumps(CARRIED), json.dumps(argv)]
     done = None

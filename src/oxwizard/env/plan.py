@@ -3,7 +3,8 @@
 pip's ``install --dry-run --report`` resolves the targets against the target environment; the report
 is turned into a :class:`Plan` listing every change (transitive ones too) with its impact class,
 Requires-Python verdict, yanked flag, source and sha256, the ``pip check`` state before and the one
-predicted after, and the exact pinned set that applying the plan installs.
+predicted after (both from the installed distributions' metadata, by ``pip check``'s own rules: no
+child process besides the dry run), and the exact pinned set that applying the plan installs.
 
 When the plan predicts new ``pip check`` problems (an installed package that depends on a target and
 does not accept its new version), the resolver is asked again with those dependents added as targets
@@ -13,9 +14,11 @@ plan (:class:`Resolution`): "add `requests` to the targets: the resolver then mo
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -221,11 +224,17 @@ def compute_plan(
 
     With ``suggest`` (the default), new predicted ``pip check`` problems are followed by a few more
     dry runs to find which extra targets clear them (:func:`find_resolutions`)."""
-    changes = _resolve(env, requirements, index)
-    before = env.pip_check()
+    # The dry run is a child of its own: the distributions are read and pip check's verdict now is
+    # computed meanwhile, from their metadata (a `pip check` child would cost as much as the dry
+    # run itself), by the same rules as the verdict predicted after the changes.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dry-run") as pool:
+        report = pool.submit(contextvars.copy_context().run, _dry_run, env, requirements, index)
+        before = predict_conflicts(env, [])
+        fingerprint = env.fingerprint()
+        changes = _changes(env, report.result(), index)
     plan = Plan(
         targets=[spec_text(r) for r in requirements],
-        env_fingerprint=env.fingerprint(),
+        env_fingerprint=fingerprint,
         python_version=env.version,
         platform=env.platform,
         installer=env.installer_kind(),
@@ -242,6 +251,19 @@ def compute_plan(
 
 def _resolve(env: Environment, requirements: list[Requirement], index: IndexOptions) -> list[Change]:
     """The changes pip's resolver would make for ``requirements`` (a dry run)."""
+    return _changes(env, _dry_run(env, requirements, index), index)
+
+
+def _changes(env: Environment, report: dict[str, object], index: IndexOptions) -> list[Change]:
+    install = report.get("install") or []
+    assert isinstance(install, list)
+    changes = [_change(env, item, index) for item in install]
+    changes.sort(key=lambda c: (not c.requested, c.name))
+    return changes
+
+
+def _dry_run(env: Environment, requirements: list[Requirement], index: IndexOptions) -> dict[str, object]:
+    """pip's ``--report`` of the dry run for ``requirements`` (installs nothing)."""
     # The report goes to a file, not stdout: pip must not be --quiet, or a conflict's explanation
     # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
     with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
@@ -254,9 +276,9 @@ def _resolve(env: Environment, requirements: list[Requirement], index: IndexOpti
             report = json.loads(report_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
-    changes = [_change(env, item, index) for item in report.get("install", [])]
-    changes.sort(key=lambda c: (not c.requested, c.name))
-    return changes
+    if not isinstance(report, dict):
+        raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)")
+    return report
 
 
 def find_resolutions(

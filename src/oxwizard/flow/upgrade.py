@@ -10,10 +10,12 @@ the answers recorded in a runbook). Every answer is recorded as one runbook comm
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from oxwizard.checks.result import CheckSet
+from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig, load_project_config
 from oxwizard.core.errors import Abandoned, OxwizardError, RollbackFailed
@@ -46,6 +48,8 @@ StepStatus = Literal["running", "passed", "failed", "warned", "skipped", "stoppe
 OutcomeStatus = Literal["upgraded", "rolled-back", "kept", "declined", "failed", "nothing-to-do"]
 
 STEPS = CHECKLIST
+# the time a flow spends outside oxwizard's own work (see UpgradeFlow._timing)
+_SPENT = ("plan", "installer", "tests", "monitoring", "waiting")
 # Decisions that close a runbook: a runbook whose last decision is not one of these is unfinished.
 FINAL_STEPS = {"verdict", "outcome", "replay"}
 
@@ -152,6 +156,7 @@ class UpgradeFlow:
         self.runbook: Runbook | None = None
         self.baseline: CheckSet | None = None
         self.stage_env: Environment | None = None
+        self._stage_removal: threading.Thread | None = None
         self.live_touched = False
         self.rolled_back = False
         self.pins: Landed | None = None  # where the project's file edits landed (the pins step)
@@ -164,6 +169,10 @@ class UpgradeFlow:
         self._lock = threading.Lock()
         self._asking = False
         self._running_step: StepName | None = None
+        # where the time went (seconds), for the outcome's evidence: what oxwizard itself added is
+        # the total less the plan, the installer, the user's tests, monitoring and waiting for answers
+        self._started: float | None = None
+        self._spent: dict[str, float] = dict.fromkeys(_SPENT, 0.0)
         self.running = False  # run() or run_from_live() is under way (in some thread)
 
     # -- control, from any thread ----------------------------------------------------------------------
@@ -224,6 +233,7 @@ class UpgradeFlow:
 
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
         started = time.monotonic()
+        self._started = started
         plan = self._preset_plan
         if plan is None:
             from oxwizard.env.project_files import plan_project_files
@@ -257,6 +267,7 @@ class UpgradeFlow:
             Evidence(detail="; ".join(self.risk.reasons)),
         )
         self._step("plan", "passed", plan.summary(), time.monotonic() - started)
+        self._spent["plan"] = _since(started)
         return plan
 
     def _api_impact(self, plan: Plan) -> ApiImpact | None:
@@ -417,11 +428,17 @@ class UpgradeFlow:
     def _run_locked(self) -> FlowOutcome:
         plan = self.plan
         assert plan is not None and self.runbook is not None
-        self._take_checkpoint(plan)
-        target = self._make_stage() if self.options.stage else self.env
-        if not self.options.stage:
-            self._step("stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live")
-        self._run_baseline(target, plan)
+        from oxwizard.checks.compat import pip_check
+
+        # The baseline's pip check starts now, on live, while the checkpoint and the staging clone
+        # are made: under the environment's lock, live and its fresh clone hold the same files.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-pip-check") as early:
+            checked = early.submit(contextvars.copy_context().run, pip_check, self.env)
+            self._take_checkpoint(plan)
+            target = self._make_stage() if self.options.stage else self.env
+            if not self.options.stage:
+                self._step("stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live")
+            self._run_baseline(target, plan, checked)
 
         go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
         if go != "go":
@@ -434,6 +451,7 @@ class UpgradeFlow:
             self._gate("checks-staging", self.stage_env, upgraded, live=False)
             self._write_pins()
         self._install("promote", self.env, journaled=True)
+        self._drop_stage(background=True)
         return self._after_promote()
 
     def _take_checkpoint(self, plan: Plan) -> None:
@@ -461,23 +479,31 @@ class UpgradeFlow:
 
     def _make_stage(self) -> Environment:
         """The staging clone where the upgrade is tried first."""
-        from oxwizard.safety.stage import create_stage
+        from oxwizard.safety.stage import CloneStats, create_stage
 
+        assert self.plan is not None
         self._step("stage", "running", "cloning the environment for staging")
         started = time.monotonic()
-        self.stage_env = create_stage(self.env)
+        # the files of what the plan replaces are copied, the rest of site-packages is linked
+        changing = {c.name for c in self.plan.changes if c.name in self.env.distributions}
+        stats = CloneStats()
+        self.stage_env = create_stage(self.env, changing=changing, stats=stats)
         self._poll()
         self._record(
             "stage",
             "Where is the upgrade tried first?",
             f"staging clone {self.stage_env.root}",
-            Evidence(duration=_since(started)),
+            Evidence(
+                counts={"linked_files": stats.linked, "copied_files": stats.copied},
+                duration=_since(started),
+            ),
         )
         self._step("stage", "passed", str(self.stage_env.root), _since(started))
         return self.stage_env
 
-    def _run_baseline(self, target: Environment, plan: Plan) -> None:
-        """The checks on the current version, on ``target`` (staging, or live with --no-stage)."""
+    def _run_baseline(self, target: Environment, plan: Plan, pip_checked: Future[CheckResult]) -> None:
+        """The checks on the current version, on ``target`` (staging, or live with --no-stage);
+        ``pip_checked``: the pip check already under way on live."""
         from oxwizard.checks.suite import run_checks
 
         self._step("baseline", "running", f"baseline checks on {'staging' if self.options.stage else 'live'}")
@@ -489,6 +515,7 @@ class UpgradeFlow:
             "baseline",
             upgraded=[c.name for c in plan.changes],  # the smoke imports the same modules before and after
             on_line=lambda ln: self._output("baseline", ln),
+            pip_checked=pip_checked,
         )
         self._poll()  # checks killed by a request are not evidence: nothing of them is recorded
         self.listener.on_checks(self.baseline)
@@ -508,7 +535,9 @@ class UpgradeFlow:
             self._write_pins()
         healthy, detail = True, ""
         if self.options.monitor_rounds > 0:
+            watching = time.monotonic()
             healthy, detail = self._monitor(upgraded)
+            self._spent["monitoring"] += _since(watching)
         verdict = self._ask(
             "verdict",
             default="success" if healthy else "rollback",
@@ -555,6 +584,7 @@ class UpgradeFlow:
             self._record(step, f"Install the plan in {where}?", "stopped: rollback requested")
             self._poll()
         detail = "; ".join(result.mismatches)
+        self._spent["installer"] += result.duration
         self._record(
             step,
             f"Install the plan in {where}?",
@@ -732,7 +762,9 @@ class UpgradeFlow:
             try:
                 self._poll()
                 q = Question(name, text, choices, default, detail, cancelled=self._stopper.event)
+                asked = time.monotonic()
                 answer = self.listener.ask(q)
+                self._spent["waiting"] += _since(asked)
             finally:
                 with self._lock:
                     self._asking = False
@@ -769,6 +801,8 @@ class UpgradeFlow:
         assert self.runbook is not None
         path = self.repo_path / "evidence" / self.runbook.id / f"{step}.json"
         save_checkset(path, cs)
+        tests = cs.get("tests")
+        self._spent["tests"] += tests.duration if tests is not None else 0.0
         counts = {f"{r.name}.{k}": v for r in cs.results for k, v in r.numbers.items()}
         counts["failed_checks"] = len(cs.failed)
         self._record(
@@ -776,8 +810,19 @@ class UpgradeFlow:
         )
 
     def _finish(self, outcome: FlowOutcome) -> FlowOutcome:
-        self._record("outcome", "How did it end?", f"{outcome.status}: {outcome.message}")
+        self._record("outcome", "How did it end?", f"{outcome.status}: {outcome.message}", self._timing())
         return outcome
+
+    def _timing(self) -> Evidence | None:
+        """Where the flow's time went, and what of it oxwizard itself added (``seconds.overhead``:
+        checkpoint, staging clone, the checks other than the tests, runbook commits, rollbacks)."""
+        if self._started is None:
+            return None  # a flow resumed after promotion: its start is another process's
+        total = _since(self._started)
+        counts = {f"seconds.{k}": round(v, 3) for k, v in self._spent.items()}
+        counts["seconds.total"] = round(total, 3)
+        counts["seconds.overhead"] = round(max(0.0, total - sum(self._spent.values())), 3)
+        return Evidence(counts=counts, duration=total)
 
     def _safe_rollback(self, reason: str) -> None:
         if self.live_touched and not self.rolled_back and self.checkpoint is not None:
@@ -787,11 +832,26 @@ class UpgradeFlow:
                 self._output("rollback", f"rollback failed: {exc}")
 
     def _cleanup_stage(self) -> None:
-        if self.stage_env is not None:
-            from oxwizard.safety.stage import remove_stage
+        self._drop_stage()
+        if self._stage_removal is not None:
+            self._stage_removal.join()
+            self._stage_removal = None
 
-            remove_stage(self.stage_env.root)
-            self.stage_env = None
+    def _drop_stage(self, *, background: bool = False) -> None:
+        """Remove the staging clone; ``background``: in a thread, while the flow goes on (once live
+        is promoted nothing needs the clone: its removal overlaps the checks on live)."""
+        if self.stage_env is None:
+            return
+        from oxwizard.safety.stage import remove_stage
+
+        root, self.stage_env = self.stage_env.root, None
+        if not background:
+            remove_stage(root)
+            return
+        self._stage_removal = threading.Thread(
+            target=remove_stage, args=(root,), name="oxwizard-stage-removal", daemon=True
+        )
+        self._stage_removal.start()
 
     def _new_runbook(self, plan: Plan, repo: RunbookRepo) -> Runbook:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

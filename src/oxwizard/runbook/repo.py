@@ -37,6 +37,9 @@ IGNORED = ["checkpoints/*/", "staging/", "*.lock", "*.tmp", "journal/"]
 STALE_GIT_LOCK = 5.0  # seconds: a git index.lock older than this, seen under our lock, was left by a crash
 
 _GUARD = threading.Lock()
+# the author git's configuration names, per repository and the variables that choose the config
+_AUTHORS: dict[tuple[str, ...], tuple[str, str]] = {}
+_AUTHOR_ENV = ("HOME", "XDG_CONFIG_HOME", "GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM")
 _LOCKS: dict[str, threading.RLock] = {}
 _DEPTH: dict[str, int] = {}
 
@@ -185,8 +188,8 @@ class RunbookRepo:
             self._set_aside_stale_git_lock()
             left = [
                 line[3:]
-                for line in self._git("status", "--porcelain", "--no-renames").splitlines()
-                if line[3:] not in files and not line.startswith("??")
+                for line in self._git("status", "--porcelain", "--no-renames", "-uno").splitlines()
+                if line[3:] not in files
             ]
             if left:
                 # A run that died between writing a file and committing it (or a hand edit): keep
@@ -215,18 +218,46 @@ class RunbookRepo:
         }
         with self.repo.git.custom_environment(**env):
             self._git("add", "-A", "--", *files)
-            self._git("commit", "--no-verify", "-q", "-m", redact_text(message), "--", *files)
-        return self._git("rev-parse", "--short", "HEAD").strip()
+            said = self._git("commit", "--no-verify", "-m", redact_text(message), "--", *files)
+        # "[main abc1234] message" or "[main (root-commit) abc1234] message": no rev-parse needed
+        head = said.partition("]")[0].split()
+        return head[-1] if len(head) >= 2 else self._git("rev-parse", "--short", "HEAD").strip()
 
     def _author(self) -> tuple[str, str]:
         name = os.environ.get("GIT_AUTHOR_NAME")
         email = os.environ.get("GIT_AUTHOR_EMAIL")
         if name and email:
             return name, email
-        # Ask git itself, so that every config level (GIT_CONFIG_GLOBAL, includes) counts.
-        name = name or self._config("user.name")
-        email = email or self._config("user.email")
-        return (name or DEFAULT_AUTHOR[0], email or DEFAULT_AUTHOR[1])
+        # Ask git itself, so that every config level (GIT_CONFIG_GLOBAL, includes) counts; again only
+        # when a configuration file changed (a flow commits a dozen times: two git starts each saved).
+        key = (str(self.path), *(os.environ.get(k, "") for k in _AUTHOR_ENV), *self._config_stamps())
+        found = _AUTHORS.get(key)
+        if found is None:
+            found = _AUTHORS[key] = (self._config("user.name"), self._config("user.email"))
+        return (name or found[0] or DEFAULT_AUTHOR[0], email or found[1] or DEFAULT_AUTHOR[1])
+
+    def _config_stamps(self) -> list[str]:
+        """The size and mtime of every file git reads its configuration from (this repository's, the
+        user's and the system's), as far as they are known without asking git."""
+        home = Path(os.environ.get("HOME", "~")).expanduser()
+        xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+        files = [
+            self.path / ".git" / "config",
+            home / ".gitconfig",
+            xdg / "git" / "config",
+            Path("/etc/gitconfig"),
+        ]
+        files += [
+            Path(os.environ[k]) for k in ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM") if os.environ.get(k)
+        ]
+        stamps = []
+        for path in files:
+            try:
+                st = path.stat()
+                stamps.append(f"{st.st_size}:{st.st_mtime_ns}")
+            except OSError:
+                stamps.append("-")
+        return stamps
 
     def _config(self, key: str) -> str:
         try:

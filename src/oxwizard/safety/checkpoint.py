@@ -165,10 +165,10 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    latest = latest_checkpoint(env)
+    heads = checkpoint_heads(env)  # the parent's id only: no manifest read
     ck = Checkpoint(
         id=ck_id,
-        parent=latest.id if latest else None,
+        parent=heads[-1].id if heads else None,
         created_at=datetime.now(UTC).isoformat(timespec="microseconds"),
         env_root=str(env.root),
         fingerprint=env.fingerprint(),
@@ -254,6 +254,12 @@ def seal_stash(env: Environment, ck: Checkpoint) -> int:
             sealed[i] = now[i]
     write_signatures(env, ck.id, sealed)
     return len(todo)
+
+
+def owned_paths(env: Environment, names: list[str]) -> tuple[list[str], list[str]]:
+    """What a checkpoint stashes for ``names``: (whole folders, single files), absolute paths.
+    The staging clone copies exactly these and links the rest of site-packages."""
+    return _owned_paths(env, EnvPaths(env.root), names)
 
 
 def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[list[str], list[str]]:
