@@ -51,8 +51,10 @@ def test_layout_is_the_documented_contract(demo_template: DemoSandbox) -> None:
     assert (demo_template.wheelhouse, demo_template.project) == (root / "wheelhouse", root / "project")
     assert demo_template.venv == root / "project" / ".venv"
     assert demo_template.python == demo_template.venv / "bin" / "python"
-    wheels = """humbleconf-1.2.0 humbleconf-1.3.0 oxzep7-1.4.2 oxzep7-1.5.0 oxzep7-2.0.0
-        oxzep7_core-2.0.0 oxzep7_plugin-1.0.0 ziprow-0.3.1 ziprow-0.3.2""".split()
+    wheels = """alpha-1.0.0 alpha-2.0.0 beta-1.0.0 beta-2.0.0 delta-1.0.0 delta-2.0.0 gamma-1.0.0
+        gamma-2.0.0 humbleconf-1.2.0 humbleconf-1.3.0 oxzep7-1.4.2 oxzep7-1.5.0 oxzep7-2.0.0
+        oxzep7_core-2.0.0 oxzep7_plugin-1.0.0 quillpen-0.9.0 quillpen-0.9.1 ziprow-0.3.1
+        ziprow-0.3.2""".split()
     assert sorted(p.name for p in demo_template.wheelhouse.iterdir()) == [
         f"{name}-py3-none-any.whl" for name in wheels
     ]

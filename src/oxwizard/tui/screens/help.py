@@ -27,6 +27,7 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "prepare": (
         ("/", "filter the packages, or type a spec (oxzep7==1.5.0) and ⏎"),
         ("space", "pick the highlighted package (several can be picked)"),
+        ("A", "pick every outdated package shown (again: none)"),
         ("p", "show the plan: what would change (nothing is installed)"),
         ("a", "add the targets that clear a predicted pip check problem, and plan again (in the key "
               "bar when the plan names some)"),
@@ -37,6 +38,7 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("a  x", "acknowledge the new warnings and install on live, or stop"),
         ("k", "keep the current version (live was never touched)"),
         ("t", "run the checks again"),
+        ("o  x", "after the culprit search: install the targets that passed on live, or stop"),
     ),
     "monitor": (("s", "declare success and keep the upgrade"),),
     "": (

@@ -31,6 +31,7 @@ CHOICE_KEYS = {
     "acknowledge": "a",
     "stop": "x",
     "success": "s",
+    "promote": "o",
 }
 # What each answer does, in plain words.
 CHOICE_LABELS = {
@@ -42,6 +43,7 @@ CHOICE_LABELS = {
     "acknowledge": "acknowledge and install on live",
     "stop": "stop (live untouched)",
     "success": "success: keep the upgrade",
+    "promote": "install the ones that pass on live",
 }
 SHORT_LABELS = {
     **CHOICE_LABELS,
@@ -53,6 +55,7 @@ SHORT_LABELS = {
     "acknowledge": "acknowledge",
     "stop": "stop",
     "success": "declare success",
+    "promote": "promote",
 }
 # The same answer means something else at another step: after checks failed on live, live already
 # has the new version, and "keep" keeps it.
