@@ -33,6 +33,7 @@ async def shoot(sandbox: Any, name: str, before: Callable[[Any], Awaitable[None]
 async def main(out: Path) -> None:
     from oxwizard.demo.sandbox import build_demo
     from tests.tui import test_snapshots as shots
+    from tests.tui import test_trials
 
     async def help_screen(pilot: Any) -> None:
         await shots._loaded(pilot)
@@ -46,6 +47,7 @@ async def main(out: Path) -> None:
         ("3-execute-gate-failed", shots._gate_failed),
         ("4-monitor", shots._monitoring),
         ("5-help", help_screen),
+        ("6-execute-trials", test_trials._trials),
     ]:
         await shoot(sandbox, name, before, out)
 

@@ -88,3 +88,17 @@ def test_units_keep_together_what_must_move_together() -> None:
     assert found.culprits == [frozenset([grouped[1]])]
     assert found.passing == frozenset([grouped[0], grouped[2]])
     assert all(grouped[1] in s or not ({"gamma", "delta"} & set().union(*s)) for s in tried)
+
+
+def test_a_culprit_is_named_as_a_pair_or_as_one_unit_that_cannot_be_split() -> None:
+    from oxwizard.flow.trials import Culprits, TrialResult
+
+    proof = TrialResult(
+        3, ("alpha==2.0.0", "beta==2.0.0"), False, "FAILED tests", ("tests: newly failing: x",)
+    )
+    found = Culprits(units=[], culprits=[(("alpha==2.0.0", "beta==2.0.0"), proof, 2),
+                                         (("delta==2.0.0", "gamma==2.0.0"), None, 1)])  # fmt: skip
+    assert found.lines() == [
+        "alpha 2.0.0 + beta 2.0.0 together: tests: newly failing: x",
+        "delta 2.0.0 + gamma 2.0.0 (they must move together): checks failed",
+    ]

@@ -54,7 +54,8 @@ class Culprits:
     """What the search found: the culprits with their evidence and the largest passing set."""
 
     units: list[Unit]
-    culprits: list[tuple[tuple[str, ...], TrialResult | None]] = field(default_factory=list)
+    # each culprit: its pins, the failing trial that shows it best, and how many units it spans
+    culprits: list[tuple[tuple[str, ...], TrialResult | None, int]] = field(default_factory=list)
     passing: tuple[str, ...] = ()  # pins of the largest passing set
     passing_plan: Plan | None = None
     trials: list[TrialResult] = field(default_factory=list)
@@ -62,8 +63,10 @@ class Culprits:
     def lines(self) -> list[str]:
         """One line per culprit, with its evidence."""
         out: list[str] = []
-        for pins, proof in self.culprits:
-            who = " + ".join(_spaced(p) for p in pins) + (" together" if len(pins) > 1 else "")
+        for pins, proof, spans in self.culprits:
+            who = " + ".join(_spaced(p) for p in pins)
+            if len(pins) > 1:  # units that only break together, or one unit that cannot be split
+                who += " together" if spans > 1 else " (they must move together)"
             why = "; ".join(proof.evidence) if proof is not None and proof.evidence else "checks failed"
             out.append(f"{who}: {why}")
         return out
@@ -220,7 +223,7 @@ def find_culprits(
         pins = tuple(trials.pins[n] for n in sorted(names))
         failing = [r for k, r in trials.results.items() if names <= k and not r.ok]
         proof = min(failing, key=lambda r: len(r.pins)) if failing else None
-        out.culprits.append((pins, proof))
+        out.culprits.append((pins, proof, len(culprit)))
     if found.passing:
         passing = trials.results[_names(found.passing)]
         out.passing, out.passing_plan = passing.pins, passing.plan
