@@ -135,30 +135,33 @@ class StagingTrials:
         self.poll()
         sets = [frozenset().union(*s) if s else frozenset() for s in batch]
         if len(sets) == 1:
-            done = [self._one(sets[0], self.project)]
+            done = [self._one(sets[0], self.project, self._count + 1)]
         else:
             with ThreadPoolExecutor(max_workers=len(sets)) as pool:
-                jobs = [pool.submit(contextvars.copy_context().run, self._copied, names) for names in sets]
+                first = self._count + 1  # numbered in the batch's order, whichever ends first
+                jobs = [
+                    pool.submit(contextvars.copy_context().run, self._copied, names, first + n)
+                    for n, names in enumerate(sets)
+                ]
                 done = [job.result() for job in jobs]
         self.poll()
         return [r.ok for r in done]
 
-    def _copied(self, names: frozenset[str]) -> TrialResult:
+    def _copied(self, names: frozenset[str], number: int) -> TrialResult:
         """A trial run in parallel: in a copy of the project of its own."""
         with tempfile.TemporaryDirectory(prefix="oxwizard-trial-project-") as tmp:
             copy = Path(tmp) / self.project.name
             shutil.copytree(self.project, copy, symlinks=True, ignore=_not_project)
-            return self._one(names, copy)
+            return self._one(names, copy, number)
 
-    def _one(self, names: frozenset[str], project: Path) -> TrialResult:
+    def _one(self, names: frozenset[str], project: Path, number: int) -> TrialResult:
         from oxwizard.checks.logs import mark_logs
         from oxwizard.checks.suite import run_checks
         from oxwizard.safety.apply import apply_plan
         from oxwizard.safety.stage import create_stage, remove_stage
 
         with self._lock:
-            self._count += 1
-            number = self._count
+            self._count = max(self._count, number)
         pins = tuple(self.pins[n] for n in sorted(names))
         started = time.monotonic()
 

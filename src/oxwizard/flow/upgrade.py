@@ -445,7 +445,11 @@ class UpgradeFlow:
 
         plan, runbook = self.plan, self.runbook
         assert plan is not None and runbook is not None
-        pins: dict[str, str] = {canonicalize_name(Requirement(t).name): t for t in plan.targets}
+        pins: dict[str, str] = {}  # each target at the version the whole set was tried with
+        for target in plan.targets:
+            name = canonicalize_name(Requirement(target).name)
+            change = plan.change_for(name)
+            pins[name] = f"{name}=={change.to_version}" if change and change.to_version else target
         started = time.monotonic()
         trials = StagingTrials(
             self.env, self.project, self.config, self.index, self.baseline, pins,

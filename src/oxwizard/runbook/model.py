@@ -80,7 +80,7 @@ class Decision(BaseModel):
 
 class TrialRecord(BaseModel):
     """One trial of ``upgrade --outdated``'s culprit search: a set of targets installed in a staging
-    clone of its own and checked; ``promoted`` marks the set that went on to live."""
+    clone of its own and checked against the baseline (the promoted set is the runbook's targets)."""
 
     model_config = ConfigDict(extra="forbid")
 
