@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.safety.lock import env_lock
 
     if args.outdated == bool(args.specs):
-        raise UsageError("give SPEC... or --outdated (not both)")
+        raise UsageError("give SPEC... or --outdated" + (", not both" if args.outdated else ""))
     if not args.outdated and (args.bound or args.exclude or args.parallel is not None):
         raise UsageError("--patch, --minor, --major, --exclude and --parallel go with --outdated")
     if args.outdated and args.no_stage:
