@@ -89,6 +89,10 @@ first records those changes as they are in a commit of its own (`recovered: …`
   `runbooks/x.json: decisions.0.evidence.exit_code: Input should be a valid integer`, and loading a
   bad runbook changes nothing (exit code 2).
 - Index URLs, commands and evidence details are stored redacted (`https://****@host/...`).
+- `upgrade --outdated` whose targets failed together records every trial of its culprit search in
+  `trials` (the targets tried, what the installer planned, passed or not, the failed checks) and the
+  targets first tried in `tried_targets`; `targets` and `plan` are then the promoted set's, so a
+  replay re-applies that set only.
 - `index` holds the effective package sources the run used: pip's configuration files and `PIP_*`
   with the command-line options over them (see environment.md), `isolated` when pip's configuration
   was not read (`--isolated`), and `origins`: each setting with where it came from (`--find-links`,

@@ -33,6 +33,7 @@ async def shoot(sandbox: Any, name: str, before: Callable[[Any], Awaitable[None]
 async def main(out: Path) -> None:
     from oxwizard.demo.sandbox import build_demo
     from tests.tui import test_snapshots as shots
+    from tests.tui import test_trials
 
     async def help_screen(pilot: Any) -> None:
         await shots._loaded(pilot)
@@ -47,6 +48,7 @@ async def main(out: Path) -> None:
         ("4-monitor", shots._monitoring),
         ("5-help", help_screen),
         ("6-project-files-diff", shots._pins),
+        ("7-execute-trials", test_trials._trials),
     ]:
         await shoot(sandbox, name, before, out)
 

@@ -64,7 +64,7 @@ def test_demo_baseline_then_150_then_monitoring_then_200(demo: DemoFactory, tmp_
     baseline = run_checks(env, sandbox.project, config, "baseline", on_line=streamed.append)
     assert baseline.ok, [r.summary for r in baseline.failed]
     tests = _get(baseline, "tests")
-    assert tests.status == "pass" and tests.numbers["passed"] == 7 and tests.numbers["failed"] == 0
+    assert tests.status == "pass" and tests.numbers["passed"] == 8 and tests.numbers["failed"] == 0
     assert any(n.endswith("test_legacy_parse") for n in tests.details["passing"])
     assert _get(baseline, "warnings").details["new"] == []
     bench = _get(baseline, "performance")
@@ -123,7 +123,7 @@ def test_demo_baseline_then_150_then_monitoring_then_200(demo: DemoFactory, tmp_
     newly = sorted(n.rsplit(".", 1)[-1] for n in tests.details["newly_failing"])
     # legacy_parse is gone, oxzep7.fmt is renamed, and the app now logs errors while processing
     assert newly == ["test_legacy_parse", "test_process_logs_no_errors", "test_render"], tests.details
-    assert tests.numbers["failed"] + tests.numbers["errors"] == 3 and tests.numbers["passed"] == 4
+    assert tests.numbers["failed"] + tests.numbers["errors"] == 3 and tests.numbers["passed"] == 5
     assert "newly failing: test_process_logs_no_errors, test_legacy_parse, test_render" in tests.summary
     smoke = _get(on_200, "import-smoke")
     assert smoke.status == "fail" and "oxzep7-plugin" in smoke.details["dependents"]

@@ -202,6 +202,11 @@ def test_demo_outdated(demo_template: Any) -> None:
         "humbleconf": ("1.2.0", "1.3.0", "1.3.0", "minor"),
         "ziprow": ("0.3.1", "0.3.2", "0.3.2", "patch"),
         "oxzep7": ("1.4.2", "2.0.0", "2.0.0", "major"),
+        "alpha": ("1.0.0", "2.0.0", "2.0.0", "major"),
+        "beta": ("1.0.0", "2.0.0", "2.0.0", "major"),
+        "gamma": ("1.0.0", "2.0.0", "2.0.0", "major"),
+        "delta": ("1.0.0", "2.0.0", "2.0.0", "major"),
+        "quillpen": ("0.9.0", "0.9.1", "0.9.1", "patch"),
     }
     minor = json.loads(run_cli(*base, "--no-index", "--json", "--target", "minor").stdout)
     assert {r["name"]: r["latest_in_target"] for r in minor}["oxzep7"] == "1.5.0"

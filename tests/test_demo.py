@@ -16,7 +16,7 @@ from packaging.specifiers import SpecifierSet
 
 from oxwizard.core import proc
 from oxwizard.core.errors import InstallerError, UsageError
-from oxwizard.demo.sandbox import DemoSandbox, base_interpreter, build_demo
+from oxwizard.demo.sandbox import INSTALLED, DemoSandbox, base_interpreter, build_demo
 
 DemoFactory = Callable[[], DemoSandbox]
 
@@ -51,8 +51,10 @@ def test_layout_is_the_documented_contract(demo_template: DemoSandbox) -> None:
     assert (demo_template.wheelhouse, demo_template.project) == (root / "wheelhouse", root / "project")
     assert demo_template.venv == root / "project" / ".venv"
     assert demo_template.python == demo_template.venv / "bin" / "python"
-    wheels = """humbleconf-1.2.0 humbleconf-1.3.0 oxzep7-1.4.2 oxzep7-1.5.0 oxzep7-2.0.0
-        oxzep7_core-2.0.0 oxzep7_plugin-1.0.0 ziprow-0.3.1 ziprow-0.3.2""".split()
+    wheels = """alpha-1.0.0 alpha-2.0.0 beta-1.0.0 beta-2.0.0 delta-1.0.0 delta-2.0.0 gamma-1.0.0
+        gamma-2.0.0 humbleconf-1.2.0 humbleconf-1.3.0 oxzep7-1.4.2 oxzep7-1.5.0 oxzep7-2.0.0
+        oxzep7_core-2.0.0 oxzep7_plugin-1.0.0 quillpen-0.9.0 quillpen-0.9.1 ziprow-0.3.1
+        ziprow-0.3.2""".split()
     assert sorted(p.name for p in demo_template.wheelhouse.iterdir()) == [
         f"{name}-py3-none-any.whl" for name in wheels
     ]
@@ -108,7 +110,7 @@ def test_requirements_txt_pins_what_the_venv_has_so_an_upgrade_plans_a_file_edit
         if line.split("#")[0].strip()
     ]
     assert pinned == [f"{name}=={env.distributions[name].version}" for name in
-                      ("oxzep7", "oxzep7-plugin", "humbleconf", "ziprow")]  # fmt: skip
+                      (spec.split("==")[0] for spec in INSTALLED)]  # fmt: skip
     index = IndexOptions.build(find_links=[str(demo_template.wheelhouse)], no_index=True)
     plan = compute_plan(env, parse_specs(["oxzep7==2.0.0"]), index)
     files = plan_project_files(demo_template.project, plan.changes)

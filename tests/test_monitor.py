@@ -63,7 +63,7 @@ def test_monitor_after_an_upgrade_records_rounds_then_flags_a_broken_live(demo: 
     assert runbook is not None and runbook.id == runbook_id
     rounds = [d for d in runbook.decisions if d.step == "monitor"]
     assert [d.question for d in rounds] == ["Monitoring round 1: healthy?", "Monitoring round 2: healthy?"]
-    assert all(d.evidence is not None and d.evidence.counts["tests.passed"] == 7 for d in rounds)
+    assert all(d.evidence is not None and d.evidence.counts["tests.passed"] == 8 for d in rounds)
     tracked = proc.run(["git", "-C", str(sandbox.project / ".oxwizard"), "ls-files", "evidence"], timeout=60)
     assert f"evidence/{runbook_id}/monitor.json" in tracked.stdout.split(), (
         "each round's checks are committed"

@@ -124,7 +124,7 @@ def test_quit_during_monitoring_says_what_it_waits_for_then_where_things_stand(d
     spec_and_rounds = ("oxzep7==1.5.0", "--rounds", "2", "--interval", "10")
     _start(tmux, _wizard(sandbox, sandbox.project, *spec_and_rounds), marker)
     # stage and test, go, acknowledge 1.5.0's new DeprecationWarning: it goes live, then monitoring
-    for shown, key in (("c Stage & test", "c"), ("[g]", "g"), ("[a]", "a")):
+    for shown, key in (("c Stage & test", "c"), ("[g]", "g"), ("[a]", "a"), ("project files on", "s")):
         tmux.wait_for(shown, 120)
         tmux.keys(key)
     tmux.wait_for("round 1 of 2", 120)
@@ -173,7 +173,7 @@ def test_quit_during_the_install_on_live_waits_for_it_and_says_so(demo: Any, tmu
     marker = f"oxw-quit-live-{os.getpid()}"
     slow = "OXWIZARD_TEST_SLOW_AT=apply:0.4 "
     _start(tmux, slow + _wizard(sandbox, sandbox.project, "oxzep7==1.5.0"), marker)
-    for shown, key in (("c Stage & test", "c"), ("[g]", "g"), ("[a]", "a")):
+    for shown, key in (("c Stage & test", "c"), ("[g]", "g"), ("[a]", "a"), ("project files on", "s")):
         tmux.wait_for(shown, 120)
         tmux.keys(key)
     tmux.wait_for("install on live", 60)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 from oxwizard.flow.steps import label, step
@@ -44,6 +45,8 @@ async def _upgrade_to_verdict(pilot: Any, spec: str) -> None:
     await pilot.press("g")
     await wait_question(pilot, "ack-warnings")
     await pilot.press("a")
+    await wait_question(pilot, "pins")  # the demo's requirements.txt pins oxzep7: write it? skip here
+    await pilot.press("s")
     await wait_question(pilot, "verdict")
 
 
@@ -63,6 +66,10 @@ async def test_upgrade_to_150_succeeds(demo: Any) -> None:
         assert isinstance(app.screen, ExecuteScreen)
         assert "legacy_parse" in screen_text(app) or "Deprecation" in screen_text(app)
         await pilot.press("a")
+        # before anything reaches live: the project files' diff, asked (u on Prepare is on by default)
+        await wait_question(pilot, "pins")
+        assert "-oxzep7==1.4.2" in screen_text(app) and "+oxzep7==1.5.0" in screen_text(app)
+        await pilot.press("w")
         await wait_question(pilot, "verdict")
         assert isinstance(app.screen, MonitorScreen)
         assert installed_version(sandbox, "oxzep7") == "1.5.0"
@@ -75,6 +82,12 @@ async def test_upgrade_to_150_succeeds(demo: Any) -> None:
     assert messages[0].startswith("outcome: upgraded")
     assert any(m.startswith("verdict: success") for m in messages)
     assert any(m.startswith("go: go") for m in messages)
+    # the pin moved on a branch of its own; the user's checkout is as it was
+    branch = next(m.split(" on branch ")[1].split()[0] for m in messages if m.startswith("pins: committed"))
+    shown = subprocess.run(["git", "-C", str(sandbox.project), "show", f"{branch}:requirements.txt"],
+                           capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert "oxzep7==1.5.0  # record parsing" in shown
+    assert "oxzep7==1.4.2" in (sandbox.project / "requirements.txt").read_text()
 
 
 async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:

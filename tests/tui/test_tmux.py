@@ -79,6 +79,8 @@ def test_upgrade_then_roll_back_in_tmux(demo: Any, tmux: Tmux) -> None:
     tmux.keys("g")
     tmux.wait_for("[a]")  # the new DeprecationWarning must be acknowledged before promotion
     tmux.keys("a")
+    tmux.wait_for("project files on")  # the diff of requirements.txt, asked before live: skip it
+    tmux.keys("s")
     screen = tmux.wait_for("[s]")
     assert "3 Monitor" in screen
     assert installed_version(sandbox, "oxzep7") == "1.5.0"
@@ -136,6 +138,8 @@ def test_a_hang_up_mid_install_on_live_leaves_a_consistent_env_and_the_next_star
     tmux.keys("g")
     tmux.wait_for("[a]")
     tmux.keys("a")
+    tmux.wait_for("project files on")
+    tmux.keys("s")
     tmux.wait_for(f"▶ {label('promote')}", 60)
     assert pending(Environment.open(sandbox.venv)), "the live install is under way (journaled)"
     tmux.run("kill-session", "-t", "wiz")

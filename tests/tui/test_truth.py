@@ -102,6 +102,8 @@ async def test_after_an_upgrade_a_rollback_and_a_new_plan_every_screen_shows_the
         await pilot.press("c")
         await wait_question(pilot, "go")
         await pilot.press("g")
+        await wait_question(pilot, "pins")
+        await pilot.press("s")
         await wait_question(pilot, "verdict")
         assert _monitor_title(app) == "Checks · monitoring round 2 of 2"
         table = app.screen.query_one("#checks", DataTable)

@@ -41,7 +41,8 @@ class HeadlessListener:
 
     def on_step(self, event: StepEvent) -> None:
         self.steps.append(event)
-        if self.quiet or (event.status == "running" and not self.verbose):
+        # the culprit search says up front how many trials it may take: shown, though it is "running"
+        if self.quiet or (event.status == "running" and not self.verbose and event.step != "isolate"):
             return
         timing = f"{event.elapsed:6.1f}s" if event.elapsed is not None else " " * 7
         self._print(f"[{timing}] {_MARKS[event.status]:4} {event.step}: {event.message}")

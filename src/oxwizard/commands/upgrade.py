@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,11 @@ from oxwizard.commands.common import (
 from oxwizard.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from packaging.requirements import Requirement
+
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.outdated import Target
+    from oxwizard.env.specs import IndexOptions
     from oxwizard.flow.upgrade import FlowOutcome, UpgradeFlow
 
 
@@ -36,7 +42,39 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "the flow before any change, with exit code 2, unless --force. "
         "Every step is recorded in the runbook repository PROJECT/.oxwizard/.",
     )
-    p.add_argument("specs", nargs="+", metavar="SPEC", help="PEP 508 requirement, e.g. 'oxzep7==1.5.0'")
+    p.add_argument(
+        "specs", nargs="*", metavar="SPEC", help="PEP 508 requirement, e.g. 'oxzep7==1.5.0' (or --outdated)"
+    )
+    p.add_argument(
+        "--outdated",
+        action="store_true",
+        help="upgrade every outdated distribution (as `oxwizard outdated` lists them) to its newest version "
+        "within the bound (--patch, --minor, --major: the default). All are tried together in staging "
+        "first; if the checks fail, subsets are tried in staging clones to name the culprits (one that "
+        "breaks alone, or ones that only break together), and the largest set that passes is offered "
+        "for promotion (--yes promotes it)",
+    )
+    bound = p.add_mutually_exclusive_group()
+    for name, what in (("patch", "1.2.x"), ("minor", "1.x"), ("major", "any newer version")):
+        bound.add_argument(
+            f"--{name}", dest="bound", action="store_const", const=name,
+            help=f"with --outdated: newest version within {what}",
+        )  # fmt: skip
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="with --outdated: leave this distribution as it is (repeatable)",
+    )
+    p.add_argument(
+        "--parallel",
+        type=int,
+        default=None,
+        metavar="N",
+        help="with --outdated: culprit-search trials run at once, each in its own staging clone "
+        "(default: half the cores, at most 4)",
+    )
     add_env(p)
     add_project(p)
     add_index(p)
@@ -103,10 +141,18 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.commands.headless import HeadlessListener
     from oxwizard.core.config import load_project_config
     from oxwizard.env.specs import parse_specs
+    from oxwizard.flow.trials import default_parallel
     from oxwizard.flow.upgrade import UpgradeFlow, flow_options
     from oxwizard.safety.lock import env_lock
 
-    reqs = parse_specs(args.specs)
+    if args.outdated == bool(args.specs):
+        raise UsageError("give SPEC... or --outdated" + (", not both" if args.outdated else ""))
+    if not args.outdated and (args.bound or args.exclude or args.parallel is not None):
+        raise UsageError("--patch, --minor, --major, --exclude and --parallel go with --outdated")
+    if args.outdated and args.no_stage:
+        raise UsageError("--outdated tries the targets in staging clones: it cannot go with --no-stage")
+    if args.parallel is not None and not 1 <= args.parallel <= (os.cpu_count() or 1):
+        raise UsageError(f"--parallel must be between 1 and the number of cores ({os.cpu_count() or 1})")
     flags = flags_from(args)
     project = project_from(args)
     if not project.is_dir():
@@ -147,6 +193,14 @@ def run(args: argparse.Namespace) -> int:
     index = index_from(args, env, flags)
     say_sources(index)
     say(f"installer: {env.installer_line()}")
+    reqs = (
+        outdated_targets(env, index, args.bound or "major", args.exclude)
+        if args.outdated
+        else parse_specs(args.specs)
+    )
+    if not reqs:
+        say("nothing to upgrade: no outdated distribution" + (" within the bound" if args.bound else ""))
+        return 0
     sigterm_as_exit()
     listener = HeadlessListener(assume_yes=args.yes, verbose=args.verbose)
     flow = UpgradeFlow(
@@ -158,6 +212,8 @@ def run(args: argparse.Namespace) -> int:
         options=options,
         config=config,
         allow_externally_managed=args.break_system_packages,
+        isolate=args.outdated,
+        parallel=args.parallel or default_parallel(),
     )
     # One lock from the plan to the verdict: no other run can slip in between the two.
     with env_lock(env, "oxwizard upgrade " + " ".join(str(r) for r in reqs)):
@@ -174,6 +230,22 @@ def run(args: argparse.Namespace) -> int:
                 why += "; " + plan.resolutions[0].sentence()
             return finish(flow, flow.stop_before_change(why), assume_yes=args.yes)
         return finish(flow, flow.run(), assume_yes=args.yes)
+
+
+def outdated_targets(
+    env: Environment, index: IndexOptions, bound: Target, exclude: list[str]
+) -> list[Requirement]:
+    """``--outdated``: every outdated distribution pinned to its newest version within ``bound``."""
+    from oxwizard.env.outdated import find_outdated
+    from oxwizard.env.specs import parse_specs
+
+    rows = find_outdated(env, index, bound, skip=exclude)
+    pins = [
+        f"{r.name}=={r.latest_in_target}" for r in sorted(rows, key=lambda r: r.name) if r.latest_in_target
+    ]
+    if pins:
+        say(f"outdated ({bound}): {len(pins)} targets: {' '.join(pins)}")
+    return parse_specs(pins)
 
 
 def finish(flow: UpgradeFlow, outcome: FlowOutcome, *, assume_yes: bool) -> int:

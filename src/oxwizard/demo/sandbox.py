@@ -1,12 +1,19 @@
 """The offline demo sandbox (also the test suite's fixture).
 
 ``build_demo(DIR)`` makes, with no network and no build backend:
-``DIR/wheelhouse/`` (real wheels of oxzep7 1.4.2, 1.5.0, 2.0.0, oxzep7-core 2.0.0, oxzep7-plugin 1.0.0,
-humbleconf 1.2.0/1.3.0, ziprow 0.3.1/0.3.2), ``DIR/project/`` (a small app using oxzep7, with a
-``requirements.txt`` pinning what the venv has, a unittest suite, a benchmark, a log file, a data
-file and its schema, an offline advisory file and a ``[tool.oxwizard]`` table) and
-``DIR/project/.venv/`` (its environment, oxzep7 1.4.2 installed from the wheelhouse).
-This layout is a contract: docs and scripts rely on it.
+``DIR/wheelhouse/`` (real wheels of oxzep7 1.4.2, 1.5.0, 2.0.0, oxzep7-core 2.0.0, oxzep7-plugin
+1.0.0, humbleconf 1.2.0/1.3.0, ziprow 0.3.1/0.3.2, and the upgrade-everything set: alpha, beta and
+gamma 1.0.0/2.0.0, delta 1.0.0/2.0.0, quillpen 0.9.0/0.9.1), ``DIR/project/`` (a small app using
+oxzep7, with a ``requirements.txt`` pinning what the venv has, a unittest suite, a benchmark, a log
+file, a data file and its schema, an offline advisory file and a ``[tool.oxwizard]`` table) and
+``DIR/project/.venv/`` (its environment, oxzep7 1.4.2 and the other packages at their old version
+installed from the wheelhouse: eight of them have a newer version).
+
+``upgrade --outdated`` on the demo meets one upgrade that breaks alone (oxzep7 2.0.0), a pair that
+only breaks together (alpha 2.0.0 renames the setting ``colour`` to ``color``; beta 2.0.0 starts
+reading ``alpha.SETTINGS["colour"]``; the project's tests call ``beta.theme()``), a pair that must
+move together (gamma 2.0.0 requires delta>=2.0), and the others are safe. This layout is a
+contract: docs and scripts rely on it.
 """
 
 from __future__ import annotations
@@ -22,7 +29,10 @@ from oxwizard.core.errors import InstallerError, UsageError
 from oxwizard.demo.wheels import build_wheel
 
 PROJECT_FILES = Path(__file__).with_name("files") / "project"
-INSTALLED = ["oxzep7==1.4.2", "oxzep7-plugin==1.0.0", "humbleconf==1.2.0", "ziprow==0.3.1"]
+INSTALLED = [
+    "oxzep7==1.4.2", "oxzep7-plugin==1.0.0", "humbleconf==1.2.0", "ziprow==0.3.1",
+    "alpha==1.0.0", "beta==1.0.0", "gamma==1.0.0", "delta==1.0.0", "quillpen==0.9.0",
+]  # fmt: skip
 
 _PARSE = '''
 def parse(text):
@@ -136,10 +146,39 @@ def build_wheelhouse(folder: Path) -> Path:
          "    return render(items)\n"},
         requires=["oxzep7>=1.4"], summary="A plugin that depends on oxzep7 (demo package)",
     )  # fmt: skip
-    for name, versions in (("humbleconf", ("1.2.0", "1.3.0")), ("ziprow", ("0.3.1", "0.3.2"))):
+    for name, versions in (("humbleconf", ("1.2.0", "1.3.0")), ("ziprow", ("0.3.1", "0.3.2")),
+                           ("quillpen", ("0.9.0", "0.9.1"))):  # fmt: skip
         for version in versions:
             build_wheel(folder, name, version, {f"{name}/__init__.py": f'__version__ = "{version}"\n'})
+    _build_pairs(folder)
     return folder
+
+
+def _build_pairs(folder: Path) -> None:
+    """alpha + beta break only together; gamma 2.0.0 needs delta 2.0.0 (they move together)."""
+    for version, key in (("1.0.0", "colour"), ("2.0.0", "color")):  # 2.0.0 renames the setting
+        build_wheel(
+            folder, "alpha", version,
+            {"alpha/__init__.py": f'__version__ = "{version}"\nSETTINGS = {{"{key}": "teal"}}\n'},
+            summary="Settings (demo package)",
+        )  # fmt: skip
+    build_wheel(
+        folder, "beta", "1.0.0",
+        {"beta/__init__.py": '__version__ = "1.0.0"\n\n\ndef theme():\n    return "teal"\n'},
+        summary="Themes (demo package)",
+    )  # fmt: skip
+    build_wheel(
+        folder, "beta", "2.0.0",
+        {"beta/__init__.py": '__version__ = "2.0.0"\n\n\ndef theme():\n    import alpha\n\n'
+         '    return alpha.SETTINGS["colour"]\n'},
+        requires=["alpha>=1.0"], summary="Themes, now read from alpha's settings (demo package)",
+    )  # fmt: skip
+    for version in ("1.0.0", "2.0.0"):
+        build_wheel(folder, "delta", version, {"delta/__init__.py": f'__version__ = "{version}"\n'})
+        build_wheel(
+            folder, "gamma", version, {"gamma/__init__.py": f'__version__ = "{version}"\n'},
+            requires=[f"delta>={version}"],
+        )  # fmt: skip
 
 
 def build_demo(root: Path, *, python: str | None = None, wheelhouse: Path | None = None) -> DemoSandbox:

@@ -14,7 +14,8 @@ from typing import Literal
 
 StepName = Literal[
     "plan", "risk", "checkpoint", "stage", "baseline", "go", "install-staging", "checks-staging",
-    "ack-warnings", "pins", "promote", "checks-live", "monitor", "verdict", "rollback",
+    "ack-warnings", "pins", "promote", "checks-live", "monitor", "verdict", "rollback", "isolate",
+    "promote-set",
 ]  # fmt: skip
 ScreenName = Literal["prepare", "execute", "monitor"]
 
@@ -50,6 +51,13 @@ TABLE: tuple[Step, ...] = (
          "your tests, imports of the packages that depend on it, warnings, benchmark, logs, data",
          question="Checks failed in the staging copy: {reason}", choices=("keep", "retry"),
          default="keep", safe="keep"),
+    Step("isolate", "execute", "find the culprits",
+         "all the targets together failed: subsets tried in staging clones name the ones that break",
+         counted=False),
+    Step("promote-set", "execute", "promote the rest",
+         "the largest set of targets that passed its checks in staging, without the culprits",
+         question="{count} of {total} targets pass together: install them on live?",
+         choices=("promote", "stop"), default="promote", safe="stop", counted=False),
     Step("ack-warnings", "execute", "new warnings",
          "warnings the new version adds: read them before it goes on live",
          question="{count} new warning(s) with the new version: acknowledge and install on live?",

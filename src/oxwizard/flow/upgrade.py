@@ -116,6 +116,10 @@ class _RollbackRequested(Exception):
     """A rollback was requested while the flow ran: it ends here, live restored or untouched."""
 
 
+class _Isolate(Exception):
+    """All the targets together failed the staging checks, and the flow looks for the culprits."""
+
+
 class FlowStopped(Abandoned):
     """A stop was requested (the user quit): the flow ends where it stands, the runbook unfinished."""
 
@@ -138,6 +142,8 @@ class UpgradeFlow:
         runbook_id: str | None = None,
         preset_plan: Plan | None = None,
         survive_hangup: bool = False,
+        isolate: bool = False,
+        parallel: int = 1,
     ) -> None:
         self.env = env
         self.project = project.resolve()
@@ -174,6 +180,11 @@ class UpgradeFlow:
         self._started: float | None = None
         self._spent: dict[str, float] = dict.fromkeys(_SPENT, 0.0)
         self.running = False  # run() or run_from_live() is under way (in some thread)
+        # upgrade --outdated: when all the targets fail together in staging, find the culprits in
+        # trial clones (``parallel`` at once) and offer the rest; ``not_promoted`` names the culprits
+        self.isolate = isolate
+        self.parallel = parallel
+        self.not_promoted: list[str] = []
 
     # -- control, from any thread ----------------------------------------------------------------------
     def request_rollback(self, reason: str = "requested") -> None:
@@ -448,11 +459,95 @@ class UpgradeFlow:
         if self.options.stage:
             assert self.stage_env is not None
             self._install("install-staging", self.stage_env, journaled=False)
-            self._gate("checks-staging", self.stage_env, upgraded, live=False)
+            try:
+                self._gate("checks-staging", self.stage_env, upgraded, live=False)
+            except _Isolate:
+                self._promote_safe_part()
             self._write_pins()
         self._install("promote", self.env, journaled=True)
         self._drop_stage(background=True)
-        return self._after_promote()
+        outcome = self._after_promote()
+        if self.not_promoted and outcome.status == "upgraded":
+            told = "; not promoted: " + "; ".join(self.not_promoted)
+            return FlowOutcome(outcome.status, outcome.message + told, outcome.exit_code)
+        return outcome
+
+    def _promote_safe_part(self) -> None:
+        """All the targets failed together in staging: the culprit search in trial clones, then the
+        question whether to promote the largest set that passed (``upgrade --outdated``)."""
+        from oxwizard.env.project_files import plan_project_files
+        from oxwizard.flow.trials import StagingTrials, TrialResult, find_culprits
+        from oxwizard.runbook.model import TrialRecord
+
+        plan, runbook = self.plan, self.runbook
+        assert plan is not None and runbook is not None
+        pins: dict[str, str] = {}  # each target at the version the whole set was tried with
+        for target in plan.targets:
+            name = canonicalize_name(Requirement(target).name)
+            change = plan.change_for(name)
+            pins[name] = f"{name}=={change.to_version}" if change and change.to_version else target
+        started = time.monotonic()
+        trials = StagingTrials(
+            self.env, self.project, self.config, self.index, self.baseline, pins,
+            on_line=lambda ln: self._output("isolate", ln), poll=self._poll,
+            allow_externally_managed=self.allow_externally_managed,
+        )  # fmt: skip
+
+        def on_start(units: int, most: int) -> None:
+            self._step(
+                "isolate", "running",
+                f"{len(pins)} targets ({units} units) fail together: finding the culprits, at most "
+                f"{most} trials for one culprit, about twice as many for a pair, {self.parallel} at once",
+            )  # fmt: skip
+
+        def on_trial(r: TrialResult) -> None:
+            installed = r.plan.pinned if r.plan is not None else []
+            runbook.trials.append(
+                TrialRecord(number=r.number, targets=list(r.pins), installed=installed, ok=r.ok,
+                            summary=r.summary, evidence=list(r.evidence), duration=r.duration)
+            )  # fmt: skip
+            said = f"trial {r.number}: {' '.join(r.pins)} -> {r.summary}"
+            self._step("isolate", "passed" if r.ok else "failed", said, r.duration)
+
+        found = find_culprits(trials, plan, parallel=self.parallel, on_start=on_start, on_trial=on_trial)
+        self.not_promoted = found.lines()
+        self._record(
+            "isolate",
+            "Which targets break the checks?",
+            "; ".join(self.not_promoted),
+            Evidence(counts={"trials": len(found.trials), "culprits": len(found.culprits)},
+                     duration=_since(started), detail="\n".join(self.not_promoted)),
+        )  # fmt: skip
+        self._step("isolate", "failed", f"{len(found.trials)} trials: " + "; ".join(self.not_promoted))
+        passing = found.passing_plan
+        if passing is None:
+            why = "no part of the targets passes the checks: live is untouched"
+            raise _Stop(FlowOutcome("failed", f"{why}; " + "; ".join(self.not_promoted), 1))
+        answer = self._ask(
+            "promote-set",
+            detail="\n".join(["Not promoted:", *self.not_promoted]),
+            count=len(found.passing),
+            total=len(pins),
+        )
+        if answer != "promote":
+            raise _Stop(
+                FlowOutcome("declined", "the targets that pass were not promoted: live is untouched", 0)
+            )
+        passing.project_files = plan_project_files(
+            self.project, passing.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
+        )
+        if self.baseline is not None:  # the trials wrote to the project's logs: live's are read from now
+            from oxwizard.checks.logs import mark_logs
+
+            marks = mark_logs(self.project, self.config)
+            self.baseline = self.baseline.model_copy(update={"log_marks": marks})
+        runbook.tried_targets = list(plan.targets)
+        runbook.targets = list(passing.targets)
+        runbook.set_plan(passing)  # what a replay re-applies: the promoted set only
+        self.plan = passing
+        covered = set(self.checkpoint.changed) if self.checkpoint is not None else set()
+        if not {c.name for c in passing.changes if c.name in self.env.distributions} <= covered:
+            self._take_checkpoint(passing)
 
     def _take_checkpoint(self, plan: Plan) -> None:
         """Record the current state of live; its manifest is committed with the decision."""
@@ -623,6 +718,8 @@ class UpgradeFlow:
                 break
             reason = ", ".join(r.name for r in cs.failed) + " failed"
             self._step(step, "failed", reason, _since(started))
+            if not live and self.isolate and len(self.plan.targets if self.plan else []) > 1:
+                raise _Isolate(reason)
             choice = self._ask(
                 step,
                 detail="\n".join(

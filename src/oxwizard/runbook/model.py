@@ -91,6 +91,25 @@ class Decision(BaseModel):
         return redact_text(f"{self.step}: {self.answer}")
 
 
+class TrialRecord(BaseModel):
+    """One trial of ``upgrade --outdated``'s culprit search: a set of targets installed in a staging
+    clone of its own and checked against the baseline (the promoted set is the runbook's targets)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: int
+    targets: list[str]
+    installed: list[str] = Field(default_factory=list)
+    ok: bool
+    summary: str
+    evidence: list[str] = Field(default_factory=list)
+    duration: float | None = None
+
+    def model_post_init(self, __context: object) -> None:
+        self.summary = redact_text(self.summary)
+        self.evidence = [redact_text(e) for e in self.evidence]
+
+
 class FlowOptions(BaseModel):
     """How the flow was run, so that a replay runs it the same way."""
 
@@ -131,6 +150,10 @@ class Runbook(BaseModel):
     checkpoint_id: str | None = None
     origin: str = ""  # identity of the runbook repository it was recorded in
     decisions: list[Decision] = Field(default_factory=list)
+    # upgrade --outdated: the culprit search's trials, and the targets tried together at first when
+    # only a part of them was promoted (``targets`` and ``plan`` are then the promoted set's)
+    trials: list[TrialRecord] = Field(default_factory=list)
+    tried_targets: list[str] = Field(default_factory=list)
 
     def set_plan(self, plan: Plan) -> None:
         self.plan = plan

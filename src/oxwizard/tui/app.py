@@ -224,7 +224,7 @@ class WizardApp(App[int]):
         self.update_state(
             planning=True, plan_error="", plan=None, risk=None, security=None, spec_text=" ".join(specs),
             steps=NO_STEPS, progress=(0, len(CHECKLIST)), checksets=(), question=None, checkpoint="",
-            live_changed=False, outcome=None, rollback_result="", flow_error="", resume=None,
+            trials=(), live_changed=False, outcome=None, rollback_result="", flow_error="", resume=None,
         )  # fmt: skip
         self._plan_worker(specs)
 
@@ -291,6 +291,8 @@ class WizardApp(App[int]):
             changes["checkpoint"] = event.message
         if event.step == "promote" and event.status == "running":
             changes["live_changed"] = True
+        if event.step == "isolate" and event.status != "running" and event.message.startswith("trial "):
+            changes["trials"] = (*self.state.trials, event)
         if event.step == "rollback":
             changes["rolling_back"] = event.status == "running"
             if event.status == "passed":

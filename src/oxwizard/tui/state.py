@@ -53,6 +53,7 @@ class WizardState:
     steps: Mapping[str, StepEvent] = field(default_factory=lambda: NO_STEPS)
     progress: tuple[int, int] = (0, len(CHECKLIST))
     checksets: tuple[CheckSet, ...] = ()
+    trials: tuple[StepEvent, ...] = ()  # the culprit search's trials (several targets failed together)
     monitor_total: int = 0  # monitoring rounds this flow runs
     question: Question | None = None
     checkpoint: str = ""  # "ck-… · N files · size", once one exists

@@ -108,13 +108,14 @@ def new_flow(
 ) -> UpgradeFlow:
     from oxwizard.core.config import load_project_config
     from oxwizard.env.specs import parse_specs
+    from oxwizard.flow.trials import default_parallel
     from oxwizard.flow.upgrade import UpgradeFlow, flow_options
 
     config = load_project_config(project)
     options = flow_options(config, rounds=monitor_rounds, interval=monitor_interval)
     return UpgradeFlow(
         env, project, parse_specs(specs), sources.build(env), listener=listener, options=options,
-        config=config, survive_hangup=True,
+        config=config, survive_hangup=True, isolate=len(specs) > 1, parallel=default_parallel(),
     )  # fmt: skip
 
 

@@ -1,7 +1,9 @@
 """Screen 2, Execute: the steps checklist with live status, the streamed output, the gate.
 
 A failed gate stops here with its reason and the offered actions (roll back / keep / retry); new
-warnings must be acknowledged before promotion. The decision keys are the app's.
+warnings must be acknowledged before promotion. When several targets failed together, the trials
+of the culprit search are listed as they end (the set each tried, passed or failed), and the
+question offers the largest set that passed. The decision keys are the app's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from oxwizard.tui.widgets.steps import StepsChecklist
 from oxwizard.tui.widgets.title import TitleBar
 
 EXECUTE = on_screen("execute", with_rollback=True)
+TRIAL_LINES = 5  # the trials box's lines at most (80x24 leaves no more beside the question)
 
 
 class ExecuteScreen(FlowScreen):
@@ -35,6 +38,7 @@ class ExecuteScreen(FlowScreen):
         with Horizontal(id="body"):
             yield StepsChecklist(EXECUTE, id="steps")
             yield Log(id="output", max_lines=2000, auto_scroll=True)
+        yield Static(id="trials")
         yield Static(id="gate")
         yield ProgressLine(id="progress")
         yield KeyBar(id="keys")
@@ -44,6 +48,7 @@ class ExecuteScreen(FlowScreen):
         self.query_one("#output").border_title = "Output"
         self.bind(lambda s: s.plan, self._show_where)
         self.bind(gate_part, self._show_steps)
+        self.bind(lambda s: s.trials, self._show_trials)
         self.bind_output(self._show_output)
 
     def _show_output(self, lines: list[str]) -> None:
@@ -52,6 +57,14 @@ class ExecuteScreen(FlowScreen):
     def _show_where(self, state: WizardState) -> None:
         if state.plan is not None:
             self.query_one(TitleBar).set_where(state.plan.summary())
+
+    def _show_trials(self, state: WizardState) -> None:
+        box = self.query_one("#trials", Static)
+        box.display = bool(state.trials)
+        if state.trials:
+            failed = sum(1 for t in state.trials if t.status == "failed")
+            box.border_title = f"Trials: {len(state.trials)} ({failed} failed)"
+            box.update(trials_text(state))
 
     def _show_steps(self, state: WizardState) -> None:
         self.query_one(StepsChecklist).show(state.steps)
@@ -64,6 +77,35 @@ def gate_part(s: WizardState) -> object:
     """What the steps and the line under them show."""
     return (s.steps, s.progress, s.question, s.outcome, s.flow_running, s.rolling_back, s.rollback_result,
             s.flow_error, s.checkpoint)  # fmt: skip
+
+
+def trials_text(state: WizardState, width: int | None = None, most: int = TRIAL_LINES) -> Text:
+    """One line per trial of the culprit search, the newest last: ✔/✘, its number, the targets it
+    tried (names only) and, for a failure, the checks that failed. Cut to ``width``."""
+    if width is None:
+        return Fitted(lambda w: trials_text(state, w, most))
+    out = Text(no_wrap=True, overflow="ellipsis")
+    shown = state.trials if len(state.trials) <= most else state.trials[-(most - 1) :]
+    if len(state.trials) > len(shown):
+        out.append(
+            f"… {len(state.trials) - len(shown)} earlier trial(s), all in the runbook (l)\n", style="dim"
+        )
+    for n, event in enumerate(shown):
+        head, _, result = event.message.partition(" -> ")
+        number, _, pins = head.partition(": ")
+        names = " ".join(p.split("==")[0] for p in pins.split())
+        ok = event.status == "passed"
+        line = Text()
+        line.append("✔ " if ok else "✘ ", style="green" if ok else "bold red")
+        line.append(f"{number.removeprefix('trial '):>2} ", style="dim")
+        line.append(names)
+        if not ok:
+            line.append("  failed: " + result.removeprefix("FAILED "), style="red")
+        line.truncate(max(10, width), overflow="ellipsis")
+        out.append_text(line)
+        if n < len(shown) - 1:
+            out.append("\n")
+    return out
 
 
 def gate_text(state: WizardState, width: int | None = None) -> Text:

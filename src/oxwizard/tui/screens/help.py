@@ -27,6 +27,7 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "prepare": (
         ("/", "filter the packages, or type a spec (oxzep7==1.5.0) and ⏎"),
         ("space", "pick the highlighted package (several can be picked)"),
+        ("A", "pick every outdated package shown (again: none)"),
         ("p", "show the plan: what would change (nothing is installed)"),
         ("a", "add the targets that clear a predicted pip check problem, and plan again (in the key "
               "bar when the plan names some)"),
@@ -41,6 +42,7 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("t", "run the checks again"),
         ("w  s", "write the project files on the branch, or skip (escape): the diff is shown first; "
                  "arrows and page up / down scroll it"),
+        ("o  x", "after the culprit search: install the targets that passed on live, or stop"),
     ),
     "monitor": (("s", "declare success and keep the upgrade"),),
     "": (

@@ -1,10 +1,10 @@
 """Screen 1, Prepare: environment facts, targets, the plan and risk, staging + baseline, go/wait.
 
-Keys that belong to this screen: ``/`` filter, space pick, ``p`` plan, ``a`` add the targets that
-clear a predicted conflict (shown only when the plan names some), ``u`` update the project files or
-not (shown only when the plan changes them), ``c`` continue (checkpoint, staging clone, baseline).
-The decision keys (``g``/``w``), ``R``, ``l``, ``?`` and ``q`` are the app's, so they work on every
-screen.
+Keys that belong to this screen: ``/`` filter, space pick, ``A`` pick every outdated row, ``p``
+plan, ``a`` add the targets that clear a predicted conflict (shown only when the plan names some),
+``u`` update the project files or not (shown only when the plan changes them), ``c`` continue
+(checkpoint, staging clone, baseline). The decision keys (``g``/``w``), ``R``, ``l``, ``?`` and
+``q`` are the app's, so they work on every screen.
 """
 
 from __future__ import annotations
@@ -46,6 +46,14 @@ class PrepareScreen(FlowScreen):
     BINDINGS = [
         Binding("slash", "focus_filter", "Filter", id="filter", tooltip="Filter the targets, or type a spec"),
         Binding("space", "pick", "Pick", id="pick", tooltip="Pick the highlighted package as a target"),
+        Binding(
+            "A",
+            "pick_outdated",
+            "All",
+            id="pick-outdated",
+            tooltip="Pick every outdated package shown (again: none); several targets that fail "
+            "together are tried in parts to name the culprits",
+        ),
         Binding(
             "p", "plan", "Plan", id="plan", tooltip="Resolve the plan for the picked targets or the spec"
         ),
@@ -173,6 +181,10 @@ class PrepareScreen(FlowScreen):
         if self.targets.toggle_current() is not None:
             self.post_message(PicksChanged(frozenset(self.targets.picked)))
 
+    def action_pick_outdated(self) -> None:
+        if self.targets.toggle_outdated():
+            self.post_message(PicksChanged(frozenset(self.targets.picked)))
+
     def action_plan(self) -> None:
         specs = self.current_specs()
         if not specs:
@@ -208,7 +220,10 @@ class PrepareScreen(FlowScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         state = self.wizard_state
         busy = state.busy
-        if action in ("focus_filter", "pick", "leave_filter", "plan") and not self._interactive:
+        if (
+            action in ("focus_filter", "pick", "pick_outdated", "leave_filter", "plan")
+            and not self._interactive
+        ):
             return None  # shown dimmed until the targets table is there
         if action == "plan":
             return state.env is not None and not busy

@@ -33,6 +33,7 @@ CHOICE_KEYS = {
     "success": "s",
     "write": "w",  # the project files (the pins step): never asked together with wait
     "skip": "s",  # ... nor with success
+    "promote": "o",
 }
 # What each answer does, in plain words.
 CHOICE_LABELS = {
@@ -46,6 +47,7 @@ CHOICE_LABELS = {
     "success": "success: keep the upgrade",
     "write": "write the project files on the branch",
     "skip": "skip (the files stay as they are)",
+    "promote": "install the ones that pass on live",
 }
 SHORT_LABELS = {
     **CHOICE_LABELS,
@@ -59,6 +61,7 @@ SHORT_LABELS = {
     "success": "declare success",
     "write": "write files",
     "skip": "skip",
+    "promote": "promote",
 }
 # The same answer means something else at another step: after checks failed on live, live already
 # has the new version, and "keep" keeps it.

@@ -1,6 +1,7 @@
 """The targets table: every installed distribution, its latest available version and impact.
 
-Filtering rebuilds the rows from an in-memory list (no engine call per keystroke); space picks.
+Filtering rebuilds the rows from an in-memory list (no engine call per keystroke); space picks one
+row, ``A`` every outdated row shown (or none, when they all are picked already).
 """
 
 from __future__ import annotations
@@ -96,6 +97,21 @@ class TargetsTable(DataTable[Text | str]):
         if not rows or self.cursor_row < 0 or self.cursor_row >= len(rows):
             return None
         return rows[self.cursor_row]
+
+    def toggle_outdated(self) -> bool:
+        """Pick every outdated row shown; when all of them are picked already, unpick them.
+        True when the picks changed."""
+        outdated = {r.name for r in self._visible if r.latest}
+        if not outdated:
+            return False
+        if outdated <= self.picked:
+            self.picked -= outdated
+        else:
+            self.picked |= outdated
+        for n, row in enumerate(self._visible):
+            if row.name in outdated:
+                self.update_cell_at(Coordinate(n, 0), self._name_cell(row))
+        return True
 
     def toggle_current(self) -> str | None:
         row = self.current_row()

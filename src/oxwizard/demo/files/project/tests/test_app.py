@@ -1,4 +1,5 @@
-"""The demo project's tests: they pass on oxzep7 1.4.2 and 1.5.0 and fail on 2.0.0."""
+"""The demo project's tests: they pass on oxzep7 1.4.2 and 1.5.0 and fail on 2.0.0,
+and fail with alpha 2.0.0 and beta 2.0.0 together (either one alone passes)."""
 
 import unittest
 
@@ -23,6 +24,15 @@ class RenderTest(unittest.TestCase):
         from oxzep7.fmt import render
 
         self.assertEqual(render(["a", "b"]), "a | b")
+
+
+class ThemeTest(unittest.TestCase):
+    """beta's theme with alpha's settings: fine with either one upgraded, broken with both."""
+
+    def test_theme(self):
+        import beta
+
+        self.assertEqual(beta.theme(), "teal")
 
 
 class AppTest(unittest.TestCase):
