@@ -33,6 +33,7 @@ class SimpleIndex:
     yanked: set[str] = field(default_factory=set)
     requires_python: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    gate: threading.Event | None = None  # when given, every answer waits until it is set (at most 30 s)
     auth: tuple[str, str] | None = None
     statuses: Counter[int] = field(default_factory=Counter)
     served: Counter[str] = field(default_factory=Counter)  # content types of the 200s
@@ -108,6 +109,8 @@ def _handler(index: SimpleIndex) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             if index.delay:
                 time.sleep(index.delay)
+            if index.gate is not None:
+                index.gate.wait(30)
             if index.auth is not None:
                 token = base64.b64encode(f"{index.auth[0]}:{index.auth[1]}".encode()).decode()
                 if self.headers.get("Authorization") != f"Basic {token}":

@@ -150,3 +150,38 @@ def test_a_slow_index_times_out_instead_of_hanging(world: tuple[Path, Path], ind
     assert time.perf_counter() - started < 0.6 * 3
     assert [a.versions for a in answers] == [None, None, None]
     assert reader.errors == [f"{index.url}: timed out"]
+
+
+def test_pips_configuration_is_read_once_until_it_changes(
+    world: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from oxwizard.env.pipconfig import effective_index
+
+    venv = world[0]
+    site = venv / "pip.conf"
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(venv / "user.conf"))  # absent: a file that may appear
+    probes: list[list[str]] = []
+    real_run = proc.run
+
+    def counting(argv: list[str], **kw: object) -> proc.Completed:
+        if any("create_command" in a for a in argv):  # pip's configuration probe
+            probes.append(argv)
+        return real_run(argv, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(proc, "run", counting)
+    env = Environment.open(venv)
+    try:
+        site.write_text("[global]\nindex-url = https://one.example.invalid/simple\n")
+        assert effective_index(env, IndexOptions()).index_url == "https://one.example.invalid/simple"
+        assert effective_index(env, IndexOptions()).index_url == "https://one.example.invalid/simple"
+        assert len(probes) == 1  # the second answer came from the cache
+        site.write_text("[global]\nindex-url = https://two.example.invalid/simple\n")
+        assert effective_index(env, IndexOptions()).index_url == "https://two.example.invalid/simple"
+        (venv / "user.conf").write_text("[global]\nextra-index-url = https://three.example.invalid/s\n")
+        assert effective_index(env, IndexOptions()).extra_index_urls == ["https://three.example.invalid/s"]
+        monkeypatch.setenv("PIP_INDEX_URL", "https://four.example.invalid/simple")
+        assert effective_index(env, IndexOptions()).index_url == "https://four.example.invalid/simple"
+        assert len(probes) == 4
+    finally:
+        site.unlink(missing_ok=True)
+        (venv / "user.conf").unlink(missing_ok=True)

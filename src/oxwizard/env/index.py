@@ -24,12 +24,12 @@ import http.client
 import json
 import netrc
 import os
+import queue
 import ssl
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -337,15 +337,20 @@ class _Cache:
 
     def store(self, url: str, auth: str | None, entry: dict[str, object]) -> None:
         path = self._path(url, auth)
-        if path is None:
-            return
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-            tmp.write_text(json.dumps(entry), encoding="utf-8")
-            os.replace(tmp, path)
-        except OSError:
-            pass  # a cache that cannot be written only costs the next run a request
+        if path is not None:
+            store_json(path, entry)
+
+
+def store_json(path: Path, entry: dict[str, object]) -> None:
+    """Write one cache entry whole (a reader never sees half of it); a cache that cannot be
+    written only costs the next run a request."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(entry), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
 
 
 def _max_age(head: http.client.HTTPMessage) -> float:
@@ -466,20 +471,51 @@ class IndexReader:
         """One line per source that failed, its URL redacted."""
         return [f"{s.shown}: {s.failed}" for s in self.sources if s.failed]
 
-    def answers(self, names: Iterable[str], candidates: Candidates) -> Iterator[Answer]:
-        """One :class:`Answer` per name, in the order they arrive."""
+    def answers(
+        self, names: Iterable[str], candidates: Candidates, stopped: Callable[[], bool] | None = None
+    ) -> Iterator[Answer]:
+        """One :class:`Answer` per name, in the order they arrive.
+
+        The requests run in daemon threads: a caller that stops listening (``stopped()`` turns true,
+        or the generator is closed) returns at once, and a process that ends does not wait for an
+        index that is slow to answer."""
         wanted = sorted({canonicalize_name(n) for n in names})
         if not self.needs_network:
             for name in wanted:
                 yield self._answer(name, candidates)
             return
-        pool = ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(wanted))))
+        todo: queue.SimpleQueue[NormalizedName] = queue.SimpleQueue()
+        done: queue.SimpleQueue[Answer] = queue.SimpleQueue()
+        for name in wanted:
+            todo.put(name)
+        quit_ = threading.Event()
+
+        def work() -> None:
+            while not quit_.is_set():
+                try:
+                    name = todo.get_nowait()
+                except queue.Empty:
+                    return
+                try:
+                    done.put(self._answer(name, candidates))
+                except Exception as exc:  # noqa: BLE001 - reported as that name's answer, never lost
+                    done.put(Answer(name, None, f"{type(exc).__name__}: {exc}"))
+
+        for _ in range(max(1, min(self.workers, len(wanted)))):
+            threading.Thread(target=work, daemon=True, name="oxwizard-index").start()
         try:
-            futures = [pool.submit(self._answer, name, candidates) for name in wanted]
-            for future in as_completed(futures):
-                yield future.result()
+            for _ in wanted:
+                while True:
+                    if stopped is not None and stopped():
+                        return
+                    try:
+                        answer = done.get(timeout=0.1)
+                        break
+                    except queue.Empty:
+                        continue
+                yield answer
         finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+            quit_.set()
 
     def _answer(self, name: NormalizedName, candidates: Candidates) -> Answer:
         files: list[IndexFile] = []

@@ -81,6 +81,7 @@ print(json.dumps({
         "client-cert": value("client_cert"), "proxy": value("proxy") or None,
     },
     "origins": origins,
+    "files": sorted({name for variant in order for name in files.get(variant, [])}),
 }))
 """
 
@@ -157,9 +158,14 @@ def read_pip_config(
     env: Environment, argv: list[str], environ: Mapping[str, str] | None = None
 ) -> dict[str, object]:
     """Run the probe: pip's parsed ``install`` options for ``argv`` and where each came from."""
+    from oxwizard.env import pipconfig_cache
+
     base = dict(environ if environ is not None else os.environ)
     for key in ("PYTHONPATH", "PYTHONHOME", "__PYVENV_LAUNCHER__"):
         base.pop(key, None)
+    known = pipconfig_cache.load(env, argv, base)
+    if known is not None:
+        return known
     own_pip = _own_pip_parent()
     tail = [str(env.prefix), "", json.dumps(CARRIED), json.dumps(argv)]
     done = None
@@ -180,6 +186,7 @@ def read_pip_config(
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()]
         why = redact_text(lines[-1].strip()) if lines else f"exit code {done.returncode}"
         raise UsageError(f"cannot read pip's configuration: {why} (pass --isolated to ignore it)")
+    pipconfig_cache.store(env, argv, base, found)
     return found
 
 
