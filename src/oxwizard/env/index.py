@@ -161,7 +161,7 @@ class _Source:
     kind: str  # "index" (one page per project), "links" (one page for all), "folder" (local)
     failed: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
-    links: list[IndexFile] | None = None  # a find-links page or folder, read once
+    links: dict[str, list[IndexFile]] | None = None  # a find-links page or folder, read once, by name
     given: str = ""  # as configured (with its credentials, if any): shown redacted
 
     @property
@@ -544,13 +544,13 @@ class IndexReader:
             with source.lock:
                 if source.links is None and not source.failed:
                     try:
-                        source.links = self._read_links(source)
+                        source.links = _by_name(self._read_links(source))
                     except SourceFailed as exc:
                         source.failed = str(exc)
                         raise
                 if source.failed:
                     raise SourceFailed(source.failed)
-            return source.links or []
+            return (source.links or {}).get(name, [])
         try:
             return self._fetch(source, f"{source.url.rstrip('/')}/{name}/")
         except SourceFailed as exc:
@@ -622,6 +622,23 @@ class IndexReader:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+
+def _by_name(files: list[IndexFile]) -> dict[str, list[IndexFile]]:
+    """A find-links page or folder's files by project name (parsed once, not once per project)."""
+    out: dict[str, list[IndexFile]] = {}
+    for f in files:
+        try:
+            if f.filename.endswith(".whl"):
+                name = parse_wheel_filename(f.filename)[0]
+            elif f.filename.endswith((".tar.gz", ".zip")):
+                name = parse_sdist_filename(f.filename)[0]
+            else:
+                continue
+        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+            continue
+        out.setdefault(name, []).append(f)
+    return out
 
 
 def _http_date(head: http.client.HTTPMessage) -> str | None:
