@@ -86,7 +86,7 @@ async def test_unreachable_index_shows_as_such(demo_template: Any) -> None:
         table = app.screen.query_one(TargetsTable)
         await wait_for(pilot, lambda: all(r.status == "unknown" for r in table.rows_all), 30)
         title = str(app.screen.query_one("#left").border_title)
-        assert "latest: index unreachable" in title
+        assert title == "Environment · targets · index unreachable"
         assert str(table.get_row_at(0)[2]) == "unknown"
         await pilot.press("slash", "o", "x", "escape", "space")
         assert len(app.state.picked) == 1  # still usable

@@ -17,7 +17,7 @@ never into the cache, a message or a log: URLs are shown through :func:`redact_u
 from __future__ import annotations
 
 import base64
-import email.utils
+import functools
 import gzip
 import hashlib
 import http.client
@@ -28,6 +28,7 @@ import queue
 import ssl
 import threading
 import time
+import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -102,6 +103,12 @@ class Candidates:
     # memos (shared by the reader's threads): one answer per distinct tag triple / Requires-Python
     _tag_ok: dict[str, bool] = field(default_factory=dict, repr=False)
     _python_ok: dict[str, bool] = field(default_factory=dict, repr=False)
+
+    @functools.cached_property
+    def signature(self) -> str:
+        """Which interpreter the answers are for (cache entries keep versions per signature)."""
+        text = "\n".join([self.python_version, str(self.pre), *sorted(map(str, self.tags))])
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def versions(self, name: NormalizedName, files: Iterable[IndexFile]) -> list[Version]:
         found: set[Version] = set()
@@ -314,31 +321,49 @@ def _why(exc: BaseException) -> str:
 
 # -- the cache -----------------------------------------------------------------------------------------
 class _Cache:
-    """One JSON file per URL: validators, freshness and the parsed file list (never credentials)."""
+    """Per URL two JSON files, never credentials: the entry (validators, freshness, the versions
+    found per kind of interpreter) and, apart because it can be large, the file list it names."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
 
-    def _path(self, url: str, auth: str | None) -> Path | None:
+    def _path(self, url: str, auth: str | None, suffix: str = ".json") -> Path | None:
         if self.root is None:
             return None
         key = hashlib.sha256(f"{url}\0{auth or ''}".encode()).hexdigest()
-        return self.root / key[:2] / f"{key}.json"
+        return self.root / key[:2] / f"{key}{suffix}"
 
     def load(self, url: str, auth: str | None) -> dict[str, object] | None:
-        path = self._path(url, auth)
-        if path is None:
-            return None
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return None
+        data = _read_json(self._path(url, auth))
         return data if isinstance(data, dict) else None
 
-    def store(self, url: str, auth: str | None, entry: dict[str, object]) -> None:
-        path = self._path(url, auth)
-        if path is not None:
-            store_json(path, entry)
+    def load_files(self, url: str, auth: str | None, entry: dict[str, object]) -> list[IndexFile] | None:
+        data = _read_json(self._path(url, auth, ".files.json"))
+        if not isinstance(data, dict) or data.get("id") != entry.get("files_id"):
+            return None  # missing, or from another answer than the entry's
+        return _files(data.get("files"))
+
+    def store(
+        self, url: str, auth: str | None, entry: dict[str, object], files: list[IndexFile] | None = None
+    ) -> None:
+        """Write ``entry``; with ``files`` (a new answer), its file list first."""
+        path, files_path = self._path(url, auth), self._path(url, auth, ".files.json")
+        if path is None or files_path is None:
+            return
+        if files is not None:
+            token = uuid.uuid4().hex
+            store_json(files_path, {"id": token, "files": _entries(files)})
+            entry = {**entry, "files_id": token}
+        store_json(path, entry)
+
+
+def _read_json(path: Path | None) -> object:
+    if path is None:
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def store_json(path: Path, entry: dict[str, object]) -> None:
@@ -351,6 +376,11 @@ def store_json(path: Path, entry: dict[str, object]) -> None:
         os.replace(tmp, path)
     except OSError:
         pass
+
+
+def _fresh(entry: dict[str, object]) -> bool:
+    fetched, age = entry.get("fetched"), entry.get("max_age")
+    return isinstance(fetched, float | int) and isinstance(age, float | int) and time.time() - fetched < age
 
 
 def _max_age(head: http.client.HTTPMessage) -> float:
@@ -518,16 +548,19 @@ class IndexReader:
             quit_.set()
 
     def _answer(self, name: NormalizedName, candidates: Candidates) -> Answer:
-        files: list[IndexFile] = []
+        found: set[Version] = set()
         errors = []
         for source in self.sources:
             try:
-                files += self._files(source, name)
+                if source.kind == "index":
+                    found.update(self._index_versions(source, name, candidates))
+                else:
+                    found.update(candidates.versions(name, self._files(source, name)))
             except SourceFailed as exc:
                 errors.append(f"{source.shown}: {exc}")
         if errors:
             return Answer(name, None, "; ".join(errors))
-        return Answer(name, candidates.versions(name, files))
+        return Answer(name, sorted(found))
 
     def _files(self, source: _Source, name: NormalizedName) -> list[IndexFile]:
         if source.failed:
@@ -551,11 +584,7 @@ class IndexReader:
                 if source.failed:
                     raise SourceFailed(source.failed)
             return (source.links or {}).get(name, [])
-        try:
-            return self._fetch(source, f"{source.url.rstrip('/')}/{name}/")
-        except SourceFailed as exc:
-            source.failed = source.failed or str(exc)
-            raise
+        raise AssertionError(f"not a source of files: {source.kind}")
 
     def _read_links(self, source: _Source) -> list[IndexFile]:
         path = _local_path(source.url)
@@ -565,20 +594,54 @@ class IndexReader:
             if path.is_file():
                 return parse_html(path.read_text(encoding="utf-8", errors="replace"))
             return []
-        return self._fetch(source, source.url)
+        files, entry, new_files = self._fetch(source, source.url, self.cache.load(source.url, source.auth))
+        if entry is not None:
+            self.cache.store(source.url, source.auth, entry, new_files)
+        return files
 
-    def _fetch(self, source: _Source, url: str) -> list[IndexFile]:
+    def _index_versions(self, source: _Source, name: NormalizedName, candidates: Candidates) -> list[Version]:
+        """The versions one index offers ``name`` for these candidates. A fresh cache entry keeps
+        them (per kind of interpreter), so a warm run reads no file list and parses nothing."""
+        url = f"{source.url.rstrip('/')}/{name}/"
         cached = self.cache.load(url, source.auth)
-        now = time.time()
-        if cached is not None:
-            fetched, age = cached.get("fetched"), cached.get("max_age")
-            if isinstance(fetched, float | int) and isinstance(age, float | int) and now - fetched < age:
+        if cached is not None and _fresh(cached):
+            memo = cached.get("versions")
+            known = memo.get(candidates.signature) if isinstance(memo, dict) else None
+            if isinstance(known, list):
                 self._count("from_cache")
-                return _files(cached.get("files"))
+                try:
+                    return [Version(str(v)) for v in known]
+                except InvalidVersion:
+                    pass
+        if source.failed:
+            raise SourceFailed(source.failed)
+        try:
+            files, entry, new_files = self._fetch(source, url, cached)
+        except SourceFailed as exc:
+            source.failed = source.failed or str(exc)  # not asked again in this run
+            raise
+        found = candidates.versions(name, files)
+        if entry is not None:
+            memo = entry.get("versions")
+            memo = dict(memo) if isinstance(memo, dict) else {}
+            memo[candidates.signature] = [str(v) for v in found]
+            self.cache.store(url, source.auth, {**entry, "versions": memo}, new_files)
+        return found
+
+    def _fetch(
+        self, source: _Source, url: str, cached: dict[str, object] | None
+    ) -> tuple[list[IndexFile], dict[str, object] | None, list[IndexFile] | None]:
+        """The files of ``url``, the cache entry to store (None: not to be stored) and, when the
+        answer is new, its files to store with it."""
+        now = time.time()
+        known = self.cache.load_files(url, source.auth, cached) if cached is not None else None
+        if cached is not None and known is not None and _fresh(cached):
+            self._count("from_cache")
+            return known, cached, None
         headers = {"Accept": ACCEPT, "User-Agent": "oxwizard"}
         if source.auth:
             headers["Authorization"] = source.auth
-        if cached is not None:
+        if cached is not None and known is not None:  # validators only for an answer still at hand
             if isinstance(cached.get("etag"), str):
                 headers["If-None-Match"] = str(cached["etag"])
             if isinstance(cached.get("last_modified"), str):
@@ -589,31 +652,34 @@ class IndexReader:
                     self._http = _Http(*self._http_args)
         self._count("requests")
         status, head, body, final = self._http.get(url, headers)
-        if status == 304 and cached is not None:
-            self._count("not_modified")
-            files = _files(cached.get("files"))
-        elif status == 404:
-            files = []
-        elif status == 200:
-            kind = (head.get("Content-Type") or "").split(";")[0].strip().lower()
-            text = body.decode("utf-8", errors="replace")
-            try:
-                files = parse_json(json.loads(text)) if kind == JSON_TYPE else parse_html(text)
-            except ValueError as exc:
-                raise SourceFailed(f"unreadable answer from {redact_url(final)}: {exc}") from None
-        else:
-            raise SourceFailed(f"HTTP {status} {head.get('Reason', '')}".strip())
         entry: dict[str, object] = {
             "url": redact_url(url),
             "fetched": now,
             "max_age": _max_age(head),
             "etag": head.get("ETag"),
-            "last_modified": head.get("Last-Modified") or _http_date(head),
-            "files": _entries(files),
+            "last_modified": head.get("Last-Modified"),
         }
-        if "no-store" not in (head.get("Cache-Control") or "").lower():
-            self.cache.store(url, source.auth, entry)
-        return files
+        if status == 304 and cached is not None and known is not None:
+            self._count("not_modified")
+            # the same files: the same versions, and the file list already stored
+            entry.update(versions=cached.get("versions"), files_id=cached.get("files_id"))
+            files, new_files = known, None
+        elif status in (200, 404):
+            files = []
+            if status == 200:
+                kind = (head.get("Content-Type") or "").split(";")[0].strip().lower()
+                text = body.decode("utf-8", errors="replace")
+                try:
+                    files = parse_json(json.loads(text)) if kind == JSON_TYPE else parse_html(text)
+                except ValueError as exc:
+                    raise SourceFailed(f"unreadable answer from {redact_url(final)}: {exc}") from None
+            new_files = files
+        else:
+            raise SourceFailed(f"HTTP {status} {head.get('Reason', '')}".strip())
+        reusable = entry["max_age"] or entry["etag"] or entry["last_modified"]
+        if not reusable or "no-store" in (head.get("Cache-Control") or "").lower():
+            return files, None, None  # nothing a later run could reuse or revalidate: not written
+        return files, entry, new_files
 
     def _count(self, what: str) -> None:
         with self._stats_lock:
@@ -639,12 +705,6 @@ def _by_name(files: list[IndexFile]) -> dict[str, list[IndexFile]]:
             continue
         out.setdefault(name, []).append(f)
     return out
-
-
-def _http_date(head: http.client.HTTPMessage) -> str | None:
-    """No Last-Modified: the response's Date is a valid If-Modified-Since (RFC 9110 13.1.3)."""
-    date = head.get("Date")
-    return date if date and email.utils.parsedate_tz(date) else None
 
 
 def read_versions(

@@ -236,7 +236,7 @@ def targets_title(state: WizardState) -> str:
     """The targets panel's title, with how many "latest" answers are in while the sources answer."""
     done, total = state.latest_progress
     if state.latest_errors:
-        return f"Environment · targets · latest: index unreachable ({done}/{total})"
+        return "Environment · targets · index unreachable"  # fits the panel's 48 columns at 80x24
     if done < total:
         return f"Environment · targets · latest: {done}/{total}…"
     return "Environment · targets"
