@@ -37,7 +37,8 @@ async def wait_for(pilot: Pilot[Any], predicate: Callable[[], object], timeout: 
 
 async def wait_ready(pilot: Pilot[Any], timeout: float = 60.0) -> None:
     """Wait until the prepare screen shows the environment and its targets table takes keys (the
-    table is mounted once the environment has been read, after the first paint)."""
+    table is mounted once the environment has been read, after the first paint), pip check has
+    answered and so has every package source (the "latest" column is complete)."""
     from oxwizard.tui.widgets.targets import TargetsTable
 
     app = pilot.app
@@ -47,11 +48,28 @@ async def wait_ready(pilot: Pilot[Any], timeout: float = 60.0) -> None:
         if app.state.env_error:
             return True
         tables = app.screen.query(TargetsTable)
-        return app.state.env is not None and bool(tables) and tables.first().row_count > 0
+        done, total = app.state.latest_progress
+        answered = done == total and not app.state.pip_checking
+        return app.state.env is not None and bool(tables) and tables.first().row_count > 0 and answered
 
     ready.__name__ = "the targets table"
     await wait_for(pilot, ready, timeout)
     await pilot.pause()
+
+
+async def wait_usable(pilot: Pilot[Any], timeout: float = 60.0) -> None:
+    """Wait only until the targets table takes keys (the sources and pip check may still be busy)."""
+    from oxwizard.tui.widgets.targets import TargetsTable
+
+    app = pilot.app
+    assert isinstance(app, WizardApp)
+
+    def usable() -> bool:
+        tables = app.screen.query(TargetsTable)
+        return app.state.env is not None and bool(tables) and tables.first().row_count > 0
+
+    usable.__name__ = "a targets table taking keys"
+    await wait_for(pilot, usable, timeout)
 
 
 async def wait_question(pilot: Pilot[Any], step: str, timeout: float = 180.0) -> None:

@@ -16,7 +16,15 @@ from oxwizard.commands.common import (
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("outdated", help="list distributions with newer versions available")
+    p = sub.add_parser(
+        "outdated",
+        help="list distributions with newer versions available",
+        description="List installed distributions with newer versions available, as `pip list "
+        "--outdated` would (the same sources, yanked files and Requires-Python honoured), asking the "
+        "indexes directly and concurrently; answers are cached (see environment.md). A source that "
+        "cannot be read is named on stderr, the distributions it could not answer for say "
+        "'unknown (index unreachable)', and the exit code is 1.",
+    )
     add_env(p)
     add_index(p)
     add_json(p)
@@ -26,25 +34,40 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="major",
         help="largest bump to consider for 'latest in target' (default: major)",
     )
+    p.add_argument("--pre", action="store_true", help="consider pre-releases too (as pip's --pre)")
     p.add_argument("--only", nargs="+", metavar="NAME", default=[], help="only these names")
     p.add_argument("--skip", nargs="+", metavar="NAME", default=[], help="leave these names out")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.env.outdated import find_outdated
+    import sys
+
+    from oxwizard.core.redact import redact_text
+    from oxwizard.env.index import UNREACHABLE
+    from oxwizard.env.outdated import outdated_report
 
     flags = flags_from(args)
     env = open_env(args)
     index = index_from(args, env, flags)
-    rows = find_outdated(env, index, args.target, args.only, args.skip)
+    report = outdated_report(env, index, args.target, args.only, args.skip, pre=args.pre or None)
+    for error in report.errors:
+        print(f"oxwizard: error: cannot read {redact_text(error)}", file=sys.stderr)
+    code = 1 if report.errors else 0
     if args.json:
-        print_json(rows)
-        return 0
-    if not rows:
+        unknown = [
+            {"name": u.name, "current": u.current, "latest_in_target": None, "latest": None,
+             "impact": None, "error": redact_text(u.error)}
+            for u in report.unanswered
+        ]  # fmt: skip
+        print_json([*report.rows, *unknown])
+        return code
+    if not report.rows and not report.unanswered:
         print("everything is up to date")
-        return 0
+        return code
     print(f"{'name':24} {'current':>10} {'target':>10} {'latest':>10}  impact")
-    for r in rows:
+    for r in report.rows:
         print(f"{r.name:24} {r.current:>10} {r.latest_in_target or '-':>10} {r.latest:>10}  {r.impact}")
-    return 0
+    for u in report.unanswered:
+        print(f"{u.name:24} {u.current:>10}  {UNREACHABLE}")
+    return code

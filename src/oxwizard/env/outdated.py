@@ -1,32 +1,25 @@
 """Which installed distributions have newer versions, and how big each bump is.
 
-Available versions come from the configured sources: local wheelhouses are read by file name with
-:mod:`packaging.utils` (no pip call, works offline), indexes through ``pip index versions``.
+Available versions come straight from the configured sources, in this process (:mod:`oxwizard.env.index`:
+the simple repository API of each index, concurrently and cached; ``find-links`` folders read by
+file name): the same candidates ``pip list --outdated`` considers — wheels this interpreter can
+install, sdists, yanked files skipped, Requires-Python honoured, pre-releases only when asked.
 """
 
 from __future__ import annotations
 
-import re
 import sysconfig
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from packaging import tags
 from packaging.tags import Tag
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict
 
-from oxwizard.core import proc
 from oxwizard.env.environment import Environment
+from oxwizard.env.index import UNREACHABLE, Answer, Candidates, read_versions
 from oxwizard.env.plan import Impact, impact_of
 from oxwizard.env.specs import IndexOptions
 
@@ -45,26 +38,34 @@ class Outdated(BaseModel):
     impact: Impact
 
 
+class Unanswered(BaseModel):
+    """A distribution whose newest version is unknown: a source that could offer it did not answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    current: str
+    error: str  # which source failed and why, its URL redacted
+
+
+@dataclass
+class OutdatedReport:
+    rows: list[Outdated] = field(default_factory=list)
+    unanswered: list[Unanswered] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # one line per source that failed
+
+
+def candidates_for(env: Environment, pre: bool = False) -> Candidates:
+    """The files that count for ``env``: its wheel tags and Python version (pre-releases if asked)."""
+    return Candidates(_supported_tags(env), env.version, pre)
+
+
 def available_versions(
     env: Environment, names: Iterable[str], index: IndexOptions
 ) -> dict[str, list[Version]]:
-    """Every version offered for each name by the configured sources."""
-    wanted = {canonicalize_name(n) for n in names}
-    found: dict[str, set[Version]] = {n: set() for n in wanted}
-    local = [Path(p) for p in index.find_links if "://" not in p]
-    for folder in local:
-        for name, version in _scan_wheelhouse(folder, env):
-            if name in found:
-                found[name].add(version)
-    if not index.no_index:
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            for name, versions in zip(
-                sorted(wanted),
-                pool.map(lambda n: _index_versions(env, n, index), sorted(wanted)),
-                strict=True,
-            ):
-                found[name].update(versions)
-    return {n: sorted(v) for n, v in found.items()}
+    """Every version (pre-releases too) the configured sources offer ``env`` for each name."""
+    answers, _errors = read_versions(index, names, candidates_for(env, pre=True))
+    return {n: a.versions or [] for n, a in answers.items()}
 
 
 def find_outdated(
@@ -75,36 +76,66 @@ def find_outdated(
     skip: list[str] | None = None,
 ) -> list[Outdated]:
     """Rows for every installed distribution with a newer version available."""
+    return outdated_report(env, index, target, only, skip).rows
+
+
+def outdated_report(
+    env: Environment,
+    index: IndexOptions,
+    target: Target = "major",
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    *,
+    pre: bool | None = None,
+    on_answer: Callable[[Answer], None] | None = None,
+) -> OutdatedReport:
+    """The outdated rows, the distributions no source answered for, and the sources that failed.
+
+    ``pre``: consider pre-releases (default: ``index.pre``, pip's ``--pre``). ``on_answer`` is called
+    (from this thread) as each distribution's answer arrives."""
+    from packaging.utils import canonicalize_name
+
     only_set = {canonicalize_name(n) for n in only or []}
     skip_set = {canonicalize_name(n) for n in skip or []}
     dists = {
         n: d for n, d in env.distributions.items() if (not only_set or n in only_set) and n not in skip_set
     }
-    versions = available_versions(env, dists, index)
-    rows = []
-    for name, dist in dists.items():
-        try:
-            current = Version(dist.version)
-        except InvalidVersion:
-            continue
-        newer = [v for v in versions.get(name, []) if v > current]
-        if not current.is_prerelease:
-            newer = [v for v in newer if not v.is_prerelease]
-        if not newer:
-            continue
-        latest = max(newer)
-        in_target = [v for v in newer if _within(current, v, target)]
-        best = max(in_target) if in_target else None
-        rows.append(
-            Outdated(
-                name=name,
-                current=dist.version,
-                latest_in_target=str(best) if best else None,
-                latest=str(latest),
-                impact=impact_of(dist.version, str(best or latest)),
+    wanted = index.pre if pre is None else pre
+    answers, errors = read_versions(index, dists, candidates_for(env, wanted), on_answer)
+    report = OutdatedReport(errors=errors)
+    for name, dist in sorted(dists.items()):
+        answer = answers.get(name)
+        if answer is None or answer.versions is None:
+            why = answer.error if answer is not None else "no answer"
+            report.unanswered.append(
+                Unanswered(name=name, current=dist.version, error=f"{UNREACHABLE}: {why}")
             )
-        )
-    return rows
+            continue
+        row = outdated_row(name, dist.version, answer.versions, target)
+        if row is not None:
+            report.rows.append(row)
+    return report
+
+
+def outdated_row(name: str, installed: str, versions: Iterable[Version], target: Target) -> Outdated | None:
+    """The row of ``name`` when a newer version than ``installed`` is among ``versions``."""
+    try:
+        current = Version(installed)
+    except InvalidVersion:
+        return None
+    newer = [v for v in versions if v > current]
+    if not newer:
+        return None
+    latest = max(newer)
+    in_target = [v for v in newer if _within(current, v, target)]
+    best = max(in_target) if in_target else None
+    return Outdated(
+        name=name,
+        current=installed,
+        latest_in_target=str(best) if best else None,
+        latest=str(latest),
+        impact=impact_of(installed, str(best or latest)),
+    )
 
 
 def _within(current: Version, candidate: Version, target: Target) -> bool:
@@ -113,23 +144,6 @@ def _within(current: Version, candidate: Version, target: Target) -> bool:
     if candidate.major != current.major:
         return False
     return target == "minor" or candidate.minor == current.minor
-
-
-def _scan_wheelhouse(folder: Path, env: Environment) -> Iterable[tuple[str, Version]]:
-    supported = _supported_tags(env)
-    for path in folder.iterdir() if folder.is_dir() else []:
-        try:
-            if path.name.endswith(".whl"):
-                name, version, _build, wheel_tags = parse_wheel_filename(path.name)
-                if not any(t in supported for t in wheel_tags):
-                    continue
-            elif path.name.endswith((".tar.gz", ".zip")):
-                name, version = parse_sdist_filename(path.name)
-            else:
-                continue
-        except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-            continue
-        yield str(name), version
 
 
 def _supported_tags(env: Environment) -> set[Tag]:
@@ -146,19 +160,3 @@ def _supported_tags(env: Environment) -> set[Tag]:
         found = set(tags.generic_tags(None, None, platforms))
         interpreter = None
     return found | set(tags.compatible_tags(version, interpreter, platforms))
-
-
-_VERSIONS = re.compile(r"Available versions:\s*(.+)")
-
-
-def _index_versions(env: Environment, name: str, index: IndexOptions) -> list[Version]:
-    argv = [*env.pip_argv(), "index", "versions", *index.pip_args(), "--", name]
-    result = proc.run(argv, env=proc.pip_environment(), timeout=120)
-    match = _VERSIONS.search(result.stdout) if result.ok else None
-    out = []
-    for text in match.group(1).split(",") if match else []:
-        try:
-            out.append(Version(text.strip()))
-        except InvalidVersion:
-            continue
-    return out

@@ -96,6 +96,7 @@ print(json.dumps({
         "client-cert": value("client_cert"), "proxy": value("proxy") or None,
     },
     "origins": origins,
+    "files": sorted({name for variant in order for name in files.get(variant, [])}),
 }))
 """
 

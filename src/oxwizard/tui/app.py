@@ -36,8 +36,10 @@ from oxwizard.tui.messages import (
     FlowFailed,
     FlowFinished,
     FlowStartRequested,
+    LatestArrived,
     OutputReceived,
     PicksChanged,
+    PipChecked,
     PlanFailed,
     PlanRequested,
     PlanResolved,
@@ -131,6 +133,7 @@ class WizardApp(App[int]):
         self.output: deque[str] = deque(maxlen=MAX_OUTPUT)
         self._output_step = ""
         self._specs_after_rollback: list[str] = []
+        self._latest_generation = 0  # answers for the "latest" column from an older reading are dropped
         self.project_label = self.project.name
         self.set_reactive(WizardApp.state, WizardState(env_label=env_path or "$VIRTUAL_ENV or ./.venv"))
 
@@ -173,7 +176,10 @@ class WizardApp(App[int]):
             recovered=msg.recovered, resume=resume, last_outcome=msg.last_outcome,
             checkpoint=resume.checkpoint_id or "" if resume is not None else "",
             live_changed=resume is not None and resume.live_touched, managers=msg.managers,
+            pip_checking=True,
         )  # fmt: skip
+        self.check_pip(msg.env)
+        self._ask_latest(msg.ask)
         for line in msg.recovered:
             self.notify(line, title="Recovery", timeout=10)
         if resume is not None:
@@ -200,7 +206,48 @@ class WizardApp(App[int]):
             self.post_message(EnvironmentFailed(str(exc)))
 
     def on_environment_refreshed(self, msg: EnvironmentRefreshed) -> None:
-        self.update_state(targets=msg.targets, pip_problems=msg.pip_problems)
+        self.update_state(targets=msg.targets, pip_problems=msg.pip_problems, pip_checking=False)
+        self._ask_latest(msg.ask)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="pip-check")
+    def check_pip(self, env: Any) -> None:
+        from oxwizard.core.errors import OxwizardError
+
+        try:
+            self.post_message(tasks.pip_check(env))
+        except OxwizardError as exc:
+            self.post_message(PipChecked((f"pip check could not run: {exc}",)))
+
+    def on_pip_checked(self, msg: PipChecked) -> None:
+        if self.state.pip_checking:
+            self.update_state(pip_problems=msg.problems, pip_checking=False)
+
+    # -- the "latest" column, filled in as the package sources answer ------------------------------------
+    def _ask_latest(self, sources: tasks.Sources | None) -> None:
+        self._latest_generation += 1
+        env = self.state.env
+        total = len(self.state.targets)
+        if sources is None or env is None:
+            self.update_state(latest_progress=(total, total), latest_errors=())
+            return
+        self.update_state(latest_progress=(0, total), latest_errors=())
+        self.read_latest(env, sources, self._latest_generation)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="latest")
+    def read_latest(self, env: Any, sources: tasks.Sources, generation: int) -> None:
+        from textual.worker import get_current_worker
+
+        worker = get_current_worker()
+        tasks.read_latest(env, sources, self.post_message, generation, lambda: worker.is_cancelled)
+
+    def on_latest_arrived(self, msg: LatestArrived) -> None:
+        if msg.generation != self._latest_generation:
+            return  # answers for a reading of the environment that has been replaced
+        changes: dict[str, Any] = {"latest_progress": (msg.done, msg.total), "latest_errors": msg.errors}
+        if msg.rows:
+            answered = {r.name: r for r in msg.rows}
+            changes["targets"] = tasks.sort_rows(answered.get(r.name, r) for r in self.state.targets)
+        self.update_state(**changes)
 
     # -- plan -------------------------------------------------------------------------------------------
     def on_plan_requested(self, msg: PlanRequested) -> None:

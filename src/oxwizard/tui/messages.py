@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from oxwizard.env.project_files import Manager
     from oxwizard.flow.upgrade import FlowOutcome, Question, ResumeInfo, StepEvent
     from oxwizard.runbook.repo import LogEntry
+    from oxwizard.tui.tasks import Sources
     from oxwizard.tui.widgets.target_row import TargetRow
 
 
@@ -35,6 +36,7 @@ class EnvironmentLoaded(Message):
     resume: ResumeInfo | None = None
     last_outcome: str = ""
     managers: tuple[Manager, ...] = ()
+    ask: Sources | None = None  # sources to ask for the "latest" column, in the background
 
 
 @dataclass
@@ -43,6 +45,29 @@ class EnvironmentRefreshed(Message):
 
     targets: tuple[TargetRow, ...]
     pip_problems: tuple[str, ...]
+    ask: Sources | None = None
+
+
+@dataclass
+class PipChecked(Message):
+    """``pip check`` on the environment just read finished (it runs after the table is usable)."""
+
+    problems: tuple[str, ...]
+
+
+@dataclass
+class LatestArrived(Message):
+    """Answers from the package sources for some targets (the "latest" column fills in as they come).
+
+    ``rows``: the targets answered since the last message; ``done``/``total``: how many of the whole
+    table are answered; ``errors``: the sources that failed so far; ``generation``: which reading of
+    the environment they belong to (answers for an older one are dropped)."""
+
+    rows: tuple[TargetRow, ...]
+    done: int
+    total: int
+    errors: tuple[str, ...]
+    generation: int
 
 
 @dataclass

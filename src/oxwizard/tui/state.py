@@ -35,7 +35,10 @@ class WizardState:
     env_label: str = ""  # how the venv is named on screen
     loading: str = "opening the environment…"
     targets: tuple[TargetRow, ...] = ()  # installed versions, the newest available, the impact
+    latest_progress: tuple[int, int] = (0, 0)  # targets the package sources have answered for, of all
+    latest_errors: tuple[str, ...] = ()  # sources that could not be read (redacted), one line each
     pip_problems: tuple[str, ...] = ()
+    pip_checking: bool = False  # pip check is running (after the environment was read)
     recovered: tuple[str, ...] = ()
     resume: ResumeInfo | None = None
     last_outcome: str = ""  # how the newest finished runbook ended (it may have ended unwatched)

@@ -7,16 +7,16 @@ screens show; none touches a widget. Imports of the engine happen here, after th
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oxwizard.tui.messages import EnvironmentLoaded, EnvironmentRefreshed
+from oxwizard.tui.messages import EnvironmentLoaded, EnvironmentRefreshed, LatestArrived, PipChecked
 from oxwizard.tui.widgets.target_row import TargetRow
 
 if TYPE_CHECKING:
     from oxwizard.env.environment import Environment
-    from oxwizard.env.outdated import Outdated
     from oxwizard.env.plan import Plan
     from oxwizard.env.specs import IndexOptions
     from oxwizard.flow.upgrade import FlowListener, ResumeInfo, UpgradeFlow
@@ -49,41 +49,111 @@ class Sources:
 
 
 def load_environment(env_path: str | None, project: Path, sources: Sources) -> EnvironmentLoaded:
-    """Open the environment, run crash recovery, and read what the prepare screen shows."""
+    """Open the environment, run crash recovery, and read what the prepare screen shows.
+
+    The targets come with their installed versions. Unless every source is on this machine
+    (``--no-index``), their "latest" is left pending and ``ask`` says which sources to read in the
+    background (:func:`read_latest`: pip's configuration is read there too); ``pip check`` runs in
+    the background as well (:func:`pip_check`), so that the table is usable at once."""
     from oxwizard.env.environment import Environment
     from oxwizard.env.locktools import choose_installer
-    from oxwizard.env.outdated import find_outdated
     from oxwizard.env.project_files import detect
     from oxwizard.flow.upgrade import start_state
 
     env = Environment.open(env_path)
     recovered = run_recovery(env)
     choose_installer(env, project)
-    rows = target_rows(env, find_outdated(env, sources.build(env)))
-    problems = tuple(env.pip_check())
+    rows, ask = first_rows(env, sources)
     resume, last = start_state(project, env)
-    return EnvironmentLoaded(env, rows, problems, tuple(recovered), resume, last, tuple(detect(project)))
+    return EnvironmentLoaded(
+        env, rows, (), tuple(recovered), resume, last, managers=tuple(detect(project)), ask=ask
+    )
+
+
+def pip_check(env: Environment) -> PipChecked:
+    """``pip check`` on the environment (seconds on a large one: after the table is usable)."""
+    return PipChecked(tuple(env.pip_check()))
 
 
 def refresh_environment(env: Environment, sources: Sources) -> EnvironmentRefreshed:
     """Read live again after something changed it: what is installed now, and ``pip check``."""
-    from oxwizard.env.outdated import find_outdated
-
     env.refresh()
-    return EnvironmentRefreshed(
-        target_rows(env, find_outdated(env, sources.build(env))), tuple(env.pip_check())
-    )
+    rows, ask = first_rows(env, sources)
+    return EnvironmentRefreshed(rows, tuple(env.pip_check()), ask)
 
 
-def target_rows(env: Environment, outdated: list[Outdated]) -> tuple[TargetRow, ...]:
-    """The targets table: installed first with a newer version, then the rest, by name."""
-    newer = {o.name: o for o in outdated}
+def first_rows(env: Environment, sources: Sources) -> tuple[tuple[TargetRow, ...], Sources | None]:
+    """The targets table as soon as the environment is read, and the sources still to ask (or None).
+
+    With ``--no-index`` only folders are read: the answers are there at once. Otherwise every row's
+    "latest" is pending until :func:`read_latest` brings it."""
+    from oxwizard.env.outdated import outdated_report
+
+    if not sources.no_index:
+        pending = [TargetRow(n, d.version, None, "", "pending") for n, d in env.distributions.items()]
+        return sort_rows(pending), sources
+    report = outdated_report(env, sources.build(env))
+    newer = {o.name: o for o in report.rows}
+    unknown = {u.name for u in report.unanswered}
     rows = []
     for name, dist in env.distributions.items():
         o = newer.get(name)
-        rows.append(TargetRow(name, dist.version, o.latest if o else None, o.impact if o else ""))
-    rows.sort(key=lambda r: (r.latest is None, r.name))
-    return tuple(rows)
+        status = "unknown" if name in unknown else ""
+        rows.append(TargetRow(name, dist.version, o.latest if o else None, o.impact if o else "", status))
+    return sort_rows(rows), None
+
+
+def read_latest(
+    env: Environment,
+    sources: Sources,
+    post: Callable[[LatestArrived], object],
+    generation: int,
+    stopped: Callable[[], bool] | None = None,
+    every: float = 0.1,
+) -> None:
+    """Ask the sources for every target; post the answers in batches (at most one per ``every``
+    seconds, and the last when all are in), so that a burst of answers is one redraw."""
+    import time
+
+    from oxwizard.core.errors import OxwizardError
+    from oxwizard.env.index import Answer, IndexReader
+    from oxwizard.env.outdated import candidates_for, outdated_row
+
+    dists = env.distributions
+    total, done, last = len(dists), 0, time.monotonic()
+    batch: list[TargetRow] = []
+    try:
+        index = sources.build(env)
+    except OxwizardError as exc:  # pip's configuration cannot be read: every answer is unknown
+        rows = tuple(TargetRow(n, d.version, None, "", "unknown") for n, d in dists.items())
+        post(LatestArrived(rows, total, total, (str(exc),), generation))
+        return
+    reader = IndexReader(index)
+
+    def row_of(answer: Answer) -> TargetRow:
+        current = dists[answer.name].version
+        if answer.versions is None:
+            return TargetRow(answer.name, current, None, "", "unknown")
+        o = outdated_row(answer.name, current, answer.versions, "major")
+        return TargetRow(answer.name, current, o.latest if o else None, o.impact if o else "")
+
+    try:
+        for answer in reader.answers(dists, candidates_for(env, index.pre), stopped):
+            done += 1
+            if answer.name in dists:
+                batch.append(row_of(answer))
+            if time.monotonic() - last >= every:
+                post(LatestArrived(tuple(batch), done, total, tuple(reader.errors), generation))
+                batch, last = [], time.monotonic()
+    finally:
+        reader.close()
+    if stopped is None or not stopped():
+        post(LatestArrived(tuple(batch), total, total, tuple(reader.errors), generation))
+
+
+def sort_rows(rows: Iterable[TargetRow]) -> tuple[TargetRow, ...]:
+    """Installed first with a newer version, then the rest, by name."""
+    return tuple(sorted(rows, key=lambda r: (r.latest is None, r.name)))
 
 
 def run_recovery(env: Environment) -> list[str]:

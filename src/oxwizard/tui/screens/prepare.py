@@ -108,13 +108,16 @@ class PrepareScreen(FlowScreen):
         yield KeyBar(id="keys")
 
     def on_mount(self) -> None:
-        self.query_one("#left").border_title = "Environment · targets"
+        self.bind(_latest_part, self._show_latest)
         self.query_one("#plan-box").border_title = "Plan"
         self.query_one("#readiness").border_title = "Readiness"
         self.bind(_env_part, self._show_env)
         self.bind(lambda s: s.env is not None or bool(s.env_error), self._environment_read)
         self.bind(_plan_part, lambda s: self.query_one(PlanView).update(plan_text(s)))
         self.bind(_flow_part, self._show_flow)
+
+    def _show_latest(self, state: WizardState) -> None:
+        self.query_one("#left").border_title = targets_title(state)
 
     def _show_env(self, state: WizardState) -> None:
         self.query_one("#facts", Static).update(render_facts(state, self.app))
@@ -266,6 +269,16 @@ class PrepareScreen(FlowScreen):
 
 
 # -- pure renderers (also used by the snapshot tests through the screen) --------------------------------
+def targets_title(state: WizardState) -> str:
+    """The targets panel's title, with how many "latest" answers are in while the sources answer."""
+    done, total = state.latest_progress
+    if state.latest_errors:
+        return "Environment · targets · index unreachable"  # fits the panel's 48 columns at 80x24
+    if done < total:
+        return f"Environment · targets · latest: {done}/{total}…"
+    return "Environment · targets"
+
+
 def where_text(state: WizardState) -> str:
     if state.env is None:
         return "opening…"
@@ -288,7 +301,9 @@ def render_facts(state: WizardState, app: object, width: int | None = None) -> T
     out.append(f"Python {env.version} · {len(env.distributions)} dists · ")
     out.append(f"installer {installer}", style="" if installer != "none" else "bold red")
     out.append("\npip check ")
-    if state.pip_problems:
+    if state.pip_checking:
+        out.append("…", style="dim")
+    elif state.pip_problems:
         out.append(f"{len(state.pip_problems)} problem(s)", style="bold red")
     else:
         out.append("ok", style="green")
@@ -349,16 +364,12 @@ def suggested(state: WizardState) -> list[str]:
 
 # -- the slices of the state each part of the screen shows ----------------------------------------------
 def _env_part(s: WizardState) -> object:
-    return (
-        s.env,
-        s.env_error,
-        s.env_label,
-        s.loading,
-        s.pip_problems,
-        s.recovered,
-        s.last_outcome,
-        s.managers,
-    )
+    return (s.env, s.env_error, s.env_label, s.loading, s.pip_problems, s.pip_checking, s.recovered,
+            s.last_outcome, s.managers)  # fmt: skip
+
+
+def _latest_part(s: WizardState) -> object:
+    return (s.latest_progress, s.latest_errors)
 
 
 def _plan_part(s: WizardState) -> object:

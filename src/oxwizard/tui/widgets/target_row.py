@@ -17,3 +17,4 @@ class TargetRow:
     current: str
     latest: str | None
     impact: str
+    status: str = ""  # "" answered, "pending" (the sources have not answered yet), "unknown" (they failed)

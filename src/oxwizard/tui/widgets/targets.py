@@ -18,6 +18,7 @@ from oxwizard.tui.widgets.target_row import IMPACT_STYLE, TargetRow
 __all__ = ["NAME_WIDTH", "TargetRow", "TargetsTable"]
 
 NAME_WIDTH = 13
+PLACEHOLDER = {"pending": "…", "unknown": "unknown"}  # "latest" before the sources answer, or when they fail
 
 
 class TargetsTable(DataTable[Text | str]):
@@ -47,9 +48,16 @@ class TargetsTable(DataTable[Text | str]):
             super()._update_dimensions(())
 
     def set_rows(self, rows: list[TargetRow]) -> None:
+        """Show these rows; the cursor stays on the package it was on (answers from the package
+        sources arrive while the user moves around the table, and may move that row)."""
+        current = self.current_row()
         self.rows_all = rows
         self._cell_cache.clear()  # only the rows shown now are kept
         self.refilter()
+        if current is not None and self.cursor_row >= 0:
+            where = next((i for i, r in enumerate(self._visible) if r.name == current.name), None)
+            if where is not None and where != self.cursor_row:
+                self.move_cursor(row=where, animate=False)
 
     def set_picked(self, names: frozenset[str]) -> None:
         """Mark these packages as picked (a pick made here already shows: only a change redraws)."""
@@ -82,7 +90,7 @@ class TargetsTable(DataTable[Text | str]):
     def _cells(self, r: TargetRow) -> list[Text | str]:
         cells = self._cell_cache.get(r)
         if cells is None:
-            latest = r.latest or "—"
+            latest = r.latest or PLACEHOLDER.get(r.status, "—")
             impact = Text(r.impact if r.latest else "", style=IMPACT_STYLE.get(r.impact, ""))
             cells = self._cell_cache[r] = [r.current, latest, impact]
         return [self._name_cell(r), *cells]

@@ -1,0 +1,170 @@
+"""A small simple repository (PEP 503 HTML and PEP 691 JSON) on 127.0.0.1, for hermetic index tests.
+
+It serves the files of one folder under ``/simple/NAME/`` with ETag and Cache-Control, answers
+``If-None-Match`` with 304, can mark files yanked or give them a Requires-Python, can require basic
+auth, can delay its answers, and counts what it was asked.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
+
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclass
+class SimpleIndex:
+    folder: Path
+    formats: str = "json"  # "json": JSON when asked for, else HTML; "html": HTML only
+    max_age: int = 0
+    yanked: set[str] = field(default_factory=set)
+    requires_python: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    gate: threading.Event | None = None  # when given, every answer waits until it is set (at most 30 s)
+    auth: tuple[str, str] | None = None
+    statuses: Counter[int] = field(default_factory=Counter)
+    served: Counter[str] = field(default_factory=Counter)  # content types of the 200s
+    url: str = ""
+
+    @property
+    def requests(self) -> int:
+        return sum(self.statuses.values())
+
+    def reset(self) -> None:
+        self.statuses.clear()
+        self.served.clear()
+
+    def files_of(self, name: str) -> list[str]:
+        out = []
+        for path in sorted(self.folder.iterdir()):
+            try:
+                if path.name.endswith(".whl"):
+                    found = parse_wheel_filename(path.name)[0]
+                else:
+                    found = parse_sdist_filename(path.name)[0]
+            except ValueError:
+                continue
+            if found == name:
+                out.append(path.name)
+        return out
+
+    def page(self, name: str, as_json: bool) -> bytes:
+        files = self.files_of(name)
+        if as_json:
+            data = {
+                "meta": {"api-version": "1.0"},
+                "name": name,
+                "files": [
+                    {
+                        "filename": f,
+                        "url": f"../../files/{f}",
+                        "hashes": {},
+                        "requires-python": self.requires_python.get(f),
+                        "yanked": f in self.yanked,
+                    }
+                    for f in files
+                ],
+            }
+            return json.dumps(data).encode()
+        links = []
+        for f in files:
+            attrs = f'href="../../files/{f}"'
+            if f in self.requires_python:
+                attrs += f' data-requires-python="{html.escape(self.requires_python[f])}"'
+            if f in self.yanked:
+                attrs += ' data-yanked=""'
+            links.append(f"<a {attrs}>{f}</a><br/>")
+        return f"<!DOCTYPE html><html><body>{''.join(links)}</body></html>".encode()
+
+
+def _handler(index: SimpleIndex) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+            index.statuses[status] += 1
+            self.send_response(status)
+            for key, value in (headers or {}).items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if index.delay:
+                time.sleep(index.delay)
+            if index.gate is not None:
+                index.gate.wait(30)
+            if index.auth is not None:
+                token = base64.b64encode(f"{index.auth[0]}:{index.auth[1]}".encode()).decode()
+                if self.headers.get("Authorization") != f"Basic {token}":
+                    self._send(401, b"", {"WWW-Authenticate": 'Basic realm="index"'})
+                    return
+            parts = [p for p in self.path.split("?")[0].split("/") if p]
+            if len(parts) == 2 and parts[0] == "files" and (index.folder / parts[1]).is_file():
+                self._send(
+                    200, (index.folder / parts[1]).read_bytes(), {"Content-Type": "application/octet-stream"}
+                )
+                return
+            if len(parts) != 2 or parts[0] != "simple":
+                self._send(404)
+                return
+            name = canonicalize_name(parts[1])
+            if parts[1] != name:
+                self._send(301, b"", {"Location": f"/simple/{name}/"})
+                return
+            if not index.files_of(name):
+                self._send(404)
+                return
+            as_json = index.formats == "json" and JSON_TYPE in (self.headers.get("Accept") or "")
+            body = index.page(name, as_json)
+            etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+            headers = {"ETag": etag, "Cache-Control": f"max-age={index.max_age}, public"}
+            if self.headers.get("If-None-Match") == etag:
+                self._send(304, b"", headers)
+                return
+            kind = JSON_TYPE if as_json else "text/html"
+            index.served[kind] += 1
+            self._send(200, body, {**headers, "Content-Type": kind})
+
+    return Handler
+
+
+@contextmanager
+def serve(index: SimpleIndex) -> Iterator[SimpleIndex]:
+    """Run ``index`` on a free port of 127.0.0.1; ``index.url`` is its ``/simple`` URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(index))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    index.url = f"http://127.0.0.1:{server.server_address[1]}/simple"
+    try:
+        yield index
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
