@@ -157,6 +157,9 @@ def say(line: str) -> None:
 def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
     import json
 
+    if isinstance(value, dict):  # pydantic is not imported for it (the rollback verb does without)
+        sys.stdout.write(json.dumps(value, indent=2) + "\n")
+        return
     from pydantic import BaseModel
 
     if isinstance(value, BaseModel):

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple, Self
 
-from oxwizard.core import proc
 from oxwizard.core.errors import EnvironmentNotFound
 
 _PROBE = r"""
@@ -185,6 +184,8 @@ def probe_interpreter(python: Path) -> dict[str, object]:
                 return probe
         except (OSError, ValueError):
             pass
+    from oxwizard.core import proc  # subprocess and the rest: only when the cache has no answer
+
     result = proc.run([str(python), "-I", "-c", _PROBE], timeout=60)
     if not result.ok:
         raise EnvironmentNotFound(f"not a working Python environment: {python}")
@@ -267,6 +268,11 @@ class InstalledView(Interpreter):
     def refresh(self) -> None:
         self._installed = None
 
+    def assume(self, installed: dict[str, Installed]) -> None:
+        """Take ``installed`` as the distributions until the next :meth:`refresh` (what the caller
+        learned otherwise: see :func:`oxwizard.safety.rollback.told_by_folders`)."""
+        self._installed = dict(sorted(installed.items()))
+
     def fingerprint(self) -> str:
         """As :meth:`oxwizard.env.environment.Environment.fingerprint` (the same hash)."""
         return fingerprint_of(self.implementation, self.version, self.platform, self.distributions.values())
@@ -274,13 +280,22 @@ class InstalledView(Interpreter):
 
 def read_installed(paths: list[Path], known: Callable[[str], str | None]) -> dict[str, Installed]:
     """Every distribution installed in ``paths`` (first one found wins), keyed by canonical name:
-    ``known(spelling)`` where it answers, else packaging's ``canonicalize_name``."""
-    import importlib.metadata as md
+    ``known(spelling)`` where it answers, else packaging's ``canonicalize_name``.
 
+    Found with :mod:`importlib.metadata`; of each metadata file only the headers are parsed (with the
+    parser importlib.metadata uses): ``Distribution.metadata`` would parse the long description too,
+    and does so again for each field asked (numpy's and pandas' are tens of kilobytes).
+    """
+    import importlib.metadata as md
+    from email.parser import HeaderParser
+
+    parser = HeaderParser()
     found: dict[str, Installed] = {}
     for dist in md.distributions(path=[str(p) for p in paths]):
-        raw_name = dist.metadata["Name"]
-        if not raw_name:
+        text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+        headers = parser.parsestr(text.split("\n\n", 1)[0])
+        raw_name, version = headers["Name"], headers["Version"]
+        if not raw_name or version is None:
             continue
         name = known(raw_name)
         if name is None:
@@ -288,5 +303,5 @@ def read_installed(paths: list[Path], known: Callable[[str], str | None]) -> dic
 
             name = canonicalize_name(raw_name)
         if name not in found:
-            found[name] = Installed(name, dist.version, str(getattr(dist, "_path", "")))
+            found[name] = Installed(name, version, str(getattr(dist, "_path", "")))
     return dict(sorted(found.items()))
