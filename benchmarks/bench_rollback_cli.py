@@ -1,23 +1,27 @@
 """Benchmark: ``oxwizard rollback`` as users run it (a new process) vs ``uv pip sync`` and ``pip install -r``.
 
-    python benchmarks/bench_rollback_cli.py [--cache DIR] [--old pandas==2.1.4] [--new pandas==3.1.1 ...]
+    python benchmarks/bench_rollback_cli.py [--runs N] [--cache DIR] [--old pandas==2.1.4]
+                                            [--new pandas==3.1.1 ...]
 
 Scenario (issue 12): a venv with pandas 2.1.4 and its numpy, built once from the package index and
 cached (with the wheels of both states) in ``~/.cache/oxwizard-bench/`` (outside the repository),
 upgraded on live to pandas 3.x with numpy 2.x, then put back. Side by side in one run, each restoring
 the same state from a fresh copy of the upgraded env:
 
-- ``oxwizard rollback`` (a new process: start, restore, verify, exit), after a checkpoint and an
-  apply of the upgrade on live (what ``oxwizard upgrade --no-stage`` does, without its checks);
-  once with the default verification (signatures) and once with ``--verify full`` (sha256 of every
-  restored file);
+- ``oxwizard rollback`` (a new process: start, restore, verify, exit) as users run it: the console
+  script, bytecode caches written (a test runner's PYTHONDONTWRITEBYTECODE would make every run
+  compile oxwizard's modules again), after a checkpoint and an apply of the upgrade on live (what
+  ``oxwizard upgrade --no-stage`` does, without its checks); with the default verification
+  (signatures) and with ``--verify full`` (sha256 of every restored file);
 - ``uv pip sync`` of the old freeze from a warm cache (when uv is installed: the env's or PATH's);
 - ``pip install -r`` of the old freeze from the cached wheels.
 
 After each restore every file of the env (``.oxwizard`` aside) is compared with the state before the
-upgrade: same files, same bytes. Prints ratios against the issue's targets (rollback <= 0.5x uv,
->= 20x faster than pip). Asserts nothing; not part of the test suite. Without an index it falls back
-to the demo sandbox (oxzep7 1.4.2 -> 2.0.0 from the demo's wheelhouse).
+upgrade: same files, same bytes (uv writes no ``.pyc``: its restore misses them). Each is run
+``--runs`` times, alternating (pip once: it takes seconds), and the median is shown. Prints ratios
+against the issue's targets (rollback <= 0.5x uv, >= 20x faster than pip). Asserts nothing; not part
+of the test suite. Without an index it falls back to the demo sandbox (oxzep7 1.4.2 -> 2.0.0 from the
+demo's wheelhouse).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,11 +42,14 @@ from bench_rollback import diff, state  # the same byte-identity check as the in
 from oxwizard.core import proc
 
 HERE = Path(__file__).resolve().parent.parent
-OXWIZARD = [sys.executable, "-m", "oxwizard"]
+OXWIZARD = [str(Path(sys.executable).parent / "oxwizard")]  # the console script, as users run it
+# as users run it: with the bytecode caches (a test runner's PYTHONDONTWRITEBYTECODE would make every
+# run compile oxwizard's modules again)
+ENVIRON = {k: v for k, v in proc.pip_environment().items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def sh(argv: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, text=True, capture_output=True, env=proc.pip_environment(), **kw)  # type: ignore[call-overload, no-any-return]
+    return subprocess.run(argv, text=True, capture_output=True, env=ENVIRON, **kw)  # type: ignore[call-overload, no-any-return]
 
 
 def build_real(cache: Path, old: list[str], new: list[str]) -> tuple[Path, Path, list[str]] | None:
@@ -128,10 +136,25 @@ def upgrade_plain(work: Path, new: list[str], links: list[str]) -> None:
         raise SystemExit(f"upgrade failed: {done.stderr[-2000:]}")
 
 
+CPU: dict[str, list[float]] = {}  # CPU seconds (user + sys, threads and children included) per row
+
+
 def timed(argv: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Wall seconds of ``argv``; its CPU seconds go to ``_last_cpu`` (a busy machine stretches
+    wall times, of a multi-threaded uv most, far more than CPU times)."""
+    global _last_cpu
+    before = os.times()
     start = time.perf_counter()
     done = sh(argv)
-    return time.perf_counter() - start, done
+    wall = time.perf_counter() - start
+    after = os.times()
+    _last_cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+    return wall, done
+
+
+_last_cpu = 0.0
 
 
 def find_uv() -> str | None:
@@ -147,6 +170,7 @@ def main() -> int:
     parser.add_argument("--old", nargs="+", default=["pandas==2.1.4", "numpy<2"])
     parser.add_argument("--new", nargs="+", default=["pandas==3.1.1", "numpy>=2"])
     parser.add_argument("--demo", action="store_true", help="use the demo sandbox, not the index")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each (median shown); pip: one")
     args = parser.parse_args()
     built = None if args.demo else build_real(args.cache, args.old, args.new)
     new = args.new
@@ -170,98 +194,81 @@ def main() -> int:
     )
     print(f"env: {len(before)} files, {size / 1e6:.0f} MB; upgrade to {' '.join(new)}, then back")
     rows: list[tuple[str, float, str, str]] = []
-
-    for level in ("signatures", "full"):
-        fresh(pristine, work)
-        upgrade_with_checkpoint(work, new, links)
-        argv = [
-            *OXWIZARD,
-            "rollback",
-            "--env",
-            str(work),
-            "--project",
-            str(project),
-            "--verify",
-            level,
-            "--json",
-        ]
-        seconds, done = timed(argv)
-        if done.returncode == 0:
-            out = json.loads(done.stdout)
-            note = (
-                f"{out['restored_files']} files restored, verified ({out['verification']}: "
-                f"{out['hashed_files']} hashed); the restore and its verification: {out['duration']:.3f} s, "
-                f"the rest is the process's start-up, imports and exit"
-            )
-        else:
-            note = f"exit {done.returncode}: {done.stderr[-300:]}"
-        rows.append(
-            (f"oxwizard rollback --verify {level} (new process)", seconds, diff(before, state(work)), note)
-        )
-
-    # the same command with only its verb imported, as a table of verbs would (issue 12): the
-    # share of the whole that is the CLI's start-up rather than the rollback's
-    only = (
-        "import argparse, sys\n"
-        "from oxwizard.commands import rollback\n"
-        "parser = argparse.ArgumentParser(prog='oxwizard')\n"
-        "rollback.add_parser(parser.add_subparsers())\n"
-        "args = parser.parse_args(sys.argv[1:])\n"
-        "sys.exit(args.run(args))\n"
-    )
-    fresh(pristine, work)
-    upgrade_with_checkpoint(work, new, links)
-    seconds, done = timed(
-        [sys.executable, "-c", only, "rollback", "--env", str(work), "--project", str(project)]
-    )
-    rows.append(
-        (
-            "  the same, only the rollback verb imported",
-            seconds,
-            diff(before, state(work)),
-            f"exit {done.returncode}",
-        )
-    )
-
+    times: dict[str, list[float]] = {}
+    last: dict[str, tuple[str, str]] = {}  # name -> (byte-identity, note) of its last run
     uv = find_uv()
-    if uv is not None:
-        sync = [uv, "pip", "sync", "-q", "--python", str(work / "bin" / "python"), *links, str(freeze)]
-        for _warm in (False, True):  # the first sync fills uv's cache
+    sync = (
+        [uv, "pip", "sync", "-q", "--python", str(work / "bin" / "python"), *links, str(freeze)] if uv else []
+    )
+    if uv is not None:  # the first sync fills uv's cache
+        fresh(pristine, work)
+        upgrade_plain(work, new, links)
+        sh(sync)
+    sh([*OXWIZARD, "--version"])  # write oxwizard's bytecode caches, as a user's first run did
+    for _ in range(args.runs):  # alternate, so that all see the same machine state
+        for level in ("signatures", "full"):
+            fresh(pristine, work)
+            upgrade_with_checkpoint(work, new, links)
+            argv = [*OXWIZARD, "rollback", "--env", str(work), "--project", str(project), "--verify", level]
+            seconds, done = timed([*argv, "--json"])
+            if done.returncode == 0:
+                out = json.loads(done.stdout)
+                note = (
+                    f"{out['restored_files']} files restored, verified ({out['verification']}: "
+                    f"{out['hashed_files']} hashed); the restore and its verification: "
+                    f"{out['duration']:.3f} s, the rest is the process's start-up, imports and exit"
+                )
+            else:
+                note = f"exit {done.returncode}: {done.stderr[-300:]}"
+            name = f"oxwizard rollback --verify {level} (new process)"
+            times.setdefault(name, []).append(seconds)
+            CPU.setdefault(name, []).append(_last_cpu)
+            last[name] = (diff(before, state(work)), note)
+        if uv is not None:
             fresh(pristine, work)
             upgrade_plain(work, new, links)
             seconds, done = timed(sync)
-        rows.append(
-            (
-                "uv pip sync of the old freeze (warm cache)",
-                seconds,
-                diff(before, state(work)),
-                f"exit {done.returncode}",
-            )
-        )
+            name = "uv pip sync of the old freeze (warm cache)"
+            times.setdefault(name, []).append(seconds)
+            CPU.setdefault(name, []).append(_last_cpu)
+            last[name] = (diff(before, state(work)), f"exit {done.returncode}")
+        for name, argv in (("python -c pass", [sys.executable, "-c", "pass"]),):
+            times.setdefault(name, []).append(timed(argv)[0])
+            CPU.setdefault(name, []).append(_last_cpu)
+            last[name] = ("", "")
     fresh(pristine, work)
     upgrade_plain(work, new, links)
     pip = [str(work / "bin" / "python"), "-m", "pip", "install", "-q", *links, "-r", str(freeze)]
     seconds, done = timed(pip)
-    rows.append(
-        ("pip install -r of the old freeze", seconds, diff(before, state(work)), f"exit {done.returncode}")
-    )
-    seconds, _ = timed([sys.executable, "-c", "pass"])
-    rows.append(("python -c pass", seconds, "", ""))
+    times["pip install -r of the old freeze"] = [seconds]
+    CPU["pip install -r of the old freeze"] = [_last_cpu]
+    last["pip install -r of the old freeze"] = (diff(before, state(work)), f"exit {done.returncode}")
     fresh(pristine, work)  # leave the cached env as it was built
+    rows = [(name, statistics.median(secs), *last[name]) for name, secs in times.items()]
 
     print()
     for name, secs, same, note in rows:
-        print(f"{name:<48} {secs:7.3f} s  {same}")
+        cpu = statistics.median(CPU[name])
+        print(f"{name:<48} {secs:7.3f} s  (cpu {cpu:7.3f} s)  {same}")
         if note:
             print(f"{'':<48}           {note[:200]}")
-    times = {name: secs for name, secs, _s, _n in rows}
-    ox = rows[0][1]
-    print()
-    if uv is not None:
-        uvt = times["uv pip sync of the old freeze (warm cache)"]
-        print(f"oxwizard rollback / uv pip sync: {ox / uvt:.2f}x (target <= 0.5x)")
-    pipt = times["pip install -r of the old freeze"]
-    print(f"pip install -r / oxwizard rollback: {pipt / ox:.1f}x faster (target >= 20x)")
+    wall = {name: secs for name, secs, _s, _n in rows}
+    cpus = {name: statistics.median(CPU[name]) for name in wall}
+    for what, median in (("wall", wall), ("cpu", cpus)):
+        print()
+        for level in ("signatures", "full"):
+            ox = median[f"oxwizard rollback --verify {level} (new process)"]
+            if uv is not None:
+                uvt = median["uv pip sync of the old freeze (warm cache)"]
+                print(
+                    f"{what}: oxwizard rollback --verify {level} / uv pip sync: {ox / uvt:.2f}x "
+                    "(target <= 0.5x)"
+                )
+            pipt = median["pip install -r of the old freeze"]
+            print(
+                f"{what}: pip install -r / oxwizard rollback --verify {level}: {pipt / ox:.1f}x faster "
+                "(target >= 20x)"
+            )
     return 0
 
 

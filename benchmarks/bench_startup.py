@@ -3,7 +3,11 @@
 0. The command line's start-up: ``oxwizard --version`` and ``oxwizard --help`` (the console script and
    ``python -m oxwizard``) vs ``python -c pass``, run alternately; the median wall time of each and
    its ratio to ``python -c pass``, and the same for CPU time (user + sys), which a busy machine
-   disturbs less. Target: ratio <= 2. With hyperfine on PATH, it measures the same commands too.
+   disturbs less. Target: ratio <= 2. Measured twice side by side: in this checkout's ``.venv``
+   (an editable install: its ``.pth`` puts ``src/`` on sys.path) and as users get it, a wheel of this
+   checkout installed by pip into a fresh venv (its console script is pip's, which imports ``re``);
+   each against the ``python -c pass`` of its own venv. With hyperfine on PATH, it measures the
+   editable install's commands too.
 1. Cold start to the first painted screen, in tmux: ``oxwizard wizard`` vs a minimal Textual app
    (a Static and a Footer). Target: ratio <= 1.3.
 2. Filtering the targets table of 500 distributions: milliseconds per keystroke. Target: < 50 ms.
@@ -97,7 +101,51 @@ def _timed(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
     return wall, usage.ru_utime + usage.ru_stime
 
 
+def installed_copy() -> Path | None:
+    """A fresh venv with a wheel of this checkout installed by pip (not editable), as users install
+    it; its dependencies are left out (``--help`` and ``--version`` import none). None when the wheel
+    cannot be built (hatchling out of reach)."""
+    folder = Path(tempfile.mkdtemp(prefix="oxw-bench-installed-"))
+    pip = [str(BIN / "python"), "-m", "pip"]
+    built = subprocess.run(
+        [*pip, "wheel", "-q", "--no-deps", "-w", str(folder / "dist"), str(ROOT)],
+        capture_output=True,
+        text=True,
+    )
+    wheels = sorted((folder / "dist").glob("oxwizard-*.whl"))
+    if built.returncode or not wheels:
+        print(f"(no wheel of this checkout: {built.stderr.strip()[-300:]})")
+        return None
+    venv = folder / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    subprocess.run(
+        [
+            *pip,
+            "--python",
+            str(venv / "bin" / "python"),
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-index",
+            str(wheels[0]),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return venv / "bin"
+
+
 def bench_cli_start(runs: int) -> None:
+    """The editable install of this checkout and, side by side in the same alternation, a wheel."""
+    installed = installed_copy()
+    try:
+        _bench_cli_start(runs, installed)
+    finally:
+        if installed is not None:
+            shutil.rmtree(installed.parent.parent, ignore_errors=True)
+
+
+def _bench_cli_start(runs: int, installed: Path | None) -> None:
     python, script = str(BIN / "python"), str(BIN / "oxwizard")
     commands = {
         "python -c pass": [python, "-c", "pass"],
@@ -106,6 +154,12 @@ def bench_cli_start(runs: int) -> None:
         "oxwizard --help": [script, "--help"],
         "python -m oxwizard --help": [python, "-m", "oxwizard", "--help"],
     }
+    if installed is not None:
+        commands |= {
+            "installed: python -c pass": [str(installed / "python"), "-c", "pass"],
+            "installed: oxwizard --version": [str(installed / "oxwizard"), "--version"],
+            "installed: oxwizard --help": [str(installed / "oxwizard"), "--help"],
+        }
     # as users run it: with the bytecode caches (a test runner's PYTHONDONTWRITEBYTECODE would make
     # every run compile oxwizard's modules again)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -118,16 +172,16 @@ def bench_cli_start(runs: int) -> None:
             wall, cpu = _timed(argv, env)
             walls[name].append(wall)
             cpus[name].append(cpu)
-    base_wall = statistics.median(walls["python -c pass"])
-    base_cpu = statistics.median(cpus["python -c pass"])
     print(f"command line start-up (median of {runs}, alternating; target: ratio <= 2.00):")
     for name in commands:
+        base = "installed: python -c pass" if name.startswith("installed: ") else "python -c pass"
+        base_wall, base_cpu = statistics.median(walls[base]), statistics.median(cpus[base])
         wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
         print(f"  {name:30} wall {wall * 1000:6.1f} ms  ratio {wall / base_wall:4.2f}   "
               f"cpu {cpu * 1000:6.1f} ms  ratio {cpu / base_cpu:4.2f}")  # fmt: skip
     hyperfine = shutil.which("hyperfine")
     if hyperfine is not None:
-        quoted = [" ".join(_quote(a) for a in argv) for argv in commands.values()]
+        quoted = [" ".join(_quote(a) for a in argv) for n, argv in commands.items() if "installed" not in n]
         subprocess.run([hyperfine, "-N", "--warmup", "3", "--runs", str(runs), *quoted], env=env, check=False)
 
 

@@ -64,6 +64,40 @@ def test_the_verb_table_shows_what_the_verbs_say() -> None:
         assert load().__module__ == f"oxwizard.commands.{name}"
 
 
+def test_top_level_help_is_what_argparse_prints_at_every_width(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`oxwizard --help` is formatted from the verb table without argparse (which alone costs more
+    than Python's start-up): byte for byte what argparse prints for the same parser, at every
+    terminal width (below the usage line's width, argparse itself prints it)."""
+    for columns in range(20, 201):
+        monkeypatch.setenv("COLUMNS", str(columns))
+        want = build_parser(()).format_help()
+        for argv in (["--help"], ["-h"]):
+            try:
+                assert main(argv) == 0
+            except SystemExit as exc:  # argparse's own help, on a terminal too narrow for ours
+                assert exc.code == 0
+            assert capsys.readouterr().out == want, f"COLUMNS={columns} {argv}"
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+def test_top_level_help_as_users_run_it(columns: int) -> None:
+    """The same, from the command as users run it: a new process, the width from $COLUMNS."""
+    import os
+
+    env = {**os.environ, "COLUMNS": str(columns)}
+    done = subprocess.run([*OXWIZARD, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    code = "from oxwizard.cli import build_parser; print(build_parser(()).format_help(), end='')"
+    parser = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60, check=True
+    )
+    assert done.stdout == parser.stdout
+    assert done.stdout.startswith("usage: oxwizard [-h] [--version] COMMAND ...\n")
+    assert max(len(line) for line in done.stdout.splitlines()) <= columns - 2
+
+
 @pytest.mark.parametrize("command", subcommands())
 def test_help_on_every_command(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:

@@ -7,8 +7,9 @@ Exit codes (docs/cli.md): 0 success; 1 a gate or check failed (the environment w
 The verbs are listed in :data:`VERBS`, a plain table: each row names the verb, its one-line help and a
 small function that imports the verb's module (``oxwizard.commands.NAME``) with an ordinary ``import``
 statement, so mypy and the import graph see it, and only when that verb runs. ``oxwizard --help`` and
-``--version`` import no verb at all (``--version`` not even argparse); ``oxwizard VERB ...`` imports
-that verb only.
+``--version`` import no verb at all, nor argparse: the top-level help is formatted from the table by
+:func:`top_help`, byte for byte what argparse prints for :func:`build_parser` (tests/test_cli.py
+compares them at many widths); ``oxwizard VERB ...`` imports argparse and that verb only.
 """
 
 from __future__ import annotations
@@ -124,6 +125,18 @@ VERBS: tuple[tuple[str, str, Callable[[], AddParser]], ...] = (
 # fmt: on
 
 
+DESCRIPTION = (
+    "Upgrade Python dependencies without fear: plan, checkpoint, stage, test, promote, monitor, and "
+    "roll back with one key."
+)
+USAGE = "usage: oxwizard [-h] [--version] COMMAND ..."
+# the options argparse adds, with the help it gives them
+OPTIONS = (
+    ("-h, --help", "show this help message and exit"),
+    ("--version", "show program's version number and exit"),
+)
+
+
 def command_modules() -> list[str]:
     """The name of every verb, from :data:`VERBS` (each is the module ``oxwizard.commands.NAME``)."""
     return [name for name, _, _ in VERBS]
@@ -138,11 +151,7 @@ def build_parser(verbs: Iterable[str] | None = None) -> argparse.ArgumentParser:
     wanted = None if verbs is None else set(verbs)
     # typed as a plain ArgumentParser so that its sub-parsers' action is the one every verb's
     # add_parser takes; argparse makes each sub-parser a Parser too (parser_class: type(self))
-    parser: argparse.ArgumentParser = Parser(
-        prog="oxwizard",
-        description="Upgrade Python dependencies without fear: plan, checkpoint, stage, test, "
-        "promote, monitor, and roll back with one key.",
-    )
+    parser: argparse.ArgumentParser = Parser(prog="oxwizard", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"oxwizard {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help, load in VERBS:
@@ -151,6 +160,77 @@ def build_parser(verbs: Iterable[str] | None = None) -> argparse.ArgumentParser:
         else:
             sub.add_parser(name, help=help, add_help=False)  # never parses: argv names another verb
     return parser
+
+
+def top_help(columns: int) -> str | None:
+    """``oxwizard --help`` as argparse's HelpFormatter lays out :func:`build_parser` for a terminal
+    ``columns`` wide (its width is ``columns - 2``, help at most 24 columns in), without importing
+    argparse, textwrap or re (they cost more than a bare Python's start-up). None where the usage line
+    would not fit on one line: argparse wraps it then, and formats the help itself."""
+    width = columns - 2
+    if len(USAGE) > width:
+        return None
+    # the widest invocation plus the sections' indent (argparse counts the verbs, shown 2 further
+    # in, at their section's indent too)
+    longest = 2 + max(len("COMMAND"), *(len(n) for n, _, _ in VERBS), *(len(o) for o, _ in OPTIONS))
+    position = min(longest + 2, min(24, max(width - 20, 4)))  # where the help column starts
+    help_width = max(width - position, 11)
+
+    def item(indent: int, name: str, text: str) -> list[str]:
+        lines = _wrap(text, help_width)
+        if len(name) <= position - indent - 2:
+            first = [f"{' ' * indent}{name:<{position - indent - 2}}  {lines[0]}"]
+        else:
+            first = [f"{' ' * indent}{name}", " " * position + lines[0]]
+        return first + [" " * position + line for line in lines[1:]]
+
+    out = [USAGE, "", *_wrap(DESCRIPTION, max(width, 11)), "", "positional arguments:", "  COMMAND"]
+    for name, text, _ in VERBS:
+        out += item(4, name, text)
+    out += ["", "options:"]
+    for name, text in OPTIONS:
+        out += item(2, name, text)
+    return "\n".join(out) + "\n"
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """``textwrap.wrap(text, width)`` for one line of plain words, as argparse calls it: whitespace
+    runs are one space; a word may break after a hyphen between letters (``full-screen``); a word
+    longer than a line is cut, at its last hyphen that fits if any."""
+    chunks: list[str] = []  # words, their hyphenated parts and the single spaces between them
+    for word in text.split():
+        if chunks:
+            chunks.append(" ")
+        start = 0
+        for i in range(2, len(word) - 2):
+            if word[i] == "-" and word[i - 2 : i].isalpha() and word[i + 1 : i + 3].isalpha():
+                chunks.append(word[start : i + 1])
+                start = i + 1
+        chunks.append(word[start:])
+    chunks.reverse()
+    lines: list[str] = []
+    while chunks:
+        line: list[str] = []
+        size = 0
+        if chunks[-1] == " " and lines:
+            chunks.pop()
+        while chunks and size + len(chunks[-1]) <= width:
+            size += len(chunks[-1])
+            line.append(chunks.pop())
+        if chunks and len(chunks[-1]) > width:  # a word longer than the line: cut it
+            room = max(width - size, 1)
+            chunk = chunks[-1]
+            end = room
+            hyphen = chunk.rfind("-", 0, room)
+            if hyphen > 0 and chunk[:hyphen].strip("-"):
+                end = hyphen + 1
+            line.append(chunk[:end])
+            chunks[-1] = chunk[end:]
+        if line and line[-1] == " ":
+            line.pop()
+        if line:
+            lines.append("".join(line))
+    return lines
 
 
 def verb_of(argv: Sequence[str]) -> str | None:
@@ -164,6 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv == ["--version"]:  # what argparse's version action prints, without importing argparse
         print(f"oxwizard {__version__}")
         return 0
+    if argv in (["--help"], ["-h"]) or (not argv and not (sys.stdin.isatty() and sys.stdout.isatty())):
+        from oxwizard.core.terminal import columns
+
+        text = top_help(columns())
+        if text is not None:  # else a terminal too narrow for the usage line: argparse wraps it
+            sys.stdout.write(text)
+            return 0
     wizard_argv: list[str] | None = None
     if not argv and sys.stdin.isatty() and sys.stdout.isatty():
         wizard_argv = []  # no sub-command on a terminal: the wizard with defaults

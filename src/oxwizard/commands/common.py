@@ -1,7 +1,8 @@
 """Argument helpers shared by every verb: the parser class, --env, index options, --json, output.
 
-Imported by ``oxwizard --help`` and every verb's ``--help``: it imports nothing of the engine (nor
-pydantic) at import time; each helper imports what it needs when a verb runs.
+Imported by every verb (and its ``--help``; ``oxwizard --help`` is formatted without argparse, see
+:mod:`oxwizard.cli`): it imports nothing of the engine (nor pydantic) at import time; each helper
+imports what it needs when a verb runs.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+
+from oxwizard.core.terminal import columns
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING (mypy knows the name), without importing typing
 if TYPE_CHECKING:
@@ -21,29 +24,11 @@ if TYPE_CHECKING:
     from oxwizard.env.specs import IndexOptions
 
 
-def _columns() -> int:
-    """The terminal's width as :func:`shutil.get_terminal_size` reads it ($COLUMNS, else the size of
-    stdout's terminal, else 80), without importing shutil (and with it bz2, lzma and zlib), which
-    would cost ``oxwizard --help`` a sixth of a bare Python's start-up."""
-    import os
-
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns if columns > 0 else 80
-
-
 class _HelpFormatter(argparse.HelpFormatter):
     """argparse's own formatter, told the width instead of asking shutil for it (same width)."""
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24) -> None:
-        super().__init__(prog, indent_increment, max_help_position, width=_columns() - 2)
+        super().__init__(prog, indent_increment, max_help_position, width=columns() - 2)
 
 
 class Parser(argparse.ArgumentParser):
@@ -186,6 +171,9 @@ def say(line: str) -> None:
 def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
     import json
 
+    if isinstance(value, dict):  # pydantic is not imported for it (the rollback verb does without)
+        sys.stdout.write(json.dumps(value, indent=2) + "\n")
+        return
     from pydantic import BaseModel
 
     if isinstance(value, BaseModel):

@@ -19,6 +19,8 @@ from oxwizard.commands.common import (
 )
 
 if TYPE_CHECKING:
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.interpreter import InstalledView
     from oxwizard.env.specs import IndexOptions
 
 
@@ -51,16 +53,25 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    """The rollback as users run it: a new process each time, so it imports only what restoring from
+    the stash and proving it needs (no pydantic, no packaging, no engine model: tests/test_import_hygiene.py)
+    and opens the environment as an :class:`~oxwizard.env.interpreter.InstalledView`. The rest is
+    imported on the paths that need it: an interrupted operation to recover first, a reinstall
+    without a stash, a runbook to record the rollback in."""
+    from oxwizard.env.interpreter import InstalledView
+    from oxwizard.safety.journal import pending
     from oxwizard.safety.lock import env_lock
     from oxwizard.safety.rollback import rollback
 
     given = any(getattr(args, k, None) for k in ("index_url", "extra_index_url", "find_links", "no_index"))
     flags = flags_from(args) if given else None  # given sources are checked before anything changes
-    env = open_env(args)
+    env: InstalledView | Environment = InstalledView.open(args.env)
+    if pending(env):  # an interrupted operation: recovered first, as by every command
+        env = open_env(args)
 
     def sources() -> IndexOptions | None:
         """Only a checkpoint without a stash here needs them: pip's configuration is read then."""
-        index = index_from(args, env, flags)
+        index = index_from(args, whole(env), flags)
         return index if index.find_links or index.index_url or index.extra_index_urls else None
 
     with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
@@ -75,11 +86,18 @@ def run(args: argparse.Namespace) -> int:
             if (runbook_repo_path(project) / ".git").is_dir():
                 from oxwizard.flow.upgrade import record_rollback  # the flow and runbook: only when recorded
 
-                recorded = record_rollback(project, env, result, "oxwizard rollback", on_line=say)
+                recorded = record_rollback(project, whole(env), result, "oxwizard rollback", on_line=say)
     if recorded is not None and not args.json:
         say(f"recorded in runbook {recorded}")
     if args.json:
-        print_json(result)
+        print_json(result.as_dict())
     elif result.noop:
         say(result.message)
     return 0
+
+
+def whole(env: InstalledView | Environment) -> Environment:
+    """``env`` read whole (its distributions with everything pydantic models hold)."""
+    from oxwizard.env.environment import Environment
+
+    return env if isinstance(env, Environment) else Environment(env.python, env.probe)

@@ -26,47 +26,45 @@ file (older ones, or another host) is verified by hashing.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
-import stat
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from oxwizard.core.errors import CheckpointError
-from oxwizard.core.places import private_dir, state_dir, state_path, write_atomic
+from oxwizard.core.places import private_dir, state_dir, write_atomic
 from oxwizard.env.environment import Distribution, Environment
+
+# the reading side, without pydantic (oxwizard.safety.checkpoint_files), importable from here too
+from oxwizard.safety.checkpoint_files import CHECKPOINT_NAME as CHECKPOINT_NAME
+from oxwizard.safety.checkpoint_files import CHECKPOINT_SCHEMA as CHECKPOINT_SCHEMA
+from oxwizard.safety.checkpoint_files import MANIFEST_NAME as MANIFEST_NAME
+from oxwizard.safety.checkpoint_files import RACY_NS as RACY_NS
+from oxwizard.safety.checkpoint_files import SIGNATURES_NAME as SIGNATURES_NAME
+from oxwizard.safety.checkpoint_files import CheckpointHead as CheckpointHead
+from oxwizard.safety.checkpoint_files import ManifestEntry as ManifestEntry
+from oxwizard.safety.checkpoint_files import Signature as Signature
+from oxwizard.safety.checkpoint_files import checkpoint_folder as checkpoint_folder
+from oxwizard.safety.checkpoint_files import checkpoint_heads as checkpoint_heads
+from oxwizard.safety.checkpoint_files import checkpoints_dir as checkpoints_dir
+from oxwizard.safety.checkpoint_files import load_signatures as load_signatures
+from oxwizard.safety.checkpoint_files import read_signatures as read_signatures
+from oxwizard.safety.checkpoint_files import stash_complete as stash_complete
+from oxwizard.safety.checkpoint_files import stash_dir as stash_dir
+from oxwizard.safety.checkpoint_files import trash_dir as trash_dir
+from oxwizard.safety.checkpoint_files import write_signatures as write_signatures
 from oxwizard.safety.journal import listings, read_journal
 from oxwizard.safety.records import EnvPaths, PycFinder, hash_many, record_files
 
 if TYPE_CHECKING:
     from oxwizard.env.plan import Plan
 
-CHECKPOINT_SCHEMA = 2
-MANIFEST_NAME = "manifest.json"
-SIGNATURES_NAME = "signatures.json"
-# A ctime this close to the moment it was read may be shared by a later write in the same clock tick
-# (timestamps come from a coarse clock, ticking every 1-10 ms): such a signature is not trusted.
-RACY_NS = 20_000_000
 SPACE_MARGIN = 16 * 1024 * 1024
-
-
-class ManifestEntry(NamedTuple):
-    """One stashed file: path relative to the env root, size and sha256 at checkpoint time.
-
-    A named tuple, not a model: a manifest has tens of thousands of entries, and pydantic validates
-    a list of tuples about twice as fast as a list of models (it reads both the ``[path, size,
-    sha256]`` triples written since schema 2 and the objects of schema 1).
-    """
-
-    path: str
-    size: int
-    sha256: str  # hex; "symlink:<target>" for a symbolic link
 
 
 _MANIFEST = TypeAdapter(list[ManifestEntry])
@@ -97,14 +95,6 @@ class Checkpoint(BaseModel):
     def pins(self, names: list[str] | None = None) -> list[str]:
         keep = set(names) if names is not None else None
         return [d.pin for d in self.distributions if keep is None or d.name in keep]
-
-
-def checkpoints_dir(env: Environment | Path) -> Path:
-    return state_path(env) / "checkpoints"
-
-
-def stash_dir(env: Environment | Path, checkpoint_id: str) -> Path:
-    return checkpoints_dir(env) / checkpoint_id / "files"
 
 
 def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
@@ -187,52 +177,6 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
     return ck
 
 
-Signature = tuple[int, int, int, int]  # st_ino, st_size, st_mtime_ns, st_ctime_ns
-
-
-def read_signatures(paths: list[str]) -> list[Signature | None]:
-    """The signature of each regular file in ``paths`` (None: a symlink, missing, or too recent)."""
-    now = time.time_ns()  # read before the stats: a ctime RACY_NS older than this is a past tick
-    out: list[Signature | None] = []
-    for path in paths:
-        try:
-            st = os.lstat(path)
-        except OSError:
-            out.append(None)
-            continue
-        if not stat.S_ISREG(st.st_mode) or st.st_ctime_ns > now - RACY_NS:
-            out.append(None)
-        else:
-            out.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-    return out
-
-
-def write_signatures(env: Environment | Path, checkpoint_id: str, signatures: list[Signature | None]) -> None:
-    folder = checkpoints_dir(env) / checkpoint_id
-    write_atomic(folder / SIGNATURES_NAME, json.dumps({"signatures": signatures}, separators=(",", ":")))
-
-
-def load_signatures(env: Environment | Path, ck: Checkpoint) -> list[Signature | None]:
-    """The stash's signatures of ``ck`` in manifest order (all None when absent or unreadable)."""
-    none: list[Signature | None] = [None] * len(ck.manifest)
-    try:
-        raw = json.loads((checkpoints_dir(env) / ck.id / SIGNATURES_NAME).read_bytes())["signatures"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return none
-    if not isinstance(raw, list) or len(raw) != len(ck.manifest):
-        return none
-    out: list[Signature | None] = []
-    for item in raw:
-        try:
-            ino, size, mtime, ctime = item
-        except (TypeError, ValueError):
-            out.append(None)
-            continue
-        ok = type(ino) is int and type(size) is int and type(mtime) is int and type(ctime) is int
-        out.append((ino, size, mtime, ctime) if ok else None)
-    return out
-
-
 def seal_stash(env: Environment, ck: Checkpoint) -> int:
     """Prove the stash of ``ck`` intact again after an install on live, and record new signatures.
 
@@ -301,11 +245,6 @@ def _expand(roots: list[str], singles: list[str]) -> list[str]:
     return sorted(set(out))
 
 
-def trash_dir(env: Environment | Path) -> Path:
-    """Where rollback moves the replaced folders (emptied by the next checkpoint or prune)."""
-    return state_path(env) / "trash"
-
-
 def _empty_trash(env: Environment | Path) -> None:
     if read_journal(env) is None:
         shutil.rmtree(trash_dir(env), ignore_errors=True)
@@ -345,10 +284,8 @@ def save_checkpoint(env: Environment | Path, ck: Checkpoint) -> None:
 
 def load_checkpoint(env: Environment | Path, checkpoint_id: str) -> Checkpoint:
     """The checkpoint ``checkpoint_id`` of ``env`` with its manifest, or :class:`CheckpointError`."""
-    if not checkpoint_id or "/" in checkpoint_id or checkpoint_id.startswith("."):
-        raise CheckpointError(f"invalid checkpoint id {checkpoint_id!r}")
-    folder = checkpoints_dir(env) / checkpoint_id
-    path = folder / "checkpoint.json"
+    folder = checkpoint_folder(env, checkpoint_id)
+    path = folder / CHECKPOINT_NAME
     try:
         text = path.read_bytes()
     except FileNotFoundError:
@@ -380,55 +317,9 @@ def list_checkpoints(env: Environment | Path) -> list[Checkpoint]:
     return found
 
 
-class CheckpointHead(BaseModel):
-    """The few fields of a checkpoint that order it and say whether it was restored: read without
-    validating its manifest (thousands of entries), so that finding one checkpoint among many costs
-    little. Only for choosing; what is acted on is loaded whole with :func:`load_checkpoint`."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    id: str
-    created_at: str
-    restored_at: str | None = None
-
-    @property
-    def order(self) -> tuple[str, str]:
-        return (self.created_at, self.id)
-
-
-def checkpoint_heads(env: Environment | Path) -> list[CheckpointHead]:
-    """:class:`CheckpointHead` of every readable checkpoint of ``env``, oldest first."""
-    folder = checkpoints_dir(env)
-    try:
-        files = [p / "checkpoint.json" for p in folder.iterdir() if (p / "checkpoint.json").is_file()]
-    except OSError:
-        return []
-    heads = []
-    for path in files:
-        try:
-            head = CheckpointHead.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError):
-            continue
-        if head.id == path.parent.name:
-            heads.append(head)
-    return sorted(heads, key=lambda h: h.order)
-
-
 def latest_checkpoint(env: Environment | Path) -> Checkpoint | None:
     found = list_checkpoints(env)
     return found[-1] if found else None
-
-
-def stash_complete(env: Environment | Path, ck: Checkpoint, swapped: frozenset[str] = frozenset()) -> bool:
-    """Is every stashed file still there (a stat each)? Folders already swapped back count as there."""
-    stash = str(stash_dir(env, ck.id))
-    roots = [r for r in ck.roots if r not in swapped]
-    if not all(os.path.isdir(os.path.join(stash, r)) for r in roots):
-        return False
-    prefixes = tuple(r + "/" for r in [*swapped, *roots])  # folders: checked as a whole, then hashed
-    return all(
-        e.path.startswith(prefixes) or os.path.lexists(os.path.join(stash, e.path)) for e in ck.manifest
-    )
 
 
 def prune_checkpoints(env: Environment | Path, keep: int) -> list[str]:

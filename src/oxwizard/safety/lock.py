@@ -18,20 +18,23 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oxwizard.core.errors import LockHeld
 from oxwizard.core.places import state_dir, state_path
-from oxwizard.env.environment import Environment
+
+if TYPE_CHECKING:
+    from oxwizard.env.interpreter import Interpreter
 
 _HELD: dict[str, int] = {}
 _GUARD = threading.Lock()
 
 
-def lock_path(env: Environment) -> Path:
+def lock_path(env: Interpreter) -> Path:
     return state_dir(env) / "lock"
 
 
-def held_here(env: Environment) -> bool:
+def held_here(env: Interpreter) -> bool:
     """True when this process holds the lock of ``env``."""
     return str(state_path(env) / "lock") in _HELD
 
@@ -58,7 +61,7 @@ def read_holder(path: Path) -> dict[str, object]:
 
 
 @contextlib.contextmanager
-def env_lock(env: Environment, command: str, *, on_stale: object = None) -> Iterator[None]:
+def env_lock(env: Interpreter, command: str, *, on_stale: object = None) -> Iterator[None]:
     """Hold the lock of ``env`` for the ``with`` block, or raise :class:`LockHeld` at once."""
     path = lock_path(env)
     key = str(path)
@@ -103,7 +106,7 @@ def env_lock(env: Environment, command: str, *, on_stale: object = None) -> Iter
         os.close(fd)  # closing releases the flock
 
 
-def _held_message(env: Environment, path: Path) -> str:
+def _held_message(env: Interpreter, path: Path) -> str:
     holder: dict[str, object] = {}
     for _ in range(20):  # the holder writes its pid right after locking: give it a moment
         holder = read_holder(path)

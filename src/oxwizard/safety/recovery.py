@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from oxwizard.env.environment import Environment
 from oxwizard.safety.journal import pending
 
 if TYPE_CHECKING:
+    from oxwizard.env.environment import Environment
     from oxwizard.safety.rollback import RollbackResult
 
 

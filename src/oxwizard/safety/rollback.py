@@ -15,67 +15,83 @@ Without a stash it reinstalls the exact pins and says so.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from oxwizard.core.errors import RollbackFailed
 from oxwizard.core.places import STATE_NAME, private_dir
 from oxwizard.core.testhooks import kill_counter
-from oxwizard.safety.checkpoint import (
-    Checkpoint,
+from oxwizard.env.interpreter import Installed, InstalledView, fingerprint_of
+from oxwizard.safety.checkpoint_files import (
+    CheckpointView,
     ManifestEntry,
     Signature,
     checkpoint_heads,
-    load_checkpoint,
     load_signatures,
-    save_checkpoint,
+    mark_restored,
+    read_checkpoint,
     stash_complete,
     stash_dir,
     trash_dir,
+    with_manifest,
 )
 from oxwizard.safety.journal import Journal, clear_journal, read_journal, write_journal
 from oxwizard.safety.records import EnvPaths, PycFinder, hash_many, record_files, verify_record
 
 if TYPE_CHECKING:  # the installer and package sources are needed only without a stash
-    from oxwizard.env.environment import Environment
+    from oxwizard.env.environment import Distribution, Environment
     from oxwizard.env.specs import IndexOptions
+    from oxwizard.safety.checkpoint import Checkpoint
+
+    Env = Environment | InstalledView
 
 Method = Literal["stash", "reinstall", "none"]
 Verify = Literal["signatures", "full"]
 
 
-class RollbackResult(BaseModel):
-    """What a rollback did and whether it was verified."""
+class RollbackResult:
+    """What a rollback did and whether it was verified (a plain class, neither a model nor a dataclass:
+    the rollback verb imports neither pydantic nor dataclasses' inspect). :meth:`as_dict` for JSON."""
 
-    model_config = ConfigDict(extra="forbid")
+    def __init__(
+        self,
+        *,
+        noop: bool = False,
+        checkpoint_id: str | None = None,
+        method: Method = "none",
+        verified: bool = False,
+        fingerprint_before: str = "",
+        fingerprint_after: str = "",
+        duration: float = 0.0,
+        message: str = "",
+    ) -> None:
+        self.noop = noop
+        self.checkpoint_id = checkpoint_id
+        self.method: Method = method
+        self.verified = verified
+        self.removed: list[str] = []
+        self.restored_files = 0
+        self.removed_files = 0
+        self.operations = 0  # file operations (renames, unlinks, links) the rollback performed
+        self.verification = ""  # "signatures", "sha256" (every file hashed) or "RECORD" (reinstalled)
+        self.hashed_files = 0  # restored files whose sha256 was computed (the rest proven by signature)
+        self.fingerprint_before = fingerprint_before
+        self.fingerprint_after = fingerprint_after
+        self.duration = duration
+        self.message = message
+        self.leftovers: list[str] = []
 
-    noop: bool = False
-    checkpoint_id: str | None = None
-    method: Method = "none"
-    verified: bool = False
-    removed: list[str] = Field(default_factory=list)
-    restored_files: int = 0
-    removed_files: int = 0
-    operations: int = 0  # file operations (renames, unlinks, links) the rollback performed
-    verification: str = ""  # "signatures", "sha256" (every file hashed) or "RECORD" (reinstalled)
-    hashed_files: int = 0  # restored files whose sha256 was computed (the rest proven by signature)
-    fingerprint_before: str = ""
-    fingerprint_after: str = ""
-    duration: float = 0.0
-    message: str = ""
-    leftovers: list[str] = Field(default_factory=list)
+    def as_dict(self) -> dict[str, object]:
+        return dict(vars(self))
 
 
 def rollback(
-    env: Environment,
+    env: Env,
     to: str | None = None,
     *,
     on_line: Callable[[str], None] | None = None,
@@ -85,13 +101,19 @@ def rollback(
 ) -> RollbackResult:
     """Restore ``env`` to checkpoint ``to`` (default: the newest) and verify it.
 
+    ``env``: an :class:`~oxwizard.env.environment.Environment`, or the lighter
+    :class:`~oxwizard.env.interpreter.InstalledView` (the rollback verb: no pydantic, no packaging;
+    a full Environment is made of it only for a reinstall without a stash).
+
     ``index``: the package sources for the reinstall used only when the checkpoint has no stash on
     this host — or a function that finds them, called only then (reading pip's configuration costs
     an interpreter start that a rollback from the stash never needs). ``reread=False``: ``env`` was
     opened just now, its distributions need not be read again before the restore.
 
     ``verify="signatures"``: a restored file is proven by its stash signature where that still
-    matches (see :mod:`oxwizard.safety.checkpoint`), by its sha256 otherwise; ``"full"``: every file hashed.
+    matches (see :mod:`oxwizard.safety.checkpoint`), by its sha256 otherwise; ``"full"``: every file
+    hashed. The fingerprint after the restore: read again from the installed distributions, except
+    for an InstalledView verified by signatures, where the restore proves it (:func:`_proven_fingerprint`).
     """
     started = time.monotonic()
     say = on_line or (lambda _line: None)
@@ -101,20 +123,28 @@ def rollback(
     heads = checkpoint_heads(env)  # cheap: the manifests are loaded only for what is restored
     if reread:
         env.refresh()
-    before = env.fingerprint()
     if not heads and to is None:
+        before = env.fingerprint()
         return RollbackResult(
             noop=True,
             fingerprint_before=before,
             fingerprint_after=before,
             message="nothing to roll back: this environment has no checkpoint",
         )
-    target = load_checkpoint(env, to if to is not None else heads[-1].id)
+    target = read_checkpoint(env, to if to is not None else heads[-1].id, manifest=False)
     newer = [
-        load_checkpoint(env, h.id)
+        read_checkpoint(env, h.id)
         for h in heads
         if h.order > (target.created_at, target.id) and not h.restored_at
     ]
+    if isinstance(env, InstalledView):
+        # the records spell each name as its metadata does; their folders tell who is installed
+        env.canonical.update((d.display_name, d.name) for ck in [target, *newer] for d in ck.distributions)
+        told = told_by_folders(env, [target, *newer]) if verify == "signatures" and not journal else None
+        if told is not None:
+            env.assume(told)
+    before = env.fingerprint()
+    installed_before = env.distributions
     if journal is None and not newer and before == target.fingerprint:
         what = (
             f"already rolled back to checkpoint {target.id}"
@@ -130,6 +160,7 @@ def rollback(
             duration=time.monotonic() - started,
             message=f"nothing to roll back: {what}",
         )
+    target = with_manifest(env, target)
     listings = journal.listings if journal is not None else {}
     entry = Journal(
         operation="rollback",
@@ -139,7 +170,7 @@ def rollback(
         remove=journal.remove if journal is not None else [],
         swap=journal.swap if journal is not None else [],
     )
-    write_journal(env, entry)
+    # journaled before anything changes: by _plan_removals for a restore from the stash, here for a reinstall
     result = RollbackResult(checkpoint_id=target.id, fingerprint_before=before, method="stash")
     signed: list[Signature | None] | None = None
     for n, ck in enumerate([*reversed(newer), target]):
@@ -149,9 +180,17 @@ def rollback(
             _restore_from_stash(env, ck, entry, result, say, refresh=n > 0)
         else:
             result.method = "reinstall"
+            write_journal(env, entry)
+            if isinstance(env, InstalledView):  # the installer needs the environment read whole
+                from oxwizard.env.environment import Environment
+
+                env = Environment(env.python, env.probe)
             _reinstall(env, ck, index() if callable(index) else index, result, say)
     env.refresh()
-    result.fingerprint_after = env.fingerprint()
+    proven = None
+    if isinstance(env, InstalledView) and verify == "signatures" and result.method == "stash" and not newer:
+        proven = _proven_fingerprint(env, target, installed_before)
+    result.fingerprint_after = proven or env.fingerprint()
     problems = _verify(env, target, result, signed)
     result.duration = time.monotonic() - started  # verification included
     clear_journal(env)
@@ -159,8 +198,7 @@ def rollback(
         raise RollbackFailed(f"rollback to {target.id} could not be verified: {'; '.join(problems[:5])}")
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for ck in [*newer, target]:
-        ck.restored_at = now
-        save_checkpoint(env, ck)
+        mark_restored(env, ck, now)
     result.verified = True
     how = "from the stash" if result.method == "stash" else "by reinstalling the exact pins (no stash here)"
     result.message = (
@@ -172,9 +210,87 @@ def rollback(
     return result
 
 
+def told_by_folders(env: InstalledView, cks: list[CheckpointView]) -> dict[str, Installed] | None:
+    """The installed distributions as their ``.dist-info`` folders tell them, no metadata read: what
+    ``oxwizard rollback`` starts from (reading the metadata costs it more than the restore itself).
+
+    A folder the checkpoints recorded (same path) holds the distribution recorded there: the name and
+    version are in the folder's name (``{name}-{version}.dist-info``, the wheel format), so a folder
+    that kept its name kept its version. Any other folder came after the checkpoint: it is named as
+    the folder spells it (``name-version.dist-info`` -> ``name``, ``version``), and the rollback
+    removes it. None — the caller reads the metadata — when that does not hold: a legacy
+    ``.egg-info``, a folder name that is not ``name-version``, or a distribution the checkpoint
+    recorded and did not change whose folder is gone (changed by something else since: only its
+    metadata says what it is now).
+    """
+    recorded = {os.path.normpath(d.metadata_dir): d for ck in cks for d in ck.distributions if d.metadata_dir}
+    changed = {n for ck in cks for n in ck.changed}
+    found: dict[str, Installed] = {}
+    seen: set[str] = set()
+    for site in env.site_paths:
+        try:
+            names = sorted(os.listdir(site))
+        except FileNotFoundError:
+            continue
+        for folder in names:
+            if folder.endswith(".egg-info"):
+                return None
+            if not folder.endswith(".dist-info"):
+                continue
+            path = os.path.join(site, folder)
+            seen.add(path)
+            known = recorded.get(path)
+            if known is not None:
+                found.setdefault(known.name, Installed(known.name, known.version, path))
+                continue
+            name, _, version = folder.removesuffix(".dist-info").rpartition("-")
+            if not name or not version:
+                return None
+            found.setdefault(
+                env.canonical.get(name, name), Installed(env.canonical.get(name, name), version, path)
+            )
+    if any(d.name not in changed and path not in seen for path, d in recorded.items()):
+        return None
+    return found
+
+
+def _proven_fingerprint(
+    env: InstalledView, ck: CheckpointView, before: Mapping[str, Installed | Distribution]
+) -> str | None:
+    """The fingerprint of the state a restore from the stash left, proven without reading every
+    installed distribution again; None where the proof does not hold (the caller reads them).
+
+    Every distribution was known just before the restore (``before``: read, or told by its folder,
+    :func:`told_by_folders`). The restore removed the folders
+    of those the checkpoint did not have or that it changed, and put back the changed ones' folders
+    from the stash, metadata included (proven file by file by :func:`_verify`); it touched no other
+    distribution. So the distributions now are the untouched ones as read before and the changed ones
+    as the checkpoint recorded them — provided that the site folders and the scripts folder hold
+    exactly the names they held at the checkpoint (no distribution folder added, none missing) and
+    that no removed distribution's folder is left. Then the fingerprint is computed from those.
+    """
+    if not ck.listings:
+        return None  # a checkpoint that did not record them
+    for rel, names in ck.listings.items():
+        try:
+            if sorted(os.listdir(os.path.join(env.root, rel))) != names:
+                return None
+        except OSError:
+            return None
+    recorded = {d.name: d for d in ck.distributions}
+    changed = set(ck.changed)
+    kept = [d for n, d in before.items() if n in recorded and n not in changed]
+    gone = [d for n, d in before.items() if n not in recorded or n in changed]
+    restored = [recorded[n] for n in changed if n in recorded]
+    put_back = {os.path.join(env.root, r) for r in ck.roots}  # the changed ones' folders, from the stash
+    if any(os.path.lexists(p) for p in {os.path.normpath(d.metadata_dir) for d in gone} - put_back):
+        return None
+    return fingerprint_of(env.implementation, env.version, env.platform, [*kept, *restored])
+
+
 def _restore_from_stash(
-    env: Environment,
-    ck: Checkpoint,
+    env: Env,
+    ck: CheckpointView,
     journal: Journal,
     result: RollbackResult,
     say: Callable[[str], None],
@@ -212,8 +328,8 @@ def _restore_from_stash(
 
 
 def _plan_removals(
-    env: Environment,
-    ck: Checkpoint,
+    env: Env,
+    ck: CheckpointView,
     journal: Journal,
     paths: EnvPaths,
     swap: list[str],
@@ -270,7 +386,7 @@ def _plan_removals(
 
 
 def _swap_folders_back(
-    env: Environment, paths: EnvPaths, stash: str, swap: list[str], tick: Callable[[], None]
+    env: Env, paths: EnvPaths, stash: str, swap: list[str], tick: Callable[[], None]
 ) -> None:
     """Phase 1: whole folders: the current one goes to the trash, the stashed one comes back."""
     root = str(paths.root)
@@ -281,7 +397,7 @@ def _swap_folders_back(
             continue  # swapped back by the interrupted run
         if os.path.lexists(dest):
             paths.check_no_escape(dest)
-            os.rename(dest, os.path.join(trash, secrets.token_hex(8)))
+            os.rename(dest, os.path.join(trash, os.urandom(8).hex()))
             tick()
         else:
             os.makedirs(os.path.dirname(dest), exist_ok=True)
@@ -343,9 +459,7 @@ def _link_singles_back(
         tick()
 
 
-def _remove_empty_folders(
-    env: Environment, paths: EnvPaths, folders: set[str], singles: list[ManifestEntry]
-) -> None:
+def _remove_empty_folders(env: Env, paths: EnvPaths, folders: set[str], singles: list[ManifestEntry]) -> None:
     """Phase 4: folders the removals left empty (never one the checkpoint's files live in)."""
     root = str(paths.root)
     keep = {os.path.dirname(os.path.join(root, e.path)) for e in singles}
@@ -400,7 +514,7 @@ def _put_back(source: str, dest: str, method: str) -> None:
 
 
 def _report_leftovers(
-    env: Environment,
+    env: Env,
     listings: dict[str, list[str]],
     result: RollbackResult,
     say: Callable[[str], None],
@@ -420,7 +534,7 @@ def _report_leftovers(
 
 def _reinstall(
     env: Environment,
-    ck: Checkpoint,
+    ck: CheckpointView,
     index: IndexOptions | None,
     result: RollbackResult,
     say: Callable[[str], None],
@@ -482,7 +596,7 @@ def remove_argv(env: Environment, names: list[str]) -> list[str]:
     return uninstaller_argv(env, env.installer_kind(), names)
 
 
-def _signed_before_restore(env: Environment, ck: Checkpoint) -> list[Signature | None]:
+def _signed_before_restore(env: Env, ck: CheckpointView) -> list[Signature | None]:
     """The recorded signatures of ``ck``, those of single files checked just before they are put back.
 
     A file inside a folder swapped back whole is checked after the restore only (the renames leave
@@ -510,7 +624,7 @@ def _signed_before_restore(env: Environment, ck: Checkpoint) -> list[Signature |
     return out
 
 
-def unproven_files(env: Environment, ck: Checkpoint, signed: list[Signature | None]) -> list[int]:
+def unproven_files(env: Env, ck: CheckpointView | Checkpoint, signed: list[Signature | None]) -> list[int]:
     """Indices of ``ck.manifest`` whose restored file is not the signed inode, unchanged: to hash.
 
     A file proven before the restore and found after it as the same inode (``st_ino``), with the same
@@ -535,7 +649,7 @@ def unproven_files(env: Environment, ck: Checkpoint, signed: list[Signature | No
     return todo
 
 
-def verify_files(env: Environment, ck: Checkpoint, which: list[int] | None = None) -> list[str]:
+def verify_files(env: Env, ck: CheckpointView | Checkpoint, which: list[int] | None = None) -> list[str]:
     """The files of ``ck.manifest`` (all, or the indices ``which``) whose live sha256 differs."""
     root = str(env.root) + os.sep
     entries = ck.manifest if which is None else [ck.manifest[i] for i in which]
@@ -550,7 +664,7 @@ def verify_files(env: Environment, ck: Checkpoint, which: list[int] | None = Non
 
 
 def _verify(
-    env: Environment, ck: Checkpoint, result: RollbackResult, signed: list[Signature | None] | None
+    env: Env, ck: CheckpointView, result: RollbackResult, signed: list[Signature | None] | None
 ) -> list[str]:
     problems: list[str] = []
     if result.method == "stash":
