@@ -31,7 +31,7 @@ def test_baseline_then_150_then_200_on_the_demo(demo: DemoFactory) -> None:
     lines: list[str] = []
     baseline = run_checks(env, sandbox.project, config, "baseline", on_line=lines.append)
     assert baseline.ok, [r.summary for r in baseline.failed]
-    assert baseline.get("tests").numbers["passed"] == 7  # type: ignore[union-attr]
+    assert baseline.get("tests").numbers["passed"] == 8  # type: ignore[union-attr]
     assert len(baseline.get("performance").samples) == config.benchmark_runs  # type: ignore[union-attr]
     assert baseline.log_marks and baseline.log_marks[0].exists
     assert any("test_legacy_parse" in ln for ln in lines), "test output is streamed line by line"

@@ -21,7 +21,7 @@ from packaging.requirements import Requirement
 from oxwizard.commands.plan import render_plan
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
-from oxwizard.env.plan import Change, Plan, compute_plan
+from oxwizard.env.plan import Plan, compute_plan
 from oxwizard.env.specs import IndexOptions, parse_specs
 from oxwizard.runbook.model import load_runbook
 
@@ -145,13 +145,13 @@ def test_when_the_combined_trial_fails_each_dependent_is_tried_alone(
     build_wheel(house, "libc", "1.0", {"libc/__init__.py": ""}, requires=["libb<2"])
     sandbox = build_conflict_sandbox(tmp_path / "sandbox", house, "libc==1.0")
     runs: list[list[str]] = []
-    real = plan_module._resolve
+    real = plan_module._dry_run  # every dry run of the installer goes through it
 
-    def counted(env: Environment, requirements: list[Requirement], index: IndexOptions) -> list[Change]:
+    def counted(env: Environment, requirements: list[Requirement], index: IndexOptions) -> dict[str, object]:
         runs.append([str(r) for r in requirements])
         return real(env, requirements, index)
 
-    monkeypatch.setattr(plan_module, "_resolve", counted)
+    monkeypatch.setattr(plan_module, "_dry_run", counted)
     index = IndexOptions.build(find_links=[str(house)], no_index=True)
     plan = compute_plan(Environment.open(sandbox.venv), parse_specs(["libb==2.0"]), index)
     assert plan.new_problems == [

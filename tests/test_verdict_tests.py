@@ -199,7 +199,7 @@ def test_tests_without_init_under_unittest_pass_a_good_upgrade(demo: object) -> 
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert "Start directory is not importable" not in out
-    assert "pass tests: 7 passed · 0 failed · 0 errors" in out, out
+    assert "pass tests: 8 passed · 0 failed · 0 errors" in out, out
     assert (
         "tests: python -m oxwizard_unittest_report discover -v -s tests (pytest is not installed in the "
         "env: unittest discovery in tests/ (no __init__.py: the folder itself is the top level))"

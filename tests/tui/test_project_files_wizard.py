@@ -110,7 +110,8 @@ async def test_the_pins_question_shows_the_diff_and_w_s_escape_answer_it(
             assert "[w] write them on the branch" in text and "[s] skip (esc)" in text
             assert "w Write files" in _keys(app) and "s/esc Skip" in _keys(app)
             view = app.screen.query_one(DiffView)
-            assert app.screen.focused is view and view.scroll_y == 0
+            await wait_for(pilot, lambda v=view: app.screen.focused is v)  # focused once mounted
+            assert view.scroll_y == 0
             await pilot.press("pagedown")
             await pilot.pause()
             assert view.scroll_y > 0, "the diff scrolls with the keyboard"
