@@ -137,6 +137,9 @@ def test_with_a_remote_index_the_lock_keeps_the_projects_own_sources(
     [
         "uv pip compile requirements.in -o requirements.txt",
         "pip-compile --output-file=requirements.txt requirements.in",
+        # compiled for a venv by a path relative to where it ran: the branch's checkout has no venv
+        # there, so the environment's interpreter stands in (the header keeps the command as it was)
+        "uv pip compile requirements.in -o requirements.txt --python .venv/bin/python",
     ],
 )
 def test_pip_tools_project_recompiled_keeping_its_header(

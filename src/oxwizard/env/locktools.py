@@ -242,7 +242,10 @@ def _compile_argv(
         env = proc.pip_environment() if sources else _user_environment()
         return argv, command, {**env, "CUSTOM_COMPILE_COMMAND": header}  # pip-compile's header
     uv = _uv(regen)
-    extra = [] if "--python" in tool_args else ["--python", str(python)]
+    # the header's own interpreter (often a path relative to where it ran, which the branch's checkout
+    # has no venv at) gives way to the environment's: the header still shows the command as it was
+    tool_args = _without_python(tool_args)
+    extra = ["--python", str(python)]
     stands_in = base[:1] == ["pip-compile"]  # for pip-compile: pip's sources, emitted as it did
     if stands_in:
         options = {
@@ -254,6 +257,18 @@ def _compile_argv(
             *extra, "--custom-compile-command", header]  # fmt: skip
     local = _local(index) or stands_in
     return argv, command, proc.uv_environment() if local else _user_environment()
+
+
+def _without_python(args: list[str]) -> list[str]:
+    """``args`` without uv's ``--python X`` / ``--python=X`` / ``-p X``."""
+    out: list[str] = []
+    words = iter(args)
+    for word in words:
+        if word in ("--python", "-p"):
+            next(words, None)
+        elif not word.startswith("--python="):
+            out.append(word)
+    return out
 
 
 def _read_text(path: Path) -> str:
