@@ -39,14 +39,15 @@ async def _to_failed_checks_in_staging(pilot: Any) -> None:
     await wait_question(pilot, "checks-staging")
 
 
-async def _upgrade_to_verdict(pilot: Any, spec: str) -> None:
-    """Plan, stage, go, acknowledge the new warnings: promoted, monitored, at the verdict."""
+async def _upgrade_to_verdict(pilot: Any, spec: str, pins: str = "s") -> None:
+    """Plan, stage, go, acknowledge the new warnings, skip (``s``) or write (``w``) the project
+    files: promoted, monitored, at the verdict."""
     await _plan_and_stage(pilot, spec)
     await pilot.press("g")
     await wait_question(pilot, "ack-warnings")
     await pilot.press("a")
-    await wait_question(pilot, "pins")  # the demo's requirements.txt pins oxzep7: write it? skip here
-    await pilot.press("s")
+    await wait_question(pilot, "pins")  # the demo's requirements.txt pins oxzep7: write it?
+    await pilot.press(pins)
     await wait_question(pilot, "verdict")
 
 
@@ -120,7 +121,7 @@ async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo:
     sandbox = demo()
     first = make_app(sandbox)
     async with first.run_test(size=(80, 24)) as pilot:
-        await _upgrade_to_verdict(pilot, "oxzep7==1.5.0")
+        await _upgrade_to_verdict(pilot, "oxzep7==1.5.0", pins="w")
         await pilot.press("q")
         await pilot.pause()
         await pilot.press("y")  # "An upgrade is in progress. Quit anyway?"
@@ -146,3 +147,8 @@ async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo:
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
     messages = _log(sandbox)
     assert any(m.startswith("rollback: rolled back to") for m in messages)
+    # R also took away the branch the project files were written on (unmerged, still oxwizard's)
+    assert any(m.startswith("pins: branch oxwizard/") and " removed " in m for m in messages), messages
+    branches = subprocess.run(["git", "-C", str(sandbox.project), "branch", "--list", "oxwizard/*"],
+                              capture_output=True, text=True, check=True).stdout  # fmt: skip
+    assert branches == ""

@@ -97,6 +97,17 @@ class Stopper:
 _ACTIVE: contextvars.ContextVar[Stopper | None] = contextvars.ContextVar("oxwizard_stopper", default=None)
 
 
+@contextlib.contextmanager
+def unstoppable() -> Iterator[None]:
+    """Children started inside run to their end even after a stop was requested: for the work that
+    must follow a stop (a rollback's clean-up), which a stopper would otherwise kill at once."""
+    token = _ACTIVE.set(None)
+    try:
+        yield
+    finally:
+        _ACTIVE.reset(token)
+
+
 def _kill_group(child: subprocess.Popen[str]) -> None:
     with contextlib.suppress(OSError):
         os.killpg(child.pid, signal.SIGKILL)

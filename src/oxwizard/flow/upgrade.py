@@ -831,7 +831,8 @@ class UpgradeFlow:
         still oxwizard's commit; otherwise it stays, and the output says why)."""
         from oxwizard.flow.pins import unpin
 
-        said = unpin(self.project, self.runbook) if self.runbook is not None else None
+        with proc.unstoppable():  # a rollback by request stopped the flow's stopper: git must still run
+            said = unpin(self.project, self.runbook) if self.runbook is not None else None
         if said is not None:
             self._output("rollback", said)
             self._record("pins", "Remove the branch of the project's files?", said)
