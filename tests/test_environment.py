@@ -219,3 +219,34 @@ def test_a_base_interpreter_is_described_as_not_a_venv() -> None:
     assert not facts.is_venv
     assert facts.prefix == str(Path(sys.base_prefix))
     assert facts.interpreter == str(base)
+
+
+def test_distributions_read_once_each_say_what_importlib_metadata_says(tmp_path: Path) -> None:
+    """Each distribution's metadata is parsed once; names, versions, Requires-Python and requirements
+    are still exactly importlib.metadata's, for a dist-info with and without Requires-Dist and an
+    egg-info whose requires.txt has an extra's section (which importlib turns into markers)."""
+    import importlib.metadata as md
+
+    from oxwizard.env.environment import read_distributions
+
+    site = tmp_path / "site"
+    (site / "alpha-1.0.dist-info").mkdir(parents=True)
+    (site / "alpha-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: Alpha\nVersion: 1.0\nRequires-Python: >=3.8\n"
+        "Requires-Dist: beta>=2\nRequires-Dist: gamma; extra == 'x'\n"
+    )
+    (site / "beta-2.0.dist-info").mkdir()
+    (site / "beta-2.0.dist-info" / "METADATA").write_text("Metadata-Version: 2.1\nName: beta\nVersion: 2.0\n")
+    (site / "old.egg-info").mkdir()
+    (site / "old.egg-info" / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: old\nVersion: 0.5\n")
+    (site / "old.egg-info" / "requires.txt").write_text("six\n\n[fast]\nujson\n")
+
+    found = read_distributions([site])
+
+    expected = {
+        d.metadata["Name"].lower(): (d.version, d.metadata["Requires-Python"], list(d.requires or []))
+        for d in md.distributions(path=[str(site)])
+    }
+    assert {n: (d.version, d.requires_python, d.requires) for n, d in found.items()} == expected
+    assert found["old"].requires == ["six", 'ujson; extra == "fast"']
+    assert found["alpha"].display_name == "Alpha" and found["beta"].requires == []

@@ -266,7 +266,8 @@ def read_distributions(paths: list[Path]) -> dict[str, Distribution]:
     """Every distribution installed in ``paths``, keyed by canonical name (first one wins)."""
     found: dict[str, Distribution] = {}
     for dist in md.distributions(path=[str(p) for p in paths]):
-        raw_name = dist.metadata["Name"]
+        meta = dist.metadata  # parsed once: each .metadata, .version or .requires parses the file again
+        raw_name = meta["Name"]
         if not raw_name:
             continue
         name = canonicalize_name(raw_name)
@@ -278,16 +279,25 @@ def read_distributions(paths: list[Path]) -> dict[str, Distribution]:
         found[name] = Distribution(
             name=name,
             display_name=raw_name,
-            version=dist.version,
+            version=meta["Version"],
             installer=(dist.read_text("INSTALLER") or "").strip(),
             requested=dist.read_text("REQUESTED") is not None,
             direct_url=direct,
             editable=editable,
-            requires_python=dist.metadata["Requires-Python"],
-            requires=list(dist.requires or []),
+            requires_python=meta["Requires-Python"],
+            requires=_requires(dist, meta),
             metadata_dir=str(getattr(dist, "_path", "")),
         )
     return dict(sorted(found.items()))
+
+
+def _requires(dist: md.Distribution, meta: md.PackageMetadata) -> list[str]:
+    """``dist.requires`` from the metadata already parsed; an egg-info's ``requires.txt`` (which
+    importlib.metadata turns into requirements with markers) only where the metadata has none."""
+    listed = meta.get_all("Requires-Dist")
+    if listed:
+        return list(listed)
+    return list(dist.requires or []) if dist.read_text("requires.txt") is not None else []
 
 
 def _read_json(text: str | None) -> dict[str, object] | None:
