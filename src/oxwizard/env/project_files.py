@@ -713,24 +713,46 @@ def unified_diff(project: Path, files: ProjectFiles) -> str:
 
     An edit whose line no longer reads as planned is left out (a writer refuses it anyway);
     lockfiles to regenerate are not in it (their tool writes them). Empty when nothing changes."""
-    import difflib
-
     by_path: dict[str, list[FileEdit]] = {}
     for edit in files.edits:
         by_path.setdefault(edit.path, []).append(edit)
-    out: list[str] = []
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
     for rel, edits in by_path.items():
         text = _read(project / rel)
         if text is None:
             continue
-        before = text.splitlines(keepends=True)  # the same split as the planned line numbers
-        after = list(before)
+        lines = text.splitlines(keepends=True)  # the same split as the planned line numbers
         for edit in edits:
             i = edit.line - 1
-            if 0 <= i < len(before):
-                body = before[i].rstrip("\r\n")
+            if 0 <= i < len(lines):
+                body = lines[i].rstrip("\r\n")
                 if body == edit.old:
-                    after[i] = edit.new + before[i][len(body) :]
-        for line in difflib.unified_diff(before, after, f"a/{rel}", f"b/{rel}"):
-            out.append(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n")
+                    lines[i] = edit.new + lines[i][len(body) :]
+        before[rel], after[rel] = text, "".join(lines)
+    return diff_texts(before, after)
+
+
+def diff_texts(before: Mapping[str, str], after: Mapping[str, str]) -> str:
+    """The change from ``before`` to ``after`` (relative path -> text; a path missing from
+    ``before`` is a new file) as one unified diff for ``patch -p1`` in the project folder, files in
+    the order of ``after``. Empty when nothing changes."""
+    import difflib
+
+    out: list[str] = []
+    for rel, new in after.items():
+        old = before.get(rel, "")
+        if old == new:
+            continue
+        lines = difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=f"a/{rel}" if rel in before else "/dev/null",
+            tofile=f"b/{rel}",
+        )
+        for line in lines:
+            if line.endswith("\n"):
+                out.append(line)
+            else:  # the file's last line has no line ending: say so as diff does
+                out.append(line + "\n\\ No newline at end of file\n")
     return "".join(out)

@@ -17,7 +17,6 @@ Nothing here decides where the edits land (see :mod:`oxwizard.runbook.project_br
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import tempfile
@@ -29,7 +28,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from oxwizard.core import proc
 from oxwizard.core.errors import ProjectFilesError
-from oxwizard.env.project_files import MAX_FILE, FileEdit, ProjectFiles
+from oxwizard.env.project_files import MAX_FILE, FileEdit, ProjectFiles, diff_texts
 
 _HASH = re.compile(r"--hash[=\s]\s*[A-Za-z0-9]+:[0-9A-Fa-f]+")
 
@@ -176,24 +175,9 @@ def wheel_hashes(pip_argv: list[str], pip_args: list[str], pins: Mapping[str, st
 
 def unified_diff(before: Mapping[str, str], after: Mapping[str, str]) -> str:
     """The change from ``before`` to ``after`` (relative path -> text; a path missing from
-    ``before`` is a new file) as one unified diff for ``patch -p1`` run in the project folder."""
-    out: list[str] = []
-    for rel in sorted(after):
-        old, new = before.get(rel, ""), after[rel]
-        if old == new:
-            continue
-        lines = difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=f"a/{rel}" if rel in before else "/dev/null",
-            tofile=f"b/{rel}",
-        )
-        for line in lines:
-            if line.endswith("\n"):
-                out.append(line)
-            else:  # the file's last line has no line ending: say so as diff does
-                out.append(line + "\n\\ No newline at end of file\n")
-    return "".join(out)
+    ``before`` is a new file) as one unified diff for ``patch -p1`` run in the project folder,
+    files sorted by path."""
+    return diff_texts(before, {rel: after[rel] for rel in sorted(after)})
 
 
 def write_files(root: Path, contents: Mapping[str, str]) -> None:
