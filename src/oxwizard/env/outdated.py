@@ -101,7 +101,8 @@ def outdated_report(
         n: d for n, d in env.distributions.items() if (not only_set or n in only_set) and n not in skip_set
     }
     wanted = index.pre if pre is None else pre
-    answers, errors = read_versions(index, dists, candidates_for(env, wanted), on_answer)
+    floors = {n: d.version for n, d in dists.items()}  # only newer versions make a row
+    answers, errors = read_versions(index, dists, candidates_for(env, wanted), on_answer, floors)
     report = OutdatedReport(errors=errors)
     for name, dist in sorted(dists.items()):
         answer = answers.get(name)
