@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-from urllib.request import getproxies, proxy_bypass
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, parse_tag
@@ -351,7 +350,11 @@ class _Http:
 
     def _new(self, key: tuple[str, str], host: str, port: int | None) -> http.client.HTTPConnection:
         scheme = key[0]
-        proxy = self.proxy or (None if proxy_bypass(host) else getproxies().get(scheme))
+        proxy = self.proxy
+        if not proxy:
+            from urllib.request import getproxies, proxy_bypass  # 10 ms of imports, for a connection
+
+            proxy = None if proxy_bypass(host) else getproxies().get(scheme)
         target = (host, port)
         if proxy:
             p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
