@@ -19,8 +19,8 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict
 
 from oxwizard.env.environment import Environment
+from oxwizard.env.impact import Impact, impact_of
 from oxwizard.env.index import UNREACHABLE, Answer, Candidates, IndexReader, read_versions
-from oxwizard.env.plan import Impact, impact_of
 from oxwizard.env.specs import IndexOptions
 
 Target = Literal["major", "minor", "patch"]
