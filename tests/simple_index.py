@@ -28,7 +28,7 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 @dataclass
 class SimpleIndex:
     folder: Path
-    formats: str = "json"  # "json": JSON (API 1.1, as PyPI) when asked for, else HTML; "json-1.0"; "html"
+    formats: str = "json"  # JSON (API 1.1, as PyPI) when asked for, else HTML; "json-1.0", "json-odd", "html"
     max_age: int = 0
     yanked: set[str] = field(default_factory=set)
     requires_python: dict[str, str] = field(default_factory=dict)
@@ -83,10 +83,14 @@ class SimpleIndex:
                     for f in files
                 ],
             }
-            if self.formats == "json":  # API 1.1 (PEP 700): every version listed, keys sorted (PyPI's layout)
+            if self.formats in ("json", "json-odd"):  # API 1.1 (PEP 700): every version listed
                 data["meta"] = {"api-version": "1.1"}
                 data["versions"] = sorted({_version_of(f) for f in files})
-            return json.dumps(data, sort_keys=True).encode()
+            if self.formats == "json-odd":  # another layout: keys reversed, compact, an escape in a name
+                odd = {k: data[k] for k in sorted(data, reverse=True)}
+                text = json.dumps(odd, separators=(",", ":"))
+                return text.replace("big-2.0.0-py3-none-any.whl", "big-2.0.0-py3-none-any\\u002ewhl").encode()
+            return json.dumps(data, sort_keys=True).encode()  # PyPI's layout: keys sorted
         links = []
         for f in files:
             attrs = f'href="../../files/{f}"'

@@ -71,7 +71,7 @@ def ours(venv: Path, url: str, **kw: object) -> dict[str, str]:
     return {r.name: r.latest for r in report.rows}
 
 
-@pytest.mark.parametrize("formats", ["json", "json-1.0", "html"])
+@pytest.mark.parametrize("formats", ["json", "json-1.0", "json-odd", "html"])
 def test_same_rows_as_pip_from_json_and_html_pages(
     world: tuple[Path, Path], index: SimpleIndex, formats: str
 ) -> None:

@@ -128,8 +128,9 @@ class Candidates:
     def may_offer_newer(self, listed: Iterable[str], floor: Version) -> bool:
         """Whether a project whose index lists the versions ``listed`` (PEP 700) may have a version
         newer than ``floor`` for this interpreter: False spares reading its files at all."""
+        older = _older_than(floor)
         for text in listed:
-            if _surely_older(text, floor):
+            if older(text):
                 continue
             try:
                 version = Version(text)
@@ -563,11 +564,18 @@ _DECODER = json.JSONDecoder()
 _FILENAME = re.compile(r'"filename"\s*:\s*"([^"\\]*)(["\\])')
 
 
-def _surely_older(text: str, floor: Version) -> bool:
-    """Whether the version ``text`` is older than ``floor`` by its first release number alone
-    (most of a page's versions: far cheaper than parsing each)."""
-    head = text.partition(".")[0]
-    return floor.epoch == 0 and head.isascii() and head.isdigit() and int(head) < floor.release[0]
+def _older_than(floor: Version) -> Callable[[str], bool]:
+    """A test of whether a version text is older than ``floor`` by its first release number alone
+    (most of a page's versions: far cheaper than parsing each). False: it may be newer."""
+    if floor.epoch:
+        return lambda text: False
+    major = floor.release[0]
+
+    def older(text: str) -> bool:
+        head = text.partition(".")[0]
+        return head.isascii() and head.isdigit() and int(head) < major
+
+    return older
 
 
 def newer_files(
@@ -578,6 +586,7 @@ def newer_files(
     and only the few files that count are read whole (numpy lists thousands). None when the page
     is not laid out as expected (the caller then parses it whole)."""
     newer: dict[str, bool] = {}
+    older = _older_than(floor)
     out = []
     for match in _FILENAME.finditer(text):
         filename = match.group(1)
@@ -595,7 +604,7 @@ def newer_files(
         ok = newer.get(shown)
         if ok is None:
             try:
-                ok = newer[shown] = not _surely_older(shown, floor) and Version(shown) > floor
+                ok = newer[shown] = not older(shown) and Version(shown) > floor
             except InvalidVersion:
                 ok = newer[shown] = False
         if not ok or (wheel_fits is not None and filename.endswith(".whl") and not wheel_fits(filename)):
