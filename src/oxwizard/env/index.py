@@ -424,6 +424,17 @@ class _Cache:
         data = _read_json(self._path(url, auth))
         return data if isinstance(data, dict) else None
 
+    def has_page(self, url: str, auth: str | None, entry: dict[str, object]) -> bool:
+        """Whether the body ``entry`` names is stored (its first line only is read)."""
+        path, token = self._path(url, auth, ".body"), entry.get("body_id")
+        if path is None or not isinstance(token, str):
+            return False
+        try:
+            with path.open("rb") as fh:
+                return fh.readline(100).rstrip(b"\n") == token.encode()
+        except OSError:
+            return False
+
     def load_page(self, url: str, auth: str | None, entry: dict[str, object]) -> _Page | None:
         """The body ``entry`` names, or None (missing, or from another answer than the entry's)."""
         path, token = self._path(url, auth, ".body"), entry.get("body_id")
@@ -823,7 +834,7 @@ class IndexReader:
             if path.is_file():
                 return parse_html(path.read_text(encoding="utf-8", errors="replace"))
             return []
-        page, entry, new = self._fetch(source, source.url, self.cache.load(source.url, source.auth))
+        page, entry, new = self._page(source, source.url, self.cache.load(source.url, source.auth))
         if entry is not None:
             self.cache.store(source.url, source.auth, entry, page if new else None)
         return _parsed(page, source.url)
@@ -861,6 +872,9 @@ class IndexReader:
             except InvalidVersion:
                 found = None
         if found is None:
+            if page is None:  # not modified, and this kind of answer not worked out before
+                page, entry, new = self._stored(source, url, entry)
+                memo = {} if new or entry is None else memo
             found = self._page_versions(page, url, name, candidates, floor)
         if entry is not None:
             memo = {**memo, memo_key: [str(v) for v in found]}
@@ -880,20 +894,44 @@ class IndexReader:
                 return candidates.versions(name, newer, floor)
         return candidates.versions(name, _parsed(page, url), floor)
 
-    def _fetch(
+    def _page(
         self, source: _Source, url: str, cached: dict[str, object] | None
     ) -> tuple[_Page, dict[str, object] | None, bool]:
-        """The page of ``url``, the cache entry to store (None: not to be stored) and whether the
-        page is a new answer (to be stored with the entry) rather than the cached one."""
+        """As :meth:`_fetch`, with the stored page read when the index said "not modified"."""
+        page, entry, new = self._fetch(source, url, cached)
+        if page is None:
+            return self._stored(source, url, entry)
+        return page, entry, new
+
+    def _stored(
+        self, source: _Source, url: str, entry: dict[str, object] | None
+    ) -> tuple[_Page, dict[str, object] | None, bool]:
+        """The stored page ``entry`` names; asked for again, whole, if it went away meanwhile."""
+        page = self.cache.load_page(url, source.auth, entry) if entry is not None else None
+        if page is not None:
+            return page, entry, False
+        again, entry, new = self._fetch(source, url, None)
+        assert again is not None  # without validators the answer is never "not modified"
+        return again, entry, new
+
+    def _fetch(
+        self, source: _Source, url: str, cached: dict[str, object] | None
+    ) -> tuple[_Page | None, dict[str, object] | None, bool]:
+        """The page of ``url`` (None: not modified, the stored one holds; read only if needed:
+        :meth:`_stored`), the cache entry to store (None: not to be stored) and whether the page is
+        a new answer (to be stored with the entry) rather than the cached one."""
         now = time.time()
-        known = self.cache.load_page(url, source.auth, cached) if cached is not None else None
-        if cached is not None and known is not None and _fresh(cached):
-            self._count("from_cache")
-            return known, cached, False
+        stored = cached is not None and self.cache.has_page(url, source.auth, cached)
+        if cached is not None and stored and _fresh(cached):
+            known = self.cache.load_page(url, source.auth, cached)
+            if known is not None:
+                self._count("from_cache")
+                return known, cached, False
+            stored = False
         headers = {"Accept": ACCEPT, "User-Agent": "oxwizard"}
         if source.auth:
             headers["Authorization"] = source.auth
-        if cached is not None and known is not None:  # validators only for an answer still at hand
+        if cached is not None and stored:  # validators only for an answer still at hand
             if isinstance(cached.get("etag"), str):
                 headers["If-None-Match"] = str(cached["etag"])
             if isinstance(cached.get("last_modified"), str):
@@ -907,12 +945,13 @@ class IndexReader:
             "etag": head.get("ETag"),
             "last_modified": head.get("Last-Modified"),
         }
-        if status == 304 and cached is not None and known is not None:
+        page: _Page | None
+        if status == 304 and cached is not None and stored:
             self._count("not_modified")
             # the same page: the same versions, and the body already stored
             entry.update(versions=cached.get("versions"), body_id=cached.get("body_id"))
             entry.update(content_type=cached.get("content_type"))
-            page, new = known, False
+            page, new = None, False
         elif status == 200:
             page, new = _Page(body, head.get("Content-Type") or ""), True
         elif status == 404:
