@@ -116,7 +116,8 @@ def main() -> None:
             wizard.append((usable, complete, float(out.split()[0])))
 
     median = {k: statistics.median(v) for k, v in times.items()}
-    print(f"\n1. outdated ({args.runs} runs, median wall time)")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"\n1. outdated ({args.runs} runs, interleaved, median wall time; load average {load})")
     for label, value in median.items():
         print(f"   {label:14} {value:7.2f} s   {len(rows[label]):3} rows")
     for label in ("oxwizard cold", "oxwizard warm"):

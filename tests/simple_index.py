@@ -28,7 +28,7 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 @dataclass
 class SimpleIndex:
     folder: Path
-    formats: str = "json"  # "json": JSON when asked for, else HTML; "html": HTML only
+    formats: str = "json"  # JSON (API 1.1, as PyPI) when asked for, else HTML; "json-1.0", "json-odd", "html"
     max_age: int = 0
     yanked: set[str] = field(default_factory=set)
     requires_python: dict[str, str] = field(default_factory=dict)
@@ -38,6 +38,10 @@ class SimpleIndex:
     statuses: Counter[int] = field(default_factory=Counter)
     served: Counter[str] = field(default_factory=Counter)  # content types of the 200s
     url: str = ""
+    connections: int = 0  # connections accepted
+    open_now: int = 0
+    most_open: int = 0  # connections open at once, at most
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def requests(self) -> int:
@@ -64,11 +68,12 @@ class SimpleIndex:
     def page(self, name: str, as_json: bool) -> bytes:
         files = self.files_of(name)
         if as_json:
-            data = {
+            data: dict[str, object] = {
                 "meta": {"api-version": "1.0"},
                 "name": name,
                 "files": [
                     {
+                        "core-metadata": {"sha256": "0" * 64},  # an object before the name, as PyPI
                         "filename": f,
                         "url": f"../../files/{f}",
                         "hashes": {},
@@ -78,7 +83,14 @@ class SimpleIndex:
                     for f in files
                 ],
             }
-            return json.dumps(data).encode()
+            if self.formats in ("json", "json-odd"):  # API 1.1 (PEP 700): every version listed
+                data["meta"] = {"api-version": "1.1"}
+                data["versions"] = sorted({_version_of(f) for f in files})
+            if self.formats == "json-odd":  # another layout: keys reversed, compact, an escape in a name
+                odd = {k: data[k] for k in sorted(data, reverse=True)}
+                text = json.dumps(odd, separators=(",", ":"))
+                return text.replace("big-2.0.0-py3-none-any.whl", "big-2.0.0-py3-none-any\\u002ewhl").encode()
+            return json.dumps(data, sort_keys=True).encode()  # PyPI's layout: keys sorted
         links = []
         for f in files:
             attrs = f'href="../../files/{f}"'
@@ -90,9 +102,27 @@ class SimpleIndex:
         return f"<!DOCTYPE html><html><body>{''.join(links)}</body></html>".encode()
 
 
+def _version_of(filename: str) -> str:
+    if filename.endswith(".whl"):
+        return str(parse_wheel_filename(filename)[1])
+    return str(parse_sdist_filename(filename)[1])
+
+
 def _handler(index: SimpleIndex) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            with index._lock:
+                index.connections += 1
+                index.open_now += 1
+                index.most_open = max(index.most_open, index.open_now)
+
+        def finish(self) -> None:
+            with index._lock:
+                index.open_now -= 1
+            super().finish()
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -132,7 +162,7 @@ def _handler(index: SimpleIndex) -> type[BaseHTTPRequestHandler]:
             if not index.files_of(name):
                 self._send(404)
                 return
-            as_json = index.formats == "json" and JSON_TYPE in (self.headers.get("Accept") or "")
+            as_json = index.formats.startswith("json") and JSON_TYPE in (self.headers.get("Accept") or "")
             body = index.page(name, as_json)
             etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
             headers = {"ETag": etag, "Cache-Control": f"max-age={index.max_age}, public"}

@@ -71,14 +71,14 @@ def ours(venv: Path, url: str, **kw: object) -> dict[str, str]:
     return {r.name: r.latest for r in report.rows}
 
 
-@pytest.mark.parametrize("formats", ["json", "html"])
+@pytest.mark.parametrize("formats", ["json", "json-1.0", "json-odd", "html"])
 def test_same_rows_as_pip_from_json_and_html_pages(
     world: tuple[Path, Path], index: SimpleIndex, formats: str
 ) -> None:
     index.formats = formats
     expected = {"big": "2.0.0", "mid": "1.3.0", "tiny": "0.3.2"}  # not the yanked 3.0.0, not 1.4.0 (<3.0)
     assert ours(world[0], index.url) == expected
-    kind = "application/vnd.pypi.simple.v1+json" if formats == "json" else "text/html"
+    kind = "application/vnd.pypi.simple.v1+json" if formats.startswith("json") else "text/html"
     assert set(index.served) == {kind}
     assert pips_rows(world[0], index.url) == expected
     # pre-releases only when asked, as pip's --pre
@@ -100,6 +100,23 @@ def test_second_run_is_served_from_the_cache(world: tuple[Path, Path], index: Si
     assert ours(venv, index.url) == {"big": "2.0.0", "mid": "1.3.0", "tiny": "0.3.2"}
     assert index.requests == 1  # only the 404 (not cached as fresh); the rest within max-age
     assert time.perf_counter() - started < 1.0
+
+
+def test_at_most_eight_connections_to_an_index_kept_alive_across_threads(
+    world: tuple[Path, Path], index: SimpleIndex
+) -> None:
+    """Indexes and proxies limit how many connections one client may hold (one proxy stalled every
+    connection past 16 for seconds): 40 projects are asked at most 8 at a time, over at most 8
+    connections, each reused by whichever thread is free."""
+    index.delay = 0.02  # every worker busy at once
+    reader = IndexReader(IndexOptions.build(index_url=index.url))
+    names = ["big", "mid", "tiny", *(f"absent-{n}" for n in range(37))]
+    answers = {a.name: a for a in reader.answers(names, candidates_for(Environment.open(world[0])))}
+    reader.close()
+    assert [str(v) for v in answers["big"].versions or []] == ["1.4.2", "1.5.0", "2.0.0"]  # no floor: all
+    assert len(answers) == 40 and all(a.versions is not None for a in answers.values())
+    assert index.requests == 40
+    assert index.most_open <= 8 and index.connections <= 8
 
 
 def test_credentials_are_sent_and_never_shown_or_cached(

@@ -44,13 +44,17 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from oxwizard.core.redact import redact_text
-    from oxwizard.env.index import UNREACHABLE
-    from oxwizard.env.outdated import outdated_report
+    from oxwizard.env.index import UNREACHABLE, IndexReader
 
     flags = flags_from(args)
     env = open_env(args)
     index = index_from(args, env, flags)
-    report = outdated_report(env, index, args.target, args.only, args.skip, pre=args.pre or None)
+    reader = IndexReader(index)
+    reader.warm()  # connections open while the rest is imported and the candidates worked out
+    from oxwizard.env.outdated import outdated_report
+
+    pre = args.pre or None
+    report = outdated_report(env, index, args.target, args.only, args.skip, pre=pre, reader=reader)
     for error in report.errors:
         print(f"oxwizard: error: cannot read {redact_text(error)}", file=sys.stderr)
     code = 1 if report.errors else 0

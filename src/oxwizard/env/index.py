@@ -25,17 +25,17 @@ import json
 import netrc
 import os
 import queue
+import re
 import ssl
 import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-from urllib.request import getproxies, proxy_bypass
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, parse_tag
@@ -57,7 +57,7 @@ CACHE_ENV = "OXWIZARD_INDEX_CACHE"  # where the cache lives (tests point it at a
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 TIMEOUT = 15.0  # seconds per connect or read, pip's default --timeout
-WORKERS = 16
+WORKERS = 8  # requests at once, and connections per host (see _Http._connection)
 UNREACHABLE = "unknown (index unreachable)"
 
 
@@ -110,7 +110,10 @@ class Candidates:
         text = "\n".join([self.python_version, str(self.pre), *sorted(map(str, self.tags))])
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
-    def versions(self, name: NormalizedName, files: Iterable[IndexFile]) -> list[Version]:
+    def versions(
+        self, name: NormalizedName, files: Iterable[IndexFile], floor: Version | None = None
+    ) -> list[Version]:
+        """The versions of ``files`` this interpreter may install (newer than ``floor`` only, if given)."""
         found: set[Version] = set()
         for f in files:
             if f.yanked or (f.requires_python and not self._python_allows(f.requires_python)):
@@ -118,8 +121,24 @@ class Candidates:
             version = self._version(name, f.filename)
             if version is None or (version.is_prerelease and not self.pre):
                 continue
-            found.add(version)
+            if floor is None or version > floor:
+                found.add(version)
         return sorted(found)
+
+    def may_offer_newer(self, listed: Iterable[str], floor: Version) -> bool:
+        """Whether a project whose index lists the versions ``listed`` (PEP 700) may have a version
+        newer than ``floor`` for this interpreter: False spares reading its files at all."""
+        older = _older_than(floor)
+        for text in listed:
+            if older(text):
+                continue
+            try:
+                version = Version(text)
+            except InvalidVersion:
+                continue
+            if version > floor and (self.pre or not version.is_prerelease):
+                return True
+        return False
 
     def _python_allows(self, requires_python: str) -> bool:
         ok = self._python_ok.get(requires_python)
@@ -131,7 +150,7 @@ class Candidates:
             self._python_ok[requires_python] = ok
         return ok
 
-    def _wheel_fits(self, filename: str) -> bool:
+    def wheel_fits(self, filename: str) -> bool:
         """Whether a wheel's tags fit, asked once per distinct tag triple (numpy has thousands of
         files but a few dozen triples); the file name itself is parsed only for wheels that fit."""
         triple = filename[:-4].rsplit("-", 3)[-3:]
@@ -148,7 +167,7 @@ class Candidates:
     def _version(self, name: NormalizedName, filename: str) -> Version | None:
         try:
             if filename.endswith(".whl"):
-                if not self._wheel_fits(filename):
+                if not self.wheel_fits(filename):
                     return None
                 found, version, _build, _tags = parse_wheel_filename(filename)
             elif filename.endswith((".tar.gz", ".zip")):
@@ -211,22 +230,61 @@ def _local_path(link: str) -> Path | None:
 
 # -- HTTP ----------------------------------------------------------------------------------------------
 class _Http:
-    """GET with kept-alive connections (one per host and thread), TLS as pip is told, proxies."""
+    """GET with kept-alive connections (a pool per host, shared by the threads: a connection
+    opened ahead by :meth:`warm` serves whichever thread asks first), TLS as pip is told, proxies."""
 
-    def __init__(self, index: IndexOptions, timeout: float) -> None:
+    def __init__(self, index: IndexOptions, timeout: float, per_host: int = WORKERS) -> None:
         self.timeout = timeout
+        self.per_host = per_host
         self.trusted = {h.split(":")[0] for h in index.trusted_hosts} | set(index.trusted_hosts)
         self.proxy = index.proxy
-        self._local = threading.local()
+        self._cert, self._client_cert = index.cert, index.client_cert
+        self._idle: dict[tuple[str, str], list[http.client.HTTPConnection]] = {}
+        self._count: dict[tuple[str, str], int] = {}  # connections open or opening, per host
         self._opened: list[http.client.HTTPConnection] = []
-        self._opened_lock = threading.Lock()
-        self._verified = ssl.create_default_context(cafile=index.cert or None)
-        self._insecure = ssl.create_default_context()
-        self._insecure.check_hostname = False
-        self._insecure.verify_mode = ssl.CERT_NONE
-        if index.client_cert:
-            for context in (self._verified, self._insecure):
-                context.load_cert_chain(index.client_cert)
+        self._lock = threading.Lock()
+        self._released = threading.Condition(self._lock)
+        self._contexts: dict[bool, ssl.SSLContext] = {}
+        self._context_lock = threading.Lock()
+
+    def _context(self, insecure: bool) -> ssl.SSLContext:
+        """The TLS context (verifying, or for a trusted host not), made once when first needed."""
+        with self._context_lock:
+            context = self._contexts.get(insecure)
+            if context is None:
+                context = ssl.create_default_context(cafile=None if insecure else self._cert or None)
+                if insecure:
+                    context.check_hostname = False
+                    context.verify_mode = ssl.CERT_NONE
+                if self._client_cert:
+                    context.load_cert_chain(self._client_cert)
+                self._contexts[insecure] = context
+            return context
+
+    def warm(self, url: str, count: int) -> None:
+        """Open ``count`` connections to ``url``'s host (TCP and TLS) in the background, for the
+        requests to come; a connection that cannot be opened is left to the request to report."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc)
+
+        def open_one() -> None:
+            try:
+                conn = self._new(key, parts.hostname or "", parts.port)
+            except (OSError, http.client.HTTPException, ValueError):
+                self._forget(key)
+                return
+            try:
+                conn.connect()
+            except (OSError, http.client.HTTPException, ValueError):
+                self._forget(key, conn)
+                return
+            self._release(key, conn)
+
+        with self._lock:
+            count = min(count, self.per_host - self._count.get(key, 0))
+            self._count[key] = self._count.get(key, 0) + max(0, count)
+        for _ in range(count):
+            threading.Thread(target=open_one, daemon=True, name="oxwizard-connect").start()
 
     def get(self, url: str, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes, str]:
         """Status, headers, body (decompressed) and the final URL, redirects followed."""
@@ -257,59 +315,87 @@ class _Http:
                 response = conn.getresponse()
                 body = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
-                self._drop(key)
+                self._forget(key, conn)
                 if fresh or attempt:
                     raise SourceFailed(str(exc) or type(exc).__name__) from None
                 continue  # a kept-alive connection the server had closed: once more on a new one
             except (OSError, http.client.HTTPException) as exc:
-                self._drop(key)
+                self._forget(key, conn)
                 raise SourceFailed(_why(exc)) from None
             if response.will_close:
-                self._drop(key)
+                self._forget(key, conn)
+            else:
+                self._release(key, conn)
             return response.status, response.headers, body
         raise SourceFailed("connection lost")
 
     def _connection(
         self, key: tuple[str, str], host: str, port: int | None
     ) -> tuple[http.client.HTTPConnection, bool]:
-        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.setdefault("pool", {})
-        conn = pool.get(key)
-        if conn is not None:
-            return conn, False
+        """An idle kept-alive connection to ``key`` (False), else a new one (True) while fewer
+        than ``per_host`` are open, else the first one another request gives back. Indexes and
+        proxies limit the connections of one client (one here stalled for seconds past 16)."""
+        with self._released:
+            while True:
+                idle = self._idle.get(key)
+                if idle:
+                    return idle.pop(), False
+                if self._count.get(key, 0) < self.per_host:
+                    self._count[key] = self._count.get(key, 0) + 1
+                    break
+                if not self._released.wait(self.timeout):
+                    raise SourceFailed("timed out")
+        try:
+            return self._new(key, host, port), True
+        except BaseException:
+            self._forget(key)
+            raise
+
+    def _new(self, key: tuple[str, str], host: str, port: int | None) -> http.client.HTTPConnection:
         scheme = key[0]
-        proxy = self.proxy or (None if proxy_bypass(host) else getproxies().get(scheme))
+        proxy = self.proxy
+        if not proxy:
+            from urllib.request import getproxies, proxy_bypass  # 10 ms of imports, for a connection
+
+            proxy = None if proxy_bypass(host) else getproxies().get(scheme)
         target = (host, port)
         if proxy:
             p = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
             target = (p.hostname or "", p.port)
+        conn: http.client.HTTPConnection
         if scheme == "https":
             insecure = host in self.trusted or f"{host}:{port}" in self.trusted
             conn = http.client.HTTPSConnection(
-                target[0],
-                target[1],
-                timeout=self.timeout,
-                context=self._insecure if insecure else self._verified,
+                target[0], target[1], timeout=self.timeout, context=self._context(insecure)
             )
         else:
             conn = http.client.HTTPConnection(target[0], target[1], timeout=self.timeout)
         if proxy:
             conn.set_tunnel(host, port)
-        pool[key] = conn
-        with self._opened_lock:
+        with self._lock:
             self._opened.append(conn)
-        return conn, True
+        return conn
 
-    def _drop(self, key: tuple[str, str]) -> None:
-        pool: dict[tuple[str, str], http.client.HTTPConnection] = self._local.__dict__.get("pool", {})
-        conn = pool.pop(key, None)
+    def _release(self, key: tuple[str, str], conn: http.client.HTTPConnection) -> None:
+        """``conn`` is free for the next request to its host."""
+        with self._released:
+            self._idle.setdefault(key, []).append(conn)
+            self._released.notify()
+
+    def _forget(self, key: tuple[str, str], conn: http.client.HTTPConnection | None = None) -> None:
+        """``conn`` (or one still to be opened) is gone: closed, and its place free for a new one."""
         if conn is not None:
             conn.close()
+        with self._released:
+            self._count[key] = max(0, self._count.get(key, 0) - 1)
+            self._released.notify()
 
     def close(self) -> None:
-        with self._opened_lock:
+        with self._lock:
             for conn in self._opened:
                 conn.close()
             self._opened.clear()
+            self._idle.clear()
 
 
 def _why(exc: BaseException) -> str:
@@ -321,8 +407,9 @@ def _why(exc: BaseException) -> str:
 
 # -- the cache -----------------------------------------------------------------------------------------
 class _Cache:
-    """Per URL two JSON files, never credentials: the entry (validators, freshness, the versions
-    found per kind of interpreter) and, apart because it can be large, the file list it names."""
+    """Per URL two files, never credentials: the entry (JSON: validators, freshness, the versions
+    found per kind of interpreter) and, apart because it can be large, the answer's body as the
+    index sent it (read again only when a kind of interpreter not seen yet asks)."""
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
@@ -337,23 +424,41 @@ class _Cache:
         data = _read_json(self._path(url, auth))
         return data if isinstance(data, dict) else None
 
-    def load_files(self, url: str, auth: str | None, entry: dict[str, object]) -> list[IndexFile] | None:
-        data = _read_json(self._path(url, auth, ".files.json"))
-        if not isinstance(data, dict) or data.get("id") != entry.get("files_id"):
-            return None  # missing, or from another answer than the entry's
-        return _files(data.get("files"))
+    def has_page(self, url: str, auth: str | None, entry: dict[str, object]) -> bool:
+        """Whether the body ``entry`` names is stored (its first line only is read)."""
+        path, token = self._path(url, auth, ".body"), entry.get("body_id")
+        if path is None or not isinstance(token, str):
+            return False
+        try:
+            with path.open("rb") as fh:
+                return fh.readline(100).rstrip(b"\n") == token.encode()
+        except OSError:
+            return False
 
-    def store(
-        self, url: str, auth: str | None, entry: dict[str, object], files: list[IndexFile] | None = None
-    ) -> None:
-        """Write ``entry``; with ``files`` (a new answer), its file list first."""
-        path, files_path = self._path(url, auth), self._path(url, auth, ".files.json")
-        if path is None or files_path is None:
+    def load_page(self, url: str, auth: str | None, entry: dict[str, object]) -> _Page | None:
+        """The body ``entry`` names, or None (missing, or from another answer than the entry's)."""
+        path, token = self._path(url, auth, ".body"), entry.get("body_id")
+        if path is None or not isinstance(token, str):
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        head, _, body = data.partition(b"\n")
+        if head != token.encode():
+            return None
+        kind = entry.get("content_type")
+        return _Page(body, kind if isinstance(kind, str) else "")
+
+    def store(self, url: str, auth: str | None, entry: dict[str, object], page: _Page | None = None) -> None:
+        """Write ``entry``; with ``page`` (a new answer), its body first."""
+        path, body_path = self._path(url, auth), self._path(url, auth, ".body")
+        if path is None or body_path is None:
             return
-        if files is not None:
+        if page is not None:
             token = uuid.uuid4().hex
-            store_json(files_path, {"id": token, "files": _entries(files)})
-            entry = {**entry, "files_id": token}
+            store_bytes(body_path, token.encode() + b"\n" + page.body)
+            entry = {**entry, "body_id": token, "content_type": page.kind}
         store_json(path, entry)
 
 
@@ -369,10 +474,15 @@ def _read_json(path: Path | None) -> object:
 def store_json(path: Path, entry: dict[str, object]) -> None:
     """Write one cache entry whole (a reader never sees half of it); a cache that cannot be
     written only costs the next run a request."""
+    store_bytes(path, json.dumps(entry).encode())
+
+
+def store_bytes(path: Path, data: bytes) -> None:
+    """Write one cache file whole (see :func:`store_json`)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(entry), encoding="utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError:
         pass
@@ -395,18 +505,6 @@ def _max_age(head: http.client.HTTPMessage) -> float:
             except ValueError:
                 return 0.0
     return 0.0
-
-
-def _entries(files: list[IndexFile]) -> list[list[object]]:
-    return [[f.filename, f.requires_python, f.yanked] for f in files]
-
-
-def _files(raw: object) -> list[IndexFile]:
-    out = []
-    for item in raw if isinstance(raw, list) else []:
-        if isinstance(item, list) and len(item) == 3 and isinstance(item[0], str):
-            out.append(IndexFile(item[0], item[1] if isinstance(item[1], str) else None, bool(item[2])))
-    return out
 
 
 # -- parsing -------------------------------------------------------------------------------------------
@@ -449,6 +547,122 @@ def parse_json(data: object) -> list[IndexFile]:
     return out
 
 
+def listed_versions(body: bytes) -> list[str] | None:
+    """The ``versions`` list of a PEP 691 JSON page (PEP 700, API version 1.1), read from the end of
+    the page alone when it is the page's last key (as PyPI writes it), else None.
+
+    A page that lists no version newer than the installed one needs no more reading: its files —
+    most of the page's bytes (numpy's is 2 MB) — are never parsed."""
+    at = body.rfind(b'"versions"')
+    if at < 0:
+        return None
+    tail = body[at + len(b'"versions"') :].decode("utf-8", errors="replace").lstrip()
+    if not tail.startswith(":"):
+        return None
+    tail = tail[1:].lstrip()
+    try:
+        value, end = _DECODER.raw_decode(tail)
+    except ValueError:
+        return None
+    # the page's last key at the top level: only its closing brace follows (a nested object's
+    # would be followed by two)
+    if tail[end:].strip() != "}" or not isinstance(value, list):
+        return None
+    return [v for v in value if isinstance(v, str)]
+
+
+_DECODER = json.JSONDecoder()
+_FILENAME = re.compile(r'"filename"\s*:\s*"([^"\\]*)(["\\])')
+
+
+def _older_than(floor: Version) -> Callable[[str], bool]:
+    """A test of whether a version text is older than ``floor`` by its first release number alone
+    (most of a page's versions: far cheaper than parsing each). False: it may be newer."""
+    if floor.epoch:
+        return lambda text: False
+    major = floor.release[0]
+
+    def older(text: str) -> bool:
+        head = text.partition(".")[0]
+        return head.isascii() and head.isdigit() and int(head) < major
+
+    return older
+
+
+def newer_files(
+    text: str, floor: Version, wheel_fits: Callable[[str], bool] | None = None
+) -> list[IndexFile] | None:
+    """The files of a PEP 691 JSON page whose version is newer than ``floor`` (and, for wheels,
+    that ``wheel_fits``), each file's object decoded alone: the page is scanned for file names,
+    and only the few files that count are read whole (numpy lists thousands). None when the page
+    is not laid out as expected (the caller then parses it whole)."""
+    newer: dict[str, bool] = {}
+    older = _older_than(floor)
+    out = []
+    for match in _FILENAME.finditer(text):
+        filename = match.group(1)
+        if match.group(2) != '"':
+            return None  # escapes in a file name: left to the full parse
+        if filename.endswith(".whl"):
+            parts = filename.split("-")
+            if len(parts) not in (5, 6):
+                continue  # not a wheel's name: the full parse would skip it too
+            shown = parts[1]
+        elif filename.endswith((".tar.gz", ".zip")):
+            shown = filename.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")[2]
+        else:
+            continue
+        ok = newer.get(shown)
+        if ok is None:
+            try:
+                ok = newer[shown] = not older(shown) and Version(shown) > floor
+            except InvalidVersion:
+                ok = newer[shown] = False
+        if not ok or (wheel_fits is not None and filename.endswith(".whl") and not wheel_fits(filename)):
+            continue
+        found = _file_object(text, match.start(), filename)
+        if found is None:
+            return None
+        out.append(found)
+    return out
+
+
+def _file_object(text: str, at: int, filename: str) -> IndexFile | None:
+    """The file object holding the ``"filename"`` key found at ``at``: the nearest opening brace
+    before it from which one JSON object decodes that spans ``at`` and names ``filename``."""
+    start = at
+    for _ in range(8):  # a file object nests an object or two (hashes, core-metadata) at most
+        start = text.rfind("{", 0, start)
+        if start < 0:
+            return None
+        try:
+            value, end = _DECODER.raw_decode(text, start)
+        except ValueError:
+            continue
+        if end > at and isinstance(value, dict):
+            if value.get("filename") != filename:
+                return None
+            files = parse_json({"files": [value]})
+            return files[0] if files else None
+    return None
+
+
+@dataclass(frozen=True)
+class _Page:
+    """An index's answer for one URL: its body and content type."""
+
+    body: bytes
+    kind: str
+
+    @property
+    def is_json(self) -> bool:
+        return self.kind.split(";")[0].strip().lower() == JSON_TYPE
+
+    def files(self) -> list[IndexFile]:
+        text = self.body.decode("utf-8", errors="replace")
+        return parse_json(json.loads(text)) if self.is_json else parse_html(text)
+
+
 # -- the reader ----------------------------------------------------------------------------------------
 @dataclass
 class ReadStats:
@@ -481,7 +695,8 @@ class IndexReader:
         for link in index.find_links:
             self._add(link, "links")
         self._http: _Http | None = None
-        self._http_args = (index, timeout)
+        self._http_args = (index, timeout, workers)
+        self._warmed = False
 
     def _add(self, url: str, kind: str) -> None:
         if _local_path(url) is not None:
@@ -502,18 +717,26 @@ class IndexReader:
         return [f"{s.shown}: {s.failed}" for s in self.sources if s.failed]
 
     def answers(
-        self, names: Iterable[str], candidates: Candidates, stopped: Callable[[], bool] | None = None
+        self,
+        names: Iterable[str],
+        candidates: Candidates,
+        stopped: Callable[[], bool] | None = None,
+        floors: Mapping[str, str] | None = None,
     ) -> Iterator[Answer]:
         """One :class:`Answer` per name, in the order they arrive.
 
-        The requests run in daemon threads: a caller that stops listening (``stopped()`` turns true,
-        or the generator is closed) returns at once, and a process that ends does not wait for an
-        index that is slow to answer."""
+        ``floors`` (name: installed version): only versions newer than it are asked for, and an
+        answer holds only those (what ``outdated`` needs; a JSON page listing no newer version is
+        not read further). The requests run in daemon threads: a caller that stops listening
+        (``stopped()`` turns true, or the generator is closed) returns at once, and a process that
+        ends does not wait for an index that is slow to answer."""
         wanted = sorted({canonicalize_name(n) for n in names})
+        lows = _floors(floors or {})
         if not self.needs_network:
             for name in wanted:
-                yield self._answer(name, candidates)
+                yield self._answer(name, candidates, lows.get(name))
             return
+        self.warm()
         todo: queue.SimpleQueue[NormalizedName] = queue.SimpleQueue()
         done: queue.SimpleQueue[Answer] = queue.SimpleQueue()
         for name in wanted:
@@ -527,7 +750,7 @@ class IndexReader:
                 except queue.Empty:
                     return
                 try:
-                    done.put(self._answer(name, candidates))
+                    done.put(self._answer(name, candidates, lows.get(name)))
                 except Exception as exc:  # noqa: BLE001 - reported as that name's answer, never lost
                     done.put(Answer(name, None, f"{type(exc).__name__}: {exc}"))
 
@@ -547,15 +770,32 @@ class IndexReader:
         finally:
             quit_.set()
 
-    def _answer(self, name: NormalizedName, candidates: Candidates) -> Answer:
+    def warm(self) -> None:
+        """Start opening the connections the requests will use (TCP and TLS, in the background),
+        once: called as soon as the sources are known, it overlaps the set-up with whatever the
+        caller does before asking (reading the environment, imports)."""
+        if self._warmed or not self.needs_network:
+            return
+        self._warmed = True
+        http = self._client()
+        for url in {s.url for s in self.sources if s.kind == "index"}:
+            http.warm(url, self.workers)
+
+    def _client(self) -> _Http:
+        with self._stats_lock:
+            if self._http is None:
+                self._http = _Http(*self._http_args)
+            return self._http
+
+    def _answer(self, name: NormalizedName, candidates: Candidates, floor: Version | None) -> Answer:
         found: set[Version] = set()
         errors = []
         for source in self.sources:
             try:
                 if source.kind == "index":
-                    found.update(self._index_versions(source, name, candidates))
+                    found.update(self._index_versions(source, name, candidates, floor))
                 else:
-                    found.update(candidates.versions(name, self._files(source, name)))
+                    found.update(candidates.versions(name, self._files(source, name), floor))
             except SourceFailed as exc:
                 errors.append(f"{source.shown}: {exc}")
         if errors:
@@ -594,19 +834,22 @@ class IndexReader:
             if path.is_file():
                 return parse_html(path.read_text(encoding="utf-8", errors="replace"))
             return []
-        files, entry, new_files = self._fetch(source, source.url, self.cache.load(source.url, source.auth))
+        page, entry, new = self._page(source, source.url, self.cache.load(source.url, source.auth))
         if entry is not None:
-            self.cache.store(source.url, source.auth, entry, new_files)
-        return files
+            self.cache.store(source.url, source.auth, entry, page if new else None)
+        return _parsed(page, source.url)
 
-    def _index_versions(self, source: _Source, name: NormalizedName, candidates: Candidates) -> list[Version]:
-        """The versions one index offers ``name`` for these candidates. A fresh cache entry keeps
-        them (per kind of interpreter), so a warm run reads no file list and parses nothing."""
+    def _index_versions(
+        self, source: _Source, name: NormalizedName, candidates: Candidates, floor: Version | None
+    ) -> list[Version]:
+        """The versions one index offers ``name`` for these candidates (newer than ``floor``). A
+        fresh cache entry keeps them (per kind of interpreter and floor), so a warm run reads no
+        page and parses nothing."""
         url = f"{source.url.rstrip('/')}/{name}/"
+        memo_key = candidates.signature if floor is None else f"{candidates.signature}>{floor}"
         cached = self.cache.load(url, source.auth)
         if cached is not None and _fresh(cached):
-            memo = cached.get("versions")
-            known = memo.get(candidates.signature) if isinstance(memo, dict) else None
+            known = _memo(cached).get(memo_key)
             if isinstance(known, list):
                 self._count("from_cache")
                 try:
@@ -616,42 +859,85 @@ class IndexReader:
         if source.failed:
             raise SourceFailed(source.failed)
         try:
-            files, entry, new_files = self._fetch(source, url, cached)
+            page, entry, new = self._fetch(source, url, cached)
         except SourceFailed as exc:
             source.failed = source.failed or str(exc)  # not asked again in this run
             raise
-        found = candidates.versions(name, files)
+        memo = {} if new or entry is None else _memo(entry)
+        known = memo.get(memo_key)
+        found: list[Version] | None = None
+        if isinstance(known, list):  # not modified: the same versions as before
+            try:
+                found = [Version(str(v)) for v in known]
+            except InvalidVersion:
+                found = None
+        if found is None:
+            if page is None:  # not modified, and this kind of answer not worked out before
+                page, entry, new = self._stored(source, url, entry)
+                memo = {} if new or entry is None else memo
+            found = self._page_versions(page, url, name, candidates, floor)
         if entry is not None:
-            memo = entry.get("versions")
-            memo = dict(memo) if isinstance(memo, dict) else {}
-            memo[candidates.signature] = [str(v) for v in found]
-            self.cache.store(url, source.auth, {**entry, "versions": memo}, new_files)
+            memo = {**memo, memo_key: [str(v) for v in found]}
+            self.cache.store(url, source.auth, {**entry, "versions": memo}, page if new else None)
         return found
+
+    @staticmethod
+    def _page_versions(
+        page: _Page, url: str, name: NormalizedName, candidates: Candidates, floor: Version | None
+    ) -> list[Version]:
+        if floor is not None and page.is_json:
+            listed = listed_versions(page.body)
+            if listed is not None and not candidates.may_offer_newer(listed, floor):
+                return []  # nothing newer listed: the files need no reading
+            newer = newer_files(page.body.decode("utf-8", errors="replace"), floor, candidates.wheel_fits)
+            if newer is not None:
+                return candidates.versions(name, newer, floor)
+        return candidates.versions(name, _parsed(page, url), floor)
+
+    def _page(
+        self, source: _Source, url: str, cached: dict[str, object] | None
+    ) -> tuple[_Page, dict[str, object] | None, bool]:
+        """As :meth:`_fetch`, with the stored page read when the index said "not modified"."""
+        page, entry, new = self._fetch(source, url, cached)
+        if page is None:
+            return self._stored(source, url, entry)
+        return page, entry, new
+
+    def _stored(
+        self, source: _Source, url: str, entry: dict[str, object] | None
+    ) -> tuple[_Page, dict[str, object] | None, bool]:
+        """The stored page ``entry`` names; asked for again, whole, if it went away meanwhile."""
+        page = self.cache.load_page(url, source.auth, entry) if entry is not None else None
+        if page is not None:
+            return page, entry, False
+        again, entry, new = self._fetch(source, url, None)
+        assert again is not None  # without validators the answer is never "not modified"
+        return again, entry, new
 
     def _fetch(
         self, source: _Source, url: str, cached: dict[str, object] | None
-    ) -> tuple[list[IndexFile], dict[str, object] | None, list[IndexFile] | None]:
-        """The files of ``url``, the cache entry to store (None: not to be stored) and, when the
-        answer is new, its files to store with it."""
+    ) -> tuple[_Page | None, dict[str, object] | None, bool]:
+        """The page of ``url`` (None: not modified, the stored one holds; read only if needed:
+        :meth:`_stored`), the cache entry to store (None: not to be stored) and whether the page is
+        a new answer (to be stored with the entry) rather than the cached one."""
         now = time.time()
-        known = self.cache.load_files(url, source.auth, cached) if cached is not None else None
-        if cached is not None and known is not None and _fresh(cached):
-            self._count("from_cache")
-            return known, cached, None
+        stored = cached is not None and self.cache.has_page(url, source.auth, cached)
+        if cached is not None and stored and _fresh(cached):
+            known = self.cache.load_page(url, source.auth, cached)
+            if known is not None:
+                self._count("from_cache")
+                return known, cached, False
+            stored = False
         headers = {"Accept": ACCEPT, "User-Agent": "oxwizard"}
         if source.auth:
             headers["Authorization"] = source.auth
-        if cached is not None and known is not None:  # validators only for an answer still at hand
+        if cached is not None and stored:  # validators only for an answer still at hand
             if isinstance(cached.get("etag"), str):
                 headers["If-None-Match"] = str(cached["etag"])
             if isinstance(cached.get("last_modified"), str):
                 headers["If-Modified-Since"] = str(cached["last_modified"])
-        if self._http is None:
-            with source.lock:
-                if self._http is None:
-                    self._http = _Http(*self._http_args)
         self._count("requests")
-        status, head, body, final = self._http.get(url, headers)
+        status, head, body, _final = self._client().get(url, headers)
         entry: dict[str, object] = {
             "url": redact_url(url),
             "fetched": now,
@@ -659,27 +945,23 @@ class IndexReader:
             "etag": head.get("ETag"),
             "last_modified": head.get("Last-Modified"),
         }
-        if status == 304 and cached is not None and known is not None:
+        page: _Page | None
+        if status == 304 and cached is not None and stored:
             self._count("not_modified")
-            # the same files: the same versions, and the file list already stored
-            entry.update(versions=cached.get("versions"), files_id=cached.get("files_id"))
-            files, new_files = known, None
-        elif status in (200, 404):
-            files = []
-            if status == 200:
-                kind = (head.get("Content-Type") or "").split(";")[0].strip().lower()
-                text = body.decode("utf-8", errors="replace")
-                try:
-                    files = parse_json(json.loads(text)) if kind == JSON_TYPE else parse_html(text)
-                except ValueError as exc:
-                    raise SourceFailed(f"unreadable answer from {redact_url(final)}: {exc}") from None
-            new_files = files
+            # the same page: the same versions, and the body already stored
+            entry.update(versions=cached.get("versions"), body_id=cached.get("body_id"))
+            entry.update(content_type=cached.get("content_type"))
+            page, new = None, False
+        elif status == 200:
+            page, new = _Page(body, head.get("Content-Type") or ""), True
+        elif status == 404:
+            page, new = _Page(b"", "text/html"), True
         else:
             raise SourceFailed(f"HTTP {status} {head.get('Reason', '')}".strip())
         reusable = entry["max_age"] or entry["etag"] or entry["last_modified"]
         if not reusable or "no-store" in (head.get("Cache-Control") or "").lower():
-            return files, None, None  # nothing a later run could reuse or revalidate: not written
-        return files, entry, new_files
+            return page, None, new  # nothing a later run could reuse or revalidate: not written
+        return page, entry, new
 
     def _count(self, what: str) -> None:
         with self._stats_lock:
@@ -688,6 +970,28 @@ class IndexReader:
     def close(self) -> None:
         if self._http is not None:
             self._http.close()
+
+
+def _floors(given: Mapping[str, str]) -> dict[str, Version]:
+    out: dict[str, Version] = {}
+    for name, text in given.items():
+        try:
+            out[canonicalize_name(name)] = Version(text)
+        except InvalidVersion:
+            continue  # an installed version pip cannot order: every version is asked for
+    return out
+
+
+def _memo(entry: dict[str, object]) -> dict[str, object]:
+    memo = entry.get("versions")
+    return dict(memo) if isinstance(memo, dict) else {}
+
+
+def _parsed(page: _Page, url: str) -> list[IndexFile]:
+    try:
+        return page.files()
+    except ValueError as exc:
+        raise SourceFailed(f"unreadable answer from {redact_url(url)}: {exc}") from None
 
 
 def _by_name(files: list[IndexFile]) -> dict[str, list[IndexFile]]:
@@ -712,12 +1016,15 @@ def read_versions(
     names: Iterable[str],
     candidates: Candidates,
     on_answer: Callable[[Answer], None] | None = None,
+    floors: Mapping[str, str] | None = None,
+    reader: IndexReader | None = None,
 ) -> tuple[dict[str, Answer], list[str]]:
-    """Every name's :class:`Answer` and the errors of the sources that failed (one line each)."""
-    reader = IndexReader(index)
+    """Every name's :class:`Answer` and the errors of the sources that failed (one line each);
+    ``floors``: as :meth:`IndexReader.answers`; ``reader``: one made (and warmed) earlier."""
+    reader = reader or IndexReader(index)
     out: dict[str, Answer] = {}
     try:
-        for answer in reader.answers(names, candidates):
+        for answer in reader.answers(names, candidates, floors=floors):
             out[answer.name] = answer
             if on_answer is not None:
                 on_answer(answer)

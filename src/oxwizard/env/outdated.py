@@ -19,8 +19,8 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict
 
 from oxwizard.env.environment import Environment
-from oxwizard.env.index import UNREACHABLE, Answer, Candidates, read_versions
-from oxwizard.env.plan import Impact, impact_of
+from oxwizard.env.impact import Impact, impact_of
+from oxwizard.env.index import UNREACHABLE, Answer, Candidates, IndexReader, read_versions
 from oxwizard.env.specs import IndexOptions
 
 Target = Literal["major", "minor", "patch"]
@@ -88,11 +88,13 @@ def outdated_report(
     *,
     pre: bool | None = None,
     on_answer: Callable[[Answer], None] | None = None,
+    reader: IndexReader | None = None,
 ) -> OutdatedReport:
     """The outdated rows, the distributions no source answered for, and the sources that failed.
 
     ``pre``: consider pre-releases (default: ``index.pre``, pip's ``--pre``). ``on_answer`` is called
-    (from this thread) as each distribution's answer arrives."""
+    (from this thread) as each distribution's answer arrives. ``reader``: one made for ``index``
+    earlier (and warmed: :meth:`IndexReader.warm`), else one is made here."""
     from packaging.utils import canonicalize_name
 
     only_set = {canonicalize_name(n) for n in only or []}
@@ -101,7 +103,8 @@ def outdated_report(
         n: d for n, d in env.distributions.items() if (not only_set or n in only_set) and n not in skip_set
     }
     wanted = index.pre if pre is None else pre
-    answers, errors = read_versions(index, dists, candidates_for(env, wanted), on_answer)
+    floors = {n: d.version for n, d in dists.items()}  # only newer versions make a row
+    answers, errors = read_versions(index, dists, candidates_for(env, wanted), on_answer, floors, reader)
     report = OutdatedReport(errors=errors)
     for name, dist in sorted(dists.items()):
         answer = answers.get(name)

@@ -28,7 +28,6 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.core import proc
@@ -36,12 +35,12 @@ from oxwizard.core.errors import InstallerError, OxwizardError, ResolutionError
 from oxwizard.core.redact import redact_text, redact_url
 from oxwizard.env.api_report import ApiImpact
 from oxwizard.env.environment import Environment
+from oxwizard.env.impact import Impact, impact_of
 from oxwizard.env.project_files import ProjectFiles
 from oxwizard.env.specs import IndexOptions, spec_text
 
 _DIGEST_INDEX_FIELDS = ("index_url", "extra_index_urls", "find_links", "no_index")
 
-Impact = Literal["major", "minor", "patch", "pre-release", "new", "removed", "downgrade", "none"]
 ChangeKind = Literal["upgrade", "downgrade", "new", "removed", "reinstall"]
 
 
@@ -187,29 +186,6 @@ class Plan(BaseModel):
         ]
         out += [f"{c.name} {c.to_version} is yanked" for c in self.changes if c.yanked]
         return out
-
-
-def impact_of(old: str | None, new: str | None) -> Impact:
-    """Impact class of a version change, from :mod:`packaging.version`."""
-    if old is None:
-        return "new"
-    if new is None:
-        return "removed"
-    try:
-        a, b = Version(old), Version(new)
-    except InvalidVersion:
-        return "major"
-    if b == a:
-        return "none"
-    if b < a:
-        return "downgrade"
-    if b.is_prerelease or b.is_devrelease:
-        return "pre-release"
-    if b.major != a.major:
-        return "major"
-    if b.minor != a.minor:
-        return "minor"
-    return "patch"
 
 
 # At most this many extra dry runs look for targets that clear predicted problems: one with every

@@ -138,7 +138,8 @@ def read_latest(
         return TargetRow(answer.name, current, o.latest if o else None, o.impact if o else "")
 
     try:
-        for answer in reader.answers(dists, candidates_for(env, index.pre), stopped):
+        floors = {n: d.version for n, d in dists.items()}  # only a newer version makes a row's latest
+        for answer in reader.answers(dists, candidates_for(env, index.pre), stopped, floors):
             done += 1
             if answer.name in dists:
                 batch.append(row_of(answer))
