@@ -10,9 +10,11 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from simple_index import SimpleIndex, serve
 from test_plan import make_venv
 
 from oxwizard.checks.api_impact import Tree, api_impact, compare, find_uses, new_trees, tree_from_record
@@ -234,6 +236,25 @@ def test_a_wheel_not_on_disk_is_downloaded_and_then_read_from_the_cache(
     again = new_trees(env, [remote], IndexOptions.build(no_index=True), cache, notes)
     assert (again["oxzep7"].root / "oxzep7" / "formatting.py").is_file()
     assert json.loads((again["oxzep7"].root.parent / "tree.json").read_text())["tops"] == ["oxzep7"]
+
+
+def test_a_wheel_on_an_index_is_fetched_in_process_with_the_sources_credentials(
+    plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    """The plan names the wheel's URL on a private index (basic auth): the API impact fetches that
+    one file itself, credentials from the configured index, no ``pip download`` (which would first
+    ask for the project's page, and without credentials first)."""
+    env = Environment.open(demo_template.venv)
+    with serve(SimpleIndex(demo_template.wheelhouse, auth=("ann", "s3cret"))) as served:
+        host = served.url.removeprefix("http://")
+        index = IndexOptions.build(index_url=f"http://ann:s3cret@{host}")
+        plan = compute_plan(env, parse_specs(["oxzep7==2.0.0"]), index, suggest=False)
+        change = plan.change_for("oxzep7")
+        assert change is not None and change.source.startswith("http://") and "s3cret" not in change.source
+        served.reset()
+        impact = api_impact(env, plan, index, demo_template.project, cache=tmp_path)
+        assert served.statuses == Counter({200: 1}) and not served.served  # the wheel alone, no page
+    assert impact == plan_20.api_impact
 
 
 def test_a_second_plan_reuses_the_comparison_without_the_wheel(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import io
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
 import griffe
@@ -42,6 +44,7 @@ from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, Plan
 from oxwizard.env.specs import IndexOptions
+from oxwizard.env.wheel_fetch import fetch_wheels, fetchable_url
 from oxwizard.safety.records import record_entries
 
 _SOURCE_SUFFIXES = (".py", ".pyi")
@@ -135,20 +138,32 @@ def new_trees(
 ) -> dict[str, Tree]:
     """Each change's new version unpacked (sources only) in ``cache``, downloaded when not there yet.
 
-    One ``pip download --no-deps --only-binary :all:`` for all that are missing (a wheel already on
-    disk, from find-links, is read where it is)."""
+    A wheel already on disk (find-links) is read where it is; one the plan names by URL is fetched
+    in-process (:mod:`oxwizard.env.wheel_fetch`, all at once); what is left, one
+    ``pip download --no-deps --only-binary :all:`` fetches."""
     out: dict[str, Tree] = {}
     missing: list[Change] = []
+    remote: list[tuple[Change, str]] = []
     for c in changes:
         tree = _cached_tree(cache, c)
         if tree is not None:
             out[c.name] = tree
             continue
         local = _local_wheel(c)
+        url = fetchable_url(index, c.source) if local is None else None
         if local is not None:
             _unpack_into(out, local, cache, c, not_checked)
+        elif url is not None:
+            remote.append((c, url))
         else:
             missing.append(c)
+    if remote:
+        fetched = fetch_wheels(index, [(url, c.sha256) for c, url in remote])
+        for (c, _), got in zip(remote, fetched, strict=True):
+            if got.data is None:
+                missing.append(c)  # pip may know more (a keyring, its own configuration)
+            else:
+                _unpack_into(out, io.BytesIO(got.data), cache, c, not_checked)
     if missing:
         with tempfile.TemporaryDirectory(prefix="oxwizard-api-") as tmp:
             wheels = _download(env, missing, index, Path(tmp), not_checked)
@@ -159,7 +174,9 @@ def new_trees(
     return out
 
 
-def _unpack_into(out: dict[str, Tree], wheel: Path, cache: Path, c: Change, not_checked: list[str]) -> None:
+def _unpack_into(
+    out: dict[str, Tree], wheel: Path | IO[bytes], cache: Path, c: Change, not_checked: list[str]
+) -> None:
     try:
         out[c.name] = _unpack(wheel, cache, c)
     except (OSError, zipfile.BadZipFile) as exc:  # a cache folder not writable, a broken wheel
@@ -232,7 +249,7 @@ def _download(
     return found
 
 
-def _unpack(wheel: Path, cache: Path, c: Change) -> Tree:
+def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
     """The wheel's sources and RECORD, unpacked into the cache (atomically: a rename)."""
     folder = cache / _cache_key(c)
     cache.mkdir(parents=True, exist_ok=True)
