@@ -219,6 +219,19 @@ def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path:
     assert not marker.exists()
 
 
+def test_a_lost_base_class_is_named_as_written(tmp_path: Path) -> None:
+    """The detail names the base the class lost, not griffe's objects (and no temporary path)."""
+    head = "import collections\n\n\nclass Base:\n    pass\n\n\n"
+    old_wheel = build_wheel(tmp_path / "w", "sig", "1.0", {
+        "sig/__init__.py": head + "class Child(Base, collections.OrderedDict):\n    pass\n",
+    })  # fmt: skip
+    new_wheel = build_wheel(tmp_path / "w", "sig", "2.0", {
+        "sig/__init__.py": head + "class Child(collections.OrderedDict):\n    pass\n",
+    })  # fmt: skip
+    changes, _ = compare("sig", "2.0", _tree(tmp_path / "old", old_wheel), _tree(tmp_path / "new", new_wheel))
+    assert [c.sentence() for c in changes] == ["class sig.Child changed in 2.0: base class Base removed"]
+
+
 def test_a_wheel_not_on_disk_is_downloaded_and_then_read_from_the_cache(
     plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
 ) -> None:

@@ -451,7 +451,9 @@ def _from_breakage(
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
                          what=what, detail=detail)  # fmt: skip
     if kind == "CLASS_REMOVED_BASE":
-        detail = f"base class {b.old_value} removed"
+        kept = {str(base) for base in b.new_value}
+        gone = [str(base) for base in b.old_value if str(base) not in kept] or [str(x) for x in b.old_value]
+        detail = f"base class{'es' if len(gone) > 1 else ''} {', '.join(gone)} removed"
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
                          what=what, detail=detail)  # fmt: skip
     return None  # defaults, return and attribute types or values: not incompatible for a caller
