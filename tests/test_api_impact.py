@@ -304,8 +304,8 @@ def test_a_namespace_package_shared_with_another_distribution_is_not_reported_re
 
 
 def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path) -> None:
-    """sig 2.0 drops a private module's public-looking function, its bundled tests and conftest, and
-    makes parse need a keyword: only parse is reported, with the project's use of it."""
+    """sig 2.0 drops a private module's public-looking function, its bundled tests (but one) and
+    conftest, and makes parse need a keyword: only parse is reported, with the project's use of it."""
     house = tmp_path / "house"
     build_wheel(house, "sig", "1.0", {
         "sig/__init__.py": "def parse(text):\n    return []\n",
@@ -317,6 +317,7 @@ def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path
     build_wheel(house, "sig", "2.0", {
         "sig/__init__.py": "def parse(text, *, strict):\n    return []\n",
         "sig/_impl.py": "class Engine:\n    def run(self):\n        pass\n",
+        "sig/tests/test_other.py": "def test_other():\n    pass\n",
     })  # fmt: skip
     venv = make_venv(tmp_path, house, "sig==1.0")
     project = tmp_path / "project"
@@ -329,6 +330,12 @@ def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path
     assert [(c.kind, c.path) for c in impact.changes] == [("signature", "sig.parse")]
     assert [impact.use_line(u) for u in impact.uses] == [
         "pkg/use.py:3 uses sig.parse — function sig.parse changed in 2.0: required parameter 'strict' added",
+    ]
+    # the cache keeps the sources read, not the bundled test suites (pandas ships 1100 test files)
+    (src,) = (tmp_path / "cache").glob("sig-2.0-*/src")
+    assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py")) == [
+        "sig/__init__.py",
+        "sig/_impl.py",
     ]
 
 
