@@ -30,6 +30,7 @@ import tempfile
 import textwrap
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -778,7 +779,18 @@ def api_impact(
     moving = [c for c in plan.changes if c.from_version and c.to_version and c.from_version != c.to_version]
     if not moving:
         return impact
-    cache = cache or api_cache_dir()
+    with _gc_paused():  # the scans' syntax trees would make each collection walk griffe's trees again
+        return _api_impact(env, moving, index, project, cache or api_cache_dir(), impact)
+
+
+def _api_impact(
+    env: Environment,
+    moving: list[Change],
+    index: IndexOptions,
+    project: Path | None,
+    cache: Path,
+    impact: ApiImpact,
+) -> ApiImpact:
     olds = {c.name: installed_tree(env, c.name) for c in moving}
     done: dict[str, tuple[list[ApiChange], list[str]]] = {}
     for c in moving:
@@ -786,8 +798,12 @@ def api_impact(
         if hit is not None:
             done[c.name] = hit
     todo = [c for c in moving if c.name not in done and olds[c.name] is not None]
-    trees = new_trees(env, todo, index, cache, impact.not_checked) if todo else {}
-    tops: set[str] = set()
+    tops = {top.split(".")[0] for old in olds.values() if old is not None for top in old.tops}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxwizard-api") as pool:
+        # the wheels arrive while the uses are read (they need only the installed top-level names)
+        fetching = pool.submit(new_trees, env, todo, index, cache, impact.not_checked) if todo else None
+        scanned = _scan_all(env, moving, project, tops) if tops else Scanned()
+        trees = fetching.result() if fetching is not None else {}
     for c in moving:
         old = olds[c.name]
         if old is None:
@@ -795,7 +811,6 @@ def api_impact(
                 f"{c.name} {c.from_version}: no RECORD, its installed files are unknown"
             )
             continue
-        tops |= {top.split(".")[0] for top in old.tops}
         if c.name not in done:
             new = trees.get(c.name)
             if new is None:
@@ -805,32 +820,55 @@ def api_impact(
         found, limits = done[c.name]
         impact.changes += found
         impact.not_checked += limits
-    if not impact.changes and not tops:
-        return impact
-    if project is not None:
-        for n, path in enumerate(project_files(project)):
-            if n == MAX_PROJECT_FILES:
-                impact.not_checked.append(f"{project}: the Python files after the first {n}")
-                break
-            _scan(impact, path, path.relative_to(project).as_posix(), tops, "", "")
-    for name in _dependents(env, {c.name for c in moving}):
-        dep = installed_tree(env, name)
-        if dep is None:
-            continue
-        version = env.distributions[name].version
-        if dep.compiled:
-            impact.not_checked.append(
-                f"compiled modules of {name} ({_sample(dep.compiled)}): their uses are not read"
-            )
-        for rel in dep.files:
-            _scan(impact, dep.root / rel, rel, tops, name, version)
+    impact.not_checked += scanned.limits
+    seen: set[tuple[str, str, int, str]] = set()
+    for user, version, rel, uses in scanned.files:
+        for use, change in _join(uses, impact.changes):
+            key = (user, rel, use.line, change.path)
+            if key in seen:
+                continue
+            seen.add(key)
+            kind: ApiChangeKind = change.kind
+            impact.uses.append(ApiUse(user=user, user_version=version, file=rel, line=use.line, name=use.name,
+                                      change=change.path, kind=kind))  # fmt: skip
     impact.uses.sort(key=lambda u: (u.user != "", u.user, u.file, u.line))
     used = {u.change for u in impact.uses}  # a private name (a._b) counts only where it is used
     impact.changes = [c for c in impact.changes if c.path in used or not _private(c.path)]
     return impact
 
 
-def _scan(impact: ApiImpact, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:
+@dataclass
+class Scanned:
+    """The uses of the changed distributions' top-level names, file by file, and what was not read."""
+
+    files: list[tuple[str, str, str, list[Use]]] = field(default_factory=list)  # user, version, file, uses
+    limits: list[str] = field(default_factory=list)
+
+
+def _scan_all(env: Environment, moving: list[Change], project: Path | None, tops: set[str]) -> Scanned:
+    """The project's files, then those of every installed dependent of a changed distribution."""
+    out = Scanned()
+    if project is not None:
+        for n, path in enumerate(project_files(project)):
+            if n == MAX_PROJECT_FILES:
+                out.limits.append(f"{project}: the Python files after the first {n}")
+                break
+            _scan(out, path, path.relative_to(project).as_posix(), tops, "", "")
+    for name in _dependents(env, {c.name for c in moving}):
+        dep = installed_tree(env, name)
+        if dep is None:
+            continue
+        version = env.distributions[name].version
+        if dep.compiled:
+            out.limits.append(
+                f"compiled modules of {name} ({_sample(dep.compiled)}): their uses are not read"
+            )
+        for rel in dep.files:
+            _scan(out, dep.root / rel, rel, tops, name, version)
+    return out
+
+
+def _scan(out: Scanned, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -838,13 +876,6 @@ def _scan(impact: ApiImpact, path: Path, rel: str, tops: set[str], user: str, ve
     if not any(top in text for top in tops):
         return
     uses, limits = find_uses(text, tops, filename=rel if not user else f"{rel} ({user})")
-    impact.not_checked += limits
-    seen = {(u.user, u.file, u.line, u.change) for u in impact.uses}
-    for use, change in _join(uses, impact.changes):
-        key = (user, rel, use.line, change.path)
-        if key in seen:
-            continue
-        seen.add(key)
-        kind: ApiChangeKind = change.kind
-        impact.uses.append(ApiUse(user=user, user_version=version, file=rel, line=use.line, name=use.name,
-                                  change=change.path, kind=kind))  # fmt: skip
+    out.limits += limits
+    if uses:
+        out.files.append((user, version, rel, uses))
