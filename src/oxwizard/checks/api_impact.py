@@ -163,7 +163,9 @@ def new_trees(
     if remote:
         fetched = fetch_wheels(index, [(url, c.sha256) for c, url in remote])
         for (c, _), got in zip(remote, fetched, strict=True):
-            if got.data is None:
+            if got.data is None and got.final:
+                not_checked.append(f"{c.name} {c.to_version}: no wheel to read ({got.error})")
+            elif got.data is None:
                 missing.append(c)  # pip may know more (a keyring, its own configuration)
             else:
                 _unpack_into(out, io.BytesIO(got.data), cache, c, not_checked)

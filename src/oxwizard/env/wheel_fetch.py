@@ -7,8 +7,9 @@ client as the index pages (TLS, ``--cert``, ``--client-cert``, ``--trusted-host`
 at once, and checked against the plan's sha256. The credentials come from the configured source on
 the same host (its user-info) or ``~/.netrc`` — never from the redacted URL, never written anywhere.
 
-What this cannot fetch (a source needing a keyring, an answer other than 200, a hash that differs) is
-left to ``pip download``; with ``--no-index`` only hosts of ``--find-links`` are asked, as pip would.
+What this cannot fetch (a source needing a keyring, an answer other than 200) is left to
+``pip download``; a wheel whose sha256 is not the plan's is not read at all (said, in the impact's
+limits). With ``--no-index`` only hosts of ``--find-links`` are asked, as pip would.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Fetched:
 
     data: bytes | None
     error: str = ""
+    final: bool = False  # the source answered with other bytes than the plan's: pip is not asked either
 
 
 def _netloc(url: str) -> str:
@@ -102,6 +104,9 @@ def _fetch_one(http: _Http, index: IndexOptions, url: str, sha256: str | None) -
         return Fetched(None, redact_text(f"{type(exc).__name__}: {exc}"))
     if status != 200:
         return Fetched(None, f"HTTP {status}")
-    if sha256 and hashlib.sha256(body).hexdigest() != sha256.lower():
-        return Fetched(None, "sha256 differs from the plan's")
+    got = hashlib.sha256(body).hexdigest()
+    if sha256 and got != sha256.lower():
+        return Fetched(
+            None, f"the wheel served differs from the plan's (sha256 {got[:12]}…, not {sha256[:12]}…)", True
+        )
     return Fetched(body)
