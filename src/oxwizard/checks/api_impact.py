@@ -28,6 +28,7 @@ import os
 import shutil
 import tempfile
 import textwrap
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -354,8 +355,14 @@ def _load(tree: Tree, only: set[str] | None = None) -> dict[str, griffe.Object |
             except (ImportError, griffe.GriffeError, SyntaxError, OSError):
                 continue
     finally:  # griffe has read every file by now: the sources it keeps are in memory
-        shutil.rmtree(view, ignore_errors=True)
+        _remove_meanwhile(view)
     return loaded
+
+
+def _remove_meanwhile(folder: Path) -> None:
+    """``folder`` removed in another thread (unlinking a large view is slow; the process waits for it
+    before it exits)."""
+    threading.Thread(target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}).start()
 
 
 @contextlib.contextmanager
