@@ -271,12 +271,16 @@ def test_a_wheel_on_an_index_is_fetched_in_process_with_the_sources_credentials(
         # a wheel that is not the one the plan resolved (its sha256 differs) is not read, by pip neither
         served.reset()
         other = change.model_copy(update={"sha256": "0" * 64})
-        plan = plan.model_copy(update={"changes": [other if c is change else c for c in plan.changes]})
-        impact = api_impact(env, plan, index, demo_template.project, cache=tmp_path / "other")
+        changed = plan.model_copy(update={"changes": [other if c is change else c for c in plan.changes]})
+        impact = api_impact(env, changed, index, demo_template.project, cache=tmp_path / "other")
         assert served.statuses == Counter({200: 1}) and impact.changes == [] and impact.uses == []
         assert [n.split(" (sha256")[0] for n in impact.not_checked] == [
             "oxzep7 2.0.0: no wheel to read (the wheel served differs from the plan's"
         ]
+        # a client certificate that cannot be read: not a crash, pip is asked and its answer said
+        broken = index.model_copy(update={"client_cert": str(tmp_path / "missing.pem")})
+        impact = api_impact(env, plan, broken, demo_template.project, cache=tmp_path / "broken")
+        assert [n.split(" (")[0] for n in impact.not_checked] == ["oxzep7 2.0.0: no wheel to read"]
 
 
 def test_a_second_plan_reuses_the_comparison_without_the_wheel(

@@ -67,8 +67,11 @@ def fetch_wheels(
 ) -> list[Fetched]:
     """Each (URL from :func:`fetchable_url`, expected sha256 or None) fetched, concurrently, in order."""
     items = list(wanted)
+    try:
+        http = _Http(index, timeout)
+    except (OSError, ValueError) as exc:  # an unreadable --cert or --client-cert: pip will say why
+        return [Fetched(None, redact_text(str(exc)))] * len(items)
     out = [Fetched(None, "not fetched")] * len(items)
-    http = _Http(index, timeout)
     lock = threading.Lock()
     todo = list(enumerate(items))
 
