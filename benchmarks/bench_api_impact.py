@@ -7,8 +7,10 @@ venv with ``PACKAGE==OLD`` and the dependents given with ``--with``, and a small
 the package. Then times, side by side in one run, each ``--repeat`` times (median):
 ``pip install --dry-run --report`` of ``PACKAGE==NEW`` (exactly the plan's dry run), the API impact
 with an empty cache (the wheel downloaded, unpacked, both versions read by griffe, the uses found),
-and with the cache filled (what a second plan of the same version costs). Prints the ratios and what
-the impact found; asserts nothing. Not part of the test suite: it needs the package index.
+and with the cache filled (what a second plan of the same version costs). The three are interleaved
+(one of each per round, so a busy machine slows them alike); the medians, the ratios and the load
+average before and after are printed, with what the impact found; asserts nothing. Not part of the
+test suite: it needs the package index.
 """
 
 from __future__ import annotations
@@ -50,13 +52,19 @@ def build(root: Path, specs: list[str], package: str) -> Path:
     return project
 
 
-def timed(repeat: int, work: Callable[[], object]) -> float:
-    times = []
+def interleaved(repeat: int, works: list[Callable[[], object]]) -> list[float]:
+    """Each work's median time over ``repeat`` rounds, one run of each per round."""
+    times: list[list[float]] = [[] for _ in works]
     for _ in range(repeat):
-        started = time.perf_counter()
-        work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+        for work, spent in zip(works, times, strict=True):
+            started = time.perf_counter()
+            work()
+            spent.append(time.perf_counter() - started)
+    return [statistics.median(t) for t in times]
+
+
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
@@ -89,12 +97,15 @@ def main() -> int:
     warm_cache = Path(tempfile.mkdtemp(prefix="oxwizard-bench-api-"))
     try:
         impact = api_impact(env, plan, index, project, cache=warm_cache)
-        t_dry = timed(args.repeat, dry_run)
-        t_cold = timed(args.repeat, cold)
-        t_warm = timed(args.repeat, lambda: api_impact(env, plan, index, project, cache=warm_cache))
+        before = load_average()
+        t_dry, t_cold, t_warm = interleaved(
+            args.repeat, [dry_run, cold, lambda: api_impact(env, plan, index, project, cache=warm_cache)]
+        )
+        after = load_average()
     finally:
         shutil.rmtree(warm_cache, ignore_errors=True)
     print(f"{args.package} {args.old} -> {args.new} with {' '.join(extra) or 'no dependents'}")
+    print(f"  medians of {args.repeat} interleaved rounds; load average {before} before, {after} after")
     print(f"  pip install --dry-run --report       {t_dry:6.2f} s")
     print(f"  API impact, empty cache (download)   {t_cold:6.2f} s   {t_cold / t_dry:4.2f}x the dry run")
     print(f"  API impact, cached new version       {t_warm:6.2f} s   {t_warm / t_dry:4.2f}x the dry run")

@@ -10,9 +10,11 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from simple_index import SimpleIndex, serve
 from test_plan import make_venv
 
 from oxwizard.checks.api_impact import Tree, api_impact, compare, find_uses, new_trees, tree_from_record
@@ -217,6 +219,19 @@ def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path:
     assert not marker.exists()
 
 
+def test_a_lost_base_class_is_named_as_written(tmp_path: Path) -> None:
+    """The detail names the base the class lost, not griffe's objects (and no temporary path)."""
+    head = "import collections\n\n\nclass Base:\n    pass\n\n\n"
+    old_wheel = build_wheel(tmp_path / "w", "sig", "1.0", {
+        "sig/__init__.py": head + "class Child(Base, collections.OrderedDict):\n    pass\n",
+    })  # fmt: skip
+    new_wheel = build_wheel(tmp_path / "w", "sig", "2.0", {
+        "sig/__init__.py": head + "class Child(collections.OrderedDict):\n    pass\n",
+    })  # fmt: skip
+    changes, _ = compare("sig", "2.0", _tree(tmp_path / "old", old_wheel), _tree(tmp_path / "new", new_wheel))
+    assert [c.sentence() for c in changes] == ["class sig.Child changed in 2.0: base class Base removed"]
+
+
 def test_a_wheel_not_on_disk_is_downloaded_and_then_read_from_the_cache(
     plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
 ) -> None:
@@ -234,6 +249,38 @@ def test_a_wheel_not_on_disk_is_downloaded_and_then_read_from_the_cache(
     again = new_trees(env, [remote], IndexOptions.build(no_index=True), cache, notes)
     assert (again["oxzep7"].root / "oxzep7" / "formatting.py").is_file()
     assert json.loads((again["oxzep7"].root.parent / "tree.json").read_text())["tops"] == ["oxzep7"]
+
+
+def test_a_wheel_on_an_index_is_fetched_in_process_with_the_sources_credentials(
+    plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    """The plan names the wheel's URL on a private index (basic auth): the API impact fetches that
+    one file itself, credentials from the configured index, no ``pip download`` (which would first
+    ask for the project's page, and without credentials first)."""
+    env = Environment.open(demo_template.venv)
+    with serve(SimpleIndex(demo_template.wheelhouse, auth=("ann", "s3cret"))) as served:
+        host = served.url.removeprefix("http://")
+        index = IndexOptions.build(index_url=f"http://ann:s3cret@{host}")
+        plan = compute_plan(env, parse_specs(["oxzep7==2.0.0"]), index, suggest=False)
+        change = plan.change_for("oxzep7")
+        assert change is not None and change.source.startswith("http://") and "s3cret" not in change.source
+        served.reset()
+        impact = api_impact(env, plan, index, demo_template.project, cache=tmp_path)
+        assert served.statuses == Counter({200: 1}) and not served.served  # the wheel alone, no page
+        assert impact == plan_20.api_impact
+        # a wheel that is not the one the plan resolved (its sha256 differs) is not read, by pip neither
+        served.reset()
+        other = change.model_copy(update={"sha256": "0" * 64})
+        changed = plan.model_copy(update={"changes": [other if c is change else c for c in plan.changes]})
+        impact = api_impact(env, changed, index, demo_template.project, cache=tmp_path / "other")
+        assert served.statuses == Counter({200: 1}) and impact.changes == [] and impact.uses == []
+        assert [n.split(" (sha256")[0] for n in impact.not_checked] == [
+            "oxzep7 2.0.0: no wheel to read (the wheel served differs from the plan's"
+        ]
+        # a client certificate that cannot be read: not a crash, pip is asked and its answer said
+        broken = index.model_copy(update={"client_cert": str(tmp_path / "missing.pem")})
+        impact = api_impact(env, plan, broken, demo_template.project, cache=tmp_path / "broken")
+        assert [n.split(" (")[0] for n in impact.not_checked] == ["oxzep7 2.0.0: no wheel to read"]
 
 
 def test_a_second_plan_reuses_the_comparison_without_the_wheel(
@@ -270,8 +317,8 @@ def test_a_namespace_package_shared_with_another_distribution_is_not_reported_re
 
 
 def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path) -> None:
-    """sig 2.0 drops a private module's public-looking function, its bundled tests and conftest, and
-    makes parse need a keyword: only parse is reported, with the project's use of it."""
+    """sig 2.0 drops a private module's public-looking function, its bundled tests (but one) and
+    conftest, and makes parse need a keyword: only parse is reported, with the project's use of it."""
     house = tmp_path / "house"
     build_wheel(house, "sig", "1.0", {
         "sig/__init__.py": "def parse(text):\n    return []\n",
@@ -283,6 +330,7 @@ def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path
     build_wheel(house, "sig", "2.0", {
         "sig/__init__.py": "def parse(text, *, strict):\n    return []\n",
         "sig/_impl.py": "class Engine:\n    def run(self):\n        pass\n",
+        "sig/tests/test_other.py": "def test_other():\n    pass\n",
     })  # fmt: skip
     venv = make_venv(tmp_path, house, "sig==1.0")
     project = tmp_path / "project"
@@ -295,6 +343,12 @@ def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path
     assert [(c.kind, c.path) for c in impact.changes] == [("signature", "sig.parse")]
     assert [impact.use_line(u) for u in impact.uses] == [
         "pkg/use.py:3 uses sig.parse — function sig.parse changed in 2.0: required parameter 'strict' added",
+    ]
+    # the cache keeps the sources read, not the bundled test suites (pandas ships 1100 test files)
+    (src,) = (tmp_path / "cache").glob("sig-2.0-*/src")
+    assert sorted(p.relative_to(src).as_posix() for p in src.rglob("*.py")) == [
+        "sig/__init__.py",
+        "sig/_impl.py",
     ]
 
 

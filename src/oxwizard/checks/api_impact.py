@@ -18,17 +18,23 @@ The new version's unpacked sources are cached per (distribution, version, sha256
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import hashlib
+import io
 import json
 import logging
 import os
 import shutil
 import tempfile
 import textwrap
+import threading
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
 import griffe
@@ -42,6 +48,7 @@ from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, Plan
 from oxwizard.env.specs import IndexOptions
+from oxwizard.env.wheel_fetch import fetch_wheels, fetchable_url
 from oxwizard.safety.records import record_entries
 
 _SOURCE_SUFFIXES = (".py", ".pyi")
@@ -135,20 +142,34 @@ def new_trees(
 ) -> dict[str, Tree]:
     """Each change's new version unpacked (sources only) in ``cache``, downloaded when not there yet.
 
-    One ``pip download --no-deps --only-binary :all:`` for all that are missing (a wheel already on
-    disk, from find-links, is read where it is)."""
+    A wheel already on disk (find-links) is read where it is; one the plan names by URL is fetched
+    in-process (:mod:`oxwizard.env.wheel_fetch`, all at once); what is left, one
+    ``pip download --no-deps --only-binary :all:`` fetches."""
     out: dict[str, Tree] = {}
     missing: list[Change] = []
+    remote: list[tuple[Change, str]] = []
     for c in changes:
         tree = _cached_tree(cache, c)
         if tree is not None:
             out[c.name] = tree
             continue
         local = _local_wheel(c)
+        url = fetchable_url(index, c.source) if local is None else None
         if local is not None:
             _unpack_into(out, local, cache, c, not_checked)
+        elif url is not None:
+            remote.append((c, url))
         else:
             missing.append(c)
+    if remote:
+        fetched = fetch_wheels(index, [(url, c.sha256) for c, url in remote])
+        for (c, _), got in zip(remote, fetched, strict=True):
+            if got.data is None and got.final:
+                not_checked.append(f"{c.name} {c.to_version}: no wheel to read ({got.error})")
+            elif got.data is None:
+                missing.append(c)  # pip may know more (a keyring, its own configuration)
+            else:
+                _unpack_into(out, io.BytesIO(got.data), cache, c, not_checked)
     if missing:
         with tempfile.TemporaryDirectory(prefix="oxwizard-api-") as tmp:
             wheels = _download(env, missing, index, Path(tmp), not_checked)
@@ -159,7 +180,9 @@ def new_trees(
     return out
 
 
-def _unpack_into(out: dict[str, Tree], wheel: Path, cache: Path, c: Change, not_checked: list[str]) -> None:
+def _unpack_into(
+    out: dict[str, Tree], wheel: Path | IO[bytes], cache: Path, c: Change, not_checked: list[str]
+) -> None:
     try:
         out[c.name] = _unpack(wheel, cache, c)
     except (OSError, zipfile.BadZipFile) as exc:  # a cache folder not writable, a broken wheel
@@ -232,8 +255,9 @@ def _download(
     return found
 
 
-def _unpack(wheel: Path, cache: Path, c: Change) -> Tree:
-    """The wheel's sources and RECORD, unpacked into the cache (atomically: a rename)."""
+def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
+    """The wheel's sources and RECORD, unpacked into the cache (atomically: a rename); the test
+    suites it ships are not written, only hashed."""
     folder = cache / _cache_key(c)
     cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache))
@@ -246,10 +270,12 @@ def _unpack(wheel: Path, cache: Path, c: Change) -> Tree:
                     rows.append((member, None))
                     continue
                 data = archive.read(member)
+                rows.append((member, hashlib.sha256(data).hexdigest()))
+                if _is_tests(member):
+                    continue  # never read (not its API): its hash is enough (pandas: 1100 files of 1450)
                 target = work / "src" / member
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-                rows.append((member, hashlib.sha256(data).hexdigest()))
         (work / "src").mkdir(exist_ok=True)
         tree = tree_from_record(work / "src", rows)
         meta = {"tops": tree.tops, "compiled": tree.compiled, "files": tree.files, "hashes": tree.hashes}
@@ -266,7 +292,7 @@ def _unpack(wheel: Path, cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 1  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 2  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -329,8 +355,27 @@ def _load(tree: Tree, only: set[str] | None = None) -> dict[str, griffe.Object |
             except (ImportError, griffe.GriffeError, SyntaxError, OSError):
                 continue
     finally:  # griffe has read every file by now: the sources it keeps are in memory
-        shutil.rmtree(view, ignore_errors=True)
+        _remove_meanwhile(view)
     return loaded
+
+
+def _remove_meanwhile(folder: Path) -> None:
+    """``folder`` removed in another thread (unlinking a large view is slow; the process waits for it
+    before it exits)."""
+    threading.Thread(target=shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}).start()
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while griffe builds its trees: they only grow, and each full
+    collection walks all of them again (half the time of a large library's read)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _changed_files(old: Tree, new: Tree) -> set[str]:
@@ -370,7 +415,8 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
         mods = sorted(set(old.compiled) | set(new.compiled))
         limits.append(f"compiled modules of {distribution} ({_sample(mods)}): their API is not read")
     changed = _changed_files(old, new)
-    before, after = _load(old, changed), _load(new, changed)
+    with _gc_paused():
+        before, after = _load(old, changed), _load(new, changed)
     for top, old_mod in before.items():
         new_mod = after.get(top)
         if new_mod is None:
@@ -434,7 +480,9 @@ def _from_breakage(
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
                          what=what, detail=detail)  # fmt: skip
     if kind == "CLASS_REMOVED_BASE":
-        detail = f"base class {b.old_value} removed"
+        kept = {str(base) for base in b.new_value}
+        gone = [str(base) for base in b.old_value if str(base) not in kept] or [str(x) for x in b.old_value]
+        detail = f"base class{'es' if len(gone) > 1 else ''} {', '.join(gone)} removed"
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
                          what=what, detail=detail)  # fmt: skip
     return None  # defaults, return and attribute types or values: not incompatible for a caller
@@ -740,7 +788,18 @@ def api_impact(
     moving = [c for c in plan.changes if c.from_version and c.to_version and c.from_version != c.to_version]
     if not moving:
         return impact
-    cache = cache or api_cache_dir()
+    with _gc_paused():  # the scans' syntax trees would make each collection walk griffe's trees again
+        return _api_impact(env, moving, index, project, cache or api_cache_dir(), impact)
+
+
+def _api_impact(
+    env: Environment,
+    moving: list[Change],
+    index: IndexOptions,
+    project: Path | None,
+    cache: Path,
+    impact: ApiImpact,
+) -> ApiImpact:
     olds = {c.name: installed_tree(env, c.name) for c in moving}
     done: dict[str, tuple[list[ApiChange], list[str]]] = {}
     for c in moving:
@@ -748,8 +807,12 @@ def api_impact(
         if hit is not None:
             done[c.name] = hit
     todo = [c for c in moving if c.name not in done and olds[c.name] is not None]
-    trees = new_trees(env, todo, index, cache, impact.not_checked) if todo else {}
-    tops: set[str] = set()
+    tops = {top.split(".")[0] for old in olds.values() if old is not None for top in old.tops}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxwizard-api") as pool:
+        # the wheels arrive while the uses are read (they need only the installed top-level names)
+        fetching = pool.submit(new_trees, env, todo, index, cache, impact.not_checked) if todo else None
+        scanned = _scan_all(env, moving, project, tops) if tops else Scanned()
+        trees = fetching.result() if fetching is not None else {}
     for c in moving:
         old = olds[c.name]
         if old is None:
@@ -757,7 +820,6 @@ def api_impact(
                 f"{c.name} {c.from_version}: no RECORD, its installed files are unknown"
             )
             continue
-        tops |= {top.split(".")[0] for top in old.tops}
         if c.name not in done:
             new = trees.get(c.name)
             if new is None:
@@ -767,32 +829,55 @@ def api_impact(
         found, limits = done[c.name]
         impact.changes += found
         impact.not_checked += limits
-    if not impact.changes and not tops:
-        return impact
-    if project is not None:
-        for n, path in enumerate(project_files(project)):
-            if n == MAX_PROJECT_FILES:
-                impact.not_checked.append(f"{project}: the Python files after the first {n}")
-                break
-            _scan(impact, path, path.relative_to(project).as_posix(), tops, "", "")
-    for name in _dependents(env, {c.name for c in moving}):
-        dep = installed_tree(env, name)
-        if dep is None:
-            continue
-        version = env.distributions[name].version
-        if dep.compiled:
-            impact.not_checked.append(
-                f"compiled modules of {name} ({_sample(dep.compiled)}): their uses are not read"
-            )
-        for rel in dep.files:
-            _scan(impact, dep.root / rel, rel, tops, name, version)
+    impact.not_checked += scanned.limits
+    seen: set[tuple[str, str, int, str]] = set()
+    for user, version, rel, uses in scanned.files:
+        for use, change in _join(uses, impact.changes):
+            key = (user, rel, use.line, change.path)
+            if key in seen:
+                continue
+            seen.add(key)
+            kind: ApiChangeKind = change.kind
+            impact.uses.append(ApiUse(user=user, user_version=version, file=rel, line=use.line, name=use.name,
+                                      change=change.path, kind=kind))  # fmt: skip
     impact.uses.sort(key=lambda u: (u.user != "", u.user, u.file, u.line))
     used = {u.change for u in impact.uses}  # a private name (a._b) counts only where it is used
     impact.changes = [c for c in impact.changes if c.path in used or not _private(c.path)]
     return impact
 
 
-def _scan(impact: ApiImpact, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:
+@dataclass
+class Scanned:
+    """The uses of the changed distributions' top-level names, file by file, and what was not read."""
+
+    files: list[tuple[str, str, str, list[Use]]] = field(default_factory=list)  # user, version, file, uses
+    limits: list[str] = field(default_factory=list)
+
+
+def _scan_all(env: Environment, moving: list[Change], project: Path | None, tops: set[str]) -> Scanned:
+    """The project's files, then those of every installed dependent of a changed distribution."""
+    out = Scanned()
+    if project is not None:
+        for n, path in enumerate(project_files(project)):
+            if n == MAX_PROJECT_FILES:
+                out.limits.append(f"{project}: the Python files after the first {n}")
+                break
+            _scan(out, path, path.relative_to(project).as_posix(), tops, "", "")
+    for name in _dependents(env, {c.name for c in moving}):
+        dep = installed_tree(env, name)
+        if dep is None:
+            continue
+        version = env.distributions[name].version
+        if dep.compiled:
+            out.limits.append(
+                f"compiled modules of {name} ({_sample(dep.compiled)}): their uses are not read"
+            )
+        for rel in dep.files:
+            _scan(out, dep.root / rel, rel, tops, name, version)
+    return out
+
+
+def _scan(out: Scanned, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -800,13 +885,6 @@ def _scan(impact: ApiImpact, path: Path, rel: str, tops: set[str], user: str, ve
     if not any(top in text for top in tops):
         return
     uses, limits = find_uses(text, tops, filename=rel if not user else f"{rel} ({user})")
-    impact.not_checked += limits
-    seen = {(u.user, u.file, u.line, u.change) for u in impact.uses}
-    for use, change in _join(uses, impact.changes):
-        key = (user, rel, use.line, change.path)
-        if key in seen:
-            continue
-        seen.add(key)
-        kind: ApiChangeKind = change.kind
-        impact.uses.append(ApiUse(user=user, user_version=version, file=rel, line=use.line, name=use.name,
-                                  change=change.path, kind=kind))  # fmt: skip
+    out.limits += limits
+    if uses:
+        out.files.append((user, version, rel, uses))

@@ -1,0 +1,115 @@
+"""A plan's wheels fetched in-process, the way :mod:`oxwizard.env.index` reads the sources.
+
+The API impact reads each new version's wheel. pip's dry run already said where it is (the plan's
+``Change.source``, redacted, and its sha256), so there is no need to start ``pip download`` (its
+start-up alone costs more than fetching a mid-size wheel): the URL is fetched with the same HTTP
+client as the index pages (TLS, ``--cert``, ``--client-cert``, ``--trusted-host``, proxies), several
+at once, and checked against the plan's sha256. The credentials come from the configured source on
+the same host (its user-info) or ``~/.netrc`` — never from the redacted URL, never written anywhere.
+
+What this cannot fetch (a source needing a keyring, an answer other than 200) is left to
+``pip download``; a wheel whose sha256 is not the plan's is not read at all (said, in the impact's
+limits). With ``--no-index`` only hosts of ``--find-links`` are asked, as pip would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from oxwizard.core.redact import redact_text
+from oxwizard.env.index import TIMEOUT, SourceFailed, _Http, _split_auth
+from oxwizard.env.specs import IndexOptions
+
+MAX_THREADS = 8
+
+
+@dataclass
+class Fetched:
+    """One wheel's bytes, or why it could not be fetched (redacted)."""
+
+    data: bytes | None
+    error: str = ""
+    final: bool = False  # the source answered with other bytes than the plan's: pip is not asked either
+
+
+def _netloc(url: str) -> str:
+    """``host:port`` as written, without user-info."""
+    return urlsplit(url).netloc.rpartition("@")[2].lower()
+
+
+def fetchable_url(index: IndexOptions, source: str) -> str | None:
+    """The URL to fetch a plan's ``source`` from (its user-info mask dropped), or None when pip must
+    fetch it: not an http(s) wheel, or ``--no-index`` and not on a ``--find-links`` host."""
+    parts = urlsplit(source)
+    if parts.scheme not in ("http", "https") or not parts.path.endswith(".whl") or not parts.hostname:
+        return None
+    host = _netloc(source)
+    if index.no_index and host not in {_netloc(link) for link in index.find_links if "://" in link}:
+        return None
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, ""))
+
+
+def _auth(index: IndexOptions, url: str) -> str | None:
+    """The Authorization header for ``url``: a configured source's user-info on that host, else netrc."""
+    host = _netloc(url)
+    for configured in [index.index_url or "", *index.extra_index_urls, *index.find_links]:
+        if "@" in urlsplit(configured).netloc and _netloc(configured) == host:
+            return _split_auth(configured)[1]
+    return _split_auth(url)[1]
+
+
+def fetch_wheels(
+    index: IndexOptions, wanted: Iterable[tuple[str, str | None]], *, timeout: float = TIMEOUT
+) -> list[Fetched]:
+    """Each (URL from :func:`fetchable_url`, expected sha256 or None) fetched, concurrently, in order."""
+    items = list(wanted)
+    try:
+        http = _Http(index, timeout)
+    except (OSError, ValueError) as exc:  # an unreadable --cert or --client-cert: pip will say why
+        return [Fetched(None, redact_text(str(exc)))] * len(items)
+    out = [Fetched(None, "not fetched")] * len(items)
+    lock = threading.Lock()
+    todo = list(enumerate(items))
+
+    def work() -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                n, (url, sha256) = todo.pop()
+            out[n] = _fetch_one(http, index, url, sha256)
+
+    try:
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(min(MAX_THREADS, len(items)))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        http.close()
+    return out
+
+
+def _fetch_one(http: _Http, index: IndexOptions, url: str, sha256: str | None) -> Fetched:
+    headers = {"User-Agent": "oxwizard"}
+    auth = _auth(index, url)
+    if auth:
+        headers["Authorization"] = auth
+    try:
+        status, _, body, _ = http.get(url, headers)
+    except SourceFailed as exc:
+        return Fetched(None, redact_text(str(exc)))
+    except Exception as exc:  # noqa: BLE001 - any failure here only sends the wheel to pip
+        return Fetched(None, redact_text(f"{type(exc).__name__}: {exc}"))
+    if status != 200:
+        return Fetched(None, f"HTTP {status}")
+    got = hashlib.sha256(body).hexdigest()
+    if sha256 and got != sha256.lower():
+        return Fetched(
+            None, f"the wheel served differs from the plan's (sha256 {got[:12]}…, not {sha256[:12]}…)", True
+        )
+    return Fetched(body)
