@@ -1,8 +1,9 @@
 """A small simple repository (PEP 503 HTML and PEP 691 JSON) on 127.0.0.1, for hermetic index tests.
 
 It serves the files of one folder under ``/simple/NAME/`` with ETag and Cache-Control, answers
-``If-None-Match`` with 304, can mark files yanked or give them a Requires-Python, can require basic
-auth, can delay its answers, and counts what it was asked.
+``If-None-Match`` with 304, serves each wheel's METADATA beside it (PEP 658), can mark files yanked
+or give them a Requires-Python, can require basic auth, can delay its answers, and counts what it
+was asked.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import html
 import json
 import threading
 import time
+import zipfile
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -65,6 +67,18 @@ class SimpleIndex:
                 out.append(path.name)
         return out
 
+    def metadata_of(self, wheel: str) -> bytes | None:
+        """The METADATA inside ``wheel`` (served as ``WHEEL.metadata``, PEP 658), None for other files."""
+        if not wheel.endswith(".whl") or not (self.folder / wheel).is_file():
+            return None
+        with zipfile.ZipFile(self.folder / wheel) as z:
+            name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1)
+            return z.read(name)
+
+    def _core_metadata(self, f: str) -> dict[str, object]:
+        data = self.metadata_of(f)
+        return {} if data is None else {"core-metadata": {"sha256": hashlib.sha256(data).hexdigest()}}
+
     def page(self, name: str, as_json: bool) -> bytes:
         files = self.files_of(name)
         if as_json:
@@ -73,7 +87,7 @@ class SimpleIndex:
                 "name": name,
                 "files": [
                     {
-                        "core-metadata": {"sha256": "0" * 64},  # an object before the name, as PyPI
+                        **self._core_metadata(f),  # an object before the name, as PyPI
                         "filename": f,
                         "url": f"../../files/{f}",
                         "hashes": {},
@@ -152,6 +166,11 @@ def _handler(index: SimpleIndex) -> type[BaseHTTPRequestHandler]:
                     200, (index.folder / parts[1]).read_bytes(), {"Content-Type": "application/octet-stream"}
                 )
                 return
+            if len(parts) == 2 and parts[0] == "files" and parts[1].endswith(".metadata"):
+                data = index.metadata_of(parts[1].removesuffix(".metadata"))
+                if data is not None:
+                    self._send(200, data, {"Content-Type": "application/octet-stream"})
+                    return
             if len(parts) != 2 or parts[0] != "simple":
                 self._send(404)
                 return
