@@ -99,10 +99,14 @@ def start_dry_run(args: argparse.Namespace) -> EarlyDryRun | None:
     return early
 
 
+def _preload() -> None:
+    """What the plan shows after the dry run, imported while it runs (griffe is most of it)."""
+    import oxwizard.checks.api_impact
+    import oxwizard.env.project_files  # noqa: F401
+
+
 def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
-    from oxwizard.checks.api_impact import api_impact
     from oxwizard.env.plan import compute_plan
-    from oxwizard.env.project_files import plan_project_files
     from oxwizard.env.specs import parse_specs
 
     reqs = parse_specs(args.specs)
@@ -110,7 +114,10 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     env = open_env(args)
     env.require_writable(args.break_system_packages)  # before pip resolves anything
     index = index_from(args, env, flags)
-    plan = compute_plan(env, reqs, index, early=early)
+    plan = compute_plan(env, reqs, index, early=early, meanwhile=_preload)
+    from oxwizard.checks.api_impact import api_impact
+    from oxwizard.env.project_files import plan_project_files
+
     project = project_from(args)
     plan.project_files = plan_project_files(
         project, plan.changes, raise_floors=args.raise_floors, markers=env.markers

@@ -18,6 +18,7 @@ import contextvars
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -225,13 +226,15 @@ def compute_plan(
     *,
     suggest: bool = True,
     early: EarlyDryRun | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Plan:
     """Resolve ``requirements`` against ``env`` with pip's dry run; nothing is changed.
 
     With ``suggest`` (the default), new predicted ``pip check`` problems are followed by a few more
     dry runs to find which extra targets clear them (:func:`find_resolutions`). ``early``: the dry
     run the command started before reading anything (:mod:`oxwizard.env.dry_run`), used when its
-    command line is this plan's; the plan's command line is remembered there for the next plan."""
+    command line is this plan's; the plan's command line is remembered there for the next plan.
+    ``meanwhile``: the caller's work done while the dry run runs (importing what it needs after it)."""
     # The dry run is a child of its own: the distributions are read and pip check's verdict now is
     # computed meanwhile, from their metadata (a `pip check` child would cost as much as the dry
     # run itself), by the same rules as the verdict predicted after the changes.
@@ -239,6 +242,8 @@ def compute_plan(
         report = pool.submit(contextvars.copy_context().run, _dry_run, env, requirements, index, early)
         before = predict_conflicts(env, [])
         fingerprint = env.fingerprint()
+        if meanwhile is not None:
+            meanwhile()
         changes = _changes(env, report.result(), index)
     plan = Plan(
         targets=[spec_text(r) for r in requirements],

@@ -249,7 +249,7 @@ class UpgradeFlow:
         if plan is None:
             from oxwizard.env.project_files import plan_project_files
 
-            plan = compute_plan(self.env, self.requirements, self.index)
+            plan = compute_plan(self.env, self.requirements, self.index, meanwhile=_preload_plan_step)
             plan.project_files = plan_project_files(
                 self.project, plan.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
             )
@@ -1122,6 +1122,14 @@ def _checks_line(cs: CheckSet) -> str:
 
 def _since(started: float) -> float:
     return time.monotonic() - started
+
+
+def _preload_plan_step() -> None:
+    """What the plan step uses after the dry run, imported while it runs (griffe is most of it)."""
+    import oxwizard.checks.api_impact
+    import oxwizard.checks.risk
+    import oxwizard.checks.security
+    import oxwizard.env.project_files  # noqa: F401
 
 
 def _size(n: int) -> str:
