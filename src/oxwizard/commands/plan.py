@@ -78,17 +78,9 @@ def start_dry_run(args: argparse.Namespace) -> EarlyDryRun | None:
         python = locate_python(args.env)
     except OxwizardError:
         return None  # said by the plan itself
-    options = (
-        "index_url",
-        "extra_index_url",
-        "find_links",
-        "no_index",
-        "isolated",
-        "installer",
-        "project",
-        "break_system_packages",
-    )
+    options = ("index_url", "extra_index_url", "find_links", "no_index", "isolated", "installer")
     context = [repr(getattr(args, name, None)) for name in options]
+    context += [str(project_from(args)), repr(args.break_system_packages)]
     early = EarlyDryRun(python, context)
     root = early.start(args.specs)
     if root is not None:

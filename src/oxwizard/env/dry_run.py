@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -40,6 +41,7 @@ class EarlyDryRun:
     when its command line is the plan's, remembered for the next plan (:meth:`remember`)."""
 
     def __init__(self, python: Path, context: list[str]) -> None:
+        self.python = python
         key = hashlib.sha256("\0".join([str(python), *context]).encode()).hexdigest()[:32]
         self.path = probe_cache_dir().parent / "dry-run" / f"{key}.json"
         self.argv: list[str] | None = None  # the command line started early, None when not started
@@ -58,15 +60,27 @@ class EarlyDryRun:
             head, root = saved["argv"], Path(saved["root"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        if not isinstance(head, list) or head[-1:] != ["--"] or head.count(REPORT) != 1:
+        if not self._runnable(head):
             return None
         self._report = self.path.with_name(f"report-{os.getpid()}-{id(self)}.json")
-        self.argv = [str(self._report) if a == REPORT else str(a) for a in head] + list(specs)
+        self.argv = [str(self._report) if a == REPORT else a for a in head] + list(specs)
         self._thread = threading.Thread(
             target=self._run, args=(self.argv,), name="early-dry-run", daemon=True
         )
         self._thread.start()
         return root
+
+    def _runnable(self, head: object) -> bool:
+        """A dry run of pip's, by this interpreter or oxwizard's own (``pip --python``), as remembered."""
+        return (
+            isinstance(head, list)
+            and all(isinstance(a, str) for a in head)
+            and head[:1] in ([str(self.python)], [sys.executable])
+            and head[1:3] == ["-m", "pip"]
+            and "--dry-run" in head
+            and head.count(REPORT) == 1
+            and head[-1:] == ["--"]
+        )
 
     def _run(self, argv: list[str]) -> None:
         with self._stopper.active():  # a child of its own group: cancel() kills it
@@ -97,8 +111,10 @@ class EarlyDryRun:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(self.path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, self.path)
         except OSError:
             pass  # a read-only home: the early start is an optimisation only
 
