@@ -88,3 +88,15 @@ def test_a_repeated_plan_starts_pip_before_the_engine_and_only_uses_a_dry_run_th
     assert own["returncode"] == 0
     assert "oxzep7                        1.4.2 -> 1.5.0" in str(constrained["out"])
     assert "-> 2.0.0" not in str(constrained["out"])
+
+    # a command line with credentials in it (a proxy's) is never written, so never started early
+    secret = {"PIP_PROXY": "http://someone:s3cret@127.0.0.1:9"}
+    private = tmp_path / "private-cache"
+    for _ in range(2):
+        answer = plan(demo_template, private, "oxzep7", **secret)
+        [run] = answer["dry_runs"]  # type: ignore[misc]
+        assert "pydantic" in engine_in(run["modules"])
+        assert answer["out"] == first["out"].replace(  # type: ignore[attr-defined]
+            "installer:", "  proxy http://****@127.0.0.1:9 (from PIP_PROXY)\ninstaller:"
+        )
+    assert not [p for p in private.rglob("*") if p.is_file() and "s3cret" in p.read_text(errors="replace")]

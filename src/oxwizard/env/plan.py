@@ -292,7 +292,7 @@ def _dry_run(
             result = proc.run(argv, env=proc.pip_environment(), timeout=600)
         if not result.ok:
             raise ResolutionError(_resolution_message(result.stderr, result.stdout))
-        if early is not None:
+        if early is not None and taken is None:  # (a command line taken is the one remembered)
             early.remember(argv, Path(tmp) / "report.json", env.root)
         try:
             report = json.loads(report_path.read_text(encoding="utf-8"))
