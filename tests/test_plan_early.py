@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from conftest import DemoFactory
+
 from oxwizard.demo.sandbox import DemoSandbox
 
 ENGINE = ("pydantic", "packaging", "griffe", "tomlkit", "git", "oxwizard.env.environment",
@@ -100,3 +102,53 @@ def test_a_repeated_plan_starts_pip_before_the_engine_and_only_uses_a_dry_run_th
             "installer:", "  proxy http://****@127.0.0.1:9 (from PIP_PROXY)\ninstaller:"
         )
     assert not [p for p in private.rglob("*") if p.is_file() and "s3cret" in p.read_text(errors="replace")]
+
+
+_FLOW = """
+import subprocess, sys
+from pathlib import Path
+started = []
+real_init = subprocess.Popen.__init__
+def init(self, args, *a, **k):
+    if "--dry-run" in args:
+        started.append(sorted(sys.modules))
+    real_init(self, args, *a, **k)
+subprocess.Popen.__init__ = init
+from oxwizard.env.environment import Environment
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.flow.upgrade import UpgradeFlow
+class Quiet:
+    def on_step(self, event): pass
+    def on_output(self, step, line): pass
+    def on_checks(self, checkset): pass
+    def ask(self, question): return question.default
+    def interrupt(self): pass
+venv, project, house = sys.argv[1:4]
+index = IndexOptions.build(find_links=[house], no_index=True)
+flow = UpgradeFlow(Environment.open(venv), Path(project), parse_specs(["oxzep7==1.5.0"]), index,
+                   listener=Quiet())
+plan = flow.prepare()
+import json
+print(json.dumps({"at_start": started, "summary": plan.summary(), "risk": flow.risk is not None,
+                  "api": plan.api_impact is not None}))
+"""
+
+
+def test_the_flows_plan_step_starts_pip_before_importing_what_it_shows_after(demo: DemoFactory) -> None:
+    """The plan step of an upgrade starts the dry run first; the API-impact reader (griffe), the
+    security and risk checks are imported while it runs, and used after."""
+    sandbox = demo()
+    done = subprocess.run(
+        [sys.executable, "-c", _FLOW, str(sandbox.venv), str(sandbox.project), str(sandbox.wheelhouse)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    [at_start] = answer["at_start"]
+    later = ("oxwizard.checks.security", "oxwizard.checks.risk", "oxwizard.checks.api_impact", "griffe")
+    assert [m for m in later if m in at_start] == []
+    assert answer["summary"].startswith("oxzep7 1.4.2 -> 1.5.0 (minor)")
+    assert answer["risk"] and answer["api"]

@@ -239,9 +239,6 @@ class UpgradeFlow:
             return self._prepare_locked()
 
     def _prepare_locked(self) -> Plan:
-        from oxwizard.checks.risk import assess
-        from oxwizard.checks.security import security_delta
-
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
         started = time.monotonic()
         self._started = started
@@ -255,6 +252,9 @@ class UpgradeFlow:
             )
             plan.api_impact = self._api_impact(plan)
         self.plan = plan
+        from oxwizard.checks.risk import assess  # imported while the dry run ran (_preload_plan_step)
+        from oxwizard.checks.security import security_delta
+
         try:
             self.security = security_delta(
                 plan, self.env, self.config, self.project, offline=self.index.no_index
