@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 OUTPUT_CAP = 2_000_000  # bytes kept of each stream
@@ -141,16 +140,33 @@ def _watched(child: subprocess.Popen[str], stopper: Stopper | None) -> Iterator[
             stopper._release(child)
 
 
-@dataclass(frozen=True)
 class Completed:
-    """What a finished child process left behind."""
+    """What a finished child process left behind. A plain class, not a dataclass: importing
+    dataclasses costs more than starting the plan's dry run early (:mod:`oxwizard.env.dry_run`)."""
 
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-    duration: float
-    timed_out: bool = False
+    __slots__ = ("argv", "returncode", "stdout", "stderr", "duration", "timed_out")
+
+    def __init__(
+        self,
+        argv: tuple[str, ...],
+        returncode: int,
+        stdout: str,
+        stderr: str,
+        duration: float,
+        timed_out: bool = False,
+    ) -> None:
+        self.argv = argv
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+        self.duration = duration
+        self.timed_out = timed_out
+
+    def __repr__(self) -> str:
+        return (
+            f"Completed(argv={self.argv!r}, returncode={self.returncode!r}, stdout={self.stdout!r}, "
+            f"stderr={self.stderr!r}, duration={self.duration!r}, timed_out={self.timed_out!r})"
+        )
 
     @property
     def ok(self) -> bool:

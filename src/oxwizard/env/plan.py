@@ -18,6 +18,7 @@ import contextvars
 import hashlib
 import json
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +35,7 @@ from oxwizard.core import proc
 from oxwizard.core.errors import InstallerError, OxwizardError, ResolutionError
 from oxwizard.core.redact import redact_text, redact_url
 from oxwizard.env.api_report import ApiImpact
+from oxwizard.env.dry_run import EarlyDryRun
 from oxwizard.env.environment import Environment
 from oxwizard.env.impact import Impact, impact_of
 from oxwizard.env.project_files import ProjectFiles
@@ -194,19 +196,30 @@ MAX_RESOLUTION_TRIALS = 4
 
 
 def compute_plan(
-    env: Environment, requirements: list[Requirement], index: IndexOptions, *, suggest: bool = True
+    env: Environment,
+    requirements: list[Requirement],
+    index: IndexOptions,
+    *,
+    suggest: bool = True,
+    early: EarlyDryRun | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Plan:
     """Resolve ``requirements`` against ``env`` with pip's dry run; nothing is changed.
 
     With ``suggest`` (the default), new predicted ``pip check`` problems are followed by a few more
-    dry runs to find which extra targets clear them (:func:`find_resolutions`)."""
+    dry runs to find which extra targets clear them (:func:`find_resolutions`). ``early``: the dry
+    run the command started before reading anything (:mod:`oxwizard.env.dry_run`), used when its
+    command line is this plan's; the plan's command line is remembered there for the next plan.
+    ``meanwhile``: the caller's work done while the dry run runs (importing what it needs after it)."""
     # The dry run is a child of its own: the distributions are read and pip check's verdict now is
     # computed meanwhile, from their metadata (a `pip check` child would cost as much as the dry
     # run itself), by the same rules as the verdict predicted after the changes.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dry-run") as pool:
-        report = pool.submit(contextvars.copy_context().run, _dry_run, env, requirements, index)
+        report = pool.submit(contextvars.copy_context().run, _dry_run, env, requirements, index, early)
         before = predict_conflicts(env, [])
         fingerprint = env.fingerprint()
+        if meanwhile is not None:
+            meanwhile()
         changes = _changes(env, report.result(), index)
     plan = Plan(
         targets=[spec_text(r) for r in requirements],
@@ -238,16 +251,25 @@ def _changes(env: Environment, report: dict[str, object], index: IndexOptions) -
     return changes
 
 
-def _dry_run(env: Environment, requirements: list[Requirement], index: IndexOptions) -> dict[str, object]:
-    """pip's ``--report`` of the dry run for ``requirements`` (installs nothing)."""
+def _dry_run(
+    env: Environment, requirements: list[Requirement], index: IndexOptions, early: EarlyDryRun | None = None
+) -> dict[str, object]:
+    """pip's ``--report`` of the dry run for ``requirements`` (installs nothing); ``early``'s when
+    it ran the same command line."""
     # The report goes to a file, not stdout: pip must not be --quiet, or a conflict's explanation
     # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
     with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
         report_path = Path(tmp) / "report.json"
         argv = dry_run_argv(env, requirements, index, report_path)
-        result = proc.run(argv, env=proc.pip_environment(), timeout=600)
+        taken = early.take(argv, report_path) if early is not None else None
+        if taken is not None:
+            result, report_path = taken
+        else:
+            result = proc.run(argv, env=proc.pip_environment(), timeout=600)
         if not result.ok:
             raise ResolutionError(_resolution_message(result.stderr, result.stdout))
+        if early is not None and taken is None:  # (a command line taken is the one remembered)
+            early.remember(argv, Path(tmp) / "report.json", env.root)
         try:
             report = json.loads(report_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -407,24 +429,17 @@ def predict_conflicts(env: Environment, changes: list[Change]) -> list[str]:
 def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]:
     """(the distribution whose requirement fails, the ``pip check`` line) after ``changes``."""
     versions = {name: d.version for name, d in env.distributions.items()}
-    requires = {name: list(d.requires) for name, d in env.distributions.items()}
+    requires = dict(_installed_requires(env))
     for c in changes:
         if c.to_version is None:
             versions.pop(c.name, None)
             requires.pop(c.name, None)
         else:
             versions[c.name] = c.to_version
-            requires[c.name] = list(c.requires)
+            requires[c.name] = _applying(c.requires, env.markers)
     problems: list[tuple[str, str]] = []
     for name in sorted(versions):
-        for text in requires.get(name, []):
-            try:
-                req = Requirement(text)
-            except InvalidRequirement:
-                continue
-            if req.marker is not None and not _marker_ok(req.marker, env.markers):
-                continue
-            dep = canonicalize_name(req.name)
+        for req, dep in requires.get(name, []):
             have = versions.get(dep)
             if have is None:
                 problems.append(
@@ -435,6 +450,37 @@ def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]
                     (name, f"{name} {versions[name]} has requirement {req}, but you have {req.name} {have}.")
                 )
     return problems
+
+
+# The installed distributions' requirements that apply here, parsed once per reading of them (the
+# verdict now is computed while the dry run runs; the one after, and each trial's, reuse it).
+_PARSED: dict[int, tuple[object, dict[str, list[tuple[Requirement, str]]]]] = {}
+
+
+def _installed_requires(env: Environment) -> dict[str, list[tuple[Requirement, str]]]:
+    """Each installed distribution's applying requirements with the canonical name they ask for."""
+    dists = env.distributions
+    hit = _PARSED.get(id(dists))
+    if hit is not None and hit[0] is dists:
+        return hit[1]
+    parsed = {name: _applying(d.requires, env.markers) for name, d in dists.items()}
+    _PARSED.clear()
+    _PARSED[id(dists)] = (dists, parsed)
+    return parsed
+
+
+def _applying(texts: list[str], markers: dict[str, str]) -> list[tuple[Requirement, str]]:
+    """The requirements among ``texts`` whose markers hold here (unparseable ones left out)."""
+    out: list[tuple[Requirement, str]] = []
+    for text in texts:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if req.marker is not None and not _marker_ok(req.marker, markers):
+            continue
+        out.append((req, canonicalize_name(req.name)))
+    return out
 
 
 def _marker_ok(marker: Marker, markers: dict[str, str]) -> bool:

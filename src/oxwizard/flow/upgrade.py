@@ -239,9 +239,6 @@ class UpgradeFlow:
             return self._prepare_locked()
 
     def _prepare_locked(self) -> Plan:
-        from oxwizard.checks.risk import assess
-        from oxwizard.checks.security import security_delta
-
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
         started = time.monotonic()
         self._started = started
@@ -249,12 +246,15 @@ class UpgradeFlow:
         if plan is None:
             from oxwizard.env.project_files import plan_project_files
 
-            plan = compute_plan(self.env, self.requirements, self.index)
+            plan = compute_plan(self.env, self.requirements, self.index, meanwhile=_preload_plan_step)
             plan.project_files = plan_project_files(
                 self.project, plan.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
             )
             plan.api_impact = self._api_impact(plan)
         self.plan = plan
+        from oxwizard.checks.risk import assess  # imported while the dry run ran (_preload_plan_step)
+        from oxwizard.checks.security import security_delta
+
         try:
             self.security = security_delta(
                 plan, self.env, self.config, self.project, offline=self.index.no_index
@@ -1122,6 +1122,14 @@ def _checks_line(cs: CheckSet) -> str:
 
 def _since(started: float) -> float:
     return time.monotonic() - started
+
+
+def _preload_plan_step() -> None:
+    """What the plan step uses after the dry run, imported while it runs (griffe is most of it)."""
+    import oxwizard.checks.api_impact
+    import oxwizard.checks.risk
+    import oxwizard.checks.security
+    import oxwizard.env.project_files  # noqa: F401
 
 
 def _size(n: int) -> str:

@@ -1,0 +1,154 @@
+"""``oxwizard plan`` starts pip's dry run before it imports the engine: the second plan with the same
+interpreter and options starts the command line the first one remembered, and uses its answer only
+when that command line is still the plan's own (each plan runs in a new interpreter, as a user's)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import DemoFactory
+
+from oxwizard.demo.sandbox import DemoSandbox
+
+ENGINE = ("pydantic", "packaging", "griffe", "tomlkit", "git", "oxwizard.env.environment",
+          "oxwizard.env.plan")  # fmt: skip
+
+# Runs `oxwizard ARGV` in a new interpreter and says, for each pip dry run it started, which modules
+# were imported at that moment and whether the dry run ran to its end.
+_SCRIPT = """
+import contextlib, io, subprocess, sys
+started = []
+real_init = subprocess.Popen.__init__
+def init(self, args, *a, **k):
+    if "--dry-run" in args:
+        started.append((self, sorted(sys.modules)))
+    real_init(self, args, *a, **k)
+subprocess.Popen.__init__ = init
+out = io.StringIO()
+with contextlib.redirect_stdout(out):
+    from oxwizard.cli import main
+    code = main(sys.argv[1:])
+import json
+runs = [{"modules": modules, "returncode": child.returncode} for child, modules in started]
+print(json.dumps({"code": code, "out": out.getvalue(), "dry_runs": runs}))
+"""
+
+
+def plan(demo: DemoSandbox, cache: Path, *argv: str, **environ: str) -> dict[str, object]:
+    where = ["--env", str(demo.venv), "--project", str(demo.project)]
+    sources = ["--find-links", str(demo.wheelhouse), "--no-index"]
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, "plan", *argv, *where, *sources],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OXWIZARD_CACHE_DIR": str(cache), **environ},
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["code"] == 0, answer["out"]
+    assert isinstance(answer, dict)
+    return answer
+
+
+def engine_in(modules: list[str]) -> set[str]:
+    return {m for m in modules if any(m == e or m.startswith(f"{e}.") for e in ENGINE)}
+
+
+def test_a_repeated_plan_starts_pip_before_the_engine_and_only_uses_a_dry_run_that_still_holds(
+    demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    first = plan(demo_template, cache, "oxzep7")
+    [run] = first["dry_runs"]  # type: ignore[misc]
+    assert {"pydantic", "oxwizard.env.environment"} <= engine_in(run["modules"])  # nothing remembered yet
+    assert "oxzep7                        1.4.2 -> 2.0.0" in str(first["out"])
+
+    again = plan(demo_template, cache, "oxzep7")
+    [run] = again["dry_runs"]  # type: ignore[misc]
+    assert engine_in(run["modules"]) == set()  # started before pydantic, packaging, griffe...
+    assert again["out"] == first["out"]  # the same plan, from the early dry run
+
+    # another target with the same options: the remembered command line serves it too
+    other = plan(demo_template, cache, "humbleconf==1.3.0")
+    [run] = other["dry_runs"]  # type: ignore[misc]
+    assert engine_in(run["modules"]) == set()
+    assert "humbleconf                    1.2.0 -> 1.3.0" in str(other["out"])
+
+    # pip's configuration changed since (a constraint): the early dry run is not the plan's (it is
+    # stopped if still running) and the plan's own runs; the plan is the constrained one
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("oxzep7<2\n", encoding="utf-8")
+    constrained = plan(demo_template, cache, "oxzep7", PIP_CONSTRAINT=str(constraints))
+    early, own = constrained["dry_runs"]  # type: ignore[misc]
+    assert engine_in(early["modules"]) == set() and engine_in(own["modules"]) != set()
+    assert own["returncode"] == 0
+    assert "oxzep7                        1.4.2 -> 1.5.0" in str(constrained["out"])
+    assert "-> 2.0.0" not in str(constrained["out"])
+
+    # a command line with credentials in it (a proxy's) is never written, so never started early
+    secret = {"PIP_PROXY": "http://someone:s3cret@127.0.0.1:9"}
+    private = tmp_path / "private-cache"
+    for _ in range(2):
+        answer = plan(demo_template, private, "oxzep7", **secret)
+        [run] = answer["dry_runs"]  # type: ignore[misc]
+        assert "pydantic" in engine_in(run["modules"])
+        assert answer["out"] == first["out"].replace(  # type: ignore[attr-defined]
+            "installer:", "  proxy http://****@127.0.0.1:9 (from PIP_PROXY)\ninstaller:"
+        )
+    assert not [p for p in private.rglob("*") if p.is_file() and "s3cret" in p.read_text(errors="replace")]
+
+
+_FLOW = """
+import subprocess, sys
+from pathlib import Path
+started = []
+real_init = subprocess.Popen.__init__
+def init(self, args, *a, **k):
+    if "--dry-run" in args:
+        started.append(sorted(sys.modules))
+    real_init(self, args, *a, **k)
+subprocess.Popen.__init__ = init
+from oxwizard.env.environment import Environment
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.flow.upgrade import UpgradeFlow
+class Quiet:
+    def on_step(self, event): pass
+    def on_output(self, step, line): pass
+    def on_checks(self, checkset): pass
+    def ask(self, question): return question.default
+    def interrupt(self): pass
+venv, project, house = sys.argv[1:4]
+index = IndexOptions.build(find_links=[house], no_index=True)
+flow = UpgradeFlow(Environment.open(venv), Path(project), parse_specs(["oxzep7==1.5.0"]), index,
+                   listener=Quiet())
+plan = flow.prepare()
+import json
+print(json.dumps({"at_start": started, "summary": plan.summary(), "risk": flow.risk is not None,
+                  "api": plan.api_impact is not None}))
+"""
+
+
+def test_the_flows_plan_step_starts_pip_before_importing_what_it_shows_after(demo: DemoFactory) -> None:
+    """The plan step of an upgrade starts the dry run first; the API-impact reader (griffe), the
+    security and risk checks are imported while it runs, and used after."""
+    sandbox = demo()
+    done = subprocess.run(
+        [sys.executable, "-c", _FLOW, str(sandbox.venv), str(sandbox.project), str(sandbox.wheelhouse)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    [at_start] = answer["at_start"]
+    later = ("oxwizard.checks.security", "oxwizard.checks.risk", "oxwizard.checks.api_impact", "griffe")
+    assert [m for m in later if m in at_start] == []
+    assert answer["summary"].startswith("oxzep7 1.4.2 -> 1.5.0 (minor)")
+    assert answer["risk"] and answer["api"]
