@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from oxwizard.runbook.project_branch import Landed
     from oxwizard.safety.checkpoint import Checkpoint
     from oxwizard.safety.rollback import RollbackResult
+    from oxwizard.safety.stage import CloneStats
 
 StepStatus = Literal["running", "passed", "failed", "warned", "skipped", "stopped"]
 OutcomeStatus = Literal["upgraded", "rolled-back", "kept", "declined", "failed", "nothing-to-do"]
@@ -441,15 +442,26 @@ class UpgradeFlow:
         assert plan is not None and self.runbook is not None
         from oxwizard.checks.compat import pip_check
 
-        # The baseline's pip check starts now, on live, while the checkpoint and the staging clone
-        # are made: under the environment's lock, live and its fresh clone hold the same files.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-pip-check") as early:
+        # The staging clone is made in a thread of its own while the checkpoint is taken and the
+        # baseline checks run on live, and the baseline's pip check starts at once too: under the
+        # environment's lock, live and its clone hold the same files, so the baseline is the same on
+        # either (the clone is waited for before the benchmark, which must have the machine to itself).
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="before-go") as early:
             checked = early.submit(contextvars.copy_context().run, pip_check, self.env)
-            self._take_checkpoint(plan)
-            target = self._make_stage() if self.options.stage else self.env
-            if not self.options.stage:
-                self._step("stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live")
-            self._run_baseline(target, plan, checked)
+            cloning = self._start_stage(early) if self.options.stage else None
+            try:
+                self._take_checkpoint(plan)
+                if not self.options.stage:
+                    self._step(
+                        "stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live"
+                    )
+                baseline = self._run_baseline(
+                    plan, checked, quiet=(lambda: cloning.exception()) if cloning is not None else None
+                )
+            finally:
+                if cloning is not None:
+                    self._end_stage(cloning)
+            self._record_baseline(baseline)
 
         go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
         if go != "go":
@@ -572,47 +584,64 @@ class UpgradeFlow:
         self._step("checkpoint", "passed", f"{ck.id} · {ck.files} files · {_size(ck.size)}", _since(started))
         self._poll()
 
-    def _make_stage(self) -> Environment:
-        """The staging clone where the upgrade is tried first."""
+    def _start_stage(self, pool: ThreadPoolExecutor) -> Future[tuple[Environment, CloneStats, float]]:
+        """Start making the staging clone where the upgrade is tried first, in ``pool``."""
         from oxwizard.safety.stage import CloneStats, create_stage
 
         assert self.plan is not None
         self._step("stage", "running", "cloning the environment for staging")
-        started = time.monotonic()
         # the files of what the plan replaces are copied, the rest of site-packages is linked
         changing = {c.name for c in self.plan.changes if c.name in self.env.distributions}
-        stats = CloneStats()
-        self.stage_env = create_stage(self.env, changing=changing, stats=stats)
+
+        def clone() -> tuple[Environment, CloneStats, float]:
+            started, stats = time.monotonic(), CloneStats()
+            made = create_stage(self.env, changing=changing, stats=stats)
+            return made, stats, _since(started)
+
+        return pool.submit(contextvars.copy_context().run, clone)
+
+    def _end_stage(self, cloning: Future[tuple[Environment, CloneStats, float]]) -> None:
+        """Wait for the staging clone and record it; once made, it is the flow's to remove whatever
+        happens next (so this runs however the work beside it ended)."""
+        made, stats, seconds = cloning.result()
+        self.stage_env = made
         self._poll()
         self._record(
             "stage",
             "Where is the upgrade tried first?",
-            f"staging clone {self.stage_env.root}",
+            f"staging clone {made.root}",
             Evidence(
                 counts={"linked_files": stats.linked, "copied_files": stats.copied},
-                duration=_since(started),
+                duration=seconds,
             ),
         )
-        self._step("stage", "passed", str(self.stage_env.root), _since(started))
-        return self.stage_env
+        self._step("stage", "passed", str(made.root), seconds)
 
-    def _run_baseline(self, target: Environment, plan: Plan, pip_checked: Future[CheckResult]) -> None:
-        """The checks on the current version, on ``target`` (staging, or live with --no-stage);
-        ``pip_checked``: the pip check already under way on live."""
+    def _run_baseline(
+        self, plan: Plan, pip_checked: Future[CheckResult], quiet: Callable[[], object] | None
+    ) -> tuple[CheckSet, float]:
+        """The checks on the current version, on live (the staging clone, being made meanwhile, holds
+        the same files); ``pip_checked``: the pip check already under way on live; ``quiet``: waits
+        for the clone before the benchmark. Recorded by :meth:`_record_baseline`, after the clone."""
         from oxwizard.checks.suite import run_checks
 
-        self._step("baseline", "running", f"baseline checks on {'staging' if self.options.stage else 'live'}")
+        self._step("baseline", "running", "baseline checks on live")
         started = time.monotonic()
-        self.baseline = run_checks(
-            target,
+        baseline = run_checks(
+            self.env,
             self.project,
             self.config,
             "baseline",
             upgraded=[c.name for c in plan.changes],  # the smoke imports the same modules before and after
             on_line=lambda ln: self._output("baseline", ln),
             pip_checked=pip_checked,
+            before_benchmark=quiet,
         )
         self._poll()  # checks killed by a request are not evidence: nothing of them is recorded
+        return baseline, started
+
+    def _record_baseline(self, done: tuple[CheckSet, float]) -> None:
+        self.baseline, started = done
         self.listener.on_checks(self.baseline)
         self._record_checks("baseline", "What does the current version give?", self.baseline, started)
         self._step(
@@ -673,7 +702,7 @@ class UpgradeFlow:
             if journaled:
                 self._safe_rollback("install on live failed")
             raise
-        env.refresh()
+        # apply_plan read the installed distributions again after the installer (to verify them)
         if self.requested == "rollback":
             self._step(step, "stopped", "stopped: rollback requested", _since(started))
             self._record(step, f"Install the plan in {where}?", "stopped: rollback requested")

@@ -25,6 +25,7 @@ present twice is the one Python imports.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -211,24 +212,33 @@ def _copy_tree(
             shared[folder] = link_here
         for d in list(dirs):
             src = os.path.join(folder, d)
-            st = os.lstat(src)
-            if stat.S_ISLNK(st.st_mode):
-                os.symlink(os.readlink(src), os.path.join(out, d))
+            try:
+                st = os.lstat(src)
+                if stat.S_ISLNK(st.st_mode):
+                    os.symlink(os.readlink(src), os.path.join(out, d))
+                    dirs.remove(d)
+                else:
+                    os.mkdir(os.path.join(out, d), mode=st.st_mode & 0o7777)
+            except FileNotFoundError:  # gone since it was listed (see below)
                 dirs.remove(d)
-            else:
-                os.mkdir(os.path.join(out, d), mode=st.st_mode & 0o7777)
         for n in names:
             src = os.path.join(folder, n)
             dst = os.path.join(out, n)
-            if os.path.islink(src):
-                os.symlink(os.readlink(src), dst)
-            elif link_here and sharing is not None and src not in sharing.singles and _link(src, dst):
-                if stats is not None:
-                    stats.linked += 1
-            else:
-                _copy_file(Path(src), Path(dst))
-                if stats is not None:
-                    stats.copied += 1
+            try:
+                if os.path.islink(src):
+                    os.symlink(os.readlink(src), dst)
+                elif link_here and sharing is not None and src not in sharing.singles and _link(src, dst):
+                    if stats is not None:
+                        stats.linked += 1
+                else:
+                    _copy_file(Path(src), Path(dst))
+                    if stats is not None:
+                        stats.copied += 1
+            except FileNotFoundError:
+                # gone since it was listed: the flow clones live while the baseline checks run on it,
+                # and Python writes bytecode to a temporary file it renames into place
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(dst)
 
 
 def _link(src: str, dst: str) -> bool:
