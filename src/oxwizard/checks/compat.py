@@ -73,7 +73,7 @@ def pip_check(
     started = time.monotonic()
     agreed = baseline is not None and set(baseline.details.get("checked_by", [])) == {"pip check", "metadata"}
     if agreed and not _CHECKERS & {canonicalize_name(n) for n in changed}:
-        return _pip_check_result(metadata_check(env), started, method="metadata")
+        return pip_check_metadata(env)
     try:
         problems = env.pip_check()
     except OxwizardError as exc:
@@ -82,6 +82,12 @@ def pip_check(
         )
     agrees = sorted(metadata_check(env)) == sorted(problems)
     return _pip_check_result(problems, started, method="pip check", also="metadata" if agrees else None)
+
+
+def pip_check_metadata(env: Environment) -> CheckResult:
+    """pip check's verdict read from the metadata alone (``checked_by: ["metadata"]``)."""
+    started = time.monotonic()
+    return _pip_check_result(metadata_check(env), started, method="metadata")
 
 
 def metadata_check(env: Environment) -> list[str]:

@@ -164,6 +164,9 @@ class UpgradeFlow:
         self.baseline: CheckSet | None = None
         self.stage_env: Environment | None = None
         self._stage_removal: threading.Thread | None = None
+        # the baseline's pip check child, run on live beside the install in staging
+        self._background: ThreadPoolExecutor | None = None
+        self._pip_confirm: Future[CheckResult] | None = None
         self.live_touched = False
         self.rolled_back = False
         self.pins: Landed | None = None  # where the project's file edits landed (the pins step)
@@ -440,14 +443,17 @@ class UpgradeFlow:
     def _run_locked(self) -> FlowOutcome:
         plan = self.plan
         assert plan is not None and self.runbook is not None
-        from oxwizard.checks.compat import pip_check
+        from oxwizard.checks.compat import pip_check, pip_check_metadata
 
         # The staging clone is made in a thread of its own while the checkpoint is taken and the
-        # baseline checks run on live, and the baseline's pip check starts at once too: under the
-        # environment's lock, live and its clone hold the same files, so the baseline is the same on
-        # either (the clone is waited for before the benchmark, which must have the machine to itself).
+        # baseline checks run on live: under the environment's lock, live and its clone hold the same
+        # files, so the baseline is the same on either (the clone is waited for before the benchmark,
+        # which must have the machine to itself). With staging, the baseline's pip check is read from
+        # the metadata at first and its child runs afterwards, beside the install in staging (it would
+        # only slow the clone down here); without, the child starts at once, as live changes next.
+        run = contextvars.copy_context().run
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="before-go") as early:
-            checked = early.submit(contextvars.copy_context().run, pip_check, self.env)
+            checked = early.submit(run, pip_check_metadata if self.options.stage else pip_check, self.env)
             cloning = self._start_stage(early) if self.options.stage else None
             try:
                 self._take_checkpoint(plan)
@@ -462,6 +468,9 @@ class UpgradeFlow:
                 if cloning is not None:
                     self._end_stage(cloning)
             self._record_baseline(baseline)
+        if self.options.stage:
+            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-pip-check")
+            self._pip_confirm = self._background.submit(contextvars.copy_context().run, pip_check, self.env)
 
         go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
         if go != "go":
@@ -727,6 +736,7 @@ class UpgradeFlow:
         from oxwizard.checks.suite import run_checks
 
         phase: Literal["staging", "live"] = "live" if live else "staging"
+        confirmed = self._confirm_baseline_pip_check()
         while True:
             self._step(step, "running", f"checks on {phase}")
             started = time.monotonic()
@@ -741,7 +751,8 @@ class UpgradeFlow:
             )
             self._poll()
             self.listener.on_checks(cs)
-            self._record_checks(step, f"Do the checks pass on {phase}?", cs, started)
+            self._record_checks(step, f"Do the checks pass on {phase}?", cs, started, confirmed)
+            confirmed = []
             if cs.ok:
                 self._step(step, "warned" if cs.new_warnings else "passed", _checks_line(cs), _since(started))
                 break
@@ -922,7 +933,25 @@ class UpgradeFlow:
                 extra=extra,
             )
 
-    def _record_checks(self, step: str, question: str, cs: CheckSet, started: float) -> None:
+    def _confirm_baseline_pip_check(self) -> list[Path]:
+        """The baseline's ``pip check`` child, run on live beside the install in staging, takes the
+        place of the verdict the baseline was recorded with (read from the metadata), so that the
+        later phases know whether the two agree; the baseline's evidence file is written again and
+        committed with the next decision (the paths returned)."""
+        from oxwizard.checks.result import save_checkset
+
+        pending, self._pip_confirm = self._pip_confirm, None
+        if pending is None or self.baseline is None or self.runbook is None:
+            return []
+        real = pending.result()
+        self.baseline.results = [real if r.name == real.name else r for r in self.baseline.results]
+        path = self.repo_path / "evidence" / self.runbook.id / "baseline.json"
+        save_checkset(path, self.baseline)
+        return [path]
+
+    def _record_checks(
+        self, step: str, question: str, cs: CheckSet, started: float, also: list[Path] | None = None
+    ) -> None:
         from oxwizard.checks.result import save_checkset
 
         assert self.runbook is not None
@@ -933,7 +962,11 @@ class UpgradeFlow:
         counts = {f"{r.name}.{k}": v for r in cs.results for k, v in r.numbers.items()}
         counts["failed_checks"] = len(cs.failed)
         self._record(
-            step, question, _checks_line(cs), Evidence(counts=counts, duration=_since(started)), extra=[path]
+            step,
+            question,
+            _checks_line(cs),
+            Evidence(counts=counts, duration=_since(started)),
+            extra=[path, *(also or [])],
         )
 
     def _finish(self, outcome: FlowOutcome) -> FlowOutcome:
@@ -959,6 +992,9 @@ class UpgradeFlow:
                 self._output("rollback", f"rollback failed: {exc}")
 
     def _cleanup_stage(self) -> None:
+        if self._background is not None:  # the baseline's pip check, when the flow ended before it
+            self._background.shutdown(wait=True)
+            self._background = None
         self._drop_stage()
         if self._stage_removal is not None:
             self._stage_removal.join()
