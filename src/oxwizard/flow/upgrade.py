@@ -736,7 +736,7 @@ class UpgradeFlow:
         from oxwizard.checks.suite import run_checks
 
         phase: Literal["staging", "live"] = "live" if live else "staging"
-        confirmed = self._confirm_baseline_pip_check()
+        pending, self._pip_confirm = self._pip_confirm, None  # the baseline's pip check, still running
         while True:
             self._step(step, "running", f"checks on {phase}")
             started = time.monotonic()
@@ -748,11 +748,12 @@ class UpgradeFlow:
                 upgraded=upgraded,
                 baseline=self.baseline,
                 on_line=lambda ln: self._output(step, ln),
+                pip_checked=self._pip_check_after(pending, env, upgraded),
             )
             self._poll()
+            confirmed, pending = self._confirm_baseline_pip_check(pending), None
             self.listener.on_checks(cs)
             self._record_checks(step, f"Do the checks pass on {phase}?", cs, started, confirmed)
-            confirmed = []
             if cs.ok:
                 self._step(step, "warned" if cs.new_warnings else "passed", _checks_line(cs), _since(started))
                 break
@@ -933,14 +934,27 @@ class UpgradeFlow:
                 extra=extra,
             )
 
-    def _confirm_baseline_pip_check(self) -> list[Path]:
-        """The baseline's ``pip check`` child, run on live beside the install in staging, takes the
-        place of the verdict the baseline was recorded with (read from the metadata), so that the
-        later phases know whether the two agree; the baseline's evidence file is written again and
-        committed with the next decision (the paths returned)."""
+    def _pip_check_after(
+        self, pending: Future[CheckResult] | None, env: Environment, upgraded: list[str]
+    ) -> Future[CheckResult] | None:
+        """The staging phase's pip check, judged against the baseline's (``pending``, the child run
+        on live beside the install in staging): queued behind it, while the tests start."""
+        from oxwizard.checks.compat import pip_check
+
+        if pending is None or self._background is None:
+            return None
+        return self._background.submit(
+            contextvars.copy_context().run,
+            lambda: pip_check(env, baseline=pending.result(), changed=upgraded),
+        )
+
+    def _confirm_baseline_pip_check(self, pending: Future[CheckResult] | None) -> list[Path]:
+        """The baseline's ``pip check`` child (``pending``, ended) takes the place of the verdict the
+        baseline was recorded with (read from the metadata), so that the later phases know whether
+        the two agree; the baseline's evidence file is written again and committed with the next
+        decision (the paths returned)."""
         from oxwizard.checks.result import save_checkset
 
-        pending, self._pip_confirm = self._pip_confirm, None
         if pending is None or self.baseline is None or self.runbook is None:
             return []
         real = pending.result()
