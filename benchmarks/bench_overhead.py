@@ -141,9 +141,11 @@ def main() -> int:
         for phase in ("baseline", "checks-staging", "checks-live"):
             path = project / ".oxwizard" / "evidence" / runbook["id"] / f"{phase}.json"
             results = json.loads(path.read_text(encoding="utf-8"))["checkset"]["results"]
+            by = next((r["details"].get("checked_by") for r in results if r["name"] == "pip-check"), None)
             print(
                 f"    {phase:<14} "
                 + ", ".join(f"{r['name']} {r['duration']:.2f}" for r in results if r["duration"])
+                + f"  (pip-check by {' + '.join(by or ['?'])})"
             )
         counts = runbook["decisions"][-1]["evidence"]["counts"]
         print("  " + ", ".join(f"{k.removeprefix('seconds.')} {v:.2f} s" for k, v in counts.items()))

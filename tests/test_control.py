@@ -234,3 +234,27 @@ def test_resume_and_rollback_headless_are_recorded_in_the_runbook(demo: Callable
     closed = load_runbook(sandbox.project / ".oxwizard" / "runbooks" / f"{first}.json").decisions[-1]
     assert closed.step == "outcome" and closed.answer.startswith("re-planned: continued as ")
     assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.5.0"
+
+
+def test_the_baseline_runs_on_live_while_the_staging_clone_is_made(live_demo: DemoSandbox) -> None:
+    before = env_state(live_demo.venv)
+    listener = ScriptedListener(Trigger("ask:go"))  # rolled back at the go question: nothing changes
+    flow = _flow(live_demo, listener)
+    outcome = flow.run()
+    assert outcome.status == "rolled-back", outcome
+    seen = [(e.step, e.status) for e in listener.events]
+    # the wizard shows the baseline checks under way on live before the clone is done, and the runbook
+    # still tells them in order: checkpoint, stage (the clone's own time), baseline
+    assert seen.index(("baseline", "running")) < seen.index(("stage", "passed")), seen
+    assert [e.message for e in listener.events if e.step == "baseline"][0] == "baseline checks on live"
+    assert flow.runbook is not None
+    steps = [d.step for d in flow.runbook.decisions]
+    assert steps[steps.index("checkpoint") : steps.index("checkpoint") + 3] == [
+        "checkpoint",
+        "stage",
+        "baseline",
+    ]
+    stage = flow.runbook.last("stage")
+    assert stage is not None and stage.evidence is not None and stage.evidence.counts["linked_files"] > 0
+    assert env_state(live_demo.venv) == before, "the baseline on live changed live"
+    assert not (live_demo.project / ".venv-stage").exists(), "the staging copy was left behind"

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from oxwizard.checks.result import load_checkset
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
 from oxwizard.runbook.model import load_runbook
@@ -53,6 +54,22 @@ def test_upgrade_to_150_succeeds_and_records_every_step(recorded_15: tuple[DemoS
     assert (runbook_path.parent.parent / "checkpoints" / f"{runbook.checkpoint_id}.json").is_file()
     # where the time went: the staging clone linked what the upgrade leaves alone, and the outcome
     # says what oxwizard itself added around the installer and the tests
+    # pip check: a real one on live at baseline (run beside the install in staging, its evidence
+    # committed again with the staging checks), which agreed with the metadata, so the later phases
+    # read the verdict from the metadata
+    evidence = runbook_path.parent.parent / "evidence" / runbook.id
+    checked_by = {
+        phase: load_checkset(evidence / f"{phase}.json").get("pip-check").details["checked_by"]  # type: ignore[union-attr]
+        for phase in ("baseline", "checks-staging", "checks-live")
+    }
+    assert checked_by == {
+        "baseline": ["pip check", "metadata"], "checks-staging": ["metadata"], "checks-live": ["metadata"]
+    }  # fmt: skip
+    baseline_commits = subprocess.run(
+        ["git", "log", "--format=%s", "--", f"evidence/{runbook.id}/baseline.json"],
+        capture_output=True, text=True, check=True, cwd=runbook_path.parent.parent,
+    ).stdout.split("\n")  # fmt: skip
+    assert [m.split(":")[0] for m in baseline_commits if m] == ["checks-staging", "baseline"]
     stage = runbook.last("stage").evidence  # type: ignore[union-attr]
     assert stage is not None and stage.counts["linked_files"] > 0 < stage.counts["copied_files"]
     spent = runbook.decisions[-1].evidence.counts  # type: ignore[union-attr]

@@ -27,6 +27,7 @@ def run_checks(
     baseline: CheckSet | None = None,
     on_line: Callable[[str], None] | None = None,
     pip_checked: Future[CheckResult] | None = None,
+    before_benchmark: Callable[[], object] | None = None,
 ) -> CheckSet:
     """Every configured check for ``phase``; a failing or crashing command is a result, not an error.
 
@@ -34,13 +35,21 @@ def run_checks(
     (in the caller's context, so the flow's stopper still reaches their children) beside the tests,
     and both are done before the benchmark starts, which must have the machine to itself.
     ``pip_checked``: a pip check of the same distributions already under way (the flow starts the
-    baseline's on live while it makes the staging clone), used instead of a new one."""
+    baseline's on live while it makes the staging clone), used instead of a new one. After a
+    baseline whose ``pip check`` agreed with the metadata, pip check's verdict is read in-process
+    (:func:`~oxwizard.checks.compat.pip_check`). ``before_benchmark``: called before the benchmark
+    starts (the flow waits there for the staging clone it makes meanwhile)."""
     say = on_line or (lambda line: None)
     results: list[CheckResult] = []
     marks = mark_logs(project, config) if phase == "baseline" else []
     say(f"── pip check and import smoke ({phase}), beside the tests")
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="checks") as pool:
-        checked = pip_checked or pool.submit(contextvars.copy_context().run, pip_check, env)
+        checked = pip_checked or pool.submit(
+            contextvars.copy_context().run,
+            lambda: pip_check(
+                env, baseline=baseline.get("pip-check") if baseline else None, changed=upgraded or []
+            ),
+        )
         smoked = pool.submit(
             contextvars.copy_context().run,
             lambda: import_smoke(
@@ -65,6 +74,8 @@ def run_checks(
         if phase != "baseline":
             results.append(requires_python(env))
         results += [tests, warnings]
+    if before_benchmark is not None:
+        before_benchmark()
     say("── benchmark")
     results.append(
         run_benchmark(

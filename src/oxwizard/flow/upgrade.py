@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from oxwizard.runbook.project_branch import Landed
     from oxwizard.safety.checkpoint import Checkpoint
     from oxwizard.safety.rollback import RollbackResult
+    from oxwizard.safety.stage import CloneStats
 
 StepStatus = Literal["running", "passed", "failed", "warned", "skipped", "stopped"]
 OutcomeStatus = Literal["upgraded", "rolled-back", "kept", "declined", "failed", "nothing-to-do"]
@@ -163,6 +164,9 @@ class UpgradeFlow:
         self.baseline: CheckSet | None = None
         self.stage_env: Environment | None = None
         self._stage_removal: threading.Thread | None = None
+        # the baseline's pip check child, run on live beside the install in staging
+        self._background: ThreadPoolExecutor | None = None
+        self._pip_confirm: Future[CheckResult] | None = None
         self.live_touched = False
         self.rolled_back = False
         self.pins: Landed | None = None  # where the project's file edits landed (the pins step)
@@ -439,17 +443,34 @@ class UpgradeFlow:
     def _run_locked(self) -> FlowOutcome:
         plan = self.plan
         assert plan is not None and self.runbook is not None
-        from oxwizard.checks.compat import pip_check
+        from oxwizard.checks.compat import pip_check, pip_check_metadata
 
-        # The baseline's pip check starts now, on live, while the checkpoint and the staging clone
-        # are made: under the environment's lock, live and its fresh clone hold the same files.
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-pip-check") as early:
-            checked = early.submit(contextvars.copy_context().run, pip_check, self.env)
-            self._take_checkpoint(plan)
-            target = self._make_stage() if self.options.stage else self.env
-            if not self.options.stage:
-                self._step("stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live")
-            self._run_baseline(target, plan, checked)
+        # The staging clone is made in a thread of its own while the checkpoint is taken and the
+        # baseline checks run on live: under the environment's lock, live and its clone hold the same
+        # files, so the baseline is the same on either (the clone is waited for before the benchmark,
+        # which must have the machine to itself). With staging, the baseline's pip check is read from
+        # the metadata at first and its child runs afterwards, beside the install in staging (it would
+        # only slow the clone down here); without, the child starts at once, as live changes next.
+        run = contextvars.copy_context().run
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="before-go") as early:
+            checked = early.submit(run, pip_check_metadata if self.options.stage else pip_check, self.env)
+            cloning = self._start_stage(early) if self.options.stage else None
+            try:
+                self._take_checkpoint(plan)
+                if not self.options.stage:
+                    self._step(
+                        "stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live"
+                    )
+                baseline = self._run_baseline(
+                    plan, checked, quiet=(lambda: cloning.exception()) if cloning is not None else None
+                )
+            finally:
+                if cloning is not None:
+                    self._end_stage(cloning)
+            self._record_baseline(baseline)
+        if self.options.stage:
+            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-pip-check")
+            self._pip_confirm = self._background.submit(contextvars.copy_context().run, pip_check, self.env)
 
         go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
         if go != "go":
@@ -572,47 +593,64 @@ class UpgradeFlow:
         self._step("checkpoint", "passed", f"{ck.id} · {ck.files} files · {_size(ck.size)}", _since(started))
         self._poll()
 
-    def _make_stage(self) -> Environment:
-        """The staging clone where the upgrade is tried first."""
+    def _start_stage(self, pool: ThreadPoolExecutor) -> Future[tuple[Environment, CloneStats, float]]:
+        """Start making the staging clone where the upgrade is tried first, in ``pool``."""
         from oxwizard.safety.stage import CloneStats, create_stage
 
         assert self.plan is not None
         self._step("stage", "running", "cloning the environment for staging")
-        started = time.monotonic()
         # the files of what the plan replaces are copied, the rest of site-packages is linked
         changing = {c.name for c in self.plan.changes if c.name in self.env.distributions}
-        stats = CloneStats()
-        self.stage_env = create_stage(self.env, changing=changing, stats=stats)
+
+        def clone() -> tuple[Environment, CloneStats, float]:
+            started, stats = time.monotonic(), CloneStats()
+            made = create_stage(self.env, changing=changing, stats=stats)
+            return made, stats, _since(started)
+
+        return pool.submit(contextvars.copy_context().run, clone)
+
+    def _end_stage(self, cloning: Future[tuple[Environment, CloneStats, float]]) -> None:
+        """Wait for the staging clone and record it; once made, it is the flow's to remove whatever
+        happens next (so this runs however the work beside it ended)."""
+        made, stats, seconds = cloning.result()
+        self.stage_env = made
         self._poll()
         self._record(
             "stage",
             "Where is the upgrade tried first?",
-            f"staging clone {self.stage_env.root}",
+            f"staging clone {made.root}",
             Evidence(
                 counts={"linked_files": stats.linked, "copied_files": stats.copied},
-                duration=_since(started),
+                duration=seconds,
             ),
         )
-        self._step("stage", "passed", str(self.stage_env.root), _since(started))
-        return self.stage_env
+        self._step("stage", "passed", str(made.root), seconds)
 
-    def _run_baseline(self, target: Environment, plan: Plan, pip_checked: Future[CheckResult]) -> None:
-        """The checks on the current version, on ``target`` (staging, or live with --no-stage);
-        ``pip_checked``: the pip check already under way on live."""
+    def _run_baseline(
+        self, plan: Plan, pip_checked: Future[CheckResult], quiet: Callable[[], object] | None
+    ) -> tuple[CheckSet, float]:
+        """The checks on the current version, on live (the staging clone, being made meanwhile, holds
+        the same files); ``pip_checked``: the pip check already under way on live; ``quiet``: waits
+        for the clone before the benchmark. Recorded by :meth:`_record_baseline`, after the clone."""
         from oxwizard.checks.suite import run_checks
 
-        self._step("baseline", "running", f"baseline checks on {'staging' if self.options.stage else 'live'}")
+        self._step("baseline", "running", "baseline checks on live")
         started = time.monotonic()
-        self.baseline = run_checks(
-            target,
+        baseline = run_checks(
+            self.env,
             self.project,
             self.config,
             "baseline",
             upgraded=[c.name for c in plan.changes],  # the smoke imports the same modules before and after
             on_line=lambda ln: self._output("baseline", ln),
             pip_checked=pip_checked,
+            before_benchmark=quiet,
         )
         self._poll()  # checks killed by a request are not evidence: nothing of them is recorded
+        return baseline, started
+
+    def _record_baseline(self, done: tuple[CheckSet, float]) -> None:
+        self.baseline, started = done
         self.listener.on_checks(self.baseline)
         self._record_checks("baseline", "What does the current version give?", self.baseline, started)
         self._step(
@@ -673,7 +711,7 @@ class UpgradeFlow:
             if journaled:
                 self._safe_rollback("install on live failed")
             raise
-        env.refresh()
+        # apply_plan read the installed distributions again after the installer (to verify them)
         if self.requested == "rollback":
             self._step(step, "stopped", "stopped: rollback requested", _since(started))
             self._record(step, f"Install the plan in {where}?", "stopped: rollback requested")
@@ -698,6 +736,7 @@ class UpgradeFlow:
         from oxwizard.checks.suite import run_checks
 
         phase: Literal["staging", "live"] = "live" if live else "staging"
+        pending, self._pip_confirm = self._pip_confirm, None  # the baseline's pip check, still running
         while True:
             self._step(step, "running", f"checks on {phase}")
             started = time.monotonic()
@@ -709,10 +748,12 @@ class UpgradeFlow:
                 upgraded=upgraded,
                 baseline=self.baseline,
                 on_line=lambda ln: self._output(step, ln),
+                pip_checked=self._pip_check_after(pending, env, upgraded),
             )
             self._poll()
+            confirmed, pending = self._confirm_baseline_pip_check(pending), None
             self.listener.on_checks(cs)
-            self._record_checks(step, f"Do the checks pass on {phase}?", cs, started)
+            self._record_checks(step, f"Do the checks pass on {phase}?", cs, started, confirmed)
             if cs.ok:
                 self._step(step, "warned" if cs.new_warnings else "passed", _checks_line(cs), _since(started))
                 break
@@ -893,7 +934,38 @@ class UpgradeFlow:
                 extra=extra,
             )
 
-    def _record_checks(self, step: str, question: str, cs: CheckSet, started: float) -> None:
+    def _pip_check_after(
+        self, pending: Future[CheckResult] | None, env: Environment, upgraded: list[str]
+    ) -> Future[CheckResult] | None:
+        """The staging phase's pip check, judged against the baseline's (``pending``, the child run
+        on live beside the install in staging): queued behind it, while the tests start."""
+        from oxwizard.checks.compat import pip_check
+
+        if pending is None or self._background is None:
+            return None
+        return self._background.submit(
+            contextvars.copy_context().run,
+            lambda: pip_check(env, baseline=pending.result(), changed=upgraded),
+        )
+
+    def _confirm_baseline_pip_check(self, pending: Future[CheckResult] | None) -> list[Path]:
+        """The baseline's ``pip check`` child (``pending``, ended) takes the place of the verdict the
+        baseline was recorded with (read from the metadata), so that the later phases know whether
+        the two agree; the baseline's evidence file is written again and committed with the next
+        decision (the paths returned)."""
+        from oxwizard.checks.result import save_checkset
+
+        if pending is None or self.baseline is None or self.runbook is None:
+            return []
+        real = pending.result()
+        self.baseline.results = [real if r.name == real.name else r for r in self.baseline.results]
+        path = self.repo_path / "evidence" / self.runbook.id / "baseline.json"
+        save_checkset(path, self.baseline)
+        return [path]
+
+    def _record_checks(
+        self, step: str, question: str, cs: CheckSet, started: float, also: list[Path] | None = None
+    ) -> None:
         from oxwizard.checks.result import save_checkset
 
         assert self.runbook is not None
@@ -904,7 +976,11 @@ class UpgradeFlow:
         counts = {f"{r.name}.{k}": v for r in cs.results for k, v in r.numbers.items()}
         counts["failed_checks"] = len(cs.failed)
         self._record(
-            step, question, _checks_line(cs), Evidence(counts=counts, duration=_since(started)), extra=[path]
+            step,
+            question,
+            _checks_line(cs),
+            Evidence(counts=counts, duration=_since(started)),
+            extra=[path, *(also or [])],
         )
 
     def _finish(self, outcome: FlowOutcome) -> FlowOutcome:
@@ -930,6 +1006,9 @@ class UpgradeFlow:
                 self._output("rollback", f"rollback failed: {exc}")
 
     def _cleanup_stage(self) -> None:
+        if self._background is not None:  # the baseline's pip check, when the flow ended before it
+            self._background.shutdown(wait=True)
+            self._background = None
         self._drop_stage()
         if self._stage_removal is not None:
             self._stage_removal.join()

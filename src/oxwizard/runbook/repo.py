@@ -134,18 +134,22 @@ class RunbookRepo:
             candidate = f"{wanted}-{n}"
         return candidate
 
-    def save(self, runbook: Runbook, message: str, extra: list[Path] | None = None) -> str:
-        """Write ``runbook`` and commit it (plus ``extra`` files inside the repo) as one commit."""
+    def save(
+        self, runbook: Runbook, message: str, extra: list[Path] | None = None, *, maintain: bool = True
+    ) -> str:
+        """Write ``runbook`` and commit it (plus ``extra`` files inside the repo) as one commit.
+        ``maintain``: let git's automatic maintenance (``gc --auto``) look at the repository after."""
         with self.locked():
             path = self.runbook_path(runbook.id)
             dump_runbook(runbook, path)
             files = [path, *(extra or [])]
-            return self._commit([str(p.relative_to(self.path)) for p in files], message)
+            return self._commit([str(p.relative_to(self.path)) for p in files], message, maintain=maintain)
 
     def decide(self, runbook: Runbook, decision: Decision, extra: list[Path] | None = None) -> str:
-        """Record one decision: append it and commit, in one step."""
+        """Record one decision: append it and commit, in one step. git's automatic maintenance is
+        left to the outcome's commit (once a run, not a dozen times: a git child each)."""
         runbook.record(decision)
-        return self.save(runbook, decision.commit_message(), extra)
+        return self.save(runbook, decision.commit_message(), extra, maintain=decision.step == "outcome")
 
     def commit(self, files: list[Path], message: str) -> str:
         """Commit ``files`` (inside the repo) as one commit, e.g. a replay's report."""
@@ -176,10 +180,10 @@ class RunbookRepo:
             return str(self.repo.git.execute(["git", *GIT_SAFETY, *args]))
         except self._git_module.GitCommandError as exc:
             raise RunbookError(
-                f"{self.path}: git {args[0]} failed: {redact_text(str(exc.stderr).strip())}"
+                f"{self.path}: git {_verb(args)} failed: {redact_text(str(exc.stderr).strip())}"
             ) from None
 
-    def _commit(self, files: list[str], message: str) -> str:
+    def _commit(self, files: list[str], message: str, *, maintain: bool = True) -> str:
         with self.locked():
             git_dir = self.path / ".git"
             for marker in ("MERGE_HEAD", "REBASE_HEAD", "CHERRY_PICK_HEAD", "rebase-merge"):
@@ -196,9 +200,11 @@ class RunbookRepo:
                 # exactly what is there in a commit of its own, so nothing is lost and no later run
                 # is refused because of it.
                 self._commit_as_is(
-                    left, f"recovered: {len(left)} file(s) left uncommitted: {', '.join(left[:3])}"
+                    left,
+                    f"recovered: {len(left)} file(s) left uncommitted: {', '.join(left[:3])}",
+                    maintain=False,
                 )
-            return self._commit_as_is(files, message)
+            return self._commit_as_is(files, message, maintain=maintain)
 
     def _set_aside_stale_git_lock(self) -> None:
         """git's own ``index.lock`` left by a killed git: renamed aside (never deleted) when old.
@@ -208,7 +214,7 @@ class RunbookRepo:
             if time.time() - index_lock.stat().st_mtime > STALE_GIT_LOCK:
                 index_lock.rename(index_lock.with_name(f"index.lock.stale-{int(time.time())}"))
 
-    def _commit_as_is(self, files: list[str], message: str) -> str:
+    def _commit_as_is(self, files: list[str], message: str, *, maintain: bool = True) -> str:
         name, email = self._author()
         env = {
             "GIT_AUTHOR_NAME": name,
@@ -218,7 +224,8 @@ class RunbookRepo:
         }
         with self.repo.git.custom_environment(**env):
             self._git("add", "-A", "--", *files)
-            said = self._git("commit", "--no-verify", "-m", redact_text(message), "--", *files)
+            quiet = () if maintain else ("-c", "maintenance.auto=false", "-c", "gc.auto=0")
+            said = self._git(*quiet, "commit", "--no-verify", "-m", redact_text(message), "--", *files)
         # "[main abc1234] message" or "[main (root-commit) abc1234] message": no rev-parse needed
         head = said.partition("]")[0].split()
         return head[-1] if len(head) >= 2 else self._git("rev-parse", "--short", "HEAD").strip()
@@ -264,6 +271,11 @@ class RunbookRepo:
             return str(self.repo.git.execute(["git", *GIT_SAFETY, "config", "--get", key])).strip()
         except self._git_module.GitCommandError:  # unset (exit 1) or unreadable config
             return ""
+
+
+def _verb(args: tuple[str, ...]) -> str:
+    """The git command in ``args`` (after any ``-c name=value``)."""
+    return next((a for a in args if not a.startswith("-") and "=" not in a), args[0])
 
 
 def _exclude_from_project(path: Path) -> None:
