@@ -147,9 +147,11 @@ def test_when_the_combined_trial_fails_each_dependent_is_tried_alone(
     runs: list[list[str]] = []
     real = plan_module._dry_run  # every dry run of the installer goes through it
 
-    def counted(env: Environment, requirements: list[Requirement], index: IndexOptions) -> dict[str, object]:
+    def counted(
+        env: Environment, requirements: list[Requirement], index: IndexOptions, *rest: object
+    ) -> dict[str, object]:
         runs.append([str(r) for r in requirements])
-        return real(env, requirements, index)
+        return real(env, requirements, index, *rest)  # type: ignore[arg-type]
 
     monkeypatch.setattr(plan_module, "_dry_run", counted)
     index = IndexOptions.build(find_links=[str(house)], no_index=True)
