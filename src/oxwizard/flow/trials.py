@@ -47,6 +47,7 @@ class TrialResult:
     evidence: tuple[str, ...] = ()  # each failed check: "tests: 3 newly failing: ..."
     plan: Plan | None = None
     duration: float = 0.0
+    new_warnings: tuple[str, ...] = ()  # warnings new since the baseline (a passing trial may have some)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Culprits:
     culprits: list[tuple[tuple[str, ...], TrialResult | None, int]] = field(default_factory=list)
     passing: tuple[str, ...] = ()  # pins of the largest passing set
     passing_plan: Plan | None = None
+    passing_warnings: tuple[str, ...] = ()  # the largest passing set's new warnings: acknowledged first
     trials: list[TrialResult] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -196,7 +198,9 @@ class StagingTrials:
             remove_stage(clone.root)
         evidence = tuple(f"{r.name}: {r.summary}" for r in cs.failed)
         summary = "passed" if cs.ok else "FAILED " + ", ".join(r.name for r in cs.failed)
-        return self._keep(names, TrialResult(number, pins, cs.ok, summary, evidence, plan, _since(started)))
+        warned = tuple(cs.new_warnings)
+        result = TrialResult(number, pins, cs.ok, summary, evidence, plan, _since(started), warned)
+        return self._keep(names, result)
 
     def _keep(self, names: frozenset[str], result: TrialResult) -> TrialResult:
         with self._lock:
@@ -230,6 +234,7 @@ def find_culprits(
     if found.passing:
         passing = trials.results[_names(found.passing)]
         out.passing, out.passing_plan = passing.pins, passing.plan
+        out.passing_warnings = passing.new_warnings
     return out
 
 

@@ -533,6 +533,7 @@ class UpgradeFlow:
             raise _Stop(
                 FlowOutcome("declined", "the targets that pass were not promoted: live is untouched", 0)
             )
+        self._ack_warnings(list(found.passing_warnings))  # as after a staging gate that passed
         passing.project_files = plan_project_files(
             self.project, passing.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
         )
@@ -739,10 +740,16 @@ class UpgradeFlow:
             if live:
                 raise _Stop(FlowOutcome("kept", f"checks failed on live ({reason}); kept by decision", 1))
             raise _Stop(FlowOutcome("failed", f"checks failed in staging ({reason}): live is untouched", 1))
-        if cs.new_warnings and not live:
-            answer = self._ask("ack-warnings", detail="\n".join(cs.new_warnings), count=len(cs.new_warnings))
-            if answer != "acknowledge":
-                raise _Stop(FlowOutcome("declined", "stopped on new warnings: live is untouched", 1))
+        if not live:
+            self._ack_warnings(cs.new_warnings)
+
+    def _ack_warnings(self, new_warnings: list[str]) -> None:
+        """New warnings in staging are acknowledged before live is touched (asked, --yes, replay)."""
+        if not new_warnings:
+            return
+        answer = self._ask("ack-warnings", detail="\n".join(new_warnings), count=len(new_warnings))
+        if answer != "acknowledge":
+            raise _Stop(FlowOutcome("declined", "stopped on new warnings: live is untouched", 1))
 
     def _monitor(self, upgraded: list[str]) -> tuple[bool, str]:
         """The monitoring rounds on live: (healthy, which round failed which check)."""
