@@ -92,7 +92,7 @@ def upgraded_all(
     text, count = re.subn(r"(?m)^benchmark-command = .*\n", "", pyproject.read_text("utf-8"))
     assert count == 1
     pyproject.write_text(text, "utf-8")
-    done = _oxwizard("upgrade", "--outdated", "--yes", "--parallel", "1", *_sources(sandbox))
+    done = _oxwizard("upgrade", "--outdated", "--yes", "--parallel", "1", "--verbose", *_sources(sandbox))
     runbooks = sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))
     assert len(runbooks) == 1, done.stdout + done.stderr
     return sandbox, done, load_runbook(runbooks[0]), _versions(sandbox)
@@ -126,6 +126,10 @@ def test_everything_else_is_promoted_and_the_culprits_are_named(upgraded_all: Ru
     assert 0 < len(trials) <= 10
     for _, _, pins in trials:
         assert ("gamma==2.0.0" in pins) == ("delta==2.0.0" in pins), pins
+    # each trial's clone, like the staging clone, copies only what the trial replaces and links the rest
+    clones = re.findall(r"\| trial (\d+): clone \S+: (\d+) files linked to live's, (\d+) copied", out)
+    assert [int(n) for n, _, _ in clones] == list(range(1, len(trials) + 1)), out
+    assert all(int(copied) < int(linked) for _, linked, copied in clones), clones
 
 
 def test_every_trial_is_in_the_runbook_and_replay_applies_the_promoted_set(upgraded_all: Run) -> None:

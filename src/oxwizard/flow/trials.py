@@ -160,7 +160,7 @@ class StagingTrials:
         from oxwizard.checks.logs import mark_logs
         from oxwizard.checks.suite import run_checks
         from oxwizard.safety.apply import apply_plan
-        from oxwizard.safety.stage import create_stage, remove_stage
+        from oxwizard.safety.stage import CloneStats, create_stage, remove_stage
 
         with self._lock:
             self._count = max(self._count, number)
@@ -175,7 +175,11 @@ class StagingTrials:
         except OxwizardError as exc:  # the resolver refuses this set: it cannot be promoted either
             return self._keep(names, TrialResult(number, pins, False, f"not installable: {exc}", (str(exc),)))
         dest = self.env.root.parent / f".{self.env.root.name.lstrip('.')}-trial-{number}"
-        clone = create_stage(self.env, dest if self.env.is_venv else None)
+        # as the staging clone: what the trial replaces is copied, the rest of site-packages linked
+        changing = {c.name for c in plan.changes if c.name in self.env.distributions}
+        stats = CloneStats()
+        clone = create_stage(self.env, dest if self.env.is_venv else None, changing=changing, stats=stats)
+        say(f"clone {clone.root.name}: {stats.linked} files linked to live's, {stats.copied} copied")
         try:
             installed = apply_plan(
                 clone, plan, self.index, checkpoint=None, journaled=False, on_line=say,
