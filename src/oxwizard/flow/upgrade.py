@@ -546,6 +546,8 @@ class UpgradeFlow:
         runbook.targets = list(passing.targets)
         runbook.set_plan(passing)  # what a replay re-applies: the promoted set only
         self.plan = passing
+        promoting = f"promoting {len(passing.targets)} of {len(pins)}: {passing.summary()}"
+        self._step("promote-set", "passed", promoting)  # the wizard's screens take the plan from here
         covered = set(self.checkpoint.changed) if self.checkpoint is not None else set()
         if not {c.name for c in passing.changes if c.name in self.env.distributions} <= covered:
             self._take_checkpoint(passing)

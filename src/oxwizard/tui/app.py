@@ -46,6 +46,7 @@ from oxwizard.tui.messages import (
     QuestionAsked,
     RollbackFinished,
     RollbackVerified,
+    SetPromoted,
     StepChanged,
 )
 from oxwizard.tui.screens.prepare import PrepareScreen
@@ -271,7 +272,8 @@ class WizardApp(App[int]):
         self.update_state(
             planning=True, plan_error="", plan=None, risk=None, security=None, spec_text=" ".join(specs),
             steps=NO_STEPS, progress=(0, len(CHECKLIST)), checksets=(), question=None, checkpoint="",
-            trials=(), live_changed=False, outcome=None, rollback_result="", flow_error="", resume=None,
+            trials=(), tried=0, not_promoted=(), live_changed=False, outcome=None, rollback_result="",
+            flow_error="", resume=None,
         )  # fmt: skip
         self._plan_worker(specs)
 
@@ -294,6 +296,9 @@ class WizardApp(App[int]):
 
     def on_plan_resolved(self, msg: PlanResolved) -> None:
         self.update_state(planning=False, plan=msg.plan, risk=msg.risk, security=msg.security, outcome=None)
+
+    def on_set_promoted(self, msg: SetPromoted) -> None:
+        self.update_state(plan=msg.plan, tried=msg.tried, not_promoted=msg.not_promoted)
 
     def on_plan_failed(self, msg: PlanFailed) -> None:
         self.update_state(planning=False, plan_error=msg.message)
@@ -340,6 +345,12 @@ class WizardApp(App[int]):
             changes["live_changed"] = True
         if event.step == "isolate" and event.status != "running" and event.message.startswith("trial "):
             changes["trials"] = (*self.state.trials, event)
+        flow = self.flow
+        if event.step == "promote-set" and event.message.startswith("promoting ") and flow is not None:
+            # the flow's plan is the promoted set's now: the screens show it, and the culprits
+            tried = len(flow.runbook.tried_targets) if flow.runbook is not None else 0
+            if flow.plan is not None:
+                self.post_message(SetPromoted(flow.plan, tried, tuple(flow.not_promoted)))
         if event.step == "rollback":
             changes["rolling_back"] = event.status == "running"
             if event.status == "passed":
