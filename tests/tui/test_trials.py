@@ -13,7 +13,9 @@ from oxwizard.env.plan import compute_plan
 from oxwizard.env.specs import IndexOptions, parse_specs
 from oxwizard.flow.steps import step
 from oxwizard.flow.upgrade import Question
-from oxwizard.tui.messages import QuestionAsked, SetPromoted
+from oxwizard.runbook.model import Runbook
+from oxwizard.tui import tasks
+from oxwizard.tui.messages import QuestionAsked
 from oxwizard.tui.widgets.targets import TargetsTable
 
 from .conftest import make_app, wait_ready
@@ -100,18 +102,22 @@ SAFE = ["delta==2.0.0", "gamma==2.0.0", "humbleconf==1.3.0", "quillpen==0.9.1", 
 
 async def _promoted(pilot: Pilot[Any]) -> None:
     """The set that passed promoted: the flow's plan is the promoted set's (the installer's real dry
-    run on the demo), and it goes on to live."""
+    run on the demo), it says so, and it goes on to live."""
     await _trials(pilot)
     app: Any = pilot.app
     sandbox = app.project.parent
     env = Environment.open(sandbox / "project" / ".venv")
     index = IndexOptions(find_links=[str(sandbox / "wheelhouse")], no_index=True)
     plan = compute_plan(env, parse_specs(SAFE), index, suggest=False)
+    # the flow as _promote_safe_part leaves it (a flow object of the app's own making, not run)
+    flow = tasks.new_flow(env, app.project, SAFE, app.sources, app.listener, 1, 0.0)
+    flow.plan, flow.not_promoted = plan, list(CULPRITS)
+    flow.runbook = Runbook(id="x", targets=SAFE, environment=env.facts(), tried_targets=sorted(OUTDATED))
+    app.flow = flow
     await pilot.press("o")  # promote
     for msg in (
         _ev("promote-set", "passed", "promote", None, 7),
         _ev("promote-set", "passed", f"promoting 5 of 8: {plan.summary()}", None, 7),
-        SetPromoted(plan, 8, tuple(CULPRITS)),
         _ev("promote", "running", "installing " + " ".join(plan.pinned) + " in live", None, 7),
     ):  # fmt: skip
         app.post_message(msg)

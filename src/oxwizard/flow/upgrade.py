@@ -533,7 +533,6 @@ class UpgradeFlow:
             raise _Stop(
                 FlowOutcome("declined", "the targets that pass were not promoted: live is untouched", 0)
             )
-        self._ack_warnings(list(found.passing_warnings))  # as after a staging gate that passed
         passing.project_files = plan_project_files(
             self.project, passing.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
         )
@@ -548,6 +547,7 @@ class UpgradeFlow:
         self.plan = passing
         promoting = f"promoting {len(passing.targets)} of {len(pins)}: {passing.summary()}"
         self._step("promote-set", "passed", promoting)  # the wizard's screens take the plan from here
+        self._ack_warnings(list(found.passing_warnings))  # as after a staging gate that passed
         covered = set(self.checkpoint.changed) if self.checkpoint is not None else set()
         if not {c.name for c in passing.changes if c.name in self.env.distributions} <= covered:
             self._take_checkpoint(passing)

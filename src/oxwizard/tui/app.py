@@ -46,7 +46,6 @@ from oxwizard.tui.messages import (
     QuestionAsked,
     RollbackFinished,
     RollbackVerified,
-    SetPromoted,
     StepChanged,
 )
 from oxwizard.tui.screens.prepare import PrepareScreen
@@ -297,9 +296,6 @@ class WizardApp(App[int]):
     def on_plan_resolved(self, msg: PlanResolved) -> None:
         self.update_state(planning=False, plan=msg.plan, risk=msg.risk, security=msg.security, outcome=None)
 
-    def on_set_promoted(self, msg: SetPromoted) -> None:
-        self.update_state(plan=msg.plan, tried=msg.tried, not_promoted=msg.not_promoted)
-
     def on_plan_failed(self, msg: PlanFailed) -> None:
         self.update_state(planning=False, plan_error=msg.message)
 
@@ -348,9 +344,8 @@ class WizardApp(App[int]):
         flow = self.flow
         if event.step == "promote-set" and event.message.startswith("promoting ") and flow is not None:
             # the flow's plan is the promoted set's now: the screens show it, and the culprits
-            tried = len(flow.runbook.tried_targets) if flow.runbook is not None else 0
-            if flow.plan is not None:
-                self.post_message(SetPromoted(flow.plan, tried, tuple(flow.not_promoted)))
+            changes.update(plan=flow.plan, not_promoted=tuple(flow.not_promoted))
+            changes["tried"] = len(flow.runbook.tried_targets) if flow.runbook is not None else 0
         if event.step == "rollback":
             changes["rolling_back"] = event.status == "running"
             if event.status == "passed":

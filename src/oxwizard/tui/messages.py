@@ -83,16 +83,6 @@ class PlanResolved(Message):
 
 
 @dataclass
-class SetPromoted(Message):
-    """Several targets failed together and only a part of them goes on: the flow's plan is now the
-    promoted set's; ``not_promoted``: one line per culprit, with its evidence."""
-
-    plan: Plan
-    tried: int  # how many targets were tried together at first
-    not_promoted: tuple[str, ...]
-
-
-@dataclass
 class PlanFailed(Message):
     message: str
 
