@@ -80,7 +80,10 @@ first records those changes as they are in a commit of its own (`recovered: …`
 - The file is UTF-8 JSON, indented by two spaces, with keys in the order of the schema below: a
   runbook diffs cleanly in git.
 - `schema_version` is an integer. This oxwizard writes version {version}. Older versions are migrated
-  when read (explicit, one step per version); newer or unknown versions are refused.
+  when read (explicit, one step per version); newer or unknown versions are refused. Version 2
+  added `trials` and `tried_targets` (below): a version 1 runbook is read as one without trials
+  (its replay runs as before), and an oxwizard that reads version 1 refuses a version 2 runbook by
+  its number (`schema_version: unknown version 2`) rather than read a promoted set without its trials.
 - Runbook files are untrusted input: unknown fields are refused, files over {max_mb} MiB are refused,
   and only plain JSON values are read (no loader can build arbitrary objects).
 - `plan_digest` is the sha256 of the plan's canonical JSON and `plan_summary` its one-line summary: a

@@ -310,6 +310,23 @@ def test_dry_run_shows_every_command_and_changes_nothing(recorded_15: Any, recor
     assert fingerprint(sandbox.venv) == before
 
 
+def test_a_runbook_of_schema_version_1_still_replays(
+    recorded_15: Any, recorded_20: Any, tmp_path: Path
+) -> None:
+    """Runbooks written before version 2 (no trials) are migrated when read: their replay runs."""
+    _, runbook = recorded_15
+    sandbox, _ = recorded_20
+    data = json.loads(runbook.read_text())
+    assert data["schema_version"] == 2
+    old = {k: v for k, v in data.items() if k not in ("trials", "tried_targets")} | {"schema_version": 1}
+    path = tmp_path / runbook.name
+    path.write_text(json.dumps(old, indent=2), encoding="utf-8")
+    done = oxwizard("replay", path, *target_args(sandbox), "--trust", "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "install oxzep7==1.5.0 (1.4.2 -> 1.5.0; sha256 " in done.stdout
+    assert "dry run: nothing was changed" in done.stdout
+
+
 # -- pure parts -----------------------------------------------------------------------------------
 def _plan(*changes: Change) -> Plan:
     return Plan(

@@ -46,7 +46,7 @@ def test_round_trip_is_stable_and_diffable(tmp_path: Path) -> None:
     path = tmp_path / "runbooks" / "x.json"
     dump_runbook(rb, path)
     text = path.read_text(encoding="utf-8")
-    assert text.startswith('{\n  "schema_version": 1,\n  "id": ')  # indented, fixed key order
+    assert text.startswith('{\n  "schema_version": 2,\n  "id": ')  # indented, fixed key order
     again = load_runbook(path)
     assert again == rb
     dump_runbook(again, path)
@@ -82,6 +82,26 @@ def test_unknown_schema_version(tmp_path: Path) -> None:
     assert f"schema_version: unknown version {SCHEMA_VERSION + 41}" in message
     data["schema_version"] = "1"
     assert "schema_version: missing or not an integer" in one_line_error(write(tmp_path, data))
+
+
+def test_a_version_1_runbook_is_read_and_written_back_as_version_2(tmp_path: Path) -> None:
+    """Version 2 added the culprit search's ``trials`` and ``tried_targets``: a runbook of version 1
+    (as oxwizard wrote it before them) is still read, and saved again as version 2; a reader of
+    version 1 refuses version 2 by its number instead of failing on (or dropping) the trials."""
+    rb = full_runbook()
+    data = json.loads(rb.to_text())
+    assert data["schema_version"] == 2 and data["trials"] == [] and data["tried_targets"] == []
+    old = {k: v for k, v in data.items() if k not in ("trials", "tried_targets")} | {"schema_version": 1}
+    path = write(tmp_path, old)
+    again = load_runbook(path)
+    assert again == rb and again.schema_version == 2
+    dump_runbook(again, path)
+    assert json.loads(path.read_text(encoding="utf-8"))["schema_version"] == 2
+    # a development build wrote the trials under version 1 already: they are kept
+    trial = {"number": 1, "targets": ["oxzep7==2.0.0"], "ok": False, "summary": "FAILED tests"}
+    old |= {"trials": [trial], "tried_targets": ["oxzep7==2.0.0", "ziprow==0.3.2"]}
+    kept = load_runbook(write(tmp_path, old))
+    assert [t.summary for t in kept.trials] == ["FAILED tests"] and len(kept.tried_targets) == 2
 
 
 def test_wrong_type_names_the_field(tmp_path: Path) -> None:

@@ -2,15 +2,16 @@
 
 One real run on a fresh demo sandbox (8 outdated distributions: oxzep7 2.0.0 breaks alone, alpha
 2.0.0 + beta 2.0.0 break only together, gamma 2.0.0 needs delta 2.0.0), read by several assertions;
-its runbook is then replayed on a second sandbox.
+its runbook is then replayed on a second sandbox. Here quillpen 0.9.1 deprecates ``pen()``, which
+the project's tests call: the promoted set brings a new warning, acknowledged as in any upgrade.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,9 @@ from oxwizard.env.environment import Environment
 from oxwizard.env.specs import IndexOptions
 from oxwizard.runbook.model import Runbook, load_runbook
 
-DemoFactory = Callable[[], DemoSandbox]
 SAFE = {"delta": "2.0.0", "gamma": "2.0.0", "humbleconf": "1.3.0", "quillpen": "0.9.1", "ziprow": "0.3.2"}
 KEPT = {"oxzep7": "1.4.2", "alpha": "1.0.0", "beta": "1.0.0"}
+OLD = {"delta": "1.0.0", "gamma": "1.0.0", "humbleconf": "1.2.0", "quillpen": "0.9.0", "ziprow": "0.3.1"}
 
 
 def _oxwizard(*args: str) -> subprocess.CompletedProcess[str]:
@@ -43,30 +44,68 @@ def _versions(sandbox: DemoSandbox) -> dict[str, str]:
     return {name: dists[name].version for name in (*SAFE, *KEPT)}
 
 
+_PEN = '''__version__ = "{version}"
+
+
+def pen():
+    """Draw with the pen."""{warn}
+    return "ink"
+'''
+_DEPRECATED = """
+    import warnings
+
+    warnings.warn("quillpen.pen() is deprecated: use quillpen.draw()", DeprecationWarning, stacklevel=2)"""
+_PEN_TEST = """import unittest
+
+import quillpen
+
+
+class PenTest(unittest.TestCase):
+    def test_pen(self):
+        self.assertEqual(quillpen.pen(), "ink")
+"""
+
+
+@pytest.fixture(scope="module")
+def pen_wheelhouse(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Path:
+    """The demo's wheels, with a quillpen whose 0.9.1 deprecates ``pen()``."""
+    from oxwizard.demo.wheels import build_wheel
+
+    house = tmp_path_factory.mktemp("pen-wheels") / "wheelhouse"
+    shutil.copytree(wheelhouse, house)
+    for version, warn in (("0.9.0", ""), ("0.9.1", _DEPRECATED)):
+        (house / f"quillpen-{version}-py3-none-any.whl").unlink()
+        build_wheel(
+            house, "quillpen", version, {"quillpen/__init__.py": _PEN.format(version=version, warn=warn)}
+        )
+    return house
+
+
 @pytest.fixture(scope="module")
 def upgraded_all(
-    tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path
-) -> tuple[DemoSandbox, subprocess.CompletedProcess[str], Runbook]:
-    sandbox = build_demo(tmp_path_factory.mktemp("upgrade-all") / "demo", wheelhouse=wheelhouse)
+    tmp_path_factory: pytest.TempPathFactory, pen_wheelhouse: Path
+) -> tuple[DemoSandbox, subprocess.CompletedProcess[str], Runbook, dict[str, str]]:
+    sandbox = build_demo(tmp_path_factory.mktemp("upgrade-all") / "demo", wheelhouse=pen_wheelhouse)
+    (sandbox.project / "tests" / "test_pen.py").write_text(_PEN_TEST, "utf-8")
     # no benchmark: the trials stay quick, and the culprits fail on tests, imports and logs anyway
     pyproject = sandbox.project / "pyproject.toml"
     text, count = re.subn(r"(?m)^benchmark-command = .*\n", "", pyproject.read_text("utf-8"))
     assert count == 1
     pyproject.write_text(text, "utf-8")
-    done = _oxwizard("upgrade", "--outdated", "--yes", "--parallel", "1", *_sources(sandbox))
+    done = _oxwizard("upgrade", "--outdated", "--yes", "--parallel", "1", "--verbose", *_sources(sandbox))
     runbooks = sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))
     assert len(runbooks) == 1, done.stdout + done.stderr
-    return sandbox, done, load_runbook(runbooks[0])
+    return sandbox, done, load_runbook(runbooks[0]), _versions(sandbox)
 
 
-Run = tuple[DemoSandbox, subprocess.CompletedProcess[str], Runbook]
+Run = tuple[DemoSandbox, subprocess.CompletedProcess[str], Runbook, dict[str, str]]
 
 
 def test_everything_else_is_promoted_and_the_culprits_are_named(upgraded_all: Run) -> None:
-    sandbox, done, _ = upgraded_all
+    _, done, _, versions = upgraded_all
     out = done.stdout
     assert done.returncode == 0, out + done.stderr
-    assert _versions(sandbox) == {**SAFE, **KEPT}
+    assert versions == {**SAFE, **KEPT}
     assert "outdated (major): 8 targets:" in out
     assert re.search(r"at most \d+ trials for one culprit", out), out
     # the culprit alone, with its evidence; the pair, named as a pair
@@ -74,7 +113,11 @@ def test_everything_else_is_promoted_and_the_culprits_are_named(upgraded_all: Ru
     assert re.search(
         r"alpha 2\.0\.0 \+ beta 2\.0\.0 together: tests: [^\n]*newly failing: test_theme", out
     ), out
-    assert "5 of 8 targets pass together: install them on live? -> promote (--yes)" in out
+    promote = "5 of 8 targets pass together: install them on live? -> promote (--yes)"
+    # quillpen 0.9.1's new warning is acknowledged after the set is chosen, before live is touched
+    ack = "1 new warning(s) with the new version: acknowledge and install on live? -> acknowledge (--yes)"
+    assert promote in out and ack in out, out
+    assert out.index(promote) < out.index(ack) < out.index("ok   promote: installed in live"), out
     final = out.strip().splitlines()[-2]
     assert final.startswith("upgraded:") and "not promoted: alpha 2.0.0 + beta 2.0.0 together" in final
     # one line per trial as it runs; gamma is never tried without delta (one unit)
@@ -83,12 +126,14 @@ def test_everything_else_is_promoted_and_the_culprits_are_named(upgraded_all: Ru
     assert 0 < len(trials) <= 10
     for _, _, pins in trials:
         assert ("gamma==2.0.0" in pins) == ("delta==2.0.0" in pins), pins
+    # each trial's clone, like the staging clone, copies only what the trial replaces and links the rest
+    clones = re.findall(r"\| trial (\d+): clone \S+: (\d+) files linked to live's, (\d+) copied", out)
+    assert [int(n) for n, _, _ in clones] == list(range(1, len(trials) + 1)), out
+    assert all(int(copied) < int(linked) for _, linked, copied in clones), clones
 
 
-def test_every_trial_is_in_the_runbook_and_replay_applies_the_promoted_set(
-    upgraded_all: Run, demo: DemoFactory
-) -> None:
-    recorder, done, runbook = upgraded_all
+def test_every_trial_is_in_the_runbook_and_replay_applies_the_promoted_set(upgraded_all: Run) -> None:
+    recorder, done, runbook, _ = upgraded_all
     assert len(runbook.tried_targets) == 8
     assert sorted(runbook.targets) == sorted(f"{n}=={v}" for n, v in SAFE.items())
     assert runbook.plan is not None and {c.name for c in runbook.plan.changes} == set(SAFE)
@@ -101,13 +146,21 @@ def test_every_trial_is_in_the_runbook_and_replay_applies_the_promoted_set(
     assert isolate is not None and "oxzep7 2.0.0" in isolate.answer
     assert isolate.evidence is not None and isolate.evidence.counts["trials"] == len(runbook.trials)
 
-    host = demo()
-    repo = host.project / ".oxwizard"
-    subprocess.run(["git", "clone", "-q", str(recorder.project / ".oxwizard"), str(repo)], check=True)
-    replayed = _oxwizard("replay", str(repo / "runbooks" / f"{runbook.id}.json"),
-                         "--env", str(host.venv), "--project", str(host.project))  # fmt: skip
+    steps = [d.step for d in runbook.decisions]
+    assert steps.index("promote-set") < steps.index("ack-warnings") < steps.index("promote"), steps
+    acked = runbook.last("ack-warnings")
+    assert acked is not None and acked.answer == "acknowledge"
+
+    # rolled back (all of the promoted set at once), then the runbook replayed: the promoted set
+    # only, its new warning acknowledged as recorded
+    back = _oxwizard("rollback", "--env", str(recorder.venv), "--project", str(recorder.project))
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert _versions(recorder) == {**OLD, **KEPT}
+    replayed = _oxwizard("replay", str(recorder.project / ".oxwizard" / "runbooks" / f"{runbook.id}.json"),
+                         "--env", str(recorder.venv), "--project", str(recorder.project))  # fmt: skip
     assert replayed.returncode == 0, replayed.stdout + replayed.stderr
-    assert _versions(host) == {**SAFE, **KEPT}
+    assert "ack-warnings: acknowledge" in replayed.stdout, replayed.stdout
+    assert _versions(recorder) == {**SAFE, **KEPT}
 
 
 def test_bounds_and_exclusions_pick_the_targets(demo_template: DemoSandbox) -> None:

@@ -47,6 +47,7 @@ class TrialResult:
     evidence: tuple[str, ...] = ()  # each failed check: "tests: 3 newly failing: ..."
     plan: Plan | None = None
     duration: float = 0.0
+    new_warnings: tuple[str, ...] = ()  # warnings new since the baseline (a passing trial may have some)
 
 
 @dataclass
@@ -58,6 +59,7 @@ class Culprits:
     culprits: list[tuple[tuple[str, ...], TrialResult | None, int]] = field(default_factory=list)
     passing: tuple[str, ...] = ()  # pins of the largest passing set
     passing_plan: Plan | None = None
+    passing_warnings: tuple[str, ...] = ()  # the largest passing set's new warnings: acknowledged first
     trials: list[TrialResult] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -158,7 +160,7 @@ class StagingTrials:
         from oxwizard.checks.logs import mark_logs
         from oxwizard.checks.suite import run_checks
         from oxwizard.safety.apply import apply_plan
-        from oxwizard.safety.stage import create_stage, remove_stage
+        from oxwizard.safety.stage import CloneStats, create_stage, remove_stage
 
         with self._lock:
             self._count = max(self._count, number)
@@ -173,7 +175,11 @@ class StagingTrials:
         except OxwizardError as exc:  # the resolver refuses this set: it cannot be promoted either
             return self._keep(names, TrialResult(number, pins, False, f"not installable: {exc}", (str(exc),)))
         dest = self.env.root.parent / f".{self.env.root.name.lstrip('.')}-trial-{number}"
-        clone = create_stage(self.env, dest if self.env.is_venv else None)
+        # as the staging clone: what the trial replaces is copied, the rest of site-packages linked
+        changing = {c.name for c in plan.changes if c.name in self.env.distributions}
+        stats = CloneStats()
+        clone = create_stage(self.env, dest if self.env.is_venv else None, changing=changing, stats=stats)
+        say(f"clone {clone.root.name}: {stats.linked} files linked to live's, {stats.copied} copied")
         try:
             installed = apply_plan(
                 clone, plan, self.index, checkpoint=None, journaled=False, on_line=say,
@@ -196,7 +202,9 @@ class StagingTrials:
             remove_stage(clone.root)
         evidence = tuple(f"{r.name}: {r.summary}" for r in cs.failed)
         summary = "passed" if cs.ok else "FAILED " + ", ".join(r.name for r in cs.failed)
-        return self._keep(names, TrialResult(number, pins, cs.ok, summary, evidence, plan, _since(started)))
+        warned = tuple(cs.new_warnings)
+        result = TrialResult(number, pins, cs.ok, summary, evidence, plan, _since(started), warned)
+        return self._keep(names, result)
 
     def _keep(self, names: frozenset[str], result: TrialResult) -> TrialResult:
         with self._lock:
@@ -230,6 +238,7 @@ def find_culprits(
     if found.passing:
         passing = trials.results[_names(found.passing)]
         out.passing, out.passing_plan = passing.pins, passing.plan
+        out.passing_warnings = passing.new_warnings
     return out
 
 

@@ -566,6 +566,9 @@ class UpgradeFlow:
         runbook.targets = list(passing.targets)
         runbook.set_plan(passing)  # what a replay re-applies: the promoted set only
         self.plan = passing
+        promoting = f"promoting {len(passing.targets)} of {len(pins)}: {passing.summary()}"
+        self._step("promote-set", "passed", promoting)  # the wizard's screens take the plan from here
+        self._ack_warnings(list(found.passing_warnings))  # as after a staging gate that passed
         covered = set(self.checkpoint.changed) if self.checkpoint is not None else set()
         if not {c.name for c in passing.changes if c.name in self.env.distributions} <= covered:
             self._take_checkpoint(passing)
@@ -780,10 +783,16 @@ class UpgradeFlow:
             if live:
                 raise _Stop(FlowOutcome("kept", f"checks failed on live ({reason}); kept by decision", 1))
             raise _Stop(FlowOutcome("failed", f"checks failed in staging ({reason}): live is untouched", 1))
-        if cs.new_warnings and not live:
-            answer = self._ask("ack-warnings", detail="\n".join(cs.new_warnings), count=len(cs.new_warnings))
-            if answer != "acknowledge":
-                raise _Stop(FlowOutcome("declined", "stopped on new warnings: live is untouched", 1))
+        if not live:
+            self._ack_warnings(cs.new_warnings)
+
+    def _ack_warnings(self, new_warnings: list[str]) -> None:
+        """New warnings in staging are acknowledged before live is touched (asked, --yes, replay)."""
+        if not new_warnings:
+            return
+        answer = self._ask("ack-warnings", detail="\n".join(new_warnings), count=len(new_warnings))
+        if answer != "acknowledge":
+            raise _Stop(FlowOutcome("declined", "stopped on new warnings: live is untouched", 1))
 
     def _monitor(self, upgraded: list[str]) -> tuple[bool, str]:
         """The monitoring rounds on live: (healthy, which round failed which check)."""

@@ -25,11 +25,20 @@ from oxwizard.env.environment import EnvironmentFacts
 from oxwizard.env.plan import Plan
 from oxwizard.env.specs import IndexOptions
 
-SCHEMA_VERSION = 1
+# 2: ``trials`` and ``tried_targets`` (upgrade --outdated). An oxwizard that reads version 1 only
+# refuses these runbooks by their version rather than reading a promoted set without its trials.
+SCHEMA_VERSION = 2
 MAX_RUNBOOK_BYTES = 5 * 1024 * 1024
 
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no culprit search: no trials, and the targets tried were the targets (a
+    development build wrote the two fields under version 1 already: they are kept)."""
+    return {**data, "trials": data.get("trials", []), "tried_targets": data.get("tried_targets", [])}
+
+
 # Each entry migrates a document of schema version N (the key) to N + 1.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def now() -> str:

@@ -271,7 +271,8 @@ class WizardApp(App[int]):
         self.update_state(
             planning=True, plan_error="", plan=None, risk=None, security=None, spec_text=" ".join(specs),
             steps=NO_STEPS, progress=(0, len(CHECKLIST)), checksets=(), question=None, checkpoint="",
-            trials=(), live_changed=False, outcome=None, rollback_result="", flow_error="", resume=None,
+            trials=(), tried=0, not_promoted=(), live_changed=False, outcome=None, rollback_result="",
+            flow_error="", resume=None,
         )  # fmt: skip
         self._plan_worker(specs)
 
@@ -340,6 +341,11 @@ class WizardApp(App[int]):
             changes["live_changed"] = True
         if event.step == "isolate" and event.status != "running" and event.message.startswith("trial "):
             changes["trials"] = (*self.state.trials, event)
+        flow = self.flow
+        if event.step == "promote-set" and event.message.startswith("promoting ") and flow is not None:
+            # the flow's plan is the promoted set's now: the screens show it, and the culprits
+            changes.update(plan=flow.plan, not_promoted=tuple(flow.not_promoted))
+            changes["tried"] = len(flow.runbook.tried_targets) if flow.runbook is not None else 0
         if event.step == "rollback":
             changes["rolling_back"] = event.status == "running"
             if event.status == "passed":

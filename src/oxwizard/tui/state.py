@@ -57,6 +57,10 @@ class WizardState:
     progress: tuple[int, int] = (0, len(CHECKLIST))
     checksets: tuple[CheckSet, ...] = ()
     trials: tuple[StepEvent, ...] = ()  # the culprit search's trials (several targets failed together)
+    # a part of the targets promoted: how many were tried, and the culprits left out (``plan`` is
+    # then the promoted set's)
+    tried: int = 0
+    not_promoted: tuple[str, ...] = ()
     monitor_total: int = 0  # monitoring rounds this flow runs
     question: Question | None = None
     checkpoint: str = ""  # "ck-… · N files · size", once one exists

@@ -46,9 +46,9 @@ class ExecuteScreen(FlowScreen):
     def on_mount(self) -> None:
         self.query_one("#steps").border_title = "Steps"
         self.query_one("#output").border_title = "Output"
-        self.bind(lambda s: s.plan, self._show_where)
+        self.bind(lambda s: (s.plan, s.not_promoted), self._show_where)
         self.bind(gate_part, self._show_steps)
-        self.bind(lambda s: s.trials, self._show_trials)
+        self.bind(lambda s: (s.trials, s.not_promoted), self._show_trials)
         self.bind_output(self._show_output)
 
     def _show_output(self, lines: list[str]) -> None:
@@ -56,14 +56,18 @@ class ExecuteScreen(FlowScreen):
 
     def _show_where(self, state: WizardState) -> None:
         if state.plan is not None:
-            self.query_one(TitleBar).set_where(state.plan.summary())
+            where, keep = where_text(state)
+            self.query_one(TitleBar).set_where(where, keep=keep)
 
     def _show_trials(self, state: WizardState) -> None:
         box = self.query_one("#trials", Static)
         box.display = bool(state.trials)
         if state.trials:
             failed = sum(1 for t in state.trials if t.status == "failed")
-            box.border_title = f"Trials: {len(state.trials)} ({failed} failed)"
+            promoted = f" · promoted {len(state.plan.targets)} of {state.tried}" if state.plan else ""
+            box.border_title = f"Trials: {len(state.trials)} ({failed} failed)" + (
+                promoted if state.not_promoted else ""
+            )
             box.update(trials_text(state))
 
     def _show_steps(self, state: WizardState) -> None:
@@ -79,12 +83,39 @@ def gate_part(s: WizardState) -> object:
             s.flow_error, s.checkpoint)  # fmt: skip
 
 
+def where_text(state: WizardState) -> tuple[str, int]:
+    """The title's "where" and how much of its start must stay: the plan's summary; after a partial
+    promotion, first how many targets went on and which did not (kept: a narrow title cuts the
+    summary and shrinks the tabs, never the culprits' names)."""
+    if state.plan is None:
+        return "", 0
+    if not state.not_promoted:
+        return state.plan.summary(), 0
+    names = ", ".join(culprit_names(line) for line in state.not_promoted)
+    head = f"{len(state.plan.targets)} of {state.tried} promoted, not {names}"
+    return f"{head} · {state.plan.summary()}", len(head)
+
+
+def culprit_names(line: str) -> str:
+    """``alpha 2.0.0 + beta 2.0.0 together: tests: …`` gives ``alpha + beta``."""
+    head = line.split(": ", 1)[0]
+    return " + ".join(part.split()[0] for part in head.split(" + ") if part.split())
+
+
 def trials_text(state: WizardState, width: int | None = None, most: int = TRIAL_LINES) -> Text:
     """One line per trial of the culprit search, the newest last: ✔/✘, its number, the targets it
-    tried (names only) and, for a failure, the checks that failed. Cut to ``width``."""
+    tried (names only) and, for a failure, the checks that failed. Cut to ``width``. Once a part
+    of the targets is promoted, the first line names the culprits left out."""
     if width is None:
         return Fitted(lambda w: trials_text(state, w, most))
     out = Text(no_wrap=True, overflow="ellipsis")
+    if state.not_promoted:
+        heads = "; ".join(line.split(": ", 1)[0] for line in state.not_promoted)
+        left = Text(f"not promoted: {heads}", style="bold red")
+        left.truncate(max(10, width), overflow="ellipsis")
+        out.append_text(left)
+        out.append("\n")
+        most -= 1
     shown = state.trials if len(state.trials) <= most else state.trials[-(most - 1) :]
     if len(state.trials) > len(shown):
         out.append(

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Sparkline, Static
 
 from oxwizard.tui.screens.base import FlowScreen
-from oxwizard.tui.screens.execute import gate_part, gate_text
+from oxwizard.tui.screens.execute import gate_part, gate_text, where_text
 from oxwizard.tui.state import WizardState
 from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
@@ -47,13 +47,14 @@ class MonitorScreen(FlowScreen):
         self.query_one("#checks", DataTable).border_title = "Checks"
         self.query_one("#perf").border_title = "Benchmark samples"
         self.query_one("#errors").border_title = "New log errors"
-        self.bind(lambda s: s.plan, self._show_where)
+        self.bind(lambda s: (s.plan, s.not_promoted), self._show_where)
         self.bind(lambda s: (s.checksets, s.monitor_total), self._show_checks)
         self.bind(lambda s: (gate_part(s), s.checksets), self._show_verdict)
 
     def _show_where(self, state: WizardState) -> None:
         if state.plan is not None:
-            self.query_one(TitleBar).set_where(state.plan.summary() + " · live")
+            where, keep = where_text(state)
+            self.query_one(TitleBar).set_where(where + " · live", keep=keep)
 
     def _show_verdict(self, state: WizardState) -> None:
         self.query_one("#verdict", Static).update(

@@ -329,7 +329,16 @@ def plan_text(state: WizardState) -> Text:
             "in the filter), then press p to see exactly what would change.",
             style="dim",
         )
-    return render_plan(state.plan, state.risk, state.security, pins=state.pins_on)
+    plan = render_plan(state.plan, state.risk, state.security, pins=state.pins_on)
+    if not state.not_promoted:
+        return plan
+    # a partial promotion: the plan is the promoted set's; the culprits' evidence is on Execute
+    head = Text(
+        f"Promoted {len(state.plan.targets)} of {state.tried} targets.\nNot promoted:\n", style="bold"
+    )
+    for line in state.not_promoted:
+        head.append(f"✘ {line.split(': ', 1)[0]}\n", style="red")
+    return Text.assemble(head, "\n", plan)
 
 
 def decision_text(state: WizardState) -> Text:
@@ -373,7 +382,7 @@ def _latest_part(s: WizardState) -> object:
 
 
 def _plan_part(s: WizardState) -> object:
-    return (s.plan, s.plan_error, s.planning, s.risk, s.security, s.pins_on)
+    return (s.plan, s.plan_error, s.planning, s.risk, s.security, s.pins_on, s.not_promoted)
 
 
 def _flow_part(s: WizardState) -> object:

@@ -1,8 +1,8 @@
 """The one-line title bar: where the wizard is (environment, targets) and which screen is active.
 
 When the line is too short for everything, "where" loses whole words from its end (shown by "…");
-once it would keep fewer than WHERE_KEPT cells, the inactive screens shrink to their numbers
-instead. The active screen's name always stays.
+once it would keep fewer than WHERE_KEPT cells (or than the part of it that must stay), the
+inactive screens shrink to their numbers instead. The active screen's name always stays.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ class TitleBar(Static):
         super().__init__(id=id, classes="title-bar")
         self.active = active
         self.where = ""
+        self.keep = 0
 
-    def set_where(self, where: str) -> None:
-        if where != self.where:
-            self.where = where
+    def set_where(self, where: str, *, keep: int = 0) -> None:
+        """``keep``: the cells at the start of ``where`` the tabs give way to (the culprits' names)."""
+        if (where, keep) != (self.where, self.keep):
+            self.where, self.keep = where, keep
             self.update(self.render_title())
 
     def on_mount(self) -> None:
@@ -39,7 +41,7 @@ class TitleBar(Static):
         where = f" · {self.where}" if self.where else ""
         tabs = full
         room = width - tabs.cell_len - 1 - name.cell_len
-        if len(shorten(where, room)) < min(len(where), WHERE_KEPT):
+        if len(shorten(where, room)) < min(len(where), max(WHERE_KEPT, self.keep + 3)):
             tabs = compact
             room = width - tabs.cell_len - 1 - name.cell_len
         left = name + shorten(where, room) if where else name
