@@ -79,6 +79,7 @@ def main() -> int:
     oxwizard = [sys.executable, "-m", "oxwizard"]
     try:
         project = _copy_env(cached, tmp / "project")
+        os.sync()  # the copy just written is not the measurements' to wait for
         (project / "app").mkdir(exist_ok=True)
         (project / "app" / "__init__.py").write_text(MODULE.format(module=args.module), encoding="utf-8")
         (project / "tests" / "test_app.py").write_text(TEST, encoding="utf-8")
@@ -110,12 +111,14 @@ def main() -> int:
         # -- the staging clone alone -----------------------------------------------------------
         name = args.spec.split("=")[0].split("<")[0].split(">")[0].strip().lower()
         stats = CloneStats()
+        os.sync()  # each part starts with nothing left to write back from the part before
         started = time.perf_counter()
         stage = create_stage(env, tmp / "stage-linked", changing={name}, stats=stats)
         linked_t = time.perf_counter() - started
         started = time.perf_counter()
         remove_stage(stage.root)
         linked_rm = time.perf_counter() - started
+        os.sync()
         started = time.perf_counter()
         stage = create_stage(env, tmp / "stage-copied")
         copied_t = time.perf_counter() - started
@@ -129,6 +132,7 @@ def main() -> int:
         print(f"staging clone, full copy (before)  {copied_t:6.2f} s (removal {copied_rm:.2f} s)")
 
         # -- a whole upgrade vs pip install + tests -----------------------------------------
+        os.sync()  # the full copy above wrote 900 MB: not the upgrade's to wait for
         total, done = _wall([*oxwizard, "upgrade", args.spec, *where, "--yes"])
         assert done.returncode == 0, done.stdout + done.stderr
         runbooks = sorted((project / ".oxwizard" / "runbooks").glob("*.json"))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from oxwizard.core.errors import UsageError
+from oxwizard.core.errors import StageError, UsageError
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
 from oxwizard.safety.stage import CloneStats, create_stage, remove_stage
@@ -111,6 +111,41 @@ def test_stage_links_what_the_upgrade_leaves_and_installing_into_it_leaves_live_
     remove_stage(stage.root)
     assert not stage.root.exists()
     assert _files(demo_template.venv) == files_before
+
+
+def test_a_clone_made_by_a_child_process_is_the_same_clone(
+    demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    """The flow has its clone made by a child process (beside the baseline checks, off its GIL): the
+    same files, the same ones linked to live's, the same counts as one made in-process; a clone the
+    child cannot make is a one-line error naming the clone, and no partial folder is left."""
+    live = Environment.open(demo_template.venv)
+    made: dict[bool, tuple[Environment, CloneStats]] = {}
+    for child in (False, True):
+        stats = CloneStats()
+        where = tmp_path / f"stage-{'child' if child else 'inproc'}"
+        made[child] = create_stage(live, where, changing={"oxzep7"}, stats=stats, own_process=child), stats
+
+    def contents(root: Path) -> dict[str, bytes]:
+        return {rel: data.replace(str(root).encode(), b"STAGE") for rel, (_, data) in _files(root).items()}
+
+    (ours, ours_stats), (theirs, theirs_stats) = made[False], made[True]
+    assert contents(theirs.root) == contents(ours.root)
+    assert theirs_stats == ours_stats and theirs_stats.linked > 0
+    live_inodes = {i for _, i in _inodes(demo_template.venv)}
+
+    def linked(root: Path) -> set[str]:
+        return {rel for rel in _files(root) if (root / rel).stat().st_ino in live_inodes}
+
+    assert linked(theirs.root) == linked(ours.root) != set()
+    assert theirs.fingerprint() == live.fingerprint()
+
+    (tmp_path / "a-file").write_text("not a folder\n", encoding="utf-8")
+    with pytest.raises(StageError) as failed:
+        create_stage(live, tmp_path / "a-file" / "stage", changing={"oxzep7"}, own_process=True)
+    assert str(failed.value).startswith(f"staging clone {tmp_path / 'a-file' / 'stage'}: ")
+    assert "\n" not in str(failed.value) and "Not a directory" in str(failed.value)
+    assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder\n"
 
 
 def test_remove_stage_refuses_a_folder_that_is_not_a_stage(tmp_path: Path) -> None:

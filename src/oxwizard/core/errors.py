@@ -63,6 +63,10 @@ class CheckpointError(OxwizardError):
     """A checkpoint cannot be taken (disk space, unreadable files) or found."""
 
 
+class StageError(OxwizardError):
+    """The staging clone could not be made (disk space, an unreadable file): live is untouched."""
+
+
 class RollbackFailed(OxwizardError):
     """A rollback failed or could not be verified: a person must look."""
 

@@ -178,7 +178,9 @@ class StagingTrials:
         # as the staging clone: what the trial replaces is copied, the rest of site-packages linked
         changing = {c.name for c in plan.changes if c.name in self.env.distributions}
         stats = CloneStats()
-        clone = create_stage(self.env, dest if self.env.is_venv else None, changing=changing, stats=stats)
+        clone = create_stage(
+            self.env, dest if self.env.is_venv else None, changing=changing, stats=stats, own_process=True
+        )
         say(f"clone {clone.root.name}: {stats.linked} files linked to live's, {stats.copied} copied")
         try:
             installed = apply_plan(

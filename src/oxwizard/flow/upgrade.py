@@ -607,7 +607,7 @@ class UpgradeFlow:
 
         def clone() -> tuple[Environment, CloneStats, float]:
             started, stats = time.monotonic(), CloneStats()
-            made = create_stage(self.env, changing=changing, stats=stats)
+            made = create_stage(self.env, changing=changing, stats=stats, own_process=True)
             return made, stats, _since(started)
 
         return pool.submit(contextvars.copy_context().run, clone)

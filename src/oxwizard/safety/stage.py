@@ -25,45 +25,26 @@ present twice is the one Python imports.
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import fcntl
+import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Collection
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from oxwizard.core.errors import UsageError
-from oxwizard.core.places import STATE_NAME
+from oxwizard.core import proc
+from oxwizard.core.errors import StageError, UsageError
 from oxwizard.env.environment import Environment
 from oxwizard.safety.checkpoint import owned_paths
+from oxwizard.safety.tree_copy import CloneStats, Sharing, copy_file, copy_tree
+
+__all__ = ["MARKER", "CloneStats", "create_stage", "default_stage_path", "remove_stage"]
 
 MARKER = ".oxwizard-stage"
-_FICLONE = 0x40049409  # Linux ioctl: share the blocks copy-on-write (btrfs, xfs, ...)
-_reflink_ok = True
-_LINK_REFUSED = (errno.EXDEV, errno.EPERM, errno.EMLINK, errno.EACCES, errno.ENOTSUP, errno.EOPNOTSUPP)
-
-
-@dataclass
-class CloneStats:
-    """How many files a clone linked and copied (the flow records them with the stage's evidence)."""
-
-    linked: int = 0
-    copied: int = 0
-
-
-@dataclass
-class _Sharing:
-    """Which files of a venv may be hard links: those in ``sites`` outside ``own`` and ``singles``."""
-
-    sites: set[str] = field(default_factory=set)
-    own: set[str] = field(default_factory=set)  # folders copied whole (a changing distribution's)
-    singles: set[str] = field(default_factory=set)  # single files copied (modules, scripts, data)
 
 
 def default_stage_path(env: Environment) -> Path:
@@ -83,12 +64,15 @@ def create_stage(
     *,
     changing: Collection[str] | None = None,
     stats: CloneStats | None = None,
+    own_process: bool = False,
 ) -> Environment:
     """Clone ``env`` to ``dest`` (replaced if it is an earlier stage) and open the clone.
 
     ``changing``: the distributions the upgrade changes or removes (canonical names). Given, the
     files of every other distribution in site-packages are hard links to live's and only those of
-    ``changing`` are copied; None copies every file. ``stats``, when given, is filled in."""
+    ``changing`` are copied; None copies every file. ``stats``, when given, is filled in.
+    ``own_process``: a venv's files are copied by a child process (:mod:`oxwizard.safety.tree_copy`),
+    for a caller that does other work meanwhile (the flow clones beside the baseline checks)."""
     source = env.root
     target = Path(os.path.abspath(dest if dest is not None else default_stage_path(env)))
     if target == source or target.is_relative_to(source) or source.is_relative_to(target):
@@ -102,7 +86,11 @@ def create_stage(
         shutil.rmtree(tmp)
     if env.is_venv:
         sharing = _sharing(env, changing) if changing is not None and _unlinks_first(env) else None
-        _copy_tree(source, tmp, sharing, stats if stats is not None else CloneStats())
+        counts = stats if stats is not None else CloneStats()
+        if own_process:
+            _copy_in_child(source, tmp, sharing, counts)
+        else:
+            copy_tree(source, tmp, sharing, counts)
         _rewrite(tmp, str(source), str(target))
     else:
         _clone_system(env, tmp)
@@ -115,6 +103,24 @@ def create_stage(
     except BaseException:
         remove_stage(target)  # a copy that cannot be opened is of no use, and nobody would remove it
         raise
+
+
+def _copy_in_child(source: Path, dest: Path, sharing: Sharing | None, stats: CloneStats) -> None:
+    """:func:`~oxwizard.safety.tree_copy.copy_tree` in a child process of this interpreter."""
+    job: dict[str, object] = {"source": str(source), "dest": str(dest), "sharing": None}
+    if sharing is not None:
+        job["sharing"] = {k: sorted(getattr(sharing, k)) for k in ("sites", "own", "singles")}
+    argv = [sys.executable, "-m", "oxwizard.safety.tree_copy"]
+    done = proc.run(argv, stdin_data=json.dumps(job))
+    try:
+        counts = json.loads(done.stdout) if done.ok else None
+    except ValueError:
+        counts = None
+    if not isinstance(counts, dict):
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise StageError(f"staging clone {dest.with_suffix('')}: {last}")
+    stats.linked += int(counts["linked"])
+    stats.copied += int(counts["copied"])
 
 
 def remove_stage(path: Path) -> None:
@@ -161,9 +167,9 @@ def _clone_system(env: Environment, dest: Path) -> None:
             if src.is_symlink():
                 os.symlink(os.readlink(src), site / name)
             elif src.is_dir():
-                _copy_tree(src, site / name)
+                copy_tree(src, site / name)
             else:
-                _copy_file(src, site / name)
+                copy_file(src, site / name)
 
 
 # pip removes a file before writing one at its name since 10.0.1 (pypa/pip#5405: a loaded shared
@@ -183,81 +189,14 @@ def _unlinks_first(env: Environment) -> bool:
         return False
 
 
-def _sharing(env: Environment, changing: Collection[str]) -> _Sharing:
+def _sharing(env: Environment, changing: Collection[str]) -> Sharing:
     """The site-packages folders whose files may be links, and what of them must be copied."""
     roots, singles = owned_paths(env, sorted(set(changing)))
-    return _Sharing(
+    return Sharing(
         sites={os.path.normpath(p) for p in env.site_paths},
         own={os.path.normpath(r) for r in roots},
         singles={os.path.normpath(s) for s in singles},
     )
-
-
-def _copy_tree(
-    source: Path, dest: Path, sharing: _Sharing | None = None, stats: CloneStats | None = None
-) -> None:
-    """Copy the folder ``source`` to ``dest``; with ``sharing``, link the files it allows.
-
-    One ``scandir`` per folder: whether an entry is a symlink, a folder or a file comes with the
-    listing, so a linked file costs one ``link()`` and nothing else (26,000 files: a third less)."""
-    dest.mkdir(mode=source.stat().st_mode & 0o7777)
-    stats = stats if stats is not None else CloneStats()
-    src_root = str(source)
-    # (folder, its copy, may its files be links)
-    todo = [(src_root, str(dest), sharing is not None and src_root in sharing.sites)]
-    while todo:
-        folder, out, link_here = todo.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except FileNotFoundError:  # gone since it was listed (see below)
-            continue
-        for entry in entries:
-            src, dst = entry.path, os.path.join(out, entry.name)
-            try:
-                if entry.is_symlink():
-                    os.symlink(os.readlink(src), dst)
-                elif entry.is_dir(follow_symlinks=False):
-                    if folder == src_root and entry.name == STATE_NAME:
-                        continue
-                    os.mkdir(dst, mode=entry.stat(follow_symlinks=False).st_mode & 0o7777)
-                    inherit = link_here or (sharing is not None and src in sharing.sites)
-                    todo.append((src, dst, inherit and sharing is not None and src not in sharing.own))
-                elif link_here and sharing is not None and src not in sharing.singles and _link(src, dst):
-                    stats.linked += 1
-                else:
-                    _copy_file(Path(src), Path(dst))
-                    stats.copied += 1
-            except FileNotFoundError:
-                # gone since it was listed: the flow clones live while the baseline checks run on it,
-                # and Python writes bytecode to a temporary file it renames into place
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(dst)
-
-
-def _link(src: str, dst: str) -> bool:
-    """Hard-link ``src`` at ``dst``; False where the filesystem refuses (the caller copies)."""
-    try:
-        os.link(src, dst, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno not in _LINK_REFUSED:
-            raise
-        return False
-    return True
-
-
-def _copy_file(src: Path, dst: Path) -> None:
-    global _reflink_ok
-    if _reflink_ok:
-        try:
-            with open(src, "rb") as fin, open(dst, "wb") as fout:
-                fcntl.ioctl(fout.fileno(), _FICLONE, fin.fileno())
-            shutil.copystat(src, dst)
-            return
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.EPERM):
-                raise
-            _reflink_ok = False
-    shutil.copy2(src, dst)
 
 
 def _rewrite(root: Path, old: str, new: str) -> None:
