@@ -49,6 +49,7 @@ async def main(out: Path) -> None:
         ("5-help", help_screen),
         ("6-project-files-diff", shots._pins),
         ("7-execute-trials", test_trials._trials),
+        ("8-execute-promoted", test_trials._promoted),
     ]:
         await shoot(sandbox, name, before, out)
 
