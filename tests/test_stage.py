@@ -15,7 +15,7 @@ import pytest
 from oxwizard.core.errors import StageError, UsageError
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
-from oxwizard.safety.stage import CloneStats, create_stage, remove_stage
+from oxwizard.safety.stage import CloneStats, copy_changing, create_stage, remove_stage
 
 
 def _inodes(root: Path) -> set[tuple[int, int]]:
@@ -146,6 +146,28 @@ def test_a_clone_made_by_a_child_process_is_the_same_clone(
     assert str(failed.value).startswith(f"staging clone {tmp_path / 'a-file' / 'stage'}: ")
     assert "\n" not in str(failed.value) and "Not a directory" in str(failed.value)
     assert (tmp_path / "a-file").read_text(encoding="utf-8") == "not a folder\n"
+
+
+def test_a_clone_made_before_the_plan_becomes_the_planned_clone(
+    demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    """The flow clones while the plan is computed, every file of site-packages linked; once the plan
+    names what changes, copy_changing copies those files: the clone is then the one create_stage
+    makes for that plan (the same files, the same ones linked to live's, the same counts)."""
+    live = Environment.open(demo_template.venv)
+    planned, early = CloneStats(), CloneStats()
+    want = create_stage(live, tmp_path / "stage-planned", changing={"oxzep7"}, stats=planned)
+    made = create_stage(live, tmp_path / "stage-early", changing=(), stats=early, own_process=True)
+    live_inodes = {i for _, i in _inodes(demo_template.venv)}
+
+    def linked(root: Path) -> set[str]:
+        return {rel for rel in _files(root) if (root / rel).stat().st_ino in live_inodes}
+
+    assert linked(made.root) > linked(want.root)  # before: oxzep7's files are links too
+    copy_changing(live, made, {"oxzep7"}, early)
+    assert linked(made.root) == linked(want.root) != set()
+    assert (early.linked, early.copied) == (planned.linked, planned.copied)
+    assert set(_files(made.root)) == set(_files(want.root))
 
 
 def test_remove_stage_refuses_a_folder_that_is_not_a_stage(tmp_path: Path) -> None:

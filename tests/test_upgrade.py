@@ -78,14 +78,31 @@ def test_upgrade_to_150_succeeds_and_records_every_step(recorded_15: tuple[DemoS
     assert abs(sum(spent[f"seconds.{p}"] for p in parts) - spent["seconds.total"]) < 0.01
 
 
+def _live_files(venv: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file of ``venv`` but bytecode (Python writes it on live while the baseline runs there)
+    and oxwizard's state folder (the checkpoint): relative path -> (inode, bytes)."""
+    out = {}
+    for path in venv.rglob("*"):
+        rel = path.relative_to(venv)
+        if path.is_file() and not path.is_symlink() and not {"__pycache__", ".oxwizard"} & set(rel.parts):
+            out[str(rel)] = (path.stat().st_ino, path.read_bytes())
+    return out
+
+
 def test_upgrade_to_200_fails_in_staging_and_live_is_untouched(demo: DemoFactory) -> None:
     sandbox = demo()
     before = Environment.open(sandbox.venv).fingerprint()
+    files = _live_files(sandbox.venv)
     done = _oxwizard("upgrade", "oxzep7==2.0.0", "--yes", *_sources(sandbox))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "live is untouched" in done.stdout
     assert "test_legacy_parse" in done.stdout or "tests" in done.stdout
     assert Environment.open(sandbox.venv).fingerprint() == before
+    # the clone was made while the plan's dry run ran, every file linked to live's until the plan
+    # named oxzep7's, then copied: installing 2.0.0 into it wrote nothing through a link
+    assert "(cloned while planning)" in done.stdout, done.stdout
+    assert _live_files(sandbox.venv) == files
+    assert not [p for p in sandbox.venv.parent.iterdir() if p.name.endswith(("-stage", ".partial"))]
     runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
     assert runbook.last("promote") is None
     assert runbook.last("checks-staging") is not None

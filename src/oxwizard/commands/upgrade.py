@@ -215,7 +215,9 @@ def run(args: argparse.Namespace) -> int:
         isolate=args.outdated,
         parallel=args.parallel or default_parallel(),
     )
-    # One lock from the plan to the verdict: no other run can slip in between the two.
+    # One lock from the plan to the verdict: no other run can slip in between the two, so the
+    # staging clone can be made while the plan's dry run runs.
+    flow.clone_while_planning = True
     with env_lock(env, "oxwizard upgrade " + " ".join(str(r) for r in reqs)):
         flow.prepare()
         if flow.risk is not None:  # shown before anything is changed, as in the wizard's plan panel

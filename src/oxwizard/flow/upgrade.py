@@ -167,6 +167,10 @@ class UpgradeFlow:
         # the baseline's pip check child, run on live beside the install in staging
         self._background: ThreadPoolExecutor | None = None
         self._pip_confirm: Future[CheckResult] | None = None
+        # headless runs that go on from the plan to the verdict under one lock: the staging clone is
+        # made while the plan's dry run runs, every file linked, the changing ones copied once known
+        self.clone_while_planning = False
+        self._early_clone: Future[tuple[Environment, CloneStats, float]] | None = None
         self.live_touched = False
         self.rolled_back = False
         self.pins: Landed | None = None  # where the project's file edits landed (the pins step)
@@ -240,7 +244,41 @@ class UpgradeFlow:
         self.env.require_writable(self.allow_externally_managed)
         targets = " ".join(str(r) for r in self.requirements)
         with env_lock(self.env, f"oxwizard upgrade {targets} (planning)".replace("  ", " ")):
-            return self._prepare_locked()
+            if self.clone_while_planning and self.options.stage and self._preset_plan is None:
+                self._begin_early_clone()
+            try:
+                return self._prepare_locked()
+            except BaseException:
+                self._discard_early_clone()
+                raise
+
+    def _begin_early_clone(self) -> None:
+        """Start the staging clone before the plan is known: every file of site-packages a link to
+        live's (nothing is written into the clone before :meth:`_start_stage` copies the files of
+        what the plan changes). Made by a child process while pip's dry run, another, runs."""
+        from oxwizard.safety.stage import CloneStats, create_stage
+
+        def clone() -> tuple[Environment, CloneStats, float]:
+            started, stats = time.monotonic(), CloneStats(while_planning=True)
+            made = create_stage(self.env, changing=(), stats=stats, own_process=True)
+            return made, stats, _since(started)
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-clone")
+        self._early_clone = pool.submit(contextvars.copy_context().run, clone)
+        pool.shutdown(wait=False)
+
+    def _discard_early_clone(self) -> None:
+        """The early clone, when the flow ends without using it: waited for and removed."""
+        early, self._early_clone = self._early_clone, None
+        if early is None:
+            return
+        from oxwizard.safety.stage import remove_stage
+
+        try:
+            made, _stats, _seconds = early.result()
+        except Exception:  # noqa: BLE001 - a clone that failed left nothing (create_stage removes it)
+            return
+        remove_stage(made.root)
 
     def _prepare_locked(self) -> Plan:
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
@@ -598,14 +636,28 @@ class UpgradeFlow:
 
     def _start_stage(self, pool: ThreadPoolExecutor) -> Future[tuple[Environment, CloneStats, float]]:
         """Start making the staging clone where the upgrade is tried first, in ``pool``."""
-        from oxwizard.safety.stage import CloneStats, create_stage
+        from oxwizard.safety.stage import CloneStats, copy_changing, create_stage, remove_stage
 
         assert self.plan is not None
         self._step("stage", "running", "cloning the environment for staging")
         # the files of what the plan replaces are copied, the rest of site-packages is linked
         changing = {c.name for c in self.plan.changes if c.name in self.env.distributions}
 
+        early, self._early_clone = self._early_clone, None
+        planned = self.plan.env_fingerprint
+
         def clone() -> tuple[Environment, CloneStats, float]:
+            if early is not None:  # made while planning: used when it holds what the plan was made on
+                try:
+                    made, stats, seconds = early.result()
+                except Exception:  # noqa: BLE001 - made again below, where a failure is the stage's
+                    made = None
+                if made is not None and made.fingerprint() == planned:
+                    started = time.monotonic()
+                    copy_changing(self.env, made, changing, stats)
+                    return made, stats, seconds + _since(started)
+                if made is not None:
+                    remove_stage(made.root)
             started, stats = time.monotonic(), CloneStats()
             made = create_stage(self.env, changing=changing, stats=stats, own_process=True)
             return made, stats, _since(started)
@@ -627,7 +679,8 @@ class UpgradeFlow:
                 duration=seconds,
             ),
         )
-        self._step("stage", "passed", str(made.root), seconds)
+        said = " (cloned while planning)" if stats.while_planning else ""
+        self._step("stage", "passed", f"{made.root}{said}", seconds)
 
     def _run_baseline(
         self, plan: Plan, pip_checked: Future[CheckResult], quiet: Callable[[], object] | None
@@ -993,6 +1046,7 @@ class UpgradeFlow:
         )
 
     def _finish(self, outcome: FlowOutcome) -> FlowOutcome:
+        self._discard_early_clone()  # ended before the staging step (declined, nothing to do)
         self._record("outcome", "How did it end?", f"{outcome.status}: {outcome.message}", self._timing())
         return outcome
 
@@ -1015,6 +1069,7 @@ class UpgradeFlow:
                 self._output("rollback", f"rollback failed: {exc}")
 
     def _cleanup_stage(self) -> None:
+        self._discard_early_clone()
         if self._background is not None:  # the baseline's pip check, when the flow ended before it
             self._background.shutdown(wait=True)
             self._background = None

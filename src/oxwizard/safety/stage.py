@@ -42,7 +42,7 @@ from oxwizard.env.environment import Environment
 from oxwizard.safety.checkpoint import owned_paths
 from oxwizard.safety.tree_copy import CloneStats, Sharing, copy_file, copy_tree
 
-__all__ = ["MARKER", "CloneStats", "create_stage", "default_stage_path", "remove_stage"]
+__all__ = ["MARKER", "CloneStats", "copy_changing", "create_stage", "default_stage_path", "remove_stage"]
 
 MARKER = ".oxwizard-stage"
 
@@ -103,6 +103,33 @@ def create_stage(
     except BaseException:
         remove_stage(target)  # a copy that cannot be opened is of no use, and nobody would remove it
         raise
+
+
+def copy_changing(env: Environment, stage: Environment, changing: Collection[str], stats: CloneStats) -> None:
+    """Turn a clone made before the plan was known (``changing`` empty: every file of site-packages
+    a link to live's) into the one :func:`create_stage` makes for ``changing``: each file of those
+    distributions (the same folders and files, :func:`~oxwizard.safety.checkpoint.owned_paths`)
+    that is still a link to live's is replaced by a copy, renamed into place."""
+    roots, singles = owned_paths(env, sorted(set(changing)))
+    files = list(singles)
+    for root in roots:
+        for folder, _dirs, names in os.walk(root):
+            files += [os.path.join(folder, n) for n in names]
+    for path in files:
+        rel = os.path.relpath(path, env.root)
+        if rel.startswith(os.pardir):
+            continue  # not in the environment's folder: not in the clone either
+        dst = os.path.join(stage.root, rel)
+        try:
+            if os.path.islink(dst) or os.stat(dst).st_ino != os.stat(path).st_ino:
+                continue  # a symlink is recreated, never shared; a copy already
+        except FileNotFoundError:
+            continue
+        fresh = dst + ".oxwizard-copy"
+        copy_file(Path(path), Path(fresh))
+        os.replace(fresh, dst)
+        stats.linked -= 1
+        stats.copied += 1
 
 
 def _copy_in_child(source: Path, dest: Path, sharing: Sharing | None, stats: CloneStats) -> None:

@@ -33,6 +33,7 @@ class CloneStats:
 
     linked: int = 0
     copied: int = 0
+    while_planning: bool = False  # made before the plan was known (the flow's early clone)
 
 
 @dataclass
