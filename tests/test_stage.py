@@ -170,6 +170,27 @@ def test_a_clone_made_before_the_plan_becomes_the_planned_clone(
     assert set(_files(made.root)) == set(_files(want.root))
 
 
+def test_a_clone_that_fails_half_way_leaves_nothing_beside_the_environment(tmp_path: Path) -> None:
+    """A copy that fails part way (here a socket file, which cannot be copied) raises, in a child
+    process as one line, and removes the half-made clone instead of leaving it beside the venv."""
+    import socket
+
+    venv = tmp_path / "v"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    listening = socket.socket(socket.AF_UNIX)
+    listening.bind(str(venv / "sock"))
+    try:
+        env = Environment.open(venv)
+        with pytest.raises(StageError, match="^staging clone "):
+            create_stage(env, tmp_path / "stage", changing=(), own_process=True)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]
+        with pytest.raises(OSError):
+            create_stage(env, tmp_path / "stage", changing=())
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["v"]
+    finally:
+        listening.close()
+
+
 def test_remove_stage_refuses_a_folder_that_is_not_a_stage(tmp_path: Path) -> None:
     (tmp_path / "precious").mkdir()
     with pytest.raises(UsageError, match="not an oxwizard staging clone"):

@@ -84,17 +84,21 @@ def create_stage(
     tmp = target.with_name(target.name + ".partial")
     if os.path.lexists(tmp):
         shutil.rmtree(tmp)
-    if env.is_venv:
-        sharing = _sharing(env, changing) if changing is not None and _unlinks_first(env) else None
-        counts = stats if stats is not None else CloneStats()
-        if own_process:
-            _copy_in_child(source, tmp, sharing, counts)
+    try:
+        if env.is_venv:
+            sharing = _sharing(env, changing) if changing is not None and _unlinks_first(env) else None
+            counts = stats if stats is not None else CloneStats()
+            if own_process:
+                _copy_in_child(source, tmp, sharing, counts)
+            else:
+                copy_tree(source, tmp, sharing, counts)
+            _rewrite(tmp, str(source), str(target))
         else:
-            copy_tree(source, tmp, sharing, counts)
-        _rewrite(tmp, str(source), str(target))
-    else:
-        _clone_system(env, tmp)
-    (tmp / MARKER).write_text(f"staging clone of {source}\n", encoding="utf-8")
+            _clone_system(env, tmp)
+        (tmp / MARKER).write_text(f"staging clone of {source}\n", encoding="utf-8")
+    except BaseException:  # a failed or interrupted copy leaves nothing beside the environment
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     os.replace(tmp, target)
     try:
         clone = Environment.open(target)
