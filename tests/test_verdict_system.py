@@ -242,7 +242,8 @@ def test_upgrade_of_an_externally_managed_python_with_the_flag(
     assert done.returncode == 0, done.stdout + done.stderr
     assert "externally managed (PEP 668)" in done.stdout
     assert "upgraded: oxzep7 1.4.2 -> 1.5.0" in done.stdout
-    stage = Path(re.search(r"(?m)\bstage: (\S+)$", done.stdout).group(1))  # type: ignore[union-attr]
+    # made while planning (upgrade holds the lock from the plan on), which the line says
+    stage = Path(re.search(r"(?m)\bstage: (\S+) \(cloned while planning\)$", done.stdout).group(1))  # type: ignore[union-attr]
     assert stage.is_relative_to(Path(tempfile.gettempdir())), stage  # never beside the prefix
     assert not stage.exists()  # removed when the flow ended
     prefix = fake_system_python.parent.parent
