@@ -15,8 +15,8 @@ limits). With ``--no-index`` only hosts of ``--find-links`` are asked, as pip wo
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -67,31 +67,17 @@ def fetch_wheels(
 ) -> list[Fetched]:
     """Each (URL from :func:`fetchable_url`, expected sha256 or None) fetched, concurrently, in order."""
     items = list(wanted)
+    if not items:
+        return []
     try:
         http = _Http(index, timeout)
     except (OSError, ValueError) as exc:  # an unreadable --cert or --client-cert: pip will say why
         return [Fetched(None, redact_text(str(exc)))] * len(items)
-    out = [Fetched(None, "not fetched")] * len(items)
-    lock = threading.Lock()
-    todo = list(enumerate(items))
-
-    def work() -> None:
-        while True:
-            with lock:
-                if not todo:
-                    return
-                n, (url, sha256) = todo.pop()
-            out[n] = _fetch_one(http, index, url, sha256)
-
     try:
-        threads = [threading.Thread(target=work, daemon=True) for _ in range(min(MAX_THREADS, len(items)))]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        with ThreadPoolExecutor(min(MAX_THREADS, len(items)), thread_name_prefix="oxwizard-wheel") as pool:
+            return list(pool.map(lambda item: _fetch_one(http, index, *item), items))
     finally:
         http.close()
-    return out
 
 
 def _fetch_one(http: _Http, index: IndexOptions, url: str, sha256: str | None) -> Fetched:
