@@ -14,7 +14,7 @@ import contextvars
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -256,16 +256,19 @@ class UpgradeFlow:
         """Start the staging clone before the plan is known: every file of site-packages a link to
         live's (nothing is written into the clone before :meth:`_start_stage` copies the files of
         what the plan changes). Made by a child process while pip's dry run, another, runs."""
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-clone")
+        self._early_clone = pool.submit(contextvars.copy_context().run, self._clone, (), while_planning=True)
+        pool.shutdown(wait=False)
+
+    def _clone(
+        self, changing: Collection[str], *, while_planning: bool = False
+    ) -> tuple[Environment, CloneStats, float]:
+        """A staging clone linking all but ``changing`` (made by a child process), its counts, its time."""
         from oxwizard.safety.stage import CloneStats, create_stage
 
-        def clone() -> tuple[Environment, CloneStats, float]:
-            started, stats = time.monotonic(), CloneStats(while_planning=True)
-            made = create_stage(self.env, changing=(), stats=stats, own_process=True)
-            return made, stats, _since(started)
-
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-clone")
-        self._early_clone = pool.submit(contextvars.copy_context().run, clone)
-        pool.shutdown(wait=False)
+        started, stats = time.monotonic(), CloneStats(while_planning=while_planning)
+        made = create_stage(self.env, changing=changing, stats=stats, own_process=True)
+        return made, stats, _since(started)
 
     def _discard_early_clone(self) -> None:
         """The early clone, when the flow ends without using it: waited for and removed."""
@@ -636,7 +639,7 @@ class UpgradeFlow:
 
     def _start_stage(self, pool: ThreadPoolExecutor) -> Future[tuple[Environment, CloneStats, float]]:
         """Start making the staging clone where the upgrade is tried first, in ``pool``."""
-        from oxwizard.safety.stage import CloneStats, copy_changing, create_stage, remove_stage
+        from oxwizard.safety.stage import copy_changing, remove_stage
 
         assert self.plan is not None
         self._step("stage", "running", "cloning the environment for staging")
@@ -658,9 +661,7 @@ class UpgradeFlow:
                     return made, stats, seconds + _since(started)
                 if made is not None:
                     remove_stage(made.root)
-            started, stats = time.monotonic(), CloneStats()
-            made = create_stage(self.env, changing=changing, stats=stats, own_process=True)
-            return made, stats, _since(started)
+            return self._clone(changing)
 
         return pool.submit(contextvars.copy_context().run, clone)
 

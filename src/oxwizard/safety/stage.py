@@ -114,9 +114,9 @@ def copy_changing(env: Environment, stage: Environment, changing: Collection[str
     a link to live's) into the one :func:`create_stage` makes for ``changing``: each file of those
     distributions (the same folders and files, :func:`~oxwizard.safety.checkpoint.owned_paths`)
     that is still a link to live's is replaced by a copy, renamed into place."""
-    roots, singles = owned_paths(env, sorted(set(changing)))
-    files = list(singles)
-    for root in roots:
+    sharing = _sharing(env, changing)  # what create_stage copies for ``changing``
+    files = list(sharing.singles)
+    for root in sharing.own:
         for folder, _dirs, names in os.walk(root):
             files += [os.path.join(folder, n) for n in names]
     for path in files:
