@@ -95,15 +95,12 @@ def metadata_check(env: Environment) -> list[str]:
     by pip check's rules (:func:`~oxwizard.env.plan.predict_conflicts`: a requirement whose marker
     applies, with no extra, not installed or not satisfied, pre-releases included), in pip's words;
     a requirement that does not parse is a problem too (pip check fails on it)."""
-    from oxwizard.env.plan import predict_conflicts
+    from oxwizard.env.plan import predict_conflicts, unparsable_requirements
 
     problems = predict_conflicts(env, [])
-    for name, dist in sorted(env.distributions.items()):
-        for text in dist.requires:
-            try:
-                Requirement(text)
-            except InvalidRequirement:
-                problems.append(f"{name} {dist.version} has a requirement that does not parse: {text}")
+    for name, text in unparsable_requirements(env):  # parsed once, with predict_conflicts' reading
+        version = env.distributions[name].version
+        problems.append(f"{name} {version} has a requirement that does not parse: {text}")
     return problems
 
 

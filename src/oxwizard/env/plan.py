@@ -454,28 +454,47 @@ def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]
 
 # The installed distributions' requirements that apply here, parsed once per reading of them (the
 # verdict now is computed while the dry run runs; the one after, and each trial's, reuse it).
-_PARSED: dict[int, tuple[object, dict[str, list[tuple[Requirement, str]]]]] = {}
+_PARSED: dict[int, tuple[object, dict[str, list[tuple[Requirement, str]]], list[tuple[str, str]]]] = {}
 
 
 def _installed_requires(env: Environment) -> dict[str, list[tuple[Requirement, str]]]:
     """Each installed distribution's applying requirements with the canonical name they ask for."""
+    return _parsed_requires(env)[0]
+
+
+def unparsable_requirements(env: Environment) -> list[tuple[str, str]]:
+    """(distribution, requirement text) for each installed requirement that does not parse (pip
+    check fails on those), from the same reading as :func:`predict_conflicts`'."""
+    return _parsed_requires(env)[1]
+
+
+def _parsed_requires(
+    env: Environment,
+) -> tuple[dict[str, list[tuple[Requirement, str]]], list[tuple[str, str]]]:
+    """The installed requirements parsed once per reading of the distributions."""
     dists = env.distributions
     hit = _PARSED.get(id(dists))
     if hit is not None and hit[0] is dists:
-        return hit[1]
-    parsed = {name: _applying(d.requires, env.markers) for name, d in dists.items()}
+        return hit[1], hit[2]
+    bad: list[tuple[str, str]] = []
+    parsed = {name: _applying(d.requires, env.markers, bad, name) for name, d in sorted(dists.items())}
     _PARSED.clear()
-    _PARSED[id(dists)] = (dists, parsed)
-    return parsed
+    _PARSED[id(dists)] = (dists, parsed, bad)
+    return parsed, bad
 
 
-def _applying(texts: list[str], markers: dict[str, str]) -> list[tuple[Requirement, str]]:
-    """The requirements among ``texts`` whose markers hold here (unparseable ones left out)."""
+def _applying(
+    texts: list[str], markers: dict[str, str], bad: list[tuple[str, str]] | None = None, owner: str = ""
+) -> list[tuple[Requirement, str]]:
+    """The requirements among ``texts`` whose markers hold here (unparsable ones left out, and noted
+    in ``bad`` with ``owner`` when given)."""
     out: list[tuple[Requirement, str]] = []
     for text in texts:
         try:
             req = Requirement(text)
         except InvalidRequirement:
+            if bad is not None:
+                bad.append((owner, text))
             continue
         if req.marker is not None and not _marker_ok(req.marker, markers):
             continue
