@@ -20,7 +20,7 @@ ENGINE = ("pydantic", "packaging", "griffe", "tomlkit", "git", "oxwizard.env.env
 # Runs `oxwizard ARGV` in a new interpreter and says, for each pip dry run it started, which modules
 # were imported at that moment and whether the dry run ran to its end.
 _SCRIPT = """
-import contextlib, io, subprocess, sys
+import contextlib, io, os, subprocess, sys
 started = []
 real_init = subprocess.Popen.__init__
 def init(self, args, *a, **k):
@@ -28,17 +28,27 @@ def init(self, args, *a, **k):
         started.append((self, sorted(sys.modules)))
     real_init(self, args, *a, **k)
 subprocess.Popen.__init__ = init
+real_spawn = os.posix_spawn
+spawned = []
+def spawn(path, args, *a, **k):
+    pid = real_spawn(path, args, *a, **k)
+    if "--dry-run" in args:
+        started.append((None, sorted(sys.modules)))
+        spawned.append(pid)
+    return pid
+os.posix_spawn = spawn
 out = io.StringIO()
 with contextlib.redirect_stdout(out):
     from oxwizard.cli import main
     code = main(sys.argv[1:])
 import json
-runs = [{"modules": modules, "returncode": child.returncode} for child, modules in started]
-print(json.dumps({"code": code, "out": out.getvalue(), "dry_runs": runs}))
+runs = [{"modules": modules, "returncode": child and child.returncode} for child, modules in started]
+alive = [pid for pid in spawned if os.path.exists(f"/proc/{pid}")]
+print(json.dumps({"code": code, "out": out.getvalue(), "dry_runs": runs, "alive": alive}))
 """
 
 
-def plan(demo: DemoSandbox, cache: Path, *argv: str, **environ: str) -> dict[str, object]:
+def plan(demo: DemoSandbox, cache: Path, *argv: str, code: int = 0, **environ: str) -> dict[str, object]:
     where = ["--env", str(demo.venv), "--project", str(demo.project)]
     sources = ["--find-links", str(demo.wheelhouse), "--no-index"]
     done = subprocess.run(
@@ -51,7 +61,7 @@ def plan(demo: DemoSandbox, cache: Path, *argv: str, **environ: str) -> dict[str
     )
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout.strip().splitlines()[-1])
-    assert answer["code"] == 0, answer["out"]
+    assert answer["code"] == code, answer["out"]
     assert isinstance(answer, dict)
     return answer
 
@@ -72,7 +82,23 @@ def test_a_repeated_plan_starts_pip_before_the_engine_and_only_uses_a_dry_run_th
     again = plan(demo_template, cache, "oxzep7")
     [run] = again["dry_runs"]  # type: ignore[misc]
     assert engine_in(run["modules"]) == set()  # started before pydantic, packaging, griffe...
+    assert "argparse" not in run["modules"]  # ... and before the command line was even parsed
     assert again["out"] == first["out"]  # the same plan, from the early dry run
+
+    # other arguments (here --json) are another shape: nothing is started before they are parsed
+    as_json = plan(demo_template, cache, "oxzep7", "--json")
+    [run] = as_json["dry_runs"]  # type: ignore[misc]
+    assert "pydantic" in engine_in(run["modules"])
+    # a target that is not plainly a name and versions is never started before it is parsed
+    marked = plan(demo_template, cache, "oxzep7 >=1.5")
+    [run] = marked["dry_runs"]  # type: ignore[misc]
+    assert "pydantic" in engine_in(run["modules"])
+    # a target refused once parsed (a usage error, exit 2): the dry run started for it is killed
+    # and its files removed
+    bad = plan(demo_template, cache, "oxzep7==", code=2)
+    [run] = bad["dry_runs"]  # type: ignore[misc]
+    assert engine_in(run["modules"]) == set() and bad["alive"] == []
+    assert sorted(p.name for p in (cache / "dry-run").iterdir() if p.name.startswith("report-")) == []
 
     # another target with the same options: the remembered command line serves it too
     other = plan(demo_template, cache, "humbleconf==1.3.0")

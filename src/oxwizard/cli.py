@@ -256,6 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         wizard_argv = []  # no sub-command on a terminal: the wizard with defaults
     elif argv[:1] == ["wizard"]:
         wizard_argv = argv[1:]
+    launch = None  # a plan's dry run, started first if a plan with these arguments ran before
+    if argv[:1] == ["plan"] and not {"-h", "--help"} & set(argv):
+        from oxwizard.env.early_launch import Launch
+
+        launch = Launch.start(argv[1:])
     try:
         if wizard_argv is not None:
             # the wizard parses its own options: building every verb's parser would import the
@@ -266,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         verb = verb_of(argv)
         parser = build_parser(() if verb is None else (verb,))
         args = parser.parse_args(argv)
+        args.launch = launch
         if getattr(args, "run", None) is None:
             parser.print_help()
             return 0
@@ -280,6 +286,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("oxwizard: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if launch is not None:  # a dry run nobody took (a usage error, an interruption) is killed
+            launch.discard()
 
 
 if __name__ == "__main__":

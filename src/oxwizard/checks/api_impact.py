@@ -43,6 +43,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from oxwizard import __version__
 from oxwizard.core import proc
+from oxwizard.core.pipenv import cache_root
 from oxwizard.core.redact import redact_text
 from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
 from oxwizard.env.environment import Environment
@@ -58,12 +59,8 @@ _MAX_NOT_CHECKED_SAMPLES = 3
 
 
 def api_cache_dir() -> Path:
-    """``$OXWIZARD_CACHE_DIR/api``, else ``$XDG_CACHE_HOME/oxwizard/api``, else ``~/.cache/oxwizard/api``."""
-    explicit = os.environ.get("OXWIZARD_CACHE_DIR")
-    if explicit:
-        return Path(explicit) / "api"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "oxwizard" / "api"
+    """The ``api`` folder of oxwizard's cache (:func:`oxwizard.core.pipenv.cache_root`)."""
+    return Path(cache_root()) / "api"
 
 
 # -- the tree of one version ---------------------------------------------------------------------------

@@ -81,25 +81,22 @@ def _exit_without_collecting() -> None:
 
 
 def start_dry_run(args: argparse.Namespace) -> EarlyDryRun | None:
-    """The dry run of the last plan with the same interpreter and options, started for these targets
-    before the engine is imported (see :mod:`oxwizard.env.dry_run`); None when it cannot be."""
-    from oxwizard.core.errors import OxwizardError
+    """The plan's dry run as :func:`oxwizard.cli.main` started it, before argparse and the engine
+    were imported (see :mod:`oxwizard.env.early_launch`); None for a plan not run from the command
+    line (nothing to remember it by)."""
     from oxwizard.env.dry_run import EarlyDryRun
-    from oxwizard.env.interpreter import locate_python
+    from oxwizard.env.early_launch import Launch
 
-    try:
-        python = locate_python(args.env)
-    except OxwizardError:
-        return None  # said by the plan itself
-    options = ("index_url", "extra_index_url", "find_links", "no_index", "isolated", "installer")
-    context = [repr(getattr(args, name, None)) for name in options]
-    context += [str(project_from(args)), repr(args.break_system_packages)]
-    early = EarlyDryRun(python, context)
-    root = early.start(args.specs)
-    if root is not None:
-        from oxwizard.safety.journal import pending  # after the start: it imports typing and datetime
+    launch = getattr(args, "launch", None)
+    if not isinstance(launch, Launch):
+        return None
+    early = EarlyDryRun(launch, list(args.specs))
+    if launch.argv is not None:
+        from pathlib import Path
 
-        if pending(root):  # a recovery comes first: the dry run reads what it leaves
+        from oxwizard.safety.journal import pending
+
+        if pending(Path(launch.root)):  # a recovery comes first: the dry run reads what it leaves
             early.cancel()
     return early
 

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+from oxwizard.core.pipenv import pip_environment as pip_environment
+
 OUTPUT_CAP = 2_000_000  # bytes kept of each stream
 
 
@@ -171,24 +173,6 @@ class Completed:
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out
-
-
-def pip_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A copy of the environment in which pip reads no user or global configuration.
-
-    oxwizard reads pip's configuration once (:mod:`oxwizard.env.pipconfig`, unless ``--isolated``) and
-    passes the effective sources to every child explicitly, so the children themselves read none:
-    all ``PIP_*`` variables are removed and ``PIP_CONFIG_FILE`` points at ``/dev/null``.
-    """
-    env = {k: v for k, v in (base if base is not None else os.environ).items()}
-    for key in list(env):
-        if key.startswith("PIP_") or key in {"PYTHONHOME", "PYTHONPATH", "__PYVENV_LAUNCHER__"}:
-            del env[key]
-    env["PIP_CONFIG_FILE"] = os.devnull
-    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
-    env["PIP_NO_INPUT"] = "1"
-    env["PYTHONIOENCODING"] = "utf-8"
-    return env
 
 
 # uv's own settings that choose sources: a uv child gets the effective sources as options instead.

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import NamedTuple, Self
 
 from oxwizard.core.errors import EnvironmentNotFound
+from oxwizard.core.pipenv import cache_root
 
 _PROBE = r"""
 import json, os, platform, site, sys, sysconfig
@@ -134,13 +135,8 @@ _PROBES: dict[str, dict[str, object]] = {}
 
 
 def probe_cache_dir() -> Path:
-    """``$OXWIZARD_CACHE_DIR``, else ``$XDG_CACHE_HOME/oxwizard``, else ``~/.cache/oxwizard``."""
-    explicit = os.environ.get("OXWIZARD_CACHE_DIR")
-    if explicit:
-        return Path(explicit) / "probe"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "oxwizard" / "probe"
+    """The ``probe`` folder of oxwizard's cache (:func:`oxwizard.core.pipenv.cache_root`)."""
+    return Path(cache_root()) / "probe"
 
 
 def clear_probe_cache() -> None:
