@@ -337,12 +337,21 @@ def _load(tree: Tree, only: set[str] | None = None) -> dict[str, griffe.Object |
     logging.getLogger("griffe").setLevel(logging.CRITICAL)  # its warnings are about docstrings
     loaded: dict[str, griffe.Object | griffe.Alias] = {}
     view = Path(tempfile.mkdtemp(prefix="oxwizard-api-view-"))
+    hard = True  # a hard link where the filesystem allows (a symlink is a new inode: 10x slower)
     try:
         for rel in tree.files:
             if _is_tests(rel) or (only is not None and rel not in only):
                 continue
             link = view / rel
             link.parent.mkdir(parents=True, exist_ok=True)
+            if hard:
+                try:
+                    os.link(tree.root / rel, link)
+                    continue
+                except FileNotFoundError:
+                    continue  # in the RECORD, not on disk: griffe would not read it either
+                except OSError:  # another filesystem (a tmpfs /tmp), a link limit
+                    hard = False
             link.symlink_to(tree.root / rel)
         for top in tree.tops:
             if top in tree.compiled:
