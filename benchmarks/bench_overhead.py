@@ -9,7 +9,8 @@ that imports the upgraded package, one test). Prints side by side, in one run:
 * ``oxwizard plan SPEC`` against pip's own dry run with the same sources
   (``pip install --dry-run --report - --quiet SPEC``), best of ``--repeat`` each, interleaved;
 * the staging clone alone: linking what the upgrade leaves alone (the flow's way) against a full
-  copy of every file (what the clone did before, and still does without a plan);
+  copy of every file (what the clone did before, and still does without a plan), and the first
+  clone, retired as a spare, refreshed (what the next clone of the flow does);
 * a whole ``oxwizard upgrade SPEC --yes``: each phase's time from its runbook, the time oxwizard
   itself added (``seconds.overhead`` of the outcome: checkpoint, staging clone, checks other than the
   tests, runbook commits), against ``pip install SPEC`` plus the project's tests run by hand.
@@ -33,7 +34,7 @@ from pathlib import Path
 from real_env import build
 
 from oxwizard.env.environment import Environment
-from oxwizard.safety.stage import CloneStats, create_stage, remove_stage
+from oxwizard.safety.stage import CloneStats, create_stage, remove_stage, retire_stage
 
 MODULE = '''"""A project module that uses the upgraded package."""
 import {module}
@@ -115,6 +116,10 @@ def main() -> int:
         started = time.perf_counter()
         stage = create_stage(env, tmp / "stage-linked", changing={name}, stats=stats)
         linked_t = time.perf_counter() - started
+        retire_stage(stage.root, env)  # kept as a spare, as the flow does: the next clone refreshes it
+        started = time.perf_counter()
+        stage = create_stage(env, tmp / "stage-linked", changing={name})
+        refresh_t = time.perf_counter() - started
         started = time.perf_counter()
         remove_stage(stage.root)
         linked_rm = time.perf_counter() - started
@@ -130,6 +135,7 @@ def main() -> int:
             f"{linked_t:6.2f} s (removal {linked_rm:.2f} s)"
         )
         print(f"staging clone, full copy (before)  {copied_t:6.2f} s (removal {copied_rm:.2f} s)")
+        print(f"staging clone, the spare of the first refreshed  {refresh_t:6.2f} s")
 
         # -- a whole upgrade vs pip install + tests -----------------------------------------
         os.sync()  # the full copy above wrote 900 MB: not the upgrade's to wait for

@@ -109,7 +109,9 @@ first records those changes as they are in a commit of its own (`recovered: …`
   committed in this repository) outside git. A rollback records a last `pins` decision saying
   whether that branch was removed, or why it was left (see project-files.md).
 - Where the time went: each step's decision has its `duration`; the `stage` decision counts the
-  files the staging clone linked to live's (`linked_files`) and copied (`copied_files`), and the
+  files the staging clone linked to live's (`linked_files`) and copied (`copied_files`), and, when
+  the clone was a kept spare refreshed (its answer then ends `(refreshed a kept clone)`), the
+  entries it already had right and kept (`reused_entries`; 0 for a clone made from nothing), and the
   `outcome` of a run counts, in seconds, the `total` since planning began and its parts: `plan`,
   `installer` (the installs in staging and on live), `tests` (the project's tests, every phase),
   `monitoring`, `waiting` (for an answer) and `overhead`, the rest: what oxwizard itself added

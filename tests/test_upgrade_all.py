@@ -130,6 +130,11 @@ def test_everything_else_is_promoted_and_the_culprits_are_named(upgraded_all: Ru
     clones = re.findall(r"\| trial (\d+): clone \S+: (\d+) files linked to live's, (\d+) copied", out)
     assert [int(n) for n, _, _ in clones] == list(range(1, len(trials) + 1)), out
     assert all(int(copied) < int(linked) for _, linked, copied in clones), clones
+    # a trial's clone is kept as a spare when it ends, and the next trial (one at a time here) refreshes
+    # that spare instead of cloning afresh
+    kept = r"\| trial (\d+): clone \S+: [^\n]*, refreshed a kept clone \(\d+ entries kept\)"
+    refreshed = re.findall(kept, out)
+    assert len(refreshed) >= len(trials) - 2 > 0, out
 
 
 def test_every_trial_is_in_the_runbook_and_replay_applies_the_promoted_set(upgraded_all: Run) -> None:

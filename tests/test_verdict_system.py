@@ -30,7 +30,7 @@ from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, predict_conflicts
 from oxwizard.env.specs import IndexOptions, parse_specs
 from oxwizard.safety.installer import installer_argv
-from oxwizard.safety.stage import create_stage, default_stage_path, remove_stage
+from oxwizard.safety.stage import create_stage, default_stage_path, retire_stage, spares
 
 SYSTEM = Path("/usr/bin/python3")
 FLAG = "--break-system-packages"
@@ -188,8 +188,9 @@ def test_the_staging_clone_of_a_system_prefix_goes_to_the_temp_dir(system_env: E
         assert stage.fingerprint() == system_env.fingerprint()  # the same distributions, importable
         assert not list(system_env.root.parent.glob(f".{system_env.root.name}-stage*"))
     finally:
-        remove_stage(dest)  # what the flow's cleanup calls
+        retire_stage(dest, system_env)  # what the flow's cleanup calls: a system Python's is removed
     assert not dest.exists() and not dest.with_name(dest.name + ".partial").exists()
+    assert not spares(system_env) and not list(system_env.root.parent.glob(f".{system_env.root.name}-spare*"))
 
 
 # --- end to end on a hermetic "system" Python: a prefix of its own, marked EXTERNALLY-MANAGED ---

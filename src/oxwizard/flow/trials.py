@@ -160,7 +160,7 @@ class StagingTrials:
         from oxwizard.checks.logs import mark_logs
         from oxwizard.checks.suite import run_checks
         from oxwizard.safety.apply import apply_plan
-        from oxwizard.safety.stage import CloneStats, create_stage, remove_stage
+        from oxwizard.safety.stage import CloneStats, create_stage, retire_stage
 
         with self._lock:
             self._count = max(self._count, number)
@@ -181,7 +181,8 @@ class StagingTrials:
         clone = create_stage(
             self.env, dest if self.env.is_venv else None, changing=changing, stats=stats, own_process=True
         )
-        say(f"clone {clone.root.name}: {stats.linked} files linked to live's, {stats.copied} copied")
+        kept = f", refreshed a kept clone ({stats.reused} entries kept)" if stats.refreshed else ""
+        say(f"clone {clone.root.name}: {stats.linked} files linked to live's, {stats.copied} copied{kept}")
         try:
             installed = apply_plan(
                 clone, plan, self.index, checkpoint=None, journaled=False, on_line=say,
@@ -201,7 +202,7 @@ class StagingTrials:
                 clone, project, self.config, "staging", upgraded=upgraded, baseline=base, on_line=say
             )
         finally:
-            remove_stage(clone.root)
+            retire_stage(clone.root, self.env)
         evidence = tuple(f"{r.name}: {r.summary}" for r in cs.failed)
         summary = "passed" if cs.ok else "FAILED " + ", ".join(r.name for r in cs.failed)
         warned = tuple(cs.new_warnings)

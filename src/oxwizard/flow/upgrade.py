@@ -275,13 +275,13 @@ class UpgradeFlow:
         early, self._early_clone = self._early_clone, None
         if early is None:
             return
-        from oxwizard.safety.stage import remove_stage
+        from oxwizard.safety.stage import retire_stage
 
         try:
             made, _stats, _seconds = early.result()
         except Exception:  # noqa: BLE001 - a clone that failed left nothing (create_stage removes it)
             return
-        remove_stage(made.root)
+        retire_stage(made.root, self.env)
 
     def _prepare_locked(self) -> Plan:
         self._step("plan", "running", f"resolving {', '.join(str(r) for r in self.requirements)}")
@@ -639,7 +639,7 @@ class UpgradeFlow:
 
     def _start_stage(self, pool: ThreadPoolExecutor) -> Future[tuple[Environment, CloneStats, float]]:
         """Start making the staging clone where the upgrade is tried first, in ``pool``."""
-        from oxwizard.safety.stage import copy_changing, remove_stage
+        from oxwizard.safety.stage import copy_changing, retire_stage
 
         assert self.plan is not None
         self._step("stage", "running", "cloning the environment for staging")
@@ -660,7 +660,7 @@ class UpgradeFlow:
                     copy_changing(self.env, made, changing, stats)
                     return made, stats, seconds + _since(started)
                 if made is not None:
-                    remove_stage(made.root)
+                    retire_stage(made.root, self.env)  # refreshed at once by the clone below
             return self._clone(changing)
 
         return pool.submit(contextvars.copy_context().run, clone)
@@ -674,13 +674,18 @@ class UpgradeFlow:
         self._record(
             "stage",
             "Where is the upgrade tried first?",
-            f"staging clone {made.root}",
+            f"staging clone {made.root}" + (" (refreshed a kept clone)" if stats.refreshed else ""),
             Evidence(
-                counts={"linked_files": stats.linked, "copied_files": stats.copied},
+                counts={
+                    "linked_files": stats.linked,
+                    "copied_files": stats.copied,
+                    "reused_entries": stats.reused,
+                },
                 duration=seconds,
             ),
         )
-        said = " (cloned while planning)" if stats.while_planning else ""
+        how = "refreshed a kept clone" if stats.refreshed else "cloned"
+        said = f" ({how} while planning)" if stats.while_planning else f" ({how})" if stats.refreshed else ""
         self._step("stage", "passed", f"{made.root}{said}", seconds)
 
     def _run_baseline(
@@ -1080,18 +1085,19 @@ class UpgradeFlow:
             self._stage_removal = None
 
     def _drop_stage(self, *, background: bool = False) -> None:
-        """Remove the staging clone; ``background``: in a thread, while the flow goes on (once live
-        is promoted nothing needs the clone: its removal overlaps the checks on live)."""
+        """Retire the staging clone (kept as a spare for the next clone); ``background``: in a thread,
+        while the flow goes on (once live is promoted nothing needs the clone: its retirement overlaps
+        the checks on live)."""
         if self.stage_env is None:
             return
-        from oxwizard.safety.stage import remove_stage
+        from oxwizard.safety.stage import retire_stage
 
         root, self.stage_env = self.stage_env.root, None
         if not background:
-            remove_stage(root)
+            retire_stage(root, self.env)
             return
         self._stage_removal = threading.Thread(
-            target=remove_stage, args=(root,), name="oxwizard-stage-removal", daemon=True
+            target=retire_stage, args=(root, self.env), name="oxwizard-stage-removal", daemon=True
         )
         self._stage_removal.start()
 

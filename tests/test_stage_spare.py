@@ -1,0 +1,207 @@
+"""A retired staging clone is kept as a spare beside the venv and the next clone refreshes it: the
+refreshed clone is exactly the one a fresh clone makes (same files, bytes, modes, the same files
+linked to live's), live is never written through a link, and a refresh killed half way leaves
+nothing that looks like a clone."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import pip_install
+
+from oxwizard.core.errors import StageError
+from oxwizard.demo.sandbox import DemoSandbox, build_demo
+from oxwizard.env.environment import Environment
+from oxwizard.safety.stage import (
+    MARKER,
+    SPARES,
+    CloneStats,
+    create_stage,
+    remove_stage,
+    retire_stage,
+    spares,
+)
+
+
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoSandbox:
+    """A demo of this module's own: its live venv is changed by the tests."""
+    return build_demo(tmp_path_factory.mktemp("spare") / "demo", wheelhouse=wheelhouse)
+
+
+Tree = dict[str, tuple[str, int, bytes]]
+
+
+def _tree(root: Path) -> Tree:
+    """relative path -> (type, mode, content: bytes with the root's path neutralised, a symlink's target)."""
+    out: Tree = {}
+    for folder, dirs, names in os.walk(root):
+        for name in dirs + names:
+            path = Path(folder) / name
+            st = os.lstat(path)
+            rel = str(path.relative_to(root))
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", 0, os.readlink(path).encode())
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", st.st_mode & 0o7777, b"")
+            else:
+                out[rel] = (
+                    "file",
+                    st.st_mode & 0o7777,
+                    path.read_bytes().replace(str(root).encode(), b"ROOT"),
+                )
+    return out
+
+
+def _inodes(root: Path) -> dict[str, int]:
+    """Every regular file under ``root``: relative path -> inode."""
+    out = {}
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(folder) / name
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                out[str(path.relative_to(root))] = st.st_ino
+    return out
+
+
+def _live(venv: Path) -> dict[str, tuple[int, bytes]]:
+    return {rel: (ino, (venv / rel).read_bytes()) for rel, ino in _inodes(venv).items()}
+
+
+def _shared(root: Path, live: Path) -> set[str]:
+    """The files of the clone at ``root`` that are live's own inodes."""
+    theirs = set(_inodes(live).values())
+    return {rel for rel, ino in _inodes(root).items() if ino in theirs}
+
+
+def _git_status(project: Path) -> str:
+    return subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=project,
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+def _use_like_an_upgrade(stage: Environment, sandbox: DemoSandbox) -> None:
+    """What an upgrade and its checks do to a clone: another version installed, bytecode written,
+    files and folders added, removed, replaced by another kind, a folder's mode changed."""
+    done = subprocess.run(
+        [str(stage.python), "-m", "pip", "install", "-q", "--no-index", "--find-links",
+         str(sandbox.wheelhouse), "--", "oxzep7==1.5.0"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    site = stage.purelib
+    subprocess.run([str(stage.python), "-c", "import oxzep7, humbleconf, ziprow"], check=True)
+    (site / "__pycache__").mkdir(exist_ok=True)
+    (site / "__pycache__" / "stray.cpython-311.pyc").write_bytes(b"stray bytecode")
+    (site / "stray_pkg" / "sub").mkdir(parents=True)
+    (site / "stray_pkg" / "sub" / "x.py").write_text("x = 1\n")
+    (stage.root / "bin" / "stray-script").write_text("#!/bin/sh\n")
+    os.symlink("nowhere", site / "stray-link")
+    ziprow = next(
+        p for p in site.iterdir() if p.name.startswith("ziprow") and p.is_dir() and "dist" not in p.name
+    )
+    victim = next(p for p in ziprow.rglob("*.py"))
+    victim.unlink()  # a file of a distribution left alone, deleted: it must come back a link
+    pip_dir = site / "pip"
+    one = next(p for p in (pip_dir / "_internal").iterdir() if p.is_dir() and p.name != "__pycache__")
+    os.chmod(one, 0o700)  # a kept folder whose mode differs
+    target = next(p for p in pip_dir.iterdir() if p.is_file())
+    target.unlink()
+    target.mkdir()  # a file become a folder
+    (target / "inside").write_text("?")
+    other = next(p for p in (pip_dir / "_vendor").iterdir() if p.is_dir() and p.name != "__pycache__")
+    subprocess.run(["rm", "-rf", "--", str(other)], check=True)
+    other.write_text("a folder become a file")
+    gone = next(
+        p for p in (pip_dir / "_internal").iterdir() if p.is_dir() and p != one and p.name != "__pycache__"
+    )
+    subprocess.run(["rm", "-rf", "--", str(gone)], check=True)  # a folder deleted: made again
+
+
+def test_a_refreshed_spare_is_the_clone_a_fresh_one_makes(sandbox: DemoSandbox, tmp_path: Path) -> None:
+    live = Environment.open(sandbox.venv)
+    status = _git_status(sandbox.project)
+    stage = create_stage(live, changing={"oxzep7"}, own_process=True)
+    _use_like_an_upgrade(stage, sandbox)
+    pip_install(sandbox, "humbleconf==1.3.0")  # live changes too, meanwhile (another distribution)
+    live = Environment.open(sandbox.venv)
+    before = _live(sandbox.venv)
+
+    fresh_stats = CloneStats()
+    fresh = create_stage(live, tmp_path / "fresh", changing={"oxzep7"}, stats=fresh_stats)
+    assert not fresh_stats.refreshed and not spares(live)
+
+    retire_stage(stage.root, live)
+    assert not stage.root.exists()
+    [spare] = spares(live)
+    assert spare.parent == sandbox.venv.parent and spare.name.startswith(".venv-spare-")
+    assert (spare / ".gitignore").read_text() == "*\n"
+    assert not (spare / "pyvenv.cfg").exists()  # nothing takes a spare for an environment
+    assert _git_status(sandbox.project) == status  # git does not see it
+
+    for own_process in (True, False):  # the flow's way (a child process), and in-process
+        stats = CloneStats()
+        made = create_stage(live, changing={"oxzep7"}, stats=stats, own_process=own_process)
+        assert stats.refreshed and stats.reused > 0 and not spares(live), own_process
+        assert (
+            made.root == stage.root and (made.root / MARKER).read_text() == f"staging clone of {live.root}\n"
+        )
+        assert _tree(made.root) == _tree(fresh.root)
+        assert _shared(made.root, sandbox.venv) == _shared(fresh.root, sandbox.venv) != set()
+        oxzep7 = {
+            rel for rel in _inodes(made.root) if {"oxzep7", "oxzep7-1.4.2.dist-info"} & set(Path(rel).parts)
+        }
+        assert oxzep7 and not oxzep7 & _shared(made.root, sandbox.venv)
+        assert (stats.linked, stats.copied) == (fresh_stats.linked, fresh_stats.copied)
+        assert made.fingerprint() == live.fingerprint()
+        ran = subprocess.run(
+            [str(made.python), "-c", "import sys, oxzep7, humbleconf; print(sys.prefix, oxzep7.__version__)"],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        assert ran.stdout.split() == [str(made.root), "1.4.2"]
+        assert _live(sandbox.venv) == before  # not one byte, not one inode of live changed
+        if not own_process:
+            break
+        _use_like_an_upgrade(made, sandbox)
+        retire_stage(made.root, live)
+
+    # at most SPARES spares: retiring another removes the oldest, and nothing else is left behind
+    retire_stage(made.root, live)
+    first = spares(live)
+    for name in ("b", "c"):
+        retire_stage(create_stage(live, tmp_path / name, changing=None).root, live)
+    kept = spares(live)
+    assert len(kept) == SPARES == 2 and first[0] not in kept
+    beside = [p.name for p in sandbox.venv.parent.iterdir() if p.name.startswith(".venv-")]
+    assert sorted(beside) == sorted(p.name for p in kept)
+    assert _git_status(sandbox.project) == status
+    assert _live(sandbox.venv) == before
+    for spare in kept:
+        remove_stage(spare)  # what "safe to delete at any time" means for the tests' own cleanup
+    remove_stage(fresh.root)
+
+
+def test_a_refresh_killed_half_way_leaves_nothing_that_looks_like_a_clone(
+    sandbox: DemoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live = Environment.open(sandbox.venv)
+    before = _live(sandbox.venv)
+    retire_stage(create_stage(live, changing={"oxzep7"}).root, live)
+    assert len(spares(live)) == 1
+    monkeypatch.setenv("OXWIZARD_TEST_KILL_AT", "refresh:3")  # the child kills itself after 3 folders
+    with pytest.raises(StageError, match="^staging clone "):
+        create_stage(live, changing={"oxzep7"}, own_process=True)
+    beside = sorted(p.name for p in sandbox.venv.parent.iterdir() if p.name.startswith(".venv"))
+    assert beside == [".venv"]  # no .partial, no stage, and the spare it took is gone with it
+    assert _live(sandbox.venv) == before
+    monkeypatch.delenv("OXWIZARD_TEST_KILL_AT")
+    stats = CloneStats()
+    made = create_stage(live, changing={"oxzep7"}, stats=stats, own_process=True)
+    assert not stats.refreshed and made.fingerprint() == live.fingerprint()
+    remove_stage(made.root)
