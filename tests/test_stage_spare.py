@@ -1,4 +1,4 @@
-"""A retired staging clone is kept as a spare beside the venv and the next clone refreshes it: the
+"""A retired staging clone is kept as a spare in the venv's state folder and the next clone refreshes it: the
 refreshed clone is exactly the one a fresh clone makes (same files, bytes, modes, the same files
 linked to live's), live is never written through a link, and a refresh killed half way leaves
 nothing that looks like a clone."""
@@ -58,9 +58,12 @@ def _tree(root: Path) -> Tree:
 
 
 def _inodes(root: Path) -> dict[str, int]:
-    """Every regular file under ``root``: relative path -> inode."""
+    """Every regular file under ``root``: relative path -> inode (not oxwizard's state folder, where
+    the spares are kept: what a clone holds and live is made of)."""
     out = {}
-    for folder, _dirs, names in os.walk(root):
+    for folder, dirs, names in os.walk(root):
+        if folder == str(root):
+            dirs[:] = [d for d in dirs if d != ".oxwizard"]
         for name in names:
             path = Path(folder) / name
             st = os.lstat(path)
@@ -140,7 +143,8 @@ def test_a_refreshed_spare_is_the_clone_a_fresh_one_makes(sandbox: DemoSandbox, 
     retire_stage(stage.root, live)
     assert not stage.root.exists()
     [spare] = spares(live)
-    assert spare.parent == sandbox.venv.parent and spare.name.startswith(".venv-spare-")
+    assert spare.parent == sandbox.venv / ".oxwizard" / "spares"  # gone with the venv, never beside it
+    assert [p.name for p in sandbox.venv.parent.iterdir() if p.name.startswith(".venv")] == [".venv"]
     assert (spare / ".gitignore").read_text() == "*\n"
     assert not (spare / "pyvenv.cfg").exists()  # nothing takes a spare for an environment
     assert _git_status(sandbox.project) == status  # git does not see it
@@ -179,7 +183,7 @@ def test_a_refreshed_spare_is_the_clone_a_fresh_one_makes(sandbox: DemoSandbox, 
     kept = spares(live)
     assert len(kept) == SPARES == 2 and first[0] not in kept
     beside = [p.name for p in sandbox.venv.parent.iterdir() if p.name.startswith(".venv-")]
-    assert sorted(beside) == sorted(p.name for p in kept)
+    assert beside == [] and sorted((sandbox.venv / ".oxwizard" / "spares").iterdir()) == sorted(kept)
     assert _git_status(sandbox.project) == status
     assert _live(sandbox.venv) == before
     for spare in kept:
@@ -198,7 +202,8 @@ def test_a_refresh_killed_half_way_leaves_nothing_that_looks_like_a_clone(
     with pytest.raises(StageError, match="^staging clone "):
         create_stage(live, changing={"oxzep7"}, own_process=True)
     beside = sorted(p.name for p in sandbox.venv.parent.iterdir() if p.name.startswith(".venv"))
-    assert beside == [".venv"]  # no .partial, no stage, and the spare it took is gone with it
+    assert beside == [".venv"]  # no .partial, no stage
+    assert spares(live) == []  # and the spare it took is gone with it
     assert _live(sandbox.venv) == before
     monkeypatch.delenv("OXWIZARD_TEST_KILL_AT")
     stats = CloneStats()

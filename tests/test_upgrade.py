@@ -106,11 +106,12 @@ def test_upgrade_to_200_fails_in_staging_and_live_is_untouched(demo: DemoFactory
     runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
     assert runbook.last("promote") is None
     assert runbook.last("checks-staging") is not None
-    # the clone is kept as a spare beside the venv (git does not see it), and the next upgrade's clone
-    # is that spare refreshed, not a new one
-    [spare] = [p for p in sandbox.venv.parent.iterdir() if p.name.startswith(".venv-spare-")]
+    # the clone is kept as a spare in the venv's state folder (nothing new in the project, git sees
+    # nothing), and the next upgrade's clone is that spare refreshed, not a new one
+    [spare] = (sandbox.venv / ".oxwizard" / "spares").iterdir()
     assert (spare / ".gitignore").read_text() == "*\n"
-    assert ".venv-spare" not in _git(sandbox.project, "status", "--porcelain", "--untracked-files=all")
+    assert not [p for p in sandbox.venv.parent.iterdir() if p.name.startswith(".venv-")]
+    assert "spare" not in _git(sandbox.project, "status", "--porcelain", "--untracked-files=all")
     again = _oxwizard("upgrade", "oxzep7==1.5.0", "--yes", *_sources(sandbox))
     assert again.returncode == 0, again.stdout + again.stderr
     assert "(refreshed a kept clone while planning)" in again.stdout, again.stdout
@@ -120,7 +121,7 @@ def test_upgrade_to_200_fails_in_staging_and_live_is_untouched(demo: DemoFactory
     assert stage.evidence is not None and stage.evidence.counts["reused_entries"] > 0
     assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.5.0"
     beside = sorted(p.name for p in sandbox.venv.parent.iterdir() if p.name.startswith(".venv-"))
-    assert len(beside) == 1 and beside[0].startswith(".venv-spare-"), beside
+    assert beside == [] and len(list((sandbox.venv / ".oxwizard" / "spares").iterdir())) == 1, beside
 
 
 def _git(project: Path, *args: str) -> str:

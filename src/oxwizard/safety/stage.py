@@ -17,9 +17,11 @@ clone, each into a new file renamed into place. The state folder ``.oxwizard`` i
 Default location: ``ENV_PARENT/.ENVNAME-stage/``.
 
 A venv's clone is not deleted when the flow is done with it: :func:`retire_stage` keeps it as a
-*spare* beside the environment (``ENV_PARENT/.ENVNAME-spare-XXXXXX``, at most :data:`SPARES` of them,
-its ``pyvenv.cfg`` removed so that nothing takes it for an environment, a ``.gitignore`` of ``*`` so
-that git and the tools that honour it never see it), and the next linking clone of the same
+*spare* in the environment's state folder (``ENV_ROOT/.oxwizard/spares/XXXXXX``: on the clone's
+filesystem, so retiring and claiming are renames; never copied into a clone; gone with the
+environment when it is deleted; at most :data:`SPARES` of them, its ``pyvenv.cfg`` removed so that
+nothing takes it for an environment, a ``.gitignore`` of ``*`` so that git and the tools that honour
+it never see it), and the next linking clone of the same
 environment claims one (a rename) and refreshes it (:func:`~oxwizard.safety.tree_copy.refresh_tree`)
 instead of building from nothing. Removing a clone of 26,000 files frees as many inodes, and on ext4
 without a journal the inode allocator then skips every recently freed inode, scanning the inode table
@@ -51,6 +53,7 @@ from packaging.version import InvalidVersion, Version
 
 from oxwizard.core import proc
 from oxwizard.core.errors import StageError, UsageError
+from oxwizard.core.places import private_dir, state_path
 from oxwizard.env.environment import Environment
 from oxwizard.safety.checkpoint import owned_paths
 from oxwizard.safety.tree_copy import CloneStats, Sharing, copy_file, copy_tree, refresh_tree
@@ -198,8 +201,8 @@ def remove_stage(path: Path) -> None:
 
 
 def retire_stage(path: Path, env: Environment) -> None:
-    """The flow is done with the staging clone at ``path`` of ``env``: keep it as a spare beside the
-    environment, raw material for the next clone (see the module's text), or remove it where it
+    """The flow is done with the staging clone at ``path`` of ``env``: keep it as a spare in the
+    environment's state folder, raw material for the next clone (see the module's text), or remove it where it
     cannot be one (a system Python's clone in the temporary folder, another filesystem). Keeps at
     most :data:`SPARES` spares of ``env``: retiring another removes the oldest."""
     path = Path(path)
@@ -210,7 +213,7 @@ def retire_stage(path: Path, env: Environment) -> None:
     if not env.is_venv:
         shutil.rmtree(path)
         return
-    spare = env.root.parent / f"{_spare_prefix(env)}{secrets.token_hex(3)}"
+    spare = _spare_folder(env) / secrets.token_hex(3)
     try:
         # each a new file renamed into place, never a write into one of the clone's files
         for name, text in ((MARKER, _SPARE_SAYS.format(root=env.root)), (".gitignore", "*\n")):
@@ -219,8 +222,9 @@ def retire_stage(path: Path, env: Environment) -> None:
             os.replace(fresh, path / name)
         with contextlib.suppress(FileNotFoundError):
             (path / "pyvenv.cfg").unlink()  # not an environment any more: nothing may take it for one
+        private_dir(spare.parent)
         os.rename(path, spare)
-    except OSError:  # beside the environment is another filesystem, or not writable: not kept
+    except OSError:  # the environment is on another filesystem, or not writable: not kept
         shutil.rmtree(path, ignore_errors=True)
         return
     for old in spares(env)[SPARES:]:
@@ -231,17 +235,16 @@ def spares(env: Environment) -> list[Path]:
     """The spares kept of ``env``, the most recently retired first."""
     if not env.is_venv:
         return []
-    prefix, says = _spare_prefix(env), _SPARE_SAYS.format(root=env.root)
+    folder, says = _spare_folder(env), _SPARE_SAYS.format(root=env.root)
     found: list[tuple[float, Path]] = []
     try:
-        names = [n for n in os.listdir(env.root.parent) if n.startswith(prefix)]
+        names = os.listdir(folder)
     except OSError:
         return []
     for name in names:
-        tail = name[len(prefix) :]
-        if not re.fullmatch(r"[0-9a-f]+", tail):
-            continue  # a spare being discarded (``….gone``), or not ours
-        marker = env.root.parent / name / MARKER
+        if not re.fullmatch(r"[0-9a-f]+", name):
+            continue  # a spare being discarded (``….gone``)
+        marker = folder / name / MARKER
         try:
             if marker.read_text(encoding="utf-8") != says:
                 continue
@@ -251,8 +254,9 @@ def spares(env: Environment) -> list[Path]:
     return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]
 
 
-def _spare_prefix(env: Environment) -> str:
-    return f".{env.root.name.lstrip('.')}-spare-"
+def _spare_folder(env: Environment) -> Path:
+    """Where the spares of ``env`` are kept: its state folder's ``spares``."""
+    return state_path(env) / "spares"
 
 
 def _claim_spare(env: Environment, tmp: Path) -> bool:
