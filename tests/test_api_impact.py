@@ -232,6 +232,20 @@ def test_a_lost_base_class_is_named_as_written(tmp_path: Path) -> None:
     assert [c.sentence() for c in changes] == ["class sig.Child changed in 2.0: base class Base removed"]
 
 
+def test_a_class_that_stops_spelling_out_object_has_not_changed(tmp_path: Path) -> None:
+    """``class Retry(object)`` -> ``class Retry:`` (urllib3 1.26 -> 2): the same class in Python 3,
+    not "base class object removed" for every use; a real base lost beside it is still named."""
+    old_wheel = build_wheel(tmp_path / "w", "sig", "1.0", {
+        "sig/__init__.py": "class Base:\n    pass\n\n\nclass Retry(object):\n    pass\n\n\n"
+        "class Both(Base, object):\n    pass\n",
+    })  # fmt: skip
+    new_wheel = build_wheel(tmp_path / "w", "sig", "2.0", {
+        "sig/__init__.py": "class Base:\n    pass\n\n\nclass Retry:\n    pass\n\n\nclass Both:\n    pass\n",
+    })  # fmt: skip
+    changes, _ = compare("sig", "2.0", _tree(tmp_path / "old", old_wheel), _tree(tmp_path / "new", new_wheel))
+    assert [c.sentence() for c in changes] == ["class sig.Both changed in 2.0: base class Base removed"]
+
+
 def test_a_wheel_not_on_disk_is_downloaded_and_then_read_from_the_cache(
     plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
 ) -> None:

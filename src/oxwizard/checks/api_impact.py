@@ -289,7 +289,7 @@ def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 2  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 3  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -486,12 +486,17 @@ def _from_breakage(
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
                          what=what, detail=detail)  # fmt: skip
     if kind == "CLASS_REMOVED_BASE":
-        kept = {str(base) for base in b.new_value}
-        gone = [str(base) for base in b.old_value if str(base) not in kept] or [str(x) for x in b.old_value]
+        kept = {str(base) for base in b.new_value} | _IMPLICIT_BASES  # `(object)` is what `:` means
+        gone = [str(base) for base in b.old_value if str(base) not in kept]
+        if not gone:
+            return None
         detail = f"base class{'es' if len(gone) > 1 else ''} {', '.join(gone)} removed"
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
                          what=what, detail=detail)  # fmt: skip
     return None  # defaults, return and attribute types or values: not incompatible for a caller
+
+
+_IMPLICIT_BASES = {"object", "builtins.object"}  # every class's base in Python 3, spelled out or not
 
 
 def _served_by_getattr(change: ApiChange, modules: dict[str, griffe.Object]) -> ApiChange | None:
