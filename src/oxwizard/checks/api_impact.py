@@ -34,10 +34,9 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-import griffe
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
@@ -51,6 +50,9 @@ from oxwizard.env.plan import Change, Plan
 from oxwizard.env.specs import IndexOptions
 from oxwizard.env.wheel_fetch import fetch_wheels, fetchable_url
 from oxwizard.safety.records import record_entries
+
+if TYPE_CHECKING:
+    import griffe  # imported where a comparison is made: a cached one needs none of it (80 ms)
 
 _SOURCE_SUFFIXES = (".py", ".pyi")
 _COMPILED_SUFFIXES = (".so", ".pyd")
@@ -334,6 +336,8 @@ def _save_diff(cache: Path, env: Environment, c: Change, changes: list[ApiChange
 def _load(tree: Tree, only: set[str] | None = None) -> dict[str, griffe.Object | griffe.Alias]:
     """The distribution's top-level modules as griffe reads them, from a view of its own files only
     (not another distribution's modules in a shared namespace package, not its test suites)."""
+    import griffe
+
     logging.getLogger("griffe").setLevel(logging.CRITICAL)  # its warnings are about docstrings
     loaded: dict[str, griffe.Object | griffe.Alias] = {}
     view = Path(tempfile.mkdtemp(prefix="oxwizard-api-view-"))
@@ -415,6 +419,8 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
     """The public names ``new`` removes, changes incompatibly or newly deprecates, and what was not read.
 
     Only the files that differ are read (see :func:`_changed_files`)."""
+    import griffe
+
     changes: list[ApiChange] = []
     limits: list[str] = []
     if old.compiled or new.compiled:
@@ -467,6 +473,8 @@ def _from_breakage(
     moved: dict[str, list[tuple[str, str]]],
     modules: list[griffe.Object],
 ) -> ApiChange | None:
+    import griffe
+
     kind = b.kind.name
     obj = b.obj
     what = _what(obj)
@@ -502,6 +510,8 @@ _IMPLICIT_BASES = {"object", "builtins.object"}  # every class's base in Python 
 def _served_by_getattr(change: ApiChange, modules: dict[str, griffe.Object]) -> ApiChange | None:
     """A removed name that its module's new ``__getattr__`` still serves (named there as a literal):
     deprecated when that ``__getattr__`` warns a deprecation, else not a change at all."""
+    import griffe
+
     parent, _, name = change.path.rpartition(".")
     module = modules.get(parent)
     hook = module.members.get("__getattr__") if module is not None else None
@@ -539,6 +549,8 @@ def _what(obj: object) -> str:
 
 def _walk(obj: griffe.Object | griffe.Alias) -> Iterator[griffe.Object]:
     """Every object defined in ``obj`` (not aliases to elsewhere), ``obj`` included."""
+    import griffe
+
     if isinstance(obj, griffe.Alias):
         return
     yield obj
@@ -791,6 +803,20 @@ def _join(uses: list[Use], changes: list[ApiChange]) -> list[tuple[Use, ApiChang
 
 
 # -- all of it -----------------------------------------------------------------------------------------
+def preload(names: Iterable[str]) -> None:
+    """Import griffe now (a plan calls this while its dry run runs) unless a comparison is cached for
+    each of ``names`` (canonical): the plan then most likely needs none (the same targets planned
+    again), and griffe's import (80 ms of CPU) would only slow the dry run beside it. A guess either
+    way: a comparison that is needed imports griffe when it is made."""
+    suffix = f"-{__version__}.{_DIFF_FORMAT}.json"
+    try:
+        cached = [n for n in os.listdir(api_cache_dir() / "diff") if n.endswith(suffix)]
+    except OSError:
+        cached = []
+    if not all(any(f.startswith(f"{name}-") for f in cached) for name in names):
+        import griffe  # noqa: F401
+
+
 def api_impact(
     env: Environment, plan: Plan, index: IndexOptions, project: Path | None, *, cache: Path | None = None
 ) -> ApiImpact:

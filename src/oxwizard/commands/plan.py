@@ -21,6 +21,8 @@ from oxwizard.commands.common import (
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing before the dry run starts
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from oxwizard.env.dry_run import EarlyDryRun
     from oxwizard.env.plan import Plan
 
@@ -101,13 +103,18 @@ def start_dry_run(args: argparse.Namespace) -> EarlyDryRun | None:
     return early
 
 
-def _preload() -> None:
-    """What the plan shows after the dry run, imported while it runs (griffe is most of it)."""
-    import oxwizard.checks.api_impact
+def _preload(names: Iterable[str]) -> None:
+    """What the plan shows after the dry run, imported while it runs (griffe when a comparison of
+    the targets is not cached: most of it)."""
     import oxwizard.env.project_files  # noqa: F401
+    from oxwizard.checks.api_impact import preload
+
+    preload(names)
 
 
 def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
+    from packaging.utils import canonicalize_name
+
     from oxwizard.env.plan import compute_plan
     from oxwizard.env.specs import parse_specs
 
@@ -116,7 +123,8 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     env = open_env(args)
     env.require_writable(args.break_system_packages)  # before pip resolves anything
     index = index_from(args, env, flags)
-    plan = compute_plan(env, reqs, index, early=early, meanwhile=_preload)
+    names = [canonicalize_name(r.name) for r in reqs]
+    plan = compute_plan(env, reqs, index, early=early, meanwhile=lambda: _preload(names))
     from oxwizard.checks.api_impact import api_impact
     from oxwizard.env.project_files import plan_project_files
 

@@ -14,7 +14,7 @@ import contextvars
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -291,7 +291,10 @@ class UpgradeFlow:
         if plan is None:
             from oxwizard.env.project_files import plan_project_files
 
-            plan = compute_plan(self.env, self.requirements, self.index, meanwhile=_preload_plan_step)
+            names = [canonicalize_name(r.name) for r in self.requirements]
+            plan = compute_plan(
+                self.env, self.requirements, self.index, meanwhile=lambda: _preload_plan_step(names)
+            )
             plan.project_files = plan_project_files(
                 self.project, plan.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
             )
@@ -1274,12 +1277,15 @@ def _since(started: float) -> float:
     return time.monotonic() - started
 
 
-def _preload_plan_step() -> None:
-    """What the plan step uses after the dry run, imported while it runs (griffe is most of it)."""
-    import oxwizard.checks.api_impact
+def _preload_plan_step(names: Iterable[str]) -> None:
+    """What the plan step uses after the dry run, imported while it runs (griffe when a comparison
+    of the targets is not cached: most of it)."""
     import oxwizard.checks.risk
     import oxwizard.checks.security
     import oxwizard.env.project_files  # noqa: F401
+    from oxwizard.checks.api_impact import preload
+
+    preload(names)
 
 
 def _size(n: int) -> str:
