@@ -37,7 +37,6 @@ from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from oxwizard import __version__
@@ -46,7 +45,7 @@ from oxwizard.core.pipenv import cache_root
 from oxwizard.core.redact import redact_text
 from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
 from oxwizard.env.environment import Environment
-from oxwizard.env.plan import Change, Plan
+from oxwizard.env.plan import Change, Plan, requirers
 from oxwizard.env.specs import IndexOptions
 from oxwizard.env.wheel_fetch import fetch_wheels, fetchable_url
 from oxwizard.safety.records import record_entries
@@ -770,22 +769,6 @@ def project_files(project: Path) -> Iterator[Path]:
                 yield Path(folder, name)
 
 
-def _dependents(env: Environment, changed: set[str]) -> list[str]:
-    """Installed distributions (not changed themselves) that require one of ``changed``."""
-    out = []
-    for name, dist in env.distributions.items():
-        if name in changed:
-            continue
-        for text in dist.requires:
-            try:
-                if canonicalize_name(Requirement(text).name) in changed:
-                    out.append(name)
-                    break
-            except InvalidRequirement:
-                continue
-    return out
-
-
 def _join(uses: list[Use], changes: list[ApiChange]) -> list[tuple[Use, ApiChange]]:
     """Each use with the most specific change it meets (the name itself, or a module/class above it)."""
     by_path: dict[str, ApiChange] = {}
@@ -900,7 +883,7 @@ def _scan_all(env: Environment, moving: list[Change], project: Path | None, tops
                 out.limits.append(f"{project}: the Python files after the first {n}")
                 break
             _scan(out, path, path.relative_to(project).as_posix(), tops, "", "")
-    for name in _dependents(env, {c.name for c in moving}):
+    for name in requirers(env, {c.name for c in moving}):
         dep = installed_tree(env, name)
         if dep is None:
             continue

@@ -454,7 +454,10 @@ def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]
 
 # The installed distributions' requirements that apply here, parsed once per reading of them (the
 # verdict now is computed while the dry run runs; the one after, and each trial's, reuse it).
-_PARSED: dict[int, tuple[object, dict[str, list[tuple[Requirement, str]]], list[tuple[str, str]]]] = {}
+_PARSED: dict[
+    int,
+    tuple[object, dict[str, list[tuple[Requirement, str]]], list[tuple[str, str]], dict[str, set[str]]],
+] = {}
 
 
 def _installed_requires(env: Environment) -> dict[str, list[tuple[Requirement, str]]]:
@@ -468,26 +471,43 @@ def unparsable_requirements(env: Environment) -> list[tuple[str, str]]:
     return _parsed_requires(env)[1]
 
 
+def requirers(env: Environment, names: set[str]) -> list[str]:
+    """The installed distributions (not in ``names``) with a requirement on one of ``names``, under
+    any marker or extra (an optional use is a use once installed), from the same reading as
+    :func:`predict_conflicts`'."""
+    named = _parsed_requires(env)[2]
+    return [d for d in env.distributions if d not in names and named.get(d, set()) & names]
+
+
 def _parsed_requires(
     env: Environment,
-) -> tuple[dict[str, list[tuple[Requirement, str]]], list[tuple[str, str]]]:
+) -> tuple[dict[str, list[tuple[Requirement, str]]], list[tuple[str, str]], dict[str, set[str]]]:
     """The installed requirements parsed once per reading of the distributions."""
     dists = env.distributions
     hit = _PARSED.get(id(dists))
     if hit is not None and hit[0] is dists:
-        return hit[1], hit[2]
+        return hit[1], hit[2], hit[3]
     bad: list[tuple[str, str]] = []
-    parsed = {name: _applying(d.requires, env.markers, bad, name) for name, d in sorted(dists.items())}
+    named: dict[str, set[str]] = {}
+    parsed = {
+        name: _applying(d.requires, env.markers, bad, name, named.setdefault(name, set()))
+        for name, d in sorted(dists.items())
+    }
     _PARSED.clear()
-    _PARSED[id(dists)] = (dists, parsed, bad)
-    return parsed, bad
+    _PARSED[id(dists)] = (dists, parsed, bad, named)
+    return parsed, bad, named
 
 
 def _applying(
-    texts: list[str], markers: dict[str, str], bad: list[tuple[str, str]] | None = None, owner: str = ""
+    texts: list[str],
+    markers: dict[str, str],
+    bad: list[tuple[str, str]] | None = None,
+    owner: str = "",
+    named: set[str] | None = None,
 ) -> list[tuple[Requirement, str]]:
     """The requirements among ``texts`` whose markers hold here (unparsable ones left out, and noted
-    in ``bad`` with ``owner`` when given)."""
+    in ``bad`` with ``owner`` when given); ``named``, when given, gets the canonical name of every
+    requirement that parses, whatever its marker."""
     out: list[tuple[Requirement, str]] = []
     for text in texts:
         try:
@@ -496,6 +516,8 @@ def _applying(
             if bad is not None:
                 bad.append((owner, text))
             continue
+        if named is not None:
+            named.add(canonicalize_name(req.name))
         if req.marker is not None and not _marker_ok(req.marker, markers):
             continue
         out.append((req, canonicalize_name(req.name)))
