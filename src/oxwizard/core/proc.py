@@ -205,8 +205,10 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
     stdin_data: str | None = None,
+    started: threading.Event | None = None,
 ) -> Completed:
-    """Run ``argv`` to completion and capture both streams separately."""
+    """Run ``argv`` to completion and capture both streams separately; ``started``, when given, is
+    set once the child runs (or could not be started)."""
     start = time.monotonic()
     stopper = _ACTIVE.get()
     try:
@@ -223,6 +225,9 @@ def run(
         )
     except FileNotFoundError as exc:
         return _not_found(argv, exc, start)
+    finally:
+        if started is not None:
+            started.set()
     with _watched(child, stopper):
         try:
             out, err = child.communicate(stdin_data, timeout=timeout)

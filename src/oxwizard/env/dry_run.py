@@ -17,6 +17,7 @@ is started before :func:`oxwizard.env.specs.parse_spec` has checked it).
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -38,9 +39,12 @@ class EarlyDryRun:
         """The command line started early, None when none was."""
         return self.launch.argv
 
-    def take(self, argv: list[str], report: Path) -> tuple[proc.Completed, Path] | None:
+    def take(
+        self, argv: list[str], report: Path, running: threading.Event | None = None
+    ) -> tuple[proc.Completed, Path] | None:
         """The early dry run's outcome and report file when it ran ``argv`` (whose report goes to
-        ``report``), after waiting for it; else None, and the early one is stopped."""
+        ``report``), after waiting for it (``running`` set before the wait); else None, and the early
+        one is stopped."""
         started = self.launch.argv
         if started is None:
             return None
@@ -48,6 +52,8 @@ class EarlyDryRun:
         if [mine if a == str(report) else a for a in argv] != started:
             self.cancel()
             return None
+        if running is not None:
+            running.set()
         code, out, err = self.launch.wait()
         return proc.Completed(tuple(started), code, out, err, time.monotonic() - self._started), Path(mine)
 

@@ -18,6 +18,7 @@ import contextvars
 import hashlib
 import json
 import tempfile
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -215,7 +216,11 @@ def compute_plan(
     # computed meanwhile, from their metadata (a `pip check` child would cost as much as the dry
     # run itself), by the same rules as the verdict predicted after the changes.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="dry-run") as pool:
-        report = pool.submit(contextvars.copy_context().run, _dry_run, env, requirements, index, early)
+        started = threading.Event()  # the child runs before this thread takes the CPU (imports...)
+        report = pool.submit(
+            contextvars.copy_context().run, _dry_run, env, requirements, index, early, started
+        )
+        started.wait(timeout=10)
         before = predict_conflicts(env, [])
         fingerprint = env.fingerprint()
         if meanwhile is not None:
@@ -252,28 +257,48 @@ def _changes(env: Environment, report: dict[str, object], index: IndexOptions) -
 
 
 def _dry_run(
-    env: Environment, requirements: list[Requirement], index: IndexOptions, early: EarlyDryRun | None = None
+    env: Environment,
+    requirements: list[Requirement],
+    index: IndexOptions,
+    early: EarlyDryRun | None = None,
+    started: threading.Event | None = None,
 ) -> dict[str, object]:
     """pip's ``--report`` of the dry run for ``requirements`` (installs nothing); ``early``'s when
-    it ran the same command line."""
+    it ran the same command line. ``started`` is set once pip runs (or cannot)."""
     # The report goes to a file, not stdout: pip must not be --quiet, or a conflict's explanation
     # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
-    with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
-        report_path = Path(tmp) / "report.json"
-        argv = dry_run_argv(env, requirements, index, report_path)
-        taken = early.take(argv, report_path) if early is not None else None
-        if taken is not None:
-            result, report_path = taken
-        else:
-            result = proc.run(argv, env=proc.pip_environment(), timeout=600)
-        if not result.ok:
-            raise ResolutionError(_resolution_message(result.stderr, result.stdout))
-        if early is not None and taken is None:  # (a command line taken is the one remembered)
-            early.remember(argv, Path(tmp) / "report.json", env.root)
-        try:
-            report = json.loads(report_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
+    try:
+        with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
+            return _dry_run_in(Path(tmp), env, requirements, index, early, started)
+    finally:
+        if started is not None:
+            started.set()
+
+
+def _dry_run_in(
+    tmp: Path,
+    env: Environment,
+    requirements: list[Requirement],
+    index: IndexOptions,
+    early: EarlyDryRun | None,
+    started: threading.Event | None,
+) -> dict[str, object]:
+    """:func:`_dry_run` with its report in the folder ``tmp``."""
+    report_path = tmp / "report.json"
+    argv = dry_run_argv(env, requirements, index, report_path)
+    taken = early.take(argv, report_path, started) if early is not None else None
+    if taken is not None:
+        result, report_path = taken
+    else:
+        result = proc.run(argv, env=proc.pip_environment(), timeout=600, started=started)
+    if not result.ok:
+        raise ResolutionError(_resolution_message(result.stderr, result.stdout))
+    if early is not None and taken is None:  # (a command line taken is the one remembered)
+        early.remember(argv, tmp / "report.json", env.root)
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
     if not isinstance(report, dict):
         raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)")
     return report
