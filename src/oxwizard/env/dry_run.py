@@ -34,11 +34,6 @@ class EarlyDryRun:
         self.targets = targets  # as typed
         self._started = time.monotonic()
 
-    @property
-    def argv(self) -> list[str] | None:
-        """The command line started early, None when none was."""
-        return self.launch.argv
-
     def take(
         self, argv: list[str], report: Path, running: threading.Event | None = None
     ) -> tuple[proc.Completed, Path] | None:

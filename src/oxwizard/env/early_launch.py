@@ -95,7 +95,8 @@ class Launch:
         return launch
 
     def _start(self) -> None:
-        for shape, head, root in _read(_shapes_file()):
+        shapes = _shapes_file()
+        for shape, head, root in _read(shapes):
             if len(shape) != len(self.rest) or TARGET not in shape or not _runnable(head):
                 continue
             if any(s != TARGET and s != a for s, a in zip(shape, self.rest, strict=True)):
@@ -103,8 +104,7 @@ class Launch:
             targets = [a for s, a in zip(shape, self.rest, strict=True) if s == TARGET]
             if not all(plain(t) for t in targets):
                 return
-            folder = os.path.dirname(_shapes_file())
-            stem = os.path.join(folder, f"report-{os.getpid()}-{id(self):x}")
+            stem = os.path.join(os.path.dirname(shapes), f"report-{os.getpid()}-{id(self):x}")
             self.report, out, err = f"{stem}.json", f"{stem}.out", f"{stem}.err"
             self._files = [self.report, out, err]
             self.argv = [self.report if a == REPORT else a for a in head] + targets
@@ -119,11 +119,6 @@ class Launch:
                 self.argv[0], self.argv, pip_environment(), file_actions=actions, setpgroup=0
             )
             return
-
-    @property
-    def running(self) -> bool:
-        """Was a dry run started and not yet reaped?"""
-        return self._pid is not None
 
     def wait(self) -> tuple[int, str, str]:
         """Wait for the dry run: its exit code, stdout and stderr."""

@@ -31,8 +31,9 @@ from pathlib import Path
 
 from oxwizard.core import proc
 from oxwizard.core.errors import UsageError
+from oxwizard.core.pipenv import cache_root
 from oxwizard.core.redact import redact_text, redact_url
-from oxwizard.env.environment import Environment, probe_cache_dir
+from oxwizard.env.environment import Environment
 from oxwizard.env.specs import CARRIED, IndexOptions, SourceOrigin
 
 # Runs in the target interpreter (or ours, told the target's prefix, when the target has no pip):
@@ -192,7 +193,7 @@ _LOCATING = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "APPDATA", "PROGRAMDA
 
 
 def _cache_dir() -> Path:
-    return probe_cache_dir().parent / "pipconfig"
+    return Path(cache_root()) / "pipconfig"
 
 
 def _stamp(path: str) -> str:
