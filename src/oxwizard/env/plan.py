@@ -269,36 +269,24 @@ def _dry_run(
     # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
     try:
         with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
-            return _dry_run_in(Path(tmp), env, requirements, index, early, started)
+            report_path = Path(tmp) / "report.json"
+            argv = dry_run_argv(env, requirements, index, report_path)
+            taken = early.take(argv, report_path, started) if early is not None else None
+            if taken is not None:
+                result, report_path = taken
+            else:
+                result = proc.run(argv, env=proc.pip_environment(), timeout=600, started=started)
+            if not result.ok:
+                raise ResolutionError(_resolution_message(result.stderr, result.stdout))
+            if early is not None and taken is None:  # (a command line taken is the one remembered)
+                early.remember(argv, Path(tmp) / "report.json", env.root)
+            try:
+                report = json.loads(report_path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
     finally:
         if started is not None:
-            started.set()
-
-
-def _dry_run_in(
-    tmp: Path,
-    env: Environment,
-    requirements: list[Requirement],
-    index: IndexOptions,
-    early: EarlyDryRun | None,
-    started: threading.Event | None,
-) -> dict[str, object]:
-    """:func:`_dry_run` with its report in the folder ``tmp``."""
-    report_path = tmp / "report.json"
-    argv = dry_run_argv(env, requirements, index, report_path)
-    taken = early.take(argv, report_path, started) if early is not None else None
-    if taken is not None:
-        result, report_path = taken
-    else:
-        result = proc.run(argv, env=proc.pip_environment(), timeout=600, started=started)
-    if not result.ok:
-        raise ResolutionError(_resolution_message(result.stderr, result.stdout))
-    if early is not None and taken is None:  # (a command line taken is the one remembered)
-        early.remember(argv, tmp / "report.json", env.root)
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
+            started.set()  # also when pip never ran (the command line could not be made)
     if not isinstance(report, dict):
         raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)")
     return report
