@@ -54,6 +54,18 @@ class Sharing:
     singles: set[str] = field(default_factory=set)  # single files copied (modules, scripts, data)
 
 
+def _links_inside(sharing: Sharing | None, folder: str, link_here: bool) -> bool:
+    """May the files of ``folder`` (in a folder whose files may be links when ``link_here``) be links?"""
+    if sharing is None:
+        return False
+    return (link_here or folder in sharing.sites) and folder not in sharing.own
+
+
+def _may_link(sharing: Sharing | None, path: str, link_here: bool) -> bool:
+    """May the file ``path``, in a folder whose files may be links when ``link_here``, be one?"""
+    return link_here and sharing is not None and path not in sharing.singles
+
+
 def copy_tree(
     source: Path, dest: Path, sharing: Sharing | None = None, stats: CloneStats | None = None
 ) -> None:
@@ -65,7 +77,7 @@ def copy_tree(
     stats = stats if stats is not None else CloneStats()
     src_root = str(source)
     # (folder, its copy, may its files be links)
-    todo = [(src_root, str(dest), sharing is not None and src_root in sharing.sites)]
+    todo = [(src_root, str(dest), _links_inside(sharing, src_root, False))]
     while todo:
         folder, out, link_here = todo.pop()
         try:
@@ -81,9 +93,8 @@ def copy_tree(
                     if folder == src_root and entry.name == STATE_NAME:
                         continue
                     os.mkdir(dst, mode=entry.stat(follow_symlinks=False).st_mode & 0o7777)
-                    inherit = link_here or (sharing is not None and src in sharing.sites)
-                    todo.append((src, dst, inherit and sharing is not None and src not in sharing.own))
-                elif link_here and sharing is not None and src not in sharing.singles and _link(src, dst):
+                    todo.append((src, dst, _links_inside(sharing, src, link_here)))
+                elif _may_link(sharing, src, link_here) and _link(src, dst):
                     stats.linked += 1
                 else:
                     copy_file(Path(src), Path(dst))
@@ -116,7 +127,7 @@ def refresh_tree(source: Path, dest: Path, sharing: Sharing | None, stats: Clone
     # the test suite's crash half way: ``OXWIZARD_TEST_KILL_AT=refresh:N`` kills this process after
     # the N-th folder (see oxwizard.core.testhooks); nothing otherwise
     tick = kill_counter("refresh")
-    todo = [(src_root, str(dest), sharing is not None and src_root in sharing.sites)]
+    todo = [(src_root, str(dest), _links_inside(sharing, src_root, False))]
     while todo:
         folder, out, link_here = todo.pop()
         try:
@@ -146,9 +157,8 @@ def refresh_tree(source: Path, dest: Path, sharing: Sharing | None, stats: Clone
                     else:
                         _remove(old)
                         os.mkdir(dst, mode=mode)
-                    inherit = link_here or (sharing is not None and src in sharing.sites)
-                    todo.append((src, dst, inherit and sharing is not None and src not in sharing.own))
-                elif link_here and sharing is not None and src not in sharing.singles:
+                    todo.append((src, dst, _links_inside(sharing, src, link_here)))
+                elif _may_link(sharing, src, link_here):
                     if (
                         same_fs
                         and old is not None
