@@ -9,8 +9,11 @@ shared and never changed). Runs, interleaved, ``repeat`` times each:
 * ``oxwizard plan SPEC`` (after one plan that warms the caches: the interpreter probe, pip's
   configuration, the API-impact cache and the remembered dry-run command line);
 * pip's own dry run with the same sources: ``pip install --dry-run --report - --quiet SPEC``;
-* with ``--uv``: ``oxwizard plan SPEC --installer uv`` and uv's dry run
-  (``uv pip install --dry-run --python ENV SPEC``);
+* with ``--uv``: ``oxwizard plan SPEC --installer uv`` and uv's own dry run with the same sources
+  and options, the very command line that plan runs (``uv pip install --dry-run --output-format json
+  --upgrade-package=SPEC ... -- SPEC``, made by ``oxwizard.env.uv_plan.dry_run_line``); and, for
+  reference, uv's dry run with its own defaults (``uv pip install --dry-run --python ENV SPEC``:
+  pypi.org alone, none of pip's configured sources);
 * with ``--compare SRC``: ``oxwizard plan`` from another checkout (``PYTHONPATH=SRC``), e.g. main's;
 * with ``--cold``: ``oxwizard plan`` with an empty cache folder each time (``OXWIZARD_CACHE_DIR``).
 
@@ -42,6 +45,20 @@ def _wall(argv: list[str], env: dict[str, str] | None = None) -> float:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
     return took
+
+
+def _uv_line(venv: Path, spec: str) -> tuple[list[str], dict[str, str]]:
+    """The uv dry run ``oxwizard plan SPEC --installer uv`` runs in ``venv``, and its environment."""
+    from packaging.requirements import Requirement
+
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.pipconfig import effective_index
+    from oxwizard.env.specs import IndexOptions
+    from oxwizard.env.uv_plan import dry_run_line, split_line
+
+    env = Environment.open(venv)
+    env.use_installer("uv", "--installer uv")
+    return split_line(dry_run_line(env, [Requirement(spec)], effective_index(env, IndexOptions())))
 
 
 def main() -> int:
@@ -76,8 +93,10 @@ def main() -> int:
             other = {**os.environ, "PYTHONPATH": str(args.compare.resolve())}
             runs[f"oxwizard plan ({args.compare})"] = lambda: _wall(oxwizard, other)
         if args.uv:
+            line, environ = _uv_line(venv, args.spec)
             runs["oxwizard plan --installer uv"] = lambda: _wall([*oxwizard, "--installer", "uv"])
-            runs["uv pip install --dry-run"] = lambda: _wall(
+            runs["uv pip install --dry-run"] = lambda: _wall(line, environ)
+            runs["(uv, its defaults)"] = lambda: _wall(
                 [uv, "pip", "install", "--dry-run", "--python", py, args.spec]
             )
         if args.cold:

@@ -23,10 +23,11 @@ DemoFactory = Callable[[], DemoSandbox]
 @pytest.fixture(scope="session", autouse=True)
 def hermetic_pip(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """pip in tests reads no user or global config and sees no PIP_* variables; oxwizard's caches
-    (index pages, pip's configuration, API comparisons, remembered dry runs) live in the session's
-    temporary folder, not the user's."""
+    (index pages, pip's configuration, API comparisons, remembered dry runs), and uv's, live in the
+    session's temporary folder, not the user's."""
     os.environ["OXWIZARD_INDEX_CACHE"] = str(tmp_path_factory.mktemp("index-cache"))
     os.environ["OXWIZARD_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))  # probe, api, dry-run
+    os.environ["UV_CACHE_DIR"] = str(tmp_path_factory.mktemp("uv-cache"))  # uv's, where it plans or installs
     saved = {k: v for k, v in os.environ.items() if k.startswith("PIP_")}
     for key in saved:
         del os.environ[key]

@@ -38,6 +38,10 @@ class SimpleIndex:
     gate: threading.Event | None = None  # when given, every answer waits until it is set (at most 30 s)
     auth: tuple[str, str] | None = None
     statuses: Counter[int] = field(default_factory=Counter)
+    paths: Counter[str] = field(default_factory=Counter)  # what was asked for, by path
+    agents: Counter[tuple[str, str]] = field(default_factory=Counter)  # (User-Agent's product, path)
+    complete: bool = False  # each file's sha256 (JSON "hashes", HTML #sha256=), HTML data-core-metadata too
+    core_metadata: bool = True  # serve each wheel's METADATA beside it (PEP 658) and say so
     served: Counter[str] = field(default_factory=Counter)  # content types of the 200s
     url: str = ""
     connections: int = 0  # connections accepted
@@ -51,6 +55,8 @@ class SimpleIndex:
 
     def reset(self) -> None:
         self.statuses.clear()
+        self.paths.clear()
+        self.agents.clear()
         self.served.clear()
 
     def files_of(self, name: str) -> list[str]:
@@ -69,7 +75,7 @@ class SimpleIndex:
 
     def metadata_of(self, wheel: str) -> bytes | None:
         """The METADATA inside ``wheel`` (served as ``WHEEL.metadata``, PEP 658), None for other files."""
-        if not wheel.endswith(".whl") or not (self.folder / wheel).is_file():
+        if not self.core_metadata or not wheel.endswith(".whl") or not (self.folder / wheel).is_file():
             return None
         with zipfile.ZipFile(self.folder / wheel) as z:
             name = next(n for n in z.namelist() if n.endswith(".dist-info/METADATA") and n.count("/") == 1)
@@ -90,7 +96,7 @@ class SimpleIndex:
                         **self._core_metadata(f),  # an object before the name, as PyPI
                         "filename": f,
                         "url": f"../../files/{f}",
-                        "hashes": {},
+                        "hashes": {"sha256": self.sha256_of(f)} if self.complete else {},
                         "requires-python": self.requires_python.get(f),
                         "yanked": f in self.yanked,
                     }
@@ -108,12 +114,20 @@ class SimpleIndex:
         links = []
         for f in files:
             attrs = f'href="../../files/{f}"'
+            data = self.metadata_of(f)
+            if self.complete:
+                attrs = f'href="../../files/{f}#sha256={self.sha256_of(f)}"'
+            if self.complete and data is not None:
+                attrs += f' data-core-metadata="sha256={hashlib.sha256(data).hexdigest()}"'
             if f in self.requires_python:
                 attrs += f' data-requires-python="{html.escape(self.requires_python[f])}"'
             if f in self.yanked:
                 attrs += ' data-yanked=""'
             links.append(f"<a {attrs}>{f}</a><br/>")
         return f"<!DOCTYPE html><html><body>{''.join(links)}</body></html>".encode()
+
+    def sha256_of(self, filename: str) -> str:
+        return hashlib.sha256((self.folder / filename).read_bytes()).hexdigest()
 
 
 def _version_of(filename: str) -> str:
@@ -150,7 +164,24 @@ def _handler(index: SimpleIndex) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
+        def do_HEAD(self) -> None:
+            """A file's size only (no ranges offered: a client that wanted one fetches it whole)."""
+            parts = [p for p in self.path.split("?")[0].split("/") if p]
+            path = index.folder / parts[-1] if parts else index.folder
+            if len(parts) == 2 and parts[0] == "files" and path.is_file():
+                self.send_response(200)
+                self.send_header("Content-Length", str(path.stat().st_size))
+                self.end_headers()
+            else:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
         def do_GET(self) -> None:
+            with index._lock:
+                index.paths[self.path.split("?")[0]] += 1
+                agent = (self.headers.get("User-Agent") or "").split("/")[0].split()[0:1]
+                index.agents[(agent[0] if agent else "", self.path.split("?")[0])] += 1
             if index.delay:
                 time.sleep(index.delay)
             if index.gate is not None:

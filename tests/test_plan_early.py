@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import DemoFactory
 
 from oxwizard.demo.sandbox import DemoSandbox
+from oxwizard.env.environment import find_uv
 
 ENGINE = ("pydantic", "packaging", "griffe", "tomlkit", "git", "oxwizard.env.environment",
           "oxwizard.env.plan")  # fmt: skip
@@ -131,6 +133,29 @@ def test_a_repeated_plan_starts_pip_before_the_engine_and_only_uses_a_dry_run_th
             "installer:", "  proxy http://****@127.0.0.1:9 (from PIP_PROXY)\ninstaller:"
         )
     assert not [p for p in private.rglob("*") if p.is_file() and "s3cret" in p.read_text(errors="replace")]
+
+
+def test_a_repeated_uv_plan_starts_uv_before_the_engine_with_its_own_targets(
+    demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    if find_uv() is None:
+        pytest.skip("uv is not installed (a dev dependency)")
+    cache = tmp_path / "cache"
+    first = plan(demo_template, cache, "oxzep7", "--installer", "uv")
+    [run] = first["dry_runs"]  # type: ignore[misc]
+    assert "pydantic" in engine_in(run["modules"])
+    assert "oxzep7                        1.4.2 -> 2.0.0" in str(first["out"])
+
+    again = plan(demo_template, cache, "oxzep7", "--installer", "uv")
+    [run] = again["dry_runs"]  # type: ignore[misc]
+    assert engine_in(run["modules"]) == set() and "argparse" not in run["modules"]
+    assert again["out"] == first["out"]
+    # the remembered line stands for any targets: uv's --upgrade-package options are the new ones
+    other = plan(demo_template, cache, "humbleconf==1.3.0", "--installer", "uv")
+    [run] = other["dry_runs"]  # type: ignore[misc]
+    assert engine_in(run["modules"]) == set() and run["returncode"] is None
+    assert "humbleconf                    1.2.0 -> 1.3.0" in str(other["out"])
+    assert "oxzep7 " not in str(other["out"])  # not upgraded along: only the target may move
 
 
 _FLOW = """

@@ -1,4 +1,4 @@
-"""The environment a pip child runs in, and where oxwizard's caches live: with ``os`` alone, so that
+"""The environment a pip or uv child runs in, and where oxwizard's caches live: with ``os`` alone, so that
 the plan's dry run can be started before anything else is imported (:mod:`oxwizard.env.early_launch`)."""
 
 from __future__ import annotations
@@ -25,6 +25,23 @@ def pip_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     env["PIP_NO_INPUT"] = "1"
     env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+# uv's own settings that choose sources: a uv child gets the effective sources as options instead.
+_UV_SOURCE_VARIABLES = ("UV_INDEX", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS",
+    "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_PRERELEASE", "UV_INDEX_STRATEGY", "UV_INSECURE_HOST",
+    "UV_CONFIG_FILE", "UV_NO_CONFIG", "UV_SYSTEM_PYTHON", "UV_PYTHON", "UV_REQUIRE_HASHES",
+    "UV_UPGRADE", "UV_UPGRADE_PACKAGE")  # fmt: skip
+
+
+def uv_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """:func:`pip_environment` for ``uv pip``: also without uv's source settings (``UV_INDEX_URL``...),
+    which oxwizard passes as options (see :meth:`oxwizard.env.specs.IndexOptions.uv_args`)."""
+    env = pip_environment(base)
+    for key in _UV_SOURCE_VARIABLES:
+        env.pop(key, None)
+    env["UV_NO_PROGRESS"] = "1"
     return env
 
 

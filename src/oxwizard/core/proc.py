@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from oxwizard.core.pipenv import pip_environment as pip_environment
+from oxwizard.core.pipenv import uv_environment as uv_environment
 
 OUTPUT_CAP = 2_000_000  # bytes kept of each stream
 
@@ -173,22 +174,6 @@ class Completed:
     @property
     def ok(self) -> bool:
         return self.returncode == 0 and not self.timed_out
-
-
-# uv's own settings that choose sources: a uv child gets the effective sources as options instead.
-_UV_SOURCE_VARIABLES = ("UV_INDEX", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_FIND_LINKS",
-    "UV_NO_INDEX", "UV_CONSTRAINT", "UV_OVERRIDE", "UV_PRERELEASE", "UV_INDEX_STRATEGY", "UV_INSECURE_HOST",
-    "UV_CONFIG_FILE", "UV_NO_CONFIG", "UV_SYSTEM_PYTHON", "UV_PYTHON", "UV_REQUIRE_HASHES")  # fmt: skip
-
-
-def uv_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """:func:`pip_environment` for ``uv pip``: also without uv's source settings (``UV_INDEX_URL``...),
-    which oxwizard passes as options (see :meth:`oxwizard.env.specs.IndexOptions.uv_args`)."""
-    env = pip_environment(base)
-    for key in _UV_SOURCE_VARIABLES:
-        env.pop(key, None)
-    env["UV_NO_PROGRESS"] = "1"
-    return env
 
 
 def _not_found(argv: Sequence[str], exc: FileNotFoundError, start: float) -> Completed:

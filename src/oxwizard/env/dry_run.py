@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from oxwizard.core import proc
-from oxwizard.env.early_launch import REPORT, Launch
+from oxwizard.env.early_launch import REPORT, UPGRADE, UPGRADE_OPTION, Launch
 
 
 class EarlyDryRun:
@@ -35,16 +35,16 @@ class EarlyDryRun:
         self._started = time.monotonic()
 
     def take(
-        self, argv: list[str], report: Path, running: threading.Event | None = None
+        self, argv: list[str], report: Path | None, running: threading.Event | None = None
     ) -> tuple[proc.Completed, Path] | None:
         """The early dry run's outcome and report file when it ran ``argv`` (whose report goes to
-        ``report``), after waiting for it (``running`` set before the wait); else None, and the early
-        one is stopped."""
+        ``report``; uv's: None, its environment's additions first as ``NAME=VALUE``), after waiting
+        for it (``running`` set before the wait); else None, and the early one is stopped."""
         started = self.launch.argv
         if started is None:
             return None
         mine = self.launch.report
-        if [mine if a == str(report) else a for a in argv] != started:
+        if [mine if report is not None and a == str(report) else a for a in argv] != started:
             self.cancel()
             return None
         if running is not None:
@@ -52,12 +52,18 @@ class EarlyDryRun:
         code, out, err = self.launch.wait()
         return proc.Completed(tuple(started), code, out, err, time.monotonic() - self._started), Path(mine)
 
-    def remember(self, argv: list[str], report: Path, root: Path) -> None:
-        """Keep ``argv`` (a dry run's command line that wrote ``report``), without its targets, for the
-        next plan with the same arguments. Never one with credentials in it."""
+    def remember(self, argv: list[str], report: Path | None, root: Path) -> None:
+        """Keep ``argv`` (a dry run's command line that wrote ``report``, as :meth:`take` has it),
+        without its targets, for the next plan with the same arguments. Never one with credentials
+        in it."""
         from oxwizard.core.redact import redact_text
 
-        head = [REPORT if a == str(report) else a for a in argv[: argv.index("--") + 1]]
+        head = [
+            REPORT if report is not None and a == str(report) else a for a in argv[: argv.index("--") + 1]
+        ]
+        upgrades = [i for i, a in enumerate(head) if a.startswith(UPGRADE_OPTION)]
+        if upgrades:  # uv's, one per target: they stand for the next plan's targets
+            head[upgrades[0] : upgrades[-1] + 1] = [UPGRADE]
         if any(redact_text(a) != a for a in head):
             return
         try:

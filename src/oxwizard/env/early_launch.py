@@ -11,6 +11,10 @@ output to files beside its report). :class:`oxwizard.env.dry_run.EarlyDryRun` th
 only when the plan's own command line, computed as always, is the same word for word; otherwise the
 early one is killed. So a remembered line that no longer holds costs a killed child, never a
 different plan.
+
+uv's dry run (an environment uv installs into: :mod:`oxwizard.env.uv_plan`) is remembered the same
+way, with what its environment adds to :func:`oxwizard.core.pipenv.uv_environment` first
+(``SSL_CERT_FILE=...``) and :data:`UPGRADE` where its ``--upgrade-package=TARGET`` options stand.
 """
 
 from __future__ import annotations
@@ -19,9 +23,11 @@ import os
 import signal
 import zlib
 
-from oxwizard.core.pipenv import cache_root, pip_environment
+from oxwizard.core.pipenv import cache_root, pip_environment, uv_environment
 
 REPORT = "{report}"  # where the report's path stands in a remembered dry-run command line
+UPGRADE = "{upgrade}"  # where uv's ``--upgrade-package=TARGET`` options stand, one per target
+UPGRADE_OPTION = "--upgrade-package="
 TARGET = "\0"  # where a target stands in a remembered shape (no argument can hold a NUL)
 KEEP = 8  # shapes remembered per working folder
 _TOKEN, _FIELD, _RECORD = "\x1d", "\x1f", "\x1e"  # separators in the file (refused in arguments)
@@ -58,16 +64,24 @@ def _read(path: str) -> list[Shape]:
     return out
 
 
-def _runnable(head: list[str]) -> bool:
-    """A dry run of pip's, as a plan remembers one: ``PYTHON -m pip install --dry-run ... --``."""
-    return (
-        len(head) > 4
-        and os.path.isabs(head[0])
-        and head[1:3] == ["-m", "pip"]
-        and "--dry-run" in head
-        and head.count(REPORT) == 1
-        and head[-1] == "--"
-    )
+def _runnable(line: list[str]) -> bool:
+    """A dry run as a plan remembers one: pip's, ``PYTHON -m pip install --dry-run ... --``, or uv's,
+    ``[NAME=VALUE...] UV pip install ... --dry-run ... --`` (its environment's additions first)."""
+    at = _command_at(line)
+    head = line[at:]
+    if len(head) < 5 or not os.path.isabs(head[0]) or "--dry-run" not in head or head[-1] != "--":
+        return False
+    if head[1:3] == ["-m", "pip"]:
+        return head.count(REPORT) == 1 and at == 0 and UPGRADE not in head
+    return head[1:3] == ["pip", "install"] and head.count(UPGRADE) == 1 and REPORT not in head
+
+
+def _command_at(line: list[str]) -> int:
+    """Where the program stands in a remembered line (after its environment's ``NAME=VALUE``)."""
+    at = 0
+    while at < len(line) and "=" in line[at] and not line[at].startswith("/"):
+        at += 1
+    return at
 
 
 class Launch:
@@ -107,17 +121,28 @@ class Launch:
             stem = os.path.join(os.path.dirname(shapes), f"report-{os.getpid()}-{id(self):x}")
             self.report, out, err = f"{stem}.json", f"{stem}.out", f"{stem}.err"
             self._files = [self.report, out, err]
-            self.argv = [self.report if a == REPORT else a for a in head] + targets
+            line: list[str] = []
+            for a in head:
+                line += (
+                    [UPGRADE_OPTION + t for t in targets]
+                    if a == UPGRADE
+                    else [self.report if a == REPORT else a]
+                )
+            self.argv = line + targets
             self.root = root
+            at = _command_at(line)
+            environ = pip_environment() if at == 0 else uv_environment()
+            for assignment in line[:at]:
+                key, _, value = assignment.partition("=")
+                environ[key] = value
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
             actions = [
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_OPEN, 1, out, flags, 0o600),
                 (os.POSIX_SPAWN_OPEN, 2, err, flags, 0o600),
             ]
-            self._pid = os.posix_spawn(
-                self.argv[0], self.argv, pip_environment(), file_actions=actions, setpgroup=0
-            )
+            command = self.argv[at:]
+            self._pid = os.posix_spawn(command[0], command, environ, file_actions=actions, setpgroup=0)
             return
 
     def wait(self) -> tuple[int, str, str]:

@@ -72,11 +72,17 @@ def cache_dir() -> Path:
 
 @dataclass(frozen=True)
 class IndexFile:
-    """One file a source offers: its name, Requires-Python and whether it is yanked."""
+    """One file a source offers: its name, Requires-Python and whether it is yanked; where the page
+    says, its URL (absolute, as the page gives it), sha256 and whether its core metadata is served
+    beside it (PEP 658/714: ``metadata`` is that file's sha256, ``""`` when the page gives no hash,
+    None when it is not served)."""
 
     filename: str
     requires_python: str | None = None
     yanked: bool = False
+    url: str = ""
+    sha256: str | None = None
+    metadata: str | None = None
 
 
 class SourceFailed(Exception):
@@ -512,6 +518,7 @@ class _Anchors(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.files: list[IndexFile] = []
+        self.base = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag != "a":
@@ -520,31 +527,68 @@ class _Anchors(HTMLParser):
         href = found.get("href")
         if not href:
             return
-        filename = unquote(urlsplit(href).path.rsplit("/", 1)[-1])
+        parts = urlsplit(href)
+        filename = unquote(parts.path.rsplit("/", 1)[-1])
+        sha256 = _fragment_sha256(parts.fragment)
+        meta = found.get("data-core-metadata", found.get("data-dist-info-metadata"))
         self.files.append(
-            IndexFile(filename, found.get("data-requires-python") or None, "data-yanked" in found)
+            IndexFile(
+                filename,
+                found.get("data-requires-python") or None,
+                "data-yanked" in found,
+                _absolute(self.base, href),
+                sha256,
+                None if meta is None or meta == "false" else _fragment_sha256(meta) or "",
+            )
         )
 
 
-def parse_html(text: str) -> list[IndexFile]:
-    """The files of a PEP 503 page (or a find-links page): anchors, data-requires-python, data-yanked."""
+def _fragment_sha256(text: str) -> str | None:
+    """The hex sha256 of a ``sha256=HEX`` URL fragment or PEP 658 attribute value, else None."""
+    kind, _, value = text.partition("=")
+    return value.lower() if kind.lower() == "sha256" and value else None
+
+
+def parse_html(text: str, base: str = "") -> list[IndexFile]:
+    """The files of a PEP 503 page (or a find-links page): anchors, data-requires-python, data-yanked,
+    data-core-metadata; URLs resolved against the page's own, ``base``."""
     parser = _Anchors()
+    parser.base = base
     parser.feed(text)
     parser.close()
     return parser.files
 
 
-def parse_json(data: object) -> list[IndexFile]:
-    """The files of a PEP 691 JSON project page."""
+def parse_json(data: object, base: str = "") -> list[IndexFile]:
+    """The files of a PEP 691 JSON project page (URLs resolved against the page's own, ``base``)."""
     files = data.get("files") if isinstance(data, dict) else None
     out = []
     for f in files if isinstance(files, list) else []:
         if isinstance(f, dict) and isinstance(f.get("filename"), str):
-            rp = f.get("requires-python")
+            rp, url, hashes = f.get("requires-python"), f.get("url"), f.get("hashes")
+            sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+            meta = f.get("core-metadata", f.get("dist-info-metadata"))
+            if isinstance(meta, dict):
+                given = meta.get("sha256")
+                meta = given.lower() if isinstance(given, str) else ""
             out.append(
-                IndexFile(f["filename"], rp if isinstance(rp, str) and rp else None, bool(f.get("yanked")))
+                IndexFile(
+                    f["filename"],
+                    rp if isinstance(rp, str) and rp else None,
+                    bool(f.get("yanked")),
+                    _absolute(base, url) if isinstance(url, str) else "",
+                    sha256.lower() if isinstance(sha256, str) else None,
+                    meta if isinstance(meta, str) else ("" if meta else None),
+                )
             )
     return out
+
+
+def _absolute(base: str, url: str) -> str:
+    """``url`` (a file's, on a page at ``base``) made absolute, its fragment dropped."""
+    if not url.startswith(("https://", "http://")):  # (PyPI's are absolute: no urljoin per file)
+        url = urljoin(base, url)
+    return url.partition("#")[0]
 
 
 def listed_versions(body: bytes) -> list[str] | None:
@@ -658,9 +702,9 @@ class _Page:
     def is_json(self) -> bool:
         return self.kind.split(";")[0].strip().lower() == JSON_TYPE
 
-    def files(self) -> list[IndexFile]:
+    def files(self, base: str = "") -> list[IndexFile]:
         text = self.body.decode("utf-8", errors="replace")
-        return parse_json(json.loads(text)) if self.is_json else parse_html(text)
+        return parse_json(json.loads(text), base) if self.is_json else parse_html(text, base)
 
 
 # -- the reader ----------------------------------------------------------------------------------------
@@ -781,6 +825,10 @@ class IndexReader:
         for url in {s.url for s in self.sources if s.kind == "index"}:
             http.warm(url, self.workers)
 
+    def client(self) -> _Http:
+        """The HTTP client the reader's requests share (made on first use)."""
+        return self._client()
+
     def _client(self) -> _Http:
         with self._stats_lock:
             if self._http is None:
@@ -802,6 +850,30 @@ class IndexReader:
             return Answer(name, None, "; ".join(errors))
         return Answer(name, sorted(found))
 
+    def project_files(self, name: str) -> list[list[IndexFile]]:
+        """Every file each source offers for ``name`` (one list per source, in :attr:`sources`'
+        order), pages read through the cache as :meth:`answers` reads them; a source that fails
+        raises :class:`SourceFailed`."""
+        key = canonicalize_name(name)
+        out = []
+        for source in self.sources:
+            if source.kind != "index":
+                out.append(self._files(source, key))
+                continue
+            if source.failed:
+                raise SourceFailed(source.failed)
+            url = f"{source.url.rstrip('/')}/{key}/"
+            cached = self.cache.load(url, source.auth)
+            try:
+                page, entry, new = self._page(source, url, cached)
+            except SourceFailed as exc:
+                source.failed = source.failed or str(exc)
+                raise
+            if entry is not None and entry is not cached:  # a new answer, or an old one revalidated
+                self.cache.store(url, source.auth, entry, page if new else None)
+            out.append(_parsed(page, url))
+        return out
+
     def _files(self, source: _Source, name: NormalizedName) -> list[IndexFile]:
         if source.failed:
             raise SourceFailed(source.failed)
@@ -810,7 +882,7 @@ class IndexReader:
             assert path is not None
             page = path / name / "index.html"
             try:
-                return parse_html(page.read_text(encoding="utf-8", errors="replace"))
+                return parse_html(page.read_text(encoding="utf-8", errors="replace"), page.as_uri())
             except OSError:
                 return []
         if source.kind in ("folder", "links"):
@@ -830,9 +902,11 @@ class IndexReader:
         path = _local_path(source.url)
         if path is not None:
             if path.is_dir():
-                return [IndexFile(p.name) for p in path.iterdir()]
+                return [IndexFile(p.name, url=p.absolute().as_uri()) for p in path.iterdir()]
             if path.is_file():
-                return parse_html(path.read_text(encoding="utf-8", errors="replace"))
+                return parse_html(
+                    path.read_text(encoding="utf-8", errors="replace"), path.absolute().as_uri()
+                )
             return []
         page, entry, new = self._page(source, source.url, self.cache.load(source.url, source.auth))
         if entry is not None:
@@ -989,7 +1063,7 @@ def _memo(entry: dict[str, object]) -> dict[str, object]:
 
 def _parsed(page: _Page, url: str) -> list[IndexFile]:
     try:
-        return page.files()
+        return page.files(url)
     except ValueError as exc:
         raise SourceFailed(f"unreadable answer from {redact_url(url)}: {exc}") from None
 

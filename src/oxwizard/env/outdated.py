@@ -151,15 +151,21 @@ def _within(current: Version, candidate: Version, target: Target) -> bool:
 
 def _supported_tags(env: Environment) -> set[Tag]:
     """Every wheel tag the target interpreter accepts (its version and platform, not ours)."""
+    return set(wheel_tags(env))
+
+
+def wheel_tags(env: Environment) -> list[Tag]:
+    """Every wheel tag the target interpreter accepts, the one it prefers first (as packaging orders
+    them for the running interpreter), for its version and platform, not ours."""
     version = env.python_version_tuple
     if env.platform == sysconfig.get_platform():
         platforms = list(tags.platform_tags())
     else:
         platforms = [env.platform.replace("-", "_").replace(".", "_")]
     if env.implementation == "CPython":
-        found = set(tags.cpython_tags(version, None, platforms))
+        found = list(tags.cpython_tags(version, None, platforms))
         interpreter = f"cp{version[0]}{version[1]}"
     else:
-        found = set(tags.generic_tags(None, None, platforms))
+        found = list(tags.generic_tags(None, None, platforms))
         interpreter = None
-    return found | set(tags.compatible_tags(version, interpreter, platforms))
+    return list(dict.fromkeys([*found, *tags.compatible_tags(version, interpreter, platforms)]))

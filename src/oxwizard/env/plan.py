@@ -1,7 +1,7 @@
 """The exact upgrade plan: what the real resolver would change, computed without changing anything.
 
-pip's ``install --dry-run --report`` resolves the targets against the target environment; the report
-is turned into a :class:`Plan` listing every change (transitive ones too) with its impact class,
+pip's ``install --dry-run --report`` resolves the targets against the target environment (uv's dry
+run, for an environment uv installs into: :mod:`oxwizard.env.uv_plan`); the report is turned into a :class:`Plan` listing every change (transitive ones too) with its impact class,
 Requires-Python verdict, yanked flag, source and sha256, the ``pip check`` state before and the one
 predicted after (both from the installed distributions' metadata, by ``pip check``'s own rules: no
 child process besides the dry run), and the exact pinned set that applying the plan installs.
@@ -205,7 +205,7 @@ def compute_plan(
     early: EarlyDryRun | None = None,
     meanwhile: Callable[[], object] | None = None,
 ) -> Plan:
-    """Resolve ``requirements`` against ``env`` with pip's dry run; nothing is changed.
+    """Resolve ``requirements`` against ``env`` with the installer's dry run; nothing is changed.
 
     With ``suggest`` (the default), new predicted ``pip check`` problems are followed by a few more
     dry runs to find which extra targets clear them (:func:`find_resolutions`). ``early``: the dry
@@ -264,10 +264,13 @@ def _dry_run(
     started: threading.Event | None = None,
 ) -> dict[str, object]:
     """pip's ``--report`` of the dry run for ``requirements`` (installs nothing); ``early``'s when
-    it ran the same command line. ``started`` is set once pip runs (or cannot)."""
-    # The report goes to a file, not stdout: pip must not be --quiet, or a conflict's explanation
-    # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
+    it ran the same command line. ``started`` is set once pip runs (or cannot). For an environment
+    uv installs into, uv's dry run, in the same shape (:mod:`oxwizard.env.uv_plan`)."""
     try:
+        if env.installer_kind() == "uv":
+            return _uv_dry_run(env, requirements, index, early, started)
+        # The report goes to a file, not stdout: pip must not be --quiet, or a conflict's explanation
+        # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
         with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
             report_path = Path(tmp) / "report.json"
             argv = dry_run_argv(env, requirements, index, report_path)
@@ -290,6 +293,39 @@ def _dry_run(
     if not isinstance(report, dict):
         raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)")
     return report
+
+
+def _uv_dry_run(
+    env: Environment,
+    requirements: list[Requirement],
+    index: IndexOptions,
+    early: EarlyDryRun | None,
+    started: threading.Event | None,
+) -> dict[str, object]:
+    """:func:`_dry_run` by uv."""
+    from oxwizard.env import uv_plan
+
+    line = uv_plan.dry_run_line(env, requirements, index)
+    # the targets' pages on the sources are read while uv runs: their versions' files come from them
+    releases = uv_plan.Releases(env, index)
+    releases.prefetch([r.name for r in requirements])
+    try:
+        taken = early.take(line, None, started) if early is not None else None
+        if taken is not None:
+            result = taken[0]
+        else:
+            argv, environ = uv_plan.split_line(line)
+            result = proc.run(argv, env=environ, timeout=600, started=started)
+        if started is not None:
+            started.set()
+        if not result.ok:
+            raise ResolutionError(uv_plan.resolution_message(result.stderr))
+        if early is not None and taken is None:
+            early.remember(line, None, env.root)
+    except BaseException:
+        releases.close()
+        raise
+    return uv_plan.report(env, requirements, index, result.stdout, releases)
 
 
 def find_resolutions(
