@@ -169,3 +169,27 @@ def test_when_the_combined_trial_fails_each_dependent_is_tried_alone(
         ["libb==2.0", "libc"],
     ]
     assert "to resolve it: " + ADVICE + " (clears 1 of the 2 new problems)" in render_plan(plan)
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_a_dependent_that_pins_the_target_is_never_advised_as_a_target(
+    tmp_path: Path, conflict_wheels: Path, installer: str
+) -> None:
+    """pinner 1.0 requires libb==1.0: added as a target, the resolver keeps libb where it is, which
+    clears its problem by not upgrading at all. That is no advice; liba (which moves) is."""
+    from oxwizard.demo.wheels import build_wheel
+    from oxwizard.env.environment import find_uv
+
+    if installer == "uv" and find_uv() is None:
+        pytest.skip("uv is not installed (a dev dependency)")
+    wheels = tmp_path / "wheels"
+    shutil.copytree(conflict_wheels, wheels)
+    build_wheel(wheels, "pinner", "1.0", {"pinner/__init__.py": ""}, requires=["libb==1.0"])
+    sandbox = build_conflict_sandbox(tmp_path / "sandbox", wheels, "pinner==1.0")
+    env = Environment.open(sandbox.venv)
+    env.use_installer("uv" if installer == "uv" else "pip", f"--installer {installer}")
+    index = IndexOptions(find_links=[str(sandbox.wheelhouse)], no_index=True)
+    plan = compute_plan(env, [Requirement("libb")], index)
+    assert [(c.name, c.to_version) for c in plan.changes] == [("libb", "2.0")]
+    assert plan.new_problems == [PROBLEM, "pinner 1.0 has requirement libb==1.0, but you have libb 2.0."]
+    assert [(r.add, r.clears) for r in plan.resolutions] == [(["liba"], [PROBLEM])]

@@ -83,7 +83,8 @@ class Move(BaseModel):
 
 class Resolution(BaseModel):
     """Targets that, added to the plan's, clear predicted ``pip check`` problems (found by the
-    resolver itself: the plan with them has none of the problems it clears)."""
+    resolver itself: the plan with them has none of the problems it clears, and still changes every
+    target the plan changes)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -344,11 +345,17 @@ def find_resolutions(
         return []
     trials: dict[tuple[str, ...], list[Move]] = {}  # what each trial does to the targets it added
 
+    wanted = {c.name for c in plan.changes if c.requested}
+
     def trial(extra: list[str]) -> list[tuple[str, str]] | None:
-        """The new problems with ``extra`` added, or None when the resolver refuses."""
+        """The new problems with ``extra`` added, or None when the resolver refuses, or no longer
+        changes a target the plan changes (a dependent that pins a target keeps the target where it
+        is: that clears the problem by not upgrading at all)."""
         try:
             changes = _resolve(env, [*requirements, *(Requirement(n) for n in extra)], index)
         except OxwizardError:
+            return None
+        if not wanted <= {c.name for c in changes}:
             return None
         found = [(dep, text) for dep, text in _conflicts(env, changes) if text not in before]
         moves = [Move(name=c.name, from_version=c.from_version, to_version=c.to_version) for c in changes]
