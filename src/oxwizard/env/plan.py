@@ -1,10 +1,11 @@
 """The exact upgrade plan: what the real resolver would change, computed without changing anything.
 
 pip's ``install --dry-run --report`` resolves the targets against the target environment (uv's dry
-run, for an environment uv installs into: :mod:`oxwizard.env.uv_plan`); the report is turned into a :class:`Plan` listing every change (transitive ones too) with its impact class,
-Requires-Python verdict, yanked flag, source and sha256, the ``pip check`` state before and the one
-predicted after (both from the installed distributions' metadata, by ``pip check``'s own rules: no
-child process besides the dry run), and the exact pinned set that applying the plan installs.
+run, for an environment uv installs into: :mod:`oxwizard.env.uv_plan`); the report is turned into a
+:class:`Plan` listing every change (transitive ones too) with its impact class, Requires-Python
+verdict, yanked flag, source and sha256, the ``pip check`` state before and the one predicted after
+(both from the installed distributions' metadata, by ``pip check``'s own rules: no child process
+besides the dry run), and the exact pinned set that applying the plan installs.
 
 When the plan predicts new ``pip check`` problems (an installed package that depends on a target and
 does not accept its new version), the resolver is asked again with those dependents added as targets

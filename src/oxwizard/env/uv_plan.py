@@ -25,14 +25,16 @@ The result has the shape of pip's ``--report`` (``install`` items with ``metadat
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import tempfile
 import threading
 import zipfile
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from packaging.metadata import parse_email
@@ -57,6 +59,8 @@ from oxwizard.env.outdated import wheel_tags
 from oxwizard.env.specs import IndexOptions, spec_text
 
 Item = dict[str, object]  # one ``install`` item of pip's report
+T = TypeVar("T")
+THREADS = 8  # requests at once, as the index reader's
 
 
 def dry_run_line(env: Environment, requirements: list[Requirement], index: IndexOptions) -> list[str]:
@@ -151,16 +155,35 @@ def report(
 
 class Releases:
     """The sources read for the versions uv picks: each project's files read once, in threads, so
-    that the targets' pages can be read while uv's dry run runs (:meth:`prefetch`)."""
+    that the targets' pages can be read while uv's dry run runs (:meth:`prefetch`).
+
+    The threads are daemons (at most :data:`THREADS` at work), as the index reader's: a plan that
+    ends (uv refused the targets, Ctrl-C) never waits for a slow source at exit."""
 
     def __init__(self, env: Environment, index: IndexOptions, reader: IndexReader | None = None) -> None:
         self.index = index
         self.reader = reader or IndexReader(index)
         self._own = reader is None
-        self._pool = ThreadPoolExecutor(8, thread_name_prefix="oxwizard-release")
-        self._rank = self._pool.submit(lambda: {tag: i for i, tag in enumerate(wheel_tags(env))})
+        self._slots = threading.BoundedSemaphore(THREADS)
+        self._rank = self._start(lambda: {tag: i for i, tag in enumerate(wheel_tags(env))})
         self._files: dict[str, Future[list[list[IndexFile]]]] = {}
         self._lock = threading.Lock()
+
+    def _start(self, work: Callable[[], T]) -> Future[T]:
+        """``work()`` in a daemon thread, once a slot is free; its outcome in the future returned."""
+        future: Future[T] = Future()
+
+        def run() -> None:
+            with self._slots:
+                if not future.set_running_or_notify_cancel():
+                    return
+                try:
+                    future.set_result(work())
+                except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for it
+                    future.set_exception(exc)
+
+        threading.Thread(target=run, daemon=True, name="oxwizard-release").start()
+        return future
 
     def prefetch(self, names: list[str]) -> None:
         """Start reading these projects' files (a failure is met again when they are needed)."""
@@ -171,15 +194,15 @@ class Releases:
         with self._lock:
             found = self._files.get(name)
             if found is None:
-                found = self._files[name] = self._pool.submit(self.reader.project_files, name)
+                found = self._files[name] = self._start(lambda: self.reader.project_files(name))
             return found
 
     def items(self, wanted: Sequence[tuple[str, str]]) -> dict[str, Item | None]:
         """Each (name, version)'s install item read from the sources (None: not to be had there)."""
         for name, _ in wanted:
             self._project(name)
-        found = self._pool.map(lambda nv: self._item(*nv), wanted)
-        return {name: item for (name, _), item in zip(wanted, found, strict=True)}
+        found = [self._start(functools.partial(self._item, name, version)) for name, version in wanted]
+        return {name: item.result() for (name, _), item in zip(wanted, found, strict=True)}
 
     def _item(self, name: str, version: str) -> Item | None:
         try:
@@ -187,12 +210,10 @@ class Releases:
             chosen = best_file(
                 per_source, _uv_order(self.reader), name, Version(version), self._rank.result()
             )
-        except (SourceFailed, InvalidVersion):
+            meta = _metadata(self.reader, self.index, chosen) if chosen is not None else None
+        except Exception:  # noqa: BLE001 - a source that fails or answers oddly: pip describes it
             return None
-        if chosen is None:
-            return None
-        meta = _metadata(self.reader, self.index, chosen)
-        if meta is None:
+        if chosen is None or meta is None:
             return None
         requires_dist, requires_python = meta
         archive = {"hashes": {"sha256": chosen.sha256}} if chosen.sha256 else {}
@@ -208,8 +229,10 @@ class Releases:
         }
 
     def close(self) -> None:
-        """Stop: nothing more is read (requests under way finish in their threads)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop: nothing more is started (requests under way end in their daemon threads)."""
+        with self._lock:
+            for future in self._files.values():
+                future.cancel()
         if self._own:
             self.reader.close()
 
