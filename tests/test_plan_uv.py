@@ -24,7 +24,7 @@ from oxwizard.env.environment import Environment, find_uv
 from oxwizard.env.index import IndexFile, parse_html, parse_json
 from oxwizard.env.plan import Plan, compute_plan
 from oxwizard.env.specs import IndexOptions
-from oxwizard.env.uv_plan import best_file
+from oxwizard.env.uv_plan import best_file, resolution_message, too_old
 
 pytestmark = pytest.mark.skipif(find_uv() is None, reason="uv is not installed (a dev dependency)")
 
@@ -200,3 +200,36 @@ def test_the_file_uv_installs_is_the_best_fitting_wheel_not_yanked_from_the_sour
     only_sdist = [IndexFile("a-3.0.tar.gz"), IndexFile("a-3.0-cp39-cp39-win32.whl")]
     assert best_file([only_sdist], [0], "a", Version("3.0"), rank) == only_sdist[0]  # no wheel fits
     assert best_file([only_sdist], [0], "a", Version("4.0"), rank) is None
+
+
+def test_a_private_index_is_read_with_its_credentials_which_never_reach_the_plan(demo: DemoFactory) -> None:
+    sandbox = demo()
+    env = Environment.open(sandbox.venv)
+    env.use_installer("uv", "--installer uv")
+    with serve(SimpleIndex(sandbox.wheelhouse, complete=True, auth=("alice", "s3cret"))) as index:
+        plan = compute_plan(
+            env, [Requirement("oxzep7")], IndexOptions(index_url=index.url.replace("//", "//alice:s3cret@"))
+        )
+        assert (
+            index.statuses[401] == 0
+            and index.agents[("oxwizard", "/files/oxzep7-2.0.0-py3-none-any.whl.metadata")] == 1
+        )
+    assert [(c.name, c.to_version) for c in plan.changes] == [("oxzep7", "2.0.0"), ("oxzep7-core", "2.0.0")]
+    assert plan.changes[0].index == index.url.replace("//", "//****@")
+    assert "s3cret" not in plan.model_dump_json()
+
+
+def test_uvs_refusals_read_as_a_plan_error_or_as_a_uv_too_old_for_json() -> None:
+    refused = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because there is no version of rich==99 and you require rich==99, we can conclude"
+        " that your requirements are unsatisfiable.\n"
+    )
+    assert resolution_message(refused) == (
+        "cannot resolve: Because there is no version of rich==99 and you require rich==99, we can"
+        " conclude that your requirements are unsatisfiable."
+    )
+    assert not too_old(refused)
+    # clap's words for an option this uv does not know: the plan is then pip's, as before uv's own
+    old = "error: unexpected argument '--output-format' found\n\nUsage: uv pip install [OPTIONS]\n"
+    assert too_old(old)

@@ -267,10 +267,13 @@ def _dry_run(
 ) -> dict[str, object]:
     """pip's ``--report`` of the dry run for ``requirements`` (installs nothing); ``early``'s when
     it ran the same command line. ``started`` is set once pip runs (or cannot). For an environment
-    uv installs into, uv's dry run, in the same shape (:mod:`oxwizard.env.uv_plan`)."""
+    uv installs into, uv's dry run, in the same shape (:mod:`oxwizard.env.uv_plan`); pip's when that
+    uv is too old to answer in JSON (as every plan was made before uv's own)."""
     try:
         if env.installer_kind() == "uv":
-            return _uv_dry_run(env, requirements, index, early, started)
+            by_uv = _uv_dry_run(env, requirements, index, early, started)
+            if by_uv is not None:
+                return by_uv
         # The report goes to a file, not stdout: pip must not be --quiet, or a conflict's explanation
         # ("X 1.0 depends on Y<2") is not printed and the error could not name the requirements.
         with tempfile.TemporaryDirectory(prefix="oxwizard-plan-") as tmp:
@@ -303,8 +306,8 @@ def _uv_dry_run(
     index: IndexOptions,
     early: EarlyDryRun | None,
     started: threading.Event | None,
-) -> dict[str, object]:
-    """:func:`_dry_run` by uv."""
+) -> dict[str, object] | None:
+    """:func:`_dry_run` by uv (None: this uv has no JSON answer)."""
     from oxwizard.env import uv_plan
 
     line = uv_plan.dry_run_line(env, requirements, index)
@@ -320,6 +323,11 @@ def _uv_dry_run(
             result = proc.run(argv, env=environ, timeout=600, started=started)
         if started is not None:
             started.set()
+        if not result.ok and uv_plan.too_old(result.stderr):
+            releases.close()
+            if early is not None:
+                early.cancel()
+            return None
         if not result.ok:
             raise ResolutionError(uv_plan.resolution_message(result.stderr))
         if early is not None and taken is None:

@@ -105,6 +105,12 @@ def split_line(line: list[str]) -> tuple[list[str], dict[str, str]]:
     return line[at:], environ
 
 
+def too_old(stderr: str) -> bool:
+    """Whether uv refused the dry run for not knowing ``--output-format`` (a uv from before its JSON
+    answer): the plan is then pip's."""
+    return "--output-format" in stderr and ("unexpected argument" in stderr or "unrecognized" in stderr)
+
+
 def resolution_message(stderr: str) -> str:
     """uv's explanation of a failed resolution, on one line (``error: ...`` and its ``cause:``)."""
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
@@ -134,9 +140,7 @@ def report(
                 if isinstance(c, dict) and c.get("action") == "installed"
             ]
         except (ValueError, KeyError, TypeError):
-            raise InstallerError(
-                "uv wrote no readable --output-format json (uv 0.9 or newer needed)"
-            ) from None
+            raise InstallerError("uv wrote no readable answer to --output-format json") from None
         found = releases.items(installed)
     finally:
         releases.close()
