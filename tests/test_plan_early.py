@@ -135,6 +135,21 @@ def test_a_repeated_plan_starts_pip_before_the_engine_and_only_uses_a_dry_run_th
     assert not [p for p in private.rglob("*") if p.is_file() and "s3cret" in p.read_text(errors="replace")]
 
 
+def test_a_plan_removes_the_files_an_early_dry_run_left_when_its_plan_was_killed(
+    demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    (cache / "dry-run").mkdir(parents=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()  # fmt: skip
+    left = [cache / "dry-run" / f"report-{dead}-7f00.{ext}" for ext in ("json", "out", "err")]
+    running = cache / "dry-run" / f"report-{os.getpid()}-7f00.json"  # a plan that still runs
+    for path in [*left, running]:
+        path.write_text("{}", encoding="utf-8")
+    plan(demo_template, cache, "oxzep7")
+    assert [p for p in left if p.exists()] == [] and running.exists()
+
+
 def test_a_repeated_uv_plan_starts_uv_before_the_engine_with_its_own_targets(
     demo_template: DemoSandbox, tmp_path: Path
 ) -> None:

@@ -178,6 +178,10 @@ def test_a_refreshed_spare_is_the_clone_a_fresh_one_makes(sandbox: DemoSandbox, 
     # at most SPARES spares: retiring another removes the oldest, and nothing else is left behind
     retire_stage(made.root, live)
     first = spares(live)
+    # a spare's removal cut short by a crash (renamed, half deleted): the next retirement ends it
+    cut_short = sandbox.venv / ".oxwizard" / "spares" / "0abc12.gone" / "lib"
+    cut_short.mkdir(parents=True)
+    (cut_short / "left.py").write_text("", encoding="utf-8")
     for name in ("b", "c"):
         retire_stage(create_stage(live, tmp_path / name, changing=None).root, live)
     kept = spares(live)

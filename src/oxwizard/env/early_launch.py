@@ -197,6 +197,27 @@ class Launch:
         with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape") as f:
             f.write(text)
         os.replace(tmp, path)
+        _sweep(os.path.dirname(path))
+
+
+def _sweep(folder: str) -> None:
+    """Remove the files of early dry runs whose plan is gone (killed with ``kill -9``: it could not
+    remove them), named by its process id; a process that still runs keeps its files."""
+    for name in os.listdir(folder):
+        parts = name.split("-")
+        if parts[0] != "report" or len(parts) < 3 or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+            continue
+        try:
+            os.kill(int(parts[1]), 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue  # another user's, running
+        try:
+            os.unlink(os.path.join(folder, name))
+        except OSError:
+            pass
 
 
 def _text(path: str) -> str:

@@ -229,6 +229,8 @@ def retire_stage(path: Path, env: Environment) -> None:
         return
     for old in spares(env)[SPARES:]:
         _discard(old)
+    for left in spare.parent.glob("*.gone"):  # a discard that a crash cut short
+        shutil.rmtree(left, ignore_errors=True)
 
 
 def spares(env: Environment) -> list[Path]:
