@@ -118,8 +118,9 @@ def test_a_uv_plan_predicts_the_conflict_and_finds_the_target_that_clears_it(
 
 @pytest.mark.parametrize("formats", ["json", "html"])
 def test_a_uv_plan_takes_files_and_metadata_from_the_index_and_reads_them_once(
-    demo: DemoFactory, tmp_path: Path, formats: str
+    demo: DemoFactory, tmp_path: Path, formats: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("OXWIZARD_INDEX_CACHE", str(tmp_path / "index-cache"))  # nothing kept from before
     sandbox = demo()
     env = Environment.open(sandbox.venv)
     env.use_installer("uv", "--installer uv")
@@ -136,7 +137,14 @@ def test_a_uv_plan_takes_files_and_metadata_from_the_index_and_reads_them_once(
             assert change.source == index.url.removesuffix("/simple") + f"/files/{wheel}"
             assert change.index == index.url
         assert any(r.startswith("oxzep7-core") for r in plan.changes[0].requires)  # its PEP 658 metadata
-        assert index.paths["/files/oxzep7-2.0.0-py3-none-any.whl.metadata"] >= 1
+        ours = sorted(p for who, p in index.agents if who == "oxwizard")
+        assert ours == [  # each page and metadata file once; no wheel
+            "/files/oxzep7-2.0.0-py3-none-any.whl.metadata",
+            "/files/oxzep7_core-2.0.0-py3-none-any.whl.metadata",
+            "/simple/oxzep7-core/",
+            "/simple/oxzep7/",
+        ]
+        assert max(n for (who, _), n in index.agents.items() if who == "oxwizard") == 1
 
         index.reset()
         again = compute_plan(env, [Requirement("oxzep7")], options)
@@ -202,7 +210,10 @@ def test_the_file_uv_installs_is_the_best_fitting_wheel_not_yanked_from_the_sour
     assert best_file([only_sdist], [0], "a", Version("4.0"), rank) is None
 
 
-def test_a_private_index_is_read_with_its_credentials_which_never_reach_the_plan(demo: DemoFactory) -> None:
+def test_a_private_index_is_read_with_its_credentials_which_never_reach_the_plan(
+    demo: DemoFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OXWIZARD_INDEX_CACHE", str(tmp_path / "index-cache"))  # nothing kept from before
     sandbox = demo()
     env = Environment.open(sandbox.venv)
     env.use_installer("uv", "--installer uv")
@@ -212,6 +223,7 @@ def test_a_private_index_is_read_with_its_credentials_which_never_reach_the_plan
         )
         assert (
             index.statuses[401] == 0
+            and index.agents[("oxwizard", "/simple/oxzep7/")] == 1
             and index.agents[("oxwizard", "/files/oxzep7-2.0.0-py3-none-any.whl.metadata")] == 1
         )
     assert [(c.name, c.to_version) for c in plan.changes] == [("oxzep7", "2.0.0"), ("oxzep7-core", "2.0.0")]
