@@ -24,7 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
@@ -517,50 +517,53 @@ def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]
     return problems
 
 
-# The installed distributions' requirements that apply here, parsed once per reading of them (the
-# verdict now is computed while the dry run runs; the one after, and each trial's, reuse it).
-_PARSED: dict[
-    int,
-    tuple[object, dict[str, list[tuple[Requirement, str]]], list[tuple[str, str]], dict[str, set[str]]],
-] = {}
+class _Parsed(NamedTuple):
+    """The installed distributions' requirements, parsed once per reading of them (the verdict now
+    is computed while the dry run runs; the one after, and each trial's, reuse it)."""
+
+    dists: object  # the reading they come from (``env.distributions``)
+    applying: dict[str, list[tuple[Requirement, str]]]  # those whose markers hold, with the name asked for
+    bad: list[tuple[str, str]]  # (distribution, requirement text) that does not parse
+    named: dict[str, set[str]]  # every name each one asks for, under any marker or extra
+
+
+_PARSED: dict[int, _Parsed] = {}
 
 
 def _installed_requires(env: Environment) -> dict[str, list[tuple[Requirement, str]]]:
     """Each installed distribution's applying requirements with the canonical name they ask for."""
-    return _parsed_requires(env)[0]
+    return _parsed_requires(env).applying
 
 
 def unparsable_requirements(env: Environment) -> list[tuple[str, str]]:
     """(distribution, requirement text) for each installed requirement that does not parse (pip
     check fails on those), from the same reading as :func:`predict_conflicts`'."""
-    return _parsed_requires(env)[1]
+    return _parsed_requires(env).bad
 
 
 def requirers(env: Environment, names: set[str]) -> list[str]:
     """The installed distributions (not in ``names``) with a requirement on one of ``names``, under
     any marker or extra (an optional use is a use once installed), from the same reading as
     :func:`predict_conflicts`'."""
-    named = _parsed_requires(env)[2]
+    named = _parsed_requires(env).named
     return [d for d in env.distributions if d not in names and named.get(d, set()) & names]
 
 
-def _parsed_requires(
-    env: Environment,
-) -> tuple[dict[str, list[tuple[Requirement, str]]], list[tuple[str, str]], dict[str, set[str]]]:
+def _parsed_requires(env: Environment) -> _Parsed:
     """The installed requirements parsed once per reading of the distributions."""
     dists = env.distributions
     hit = _PARSED.get(id(dists))
-    if hit is not None and hit[0] is dists:
-        return hit[1], hit[2], hit[3]
+    if hit is not None and hit.dists is dists:
+        return hit
     bad: list[tuple[str, str]] = []
     named: dict[str, set[str]] = {}
-    parsed = {
+    applying = {
         name: _applying(d.requires, env.markers, bad, name, named.setdefault(name, set()))
         for name, d in sorted(dists.items())
     }
     _PARSED.clear()
-    _PARSED[id(dists)] = (dists, parsed, bad, named)
-    return parsed, bad, named
+    found = _PARSED[id(dists)] = _Parsed(dists, applying, bad, named)
+    return found
 
 
 def _applying(
