@@ -242,6 +242,20 @@ def test_uvs_refusals_read_as_a_plan_error_or_as_a_uv_too_old_for_json() -> None
         " conclude that your requirements are unsatisfiable."
     )
     assert not too_old(refused)
+    # a cause that goes on over indented lines is kept whole; a hint is not the reason
+    two = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because flask==3.1.0 depends on werkzeug>=3.1 and you require flask==3.1.0, we can"
+        " conclude that you require werkzeug>=3.1.\n"
+        "         And because you require werkzeug<3, we can conclude that your requirements are"
+        " unsatisfiable.\n"
+        "  hint: Pre-releases are available for werkzeug\n"
+    )
+    assert resolution_message(two) == (
+        "cannot resolve: Because flask==3.1.0 depends on werkzeug>=3.1 and you require flask==3.1.0, we"
+        " can conclude that you require werkzeug>=3.1. And because you require werkzeug<3, we can"
+        " conclude that your requirements are unsatisfiable."
+    )
     # clap's words for an option this uv does not know: the plan is then pip's, as before uv's own
     old = "error: unexpected argument '--output-format' found\n\nUsage: uv pip install [OPTIONS]\n"
     assert too_old(old)

@@ -65,7 +65,7 @@ THREADS = 8  # requests at once, as the index reader's
 
 def dry_run_line(env: Environment, requirements: list[Requirement], index: IndexOptions) -> list[str]:
     """uv's dry run for ``requirements`` against ``env``, installing nothing: what its environment
-    adds (``NAME=VALUE``, see :func:`environment`), then the command line.
+    adds (``NAME=VALUE``, as :func:`split_line` reads them), then the command line.
 
     pip's ``--upgrade --upgrade-strategy only-if-needed`` is uv's ``--upgrade-package`` for each
     target: the targets move to the newest version they allow, anything else only when it must."""
@@ -112,12 +112,22 @@ def too_old(stderr: str) -> bool:
 
 
 def resolution_message(stderr: str) -> str:
-    """uv's explanation of a failed resolution, on one line (``error: ...`` and its ``cause:``)."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    said = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith(("error:", "cause:"))]
-    text = "; ".join(s for s in said if not s.startswith("No solution found"))
+    """uv's explanation of a failed resolution, on one line: its ``error:`` and ``cause:`` paragraphs
+    (each may go on over indented lines), without the generic "No solution found" heading."""
+    said: list[str] = []
+    keep = False
+    for line in (ln.strip() for ln in stderr.splitlines()):
+        head, colon, rest = line.partition(":")
+        if colon and head in ("error", "cause", "hint", "warning"):
+            keep = head in ("error", "cause")
+            if keep:
+                said.append(rest.strip())
+        elif keep and line and said:
+            said[-1] += " " + line
+    text = "; ".join(s for s in said if s and not s.startswith("No solution found"))
     if not text:
-        text = next((s for s in said), lines[-1] if lines else "uv failed")
+        lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+        text = said[0] if said and said[0] else (lines[-1] if lines else "uv failed")
     return "cannot resolve: " + redact_text(text)
 
 
