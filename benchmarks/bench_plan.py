@@ -13,7 +13,10 @@ shared and never changed). Runs, interleaved, ``repeat`` times each:
   and options, the very command line that plan runs (``uv pip install --dry-run --output-format json
   --upgrade-package=SPEC ... -- SPEC``, made by ``oxwizard.env.uv_plan.dry_run_line``); and, for
   reference, uv's dry run with its own defaults (``uv pip install --dry-run --python ENV SPEC``:
-  pypi.org alone, none of pip's configured sources);
+  pypi.org alone, none of pip's configured sources); and the floor of any Python front end: a
+  ``python -c`` that starts that same uv line first thing, reads the environment with
+  ``importlib.metadata`` and parses its requirements with ``packaging`` meanwhile, and waits (no
+  engine, no plan: what no plan made in Python can go below);
 * with ``--compare SRC``: ``oxwizard plan`` from another checkout (``PYTHONPATH=SRC``), e.g. main's;
 * with ``--cold``: ``oxwizard plan`` with an empty cache folder each time (``OXWIZARD_CACHE_DIR``).
 
@@ -45,6 +48,20 @@ def _wall(argv: list[str], env: dict[str, str] | None = None) -> float:
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}")
     return took
+
+
+# The floor (see the docstring): uv's line first, then what reading the environment costs in Python.
+_FLOOR = """
+import os, sys
+out = os.open(os.devnull, os.O_WRONLY)
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, out, 1),
+                     (os.POSIX_SPAWN_DUP2, out, 2)])
+import importlib.metadata as md
+from packaging.requirements import Requirement
+found = {d.metadata["Name"]: [Requirement(r) for r in d.metadata.get_all("Requires-Dist") or []]
+         for d in md.distributions(path=[sys.argv[1]])}
+os.waitpid(pid, 0)
+"""
 
 
 def _uv_line(venv: Path, spec: str) -> tuple[list[str], dict[str, str]]:
@@ -99,6 +116,9 @@ def main() -> int:
             runs["(uv, its defaults)"] = lambda: _wall(
                 [uv, "pip", "install", "--dry-run", "--python", py, args.spec]
             )
+            site = next((venv / "lib").glob("python*/site-packages"))
+            floor = [sys.executable, "-c", _FLOOR, str(site), *line]
+            runs["(floor: uv + reading the env)"] = lambda: _wall(floor, environ)
         if args.cold:
 
             def cold() -> float:
@@ -122,6 +142,7 @@ def main() -> int:
             pairs.append((f"oxwizard plan ({args.compare})", "pip --dry-run --report"))
         if args.uv:
             pairs.append(("oxwizard plan --installer uv", "uv pip install --dry-run"))
+            pairs.append(("(floor: uv + reading the env)", "uv pip install --dry-run"))
         if args.cold:
             pairs.append(("oxwizard plan (cold caches)", "pip --dry-run --report"))
         for ours, theirs in pairs:
