@@ -54,7 +54,7 @@ from oxwizard.core.errors import InstallerError
 from oxwizard.core.redact import redact_text
 from oxwizard.env.early_launch import UPGRADE_OPTION
 from oxwizard.env.environment import Environment, find_uv
-from oxwizard.env.index import IndexFile, IndexReader, SourceFailed, cache_dir, store_bytes
+from oxwizard.env.index import IndexFile, IndexReader, SourceFailed, _split_auth, cache_dir, store_bytes
 from oxwizard.env.outdated import wheel_tags
 from oxwizard.env.specs import IndexOptions, spec_text
 
@@ -354,6 +354,8 @@ def _cache_path(key: str) -> Path:
 
 
 def _fetch(reader: IndexReader, index: IndexOptions, url: str) -> bytes | None:
+    """``url``'s body (None: not 200), with the credentials of a configured source on its host, of
+    its own user-info or of ~/.netrc, as :mod:`oxwizard.env.wheel_fetch` sends them."""
     from oxwizard.env.wheel_fetch import _auth
 
     headers = {"User-Agent": "oxwizard"}
@@ -361,7 +363,7 @@ def _fetch(reader: IndexReader, index: IndexOptions, url: str) -> bytes | None:
     if auth:
         headers["Authorization"] = auth
     try:
-        status, _, body, _ = reader.client().get(url, headers)
+        status, _, body, _ = reader.client().get(_split_auth(url)[0], headers)
     except (SourceFailed, OSError):
         return None
     return body if status == 200 else None
