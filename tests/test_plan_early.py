@@ -156,12 +156,17 @@ def test_a_repeated_uv_plan_starts_uv_before_the_engine_with_its_own_targets(
     if find_uv() is None:
         pytest.skip("uv is not installed (a dev dependency)")
     cache = tmp_path / "cache"
-    first = plan(demo_template, cache, "oxzep7", "--installer", "uv")
+    # uv's own source settings are not oxwizard's (the sources are passed as options): the early
+    # start runs uv in the same environment as the plan's own, without them
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("oxzep7<2\n", encoding="utf-8")
+    ignored = {"UV_CONSTRAINT": str(constraints)}
+    first = plan(demo_template, cache, "oxzep7", "--installer", "uv", **ignored)
     [run] = first["dry_runs"]  # type: ignore[misc]
     assert "pydantic" in engine_in(run["modules"])
     assert "oxzep7                        1.4.2 -> 2.0.0" in str(first["out"])
 
-    again = plan(demo_template, cache, "oxzep7", "--installer", "uv")
+    again = plan(demo_template, cache, "oxzep7", "--installer", "uv", **ignored)
     [run] = again["dry_runs"]  # type: ignore[misc]
     assert engine_in(run["modules"]) == set() and "argparse" not in run["modules"]
     assert again["out"] == first["out"]

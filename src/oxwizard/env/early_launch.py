@@ -131,7 +131,8 @@ class Launch:
             self.argv = line + targets
             self.root = root
             at = _command_at(line)
-            environ = pip_environment() if at == 0 else uv_environment()
+            uv = line[at + 1 : at + 3] == ["pip", "install"]  # (pip's: PYTHON -m pip install)
+            environ = uv_environment() if uv else pip_environment()
             for assignment in line[:at]:
                 key, _, value = assignment.partition("=")
                 environ[key] = value
