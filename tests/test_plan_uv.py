@@ -259,3 +259,29 @@ def test_uvs_refusals_read_as_a_plan_error_or_as_a_uv_too_old_for_json() -> None
     # clap's words for an option this uv does not know: the plan is then pip's, as before uv's own
     old = "error: unexpected argument '--output-format' found\n\nUsage: uv pip install [OPTIONS]\n"
     assert too_old(old)
+
+
+def test_many_changes_are_described_with_one_request_at_a_time(
+    demo_template: DemoSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan of every outdated target (9 changes, one of them new) describes each change from the
+    wheelhouse, also with one request at a time (a wait for a project's files holds no slot, so
+    the one slot cannot be held by work that waits for work needing it)."""
+    import threading
+
+    import oxwizard.env.uv_plan as uv_plan
+
+    monkeypatch.setattr(uv_plan, "THREADS", 1)
+    env = Environment.open(demo_template.venv)
+    env.use_installer("uv", "--installer uv")
+    index = IndexOptions(find_links=[str(demo_template.wheelhouse)], no_index=True)
+    names = ["alpha", "beta", "delta", "gamma", "humbleconf", "oxzep7", "quillpen", "ziprow"]
+    done: list[Plan] = []
+    worker = threading.Thread(
+        target=lambda: done.append(compute_plan(env, [Requirement(n) for n in names], index, suggest=False)),
+        daemon=True,
+    )
+    worker.start()
+    worker.join(120)
+    assert done, "the plan never ended"
+    assert len(done[0].changes) == 9 and all(c.sha256 and c.source for c in done[0].changes)

@@ -25,6 +25,7 @@ The result has the shape of pip's ``--report`` (``install`` items with ``metadat
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -183,12 +184,14 @@ class Releases:
         self._files: dict[str, Future[list[list[IndexFile]]]] = {}
         self._lock = threading.Lock()
 
-    def _start(self, work: Callable[[], T]) -> Future[T]:
-        """``work()`` in a daemon thread, once a slot is free; its outcome in the future returned."""
+    def _start(self, work: Callable[[], T], slot: bool = True) -> Future[T]:
+        """``work()`` in a daemon thread, once a slot is free (``slot``: work that waits for other
+        work takes none, or it could hold every slot while what it waits for waits for one); its
+        outcome in the future returned."""
         future: Future[T] = Future()
 
         def run() -> None:
-            with self._slots:
+            with self._slots if slot else contextlib.nullcontext():
                 if not future.set_running_or_notify_cancel():
                     return
                 try:
@@ -215,7 +218,9 @@ class Releases:
         """Each (name, version)'s install item read from the sources (None: not to be had there)."""
         for name, _ in wanted:
             self._project(name)
-        found = [self._start(functools.partial(self._item, name, version)) for name, version in wanted]
+        found = [
+            self._start(functools.partial(self._item, name, version), slot=False) for name, version in wanted
+        ]
         return {name: item.result() for (name, _), item in zip(wanted, found, strict=True)}
 
     def _item(self, name: str, version: str) -> Item | None:
@@ -224,10 +229,13 @@ class Releases:
             chosen = best_file(
                 per_source, _uv_order(self.reader), name, Version(version), self._rank.result()
             )
-            meta = _metadata(self.reader, self.index, chosen) if chosen is not None else None
+            if chosen is None:
+                return None
+            with self._slots:
+                meta = _metadata(self.reader, self.index, chosen)
         except Exception:  # noqa: BLE001 - a source that fails or answers oddly: pip describes it
             return None
-        if chosen is None or meta is None:
+        if meta is None:
             return None
         requires_dist, requires_python = meta
         archive = {"hashes": {"sha256": chosen.sha256}} if chosen.sha256 else {}
