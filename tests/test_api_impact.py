@@ -376,3 +376,23 @@ def test_a_cache_that_cannot_be_written_is_said_and_the_plan_goes_on(
     impact = api_impact(env, plan_20, offline(demo_template), demo_template.project, cache=blocked)
     assert impact.changes == [] and impact.uses == []
     assert [n.split(" (")[0] for n in impact.not_checked] == ["oxzep7 2.0.0: its wheel could not be read"]
+
+
+def test_a_fetched_wheel_is_written_to_a_file_and_checked_against_the_plans_sha256(
+    demo_template: DemoSandbox, tmp_path: Path
+) -> None:
+    """Wheels are written to files as they come (never held whole: an ML plan names wheels of
+    hundreds of MB, several at once), each checked against the plan's sha256."""
+    import hashlib
+
+    from oxwizard.env.wheel_fetch import fetch_wheels
+
+    wheel = demo_template.wheelhouse / "oxzep7-2.0.0-py3-none-any.whl"
+    sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    with serve(SimpleIndex(demo_template.wheelhouse)) as served:
+        url = served.url.removesuffix("/simple") + f"/files/{wheel.name}"
+        index = IndexOptions.build(index_url=served.url)
+        good, other = fetch_wheels(index, [(url, sha256), (url, "0" * 64)], tmp_path)
+    assert good.path is not None and good.path.parent == tmp_path
+    assert good.path.read_bytes() == wheel.read_bytes()
+    assert other.path is None and other.final and "differs from the plan's" in other.error

@@ -21,7 +21,6 @@ import ast
 import contextlib
 import gc
 import hashlib
-import io
 import json
 import logging
 import os
@@ -160,14 +159,15 @@ def new_trees(
         else:
             missing.append(c)
     if remote:
-        fetched = fetch_wheels(index, [(url, c.sha256) for c, url in remote])
-        for (c, _), got in zip(remote, fetched, strict=True):
-            if got.data is None and got.final:
-                not_checked.append(f"{c.name} {c.to_version}: no wheel to read ({got.error})")
-            elif got.data is None:
-                missing.append(c)  # pip may know more (a keyring, its own configuration)
-            else:
-                _unpack_into(out, io.BytesIO(got.data), cache, c, not_checked)
+        with tempfile.TemporaryDirectory(prefix="oxwizard-api-") as tmp:
+            fetched = fetch_wheels(index, [(url, c.sha256) for c, url in remote], Path(tmp))
+            for (c, _), got in zip(remote, fetched, strict=True):
+                if got.path is None and got.final:
+                    not_checked.append(f"{c.name} {c.to_version}: no wheel to read ({got.error})")
+                elif got.path is None:
+                    missing.append(c)  # pip may know more (a keyring, its own configuration)
+                else:
+                    _unpack_into(out, got.path, cache, c, not_checked)
     if missing:
         with tempfile.TemporaryDirectory(prefix="oxwizard-api-") as tmp:
             wheels = _download(env, missing, index, Path(tmp), not_checked)

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -235,6 +236,16 @@ def _local_path(link: str) -> Path | None:
 
 
 # -- HTTP ----------------------------------------------------------------------------------------------
+class Sink(Protocol):
+    """Where :meth:`_Http.get` writes a body as it comes."""
+
+    def restart(self) -> None:
+        """Forget what was written (the request is made again)."""
+
+    def write(self, data: bytes) -> object:
+        """Take the next part of the body."""
+
+
 class _Http:
     """GET with kept-alive connections (a pool per host, shared by the threads: a connection
     opened ahead by :meth:`warm` serves whichever thread asks first), TLS as pip is told, proxies."""
@@ -292,17 +303,23 @@ class _Http:
         for _ in range(count):
             threading.Thread(target=open_one, daemon=True, name="oxwizard-connect").start()
 
-    def get(self, url: str, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes, str]:
-        """Status, headers, body (decompressed) and the final URL, redirects followed."""
+    def get(
+        self, url: str, headers: dict[str, str], sink: Sink | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes, str]:
+        """Status, headers, body (decompressed) and the final URL, redirects followed. With ``sink``,
+        a 200's body is written to it as it comes, never held whole (a wheel: hundreds of MB), and
+        the body returned is empty; it is asked for without compression."""
+        if sink is not None:
+            headers = {**headers, "Accept-Encoding": "identity"}
         for _ in range(6):
-            status, head, body = self._once(url, headers)
+            status, head, body = self._once(url, headers, sink)
             if status in (301, 302, 303, 307, 308) and head.get("Location"):
                 target = urljoin(url, head["Location"])
                 if urlsplit(target).netloc != urlsplit(url).netloc:
                     headers = {k: v for k, v in headers.items() if k != "Authorization"}
                 url = target
                 continue
-            encoding = (head.get("Content-Encoding") or "").lower()
+            encoding = (head.get("Content-Encoding") or "").lower() if sink is None else ""
             if encoding == "gzip":
                 body = gzip.decompress(body)
             elif encoding == "deflate":
@@ -310,7 +327,9 @@ class _Http:
             return status, head, body, url
         raise SourceFailed("too many redirects")
 
-    def _once(self, url: str, headers: dict[str, str]) -> tuple[int, http.client.HTTPMessage, bytes]:
+    def _once(
+        self, url: str, headers: dict[str, str], sink: Sink | None = None
+    ) -> tuple[int, http.client.HTTPMessage, bytes]:
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         key = (parts.scheme, parts.netloc)
@@ -319,7 +338,13 @@ class _Http:
             try:
                 conn.request("GET", path, headers={"Accept-Encoding": "gzip", **headers})
                 response = conn.getresponse()
-                body = response.read()
+                if sink is not None and response.status == 200:
+                    sink.restart()  # (a retried request writes it all again)
+                    while chunk := response.read(1 << 20):
+                        sink.write(chunk)
+                    body = b""
+                else:
+                    body = response.read()
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as exc:
                 self._forget(key, conn)
                 if fresh or attempt:

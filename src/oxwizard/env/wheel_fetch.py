@@ -7,6 +7,9 @@ client as the index pages (TLS, ``--cert``, ``--client-cert``, ``--trusted-host`
 at once, and checked against the plan's sha256. The credentials come from the configured source on
 the same host (its user-info) or ``~/.netrc`` — never from the redacted URL, never written anywhere.
 
+Each wheel is written to a file as it comes (and hashed on the way), never held whole in memory: a
+plan of an ML environment names wheels of hundreds of MB, several at once.
+
 What this cannot fetch (a source needing a keyring, an answer other than 200) is left to
 ``pip download``; a wheel whose sha256 is not the plan's is not read at all (said, in the impact's
 limits). With ``--no-index`` only hosts of ``--find-links`` are asked, as pip would.
@@ -18,6 +21,8 @@ import hashlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 from oxwizard.core.redact import redact_text
@@ -29,9 +34,9 @@ MAX_THREADS = 8
 
 @dataclass
 class Fetched:
-    """One wheel's bytes, or why it could not be fetched (redacted)."""
+    """Where one wheel was written, or why it could not be fetched (redacted)."""
 
-    data: bytes | None
+    path: Path | None
     error: str = ""
     final: bool = False  # the source answered with other bytes than the plan's: pip is not asked either
 
@@ -63,9 +68,10 @@ def _auth(index: IndexOptions, url: str) -> str | None:
 
 
 def fetch_wheels(
-    index: IndexOptions, wanted: Iterable[tuple[str, str | None]], *, timeout: float = TIMEOUT
+    index: IndexOptions, wanted: Iterable[tuple[str, str | None]], folder: Path, *, timeout: float = TIMEOUT
 ) -> list[Fetched]:
-    """Each (URL from :func:`fetchable_url`, expected sha256 or None) fetched, concurrently, in order."""
+    """Each (URL from :func:`fetchable_url`, expected sha256 or None) fetched into ``folder``,
+    concurrently, in order."""
     items = list(wanted)
     if not items:
         return []
@@ -75,27 +81,48 @@ def fetch_wheels(
         return [Fetched(None, redact_text(str(exc)))] * len(items)
     try:
         with ThreadPoolExecutor(min(MAX_THREADS, len(items)), thread_name_prefix="oxwizard-wheel") as pool:
-            return list(pool.map(lambda item: _fetch_one(http, index, *item), items))
+            return list(
+                pool.map(lambda n: _fetch_one(http, index, *items[n], folder / f"{n}.whl"), range(len(items)))
+            )
     finally:
         http.close()
 
 
-def _fetch_one(http: _Http, index: IndexOptions, url: str, sha256: str | None) -> Fetched:
+def _fetch_one(http: _Http, index: IndexOptions, url: str, sha256: str | None, path: Path) -> Fetched:
     headers = {"User-Agent": "oxwizard"}
     auth = _auth(index, url)
     if auth:
         headers["Authorization"] = auth
     try:
-        status, _, body, _ = http.get(url, headers)
+        with path.open("w+b") as file:
+            sink = _Hashing(file)
+            status, _, _, _ = http.get(url, headers, sink)
     except SourceFailed as exc:
         return Fetched(None, redact_text(str(exc)))
     except Exception as exc:  # noqa: BLE001 - any failure here only sends the wheel to pip
         return Fetched(None, redact_text(f"{type(exc).__name__}: {exc}"))
     if status != 200:
         return Fetched(None, f"HTTP {status}")
-    got = hashlib.sha256(body).hexdigest()
+    got = sink.digest.hexdigest()
     if sha256 and got != sha256.lower():
         return Fetched(
             None, f"the wheel served differs from the plan's (sha256 {got[:12]}…, not {sha256[:12]}…)", True
         )
-    return Fetched(body)
+    return Fetched(path)
+
+
+class _Hashing:
+    """A body written to ``file`` as it comes, hashed on the way (:class:`oxwizard.env.index.Sink`)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+        self.digest = hashlib.sha256()
+
+    def restart(self) -> None:
+        self.file.seek(0)
+        self.file.truncate()
+        self.digest = hashlib.sha256()
+
+    def write(self, data: bytes) -> object:
+        self.digest.update(data)
+        return self.file.write(data)
