@@ -177,9 +177,8 @@ class Environment(Interpreter):
         return kind
 
     def pip_argv(self) -> list[str]:
-        """The command prefix that runs pip against this environment (planning, pip check).
-
-        This is pip even when uv installs (pip's resolver report is what a plan is made of)."""
+        """The command prefix that runs pip against this environment (a plan's dry run when pip
+        installs; pip check; what uv's plan cannot describe from the sources)."""
         if self.has_pip:
             return [str(self.python), "-m", "pip"]
         if _outside_pip_usable():

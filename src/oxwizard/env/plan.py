@@ -246,7 +246,7 @@ def compute_plan(
 
 
 def _resolve(env: Environment, requirements: list[Requirement], index: IndexOptions) -> list[Change]:
-    """The changes pip's resolver would make for ``requirements`` (a dry run)."""
+    """The changes the installer's resolver would make for ``requirements`` (a dry run)."""
     return _changes(env, _dry_run(env, requirements, index), index)
 
 
