@@ -68,10 +68,11 @@ def _uv_line(venv: Path, spec: str) -> tuple[list[str], dict[str, str]]:
     """The uv dry run ``oxwizard plan SPEC --installer uv`` runs in ``venv``, and its environment."""
     from packaging.requirements import Requirement
 
+    from oxwizard.env.early_launch import split_line
     from oxwizard.env.environment import Environment
     from oxwizard.env.pipconfig import effective_index
     from oxwizard.env.specs import IndexOptions
-    from oxwizard.env.uv_plan import dry_run_line, split_line
+    from oxwizard.env.uv_plan import dry_run_line
 
     env = Environment.open(venv)
     env.use_installer("uv", "--installer uv")

@@ -76,6 +76,19 @@ def _runnable(line: list[str]) -> bool:
     return head[1:3] == ["pip", "install"] and head.count(UPGRADE) == 1 and REPORT not in head
 
 
+def split_line(line: list[str]) -> tuple[list[str], dict[str, str]]:
+    """A dry run's line (as a plan remembers it, or as :func:`oxwizard.env.uv_plan.dry_run_line`
+    makes it) as the command and the environment it runs in: pip's, or uv's with the line's own
+    ``NAME=VALUE`` additions."""
+    at = _command_at(line)
+    uv = line[at + 1 : at + 3] == ["pip", "install"]  # (pip's: PYTHON -m pip install)
+    environ = uv_environment() if uv else pip_environment()
+    for assignment in line[:at]:
+        key, _, value = assignment.partition("=")
+        environ[key] = value
+    return line[at:], environ
+
+
 def _command_at(line: list[str]) -> int:
     """Where the program stands in a remembered line (after its environment's ``NAME=VALUE``)."""
     at = 0
@@ -130,19 +143,13 @@ class Launch:
                 )
             self.argv = line + targets
             self.root = root
-            at = _command_at(line)
-            uv = line[at + 1 : at + 3] == ["pip", "install"]  # (pip's: PYTHON -m pip install)
-            environ = uv_environment() if uv else pip_environment()
-            for assignment in line[:at]:
-                key, _, value = assignment.partition("=")
-                environ[key] = value
+            command, environ = split_line(self.argv)
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
             actions = [
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                 (os.POSIX_SPAWN_OPEN, 1, out, flags, 0o600),
                 (os.POSIX_SPAWN_OPEN, 2, err, flags, 0o600),
             ]
-            command = self.argv[at:]
             self._pid = os.posix_spawn(command[0], command, environ, file_actions=actions, setpgroup=0)
             return
 

@@ -309,6 +309,7 @@ def _uv_dry_run(
 ) -> dict[str, object] | None:
     """:func:`_dry_run` by uv (None: this uv has no JSON answer)."""
     from oxwizard.env import uv_plan
+    from oxwizard.env.early_launch import split_line
 
     line = uv_plan.dry_run_line(env, requirements, index)
     # the targets' pages on the sources are read while uv runs: their versions' files come from them
@@ -319,10 +320,8 @@ def _uv_dry_run(
         if taken is not None:
             result = taken[0]
         else:
-            argv, environ = uv_plan.split_line(line)
+            argv, environ = split_line(line)
             result = proc.run(argv, env=environ, timeout=600, started=started)
-        if started is not None:
-            started.set()
         if not result.ok and uv_plan.too_old(result.stderr):
             releases.close()
             if early is not None:

@@ -55,7 +55,7 @@ from oxwizard.core.errors import InstallerError
 from oxwizard.core.redact import redact_text
 from oxwizard.env.early_launch import UPGRADE_OPTION
 from oxwizard.env.environment import Environment, find_uv
-from oxwizard.env.index import IndexFile, IndexReader, SourceFailed, _split_auth, cache_dir, store_bytes
+from oxwizard.env.index import IndexFile, IndexReader, SourceFailed, cache_dir, store_bytes
 from oxwizard.env.outdated import wheel_tags
 from oxwizard.env.specs import IndexOptions, spec_text
 
@@ -66,7 +66,8 @@ THREADS = 8  # requests at once, as the index reader's
 
 def dry_run_line(env: Environment, requirements: list[Requirement], index: IndexOptions) -> list[str]:
     """uv's dry run for ``requirements`` against ``env``, installing nothing: what its environment
-    adds (``NAME=VALUE``, as :func:`split_line` reads them), then the command line.
+    adds (``NAME=VALUE``, as :func:`oxwizard.env.early_launch.split_line` reads them), then the
+    command line.
 
     pip's ``--upgrade --upgrade-strategy only-if-needed`` is uv's ``--upgrade-package`` for each
     target: the targets move to the newest version they allow, anything else only when it must."""
@@ -94,16 +95,6 @@ def dry_run_line(env: Environment, requirements: list[Requirement], index: Index
         "--",
         *[spec_text(r) for r in requirements],
     ]
-
-
-def split_line(line: list[str]) -> tuple[list[str], dict[str, str]]:
-    """A :func:`dry_run_line`'s command and the environment it runs in."""
-    at = next(i for i, a in enumerate(line) if "=" not in a or a.startswith("/"))
-    environ = proc.uv_environment()
-    for assignment in line[:at]:
-        key, _, value = assignment.partition("=")
-        environ[key] = value
-    return line[at:], environ
 
 
 def too_old(stderr: str) -> bool:
@@ -362,16 +353,11 @@ def _cache_path(key: str) -> Path:
 
 
 def _fetch(reader: IndexReader, index: IndexOptions, url: str) -> bytes | None:
-    """``url``'s body (None: not 200), with the credentials of a configured source on its host, of
-    its own user-info or of ~/.netrc, as :mod:`oxwizard.env.wheel_fetch` sends them."""
-    from oxwizard.env.wheel_fetch import _auth
+    """``url``'s body (None: not 200), with the credentials the wheel fetch sends for it."""
+    from oxwizard.env.wheel_fetch import get
 
-    headers = {"User-Agent": "oxwizard"}
-    auth = _auth(index, url)
-    if auth:
-        headers["Authorization"] = auth
     try:
-        status, _, body, _ = reader.client().get(_split_auth(url)[0], headers)
+        status, body = get(reader.client(), index, url)
     except (SourceFailed, OSError):
         return None
     return body if status == 200 else None

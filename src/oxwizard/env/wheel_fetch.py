@@ -26,7 +26,7 @@ from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 from oxwizard.core.redact import redact_text
-from oxwizard.env.index import TIMEOUT, SourceFailed, _Http, _split_auth
+from oxwizard.env.index import TIMEOUT, Sink, SourceFailed, _Http, _split_auth
 from oxwizard.env.specs import IndexOptions
 
 MAX_THREADS = 8
@@ -67,6 +67,20 @@ def _auth(index: IndexOptions, url: str) -> str | None:
     return _split_auth(url)[1]
 
 
+def get(http: _Http, index: IndexOptions, url: str, sink: Sink | None = None) -> tuple[int, bytes]:
+    """``url``'s status and body (see :meth:`oxwizard.env.index._Http.get` for ``sink``), with the
+    credentials :func:`_auth` finds for it, sent as a header, never in the URL."""
+    headers = {"User-Agent": "oxwizard"}
+    auth = _auth(index, url)
+    if auth:
+        headers["Authorization"] = auth
+    parts = urlsplit(url)
+    if "@" in parts.netloc:  # (a page may name files with user-info in their URL)
+        url = urlunsplit((parts.scheme, _netloc(url), parts.path, parts.query, ""))
+    status, _, body, _ = http.get(url, headers, sink)
+    return status, body
+
+
 def fetch_wheels(
     index: IndexOptions, wanted: Iterable[tuple[str, str | None]], folder: Path, *, timeout: float = TIMEOUT
 ) -> list[Fetched]:
@@ -89,14 +103,10 @@ def fetch_wheels(
 
 
 def _fetch_one(http: _Http, index: IndexOptions, url: str, sha256: str | None, path: Path) -> Fetched:
-    headers = {"User-Agent": "oxwizard"}
-    auth = _auth(index, url)
-    if auth:
-        headers["Authorization"] = auth
     try:
         with path.open("w+b") as file:
             sink = _Hashing(file)
-            status, _, _, _ = http.get(url, headers, sink)
+            status, _ = get(http, index, url, sink)
     except SourceFailed as exc:
         return Fetched(None, redact_text(str(exc)))
     except Exception as exc:  # noqa: BLE001 - any failure here only sends the wheel to pip
