@@ -658,6 +658,17 @@ def _older_than(floor: Version) -> Callable[[str], bool]:
     return older
 
 
+def shown_version(filename: str) -> str | None:
+    """The version a wheel's or an sdist's file name shows, as written (not parsed: a page lists
+    hundreds of files and a few distinct versions, each worth parsing once); None for another name."""
+    if filename.endswith(".whl"):
+        parts = filename.split("-")
+        return parts[1] if len(parts) in (5, 6) else None
+    if filename.endswith((".tar.gz", ".zip")):
+        return filename.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")[2]
+    return None
+
+
 def newer_files(
     text: str, floor: Version, wheel_fits: Callable[[str], bool] | None = None
 ) -> list[IndexFile] | None:
@@ -672,15 +683,9 @@ def newer_files(
         filename = match.group(1)
         if match.group(2) != '"':
             return None  # escapes in a file name: left to the full parse
-        if filename.endswith(".whl"):
-            parts = filename.split("-")
-            if len(parts) not in (5, 6):
-                continue  # not a wheel's name: the full parse would skip it too
-            shown = parts[1]
-        elif filename.endswith((".tar.gz", ".zip")):
-            shown = filename.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")[2]
-        else:
-            continue
+        shown = shown_version(filename)
+        if shown is None:
+            continue  # not a wheel's or an sdist's name: the full parse would skip it too
         ok = newer.get(shown)
         if ok is None:
             try:
@@ -888,14 +893,11 @@ class IndexReader:
             if source.failed:
                 raise SourceFailed(source.failed)
             url = f"{source.url.rstrip('/')}/{key}/"
-            cached = self.cache.load(url, source.auth)
             try:
-                page, entry, new = self._page(source, url, cached)
+                page = self._read_page(source, url)
             except SourceFailed as exc:
                 source.failed = source.failed or str(exc)
                 raise
-            if entry is not None and entry is not cached:  # a new answer, or an old one revalidated
-                self.cache.store(url, source.auth, entry, page if new else None)
             out.append(_parsed(page, url))
         return out
 
@@ -933,10 +935,15 @@ class IndexReader:
                     path.read_text(encoding="utf-8", errors="replace"), path.absolute().as_uri()
                 )
             return []
-        page, entry, new = self._page(source, source.url, self.cache.load(source.url, source.auth))
-        if entry is not None:
-            self.cache.store(source.url, source.auth, entry, page if new else None)
-        return _parsed(page, source.url)
+        return _parsed(self._read_page(source, source.url), source.url)
+
+    def _read_page(self, source: _Source, url: str) -> _Page:
+        """The page at ``url`` through the cache (stored again when new or revalidated)."""
+        cached = self.cache.load(url, source.auth)
+        page, entry, new = self._page(source, url, cached)
+        if entry is not None and entry is not cached:
+            self.cache.store(url, source.auth, entry, page if new else None)
+        return page
 
     def _index_versions(
         self, source: _Source, name: NormalizedName, candidates: Candidates, floor: Version | None

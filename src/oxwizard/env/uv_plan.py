@@ -55,7 +55,7 @@ from oxwizard.core.errors import InstallerError
 from oxwizard.core.redact import redact_text
 from oxwizard.env.early_launch import UPGRADE_OPTION
 from oxwizard.env.environment import Environment, find_uv
-from oxwizard.env.index import IndexFile, IndexReader, SourceFailed, cache_dir, store_bytes
+from oxwizard.env.index import IndexFile, IndexReader, SourceFailed, cache_dir, shown_version, store_bytes
 from oxwizard.env.outdated import wheel_tags
 from oxwizard.env.specs import IndexOptions, spec_text
 
@@ -285,12 +285,10 @@ def best_file(
 
 def _of_version(filename: str, version: Version, same: dict[str, bool]) -> bool:
     """Whether a file may be of ``version`` by the version its name shows (each distinct one parsed
-    once: a project's page lists hundreds of files); :func:`_score` then parses the name whole."""
-    if filename.endswith(".whl"):
-        parts = filename.split("-")
-        shown = parts[1] if len(parts) in (5, 6) else ""
-    else:
-        shown = filename.removesuffix(".tar.gz").removesuffix(".zip").rpartition("-")[2]
+    once); :func:`_score` then parses the name whole."""
+    shown = shown_version(filename)
+    if shown is None:
+        return False
     ok = same.get(shown)
     if ok is None:
         try:
