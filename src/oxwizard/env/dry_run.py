@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from oxwizard.core import proc
+from oxwizard.core.errors import InstallerError
 from oxwizard.env.early_launch import REPORT, UPGRADE, UPGRADE_OPTION, Launch
 
 
@@ -79,3 +80,16 @@ class EarlyDryRun:
     def close(self) -> None:
         """Remove the early dry run's files (after the plan read its report)."""
         self.launch.discard()
+
+
+def read_report(path: Path) -> dict[str, object]:
+    """pip's ``--report`` written to ``path`` (a JSON object), or why not."""
+    import json
+
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        report = None
+    if not isinstance(report, dict):
+        raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)")
+    return report

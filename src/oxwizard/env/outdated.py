@@ -57,7 +57,7 @@ class OutdatedReport:
 
 def candidates_for(env: Environment, pre: bool = False) -> Candidates:
     """The files that count for ``env``: its wheel tags and Python version (pre-releases if asked)."""
-    return Candidates(_supported_tags(env), env.version, pre)
+    return Candidates(set(wheel_tags(env)), env.version, pre)
 
 
 def available_versions(
@@ -147,11 +147,6 @@ def _within(current: Version, candidate: Version, target: Target) -> bool:
     if candidate.major != current.major:
         return False
     return target == "minor" or candidate.minor == current.minor
-
-
-def _supported_tags(env: Environment) -> set[Tag]:
-    """Every wheel tag the target interpreter accepts (its version and platform, not ours)."""
-    return set(wheel_tags(env))
 
 
 def wheel_tags(env: Environment) -> list[Tag]:

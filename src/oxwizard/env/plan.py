@@ -34,10 +34,10 @@ from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.core import proc
-from oxwizard.core.errors import InstallerError, OxwizardError, ResolutionError
+from oxwizard.core.errors import OxwizardError, ResolutionError
 from oxwizard.core.redact import redact_text, redact_url
 from oxwizard.env.api_report import ApiImpact
-from oxwizard.env.dry_run import EarlyDryRun
+from oxwizard.env.dry_run import EarlyDryRun, read_report
 from oxwizard.env.environment import Environment
 from oxwizard.env.impact import Impact, impact_of
 from oxwizard.env.project_files import ProjectFiles
@@ -288,16 +288,10 @@ def _dry_run(
                 raise ResolutionError(_resolution_message(result.stderr, result.stdout))
             if early is not None and taken is None:  # (a command line taken is the one remembered)
                 early.remember(argv, Path(tmp) / "report.json", env.root)
-            try:
-                report = json.loads(report_path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
+            return read_report(report_path)
     finally:
         if started is not None:
             started.set()  # also when pip never ran (the command line could not be made)
-    if not isinstance(report, dict):
-        raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)")
-    return report
 
 
 def _uv_dry_run(

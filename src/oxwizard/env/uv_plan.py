@@ -53,6 +53,7 @@ from packaging.version import InvalidVersion, Version
 from oxwizard.core import proc
 from oxwizard.core.errors import InstallerError
 from oxwizard.core.redact import redact_text
+from oxwizard.env.dry_run import read_report
 from oxwizard.env.early_launch import UPGRADE_OPTION
 from oxwizard.env.environment import Environment, find_uv
 from oxwizard.env.index import IndexFile, IndexReader, SourceFailed, cache_dir, shown_version, store_bytes
@@ -402,12 +403,9 @@ def _from_pip(
         if not done.ok:
             why = redact_text((done.stderr.strip().splitlines() or ["pip failed"])[-1])
             raise InstallerError(f"pip could not describe {', '.join(f'{n} {v}' for n, v in wanted)}: {why}")
-        try:
-            items = json.loads(path.read_text(encoding="utf-8")).get("install") or []
-        except (OSError, ValueError, AttributeError):
-            raise InstallerError("pip wrote no readable --report (pip 22.2 or newer needed)") from None
+        items = read_report(path).get("install")
     out: dict[str, Item | None] = {}
-    for item in items:
+    for item in items if isinstance(items, list) else []:
         meta = item.get("metadata") if isinstance(item, dict) else None
         if isinstance(meta, dict):
             out[canonicalize_name(str(meta.get("name", "")))] = item
