@@ -129,11 +129,10 @@ def report(
     requirements: list[Requirement],
     index: IndexOptions,
     stdout: str,
-    releases: Releases | None = None,
+    releases: Releases,
 ) -> Item:
     """pip's ``--report`` shape for uv's answer ``stdout`` (see the module's docstring);
     ``releases``: the reading of the sources started while uv ran (closed here)."""
-    releases = releases or Releases(env, index)
     try:
         try:
             data = json.loads(stdout)
@@ -167,10 +166,9 @@ class Releases:
     The threads are daemons (at most :data:`THREADS` at work), as the index reader's: a plan that
     ends (uv refused the targets, Ctrl-C) never waits for a slow source at exit."""
 
-    def __init__(self, env: Environment, index: IndexOptions, reader: IndexReader | None = None) -> None:
+    def __init__(self, env: Environment, index: IndexOptions) -> None:
         self.index = index
-        self.reader = reader or IndexReader(index)
-        self._own = reader is None
+        self.reader = IndexReader(index)
         self._slots = threading.BoundedSemaphore(THREADS)
         self._rank = self._start(lambda: {tag: i for i, tag in enumerate(wheel_tags(env))})
         self._files: dict[str, Future[list[list[IndexFile]]]] = {}
@@ -247,8 +245,7 @@ class Releases:
         with self._lock:
             for future in self._files.values():
                 future.cancel()
-        if self._own:
-            self.reader.close()
+        self.reader.close()
 
 
 def _uv_order(reader: IndexReader) -> list[int]:
