@@ -10,18 +10,19 @@ checkpoints refer to.
 from __future__ import annotations
 
 import importlib.metadata as md
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Literal
 
-from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.core import proc
 from oxwizard.core.errors import ExternallyManaged, InstallerError
+from oxwizard.env.distributions import Distribution as Distribution
+from oxwizard.env.distributions import Reading, read_cached
+from oxwizard.env.distributions import read_distributions as read_distributions
 
 # the probe lives beside the facts it gives (oxwizard.env.interpreter); its names stay importable here
 from oxwizard.env.interpreter import _PROBES as _PROBES
@@ -32,27 +33,6 @@ from oxwizard.env.interpreter import probe_cache_dir as probe_cache_dir
 from oxwizard.env.interpreter import probe_interpreter as probe_interpreter
 
 InstallerKind = Literal["pip", "pip-outside", "uv", "none"]
-
-
-class Distribution(BaseModel):
-    """One installed distribution, as read from its ``.dist-info`` folder."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str  # canonical (PEP 503 normalised)
-    display_name: str
-    version: str
-    installer: str = ""
-    requested: bool = False
-    direct_url: dict[str, object] | None = None
-    editable: bool = False
-    requires_python: str | None = None
-    requires: list[str] = Field(default_factory=list)
-    metadata_dir: str = ""  # absolute path of the .dist-info folder
-
-    @property
-    def pin(self) -> str:
-        return f"{self.name}=={self.version}"
 
 
 class EnvironmentFacts(BaseModel):
@@ -81,20 +61,27 @@ class Environment(Interpreter):
 
     def __init__(self, python: Path, probe: dict[str, object]) -> None:
         super().__init__(python, probe)
-        self._distributions: dict[str, Distribution] | None = None
+        self._reading: Reading | None = None
         self.installer_choice: tuple[Literal["pip", "uv"], str] | None = None  # see use_installer
 
     @property
     def distributions(self) -> dict[str, Distribution]:
         """Every installed distribution, read when first asked for (so that a plan's dry run can
         start before they are read, and run while they are)."""
-        if self._distributions is None:
-            self._distributions = read_distributions(self.site_paths)
-        return self._distributions
+        return self.reading.distributions
+
+    @property
+    def reading(self) -> Reading:
+        """The installed distributions and their requirements for this interpreter's markers, read
+        when first asked for; each folder unchanged since oxwizard last read it from the cache
+        (:func:`oxwizard.env.distributions.read_cached`)."""
+        if self._reading is None:
+            self._reading = read_cached(self.site_paths, self.markers)
+        return self._reading
 
     def refresh(self) -> None:
         """Re-read the installed distributions (after an install or a rollback)."""
-        self._distributions = read_distributions(self.site_paths)
+        self._reading = read_cached(self.site_paths, self.markers)
 
     def fingerprint(self) -> str:
         """Interpreter version + platform + the sorted name==version set, hashed."""
@@ -259,54 +246,6 @@ class Environment(Interpreter):
         lines = [ln.strip() for ln in result.stdout.splitlines() if ln.strip()]
         skip = ("no broken requirements", "using python", "checked ", "found ", "all installed")
         return [ln.removeprefix("- ").strip() for ln in lines if not ln.lower().startswith(skip)]
-
-
-def read_distributions(paths: list[Path]) -> dict[str, Distribution]:
-    """Every distribution installed in ``paths``, keyed by canonical name (first one wins)."""
-    found: dict[str, Distribution] = {}
-    for dist in md.distributions(path=[str(p) for p in paths]):
-        meta = dist.metadata  # parsed once: each .metadata, .version or .requires parses the file again
-        raw_name = meta["Name"]
-        if not raw_name:
-            continue
-        name = canonicalize_name(raw_name)
-        if name in found:
-            continue
-        direct = _read_json(dist.read_text("direct_url.json"))
-        dir_info = direct.get("dir_info") if direct else None
-        editable = isinstance(dir_info, dict) and bool(dir_info.get("editable"))
-        found[name] = Distribution(
-            name=name,
-            display_name=raw_name,
-            version=meta["Version"],
-            installer=(dist.read_text("INSTALLER") or "").strip(),
-            requested=dist.read_text("REQUESTED") is not None,
-            direct_url=direct,
-            editable=editable,
-            requires_python=meta["Requires-Python"],
-            requires=_requires(dist, meta),
-            metadata_dir=str(getattr(dist, "_path", "")),
-        )
-    return dict(sorted(found.items()))
-
-
-def _requires(dist: md.Distribution, meta: md.PackageMetadata) -> list[str]:
-    """``dist.requires`` from the metadata already parsed; an egg-info's ``requires.txt`` (which
-    importlib.metadata turns into requirements with markers) only where the metadata has none."""
-    listed = meta.get_all("Requires-Dist")
-    if listed:
-        return list(listed)
-    return list(dist.requires or []) if dist.read_text("requires.txt") is not None else []
-
-
-def _read_json(text: str | None) -> dict[str, object] | None:
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
 
 
 def find_uv() -> str | None:

@@ -27,8 +27,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
-from packaging.markers import Marker
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +36,7 @@ from oxwizard.core import proc
 from oxwizard.core.errors import OxwizardError, ResolutionError
 from oxwizard.core.redact import redact_text, redact_url
 from oxwizard.env.api_report import ApiImpact
+from oxwizard.env.distributions import applying
 from oxwizard.env.dry_run import EarlyDryRun, read_report
 from oxwizard.env.environment import Environment
 from oxwizard.env.impact import Impact, impact_of
@@ -494,7 +494,7 @@ def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]
             requires.pop(c.name, None)
         else:
             versions[c.name] = c.to_version
-            requires[c.name] = _applying(c.requires, env.markers)
+            requires[c.name] = applying(c.requires, env.markers)
     problems: list[tuple[str, str]] = []
     for name in sorted(versions):
         for req, dep in requires.get(name, []):
@@ -543,53 +543,22 @@ def requirers(env: Environment, names: set[str]) -> list[str]:
 
 
 def _parsed_requires(env: Environment) -> _Parsed:
-    """The installed requirements parsed once per reading of the distributions."""
-    dists = env.distributions
-    hit = _PARSED.get(id(dists))
-    if hit is not None and hit.dists is dists:
+    """The installed requirements parsed once per reading of the distributions (only those whose
+    markers hold here: the reading knows which, see :mod:`oxwizard.env.distributions`)."""
+    reading = env.reading
+    hit = _PARSED.get(id(reading.distributions))
+    if hit is not None and hit.dists is reading.distributions:
         return hit
     bad: list[tuple[str, str]] = []
     named: dict[str, set[str]] = {}
-    applying = {
-        name: _applying(d.requires, env.markers, bad, name, named.setdefault(name, set()))
-        for name, d in sorted(dists.items())
-    }
+    holding: dict[str, list[tuple[Requirement, str]]] = {}
+    for name, reqs in reading.requires.items():
+        holding[name] = [(Requirement(text), dep) for text, dep in reqs.applying]
+        bad += [(name, text) for text in reqs.bad]
+        named[name] = set(reqs.named)
     _PARSED.clear()
-    found = _PARSED[id(dists)] = _Parsed(dists, applying, bad, named)
+    found = _PARSED[id(reading.distributions)] = _Parsed(reading.distributions, holding, bad, named)
     return found
-
-
-def _applying(
-    texts: list[str],
-    markers: dict[str, str],
-    bad: list[tuple[str, str]] | None = None,
-    owner: str = "",
-    named: set[str] | None = None,
-) -> list[tuple[Requirement, str]]:
-    """The requirements among ``texts`` whose markers hold here (unparsable ones left out, and noted
-    in ``bad`` with ``owner`` when given); ``named``, when given, gets the canonical name of every
-    requirement that parses, whatever its marker."""
-    out: list[tuple[Requirement, str]] = []
-    for text in texts:
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
-            if bad is not None:
-                bad.append((owner, text))
-            continue
-        if named is not None:
-            named.add(canonicalize_name(req.name))
-        if req.marker is not None and not _marker_ok(req.marker, markers):
-            continue
-        out.append((req, canonicalize_name(req.name)))
-    return out
-
-
-def _marker_ok(marker: Marker, markers: dict[str, str]) -> bool:
-    try:
-        return marker.evaluate({**markers, "extra": ""})
-    except Exception:  # noqa: BLE001 - an unknown marker variable: treat as not applying
-        return False
 
 
 def _resolution_message(stderr: str, stdout: str) -> str:
