@@ -13,10 +13,10 @@ shared and never changed). Runs, interleaved, ``repeat`` times each:
   and options, the very command line that plan runs (``uv pip install --dry-run --output-format json
   --upgrade-package=SPEC ... -- SPEC``, made by ``oxwizard.env.uv_plan.dry_run_line``); and, for
   reference, uv's dry run with its own defaults (``uv pip install --dry-run --python ENV SPEC``:
-  pypi.org alone, none of pip's configured sources); and the floor of any Python front end: a
-  ``python -c`` that starts that same uv line first thing, reads the environment with
-  ``importlib.metadata`` and parses its requirements with ``packaging`` meanwhile, and waits (no
-  engine, no plan: what no plan made in Python can go below);
+  pypi.org alone, none of pip's configured sources); and two floors: a ``python -c`` that starts
+  that same uv line first thing and waits for it (what no front end in Python can go below: the
+  interpreter's start), and one that also imports the engine's modules a plan imports while uv runs
+  (what no plan made with this engine can go below: pydantic, packaging and the rest);
 * with ``--compare SRC``: ``oxwizard plan`` from another checkout (``PYTHONPATH=SRC``), e.g. main's;
 * with ``--cold``: ``oxwizard plan`` with an empty cache folder each time (``OXWIZARD_CACHE_DIR``).
 
@@ -50,16 +50,16 @@ def _wall(argv: list[str], env: dict[str, str] | None = None) -> float:
     return took
 
 
-# The floor (see the docstring): uv's line first, then what reading the environment costs in Python.
+# The floors (see the docstring): uv's line started first thing, then, in the second, the engine's
+# modules a plan imports (while uv runs, as the plan does), and the wait for uv.
 _FLOOR = """
 import os, sys
 out = os.open(os.devnull, os.O_WRONLY)
 pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, out, 1),
                      (os.POSIX_SPAWN_DUP2, out, 2)])
-import importlib.metadata as md
-from packaging.requirements import Requirement
-found = {d.metadata["Name"]: [Requirement(r) for r in d.metadata.get_all("Requires-Dist") or []]
-         for d in md.distributions(path=[sys.argv[1]])}
+if sys.argv[1] == "imports":
+    import argparse, oxwizard.commands.plan, oxwizard.env.plan, oxwizard.env.uv_plan
+    import oxwizard.checks.api_impact
 os.waitpid(pid, 0)
 """
 
@@ -117,9 +117,10 @@ def main() -> int:
             runs["(uv, its defaults)"] = lambda: _wall(
                 [uv, "pip", "install", "--dry-run", "--python", py, args.spec]
             )
-            site = next((venv / "lib").glob("python*/site-packages"))
-            floor = [sys.executable, "-c", _FLOOR, str(site), *line]
-            runs["(floor: uv + reading the env)"] = lambda: _wall(floor, environ)
+            bare = [sys.executable, "-c", _FLOOR, "bare", *line]
+            imports = [sys.executable, "-c", _FLOOR, "imports", *line]
+            runs["(floor: Python starts uv)"] = lambda: _wall(bare, environ)
+            runs["(floor: + the engine's imports)"] = lambda: _wall(imports, environ)
         if args.cold:
 
             def cold() -> float:
@@ -143,7 +144,8 @@ def main() -> int:
             pairs.append((f"oxwizard plan ({args.compare})", "pip --dry-run --report"))
         if args.uv:
             pairs.append(("oxwizard plan --installer uv", "uv pip install --dry-run"))
-            pairs.append(("(floor: uv + reading the env)", "uv pip install --dry-run"))
+            pairs.append(("(floor: Python starts uv)", "uv pip install --dry-run"))
+            pairs.append(("(floor: + the engine's imports)", "uv pip install --dry-run"))
         if args.cold:
             pairs.append(("oxwizard plan (cold caches)", "pip --dry-run --report"))
         for ours, theirs in pairs:
