@@ -52,7 +52,9 @@ def _site(venv: Path) -> Path:
 
 def test_a_second_reading_comes_from_the_cache_until_a_file_changes(cache: Path, venv: Path) -> None:
     first = Environment.open(venv).reading
-    assert [p.suffix for p in cache.iterdir()] == [".json"]  # one reading kept, for this environment
+    (kept,) = cache.iterdir()  # one reading kept, for this environment, private to the user
+    assert kept.suffix == ".json" and kept.stat().st_mode & 0o777 == 0o600
+    assert cache.stat().st_mode & 0o777 == 0o700
     again = Environment.open(venv)
     assert again.reading == first
     assert again.distributions == read_distributions(again.site_paths)  # exactly a fresh reading

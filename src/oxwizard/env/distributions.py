@@ -29,6 +29,7 @@ from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.core.pipenv import cache_root
+from oxwizard.core.places import private_dir
 
 
 class Distribution(BaseModel):
@@ -278,11 +279,14 @@ def _load(cache: Path) -> dict[str, dict[str, object]]:
 
 def _store(cache: Path, entries: dict[str, dict[str, object]]) -> None:
     """Write the reading (atomically: a reader sees the old file or the new one), and forget the
-    readings of the environments used longest ago beyond :data:`_KEEP`. Best effort."""
+    readings of the environments used longest ago beyond :data:`_KEEP`. Best effort. The folder and
+    the files are private (0700, 0600): a ``direct_url.json`` kept may hold a URL's credentials."""
     tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
     try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps({"format": _FORMAT, "entries": entries}), encoding="utf-8")
+        private_dir(cache.parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps({"format": _FORMAT, "entries": entries}))
         tmp.replace(cache)
     except OSError:
         tmp.unlink(missing_ok=True)
