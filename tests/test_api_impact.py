@@ -11,7 +11,9 @@ import subprocess
 import sys
 import zipfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from simple_index import SimpleIndex, serve
@@ -396,3 +398,51 @@ def test_a_fetched_wheel_is_written_to_a_file_and_checked_against_the_plans_sha2
     assert good.path is not None and good.path.parent == tmp_path
     assert good.path.read_bytes() == wheel.read_bytes()
     assert other.path is None and other.final and "differs from the plan's" in other.error
+
+
+def test_a_dependents_uses_are_read_once_per_installed_version(
+    demo: Callable[[], DemoSandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a real environment, a popular target's dependents hold thousands of files: their uses are
+    read again only when the dependent is installed again (here: another build of the plugin that no
+    longer uses the removed module)."""
+    import oxwizard.checks.api_impact as module
+
+    sandbox = demo()
+    env = Environment.open(sandbox.venv)
+    plan = compute_plan(env, parse_specs(["oxzep7==2.0.0"]), offline(sandbox))
+    parsed: list[str] = []
+    real = module.find_uses
+
+    def counted(source: str, tops: set[str], *, filename: str = "<file>") -> tuple[list[Any], list[str]]:
+        parsed.append(filename)
+        return real(source, tops, filename=filename)
+
+    monkeypatch.setattr(module, "find_uses", counted)
+    plugin_use = ("oxzep7-plugin", "oxzep7_plugin/__init__.py", 1, "oxzep7.fmt.render", "oxzep7.fmt",
+                  "removed")  # fmt: skip
+
+    first = api_impact(env, plan, offline(sandbox), sandbox.project, cache=tmp_path)
+    assert plugin_use in uses_of(plan.model_copy(update={"api_impact": first}))
+    assert "oxzep7_plugin/__init__.py (oxzep7-plugin)" in parsed
+    parsed.clear()
+    again = api_impact(env, plan, offline(sandbox), sandbox.project, cache=tmp_path)
+    assert again == first
+    assert not any("(oxzep7-plugin)" in name for name in parsed)  # from the cache
+    assert "demoapp/app.py" in parsed  # the project's own files are read each time
+
+    rebuilt = tmp_path / "rebuilt"
+    build_wheel(rebuilt, "oxzep7-plugin", "1.0.0",
+                {"oxzep7_plugin/__init__.py": "from oxzep7.formatting import render\n"},
+                requires=["oxzep7>=1.4"])  # fmt: skip
+    done = subprocess.run(
+        [str(sandbox.python), "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--force-reinstall",
+         "--find-links", str(rebuilt), "oxzep7-plugin==1.0.0"], capture_output=True, text=True, check=False,
+        env={**os.environ, "PIP_CONFIG_FILE": os.devnull},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    env.refresh()
+    parsed.clear()
+    third = api_impact(env, plan, offline(sandbox), sandbox.project, cache=tmp_path)
+    assert "oxzep7_plugin/__init__.py (oxzep7-plugin)" in parsed  # another installation: read again
+    assert plugin_use not in uses_of(plan.model_copy(update={"api_impact": third}))

@@ -136,3 +136,14 @@ def test_only_the_readings_used_last_are_kept(cache: Path, venv: Path) -> None:
     left = sorted(p.name for p in cache.iterdir())
     assert len(left) == 32
     assert f"{39:032x}.json" in left and f"{0:032x}.json" not in left  # the oldest went first
+
+
+def test_a_cache_folder_that_cannot_be_written_costs_only_time(
+    venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("OXWIZARD_CACHE_DIR", str(blocked))
+    env = Environment.open(venv)
+    assert env.distributions == read_distributions(env.site_paths)
+    assert predict_conflicts(env, []) == []

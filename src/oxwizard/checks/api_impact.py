@@ -43,6 +43,7 @@ from oxwizard.core import proc
 from oxwizard.core.pipenv import cache_root
 from oxwizard.core.redact import redact_text
 from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
+from oxwizard.env.distributions import folder_stamp
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, Plan, requirers
 from oxwizard.env.specs import IndexOptions
@@ -831,7 +832,7 @@ def _api_impact(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxwizard-api") as pool:
         # the wheels arrive while the uses are read (they need only the installed top-level names)
         fetching = pool.submit(new_trees, env, todo, index, cache, impact.not_checked) if todo else None
-        scanned = _scan_all(env, moving, project, tops) if tops else Scanned()
+        scanned = _scan_all(env, moving, project, tops, cache) if tops else Scanned()
         trees = fetching.result() if fetching is not None else {}
     for c in moving:
         old = olds[c.name]
@@ -874,7 +875,9 @@ class Scanned:
     limits: list[str] = field(default_factory=list)
 
 
-def _scan_all(env: Environment, moving: list[Change], project: Path | None, tops: set[str]) -> Scanned:
+def _scan_all(
+    env: Environment, moving: list[Change], project: Path | None, tops: set[str], cache: Path
+) -> Scanned:
     """The project's files, then those of every installed dependent of a changed distribution."""
     out = Scanned()
     if project is not None:
@@ -884,17 +887,78 @@ def _scan_all(env: Environment, moving: list[Change], project: Path | None, tops
                 break
             _scan(out, path, path.relative_to(project).as_posix(), tops, "", "")
     for name in requirers(env, {c.name for c in moving}):
-        dep = installed_tree(env, name)
-        if dep is None:
-            continue
-        version = env.distributions[name].version
-        if dep.compiled:
-            out.limits.append(
-                f"compiled modules of {name} ({_sample(dep.compiled)}): their uses are not read"
-            )
-        for rel in dep.files:
-            _scan(out, dep.root / rel, rel, tops, name, version)
+        part = _scan_dependent(env, name, tops, cache)
+        out.files += part.files
+        out.limits += part.limits
     return out
+
+
+# A dependent's uses are read once per installed version (and set of names looked for): they are kept
+# in the cache's ``uses`` folder while its .dist-info folder is unchanged (see
+# :func:`oxwizard.env.distributions.folder_stamp`; RECORD too). An editable install's files are the
+# user's working copy: always read.
+_USES_FORMAT = 1
+_USES_STAMPED = ("METADATA", "RECORD", "direct_url.json")
+_USES_KEEP = 512  # the dependents' readings kept (those used last)
+
+
+def _scan_dependent(env: Environment, name: str, tops: set[str], cache: Path) -> Scanned:
+    """The uses of ``tops`` in the installed distribution ``name``'s files, from the cache when its
+    installation is the one they were read from."""
+    dist = env.distributions[name]
+    kept: Path | None = None
+    stamp = None if dist.editable else folder_stamp(dist.metadata_dir, _USES_STAMPED)
+    if stamp is not None:
+        key = json.dumps([_USES_FORMAT, __version__, dist.metadata_dir, sorted(tops)])
+        kept = cache / "uses" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+        hit = _kept_uses(kept, stamp, name, dist.version)
+        if hit is not None:
+            return hit
+    part = Scanned()
+    dep = installed_tree(env, name)
+    if dep is None:
+        return part
+    if dep.compiled:
+        part.limits.append(f"compiled modules of {name} ({_sample(dep.compiled)}): their uses are not read")
+    for rel in dep.files:
+        _scan(part, dep.root / rel, rel, tops, name, dist.version)
+    if kept is not None and stamp is not None:
+        files = [[rel, [[u.line, u.name] for u in uses]] for _, _, rel, uses in part.files]
+        _keep_uses(kept, {"stamp": stamp, "files": files, "limits": part.limits})
+    return part
+
+
+def _kept_uses(kept: Path, stamp: list[object], name: str, version: str) -> Scanned | None:
+    try:
+        data = json.loads(kept.read_bytes())
+        if not isinstance(data, dict) or data.get("stamp") != stamp:
+            return None
+        part = Scanned(limits=[str(line) for line in data["limits"]])
+        for rel, uses in data["files"]:
+            part.files.append((name, version, str(rel), [Use(int(line), str(used)) for line, used in uses]))
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(kept)  # used now: kept longer (see _keep_uses)
+    return part
+
+
+def _keep_uses(kept: Path, data: dict[str, object]) -> None:
+    """Write one dependent's uses (atomically), and forget those used longest ago beyond
+    :data:`_USES_KEEP`. Best effort: a cache that cannot be written only costs the next plan a read."""
+    tmp = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(kept)
+        others = sorted(((p.stat().st_mtime_ns, p) for p in kept.parent.glob("*.json")), reverse=True)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return
+    for _, old in others[_USES_KEEP:]:
+        with contextlib.suppress(OSError):
+            old.unlink()
 
 
 def _scan(out: Scanned, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:

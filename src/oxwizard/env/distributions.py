@@ -14,6 +14,7 @@ found by importlib.metadata, in its order, so the first distribution of a name f
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata as md
 import json
@@ -90,7 +91,7 @@ def read_cached(paths: list[Path], markers: dict[str, str]) -> Reading:
     changed = False
     for dist in md.distributions(path=[str(p) for p in paths]):
         where = str(getattr(dist, "_path", ""))
-        stamp = _stamp(where) if where else None
+        stamp = folder_stamp(where) if where else None
         entry = kept.get(where) if stamp is not None else None
         read = _from_entry(entry, stamp) if entry is not None else None
         if read is None:
@@ -212,14 +213,15 @@ def _cache_file(paths: list[Path], markers: dict[str, str]) -> Path:
     return Path(cache_root()) / "reading" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
 
-def _stamp(folder: str) -> list[object] | None:
-    """What changes when the folder's reading may: its mtime and each read file's identity; None
-    when the folder cannot be stat'ed (not cached then)."""
+def folder_stamp(folder: str, names: tuple[str, ...] = _READ_FILES) -> list[object] | None:
+    """What changes when what is read from a ``.dist-info`` folder may: its mtime and the identity
+    (device, inode, size, mtime) of each of ``names`` in it; None when the folder cannot be stat'ed
+    (nothing is cached then)."""
     try:
         stamp: list[object] = [os.stat(folder).st_mtime_ns]
     except OSError:
         return None
-    for name in _READ_FILES:
+    for name in names:
         try:
             st = os.stat(os.path.join(folder, name))
         except FileNotFoundError:
@@ -289,11 +291,13 @@ def _store(cache: Path, entries: dict[str, dict[str, object]]) -> None:
             out.write(json.dumps({"format": _FORMAT, "entries": entries}))
         tmp.replace(cache)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink()
         return
     try:
         others = [(p.stat().st_mtime_ns, p) for p in cache.parent.glob("*.json") if p != cache]
     except OSError:
         return
     for _, old in sorted(others, reverse=True)[_KEEP - 1 :]:
-        old.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            old.unlink()
