@@ -155,17 +155,28 @@ def test_a_uv_plan_takes_files_and_metadata_from_the_index_and_reads_them_once(
         assert {who for who, _ in index.agents} == {"uv"}
 
 
-def test_without_metadata_on_the_index_pip_describes_the_versions_uv_picked(demo: DemoFactory) -> None:
+@pytest.mark.parametrize("hashes", [True, False], ids=["pages-with-sha256", "pages-without"])
+def test_without_metadata_on_the_index_pip_describes_the_versions_uv_picked(
+    demo: DemoFactory, hashes: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OXWIZARD_INDEX_CACHE", str(tmp_path / "index-cache"))  # nothing kept from before
     sandbox = demo()
     env = Environment.open(sandbox.venv)
-    with serve(SimpleIndex(sandbox.wheelhouse, core_metadata=False)) as index:
+    with serve(SimpleIndex(sandbox.wheelhouse, core_metadata=False, complete=hashes)) as index:
         options = IndexOptions(index_url=index.url)
         env.use_installer("pip", "--installer pip")
         by_pip = compute_plan(env, [Requirement("oxzep7")], options)
         env.use_installer("uv", "--installer uv")
+        index.reset()
         by_uv = compute_plan(env, [Requirement("oxzep7")], options)
+        assert any(who == "pip" for who, _ in index.agents)  # pip read the wheels uv picked
+        index.reset()
+        again = compute_plan(env, [Requirement("oxzep7")], options)
+        # what pip said of a wheel is kept under its sha256: when the page gives the sha256 of the
+        # file uv picks, that is the very wheel pip described, and no pip runs the second time
+        assert any(who == "pip" for who, _ in index.agents) is not hashes
     assert by_uv.installer == "uv" and [c.name for c in by_uv.changes] == ["oxzep7", "oxzep7-core"]
-    assert _changes(by_uv) == _changes(by_pip)  # requirements, sha256, source: all there
+    assert _changes(by_uv) == _changes(by_pip) == _changes(again)  # requirements, sha256, source: all there
 
 
 # -- the sources' files, read as uv chooses among them --------------------------------------------------

@@ -17,7 +17,8 @@ impact reads) — comes from the sources, read the way uv reads them:
 
 What cannot be had so (an sdist only, an index that serves no metadata files, a source that fails)
 is asked of pip's report for exactly those versions (``--no-deps``), so a plan never lacks a
-requirement list, and the changes stay uv's.
+requirement list, and the changes stay uv's. What pip's report says of a wheel is kept in the same
+cache under the wheel's sha256: the next plan that picks that very wheel needs no pip.
 
 The result has the shape of pip's ``--report`` (``install`` items with ``metadata``,
 ``download_info``, ``requested``, ``is_yanked``), read by :mod:`oxwizard.env.plan` as pip's is.
@@ -323,8 +324,15 @@ def _metadata(reader: IndexReader, index: IndexOptions, f: IndexFile) -> tuple[l
         if not f.filename.endswith(".whl"):
             return None
         return _parse(_wheel_metadata(Path(unquote(parts.path))))
-    if parts.scheme not in ("http", "https") or f.metadata is None:
+    if parts.scheme not in ("http", "https"):
         return None
+    if f.metadata is None:  # no metadata file: what pip's report told of this very wheel, if it did
+        if not (f.sha256 and f.filename.endswith(".whl")):
+            return None
+        try:
+            return _parse(_cache_path(f.sha256).read_bytes())
+        except OSError:
+            return None
     key = f.metadata or f.sha256
     cached = _cache_path(key) if key else None
     if cached is not None:
@@ -406,4 +414,25 @@ def _from_pip(
         meta = item.get("metadata") if isinstance(item, dict) else None
         if isinstance(meta, dict):
             out[canonicalize_name(str(meta.get("name", "")))] = item
+            _keep_described(item, meta)
     return out
+
+
+def _keep_described(item: dict[str, object], meta: dict[str, object]) -> None:
+    """Keep what pip's report says of a wheel's requirements in the metadata cache, under that
+    wheel's sha256: the next plan needs no pip for it (a wheel's metadata never changes; an sdist's
+    is built, and may depend on where, so it is not kept)."""
+    info = item.get("download_info")
+    url = info.get("url") if isinstance(info, dict) else None
+    archive = info.get("archive_info") if isinstance(info, dict) else None
+    hashes = archive.get("hashes") if isinstance(archive, dict) else None
+    sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+    if not (isinstance(url, str) and urlsplit(url).path.endswith(".whl") and isinstance(sha256, str)):
+        return
+    requires = meta.get("requires_dist")
+    lines = ["Metadata-Version: 2.1", f"Name: {meta.get('name')}", f"Version: {meta.get('version')}"]
+    if isinstance(meta.get("requires_python"), str):
+        lines.append(f"Requires-Python: {meta['requires_python']}")
+    for r in requires if isinstance(requires, list) else []:
+        lines.append(f"Requires-Dist: {r}")
+    store_bytes(_cache_path(sha256), ("\n".join(lines) + "\n").encode())
