@@ -151,7 +151,8 @@ def main() -> int:
         for ours, theirs in pairs:
             best = min(times[ours]) / min(times[theirs])
             median = statistics.median(times[ours]) / statistics.median(times[theirs])
-            print(f"  {ours} / {theirs}: {best:.2f}x best, {median:.2f}x median (target <= 1.1x)")
+            ratio = f"{best:.2f}x best, {median:.2f}x median"
+            print(f"  {ours} / {theirs} ({args.spec}): {ratio} (target <= 1.1x)")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

@@ -9,7 +9,8 @@ repeats the lines that state a target, together:
 * ``bench_outdated.py``: ``outdated`` vs ``pip list --outdated`` (<= 0.1x) and ``uv pip list
   --outdated`` (<= 3x), cold and warm, same rows; the wizard's targets table usable (<= 1.5 s);
 * ``bench_plan.py --uv``: ``plan`` vs pip's dry run (<= 1.1x), ``plan --installer uv`` vs the uv dry
-  run it runs (<= 1.1x);
+  run it runs (<= 1.1x), for rich (a target few distributions use) and for requests (one that 7 of
+  the installed distributions use: their files are searched for the names it changes);
 * ``bench_overhead.py``: an upgrade's own overhead (<= 1 s), the first and the next, and the staging
   clone linked vs copied;
 * ``bench_api_impact.py``: the API impact's cost, cold, vs pip's dry run (<= 1x).
@@ -40,6 +41,8 @@ def main() -> int:
     runs = [
         ["bench_outdated.py", "--runs", "3" if not args.quick else "1"],
         ["bench_plan.py", "--uv", "--repeat", str(repeat)],
+        # a popular target: its installed dependents' files (thousands) are searched for its names
+        ["bench_plan.py", "--uv", "--spec", "requests==2.32.3", "--repeat", str(repeat)],
         ["bench_overhead.py", "--repeat", str(min(repeat, 3))],
         ["bench_api_impact.py", "--repeat", str(min(repeat, 3))],
     ]
