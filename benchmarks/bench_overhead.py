@@ -189,8 +189,9 @@ def main() -> int:
         print(f"staging clone, the spare of the first refreshed  {refresh_t:6.2f} s")
 
         print(
-            f"oxwizard's own overhead: {overheads[0]:.2f} s in the first upgrade, {overheads[1]:.2f} s in "
-            f"the next (target <= 1 s); the plan: {plan_t / dry_t:.2f}x pip's dry run (target <= 1.1x)"
+            f"oxwizard's own overhead ({args.spec}): {overheads[0]:.2f} s in the first upgrade, "
+            f"{overheads[1]:.2f} s in the next (target <= 1 s); "
+            f"the plan: {plan_t / dry_t:.2f}x pip's dry run (target <= 1.1x)"
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

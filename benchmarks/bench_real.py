@@ -12,7 +12,7 @@ repeats the lines that state a target, together:
   run it runs (<= 1.1x), for rich (a target few distributions use) and for requests (one that 7 of
   the installed distributions use: their files are searched for the names it changes);
 * ``bench_overhead.py``: an upgrade's own overhead (<= 1 s), the first and the next, and the staging
-  clone linked vs copied;
+  clone linked vs copied, for rich and for numpy (a patch release back, the project importing pandas);
 * ``bench_api_impact.py``: the API impact's cost, cold, vs pip's dry run (<= 1x).
 
 The environment is built once and cached outside the repository (``benchmarks/real_env.py``). Needs
@@ -44,6 +44,18 @@ def main() -> int:
         # a popular target: its installed dependents' files (thousands) are searched for its names
         ["bench_plan.py", "--uv", "--spec", "requests==2.32.3", "--repeat", str(repeat)],
         ["bench_overhead.py", "--repeat", str(min(repeat, 3))],
+        # the issue's own example: numpy, whose 12 dependents (pandas, scipy...) the import smoke imports
+        [
+            "bench_overhead.py",
+            "--spec",
+            "numpy==1.26.3",
+            "--back",
+            "numpy==1.26.4",
+            "--module",
+            "pandas",
+            "--repeat",
+            "1",
+        ],  # fmt: skip
         ["bench_api_impact.py", "--repeat", str(min(repeat, 3))],
     ]
     stated: list[tuple[str, str]] = []
