@@ -44,7 +44,7 @@ def main() -> int:
         # a popular target: its installed dependents' files (thousands) are searched for its names
         ["bench_plan.py", "--uv", "--spec", "requests==2.32.3", "--repeat", str(repeat)],
         ["bench_overhead.py", "--repeat", str(min(repeat, 3))],
-        # the issue's own example: numpy, whose 12 dependents (pandas, scipy...) the import smoke imports
+        # the issue's own example: numpy, whose dependents (pandas, scipy...) the import smoke imports
         [
             "bench_overhead.py",
             "--spec",
