@@ -116,13 +116,21 @@ def test_a_uv_plan_predicts_the_conflict_and_finds_the_target_that_clears_it(
     ]
 
 
+@pytest.fixture
+def fresh(
+    demo: DemoFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[DemoSandbox, Environment]:
+    """A demo sandbox of its own, opened, with an empty index cache (nothing kept from before)."""
+    monkeypatch.setenv("OXWIZARD_INDEX_CACHE", str(tmp_path / "index-cache"))
+    sandbox = demo()
+    return sandbox, Environment.open(sandbox.venv)
+
+
 @pytest.mark.parametrize("formats", ["json", "html"])
 def test_a_uv_plan_takes_files_and_metadata_from_the_index_and_reads_them_once(
-    demo: DemoFactory, tmp_path: Path, formats: str, monkeypatch: pytest.MonkeyPatch
+    fresh: tuple[DemoSandbox, Environment], formats: str
 ) -> None:
-    monkeypatch.setenv("OXWIZARD_INDEX_CACHE", str(tmp_path / "index-cache"))  # nothing kept from before
-    sandbox = demo()
-    env = Environment.open(sandbox.venv)
+    sandbox, env = fresh
     env.use_installer("uv", "--installer uv")
     with serve(SimpleIndex(sandbox.wheelhouse, formats=formats, complete=True, max_age=600)) as index:
         options = IndexOptions(index_url=index.url)
@@ -157,11 +165,9 @@ def test_a_uv_plan_takes_files_and_metadata_from_the_index_and_reads_them_once(
 
 @pytest.mark.parametrize("hashes", [True, False], ids=["pages-with-sha256", "pages-without"])
 def test_without_metadata_on_the_index_pip_describes_the_versions_uv_picked(
-    demo: DemoFactory, hashes: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fresh: tuple[DemoSandbox, Environment], hashes: bool
 ) -> None:
-    monkeypatch.setenv("OXWIZARD_INDEX_CACHE", str(tmp_path / "index-cache"))  # nothing kept from before
-    sandbox = demo()
-    env = Environment.open(sandbox.venv)
+    sandbox, env = fresh
     with serve(SimpleIndex(sandbox.wheelhouse, core_metadata=False, complete=hashes)) as index:
         options = IndexOptions(index_url=index.url)
         env.use_installer("pip", "--installer pip")

@@ -41,6 +41,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from oxwizard import __version__
 from oxwizard.core import proc
 from oxwizard.core.pipenv import cache_root
+from oxwizard.core.places import mark_used, store_kept
 from oxwizard.core.redact import redact_text
 from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
 from oxwizard.env.distributions import folder_stamp
@@ -932,9 +933,9 @@ def _scan_dependent(env: Environment, name: str, tops: set[str], cache: Path) ->
     for rel in dep.files:
         if not _is_tests(rel):  # a test suite it ships is not imported when it runs (pandas/tests/…)
             _scan(part, dep.root / rel, rel, tops, name, dist.version)
-    if kept is not None and stamp is not None:
+    if kept is not None:  # (made with the stamp)
         files = [[rel, [[u.line, u.name] for u in uses]] for _, _, rel, uses in part.files]
-        _keep_uses(kept, {"stamp": stamp, "files": files, "limits": part.limits})
+        store_kept(kept, json.dumps({"stamp": stamp, "files": files, "limits": part.limits}), _USES_KEEP)
     return part
 
 
@@ -948,27 +949,8 @@ def _kept_uses(kept: Path, stamp: list[object], name: str, version: str) -> Scan
             part.files.append((name, version, str(rel), [Use(int(line), str(used)) for line, used in uses]))
     except (OSError, ValueError, TypeError, KeyError):
         return None
-    with contextlib.suppress(OSError):
-        os.utime(kept)  # used now: kept longer (see _keep_uses)
+    mark_used(kept)  # the dependents' uses kept are those used last
     return part
-
-
-def _keep_uses(kept: Path, data: dict[str, object]) -> None:
-    """Write one dependent's uses (atomically), and forget those used longest ago beyond
-    :data:`_USES_KEEP`. Best effort: a cache that cannot be written only costs the next plan a read."""
-    tmp = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")
-    try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(data), encoding="utf-8")
-        tmp.replace(kept)
-        others = sorted(((p.stat().st_mtime_ns, p) for p in kept.parent.glob("*.json")), reverse=True)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        return
-    for _, old in others[_USES_KEEP:]:
-        with contextlib.suppress(OSError):
-            old.unlink()
 
 
 def _scan(out: Scanned, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -76,3 +78,31 @@ def write_atomic(path: Path, text: str) -> None:
         os.close(fd)
     os.replace(tmp, path)
     fsync_dir(path.parent)
+
+
+def store_kept(path: Path, text: str, keep: int) -> None:
+    """Write one cache file whole (a reader sees the old file or the new one) and private (0600,
+    its folder 0700), then remove the files of its folder used longest ago (their mtime: see
+    :func:`mark_used`) beyond ``keep``, this one included. Best effort: a cache that cannot be
+    written only costs the next run the work it would have saved."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    try:
+        private_dir(path.parent)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.replace(tmp, path)
+        others = [(p.stat().st_mtime_ns, p) for p in path.parent.glob(f"*{path.suffix}") if p != path]
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        return
+    for _, old in sorted(others, reverse=True)[keep - 1 :]:
+        with contextlib.suppress(OSError):
+            old.unlink()
+
+
+def mark_used(path: Path) -> None:
+    """Mark a cache file kept by :func:`store_kept` as used now (kept longer). Best effort."""
+    with contextlib.suppress(OSError):
+        os.utime(path)

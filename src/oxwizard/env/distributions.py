@@ -14,7 +14,6 @@ found by importlib.metadata, in its order, so the first distribution of a name f
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.metadata as md
 import json
@@ -30,7 +29,7 @@ from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict, Field
 
 from oxwizard.core.pipenv import cache_root
-from oxwizard.core.places import private_dir
+from oxwizard.core.places import mark_used, store_kept
 
 
 class Distribution(BaseModel):
@@ -111,7 +110,7 @@ def read_cached(paths: list[Path], markers: dict[str, str]) -> Reading:
     if changed or entries.keys() != kept.keys():
         _store(cache, entries)
     elif kept:
-        _touch(cache)
+        mark_used(cache)  # the readings kept are those used last
     return Reading(dict(sorted(found.items())), dict(sorted(requires.items())))
 
 
@@ -260,14 +259,6 @@ def _from_entry(entry: dict[str, object], stamp: list[object] | None) -> tuple[D
         return None
 
 
-def _touch(cache: Path) -> None:
-    """Mark the reading as used now: the readings kept are those used last (see :func:`_store`)."""
-    try:
-        os.utime(cache)
-    except OSError:
-        pass
-
-
 def _load(cache: Path) -> dict[str, dict[str, object]]:
     try:
         data = json.loads(cache.read_bytes())
@@ -280,24 +271,6 @@ def _load(cache: Path) -> dict[str, dict[str, object]]:
 
 
 def _store(cache: Path, entries: dict[str, dict[str, object]]) -> None:
-    """Write the reading (atomically: a reader sees the old file or the new one), and forget the
-    readings of the environments used longest ago beyond :data:`_KEEP`. Best effort. The folder and
-    the files are private (0700, 0600): a ``direct_url.json`` kept may hold a URL's credentials."""
-    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-    try:
-        private_dir(cache.parent)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps({"format": _FORMAT, "entries": entries}))
-        tmp.replace(cache)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        return
-    try:
-        others = [(p.stat().st_mtime_ns, p) for p in cache.parent.glob("*.json") if p != cache]
-    except OSError:
-        return
-    for _, old in sorted(others, reverse=True)[_KEEP - 1 :]:
-        with contextlib.suppress(OSError):
-            old.unlink()
+    """Write the reading, keeping those of the :data:`_KEEP` environments used last. Private: a
+    ``direct_url.json`` kept may hold a URL's credentials."""
+    store_kept(cache, json.dumps({"format": _FORMAT, "entries": entries}), _KEEP)
