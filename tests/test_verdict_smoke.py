@@ -9,6 +9,7 @@ independent. One end-to-end ``oxwizard upgrade --yes`` shows an old failure does
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from oxwizard.checks.compat import import_smoke
 from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.checks.suite import run_checks
 from oxwizard.core import proc
@@ -212,3 +214,31 @@ def test_upgrade_is_promoted_despite_an_import_failing_before_too(tmp_path: Path
     line = "warn import-smoke: 1 of 2 modules import (1 upgraded, 0 dependents); 1 failing before too: "
     assert line + "oxwx_cli (oxwx): ModuleNotFoundError: No module named 'oxwclick'" in out, out
     assert "checks failed" not in out
+
+
+def test_after_the_baseline_the_slowest_import_starts_first(tmp_path: Path) -> None:
+    """Each interpreter's time is recorded; the next phase starts the longest first, so that a slow
+    module named last does not start alone at the end (one core here: the order is exact)."""
+    log = tmp_path / "imported.log"
+    note = f"with open({str(log)!r}, 'a') as f:\n    f.write(__name__ + '\\n')\n"
+    modules = {f"{name}/__init__.py": note for name in ("oxwta", "oxwtb", "oxwtc")}
+    modules["oxwtz/__init__.py"] = note + "import time\ntime.sleep(0.5)\n"  # the slow one, named last
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "oxw-timed", "1.0", modules)
+    env = Environment.open(_venv(tmp_path / "venv", wheels, "oxw-timed==1.0"))
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})  # one interpreter at a time
+    try:
+        before = import_smoke(env, ["oxw-timed"], at_baseline=True)
+        first = log.read_text().split()
+        log.unlink()
+        after = import_smoke(env, ["oxw-timed"], baseline=before)
+        second = log.read_text().split()
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert first == ["oxwta", "oxwtb", "oxwtc", "oxwtz"], "nothing timed yet: by name"
+    seconds = dict(line.split() for line in before.details["seconds"])
+    assert sorted(seconds) == ["oxwta", "oxwtb", "oxwtc", "oxwtz"]
+    assert float(seconds["oxwtz"]) >= 0.5
+    assert second[0] == "oxwtz" and sorted(second) == first
+    assert after.status == "pass" and after.details["seconds"]

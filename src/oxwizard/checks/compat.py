@@ -6,12 +6,13 @@ against the interpreter."""
 from __future__ import annotations
 
 import ast
+import contextlib
 import contextvars
 import importlib.metadata as md
 import json
 import os
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -326,7 +327,8 @@ def import_smoke(
             summary="no modules to import",
             duration=time.monotonic() - started,
         )
-    errors, output = _import_each(env, sorted(modules), timeout)
+    took = _seconds(baseline.details.get("seconds", [])) if baseline else {}
+    errors, output, seconds = _import_each(env, sorted(modules), timeout, took)
     lines = {m: f"{m} ({modules[m]}): {err}" for m, err in sorted(errors.items())}
     old = [m for m in lines if at_baseline or m in failing_before]
     new = [m for m in lines if m not in old]
@@ -362,8 +364,21 @@ def import_smoke(
             "failing": sorted(errors),
             "modules": sorted(modules),
             "dependents": dependents,
+            # each interpreter's time, by the module it was started for: the next phase starts
+            # the longest first
+            "seconds": [f"{leaf} {t:.3f}" for leaf, t in sorted(seconds.items())],
         },
     )
+
+
+def _seconds(lines: list[str]) -> dict[str, float]:
+    """``details["seconds"]`` read back (a line that does not read is left out)."""
+    out: dict[str, float] = {}
+    for line in lines:
+        leaf, _, t = line.partition(" ")
+        with contextlib.suppress(ValueError):
+            out[leaf] = float(t)
+    return out
 
 
 def _first(names: list[str], lines: dict[str, str]) -> str:
@@ -372,9 +387,15 @@ def _first(names: list[str], lines: dict[str, str]) -> str:
     return lines[names[0]] + more
 
 
-def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[dict[str, str], str]:
+def _import_each(
+    env: Environment, modules: list[str], timeout: float, took: Mapping[str, float] | None = None
+) -> tuple[dict[str, str], str, dict[str, float]]:
     """Import the modules in fresh interpreters, as many at once as there are cores: (module ->
-    error, the children's stderr).
+    error, the children's stderr, each interpreter's seconds by its leaf).
+
+    ``took``: the seconds each leaf took before (the baseline's): the longest start first, so
+    that the last to end is not a long one started last (a leaf not timed before goes first, in
+    name order; without ``took``, all go in name order).
 
     One interpreter per leaf (``a.b.c``; its packages ``a`` and ``a.b`` are imported on the way,
     one at a time, as ``import a.b.c`` does anyway), so a module shares its interpreter with
@@ -397,9 +418,13 @@ def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[
             names_of[home].append(name)
 
     # (a name whose module does not import is not checked: the module's own failure says it all)
+    seconds: dict[str, float] = {}
+
     def one(leaf: str) -> tuple[str, list[str], tuple[str, str] | None, str, list[str]]:
         argv = [str(env.python), "-I", "-c", _IMPORT_CHAIN, leaf, *names_of[leaf]]
+        started = time.monotonic()
         done = proc.run(argv, timeout=timeout)
+        seconds[leaf] = time.monotonic() - started
         marked = [ln for ln in done.stdout.splitlines() if ln.startswith(_MARK)]
         if done.timed_out or not marked:
             last = (done.stderr.strip().splitlines() or [""])[-1]
@@ -420,8 +445,10 @@ def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[
         )
 
     workers = max(1, min(len(leaves), _cores()))
+    before = took or {}
+    first = sorted(leaves, key=lambda leaf: (leaf in before, -before.get(leaf, 0.0)))  # stable: names
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import-smoke") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, one, leaf) for leaf in leaves]
+        futures = [pool.submit(contextvars.copy_context().run, one, leaf) for leaf in first]
         results = [f.result() for f in futures]
     ok: set[str] = set()
     errors: dict[str, str] = {}
@@ -446,7 +473,7 @@ def _import_each(env: Environment, modules: list[str], timeout: float) -> tuple[
         if name not in ok:
             errors.setdefault(name, why)
     output = "".join(f"== {leaf}\n{err}" for leaf, _, _, err, _ in results if err.strip())
-    return {m: errors[m] for m in sorted(errors) if m in wanted}, output
+    return {m: errors[m] for m in sorted(errors) if m in wanted}, output, seconds
 
 
 def _cores() -> int:
