@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,43 @@ def test_checkpoint_heads_order_by_creation_and_skip_what_cannot_be_read(tmp_pat
     assert [h.id for h in heads] == ["ck-20260101T000000-bbbb", "ck-20260101T000000-aaaa"]
     assert heads[-1].restored_at is not None
     assert checkpoint_heads(tmp_path / "nowhere") == []
+
+
+def test_a_checkpoint_taken_while_bytecode_is_written_beside_it(live_demo: DemoSandbox) -> None:
+    """The checkpoint is taken while the baseline's tests and import smoke run on live, and Python
+    writes bytecode there: under a temporary name, renamed into place. A file gone between the
+    listing and the stash is not part of the state (it never fails the checkpoint), nor is a
+    temporary name still being written, and each manifest entry describes the file stashed, not
+    whatever holds its name since."""
+    env, plan = _plan(live_demo, "oxzep7==1.5.0")
+    dist = env.distributions["oxzep7"]
+    assert dist.metadata_dir is not None
+    cache = Path(dist.metadata_dir).parent / "oxzep7" / "__pycache__"
+    cache.mkdir(exist_ok=True)
+    stop = threading.Event()
+
+    def write_bytecode() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            temporary = cache / f"busy.cpython-311.pyc.{n}"
+            temporary.write_bytes(b"x" * (n % 97 + 1))
+            os.replace(temporary, cache / "busy.cpython-311.pyc")
+
+    writer = threading.Thread(target=write_bytecode)
+    writer.start()
+    try:
+        taken = [take_checkpoint(env, plan) for _ in range(15)]
+    finally:
+        stop.set()
+        writer.join()
+    quiet = take_checkpoint(env, plan)
+    steady = {e.path for e in quiet.manifest if "busy.cpython-311.pyc" not in e.path}
+    for ck in taken:
+        stash = checkpoints_dir(env) / ck.id / "files"
+        # every file that stayed put is there (a name renamed onto meanwhile may or may not be:
+        # a directory read while names change is allowed to miss them)
+        assert steady <= {e.path for e in ck.manifest}, ck.id
+        for entry in ck.manifest:
+            assert (stash / entry.path).lstat().st_size == entry.size, entry
+            assert not re.search(r"\.pyc\.\d+$", entry.path), "a bytecode file still being written"

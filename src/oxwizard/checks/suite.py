@@ -37,8 +37,9 @@ def run_checks(
     ``pip_checked``: a pip check of the same distributions already under way (the flow starts the
     baseline's on live while it makes the staging clone), used instead of a new one. After a
     baseline whose ``pip check`` agreed with the metadata, pip check's verdict is read in-process
-    (:func:`~oxwizard.checks.compat.pip_check`). ``before_benchmark``: called before the benchmark
-    starts (the flow waits there for the staging clone it makes meanwhile)."""
+    (:func:`~oxwizard.checks.compat.pip_check`). ``before_benchmark``: called before a configured
+    benchmark starts (the flow waits there for the checkpoint and the staging clone it makes
+    meanwhile)."""
     say = on_line or (lambda line: None)
     results: list[CheckResult] = []
     marks = mark_logs(project, config) if phase == "baseline" else []
@@ -74,7 +75,7 @@ def run_checks(
         if phase != "baseline":
             results.append(requires_python(env))
         results += [tests, warnings]
-    if before_benchmark is not None:
+    if before_benchmark is not None and config.benchmark_command:
         before_benchmark()
     say("── benchmark")
     results.append(

@@ -489,28 +489,38 @@ class UpgradeFlow:
         assert plan is not None and self.runbook is not None
         from oxwizard.checks.compat import pip_check, pip_check_metadata
 
-        # The staging clone is made in a thread of its own while the checkpoint is taken and the
-        # baseline checks run on live: under the environment's lock, live and its clone hold the same
-        # files, so the baseline is the same on either (the clone is waited for before the benchmark,
-        # which must have the machine to itself). With staging, the baseline's pip check is read from
-        # the metadata at first and its child runs afterwards, beside the install in staging (it would
-        # only slow the clone down here); without, the child starts at once, as live changes next.
+        # The checkpoint and the staging clone are each made in a thread of their own while the
+        # baseline checks run on live: nothing changes live before the go, and under the
+        # environment's lock live and its clone hold the same files, so the baseline is the same on
+        # either. Both are waited for before the benchmark, which must have the machine to itself,
+        # and recorded (checkpoint, stage, baseline) once the baseline is done. With staging, the
+        # baseline's pip check is read from the metadata at first and its child runs afterwards,
+        # beside the install in staging (it would only slow the clone down here); without, the
+        # child starts at once, as live changes next.
         run = contextvars.copy_context().run
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="before-go") as early:
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="before-go") as early:
             checked = early.submit(run, pip_check_metadata if self.options.stage else pip_check, self.env)
             cloning = self._start_stage(early) if self.options.stage else None
+            checkpointing = self._start_checkpoint(early, plan)
+
+            def quiet() -> None:
+                for work in (checkpointing, cloning):
+                    if work is not None:
+                        work.exception()
+
             try:
-                self._take_checkpoint(plan)
                 if not self.options.stage:
                     self._step(
                         "stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live"
                     )
-                baseline = self._run_baseline(
-                    plan, checked, quiet=(lambda: cloning.exception()) if cloning is not None else None
-                )
+                baseline = self._run_baseline(plan, checked, quiet=quiet)
             finally:
-                if cloning is not None:
-                    self._end_stage(cloning)
+                try:
+                    self._end_checkpoint(checkpointing)
+                finally:
+                    if cloning is not None:
+                        self._end_stage(cloning)
+            self._poll()
             self._record_baseline(baseline)
         if self.options.stage:
             self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-pip-check")
@@ -619,13 +629,27 @@ class UpgradeFlow:
 
     def _take_checkpoint(self, plan: Plan) -> None:
         """Record the current state of live; its manifest is committed with the decision."""
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint") as pool:
+            self._end_checkpoint(self._start_checkpoint(pool, plan))
+        self._poll()
+
+    def _start_checkpoint(self, pool: ThreadPoolExecutor, plan: Plan) -> Future[tuple[Checkpoint, float]]:
+        """Start taking the checkpoint of live in ``pool``: (the checkpoint, its time)."""
         from oxwizard.safety.checkpoint import take_checkpoint
 
-        assert self.runbook is not None
         self._step("checkpoint", "running", "recording the current state")
-        started = time.monotonic()
-        ck = take_checkpoint(self.env, plan)
-        self.checkpoint = ck  # before the poll: a rollback asked for meanwhile checks live against it
+
+        def take() -> tuple[Checkpoint, float]:
+            started = time.monotonic()
+            return take_checkpoint(self.env, plan), _since(started)
+
+        return pool.submit(contextvars.copy_context().run, take)
+
+    def _end_checkpoint(self, taking: Future[tuple[Checkpoint, float]]) -> None:
+        """Wait for the checkpoint and record it (its error, if it failed, is raised here)."""
+        assert self.runbook is not None
+        ck, seconds = taking.result()
+        self.checkpoint = ck  # a rollback asked for from now on checks live against it
         self.runbook.checkpoint_id = ck.id
         manifest = self.repo_path / "checkpoints" / f"{ck.id}.json"
         manifest.parent.mkdir(parents=True, exist_ok=True)
@@ -634,11 +658,10 @@ class UpgradeFlow:
             "checkpoint",
             "Where can we roll back to?",
             f"{ck.id}: {len(ck.changed)} dists, {ck.files} files, {_size(ck.size)}",
-            Evidence(counts={"files": ck.files, "bytes": ck.size}, duration=time.monotonic() - started),
+            Evidence(counts={"files": ck.files, "bytes": ck.size}, duration=seconds),
             extra=[manifest],
         )
-        self._step("checkpoint", "passed", f"{ck.id} · {ck.files} files · {_size(ck.size)}", _since(started))
-        self._poll()
+        self._step("checkpoint", "passed", f"{ck.id} · {ck.files} files · {_size(ck.size)}", seconds)
 
     def _start_stage(self, pool: ThreadPoolExecutor) -> Future[tuple[Environment, CloneStats, float]]:
         """Start making the staging clone where the upgrade is tried first, in ``pool``."""
@@ -696,7 +719,8 @@ class UpgradeFlow:
     ) -> tuple[CheckSet, float]:
         """The checks on the current version, on live (the staging clone, being made meanwhile, holds
         the same files); ``pip_checked``: the pip check already under way on live; ``quiet``: waits
-        for the clone before the benchmark. Recorded by :meth:`_record_baseline`, after the clone."""
+        for the checkpoint and the clone before a benchmark. Recorded by :meth:`_record_baseline`,
+        after them."""
         from oxwizard.checks.suite import run_checks
 
         self._step("baseline", "running", "baseline checks on live")

@@ -27,6 +27,7 @@ file (older ones, or another host) is verified by hashing.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import time
@@ -65,6 +66,9 @@ if TYPE_CHECKING:
     from oxwizard.env.plan import Plan
 
 SPACE_MARGIN = 16 * 1024 * 1024
+# the temporary name Python writes a bytecode file under before renaming it into place
+# (importlib's _write_atomic: "<path>.<number>"): never part of an environment's state
+_WRITING_PYC = re.compile(r".+\.pyc\.\d+")
 
 
 _MANIFEST = TypeAdapter(list[ManifestEntry])
@@ -132,16 +136,16 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
             if parent not in made:
                 os.makedirs(parent, exist_ok=True)
                 made.add(parent)
-            if os.path.islink(path):
-                os.symlink(os.readlink(path), dest)
-            else:
-                try:
-                    os.link(path, dest)
-                except OSError:
-                    shutil.copy2(path, dest)
-                    method = "copy"
+            # The baseline checks run on live meanwhile, and Python writes bytecode there under a
+            # temporary name renamed into place: a file gone since the listing is not part of the
+            # state; the size recorded is the stashed file's (the name may hold a newer one since).
+            stashed_as = _stash_one(path, dest)
+            if stashed_as is None:
+                continue
+            if stashed_as == "copy":
+                method = "copy"
             stashed.append(dest)
-            rels.append((rel, _size(path)))
+            rels.append((rel, _size(dest)))
         # each link moved its inode's ctime: wait out the clock tick, read the signatures, then hash
         # (a write after the signature is read moves the ctime again, so it is never trusted)
         time.sleep(RACY_NS / 1e9)
@@ -239,10 +243,36 @@ def _expand(roots: list[str], singles: list[str]) -> list[str]:
             out.append(root)
             continue
         for folder, dirs, names in os.walk(root):
+            if os.path.basename(folder) == "__pycache__":  # never a bytecode file still being written
+                names = [n for n in names if not _WRITING_PYC.fullmatch(n)]
             out.extend(os.path.join(folder, n) for n in names)
             out.extend(os.path.join(folder, d) for d in dirs if os.path.islink(os.path.join(folder, d)))
     out.extend(p for p in singles if os.path.lexists(p))
     return sorted(set(out))
+
+
+def _stash_one(path: str, dest: str, tries: int = 20) -> str | None:
+    """Put ``path`` in the stash at ``dest``: "link", "copy" (where links are refused), "symlink",
+    or None when the file is gone. ``link()`` fails with ENOENT on a name another process renames
+    a new file onto at that moment (the inode it found lost its last name): tried again while the
+    name exists."""
+    for _ in range(tries):
+        try:
+            if os.path.islink(path):
+                os.symlink(os.readlink(path), dest)
+                return "symlink"
+            try:
+                os.link(path, dest)
+                return "link"
+            except FileNotFoundError:
+                raise
+            except OSError:
+                shutil.copy2(path, dest)
+                return "copy"
+        except FileNotFoundError:
+            if not os.path.lexists(path):
+                return None
+    raise CheckpointError(f"cannot stash {path}: it keeps being replaced; nothing was changed")
 
 
 def _empty_trash(env: Environment | Path) -> None:
