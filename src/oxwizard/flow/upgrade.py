@@ -643,7 +643,15 @@ class UpgradeFlow:
             started = time.monotonic()
             return take_checkpoint(self.env, plan), _since(started)
 
-        return pool.submit(contextvars.copy_context().run, take)
+        taking = pool.submit(contextvars.copy_context().run, take)
+        taking.add_done_callback(self._checkpoint_taken)
+        return taking
+
+    def _checkpoint_taken(self, taking: Future[tuple[Checkpoint, float]]) -> None:
+        """Shown as soon as it is taken (recorded by :meth:`_end_checkpoint`)."""
+        if not taking.cancelled() and taking.exception() is None:
+            ck, seconds = taking.result()
+            self._announce("checkpoint", f"{ck.id} · {ck.files} files · {_size(ck.size)}", seconds)
 
     def _end_checkpoint(self, taking: Future[tuple[Checkpoint, float]]) -> None:
         """Wait for the checkpoint and record it (its error, if it failed, is raised here)."""
@@ -661,7 +669,6 @@ class UpgradeFlow:
             Evidence(counts={"files": ck.files, "bytes": ck.size}, duration=seconds),
             extra=[manifest],
         )
-        self._step("checkpoint", "passed", f"{ck.id} · {ck.files} files · {_size(ck.size)}", seconds)
 
     def _start_stage(self, pool: ThreadPoolExecutor) -> Future[tuple[Environment, CloneStats, float]]:
         """Start making the staging clone where the upgrade is tried first, in ``pool``."""
@@ -689,7 +696,17 @@ class UpgradeFlow:
                     retire_stage(made.root, self.env)  # refreshed at once by the clone below
             return self._clone(changing)
 
-        return pool.submit(contextvars.copy_context().run, clone)
+        cloning = pool.submit(contextvars.copy_context().run, clone)
+        cloning.add_done_callback(self._stage_made)
+        return cloning
+
+    def _stage_made(self, cloning: Future[tuple[Environment, CloneStats, float]]) -> None:
+        """Shown as soon as the clone is made (recorded by :meth:`_end_stage`)."""
+        if not cloning.cancelled() and cloning.exception() is None:
+            made, stats, seconds = cloning.result()
+            how = "refreshed a kept clone" if stats.refreshed else "cloned"
+            said = f" ({how} while planning)" if stats.while_planning else ""
+            self._announce("stage", f"{made.root}{said or (f' ({how})' if stats.refreshed else '')}", seconds)
 
     def _end_stage(self, cloning: Future[tuple[Environment, CloneStats, float]]) -> None:
         """Wait for the staging clone and record it; once made, it is the flow's to remove whatever
@@ -710,9 +727,6 @@ class UpgradeFlow:
                 duration=seconds,
             ),
         )
-        how = "refreshed a kept clone" if stats.refreshed else "cloned"
-        said = f" ({how} while planning)" if stats.while_planning else f" ({how})" if stats.refreshed else ""
-        self._step("stage", "passed", f"{made.root}{said}", seconds)
 
     def _run_baseline(
         self, plan: Plan, pip_checked: Future[CheckResult], quiet: Callable[[], object] | None
@@ -1152,9 +1166,20 @@ class UpgradeFlow:
 
     def _step(self, step: StepName, status: StepStatus, message: str, elapsed: float | None = None) -> None:
         self._running_step = step if status == "running" else None
-        if status in ("passed", "failed", "skipped", "warned", "stopped") and step in STEPS:
+        with self._lock:
+            if status in ("passed", "failed", "skipped", "warned", "stopped") and step in STEPS:
+                self._done = max(self._done, STEPS.index(step) + 1)
+            done = self._done
+        self.listener.on_step(StepEvent(step, status, message, elapsed, (done, len(STEPS))))
+
+    def _announce(self, step: StepName, message: str, elapsed: float) -> None:
+        """A step done in a thread of its own beside the baseline (the checkpoint, the staging
+        clone), told from that thread as soon as it is done; the flow's running step (the baseline)
+        is left as it is."""
+        with self._lock:
             self._done = max(self._done, STEPS.index(step) + 1)
-        self.listener.on_step(StepEvent(step, status, message, elapsed, (self._done, len(STEPS))))
+            done = self._done
+        self.listener.on_step(StepEvent(step, "passed", message, elapsed, (done, len(STEPS))))
 
     def _output(self, step: StepName, line: str) -> None:
         self.listener.on_output(step, line)

@@ -251,28 +251,30 @@ def _expand(roots: list[str], singles: list[str]) -> list[str]:
     return sorted(set(out))
 
 
-def _stash_one(path: str, dest: str, tries: int = 20) -> str | None:
-    """Put ``path`` in the stash at ``dest``: "link", "copy" (where links are refused), "symlink",
-    or None when the file is gone. ``link()`` fails with ENOENT on a name another process renames
-    a new file onto at that moment (the inode it found lost its last name): tried again while the
-    name exists."""
-    for _ in range(tries):
+def _stash_one(path: str, dest: str) -> str | None:
+    """Put ``path`` in the stash at ``dest``: "link"; "copy" where the filesystem refuses links;
+    "copied" when ``link()`` failed with ENOENT on a name that exists (it does on a name another
+    process renames a new file onto at that moment: the inode it found lost its last name; the
+    file the name holds now is copied); "symlink"; None when the file is gone."""
+    try:
+        if os.path.islink(path):
+            os.symlink(os.readlink(path), dest)
+            return "symlink"
         try:
-            if os.path.islink(path):
-                os.symlink(os.readlink(path), dest)
-                return "symlink"
-            try:
-                os.link(path, dest)
-                return "link"
-            except FileNotFoundError:
-                raise
-            except OSError:
-                shutil.copy2(path, dest)
-                return "copy"
+            os.link(path, dest)
+            return "link"
         except FileNotFoundError:
             if not os.path.lexists(path):
                 return None
-    raise CheckpointError(f"cannot stash {path}: it keeps being replaced; nothing was changed")
+            shutil.copy2(path, dest)
+            return "copied"
+        except OSError:
+            shutil.copy2(path, dest)
+            return "copy"
+    except FileNotFoundError:
+        if os.path.lexists(path):
+            raise
+        return None
 
 
 def _empty_trash(env: Environment | Path) -> None:
