@@ -217,8 +217,9 @@ def test_upgrade_is_promoted_despite_an_import_failing_before_too(tmp_path: Path
 
 
 def test_after_the_baseline_the_slowest_import_starts_first(tmp_path: Path) -> None:
-    """Each interpreter's time is recorded; the next phase starts the longest first, so that a slow
-    module named last does not start alone at the end (one core here: the order is exact)."""
+    """Each interpreter's time is recorded; the next phase (and the next run's baseline) starts the
+    longest first, so that a slow module named last does not start alone at the end (one core
+    here: the order is exact)."""
     log = tmp_path / "imported.log"
     note = f"with open({str(log)!r}, 'a') as f:\n    f.write(__name__ + '\\n')\n"
     modules = {f"{name}/__init__.py": note for name in ("oxwta", "oxwtb", "oxwtc")}
@@ -234,6 +235,9 @@ def test_after_the_baseline_the_slowest_import_starts_first(tmp_path: Path) -> N
         log.unlink()
         after = import_smoke(env, ["oxw-timed"], baseline=before)
         second = log.read_text().split()
+        log.unlink()
+        again = import_smoke(env, ["oxw-timed"], at_baseline=True)  # the next run's baseline
+        third = log.read_text().split()
     finally:
         os.sched_setaffinity(0, cores)
     assert first == ["oxwta", "oxwtb", "oxwtc", "oxwtz"], "nothing timed yet: by name"
@@ -242,3 +246,5 @@ def test_after_the_baseline_the_slowest_import_starts_first(tmp_path: Path) -> N
     assert float(seconds["oxwtz"]) >= 0.5
     assert second[0] == "oxwtz" and sorted(second) == first
     assert after.status == "pass" and after.details["seconds"]
+    # the times are kept with the environment's: the next run's baseline starts it first too
+    assert third[0] == "oxwtz" and sorted(third) == first and again.status == "pass"

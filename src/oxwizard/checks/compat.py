@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import contextvars
+import hashlib
 import importlib.metadata as md
 import json
 import os
@@ -23,6 +24,8 @@ from packaging.utils import canonicalize_name
 from oxwizard.checks.result import CheckResult
 from oxwizard.core import proc
 from oxwizard.core.errors import OxwizardError
+from oxwizard.core.pipenv import cache_root
+from oxwizard.core.places import mark_used, store_kept
 from oxwizard.env.environment import Environment
 
 # Runs in the child: import a module's packages, then the module, one at a time; report on one
@@ -52,6 +55,7 @@ _IMPORT_CHAIN = (
     f"print({_MARK!r} + json.dumps({{'ok': ok, 'error': error, 'missing': missing}}), flush=True)\n"
 )
 _MODULE_SUFFIXES = {".py", ".so", ".pyd"}
+_KEEP_TIMES = 64  # environments whose import times are kept
 _SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules", "site-packages", "venv", "venvs"}
 
 
@@ -327,8 +331,9 @@ def import_smoke(
             summary="no modules to import",
             duration=time.monotonic() - started,
         )
-    took = _seconds(baseline.details.get("seconds", [])) if baseline else {}
+    took = _seconds(baseline.details.get("seconds", [])) if baseline else _timed_before(env)
     errors, output, seconds = _import_each(env, sorted(modules), timeout, took)
+    _keep_times(env, seconds)
     lines = {m: f"{m} ({modules[m]}): {err}" for m, err in sorted(errors.items())}
     old = [m for m in lines if at_baseline or m in failing_before]
     new = [m for m in lines if m not in old]
@@ -371,6 +376,34 @@ def import_smoke(
     )
 
 
+def _times_file(env: Environment) -> Path:
+    """Where the last times of ``env``'s imports are kept between runs (one small file per
+    environment, in oxwizard's cache folder)."""
+    key = json.dumps([str(env.python), [str(p) for p in env.site_paths]])
+    return Path(cache_root()) / "import-times" / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def _timed_before(env: Environment) -> dict[str, float]:
+    """The times ``env``'s imports took when last smoked (by an earlier run): the order of a
+    baseline's interpreters. Nothing when there are none or they do not read."""
+    path = _times_file(env)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    mark_used(path)
+    return {k: float(v) for k, v in data.items() if isinstance(k, str) and isinstance(v, int | float)}
+
+
+def _keep_times(env: Environment, seconds: Mapping[str, float]) -> None:
+    """Keep the times just measured for the next run (with those of modules not tried now)."""
+    if seconds:
+        merged = {**_timed_before(env), **{k: round(v, 3) for k, v in seconds.items()}}
+        store_kept(_times_file(env), json.dumps(merged, sort_keys=True), _KEEP_TIMES)
+
+
 def _seconds(lines: list[str]) -> dict[str, float]:
     """``details["seconds"]`` read back (a line that does not read is left out)."""
     out: dict[str, float] = {}
@@ -393,9 +426,10 @@ def _import_each(
     """Import the modules in fresh interpreters, as many at once as there are cores: (module ->
     error, the children's stderr, each interpreter's seconds by its leaf).
 
-    ``took``: the seconds each leaf took before (the baseline's): the longest start first, so
-    that the last to end is not a long one started last (a leaf not timed before goes first, in
-    name order; without ``took``, all go in name order).
+    ``took``: the seconds each leaf took before (the baseline's, or at a baseline those of the
+    environment's last smoke): the longest start first, so that the last to end is not a long one
+    started last (a leaf not timed before goes first, in name order; without ``took``, all go in
+    name order).
 
     One interpreter per leaf (``a.b.c``; its packages ``a`` and ``a.b`` are imported on the way,
     one at a time, as ``import a.b.c`` does anyway), so a module shares its interpreter with
