@@ -76,7 +76,9 @@ class Question:
 
 
 class FlowListener(Protocol):
-    """What a front end provides. Called from the flow's thread, except :meth:`interrupt`."""
+    """What a front end provides. Called from the flow's thread, except :meth:`interrupt`, and
+    :meth:`on_step` when the checkpoint or the staging clone, each made in a thread of its own
+    while the baseline checks run, is done (told from that thread)."""
 
     def on_step(self, event: StepEvent) -> None: ...
     def on_output(self, step: StepName, line: str) -> None: ...
