@@ -190,11 +190,9 @@ class RunbookRepo:
                 if (git_dir / marker).exists():
                     raise RunbookError(f"{self.path}: runbook repository is mid-merge; finish it first")
             self._set_aside_stale_git_lock()
-            left = [
-                line[3:]
-                for line in self._git("status", "--porcelain", "--no-renames", "-uno").splitlines()
-                if line[3:] not in files
-            ]
+            status = self._git("status", "--porcelain", "--no-renames", "-uno")
+            changed = [line[3:] for line in status.splitlines()]
+            left = [path for path in changed if path not in files]
             if left:
                 # A run that died between writing a file and committing it (or a hand edit): keep
                 # exactly what is there in a commit of its own, so nothing is lost and no later run
@@ -204,7 +202,9 @@ class RunbookRepo:
                     f"recovered: {len(left)} file(s) left uncommitted: {', '.join(left[:3])}",
                     maintain=False,
                 )
-            return self._commit_as_is(files, message, maintain=maintain)
+            # files git already tracks (changed ones: all of ours are) are committed by `git commit
+            # -- paths` alone; a new one (a runbook's first decision, evidence) is added first
+            return self._commit_as_is(files, message, maintain=maintain, add=not set(files) <= set(changed))
 
     def _set_aside_stale_git_lock(self) -> None:
         """git's own ``index.lock`` left by a killed git: renamed aside (never deleted) when old.
@@ -214,7 +214,9 @@ class RunbookRepo:
             if time.time() - index_lock.stat().st_mtime > STALE_GIT_LOCK:
                 index_lock.rename(index_lock.with_name(f"index.lock.stale-{int(time.time())}"))
 
-    def _commit_as_is(self, files: list[str], message: str, *, maintain: bool = True) -> str:
+    def _commit_as_is(
+        self, files: list[str], message: str, *, maintain: bool = True, add: bool = True
+    ) -> str:
         name, email = self._author()
         env = {
             "GIT_AUTHOR_NAME": name,
@@ -223,7 +225,8 @@ class RunbookRepo:
             "GIT_COMMITTER_EMAIL": email,
         }
         with self.repo.git.custom_environment(**env):
-            self._git("add", "-A", "--", *files)
+            if add:
+                self._git("add", "-A", "--", *files)
             quiet = () if maintain else ("-c", "maintenance.auto=false", "-c", "gc.auto=0")
             said = self._git(*quiet, "commit", "--no-verify", "-m", redact_text(message), "--", *files)
         # "[main abc1234] message" or "[main (root-commit) abc1234] message": no rev-parse needed
