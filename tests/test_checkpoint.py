@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Plan, compute_plan
 from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.runbook.model import load_runbook
 from oxwizard.safety import checkpoint as checkpoint_mod
 from oxwizard.safety.apply import apply_plan
 from oxwizard.safety.checkpoint import (
@@ -29,6 +31,8 @@ from oxwizard.safety.checkpoint import (
 )
 from oxwizard.safety.records import EnvPaths
 from oxwizard.safety.rollback import rollback
+
+DemoFactory = Callable[[], DemoSandbox]
 
 
 def _plan(demo: DemoSandbox, *specs: str) -> tuple[Environment, Plan]:
@@ -195,3 +199,29 @@ def test_a_checkpoint_taken_while_bytecode_is_written_beside_it(live_demo: DemoS
         for entry in ck.manifest:
             assert (stash / entry.path).lstat().st_size == entry.size, entry
             assert not re.search(r"\.pyc\.\d+$", entry.path), "a bytecode file still being written"
+
+
+def test_an_upgrade_short_of_disk_space_stops_before_any_check(
+    demo: DemoFactory, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The checkpoint is taken beside the baseline checks, but what it stashes is read, and the
+    space for it checked, before they start: a checkpoint that cannot be taken stops the upgrade
+    at once, with one line, and nothing runs, changes or stays behind."""
+    from oxwizard.cli import main
+
+    sandbox = demo()
+    monkeypatch.setattr(checkpoint_mod, "free_bytes", lambda _path: 1024)  # a full disk cannot be made here
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    offline = ["--find-links", str(sandbox.wheelhouse), "--no-index"]
+    code = main(["upgrade", "oxzep7==1.5.0", "--yes", "-v", *where, *offline])
+    out, err = capsys.readouterr()
+    assert code == 2, err
+    assert "baseline checks on live" not in out and "── tests" not in out, out
+    assert err.strip().splitlines()[-1].startswith("oxwizard: error: not enough disk space for a checkpoint")
+    (path,) = (sandbox.project / ".oxwizard" / "runbooks").glob("*.json")
+    steps = [d.step for d in load_runbook(path).decisions]
+    assert "baseline" not in steps and "checkpoint" not in steps, steps
+    assert not (sandbox.project / ".oxwizard" / "evidence").exists(), "no check ran"
+    assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.4.2"
+    assert not list(checkpoints_dir(Environment.open(sandbox.venv)).glob("ck-*"))
+    assert not (sandbox.project / ".venv-stage").exists(), "the staging clone was not left behind"

@@ -503,7 +503,7 @@ class UpgradeFlow:
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="before-go") as early:
             checked = early.submit(run, pip_check_metadata if self.options.stage else pip_check, self.env)
             cloning = self._start_stage(early) if self.options.stage else None
-            checkpointing = self._start_checkpoint(early, plan)
+            checkpointing: Future[tuple[Checkpoint, float]] | None = None
 
             def quiet() -> None:
                 for work in (checkpointing, cloning):
@@ -511,6 +511,7 @@ class UpgradeFlow:
                         work.exception()
 
             try:
+                checkpointing = self._start_checkpoint(early, plan)
                 if not self.options.stage:
                     self._step(
                         "stage", "skipped", "staging skipped (--no-stage): the upgrade is tried on live"
@@ -518,7 +519,8 @@ class UpgradeFlow:
                 baseline = self._run_baseline(plan, checked, quiet=quiet)
             finally:
                 try:
-                    self._end_checkpoint(checkpointing)
+                    if checkpointing is not None:
+                        self._end_checkpoint(checkpointing)
                 finally:
                     if cloning is not None:
                         self._end_stage(cloning)
@@ -636,14 +638,17 @@ class UpgradeFlow:
         self._poll()
 
     def _start_checkpoint(self, pool: ThreadPoolExecutor, plan: Plan) -> Future[tuple[Checkpoint, float]]:
-        """Start taking the checkpoint of live in ``pool``: (the checkpoint, its time)."""
-        from oxwizard.safety.checkpoint import take_checkpoint
+        """Start taking the checkpoint of live in ``pool``: (the checkpoint, its time). What it
+        stashes is read, and the disk space for it checked, here and now (a checkpoint that cannot
+        be taken stops the flow before anything else starts)."""
+        from oxwizard.safety.checkpoint import list_checkpoint, take_checkpoint
 
         self._step("checkpoint", "running", "recording the current state")
+        started = time.monotonic()
+        listing = list_checkpoint(self.env, plan)
 
         def take() -> tuple[Checkpoint, float]:
-            started = time.monotonic()
-            return take_checkpoint(self.env, plan), _since(started)
+            return take_checkpoint(self.env, plan, listing), _since(started)
 
         taking = pool.submit(contextvars.copy_context().run, take)
         taking.add_done_callback(self._checkpoint_taken)

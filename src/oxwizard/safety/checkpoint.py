@@ -31,6 +31,7 @@ import re
 import secrets
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -101,8 +102,20 @@ class Checkpoint(BaseModel):
         return [d.pin for d in self.distributions if keep is None or d.name in keep]
 
 
-def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
-    """Record ``env`` and stash the files of what ``plan`` changes; nothing in the env is modified."""
+@dataclass(frozen=True)
+class CheckpointListing:
+    """What a checkpoint of an environment for a plan stashes, read before it is taken."""
+
+    changed: list[str]  # the distributions the plan changes or removes
+    roots: list[str]  # their whole top-level folders (absolute)
+    files: list[str]  # every file to stash (absolute)
+    base: Path  # the environment's checkpoints folder
+
+
+def list_checkpoint(env: Environment, plan: Plan) -> CheckpointListing:
+    """Read what a checkpoint of ``env`` for ``plan`` stashes and check the disk space for it
+    (:class:`CheckpointError` when short; what a rollback set aside is removed first then). Quick:
+    the flow does it before the baseline checks start, and takes the checkpoint beside them."""
     env.refresh()
     paths = EnvPaths(env.root)
     changed = sorted(
@@ -112,14 +125,25 @@ def take_checkpoint(env: Environment, plan: Plan) -> Checkpoint:
     files = _expand(roots, singles)
     size = sum(_size(p) for p in files)
     base = private_dir(state_dir(env) / "checkpoints")
-    _empty_trash(env)
     needed = (size if not _links_work(env.root, base) else len(files) * 64) + SPACE_MARGIN
-    free = free_bytes(base)
-    if free < needed:
-        raise CheckpointError(
-            f"not enough disk space for a checkpoint: {needed // 1024} KiB needed, {free // 1024} KiB free "
-            f"on {base}; nothing was changed"
-        )
+    if free_bytes(base) < needed:
+        _empty_trash(env)
+        free = free_bytes(base)
+        if free < needed:
+            raise CheckpointError(
+                f"not enough disk space for a checkpoint: {needed // 1024} KiB needed, {free // 1024} KiB "
+                f"free on {base}; nothing was changed"
+            )
+    return CheckpointListing(changed=changed, roots=roots, files=files, base=base)
+
+
+def take_checkpoint(env: Environment, plan: Plan, listing: CheckpointListing | None = None) -> Checkpoint:
+    """Record ``env`` and stash the files of what ``plan`` changes; nothing in the env is modified.
+    ``listing``: what :func:`list_checkpoint` read (read now without it)."""
+    listing = listing if listing is not None else list_checkpoint(env, plan)
+    paths = EnvPaths(env.root)
+    changed, roots, files, base = listing.changed, listing.roots, listing.files, listing.base
+    _empty_trash(env)
     ck_id = f"ck-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(6)}"
     folder = base / ck_id
     folder.mkdir(mode=0o700)
