@@ -8,10 +8,10 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from conftest import DemoFactory
 
 from oxwizard.core.errors import CheckpointError, UnsafePath
 from oxwizard.demo.sandbox import DemoSandbox
@@ -31,8 +31,6 @@ from oxwizard.safety.checkpoint import (
 )
 from oxwizard.safety.records import EnvPaths
 from oxwizard.safety.rollback import rollback
-
-DemoFactory = Callable[[], DemoSandbox]
 
 
 def _plan(demo: DemoSandbox, *specs: str) -> tuple[Environment, Plan]:

@@ -331,9 +331,10 @@ def import_smoke(
             summary="no modules to import",
             duration=time.monotonic() - started,
         )
-    took = _seconds(baseline.details.get("seconds", [])) if baseline else _timed_before(env)
+    kept = _timed_before(env)
+    took = _seconds(baseline.details.get("seconds", [])) if baseline else kept
     errors, output, seconds = _import_each(env, sorted(modules), timeout, took)
-    _keep_times(env, seconds)
+    _keep_times(env, kept, seconds)
     lines = {m: f"{m} ({modules[m]}): {err}" for m, err in sorted(errors.items())}
     old = [m for m in lines if at_baseline or m in failing_before]
     new = [m for m in lines if m not in old]
@@ -397,10 +398,10 @@ def _timed_before(env: Environment) -> dict[str, float]:
     return {k: float(v) for k, v in data.items() if isinstance(k, str) and isinstance(v, int | float)}
 
 
-def _keep_times(env: Environment, seconds: Mapping[str, float]) -> None:
-    """Keep the times just measured for the next run (with those of modules not tried now)."""
+def _keep_times(env: Environment, kept: Mapping[str, float], seconds: Mapping[str, float]) -> None:
+    """Keep the times just measured for the next run, with those ``kept`` of modules not tried now."""
     if seconds:
-        merged = {**_timed_before(env), **{k: round(v, 3) for k, v in seconds.items()}}
+        merged = {**kept, **{k: round(v, 3) for k, v in seconds.items()}}
         store_kept(_times_file(env), json.dumps(merged, sort_keys=True), _KEEP_TIMES)
 
 

@@ -658,7 +658,7 @@ class UpgradeFlow:
         """Shown as soon as it is taken (recorded by :meth:`_end_checkpoint`)."""
         if not taking.cancelled() and taking.exception() is None:
             ck, seconds = taking.result()
-            self._announce("checkpoint", f"{ck.id} · {ck.files} files · {_size(ck.size)}", seconds)
+            self._tell("checkpoint", "passed", f"{ck.id} · {ck.files} files · {_size(ck.size)}", seconds)
 
     def _end_checkpoint(self, taking: Future[tuple[Checkpoint, float]]) -> None:
         """Wait for the checkpoint and record it (its error, if it failed, is raised here)."""
@@ -712,8 +712,11 @@ class UpgradeFlow:
         if not cloning.cancelled() and cloning.exception() is None:
             made, stats, seconds = cloning.result()
             how = "refreshed a kept clone" if stats.refreshed else "cloned"
-            said = f" ({how} while planning)" if stats.while_planning else ""
-            self._announce("stage", f"{made.root}{said or (f' ({how})' if stats.refreshed else '')}", seconds)
+            if stats.while_planning:
+                how += " while planning"
+            elif not stats.refreshed:
+                how = ""
+            self._tell("stage", "passed", f"{made.root} ({how})" if how else str(made.root), seconds)
 
     def _end_stage(self, cloning: Future[tuple[Environment, CloneStats, float]]) -> None:
         """Wait for the staging clone and record it; once made, it is the flow's to remove whatever
@@ -1173,20 +1176,17 @@ class UpgradeFlow:
 
     def _step(self, step: StepName, status: StepStatus, message: str, elapsed: float | None = None) -> None:
         self._running_step = step if status == "running" else None
+        self._tell(step, status, message, elapsed)
+
+    def _tell(self, step: StepName, status: StepStatus, message: str, elapsed: float | None = None) -> None:
+        """Tell the listener, from any thread: a step done in a thread of its own beside the
+        baseline (the checkpoint, the staging clone) is told from there as soon as it is done, and
+        leaves the flow's running step (the baseline) as it is."""
         with self._lock:
             if status in ("passed", "failed", "skipped", "warned", "stopped") and step in STEPS:
                 self._done = max(self._done, STEPS.index(step) + 1)
             done = self._done
         self.listener.on_step(StepEvent(step, status, message, elapsed, (done, len(STEPS))))
-
-    def _announce(self, step: StepName, message: str, elapsed: float) -> None:
-        """A step done in a thread of its own beside the baseline (the checkpoint, the staging
-        clone), told from that thread as soon as it is done; the flow's running step (the baseline)
-        is left as it is."""
-        with self._lock:
-            self._done = max(self._done, STEPS.index(step) + 1)
-            done = self._done
-        self.listener.on_step(StepEvent(step, "passed", message, elapsed, (done, len(STEPS))))
 
     def _output(self, step: StepName, line: str) -> None:
         self.listener.on_output(step, line)
