@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import wheel_install, wheel_venv
 
 from oxwizard.checks.compat import import_smoke
 from oxwizard.checks.result import CheckResult, CheckSet
@@ -71,22 +72,6 @@ def _wheels(folder: Path) -> Path:
     return folder
 
 
-def _venv(path: Path, wheelhouse: Path, *specs: str) -> Path:
-    """A venv without pip of its own (this interpreter's pip installs into it: fast to make)."""
-    made = proc.run([sys.executable, "-m", "venv", "--without-pip", str(path)], timeout=120)
-    assert made.ok, made.stderr
-    _install(path, wheelhouse, *specs)
-    return path
-
-
-def _install(venv: Path, wheelhouse: Path, *specs: str) -> None:
-    done = proc.run(
-        [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q",
-         "--no-index", "--find-links", str(wheelhouse), *specs], env=proc.pip_environment(), timeout=300,
-    )  # fmt: skip
-    assert done.ok, done.stderr
-
-
 @dataclass
 class Scenario:
     project: Path
@@ -115,7 +100,7 @@ def smoke_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def scenarios(tmp_path_factory: pytest.TempPathFactory, smoke_wheels: Path) -> dict[str, Scenario]:
     root = tmp_path_factory.mktemp("verdict-smoke")
     old = ("oxwx==1.0", "oxw-poison==1.0", "oxwlib==1.0", "oxwns-other==1.0")
-    venv = _venv(root / "venv", smoke_wheels, *old)
+    venv = wheel_venv(root / "venv", smoke_wheels, *old)
     env = Environment.open(venv)
     projects = {}
     for key in SCENARIOS:
@@ -132,7 +117,7 @@ def scenarios(tmp_path_factory: pytest.TempPathFactory, smoke_wheels: Path) -> d
         key: run_checks(env, projects[key], CONFIG, "baseline", upgraded=[dist])
         for key, dist in SCENARIOS.items()
     }
-    _install(venv, smoke_wheels, "oxwx==1.1", "oxw-poison==1.1", "oxwlib==2.0")
+    wheel_install(venv, smoke_wheels, "oxwx==1.1", "oxw-poison==1.1", "oxwlib==2.0")
     env.refresh()
     return {
         key: Scenario(
@@ -198,7 +183,7 @@ def test_a_submodule_the_project_uses_is_smoked(scenarios: dict[str, Scenario]) 
 
 
 def test_upgrade_is_promoted_despite_an_import_failing_before_too(tmp_path: Path, smoke_wheels: Path) -> None:
-    venv = _venv(tmp_path / "venv", smoke_wheels, "oxwx==1.0")
+    venv = wheel_venv(tmp_path / "venv", smoke_wheels, "oxwx==1.0")
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text(
@@ -226,7 +211,7 @@ def test_after_the_baseline_the_slowest_import_starts_first(tmp_path: Path) -> N
     modules["oxwtz/__init__.py"] = note + "import time\ntime.sleep(0.5)\n"  # the slow one, named last
     wheels = tmp_path / "wheels"
     build_wheel(wheels, "oxw-timed", "1.0", modules)
-    env = Environment.open(_venv(tmp_path / "venv", wheels, "oxw-timed==1.0"))
+    env = Environment.open(wheel_venv(tmp_path / "venv", wheels, "oxw-timed==1.0"))
     cores = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cores)})  # one interpreter at a time
     try:

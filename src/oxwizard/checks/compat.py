@@ -7,53 +7,25 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import contextvars
 import hashlib
 import importlib.metadata as md
 import json
 import os
 import time
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
+from oxwizard.checks import import_tree
 from oxwizard.checks.result import CheckResult
-from oxwizard.core import proc
 from oxwizard.core.errors import OxwizardError
 from oxwizard.core.pipenv import cache_root
 from oxwizard.core.places import mark_used, store_kept
 from oxwizard.env.environment import Environment
 
-# Runs in the child: import a module's packages, then the module, one at a time; report on one
-# line after the marker (the modules may print too) which imported and which one failed and how.
-_MARK = "oxwizard-import-smoke: "
-_IMPORT_CHAIN = (
-    "import importlib, json, sys\n"
-    "parts, ok, error, missing = sys.argv[1].split('.'), [], None, []\n"
-    "for depth in range(1, len(parts) + 1):\n"
-    "    name = '.'.join(parts[:depth])\n"
-    "    try:\n"
-    "        importlib.import_module(name)\n"
-    "    except BaseException as exc:\n"
-    "        error = [name, ' '.join(f'{type(exc).__name__}: {exc}'.split())]\n"
-    "        break\n"
-    "    ok.append(name)\n"
-    # the names the project imports from those modules (from a.b import c), as the import
-    # statement finds them: an attribute, else a submodule
-    "for item in sys.argv[2:]:\n"
-    "    mod, _, attr = item.partition(':')\n"
-    "    if mod not in ok or hasattr(sys.modules[mod], attr):\n"
-    "        continue\n"
-    "    try:\n"
-    "        importlib.import_module(mod + '.' + attr)\n"
-    "    except BaseException:\n"
-    "        missing.append(item)\n"
-    f"print({_MARK!r} + json.dumps({{'ok': ok, 'error': error, 'missing': missing}}), flush=True)\n"
-)
 _MODULE_SUFFIXES = {".py", ".so", ".pyd"}
 _KEEP_TIMES = 64  # environments whose import times are kept
 _SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules", "site-packages", "venv", "venvs"}
@@ -333,8 +305,11 @@ def import_smoke(
         )
     kept = _timed_before(env)
     took = _seconds(baseline.details.get("seconds", [])) if baseline else kept
-    errors, output, seconds = _import_each(env, sorted(modules), timeout, took)
+    kept_sets = _sets_before(env)
+    sets = {**kept_sets, **(baseline.import_sets if baseline else {})}
+    errors, output, seconds, found = _import_each(env, sorted(modules), timeout, took, sets)
     _keep_times(env, kept, seconds)
+    _keep_sets(env, kept_sets, found)
     lines = {m: f"{m} ({modules[m]}): {err}" for m, err in sorted(errors.items())}
     old = [m for m in lines if at_baseline or m in failing_before]
     new = [m for m in lines if m not in old]
@@ -353,7 +328,7 @@ def import_smoke(
         status, summary = "pass", f"{len(modules)} modules import ({counts})"
     if before and not at_baseline:
         summary += f"; {len(before)} failing before too: {_first(old, lines)}"
-    return CheckResult(
+    result = CheckResult(
         name="import-smoke",
         status=status,
         summary=summary,
@@ -375,6 +350,8 @@ def import_smoke(
             "seconds": [f"{leaf} {t:.3f}" for leaf, t in sorted(seconds.items())],
         },
     )
+    result.import_sets = {**sets, **found}  # what the next phase may preload
+    return result
 
 
 def _times_file(env: Environment) -> Path:
@@ -405,6 +382,36 @@ def _keep_times(env: Environment, kept: Mapping[str, float], seconds: Mapping[st
         store_kept(_times_file(env), json.dumps(merged, sort_keys=True), _KEEP_TIMES)
 
 
+def _sets_file(env: Environment) -> Path:
+    """Where the modules each of ``env``'s smoked leaves imported are kept between runs."""
+    return _times_file(env).parent.with_name("import-sets") / _times_file(env).name
+
+
+def _sets_before(env: Environment) -> dict[str, list[str]]:
+    """The modules each leaf left in ``sys.modules`` when ``env`` was last smoked (by an earlier
+    run): what a baseline may preload. Nothing when there are none or they do not read."""
+    path = _sets_file(env)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names, leaves = data["names"], data["leaves"]
+        sets = {str(leaf): [str(names[i]) for i in at] for leaf, at in leaves.items()}
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return {}
+    mark_used(path)
+    return sets
+
+
+def _keep_sets(env: Environment, kept: Mapping[str, list[str]], found: Mapping[str, list[str]]) -> None:
+    """Keep the modules just found for the next run, with those ``kept`` of leaves not tried now
+    (each name once, the leaves as indexes into the names: some hundred kilobytes at most)."""
+    if not found:
+        return
+    merged = {**kept, **found}
+    index: dict[str, int] = {}
+    leaves = {leaf: [index.setdefault(m, len(index)) for m in mods] for leaf, mods in sorted(merged.items())}
+    store_kept(_sets_file(env), json.dumps({"names": list(index), "leaves": leaves}), _KEEP_TIMES)
+
+
 def _seconds(lines: list[str]) -> dict[str, float]:
     """``details["seconds"]`` read back (a line that does not read is left out)."""
     out: dict[str, float] = {}
@@ -422,23 +429,29 @@ def _first(names: list[str], lines: dict[str, str]) -> str:
 
 
 def _import_each(
-    env: Environment, modules: list[str], timeout: float, took: Mapping[str, float] | None = None
-) -> tuple[dict[str, str], str, dict[str, float]]:
-    """Import the modules in fresh interpreters, as many at once as there are cores: (module ->
-    error, the children's stderr, each interpreter's seconds by its leaf).
+    env: Environment,
+    modules: list[str],
+    timeout: float,
+    took: Mapping[str, float] | None = None,
+    sets: Mapping[str, Sequence[str]] | None = None,
+) -> tuple[dict[str, str], str, dict[str, float], dict[str, list[str]]]:
+    """Import the modules, each leaf in a process of its own, as many at once as there are cores:
+    (module -> error, the children's stderr, each leaf's seconds, the modules each leaf that
+    imported cleanly left in ``sys.modules``).
 
     ``took``: the seconds each leaf took before (the baseline's, or at a baseline those of the
     environment's last smoke): the longest start first, so that the last to end is not a long one
     started last (a leaf not timed before goes first, in name order; without ``took``, all go in
-    name order).
+    name order). ``sets``: the modules each leaf imported when last imported: leaves that share
+    modules are forked from a process that imported those once (:mod:`oxwizard.checks.import_tree`).
 
-    One interpreter per leaf (``a.b.c``; its packages ``a`` and ``a.b`` are imported on the way,
-    one at a time, as ``import a.b.c`` does anyway), so a module shares its interpreter with
-    nothing but its own parent packages. Each child runs through :func:`proc.run` in the caller's
-    context, so the flow's stopper still reaches it.
+    One process per leaf (``a.b.c``; its packages ``a`` and ``a.b`` are imported on the way,
+    one at a time, as ``import a.b.c`` does anyway), so a module shares its process with
+    nothing but its own parent packages and modules it imports anyway. The tree runs through
+    :func:`proc.run` in the caller's context, so the flow's stopper still reaches it.
     """
     wanted = set(modules)
-    names = [m for m in modules if ":" in m]  # ``a.b:c``: checked in the interpreter that imports a.b
+    names = [m for m in modules if ":" in m]  # ``a.b:c``: checked in the process that imports a.b
     mods = [m for m in modules if ":" not in m]
     leaves = [m for m in mods if not any(other.startswith(m + ".") for other in mods)]
 
@@ -447,68 +460,49 @@ def _import_each(
         return {".".join(parts[:depth]) for depth in range(1, len(parts) + 1)}
 
     names_of: dict[str, list[str]] = {leaf: [] for leaf in leaves}
-    for name in names:  # each name is checked once, in the first interpreter that imports its module
+    for name in names:  # each name is checked once, in the first process that imports its module
         home = next((leaf for leaf in leaves if name.partition(":")[0] in chain(leaf)), None)
         if home is not None:
             names_of[home].append(name)
 
     # (a name whose module does not import is not checked: the module's own failure says it all)
-    seconds: dict[str, float] = {}
-
-    def one(leaf: str) -> tuple[str, list[str], tuple[str, str] | None, str, list[str]]:
-        argv = [str(env.python), "-I", "-c", _IMPORT_CHAIN, leaf, *names_of[leaf]]
-        started = time.monotonic()
-        done = proc.run(argv, timeout=timeout)
-        seconds[leaf] = time.monotonic() - started
-        marked = [ln for ln in done.stdout.splitlines() if ln.startswith(_MARK)]
-        if done.timed_out or not marked:
-            last = (done.stderr.strip().splitlines() or [""])[-1]
-            why = (
-                f"timed out after {timeout:g} s"
-                if done.timed_out
-                else f"interpreter exited {done.returncode}" + (f": {last}" if last else "")
-            )
-            return leaf, [], (leaf, why), done.stderr, []
-        report = json.loads(marked[-1].removeprefix(_MARK))
-        error = report["error"]
-        return (
-            leaf,
-            list(report["ok"]),
-            (error[0], error[1]) if error else None,
-            done.stderr,
-            report["missing"],
-        )
-
-    workers = max(1, min(len(leaves), _cores()))
-    before = took or {}
-    first = sorted(leaves, key=lambda leaf: (leaf in before, -before.get(leaf, 0.0)))  # stable: names
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="import-smoke") as pool:
-        futures = [pool.submit(contextvars.copy_context().run, one, leaf) for leaf in first]
-        results = [f.result() for f in futures]
+    reports = import_tree.run(
+        env,
+        leaves,
+        names_of,
+        sets=sets or {},
+        took=took or {},
+        timeout=timeout,
+        workers=max(1, min(len(leaves), _cores())),
+    )
+    results = [reports[leaf] for leaf in leaves]
     ok: set[str] = set()
     errors: dict[str, str] = {}
-    unknown: dict[str, str] = {}  # the packages on the way to a leaf whose interpreter died
-    for _, _, _, _, missing in results:
-        for item in missing:
+    unknown: dict[str, str] = {}  # the packages on the way to a leaf whose process died
+    for report in results:
+        for item in report.missing:
             mod, _, attr = item.partition(":")
             errors[item] = f"ImportError: cannot import name '{attr}' from '{mod}'"
-    for leaf, imported, error, _, _ in results:
-        ok.update(imported)
-        if error is None:
+    for report in results:
+        ok.update(report.ok)
+        if report.error is None:
             continue
-        failing, why = error
+        leaf = report.leaf
+        failing, why = report.error
         parts = leaf.split(".")
         for depth in range(failing.count(".") + 1, len(parts) + 1):
             name = ".".join(parts[:depth])  # the failing module and everything under it on the way
             errors.setdefault(name, why if name == failing else f"{why} (importing {failing})")
-        if not imported and failing == leaf:
+        if not report.ok and failing == leaf:
             for depth in range(1, len(parts)):
                 unknown.setdefault(".".join(parts[:depth]), f"{why} (importing {leaf})")
     for name, why in unknown.items():
         if name not in ok:
             errors.setdefault(name, why)
-    output = "".join(f"== {leaf}\n{err}" for leaf, _, _, err, _ in results if err.strip())
-    return {m: errors[m] for m in sorted(errors) if m in wanted}, output, seconds
+    output = "".join(f"== {r.leaf}\n{r.stderr}" for r in results if r.stderr.strip())
+    seconds = {r.leaf: r.seconds for r in results}
+    found = {r.leaf: r.modules for r in results if r.clean and r.modules}
+    return {m: errors[m] for m in sorted(errors) if m in wanted}, output, seconds, found
 
 
 def _cores() -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 CheckStatus = Literal["pass", "warn", "fail", "skip"]
 Phase = Literal["baseline", "staging", "live", "monitor"]
@@ -26,6 +26,17 @@ class CheckResult(BaseModel):
     details: dict[str, list[str]] = Field(default_factory=dict)
     samples: list[float] = Field(default_factory=list)  # e.g. benchmark timings
     calibration: list[float] = Field(default_factory=list)  # performance: the machine's speed around them
+    # import smoke: the modules each leaf imported, for the next phase's preloads (in this run only:
+    # not part of the evidence, some hundred kilobytes)
+    _import_sets: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def import_sets(self) -> dict[str, list[str]]:
+        return self._import_sets
+
+    @import_sets.setter
+    def import_sets(self, value: dict[str, list[str]]) -> None:
+        self._import_sets = value
 
     @property
     def failed(self) -> bool:

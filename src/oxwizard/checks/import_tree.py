@@ -1,0 +1,225 @@
+"""The import smoke's processes: each leaf module imported in a process of its own, forked from a
+process that already imported what the leaf imports anyway (``import_tree_child.py``).
+
+A data-science environment's dependents (seaborn, statsmodels, scikit-learn, formulaic...) each
+import the same stack (numpy, pandas, scipy, matplotlib) before their own code. One interpreter per
+leaf imports that stack again for every one of them, in every phase. Here the stack is imported
+once per phase, in a "zygote" process, and each leaf is forked from it.
+
+What a zygote may preload for a leaf is read from the leaf's last import *alone* (every module it
+left in ``sys.modules``: the baseline's, or the last run's kept in the cache folder): only modules
+every leaf under it imported anyway, in the order they were imported. A leaf whose modules are not
+known is forked from the bare interpreter, which is the same as a fresh one. A leaf that fails, or
+whose process dies, under a zygote is imported again alone, and that verdict is the one kept: a
+preload can save work, never change a verdict to a failure. A zygote whose preload raises (the
+upgrade broke a shared module) gives its leaves back to be imported alone.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import tempfile
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from oxwizard.core import proc
+from oxwizard.env.environment import Environment
+
+_SOURCE = Path(__file__).with_name("import_tree_child.py")  # its text is run, with -c
+# a preload must share at least this many modules, times its leaves but one, to be worth a process
+_MIN_SAVED = 40
+
+
+@dataclass
+class LeafReport:
+    """One leaf's import: the packages on the way that imported, the first error (module, why), the
+    names the project imports from them that are missing, its standard error, its seconds (under a
+    zygote: without the preload's) and every module it left in ``sys.modules``."""
+
+    leaf: str
+    ok: list[str] = field(default_factory=list)
+    error: tuple[str, str] | None = None
+    missing: list[str] = field(default_factory=list)
+    stderr: str = ""
+    seconds: float = 0.0
+    modules: list[str] = field(default_factory=list)
+    hosted: bool = False  # forked from a zygote
+
+    @property
+    def clean(self) -> bool:
+        return self.error is None and not self.missing
+
+
+def plan_items(
+    leaves: Sequence[str], sets: Mapping[str, Sequence[str]], took: Mapping[str, float]
+) -> list[dict[str, Any]]:
+    """The tree's items (without ids): zygotes for groups of leaves that share enough modules, the
+    other leaves forked from the bare interpreter; the costliest first (``took``: seconds by leaf;
+    a leaf not timed before counts as the costliest)."""
+    known = {leaf: set(sets[leaf]) for leaf in leaves if leaf in sets}
+    return _items(list(leaves), known, sets, frozenset(), took)
+
+
+def _items(
+    group: list[str],
+    known: dict[str, set[str]],
+    order: Mapping[str, Sequence[str]],
+    base: frozenset[str],
+    took: Mapping[str, float],
+) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    rest = list(group)
+    while True:
+        sharing = [leaf for leaf in rest if leaf in known]
+        best = _best_group(sharing, known, base)
+        if best is None:
+            break
+        members, shared = best
+        first = min(members)
+        preload = [m for m in order[first] if m in shared]
+        inner = _items(sorted(members), known, order, base | shared, took)
+        items.append({"preload": preload, "items": inner})
+        rest = [leaf for leaf in rest if leaf not in members]
+    items.extend({"leaf": leaf} for leaf in rest)
+    items.sort(key=lambda item: -_cost(item, took))
+    return items
+
+
+def _best_group(
+    leaves: list[str], known: dict[str, set[str]], base: frozenset[str]
+) -> tuple[frozenset[str], frozenset[str]] | None:
+    """The group of leaves (two or more) whose shared modules save the most imports, with those
+    modules; None when no group saves enough."""
+    who: dict[str, frozenset[str]] = {}
+    for leaf in leaves:
+        for module in known[leaf] - base:
+            who[module] = who.get(module, frozenset()) | {leaf}
+    patterns = Counter(who.values())
+    best: tuple[int, frozenset[str]] | None = None
+    for members in sorted(patterns, key=sorted):
+        if len(members) < 2:
+            continue
+        shared = sum(n for other, n in patterns.items() if members <= other)
+        saved = shared * (len(members) - 1)
+        if saved >= _MIN_SAVED and (best is None or saved > best[0]):
+            best = (saved, members)
+    if best is None:
+        return None
+    members = best[1]
+    return members, frozenset(m for m, holders in who.items() if members <= holders)
+
+
+def _cost(item: dict[str, Any], took: Mapping[str, float]) -> float:
+    if "leaf" in item:
+        return took.get(item["leaf"], float("inf"))
+    return sum(_cost(inner, took) for inner in item["items"])
+
+
+def run(
+    env: Environment,
+    leaves: Sequence[str],
+    names_of: Mapping[str, list[str]],
+    *,
+    sets: Mapping[str, Sequence[str]],
+    took: Mapping[str, float],
+    timeout: float,
+    workers: int,
+) -> dict[str, LeafReport]:
+    """Import each leaf (see the module's docstring): a report for every leaf."""
+    reports = _run_once(env, plan_items(leaves, sets, took), names_of, timeout, workers)
+    again = [
+        leaf for leaf in leaves if leaf not in reports or reports[leaf].hosted and not reports[leaf].clean
+    ]
+    if again:  # alone, this time: the verdict kept
+        alone = [{"leaf": leaf} for leaf in sorted(again, key=lambda leaf: -took.get(leaf, float("inf")))]
+        reports.update(_run_once(env, alone, names_of, timeout, workers))
+    for leaf in leaves:
+        reports.setdefault(leaf, LeafReport(leaf, error=(leaf, "interpreter exited without a report")))
+    return reports
+
+
+def _run_once(
+    env: Environment,
+    items: list[dict[str, Any]],
+    names_of: Mapping[str, list[str]],
+    timeout: float,
+    workers: int,
+) -> dict[str, LeafReport]:
+    """One tree run: the reports of the leaves that ended with one (or whose process died at the
+    bare interpreter's level, which is then their verdict)."""
+    places: dict[int, tuple[str, bool]] = {}  # id -> (leaf, hosted)
+
+    def number(item: dict[str, Any], hosted: bool) -> dict[str, Any]:
+        item = {**item, "id": len(places) + 1}
+        if "leaf" in item:
+            places[item["id"]] = (item["leaf"], hosted)
+            item["names"] = names_of.get(item["leaf"], [])
+        else:
+            places[item["id"]] = ("", True)
+            item["items"] = [number(inner, True) for inner in item["items"]]
+        return item
+
+    root = [number(item, False) for item in items]
+    out = Path(tempfile.mkdtemp(prefix="oxwizard-import-smoke-"))
+    try:
+        plan = {"out": str(out), "workers": workers, "timeout": timeout, "root": {"items": root}}
+        done = proc.run(
+            [str(env.python), "-I", "-c", _SOURCE.read_text(encoding="utf-8")],
+            stdin_data=json.dumps(plan),
+            timeout=timeout * (len(places) + 1),
+        )
+        reports: dict[str, LeafReport] = {}
+        for ident, (leaf, hosted) in places.items():
+            if not leaf:
+                continue
+            report = _read(out, ident, leaf, hosted, timeout)
+            if report is not None:
+                reports[leaf] = report
+        if not reports and not done.ok:  # the tree itself did not run
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            why = f"interpreter exited {done.returncode}" + (f": {last}" if last else "")
+            return {leaf: LeafReport(leaf, error=(leaf, why)) for leaf, _ in places.values() if leaf}
+        return reports
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _read(out: Path, ident: int, leaf: str, hosted: bool, timeout: float) -> LeafReport | None:
+    try:
+        stderr = (out / f"{ident}.err").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        stderr = ""
+    try:
+        data = json.loads((out / f"{ident}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        error = data.get("error")
+        return LeafReport(
+            leaf,
+            ok=[str(m) for m in data.get("ok", [])],
+            error=(str(error[0]), str(error[1])) if error else None,
+            missing=[str(m) for m in data.get("missing", [])],
+            stderr=stderr,
+            seconds=float(data.get("seconds", 0.0)),
+            modules=[str(m) for m in data.get("modules", [])],
+            hosted=hosted,
+        )
+    try:
+        died = json.loads((out / f"{ident}.died").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if hosted:
+        return LeafReport(leaf, error=(leaf, "died under a preload"), stderr=stderr, hosted=True)
+    code = int(died.get("code", -1))
+    if code == -signal.SIGALRM:  # its time ran out
+        why = f"timed out after {timeout:g} s"
+    else:
+        last = (stderr.strip().splitlines() or [""])[-1]
+        why = f"interpreter exited {code}" + (f": {last}" if last else "")
+    return LeafReport(leaf, error=(leaf, why), stderr=stderr)

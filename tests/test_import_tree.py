@@ -1,0 +1,126 @@
+"""The import smoke's shared preloads (issue 14: an upgrade's own overhead): after a baseline, the
+modules a group of dependents all import are imported once per phase, and each dependent is forked
+from that process; a preload never changes a verdict (a failure under it is judged alone, a preload
+the upgrade broke gives every dependent its own error, a hang is a timeout).
+
+Real wheels, a real venv and the environment's own interpreter: ``oxwstack`` is a package of 60
+modules that two or three dependents import; each import of ``oxwstack`` writes a line to a log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import wheel_install, wheel_venv
+
+from oxwizard.checks.compat import import_smoke
+from oxwizard.demo.wheels import build_wheel
+from oxwizard.env.environment import Environment
+
+_LOGGED = "import os\nwith open(os.environ['OXW_STACK_LOG'], 'a') as f:\n    f.write('oxwstack\\n')\n"
+_STACK = {
+    "oxwstack/__init__.py": _LOGGED + "".join(f"from oxwstack import m{i}\n" for i in range(60)),
+    **{f"oxwstack/m{i}.py": f"VALUE = {i}\n" for i in range(60)},
+}
+# imports fine alone; refuses to import when oxwstack was imported before its own first line
+_PICKY = (
+    'import sys\n\nif "oxwstack" in sys.modules:\n    raise ImportError("oxwstack came first")\n'
+    "import oxwstack\n"
+)
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("tree-wheels")
+    build_wheel(folder, "oxw-stack", "1.0", _STACK)
+    broken = {"oxwstack/__init__.py": 'raise ImportError("stack 2.0 is broken")\n'}
+    build_wheel(folder, "oxw-stack", "2.0", broken)
+    for name in ("a", "b"):
+        build_wheel(
+            folder, f"oxw-dep-{name}", "1.0", {f"oxwdep{name}/__init__.py": "import oxwstack\n"},
+            requires=["oxw-stack"],
+        )  # fmt: skip
+    build_wheel(folder, "oxw-dep-picky", "1.0", {"oxwdeppicky/__init__.py": _PICKY}, requires=["oxw-stack"])
+    build_wheel(
+        folder, "oxw-dep-hang", "1.0",
+        {"oxwdephang/__init__.py": "import oxwstack, os\nif os.environ.get('OXW_HANG'):\n"
+         "    import time\n    time.sleep(60)\n"},
+        requires=["oxw-stack"],
+    )  # fmt: skip
+    return folder
+
+
+def _env(path: Path, wheels: Path, *specs: str) -> Environment:
+    return Environment.open(wheel_venv(path, wheels, *specs))
+
+
+@pytest.fixture
+def log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("OXWIZARD_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "stack.log"
+    monkeypatch.setenv("OXW_STACK_LOG", str(path))
+    return path
+
+
+def _imports(log: Path) -> int:
+    """How many times oxwstack was imported since the last call."""
+    count = len(log.read_text().split()) if log.exists() else 0
+    log.unlink(missing_ok=True)
+    return count
+
+
+def test_a_stack_its_dependents_share_is_imported_once_per_phase(
+    tmp_path: Path, wheels: Path, log: Path
+) -> None:
+    env = _env(tmp_path / "venv", wheels, "oxw-stack==1.0", "oxw-dep-a", "oxw-dep-b")
+    before = import_smoke(env, ["oxw-stack"], at_baseline=True)
+    assert before.status == "pass", before
+    assert before.details["modules"] == ["oxwdepa", "oxwdepb", "oxwstack"]
+    assert _imports(log) == 3, "the first baseline knows nothing yet: each module in a fresh interpreter"
+    after = import_smoke(env, ["oxw-stack"], baseline=before)
+    assert (after.status, after.summary) == ("pass", "3 modules import (1 upgraded, 2 dependents)")
+    assert _imports(log) == 1, "the next phase imports the shared stack once, and forks each module from it"
+    again = import_smoke(env, ["oxw-stack"], at_baseline=True)  # the next run's baseline: kept between runs
+    assert again.status == "pass" and _imports(log) == 1
+
+
+def test_a_failure_under_a_preload_is_judged_alone(tmp_path: Path, wheels: Path, log: Path) -> None:
+    env = _env(tmp_path / "venv", wheels, "oxw-stack==1.0", "oxw-dep-a", "oxw-dep-picky")
+    before = import_smoke(env, ["oxw-stack"], at_baseline=True)
+    assert before.status == "pass", before
+    _imports(log)
+    after = import_smoke(env, ["oxw-stack"], baseline=before)
+    assert after.status == "pass" and after.details["failing"] == [], after
+    # the stack once for the group, once more for oxwdeppicky's import alone, which is the verdict
+    assert _imports(log) == 2
+
+
+def test_an_upgrade_that_breaks_the_shared_stack_fails_each_dependent(
+    tmp_path: Path, wheels: Path, log: Path
+) -> None:
+    env = _env(tmp_path / "venv", wheels, "oxw-stack==1.0", "oxw-dep-a", "oxw-dep-b")
+    before = import_smoke(env, ["oxw-stack"], at_baseline=True)
+    wheel_install(tmp_path / "venv", wheels, "oxw-stack==2.0")
+    env.refresh()
+    after = import_smoke(env, ["oxw-stack"], baseline=before)
+    assert after.status == "fail"
+    assert after.details["failed"] == [
+        f"{m} (oxw-{d}): ImportError: stack 2.0 is broken"
+        for m, d in (("oxwdepa", "dep-a"), ("oxwdepb", "dep-b"), ("oxwstack", "stack"))
+    ], after.details
+    first = "oxwdepa (oxw-dep-a): ImportError: stack 2.0 is broken"
+    assert after.summary.startswith(f"3 of 3 imports fail: {first}")
+
+
+def test_a_module_that_hangs_under_a_preload_times_out(
+    tmp_path: Path, wheels: Path, log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = _env(tmp_path / "venv", wheels, "oxw-stack==1.0", "oxw-dep-a", "oxw-dep-hang")
+    before = import_smoke(env, ["oxw-stack"], at_baseline=True)
+    assert before.status == "pass", before
+    monkeypatch.setenv("OXW_HANG", "1")
+    after = import_smoke(env, ["oxw-stack"], baseline=before, timeout=2)
+    assert after.status == "fail"
+    assert after.details["failed"] == ["oxwdephang (oxw-dep-hang): timed out after 2 s"], after.details
+    assert after.details["failing"] == ["oxwdephang"]
