@@ -41,6 +41,16 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
             folder, f"oxw-dep-{name}", "1.0", {f"oxwdep{name}/__init__.py": "import oxwstack\n"},
             requires=["oxw-stack"],
         )  # fmt: skip
+    # a second stack on top of the first (it imports oxwstack), that two more dependents import
+    plot = {"oxwplot/__init__.py": _LOGGED.replace("oxwstack", "oxwplot") + "import oxwstack\n"}
+    plot |= {f"oxwplot/p{i}.py": f"VALUE = {i}\n" for i in range(60)}
+    plot["oxwplot/__init__.py"] += "".join(f"from oxwplot import p{i}\n" for i in range(60))
+    build_wheel(folder, "oxw-plot", "1.0", plot, requires=["oxw-stack"])
+    for name in ("c", "d"):
+        build_wheel(
+            folder, f"oxw-dep-{name}", "1.0", {f"oxwdep{name}/__init__.py": "import oxwplot\n"},
+            requires=["oxw-plot"],
+        )  # fmt: skip
     build_wheel(folder, "oxw-dep-picky", "1.0", {"oxwdeppicky/__init__.py": _PICKY}, requires=["oxw-stack"])
     build_wheel(
         folder, "oxw-dep-hang", "1.0",
@@ -83,6 +93,20 @@ def test_a_stack_its_dependents_share_is_imported_once_per_phase(
     assert _imports(log) == 1, "the next phase imports the shared stack once, and forks each module from it"
     again = import_smoke(env, ["oxw-stack"], at_baseline=True)  # the next run's baseline: kept between runs
     assert again.status == "pass" and _imports(log) == 1
+
+
+def test_stacks_on_stacks_are_each_imported_once(tmp_path: Path, wheels: Path, log: Path) -> None:
+    """oxwplot imports oxwstack; oxwdepc and oxwdepd import oxwplot, oxwdepa only oxwstack: the
+    process that imported oxwstack forks the one that imports oxwplot on top of it."""
+    env = _env(tmp_path / "venv", wheels, "oxw-stack==1.0", "oxw-dep-a", "oxw-dep-c", "oxw-dep-d")
+    both = ["oxw-stack", "oxw-plot"]  # both upgraded: their dependents are smoked
+    before = import_smoke(env, both, at_baseline=True)
+    assert before.details["modules"] == ["oxwdepa", "oxwdepc", "oxwdepd", "oxwplot", "oxwstack"]
+    assert sorted(log.read_text().split()) == ["oxwplot"] * 3 + ["oxwstack"] * 5
+    log.unlink()
+    after = import_smoke(env, both, baseline=before)
+    assert (after.status, after.details["failing"]) == ("pass", []), after
+    assert sorted(log.read_text().split()) == ["oxwplot", "oxwstack"]
 
 
 def test_a_failure_under_a_preload_is_judged_alone(tmp_path: Path, wheels: Path, log: Path) -> None:

@@ -33,6 +33,7 @@ from oxwizard.env.environment import Environment
 _SOURCE = Path(__file__).with_name("import_tree_child.py")  # its text is run, with -c
 # a preload must share at least this many modules, times its leaves but one, to be worth a process
 _MIN_SAVED = 40
+_CANDIDATES = 24  # groups weighed at each step (each against every other: kept small)
 
 
 @dataclass
@@ -74,36 +75,38 @@ def _items(
 ) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     rest = list(group)
-    while True:
-        sharing = [leaf for leaf in rest if leaf in known]
-        best = _best_group(sharing, known, base)
-        if best is None:
-            break
+    holders: dict[str, list[str]] = {}
+    for leaf in rest:
+        for module in known.get(leaf, ()):
+            holders.setdefault(module, []).append(leaf)
+    # module -> the leaves (of those left, two or more: a module only one imports is never shared)
+    # that import it, beyond what this level preloads
+    who = {m: frozenset(held) for m, held in holders.items() if len(held) > 1 and m not in base}
+    while (best := _best_group(who)) is not None:
         members, shared = best
         first = min(members)
         preload = [m for m in order[first] if m in shared]
         inner = _items(sorted(members), known, order, base | shared, took)
         items.append({"preload": preload, "items": inner})
         rest = [leaf for leaf in rest if leaf not in members]
+        who = {module: left for module, held in who.items() if len(left := held - members) > 1}
     items.extend({"leaf": leaf} for leaf in rest)
     items.sort(key=lambda item: -_cost(item, took))
     return items
 
 
-def _best_group(
-    leaves: list[str], known: dict[str, set[str]], base: frozenset[str]
-) -> tuple[frozenset[str], frozenset[str]] | None:
+def _best_group(who: Mapping[str, frozenset[str]]) -> tuple[frozenset[str], frozenset[str]] | None:
     """The group of leaves (two or more) whose shared modules save the most imports, with those
-    modules; None when no group saves enough."""
-    who: dict[str, frozenset[str]] = {}
-    for leaf in leaves:
-        for module in known[leaf] - base:
-            who[module] = who.get(module, frozenset()) | {leaf}
+    modules (``who``: module -> the leaves that import it); None when no group saves enough."""
     patterns = Counter(who.values())
+    # the candidates: the groups whose very own modules (imported by them and no other leaf) save
+    # the most; a group also shares the modules of every larger group that holds it
+    candidates = sorted(
+        (members for members in patterns if len(members) >= 2),
+        key=lambda members: (-patterns[members] * (len(members) - 1), sorted(members)),
+    )[:_CANDIDATES]
     best: tuple[int, frozenset[str]] | None = None
-    for members in sorted(patterns, key=sorted):
-        if len(members) < 2:
-            continue
+    for members in candidates:
         shared = sum(n for other, n in patterns.items() if members <= other)
         saved = shared * (len(members) - 1)
         if saved >= _MIN_SAVED and (best is None or saved > best[0]):
@@ -111,7 +114,7 @@ def _best_group(
     if best is None:
         return None
     members = best[1]
-    return members, frozenset(m for m, holders in who.items() if members <= holders)
+    return members, frozenset(m for m, held in who.items() if members <= held)
 
 
 def _cost(item: dict[str, Any], took: Mapping[str, float]) -> float:
