@@ -9,6 +9,7 @@ modules that two or three dependents import; each import of ``oxwstack`` writes 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,8 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_wheel(folder, "oxw-stack", "1.0", _STACK)
     broken = {"oxwstack/__init__.py": 'raise ImportError("stack 2.0 is broken")\n'}
     build_wheel(folder, "oxw-stack", "2.0", broken)
+    crash = {"oxwstack/__init__.py": "import ctypes\n\nctypes.string_at(0)\n"}  # a segfault
+    build_wheel(folder, "oxw-stack", "3.0", crash)
     for name in ("a", "b"):
         build_wheel(
             folder, f"oxw-dep-{name}", "1.0", {f"oxwdep{name}/__init__.py": "import oxwstack\n"},
@@ -51,6 +54,8 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
             folder, f"oxw-dep-{name}", "1.0", {f"oxwdep{name}/__init__.py": "import oxwplot\n"},
             requires=["oxw-plot"],
         )  # fmt: skip
+    lazy = {"oxwdeplazy/__init__.py": "def use():\n    import oxwstack\n\n    return oxwstack\n"}
+    build_wheel(folder, "oxw-dep-lazy", "1.0", lazy, requires=["oxw-stack"])  # imports it when used
     build_wheel(folder, "oxw-dep-picky", "1.0", {"oxwdeppicky/__init__.py": _PICKY}, requires=["oxw-stack"])
     build_wheel(
         folder, "oxw-dep-hang", "1.0",
@@ -148,3 +153,25 @@ def test_a_module_that_hangs_under_a_preload_times_out(
     assert after.status == "fail"
     assert after.details["failed"] == ["oxwdephang (oxw-dep-hang): timed out after 2 s"], after.details
     assert after.details["failing"] == ["oxwdephang"]
+
+
+@pytest.mark.timeout(120)  # a token lost with the crashed preload: the smoke waited for its timeout
+def test_a_preload_that_crashes_leaves_no_module_waiting(tmp_path: Path, wheels: Path, log: Path) -> None:
+    """The shared stack now crashes the interpreter (a segfault) while the process that preloads it
+    holds the only token (one core): its modules still get their own verdicts, and the module that
+    does not import the stack (started after it) its own, at once."""
+    env = _env(tmp_path / "venv", wheels, "oxw-stack==1.0", "oxw-dep-a", "oxw-dep-b", "oxw-dep-lazy")
+    before = import_smoke(env, ["oxw-stack"], at_baseline=True)
+    wheel_install(tmp_path / "venv", wheels, "oxw-stack==3.0")
+    env.refresh()
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        after = import_smoke(env, ["oxw-stack"], baseline=before)
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert after.status == "fail"
+    assert after.details["failing"] == ["oxwdepa", "oxwdepb", "oxwstack"]
+    assert after.details["modules"] == ["oxwdepa", "oxwdepb", "oxwdeplazy", "oxwstack"]
+    for line in after.details["failed"]:
+        assert "interpreter exited -11" in line, after.details["failed"]

@@ -18,6 +18,7 @@ upgrade broke a shared module) gives its leaves back to be imported alone.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import signal
 import tempfile
@@ -133,7 +134,9 @@ def run(
     timeout: float,
     workers: int,
 ) -> dict[str, LeafReport]:
-    """Import each leaf (see the module's docstring): a report for every leaf."""
+    """Import each leaf (see the module's docstring): a report for every leaf. ``timeout``: each
+    leaf's, and each preload's, in whole seconds (at least one)."""
+    timeout = float(max(1, math.ceil(timeout)))
     reports = _run_once(env, plan_items(leaves, sets, took), names_of, timeout, workers)
     again = [
         leaf for leaf in leaves if leaf not in reports or reports[leaf].hosted and not reports[leaf].clean

@@ -19,7 +19,9 @@ Results go to files in FOLDER, one per item id: ``K.json`` (a leaf's report: the
 way that imported, the first error, the names missing, its seconds and every module it left in
 ``sys.modules``), ``K.err`` (its standard error), ``K.died`` (written by its parent: how it ended,
 when it ended without a report), ``K.failed`` (a zygote whose preload raised: its leaves have no
-report and are imported alone by the caller). A leaf ends on SIGALRM after ``timeout`` seconds.
+report and are imported alone by the caller), ``K.ready`` (a zygote whose preload ended well). A
+leaf or a preload ends on SIGALRM after ``timeout`` seconds. Whatever way an item ends, its token
+comes back, so that one dying never leaves the others waiting.
 """
 
 from __future__ import annotations
@@ -102,9 +104,12 @@ class _Tree:
                 continue
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
             if code != 0:
-                # it ended before giving its token back (a leaf always gives it back, then exits 0;
-                # a zygote gives it back after its preload, and exits 0 or 3)
-                if "leaf" in item or code < 0 and -code == signal.SIGALRM:
+                # its token, when it ended without giving it back: a leaf gives it back last of
+                # all, then exits 0; a zygote gives it back once its preload ended (well, ".ready",
+                # or not, ".failed"), whatever happens to it after
+                if "leaf" in item or not any(
+                    os.path.exists(self.path(item, mark)) for mark in ("ready", "failed")
+                ):
                     self.release()
                 if "leaf" in item and not os.path.exists(self.path(item, "json")):
                     self.write(item, "died", json.dumps({"code": code, "timeout": self.timeout}))
@@ -177,6 +182,7 @@ class _Tree:
             os._exit(3)
         signal.alarm(0)
         sys.stderr.flush()
+        self.write(item, "ready", "")
         self.release()
         self.serve(item["items"])
         os._exit(0)
