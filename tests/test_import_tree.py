@@ -54,6 +54,11 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
             folder, f"oxw-dep-{name}", "1.0", {f"oxwdep{name}/__init__.py": "import oxwplot\n"},
             requires=["oxw-plot"],
         )  # fmt: skip
+    stubborn = (  # hangs, deaf to the alarm that ends a module's time
+        "import os, signal, time\n\nwith open(os.environ['OXW_PID_FILE'], 'w') as f:\n"
+        "    f.write(str(os.getpid()))\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(600)\n"
+    )
+    build_wheel(folder, "oxw-dep-stubborn", "1.0", {"oxwdepstubborn/__init__.py": stubborn})
     lazy = {"oxwdeplazy/__init__.py": "def use():\n    import oxwstack\n\n    return oxwstack\n"}
     build_wheel(folder, "oxw-dep-lazy", "1.0", lazy, requires=["oxw-stack"])  # imports it when used
     build_wheel(folder, "oxw-dep-picky", "1.0", {"oxwdeppicky/__init__.py": _PICKY}, requires=["oxw-stack"])
@@ -175,3 +180,22 @@ def test_a_preload_that_crashes_leaves_no_module_waiting(tmp_path: Path, wheels:
     assert after.details["modules"] == ["oxwdepa", "oxwdepb", "oxwdeplazy", "oxwstack"]
     for line in after.details["failed"]:
         assert "interpreter exited -11" in line, after.details["failed"]
+
+
+def test_a_module_deaf_to_its_alarm_is_killed_with_its_tree(
+    tmp_path: Path, wheels: Path, log: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module that ignores SIGALRM outlives its own time: the smoke's whole process group is
+    killed when the smoke's time is up, and nothing is left running after it."""
+    env = _env(tmp_path / "venv", wheels, "oxw-dep-stubborn")
+    pid_file = tmp_path / "pid"
+    monkeypatch.setenv("OXW_PID_FILE", str(pid_file))
+    smoke = import_smoke(env, ["oxw-dep-stubborn"], timeout=1)
+    timed_out = "oxwdepstubborn (oxw-dep-stubborn): timed out after 1 s"
+    assert smoke.details["failed"] == [timed_out], smoke.details
+    pid = int(pid_file.read_text())
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        state = "gone"
+    assert state in ("gone", "Z"), f"the module's process {pid} still runs ({state})"

@@ -178,6 +178,7 @@ def _run_once(
             [str(env.python), "-I", "-c", _SOURCE.read_text(encoding="utf-8")],
             stdin_data=json.dumps(plan),
             timeout=timeout * (len(places) + 1),
+            own_group=True,  # a module that outlives its alarm goes with the rest
         )
         reports: dict[str, LeafReport] = {}
         for ident, (leaf, hosted) in places.items():
@@ -186,9 +187,11 @@ def _run_once(
             report = _read(out, ident, leaf, hosted, timeout)
             if report is not None:
                 reports[leaf] = report
-        if not reports and not done.ok:  # the tree itself did not run
+        if not reports and not done.ok:  # the tree itself did not run, or not to its end
             last = (done.stderr.strip().splitlines() or [""])[-1]
             why = f"interpreter exited {done.returncode}" + (f": {last}" if last else "")
+            if done.timed_out:  # (a module that ignores its alarm: its whole group is killed)
+                why = f"timed out after {timeout:g} s"
             return {leaf: LeafReport(leaf, error=(leaf, why)) for leaf, _ in places.values() if leaf}
         return reports
     finally:

@@ -117,9 +117,10 @@ def _kill_group(child: subprocess.Popen[str]) -> None:
         child.kill()
 
 
-def _kill(child: subprocess.Popen[str], stopper: Stopper | None) -> None:
-    """The child alone, or its whole group when it has one of its own (started under a stopper)."""
-    if stopper is not None:
+def _kill(child: subprocess.Popen[str], stopper: Stopper | None, *, grouped: bool = False) -> None:
+    """The child alone, or its whole group when it has one of its own (started under a stopper, or
+    ``grouped``)."""
+    if stopper is not None or grouped:
         _kill_group(child)
     else:
         with contextlib.suppress(OSError):
@@ -127,14 +128,16 @@ def _kill(child: subprocess.Popen[str], stopper: Stopper | None) -> None:
 
 
 @contextlib.contextmanager
-def _watched(child: subprocess.Popen[str], stopper: Stopper | None) -> Iterator[None]:
+def _watched(
+    child: subprocess.Popen[str], stopper: Stopper | None, *, grouped: bool = False
+) -> Iterator[None]:
     """Registers ``child`` with the active stopper; any exception (an interrupt) kills it first."""
     if stopper is not None:
         stopper._adopt(child)
     try:
         yield
     except BaseException:
-        _kill(child, stopper)
+        _kill(child, stopper, grouped=grouped)
         with contextlib.suppress(Exception):
             child.wait(5)
         raise
@@ -191,9 +194,11 @@ def run(
     timeout: float | None = None,
     stdin_data: str | None = None,
     started: threading.Event | None = None,
+    own_group: bool = False,
 ) -> Completed:
     """Run ``argv`` to completion and capture both streams separately; ``started``, when given, is
-    set once the child runs (or could not be started)."""
+    set once the child runs (or could not be started). ``own_group``: the child leads a process
+    group of its own, all of which its timeout kills (a child that forks children of its own)."""
     start = time.monotonic()
     stopper = _ACTIVE.get()
     try:
@@ -206,18 +211,18 @@ def run(
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
-            process_group=0 if stopper is not None else None,
+            process_group=0 if stopper is not None or own_group else None,
         )
     except FileNotFoundError as exc:
         return _not_found(argv, exc, start)
     finally:
         if started is not None:
             started.set()
-    with _watched(child, stopper):
+    with _watched(child, stopper, grouped=own_group):
         try:
             out, err = child.communicate(stdin_data, timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill(child, stopper)
+            _kill(child, stopper, grouped=own_group)
             out, err = child.communicate()
             return Completed(
                 tuple(argv),
