@@ -19,7 +19,10 @@ from oxwizard.checks.compat import import_smoke
 from oxwizard.demo.wheels import build_wheel
 from oxwizard.env.environment import Environment
 
-_LOGGED = "import os\nwith open(os.environ['OXW_STACK_LOG'], 'a') as f:\n    f.write('oxwstack\\n')\n"
+_LOGGED = (
+    "import os, sys\nwith open(os.environ['OXW_STACK_LOG'], 'a') as f:\n    f.write('oxwstack\\n')\n"
+    "print('oxwstack: a word at import', file=sys.stderr)\n"
+)
 _STACK = {
     "oxwstack/__init__.py": _LOGGED + "".join(f"from oxwstack import m{i}\n" for i in range(60)),
     **{f"oxwstack/m{i}.py": f"VALUE = {i}\n" for i in range(60)},
@@ -101,6 +104,8 @@ def test_a_stack_its_dependents_share_is_imported_once_per_phase(
     after = import_smoke(env, ["oxw-stack"], baseline=before)
     assert (after.status, after.summary) == ("pass", "3 modules import (1 upgraded, 2 dependents)")
     assert _imports(log) == 1, "the next phase imports the shared stack once, and forks each module from it"
+    # what the stack prints at import shows with each module, as when each imported it alone
+    assert after.output.count("oxwstack: a word at import") == before.output.count("oxwstack: a word") == 3
     again = import_smoke(env, ["oxw-stack"], at_baseline=True)  # the next run's baseline: kept between runs
     assert again.status == "pass" and _imports(log) == 1
 

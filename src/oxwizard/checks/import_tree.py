@@ -159,18 +159,20 @@ def _run_once(
     """One tree run: the reports of the leaves that ended with one (or whose process died at the
     bare interpreter's level, which is then their verdict)."""
     places: dict[int, tuple[str, bool]] = {}  # id -> (leaf, hosted)
+    above: dict[int, list[int]] = {}  # a leaf's id -> its zygotes' ids, outermost first
 
-    def number(item: dict[str, Any], hosted: bool) -> dict[str, Any]:
+    def number(item: dict[str, Any], zygotes: list[int]) -> dict[str, Any]:
         item = {**item, "id": len(places) + 1}
         if "leaf" in item:
-            places[item["id"]] = (item["leaf"], hosted)
+            places[item["id"]] = (item["leaf"], bool(zygotes))
+            above[item["id"]] = zygotes
             item["names"] = names_of.get(item["leaf"], [])
         else:
             places[item["id"]] = ("", True)
-            item["items"] = [number(inner, True) for inner in item["items"]]
+            item["items"] = [number(inner, [*zygotes, item["id"]]) for inner in item["items"]]
         return item
 
-    root = [number(item, False) for item in items]
+    root = [number(item, []) for item in items]
     out = Path(tempfile.mkdtemp(prefix="oxwizard-import-smoke-"))
     try:
         plan = {"out": str(out), "workers": workers, "timeout": timeout, "root": {"items": root}}
@@ -186,6 +188,8 @@ def _run_once(
                 continue
             report = _read(out, ident, leaf, hosted, timeout)
             if report is not None:
+                # what its preloads printed (a warning at import) is its too, as alone
+                report.stderr = "".join(_text(out / f"{z}.err") for z in above[ident]) + report.stderr
                 reports[leaf] = report
         if not reports and not done.ok:  # the tree itself did not run, or not to its end
             last = (done.stderr.strip().splitlines() or [""])[-1]
@@ -198,11 +202,15 @@ def _run_once(
         shutil.rmtree(out, ignore_errors=True)
 
 
-def _read(out: Path, ident: int, leaf: str, hosted: bool, timeout: float) -> LeafReport | None:
+def _text(path: Path) -> str:
     try:
-        stderr = (out / f"{ident}.err").read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
-        stderr = ""
+        return ""
+
+
+def _read(out: Path, ident: int, leaf: str, hosted: bool, timeout: float) -> LeafReport | None:
+    stderr = _text(out / f"{ident}.err")
     try:
         data = json.loads((out / f"{ident}.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
