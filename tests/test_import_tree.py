@@ -10,6 +10,7 @@ modules that two or three dependents import; each import of ``oxwstack`` writes 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,9 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "    f.write(str(os.getpid()))\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(600)\n"
     )
     build_wheel(folder, "oxw-dep-stubborn", "1.0", {"oxwdepstubborn/__init__.py": stubborn})
+    # ends its interpreter, successfully, in the middle of its import
+    build_wheel(folder, "oxw-dep-quits", "1.0", {"oxwdepquits/__init__.py": "import os\n\nos._exit(0)\n"})
+    build_wheel(folder, "oxw-dep-zz", "1.0", {"oxwdepzz/__init__.py": ""})  # named last
     lazy = {"oxwdeplazy/__init__.py": "def use():\n    import oxwstack\n\n    return oxwstack\n"}
     build_wheel(folder, "oxw-dep-lazy", "1.0", lazy, requires=["oxw-stack"])  # imports it when used
     build_wheel(folder, "oxw-dep-picky", "1.0", {"oxwdeppicky/__init__.py": _PICKY}, requires=["oxw-stack"])
@@ -199,8 +203,29 @@ def test_a_module_deaf_to_its_alarm_is_killed_with_its_tree(
     timed_out = "oxwdepstubborn (oxw-dep-stubborn): timed out after 1 s"
     assert smoke.details["failed"] == [timed_out], smoke.details
     pid = int(pid_file.read_text())
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        state = "gone"
+    for _ in range(100):  # SIGKILL is sent: the process ends a moment later
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+        except FileNotFoundError:
+            state = "gone"
+        if state in ("gone", "Z"):
+            break
+        time.sleep(0.05)
     assert state in ("gone", "Z"), f"the module's process {pid} still runs ({state})"
+
+
+@pytest.mark.timeout(120)  # its token lost: every module after it waited for the smoke's timeout
+def test_a_module_that_ends_its_interpreter_is_a_failure_and_the_rest_go_on(
+    tmp_path: Path, wheels: Path, log: Path
+) -> None:
+    """On one core, the module that ends its interpreter holds the only token (it starts first, by
+    name): the module after it still gets its turn."""
+    env = _env(tmp_path / "venv", wheels, "oxw-dep-quits", "oxw-dep-zz")
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        smoke = import_smoke(env, ["oxw-dep-quits", "oxw-dep-zz"], at_baseline=True)
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert smoke.details["modules"] == ["oxwdepquits", "oxwdepzz"]
+    assert smoke.details["failing_before"] == ["oxwdepquits (oxw-dep-quits): interpreter exited 0"], smoke

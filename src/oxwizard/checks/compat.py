@@ -1,7 +1,8 @@
-"""Compatibility: ``pip check``, import smoke (each module in a fresh interpreter of the target env:
-the upgraded distributions' and their dependents' top-level modules, and the modules of theirs the
-project imports, judged against the baseline), and Requires-Python of each installed version
-against the interpreter."""
+"""Compatibility: ``pip check``, import smoke (each module in a process of its own, of the target
+env's interpreter, forked from one that imported nothing else or only what it imports anyway: see
+:mod:`oxwizard.checks.import_tree`; the upgraded distributions' and their dependents' top-level
+modules, and the modules of theirs the project imports, judged against the baseline), and
+Requires-Python of each installed version against the interpreter."""
 
 from __future__ import annotations
 
@@ -272,7 +273,8 @@ def import_smoke(
     at_baseline: bool = False,
     timeout: float = 60,
 ) -> CheckResult:
-    """Import each module in a fresh interpreter of its own (``python -I``), in parallel.
+    """Import each module in a process of its own (``python -I``), in parallel; after a first
+    smoke, modules that share a stack are forked from a process that imported it once.
 
     ``at_baseline``: before the upgrade, failures are recorded as failing before (**warn**), never
     blamed. After it, the ``baseline`` result's modules are imported again too; only a module that

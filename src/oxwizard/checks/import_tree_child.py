@@ -103,15 +103,13 @@ class _Tree:
             if item is None:
                 continue
             code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-            if code != 0:
-                # its token, when it ended without giving it back: a leaf gives it back last of
-                # all, then exits 0; a zygote gives it back once its preload ended (well, ".ready",
-                # or not, ".failed"), whatever happens to it after
-                if "leaf" in item or not any(
-                    os.path.exists(self.path(item, mark)) for mark in ("ready", "failed")
-                ):
-                    self.release()
-                if "leaf" in item and not os.path.exists(self.path(item, "json")):
+            # its token, when it ended without giving it back (killed, or a module that calls
+            # os._exit itself): a leaf gives it back right after its report, a zygote right after
+            # its preload's mark (".ready", or ".failed"), whatever happens to them after
+            marks = ("json",) if "leaf" in item else ("ready", "failed")
+            if not any(os.path.exists(self.path(item, mark)) for mark in marks):
+                self.release()
+                if "leaf" in item:
                     self.write(item, "died", json.dumps({"code": code, "timeout": self.timeout}))
             if block:
                 return
