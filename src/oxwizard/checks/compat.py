@@ -386,7 +386,8 @@ def _keep_times(env: Environment, kept: Mapping[str, float], seconds: Mapping[st
 
 def _sets_file(env: Environment) -> Path:
     """Where the modules each of ``env``'s smoked leaves imported are kept between runs."""
-    return _times_file(env).parent.with_name("import-sets") / _times_file(env).name
+    times = _times_file(env)
+    return times.parent.with_name("import-sets") / times.name
 
 
 def _sets_before(env: Environment) -> dict[str, list[str]]:

@@ -63,14 +63,12 @@ def plan_items(
     """The tree's items (without ids): zygotes for groups of leaves that share enough modules, the
     other leaves forked from the bare interpreter; the costliest first (``took``: seconds by leaf;
     a leaf not timed before counts as the costliest)."""
-    known = {leaf: set(sets[leaf]) for leaf in leaves if leaf in sets}
-    return _items(list(leaves), known, sets, frozenset(), took)
+    return _items(list(leaves), sets, frozenset(), took)
 
 
 def _items(
     group: list[str],
-    known: dict[str, set[str]],
-    order: Mapping[str, Sequence[str]],
+    sets: Mapping[str, Sequence[str]],
     base: frozenset[str],
     took: Mapping[str, float],
 ) -> list[dict[str, Any]]:
@@ -78,7 +76,7 @@ def _items(
     rest = list(group)
     holders: dict[str, list[str]] = {}
     for leaf in rest:
-        for module in known.get(leaf, ()):
+        for module in sets.get(leaf, ()):
             holders.setdefault(module, []).append(leaf)
     # module -> the leaves (of those left, two or more: a module only one imports is never shared)
     # that import it, beyond what this level preloads
@@ -86,8 +84,8 @@ def _items(
     while (best := _best_group(who)) is not None:
         members, shared = best
         first = min(members)
-        preload = [m for m in order[first] if m in shared]
-        inner = _items(sorted(members), known, order, base | shared, took)
+        preload = [m for m in sets[first] if m in shared]  # in the order it imported them
+        inner = _items(sorted(members), sets, base | shared, took)
         items.append({"preload": preload, "items": inner})
         rest = [leaf for leaf in rest if leaf not in members]
         who = {module: left for module, held in who.items() if len(left := held - members) > 1}

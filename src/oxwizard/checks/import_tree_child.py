@@ -110,7 +110,7 @@ class _Tree:
             if not any(os.path.exists(self.path(item, mark)) for mark in marks):
                 self.release()
                 if "leaf" in item:
-                    self.write(item, "died", json.dumps({"code": code, "timeout": self.timeout}))
+                    self.write(item, "died", json.dumps({"code": code}))
             if block:
                 return
 
