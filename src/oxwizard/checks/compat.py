@@ -13,8 +13,9 @@ import importlib.metadata as md
 import json
 import os
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -29,6 +30,9 @@ from oxwizard.env.environment import Environment
 
 _MODULE_SUFFIXES = {".py", ".so", ".pyd"}
 _KEEP_TIMES = 64  # environments whose import times are kept
+_READ: dict[tuple[object, ...], object] = {}  # see _read_once
+_READ_KEPT = 4096
+_T = TypeVar("_T")
 _SKIP_DIRS = {"__pycache__", "build", "dist", "node_modules", "site-packages", "venv", "venvs"}
 
 
@@ -117,19 +121,40 @@ def dependents_of(env: Environment, names: Sequence[str]) -> list[str]:
     return sorted(set(out) - wanted)
 
 
-def _metadata(env: Environment, name: str) -> md.PathDistribution | None:
-    """The installed distribution's metadata, read from the target environment (not ours)."""
+def _read_once(env: Environment, name: str, read: Callable[[md.PathDistribution], _T], empty: _T) -> _T:
+    """``read`` of the installed distribution's metadata (``empty`` when it has none), kept by the
+    identity of the two files it may read, RECORD and top_level.txt: a staging clone's distributions
+    are links to live's (the same files), so each phase after the first reads only what the upgrade
+    replaced. A distribution without a RECORD is read each time."""
     dist = env.distributions.get(canonicalize_name(name))
     if dist is None or not dist.metadata_dir:
+        return empty
+    folder = Path(dist.metadata_dir)
+    key = (read, _identity(folder / "RECORD"), _identity(folder / "top_level.txt"))
+    if key[1] is None:
+        return read(md.PathDistribution(folder))
+    if key not in _READ:
+        if len(_READ) >= _READ_KEPT:
+            _READ.clear()
+        _READ[key] = read(md.PathDistribution(folder))
+    return cast(_T, _READ[key])
+
+
+def _identity(path: Path) -> tuple[int, ...] | None:
+    try:
+        st = path.stat()
+    except OSError:
         return None
-    return md.PathDistribution(Path(dist.metadata_dir))
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def top_level_modules(env: Environment, name: str) -> list[str]:
     """Importable top-level modules a distribution provides (top_level.txt, else its RECORD)."""
-    meta = _metadata(env, name)
-    if meta is None:
-        return []
+    empty: list[str] = []
+    return list(_read_once(env, name, _top_level, empty))
+
+
+def _top_level(meta: md.PathDistribution) -> list[str]:
     text = meta.read_text("top_level.txt")
     if text:
         return sorted({ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("_")})
@@ -143,14 +168,16 @@ def top_level_modules(env: Environment, name: str) -> list[str]:
     return sorted(m for m in mods if m.isidentifier() and not m.startswith("_"))
 
 
-def provided_modules(env: Environment, name: str) -> tuple[set[str], set[str]]:
+def provided_modules(env: Environment, name: str) -> tuple[frozenset[str], frozenset[str]]:
     """(modules, namespaces): every module and package a distribution installs, dotted (``a``,
     ``a.b``, ``a.b.c``), read from its RECORD in the target environment (extension modules
     included), and those of them that are only namespace folders (no file of their own, such as
     ``google``): a namespace is shared, so it says nothing about who owns what is under it."""
-    meta = _metadata(env, name)
-    if meta is None:
-        return set(), set()
+    empty: frozenset[str] = frozenset()
+    return _read_once(env, name, _provided, (empty, empty))
+
+
+def _provided(meta: md.PathDistribution) -> tuple[frozenset[str], frozenset[str]]:
     real: set[str] = set()
     parents: set[str] = set()
     for f in meta.files or []:
@@ -168,7 +195,7 @@ def provided_modules(env: Environment, name: str) -> tuple[set[str], set[str]]:
     namespaces = parents - real
     top = {ln.strip() for ln in (meta.read_text("top_level.txt") or "").splitlines()}
     real |= {t for t in top if t.isidentifier()} - namespaces
-    return real | parents, namespaces
+    return frozenset(real | parents), frozenset(namespaces)
 
 
 def project_imports(project: Path, max_files: int = 5000) -> tuple[set[str], set[str]]:
@@ -252,7 +279,7 @@ def smoke_modules(env: Environment, dists: Sequence[str], project: Path | None) 
     return modules
 
 
-def _owner(module: str, provided: dict[str, tuple[set[str], set[str]]]) -> str | None:
+def _owner(module: str, provided: dict[str, tuple[frozenset[str], frozenset[str]]]) -> str | None:
     """The distribution that provides ``module`` or, when it provides no longer exists, its
     nearest package (a namespace folder does not count): ``a.b.gone`` belongs to whoever owns ``a.b``."""
     parts = module.split(".")

@@ -27,6 +27,7 @@ comes back, so that one dying never leaves the others waiting.
 from __future__ import annotations
 
 import errno
+import gc
 import importlib
 import json
 import os
@@ -180,6 +181,9 @@ class _Tree:
             os._exit(3)
         signal.alarm(0)
         sys.stderr.flush()
+        # what the preload made is never collected here: its objects out of the collector's reach,
+        # so that a collection in a forked item neither scans them nor writes to (copies) their pages
+        gc.freeze()
         self.write(item, "ready", "")
         self.release()
         self.serve(item["items"])
