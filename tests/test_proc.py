@@ -28,3 +28,27 @@ def test_a_missing_program_is_exit_127_either_way() -> None:
     for ignore in (False, True):
         done = proc.stream(["/definitely/not/a/program"], on_line=lambda _l: None, ignore_hangup=ignore)
         assert done.returncode == 127
+
+
+_NICE = "import os; print(os.getpriority(os.PRIO_PROCESS, 0))"
+# a child that forks once it has read its input: the fork's priority, as the import smoke's tree
+_FORKED = (
+    "import os, sys; sys.stdin.read(); pid = os.fork()\n"
+    "if pid == 0: print(os.getpriority(os.PRIO_PROCESS, 0)); os._exit(0)\n"
+    "os.waitpid(pid, 0)"
+)
+
+
+def test_work_in_background_starts_its_children_at_a_lower_priority() -> None:
+    import os
+
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    lower = min(19, ours + 10)
+    assert int(proc.run([sys.executable, "-c", _NICE]).stdout) == ours
+    assert int(proc.in_background(proc.run, [sys.executable, "-c", _NICE]).stdout) == lower
+    forked = proc.in_background(lambda: proc.run([sys.executable, "-c", _FORKED], stdin_data="plan"))
+    assert int(forked.stdout) == lower
+    lines: list[str] = []
+    proc.in_background(lambda: proc.stream([sys.executable, "-c", _NICE], on_line=lines.append))
+    assert [int(n) for n in lines] == [lower]
+    assert int(proc.run([sys.executable, "-c", _NICE]).stdout) == ours, "only the work's own children"

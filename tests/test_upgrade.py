@@ -70,6 +70,11 @@ def test_upgrade_to_150_succeeds_and_records_every_step(recorded_15: tuple[DemoS
         capture_output=True, text=True, check=True, cwd=runbook_path.parent.parent,
     ).stdout.split("\n")  # fmt: skip
     assert [m.split(":")[0] for m in baseline_commits if m] == ["checks-staging", "baseline"]
+    # the baseline's import smoke ran on live after the go (beside the install in staging): the
+    # staging checks took it in, and it holds its place in the baseline's evidence
+    smoke = load_checkset(evidence / "baseline.json").get("import-smoke")
+    assert smoke is not None and smoke.status == "pass", smoke
+    assert "oxzep7" in smoke.details["modules"] and smoke.details["failing"] == []
     stage = runbook.last("stage").evidence  # type: ignore[union-attr]
     assert stage is not None and stage.counts["linked_files"] > 0 < stage.counts["copied_files"]
     spent = runbook.decisions[-1].evidence.counts  # type: ignore[union-attr]
@@ -154,6 +159,11 @@ def test_without_yes_and_no_terminal_nothing_changes(demo: DemoFactory) -> None:
     assert Environment.open(sandbox.venv).fingerprint() == before
     runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
     assert runbook.last("go").answer == "wait"  # type: ignore[union-attr]
+    # the baseline's checks that run after the go ran on live all the same, and are in its evidence
+    baseline = load_checkset(sandbox.project / ".oxwizard" / "evidence" / runbook.id / "baseline.json")
+    smoke, checked = baseline.get("import-smoke"), baseline.get("pip-check")
+    assert smoke is not None and smoke.status == "pass" and "oxzep7" in smoke.details["modules"], smoke
+    assert checked is not None and checked.details["checked_by"] == ["pip check", "metadata"], checked
 
 
 def test_bad_spec_is_refused_before_anything(demo_template: DemoSandbox, tmp_path: Path) -> None:

@@ -28,6 +28,8 @@ def run_checks(
     on_line: Callable[[str], None] | None = None,
     pip_checked: Future[CheckResult] | None = None,
     before_benchmark: Callable[[], object] | None = None,
+    smoke_later: bool = False,
+    smoked_before: Future[CheckResult] | None = None,
 ) -> CheckSet:
     """Every configured check for ``phase``; a failing or crashing command is a result, not an error.
 
@@ -39,8 +41,22 @@ def run_checks(
     baseline whose ``pip check`` agreed with the metadata, pip check's verdict is read in-process
     (:func:`~oxwizard.checks.compat.pip_check`). ``before_benchmark``: called before a configured
     benchmark starts (the flow waits there for the checkpoint and the staging clone it makes
-    meanwhile)."""
+    meanwhile). ``smoke_later``: at a baseline, the import smoke is left to the caller, which runs
+    it later; a result saying so (:data:`SMOKE_LATER`) holds its place. ``smoked_before``: that baseline
+    smoke, maybe still running: this phase's smoke waits for it (what it judges against) while the
+    tests start."""
     say = on_line or (lambda line: None)
+
+    def smoke() -> CheckResult:
+        if smoke_later:
+            return CheckResult(name="import-smoke", status="skip", summary=SMOKE_LATER)
+        before = smoked_before.result() if smoked_before is not None else None
+        if before is None and baseline is not None:
+            before = baseline.get("import-smoke")
+        return import_smoke(
+            env, upgraded or [], project=project, baseline=before, at_baseline=phase == "baseline"
+        )
+
     results: list[CheckResult] = []
     marks = mark_logs(project, config) if phase == "baseline" else []
     say(f"── pip check and import smoke ({phase}), beside the tests")
@@ -51,16 +67,7 @@ def run_checks(
                 env, baseline=baseline.get("pip-check") if baseline else None, changed=upgraded or []
             ),
         )
-        smoked = pool.submit(
-            contextvars.copy_context().run,
-            lambda: import_smoke(
-                env,
-                upgraded or [],
-                project=project,
-                baseline=baseline.get("import-smoke") if baseline else None,
-                at_baseline=phase == "baseline",
-            ),
-        )
+        smoked = pool.submit(contextvars.copy_context().run, smoke)
         say("── tests")
         tests, warnings = run_tests(
             env,
@@ -90,3 +97,8 @@ def run_checks(
     for r in results:
         say(f"{r.status:4} {r.name}: {r.summary}")
     return CheckSet(phase=phase, results=results, log_marks=marks)
+
+
+# what holds the place of a baseline's import smoke left for later (the flow runs it after the go,
+# beside the install in staging)
+SMOKE_LATER = "runs after the go, beside the install in staging"

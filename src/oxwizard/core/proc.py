@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from oxwizard.core.pipenv import pip_environment as pip_environment
 from oxwizard.core.pipenv import uv_environment as uv_environment
@@ -97,6 +98,31 @@ class Stopper:
 
 
 _ACTIVE: contextvars.ContextVar[Stopper | None] = contextvars.ContextVar("oxwizard_stopper", default=None)
+
+
+# how much lower than ours the CPU priority of the children started in this context is (0: the same)
+_LOWER: contextvars.ContextVar[int] = contextvars.ContextVar("oxwizard_lower", default=0)
+_T = TypeVar("_T")
+
+
+def in_background(work: Callable[..., _T], *args: object) -> _T:
+    """``work(*args)``, every child it starts (and their own children) running at a lower CPU
+    priority than ours (nice +10): work done beside the installer that must not slow it down. The
+    caller waits for it when it needs the result."""
+    token = _LOWER.set(10)
+    try:
+        return work(*args)
+    finally:
+        _LOWER.reset(token)
+
+
+def _lower(child: subprocess.Popen[str]) -> None:
+    """The child's CPU priority, lowered as the context asks (before it reads its input: a child
+    that forks once it has read it forks at the lower priority)."""
+    if not (lower := _LOWER.get()) or not hasattr(os, "setpriority"):
+        return
+    with contextlib.suppress(OSError):  # it ended already, or we may not
+        os.setpriority(os.PRIO_PROCESS, child.pid, min(19, os.getpriority(os.PRIO_PROCESS, 0) + lower))
 
 
 @contextlib.contextmanager
@@ -218,6 +244,7 @@ def run(
     finally:
         if started is not None:
             started.set()
+    _lower(child)
     with _watched(child, stopper, grouped=own_group):
         try:
             out, err = child.communicate(stdin_data, timeout=timeout)
@@ -280,6 +307,7 @@ def stream(
         )
     except FileNotFoundError as exc:
         return _not_found(argv, exc, start)
+    _lower(child)
     with _watched(child, stopper):
         if on_start is not None:
             on_start(child)

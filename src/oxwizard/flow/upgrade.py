@@ -15,9 +15,10 @@ import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -169,6 +170,7 @@ class UpgradeFlow:
         # the baseline's pip check child, run on live beside the install in staging
         self._background: ThreadPoolExecutor | None = None
         self._pip_confirm: Future[CheckResult] | None = None
+        self._smoke_confirm: Future[CheckResult] | None = None  # the baseline's import smoke, the same way
         # headless runs that go on from the plan to the verdict under one lock: the staging clone is
         # made while the plan's dry run runs, every file linked, the changing ones copied once known
         self.clone_while_planning = False
@@ -497,8 +499,10 @@ class UpgradeFlow:
         # either. Both are waited for before the benchmark, which must have the machine to itself,
         # and recorded (checkpoint, stage, baseline) once the baseline is done. With staging, the
         # baseline's pip check is read from the metadata at first and its child runs afterwards,
-        # beside the install in staging (it would only slow the clone down here); without, the
-        # child starts at once, as live changes next.
+        # and its import smoke runs afterwards too, both beside the install in staging (they would
+        # only slow the tests, the clone and the checkpoint down here, on a core the installer
+        # leaves idle there; live is untouched until the promotion), taken in by the checks in
+        # staging, the first to need them; without, both run at once, as live changes next.
         run = contextvars.copy_context().run
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="before-go") as early:
             checked = early.submit(run, pip_check_metadata if self.options.stage else pip_check, self.env)
@@ -526,9 +530,13 @@ class UpgradeFlow:
                         self._end_stage(cloning)
             self._poll()
             self._record_baseline(baseline)
-        if self.options.stage:
-            self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="baseline-pip-check")
-            self._pip_confirm = self._background.submit(contextvars.copy_context().run, pip_check, self.env)
+        if self.options.stage:  # at a lower priority than the installer's, beside which they run
+            from oxwizard.checks.compat import import_smoke
+
+            self._background = ThreadPoolExecutor(max_workers=2, thread_name_prefix="baseline-later")
+            smoke = partial(import_smoke, project=self.project, at_baseline=True)
+            self._pip_confirm = self._later(pip_check, self.env)
+            self._smoke_confirm = self._later(smoke, self.env, [c.name for c in plan.changes])
 
         go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
         if go != "go":
@@ -758,6 +766,7 @@ class UpgradeFlow:
             on_line=lambda ln: self._output("baseline", ln),
             pip_checked=pip_checked,
             before_benchmark=quiet,
+            smoke_later=self.options.stage,
         )
         self._poll()  # checks killed by a request are not evidence: nothing of them is recorded
         return baseline, started
@@ -850,6 +859,7 @@ class UpgradeFlow:
 
         phase: Literal["staging", "live"] = "live" if live else "staging"
         pending, self._pip_confirm = self._pip_confirm, None  # the baseline's pip check, still running
+        smoked, self._smoke_confirm = self._smoke_confirm, None  # and its import smoke
         while True:
             self._step(step, "running", f"checks on {phase}")
             started = time.monotonic()
@@ -862,9 +872,10 @@ class UpgradeFlow:
                 baseline=self.baseline,
                 on_line=lambda ln: self._output(step, ln),
                 pip_checked=self._pip_check_after(pending, env, upgraded),
+                smoked_before=smoked,
             )
             self._poll()
-            confirmed, pending = self._confirm_baseline_pip_check(pending), None
+            confirmed, pending, smoked = self._confirm_baseline(pending, smoked), None, None
             self.listener.on_checks(cs)
             self._record_checks(step, f"Do the checks pass on {phase}?", cs, started, confirmed)
             if cs.ok:
@@ -1053,6 +1064,12 @@ class UpgradeFlow:
                 extra=extra,
             )
 
+    def _later(self, work: Callable[..., CheckResult], *args: object) -> Future[CheckResult]:
+        """``work(*args)`` in the background pool, in this thread's context (the flow's stopper
+        reaches its children), the children at a lower priority (:func:`proc.in_background`)."""
+        assert self._background is not None
+        return self._background.submit(contextvars.copy_context().run, proc.in_background, work, *args)
+
     def _pip_check_after(
         self, pending: Future[CheckResult] | None, env: Environment, upgraded: list[str]
     ) -> Future[CheckResult] | None:
@@ -1067,17 +1084,24 @@ class UpgradeFlow:
             lambda: pip_check(env, baseline=pending.result(), changed=upgraded),
         )
 
-    def _confirm_baseline_pip_check(self, pending: Future[CheckResult] | None) -> list[Path]:
-        """The baseline's ``pip check`` child (``pending``, ended) takes the place of the verdict the
-        baseline was recorded with (read from the metadata), so that the later phases know whether
-        the two agree; the baseline's evidence file is written again and committed with the next
+    def _confirm_baseline(self, *pending: Future[CheckResult] | None) -> list[Path]:
+        """The baseline's checks run after the go (``pending``, ended) take their places in the
+        baseline: its ``pip check`` child that of the verdict it was recorded with (read from the
+        metadata), so that the later phases know whether the two agree; its import smoke the place
+        left for it. The baseline's evidence file is written again and committed with the next
         decision (the paths returned)."""
         from oxwizard.checks.result import save_checkset
 
-        if pending is None or self.baseline is None or self.runbook is None:
+        done = [p.result() for p in pending if p is not None]
+        if not done or self.baseline is None or self.runbook is None:
             return []
-        real = pending.result()
-        self.baseline.results = [real if r.name == real.name else r for r in self.baseline.results]
+        for real in done:
+            self.baseline.results = [real if r.name == real.name else r for r in self.baseline.results]
+            if real.name == "import-smoke":  # told now: it was not among the baseline's results
+                self._output(
+                    "baseline", f"{real.status:4} {real.name} (on live, after the go): {real.summary}"
+                )
+                self.listener.on_checks(CheckSet(phase="baseline", results=[real]))
         path = self.repo_path / "evidence" / self.runbook.id / "baseline.json"
         save_checkset(path, self.baseline)
         return [path]
@@ -1104,8 +1128,19 @@ class UpgradeFlow:
 
     def _finish(self, outcome: FlowOutcome) -> FlowOutcome:
         self._discard_early_clone()  # ended before the staging step (declined, nothing to do)
-        self._record("outcome", "How did it end?", f"{outcome.status}: {outcome.message}", self._timing())
+        timing = self._timing()
+        late = self._late_baseline()
+        self._record("outcome", "How did it end?", f"{outcome.status}: {outcome.message}", timing, late)
         return outcome
+
+    def _late_baseline(self) -> list[Path]:
+        """The baseline's checks run after the go, when the flow ended before the staging phase took
+        them (declined at the go, the install in staging failed): waited for, and kept in the
+        baseline's evidence when they ended well (not stopped by a request)."""
+        pending = [p for p in (self._pip_confirm, self._smoke_confirm) if p is not None]
+        self._pip_confirm = self._smoke_confirm = None
+        wait(pending)
+        return self._confirm_baseline(*[p for p in pending if p.exception() is None])
 
     def _timing(self) -> Evidence | None:
         """Where the flow's time went, and what of it oxwizard itself added (``seconds.overhead``:
@@ -1127,7 +1162,7 @@ class UpgradeFlow:
 
     def _cleanup_stage(self) -> None:
         self._discard_early_clone()
-        if self._background is not None:  # the baseline's pip check, when the flow ended before it
+        if self._background is not None:  # the baseline's later checks, when the flow ended before them
             self._background.shutdown(wait=True)
             self._background = None
         self._drop_stage()
