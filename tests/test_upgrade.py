@@ -103,8 +103,8 @@ def test_upgrade_to_200_fails_in_staging_and_live_is_untouched(demo: DemoFactory
     assert "live is untouched" in done.stdout
     assert "test_legacy_parse" in done.stdout or "tests" in done.stdout
     assert Environment.open(sandbox.venv).fingerprint() == before
-    # the clone was made while the plan's dry run ran, every file linked to live's until the plan
-    # named oxzep7's, then copied: installing 2.0.0 into it wrote nothing through a link
+    # the clone was made while the plan's dry run ran, the target's files (oxzep7's) copied, every
+    # other file linked to live's: installing 2.0.0 into it wrote nothing through a link
     assert "(cloned while planning)" in done.stdout, done.stdout
     assert _live_files(sandbox.venv) == files
     assert not [p for p in sandbox.venv.parent.iterdir() if p.name.endswith(("-stage", ".partial"))]

@@ -257,11 +257,16 @@ class UpgradeFlow:
                 raise
 
     def _begin_early_clone(self) -> None:
-        """Start the staging clone before the plan is known: every file of site-packages a link to
-        live's (nothing is written into the clone before :meth:`_start_stage` copies the files of
-        what the plan changes). Made by a child process while pip's dry run, another, runs."""
+        """Start the staging clone before the plan is known: the files of the targets already
+        installed copied (the plan all but always changes them), every other file of site-packages a
+        link to live's (nothing is written into the clone before :meth:`_start_stage` copies the
+        files of the rest of what the plan changes). Made by a child process while pip's dry run,
+        another, runs."""
+        targets = {canonicalize_name(r.name) for r in self.requirements} & set(self.env.distributions)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-clone")
-        self._early_clone = pool.submit(contextvars.copy_context().run, self._clone, (), while_planning=True)
+        self._early_clone = pool.submit(
+            contextvars.copy_context().run, self._clone, targets, while_planning=True
+        )
         pool.shutdown(wait=False)
 
     def _clone(

@@ -141,8 +141,9 @@ def create_stage(
 
 
 def copy_changing(env: Environment, stage: Environment, changing: Collection[str], stats: CloneStats) -> None:
-    """Turn a clone made before the plan was known (``changing`` empty: every file of site-packages
-    a link to live's) into the one :func:`create_stage` makes for ``changing``: each file of those
+    """Turn a clone made before the plan was known (every file of site-packages a link to live's but
+    those of the distributions it was made for, its targets) into the one :func:`create_stage` makes
+    for ``changing``: each file of those
     distributions (the same folders and files, :func:`~oxwizard.safety.checkpoint.owned_paths`)
     that is still a link to live's is replaced by a copy, renamed into place."""
     sharing = _sharing(env, changing)  # what create_stage copies for ``changing``
