@@ -70,7 +70,7 @@ def test_upgrade_to_150_succeeds_and_records_every_step(recorded_15: tuple[DemoS
         capture_output=True, text=True, check=True, cwd=runbook_path.parent.parent,
     ).stdout.split("\n")  # fmt: skip
     assert [m.split(":")[0] for m in baseline_commits if m] == ["checks-staging", "baseline"]
-    # the baseline's import smoke ran on live after the go (beside the install in staging): the
+    # the baseline's import smoke ran on live after the baseline (beside the install in staging): the
     # staging checks took it in, and it holds its place in the baseline's evidence
     smoke = load_checkset(evidence / "baseline.json").get("import-smoke")
     assert smoke is not None and smoke.status == "pass", smoke
@@ -159,7 +159,7 @@ def test_without_yes_and_no_terminal_nothing_changes(demo: DemoFactory) -> None:
     assert Environment.open(sandbox.venv).fingerprint() == before
     runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
     assert runbook.last("go").answer == "wait"  # type: ignore[union-attr]
-    # the baseline's checks that run after the go ran on live all the same, and are in its evidence
+    # the baseline's checks that run after it ran on live all the same, and are in its evidence
     baseline = load_checkset(sandbox.project / ".oxwizard" / "evidence" / runbook.id / "baseline.json")
     smoke, checked = baseline.get("import-smoke"), baseline.get("pip-check")
     assert smoke is not None and smoke.status == "pass" and "oxzep7" in smoke.details["modules"], smoke

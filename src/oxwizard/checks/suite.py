@@ -99,6 +99,6 @@ def run_checks(
     return CheckSet(phase=phase, results=results, log_marks=marks)
 
 
-# what holds the place of a baseline's import smoke left for later (the flow runs it after the go,
-# beside the install in staging)
-SMOKE_LATER = "runs after the go, beside the install in staging"
+# what holds the place of a baseline's import smoke left for later (the flow runs it once the
+# baseline is recorded: beside the go question, then the install in staging)
+SMOKE_LATER = "runs next, on live, beside the go question and the install in staging"

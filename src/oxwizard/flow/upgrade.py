@@ -1090,7 +1090,7 @@ class UpgradeFlow:
         )
 
     def _confirm_baseline(self, *pending: Future[CheckResult] | None) -> list[Path]:
-        """The baseline's checks run after the go (``pending``, ended) take their places in the
+        """The baseline's checks run after it was recorded (``pending``, ended) take their places in the
         baseline: its ``pip check`` child that of the verdict it was recorded with (read from the
         metadata), so that the later phases know whether the two agree; its import smoke the place
         left for it. The baseline's evidence file is written again and committed with the next
@@ -1104,7 +1104,8 @@ class UpgradeFlow:
             self.baseline.results = [real if r.name == real.name else r for r in self.baseline.results]
             if real.name == "import-smoke":  # told now: it was not among the baseline's results
                 self._output(
-                    "baseline", f"{real.status:4} {real.name} (on live, after the go): {real.summary}"
+                    "baseline",
+                    f"{real.status:4} {real.name} (on live, after the checks before): {real.summary}",
                 )
                 self.listener.on_checks(CheckSet(phase="baseline", results=[real]))
         path = self.repo_path / "evidence" / self.runbook.id / "baseline.json"
@@ -1139,7 +1140,7 @@ class UpgradeFlow:
         return outcome
 
     def _late_baseline(self) -> list[Path]:
-        """The baseline's checks run after the go, when the flow ended before the staging phase took
+        """The baseline's checks run after it was recorded, when the flow ended before the staging phase took
         them (declined at the go, the install in staging failed): waited for, and kept in the
         baseline's evidence when they ended well (not stopped by a request)."""
         pending = [p for p in (self._pip_confirm, self._smoke_confirm) if p is not None]
