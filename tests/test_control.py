@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from oxwizard.checks.result import CheckSet
+from oxwizard.checks.result import CheckSet, load_checkset
+from oxwizard.checks.suite import SMOKE_LATER
 from oxwizard.core.config import load_project_config
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
@@ -145,6 +146,12 @@ def test_a_rollback_requested_at_any_point_ends_rolled_back_with_live_as_it_was(
     rolled = [e for e in listener.events if e.step == "rollback"]
     assert rolled[-1].status == "passed"
     assert not (live_demo.project / ".venv-stage").exists(), "the staging copy was left behind"
+    if at in ("ask:go", "install-staging:running", "install-staging:line"):
+        # the baseline's import smoke was under way on live (after the baseline, beside the go and
+        # the install in staging): killed by the request, it is no evidence; its place-holder stays
+        baseline = load_checkset(flow.repo_path / "evidence" / flow.runbook.id / "baseline.json")
+        smoke = baseline.get("import-smoke")
+        assert smoke is not None and (smoke.status, smoke.summary) == ("skip", SMOKE_LATER), smoke
 
 
 def test_a_stop_lets_the_live_install_finish_and_leaves_the_runbook_to_resume(

@@ -167,10 +167,11 @@ class UpgradeFlow:
         self.baseline: CheckSet | None = None
         self.stage_env: Environment | None = None
         self._stage_removal: threading.Thread | None = None
-        # the baseline's pip check child, run on live beside the install in staging
+        # the baseline's later checks (its pip check child, its import smoke), run on live beside the
+        # go question and the install in staging
         self._background: ThreadPoolExecutor | None = None
         self._pip_confirm: Future[CheckResult] | None = None
-        self._smoke_confirm: Future[CheckResult] | None = None  # the baseline's import smoke, the same way
+        self._smoke_confirm: Future[CheckResult] | None = None
         # headless runs that go on from the plan to the verdict under one lock: the staging clone is
         # made while the plan's dry run runs, every file linked, the changing ones copied once known
         self.clone_while_planning = False
@@ -1090,8 +1091,8 @@ class UpgradeFlow:
         )
 
     def _confirm_baseline(self, *pending: Future[CheckResult] | None) -> list[Path]:
-        """The baseline's checks run after it was recorded (``pending``, ended) take their places in the
-        baseline: its ``pip check`` child that of the verdict it was recorded with (read from the
+        """The baseline's checks run after it was recorded (``pending``, ended) take their places in
+        it: its ``pip check`` child that of the verdict it was recorded with (read from the
         metadata), so that the later phases know whether the two agree; its import smoke the place
         left for it. The baseline's evidence file is written again and committed with the next
         decision (the paths returned)."""
@@ -1140,12 +1141,15 @@ class UpgradeFlow:
         return outcome
 
     def _late_baseline(self) -> list[Path]:
-        """The baseline's checks run after it was recorded, when the flow ended before the staging phase took
-        them (declined at the go, the install in staging failed): waited for, and kept in the
-        baseline's evidence when they ended well (not stopped by a request)."""
+        """The baseline's checks run after it was recorded, when the flow ended before the staging
+        phase took them in (declined at the go, the install in staging failed): waited for, and kept
+        in the baseline's evidence when they ended on their own. After a stop or rollback request,
+        which kills their children, they are not evidence: nothing of them is kept."""
         pending = [p for p in (self._pip_confirm, self._smoke_confirm) if p is not None]
         self._pip_confirm = self._smoke_confirm = None
         wait(pending)
+        if self._stopper.reason is not None:
+            return []
         return self._confirm_baseline(*[p for p in pending if p.exception() is None])
 
     def _timing(self) -> Evidence | None:
