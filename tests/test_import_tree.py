@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import wheel_install, wheel_venv
 
 from oxwizard.checks.compat import import_smoke
+from oxwizard.checks.import_tree import plan_items
 from oxwizard.demo.wheels import build_wheel
 from oxwizard.env.environment import Environment
 
@@ -126,6 +128,26 @@ def test_stacks_on_stacks_are_each_imported_once(tmp_path: Path, wheels: Path, l
     after = import_smoke(env, both, baseline=before)
     assert (after.status, after.details["failing"]) == ("pass", []), after
     assert sorted(log.read_text().split()) == ["oxwplot", "oxwstack"]
+
+
+def test_a_stack_shared_beyond_a_group_is_preloaded_once_under_it() -> None:
+    """a and b share a big stack on top of a smaller one that c and d import too (seaborn and
+    formulaic on pandas, numpy under it, beside scikit-learn): the group of a and b, chosen first,
+    is nested under the smaller stack's preload, which is imported once in the whole tree."""
+    small, big = [f"s{i}" for i in range(50)], [f"t{i}" for i in range(200)]
+    sets = {"a": [*small, *big, "a"], "b": [*small, *big, "b"], "c": [*small, "c"], "d": [*small, "d"]}
+    items = plan_items(["a", "b", "c", "d"], sets, {})
+
+    def preloads(items: list[dict[str, Any]]) -> list[str]:
+        return [m for it in items if "preload" in it for m in [*it["preload"], *preloads(it["items"])]]
+
+    assert sorted(preloads(items)) == sorted(small + big), "each shared module preloaded once"
+    [outer] = items
+    assert outer["preload"] == small
+    inner = [it for it in outer["items"] if "preload" in it]
+    assert [it["preload"] for it in inner] == [big]
+    assert sorted(it["leaf"] for it in inner[0]["items"]) == ["a", "b"]
+    assert sorted(it["leaf"] for it in outer["items"] if "leaf" in it) == ["c", "d"]
 
 
 def test_a_failure_under_a_preload_is_judged_alone(tmp_path: Path, wheels: Path, log: Path) -> None:

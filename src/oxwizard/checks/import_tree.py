@@ -63,7 +63,7 @@ def plan_items(
     """The tree's items (without ids): zygotes for groups of leaves that share enough modules, the
     other leaves forked from the bare interpreter; the costliest first (``took``: seconds by leaf;
     a leaf not timed before counts as the costliest)."""
-    return _items(list(leaves), sets, frozenset(), took)
+    return _items(list(leaves), sets, frozenset(), took, {})
 
 
 def _items(
@@ -71,27 +71,49 @@ def _items(
     sets: Mapping[str, Sequence[str]],
     base: frozenset[str],
     took: Mapping[str, float],
+    made: dict[str, dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
+    """The items for ``group`` (leaves, and groups ``made`` at a level above: their keys), forked
+    from a process that imported ``base``. A group chosen here stays a candidate of the next
+    choices, as one member holding its preload: a larger group that shares part of it (numpy, under
+    a preload of pandas) then holds it, so that the part is imported once."""
+
+    def modules(node: str) -> Sequence[str]:
+        return made[node]["preload"] if node in made else sets.get(node, ())
+
     rest = list(group)
     holders: dict[str, list[str]] = {}
-    for leaf in rest:
-        for module in sets.get(leaf, ()):
-            holders.setdefault(module, []).append(leaf)
-    # module -> the leaves (of those left, two or more: a module only one imports is never shared)
+    for node in rest:
+        for module in modules(node):
+            holders.setdefault(module, []).append(node)
+    # module -> the nodes (of those left, two or more: a module only one imports is never shared)
     # that import it, beyond what this level preloads
     who = {m: frozenset(held) for m, held in holders.items() if len(held) > 1 and m not in base}
     while (best := _best_group(who)) is not None:
         members, shared = best
         first = min(members)
-        preload = [m for m in sets[first] if m in shared]  # in the order it imported them
-        inner = _items(sorted(members), sets, base | shared, took)
-        items.append({"preload": preload, "items": inner})
-        rest = [leaf for leaf in rest if leaf not in members]
-        who = {module: left for module, held in who.items() if len(left := held - members) > 1}
-    items.extend({"leaf": leaf} for leaf in rest)
+        preload = [m for m in modules(first) if m in shared]  # in the order it imported them
+        key = f"\0{len(made)}"  # sorts before any module name
+        made[key] = {"preload": preload, "items": _items(sorted(members), sets, base | shared, took, made)}
+        rest = [node for node in rest if node not in members] + [key]
+        who = {
+            module: left
+            for module, held in who.items()
+            if len(left := (held - members) | ({key} if module in shared else set())) > 1
+        }
+    items = [item for node in rest for item in _item(node, base, made)]
     items.sort(key=lambda item: -_cost(item, took))
     return items
+
+
+def _item(node: str, base: frozenset[str], made: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """A leaf's item, or a group's: its zygote preloads what ``base`` does not hold yet (its items
+    alone when that is nothing)."""
+    if node not in made:
+        return [{"leaf": node}]
+    preload = [m for m in made[node]["preload"] if m not in base]
+    inner: list[dict[str, Any]] = made[node]["items"]
+    return [{"preload": preload, "items": inner}] if preload else inner
 
 
 def _best_group(who: Mapping[str, frozenset[str]]) -> tuple[frozenset[str], frozenset[str]] | None:
