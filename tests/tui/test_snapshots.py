@@ -70,7 +70,7 @@ async def _planned(pilot: Pilot[Any]) -> None:
     for msg in (
         _ev("checkpoint", "passed", "ck-0007 · 41 files · 180.0 kB", 0.3, 2),
         _ev("stage", "passed", "staging clone ready", 0.4, 3),
-        _ev("baseline", "passed", "tests pass, pip-check pass, import-smoke pass", 1.9, 4),
+        _ev("baseline", "passed", "pip-check pass, tests pass, warnings pass", 1.9, 4),
         QuestionAsked(Question("go", GO.question.format(summary="oxzep7 1.4.2 -> 2.0.0 (major), 2 changes"),
                                GO.choices, GO.default, "stage and test first")),
     ):  # fmt: skip
