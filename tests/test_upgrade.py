@@ -159,7 +159,9 @@ def test_without_yes_and_no_terminal_nothing_changes(demo: DemoFactory) -> None:
     assert Environment.open(sandbox.venv).fingerprint() == before
     runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
     assert runbook.last("go").answer == "wait"  # type: ignore[union-attr]
-    # the baseline's checks that run after it ran on live all the same, and are in its evidence
+    # the baseline's checks that run after it ran on live all the same: the baseline's line is told
+    # again with the import smoke as soon as it ends, and both are in its evidence
+    assert "ok   baseline: pip-check pass, import-smoke pass, tests pass" in done.stdout, done.stdout
     baseline = load_checkset(sandbox.project / ".oxwizard" / "evidence" / runbook.id / "baseline.json")
     smoke, checked = baseline.get("import-smoke"), baseline.get("pip-check")
     assert smoke is not None and smoke.status == "pass" and "oxzep7" in smoke.details["modules"], smoke

@@ -172,6 +172,7 @@ class UpgradeFlow:
         self._background: ThreadPoolExecutor | None = None
         self._pip_confirm: Future[CheckResult] | None = None
         self._smoke_confirm: Future[CheckResult] | None = None
+        self._baseline_seconds: float | None = None
         # headless runs that go on from the plan to the verdict under one lock: the staging clone is
         # made while the plan's dry run runs, every file linked, the changing ones copied once known
         self.clone_while_planning = False
@@ -543,6 +544,7 @@ class UpgradeFlow:
             smoke = partial(import_smoke, project=self.project, at_baseline=True)
             self._pip_confirm = self._later(pip_check, self.env)
             self._smoke_confirm = self._later(smoke, self.env, [c.name for c in plan.changes])
+            self._smoke_confirm.add_done_callback(self._smoked_before)
 
         go = self._ask("go", detail=self.risk.recommendation if self.risk else "", summary=plan.summary())
         if go != "go":
@@ -781,12 +783,28 @@ class UpgradeFlow:
         self.baseline, started = done
         self.listener.on_checks(self.baseline)
         self._record_checks("baseline", "What does the current version give?", self.baseline, started)
+        self._baseline_seconds = _since(started)
         self._step(
             "baseline",
             "passed" if self.baseline.ok else "warned",
             _checks_line(self.baseline),
-            _since(started),
+            self._baseline_seconds,
         )
+
+    def _smoked_before(self, smoking: Future[CheckResult]) -> None:
+        """The baseline's import smoke, run after it was recorded, told as soon as it ends (from its
+        thread): the baseline's line again, with it (in the wizard, while the go is asked). The
+        staging checks take it into the baseline's evidence. Nothing after a stop or rollback
+        request, which killed it."""
+        if smoking.cancelled() or smoking.exception() is not None or self._stopper.reason is not None:
+            return
+        if self.baseline is None:
+            return
+        real = smoking.result()
+        seen = CheckSet(
+            phase="baseline", results=[real if r.name == real.name else r for r in self.baseline.results]
+        )
+        self._tell("baseline", "passed" if seen.ok else "warned", _checks_line(seen), self._baseline_seconds)
 
     def _after_promote(self) -> FlowOutcome:
         assert self.plan is not None
@@ -1103,11 +1121,7 @@ class UpgradeFlow:
             return []
         for real in done:
             self.baseline.results = [real if r.name == real.name else r for r in self.baseline.results]
-            if real.name == "import-smoke":  # told now: it was not among the baseline's results
-                self._output(
-                    "baseline",
-                    f"{real.status:4} {real.name} (on live, after the checks before): {real.summary}",
-                )
+            if real.name == "import-smoke":  # its details now (its line was told when it ended)
                 self.listener.on_checks(CheckSet(phase="baseline", results=[real]))
         path = self.repo_path / "evidence" / self.runbook.id / "baseline.json"
         save_checkset(path, self.baseline)
