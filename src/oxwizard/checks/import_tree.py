@@ -117,8 +117,9 @@ def _item(node: str, base: frozenset[str], made: dict[str, dict[str, Any]]) -> l
 
 
 def _best_group(who: Mapping[str, frozenset[str]]) -> tuple[frozenset[str], frozenset[str]] | None:
-    """The group of leaves (two or more) whose shared modules save the most imports, with those
-    modules (``who``: module -> the leaves that import it); None when no group saves enough."""
+    """The group of nodes (two or more: leaves, and groups chosen before) whose shared modules save
+    the most imports, with those modules (``who``: module -> the nodes that import it); None when
+    no group saves enough."""
     patterns = Counter(who.values())
     # the candidates: the groups whose very own modules (imported by them and no other leaf) save
     # the most; a group also shares the modules of every larger group that holds it

@@ -74,6 +74,12 @@ class CheckSet(BaseModel):
     def get(self, name: str) -> CheckResult | None:
         return next((r for r in self.results if r.name == name), None)
 
+    def with_result(self, result: CheckResult) -> CheckSet:
+        """The same set with ``result`` in the place of the check of its name."""
+        return self.model_copy(
+            update={"results": [result if r.name == result.name else r for r in self.results]}
+        )
+
     @property
     def new_warnings(self) -> list[str]:
         """Warnings new since the baseline; each must be acknowledged before promotion."""

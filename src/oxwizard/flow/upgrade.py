@@ -174,7 +174,8 @@ class UpgradeFlow:
         self._smoke_confirm: Future[CheckResult] | None = None
         self._baseline_seconds: float | None = None
         # headless runs that go on from the plan to the verdict under one lock: the staging clone is
-        # made while the plan's dry run runs, every file linked, the changing ones copied once known
+        # made while the plan's dry run runs, the installed targets' files copied, every other file
+        # linked, those of the rest of what changes copied once known
         self.clone_while_planning = False
         self._early_clone: Future[tuple[Environment, CloneStats, float]] | None = None
         self.live_touched = False
@@ -801,9 +802,7 @@ class UpgradeFlow:
         if self.baseline is None:
             return
         real = smoking.result()
-        seen = CheckSet(
-            phase="baseline", results=[real if r.name == real.name else r for r in self.baseline.results]
-        )
+        seen = self.baseline.with_result(real)
         self._tell("baseline", "passed" if seen.ok else "warned", _checks_line(seen), self._baseline_seconds)
 
     def _after_promote(self) -> FlowOutcome:
@@ -1120,7 +1119,7 @@ class UpgradeFlow:
         if not done or self.baseline is None or self.runbook is None:
             return []
         for real in done:
-            self.baseline.results = [real if r.name == real.name else r for r in self.baseline.results]
+            self.baseline = self.baseline.with_result(real)
             if real.name == "import-smoke":  # its details now (its line was told when it ended)
                 self.listener.on_checks(CheckSet(phase="baseline", results=[real]))
         path = self.repo_path / "evidence" / self.runbook.id / "baseline.json"
