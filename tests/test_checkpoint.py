@@ -120,6 +120,21 @@ def test_record_paths_escaping_the_env_are_refused(live_demo: DemoSandbox, tmp_p
     assert victim.read_text() == "do not touch"
 
 
+def test_a_venv_kept_in_git_never_shows_the_state_folder_as_new_files(
+    live_demo: DemoSandbox, tmp_path: Path
+) -> None:
+    # some projects commit their venv: the checkpoints, the lock and the trash stay out of git's sight
+    git = ["git", f"--git-dir={tmp_path / 'git'}", f"--work-tree={live_demo.venv}"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    env, plan = _plan(live_demo, "ziprow==0.3.2")
+    ck = take_checkpoint(env, plan)
+    status = subprocess.run([*git, "status", "--porcelain", "--untracked-files=all"], capture_output=True,
+                            text=True, check=True).stdout  # fmt: skip
+    assert status and ".oxwizard/" not in status, status  # the venv's own files are listed, no state
+    assert (checkpoints_dir(env) / ck.id / "checkpoint.json").is_file()
+    assert (checkpoints_dir(env).parent / ".gitignore").read_text() == "*\n"
+
+
 def test_path_safety_compares_whole_segments_and_follows_symlinks(tmp_path: Path) -> None:
     root = tmp_path / "venv"
     (root / "lib").mkdir(parents=True)

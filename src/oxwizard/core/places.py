@@ -1,9 +1,10 @@
 """The two places oxwizard keeps things on disk, both named ``.oxwizard`` — this module owns both:
 
 - the **environment's state folder** ``ENV_ROOT/.oxwizard/`` (:func:`state_path`, :func:`state_dir`):
-  lock, write-ahead journal, checkpoints. It lives inside the environment on purpose: checkpoint
-  stashes must be on the same filesystem as the files they protect, so that stashing is a hard link
-  and restoring is a link or a rename. The folder is private (0700); staging clones never copy it.
+  lock, write-ahead journal, checkpoints, spares (ignored by git: its ``.gitignore`` is ``*``). It
+  lives inside the environment on purpose: checkpoint stashes must be on the same filesystem as the
+  files they protect, so that stashing is a hard link and restoring is a link or a rename. The
+  folder is private (0700); staging clones never copy it.
 - the **project's runbook repository** ``PROJECT/.oxwizard/`` (:func:`runbook_repo_path`): a git
   repository of its own holding runbooks, evidence and replay reports, committed one decision at a
   time.
@@ -38,11 +39,18 @@ def runbook_repo_path(project: Path) -> Path:
 
 
 def state_dir(env: _Rooted | Path) -> Path:
-    """The state folder of ``env``, created private (0700) if missing."""
+    """The state folder of ``env``, created private (0700) if missing, with a ``.gitignore`` of ``*``:
+    a venv kept in a git repository (or a tool that honours ``.gitignore``) never sees the
+    checkpoints, the trash or the spares as new files."""
     path = state_path(env)
     path.mkdir(mode=0o700, exist_ok=True)
     if path.stat().st_mode & 0o077:
         os.chmod(path, 0o700)
+    ignore = path / ".gitignore"
+    if not ignore.exists():
+        fresh = path / f".gitignore.{os.getpid()}.tmp"
+        fresh.write_text("*\n", encoding="utf-8")
+        os.replace(fresh, ignore)
     return path
 
 
