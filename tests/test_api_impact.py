@@ -234,6 +234,24 @@ def test_a_lost_base_class_is_named_as_written(tmp_path: Path) -> None:
     assert [c.sentence() for c in changes] == ["class sig.Child changed in 2.0: base class Base removed"]
 
 
+def test_a_kind_change_names_the_old_kind_and_a_class_kept_under_its_old_name_is_no_change(
+    tmp_path: Path,
+) -> None:
+    """numpy 2's ``bool_ = bool``: still a class for every caller, not "changed: now an attribute"
+    (pandas 2.0 has 292 uses of such names); a class that became a plain value is said as such."""
+    old_wheel = build_wheel(tmp_path / "w", "sig", "1.0", {
+        "sig/__init__.py": "class Flag:\n    pass\n\n\nclass Mode:\n    pass\n\n\ndef make():\n    pass\n",
+    })  # fmt: skip
+    new_wheel = build_wheel(tmp_path / "w", "sig", "2.0", {
+        "sig/__init__.py": "class flag:\n    pass\n\n\nFlag = flag\nMode = 3\n\n\nclass make:\n    pass\n",
+    })  # fmt: skip
+    changes, _ = compare("sig", "2.0", _tree(tmp_path / "old", old_wheel), _tree(tmp_path / "new", new_wheel))
+    assert sorted(c.sentence() for c in changes) == [
+        "class sig.Mode changed in 2.0: now an attribute",
+        "function sig.make changed in 2.0: now a class",
+    ]
+
+
 def test_a_class_that_stops_spelling_out_object_has_not_changed(tmp_path: Path) -> None:
     """``class Retry(object)`` -> ``class Retry:`` (urllib3 1.26 -> 2): the same class in Python 3,
     not "base class object removed" for every use; a real base lost beside it is still named."""

@@ -292,7 +292,7 @@ def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 3  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 4  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -448,7 +448,7 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
         modules = [o for o in _walk(new_mod) if o.is_module]
         by_path = {m.path: m for m in modules}
         for b in breakages:
-            change = _from_breakage(distribution, version, b, moved, modules)
+            change = _from_breakage(distribution, version, b, moved, modules, by_path)
             if change is not None and change.kind == "removed":
                 change = _served_by_getattr(change, by_path)
             if change is not None:
@@ -473,6 +473,7 @@ def _from_breakage(
     b: griffe.Breakage,
     moved: dict[str, list[tuple[str, str]]],
     modules: list[griffe.Object],
+    by_path: dict[str, griffe.Object],
 ) -> ApiChange | None:
     import griffe
 
@@ -490,10 +491,12 @@ def _from_breakage(
         detail = _SIGNATURE[kind].format(f"'{param}'")
         return ApiChange(distribution=distribution, version=version, kind="signature", path=obj.path,
                          what=what, detail=detail)  # fmt: skip
-    if kind == "OBJECT_CHANGED_KIND":
-        detail = f"now a {getattr(b.new_value, 'value', b.new_value)}"
+    if kind == "OBJECT_CHANGED_KIND":  # ``obj`` is the new object: named here by its old kind
+        was, now = (str(getattr(v, "value", v)) for v in (b.old_value, b.new_value))
+        if now == "attribute" and _kind_of(_assigned(obj, by_path)) == was:
+            return None  # ``bool_ = bool`` (numpy 2): the same kind of object, under the old name too
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
-                         what=what, detail=detail)  # fmt: skip
+                         what=was, detail=f"now {'an' if now[0] in 'aeiou' else 'a'} {now}")  # fmt: skip
     if kind == "CLASS_REMOVED_BASE":
         kept = {str(base) for base in b.new_value} | _IMPLICIT_BASES  # `(object)` is what `:` means
         gone = [str(base) for base in b.old_value if str(base) not in kept]
@@ -540,6 +543,37 @@ def _module_homes(old: griffe.Object, modules: list[griffe.Object]) -> list[str]
     if not names:
         return []
     return [m.path for m in modules if names <= {n for n, o in m.members.items() if not o.is_alias}]
+
+
+def _assigned(attribute: object, by_path: dict[str, griffe.Object]) -> object | None:
+    """What the attribute ``X = name`` or ``X = module.name`` names in the new tree, if it is one
+    of its objects; None for any other value."""
+    value = getattr(attribute, "value", None)
+    text = str(value) if value is not None else ""
+    if not text.replace(".", "").replace("_", "").isalnum() or text[0].isdigit():
+        return None
+    parent = getattr(attribute, "parent", None)
+    scope = getattr(parent, "members", {})
+    if "." not in text:
+        return scope.get(text)
+    try:  # a dotted name: where griffe says it leads, e.g. ``np.bool`` -> ``numpy.bool``
+        path = str(getattr(value, "canonical_path", text))
+    except Exception:  # noqa: BLE001 - griffe cannot resolve it: not known to be the same object
+        return None
+    module, _, name = path.rpartition(".")
+    return by_path[module].members.get(name) if module in by_path else None
+
+
+def _kind_of(obj: object | None) -> str | None:
+    """The kind of ``obj`` (an alias followed to its target, when griffe can); None when unknown."""
+    import griffe
+
+    if isinstance(obj, griffe.Alias):
+        try:
+            obj = obj.final_target
+        except Exception:  # noqa: BLE001 - an alias griffe cannot follow
+            return None
+    return _what(obj) if obj is not None else None
 
 
 def _what(obj: object) -> str:
