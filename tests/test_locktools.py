@@ -9,17 +9,21 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from oxwizard.checks.result import CheckSet, load_checkset
 from oxwizard.core.errors import LockToolError
 from oxwizard.demo.wheels import build_wheel
 from oxwizard.env.environment import Environment, find_uv
 from oxwizard.env.locktools import lock_differences, read_lock, relock
 from oxwizard.env.plan import Change
 from oxwizard.env.project_files import Regeneration, plan_project_files
-from oxwizard.env.specs import IndexOptions
+from oxwizard.env.specs import IndexOptions, parse_specs
+from oxwizard.flow.upgrade import Question, StepEvent, UpgradeFlow
+from oxwizard.runbook.model import FlowOptions
 
 PYTHON = Path(sys.executable)
 UV = find_uv() or "uv"
@@ -275,3 +279,142 @@ def test_a_uv_project_is_upgraded_through_uv_and_its_lock_lands_on_a_branch_uv_s
         "alpha": "2.0",
         "beta": "2.1",
     }
+
+
+# A build backend of a few lines, kept in the project (PEP 517 ``backend-path``), so that the project
+# installs itself offline, editable (PEP 660), as ``uv sync`` installs a packaged uv project.
+_BACKEND = """
+import base64, hashlib, os, zipfile
+
+def _meta():
+    import tomllib
+    with open("pyproject.toml", "rb") as f:
+        p = tomllib.load(f)["project"]
+    lines = ["Metadata-Version: 2.1", f"Name: {p['name']}", f"Version: {p['version']}"]
+    lines += [f"Requires-Dist: {d}" for d in p["dependencies"]]
+    return p["name"], p["version"], "\\n".join(lines) + "\\n"
+
+def _wheel(folder, files):
+    name, version, meta = _meta()
+    info = f"{name}-{version}.dist-info"
+    wheel = "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    files = {**files, f"{info}/METADATA": meta, f"{info}/WHEEL": wheel}
+    out = f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(folder, out), "w") as z:
+        record = []
+        for path, text in files.items():
+            z.writestr(path, text)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+            record.append(f"{path},sha256={digest},{len(text.encode())}")
+        z.writestr(f"{info}/RECORD", "\\n".join(record + [f"{info}/RECORD,,"]) + "\\n")
+    return out
+
+def build_editable(folder, config_settings=None, metadata_directory=None):
+    return _wheel(folder, {"_app_editable.pth": os.path.abspath("src") + "\\n"})
+
+def build_wheel(folder, config_settings=None, metadata_directory=None):
+    return _wheel(folder, {"app/__init__.py": open("src/app/__init__.py").read()})
+
+def build_sdist(folder, config_settings=None):
+    raise NotImplementedError
+"""
+
+
+def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_update_pins(
+    lock_wheels: Path, tmp_path: Path
+) -> None:
+    """``uv init --package`` then ``uv add alpha==1.0``: the project is installed in its own venv,
+    requiring alpha==1.0. Upgrading alpha conflicts with it until the project is installed again
+    from edited files: without --update-pins that is a reason to wait; with it the pin is rewritten on
+    a branch, and the checks judge the project's own requirement as the branch writes it."""
+    project = _uv_project(tmp_path, "alpha==1.0")
+    with (project / "pyproject.toml").open("a") as f:
+        f.write('\n[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n')
+    (project / "backend.py").write_text(_BACKEND)
+    (project / "src" / "app").mkdir(parents=True)
+    (project / "src" / "app" / "__init__.py").write_text("import alpha\n")
+    assert _uv(project, "lock", wheels=lock_wheels).returncode == 0
+    _git(project, "init", "-q", "-b", "main")
+    _git(project, "add", "-A")
+    _git(project, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "app")
+    venv = tmp_path / "venv"
+    subprocess.run([UV, "venv", "-q", "--python", str(PYTHON), str(venv)], check=True)
+    pip = [sys.executable, "-m", "pip", "--python", str(venv), "install", "-q", "--no-index"]
+    subprocess.run([*pip, "--find-links", str(lock_wheels), "alpha==1.0", "beta==1.0"], check=True)
+    subprocess.run([*pip, "--no-deps", "-e", str(project)], check=True)
+    assert Environment.open(venv).distributions["app"].requires == ["alpha==1.0"]
+    where = ["--env", str(venv), "--project", str(project), "--no-index", "--find-links", str(lock_wheels)]
+
+    def oxwizard(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "oxwizard", *args, *where],
+            capture_output=True, text=True, timeout=900, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+
+    conflict = "app 0.1.0 has requirement alpha==1.0, but you have alpha 2.0."
+    planned = oxwizard("plan", "alpha==2.0")
+    assert planned.returncode == 0, planned.stderr
+    assert f"pip check after: {conflict}" in planned.stdout
+    assert f"the project's own: {conflict} `upgrade --update-pins` rewrites it" in planned.stdout
+    # as the files are now, the next `uv sync` undoes the upgrade, and the project conflicts with it
+    waited = oxwizard("upgrade", "alpha==2.0", "--yes")
+    assert waited.returncode == 2, waited.stdout + waited.stderr
+    assert f"pip check predicted to fail after: {conflict}" in waited.stdout
+    assert Environment.open(venv).distributions["alpha"].version == "1.0"
+
+    # staging passed with the edits; a person who then declines to write them stops before live
+    skipped = _flow_answering(venv, project, lock_wheels, pins="skip").run()
+    assert skipped.status == "declined" and "live is untouched" in skipped.message, skipped
+    assert "app's own requirements on alpha conflict with the upgrade without them" in skipped.message
+    assert Environment.open(venv).distributions["alpha"].version == "1.0"
+    assert "oxwizard/" not in _git(project, "branch")
+
+    done = oxwizard("upgrade", "alpha==2.0", "--yes", "--update-pins")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"the project's own old requirement, which the upgrade rewrites: {conflict}" in done.stdout
+    assert "pip check predicted to fail" not in done.stdout
+    assert Environment.open(venv).distributions["alpha"].version == "2.0"
+    branch = next(b.strip() for b in _git(project, "branch", "--format=%(refname:short)").splitlines()
+                  if b.startswith("oxwizard/"))  # fmt: skip
+    assert '"alpha==2.0"' in _git(project, "show", f"{branch}:pyproject.toml")
+    assert "app keeps its old requirements on alpha until it is installed again" in done.stdout
+    # each pip check after the install judged app's requirement as the branch writes it, and said so
+    runbook = sorted((project / ".oxwizard" / "runbooks").glob("*.json"))[-1]
+    evidence = project / ".oxwizard" / "evidence" / runbook.stem
+    for phase in ("checks-staging", "checks-live"):
+        check = load_checkset(evidence / f"{phase}.json").get("pip-check")
+        assert check is not None and check.status == "pass", check
+        assert check.details["judged_as_pinned"] == [conflict], check
+    # and they were right: the project installed again from the branch's files agrees with alpha 2.0
+    _git(project, "merge", "-q", branch)
+    subprocess.run([*pip, "--no-deps", "-e", str(project)], check=True)
+    assert Environment.open(venv).pip_check() == []
+
+
+@dataclass
+class _Answering:
+    """A person at the wizard: ``go`` at the go question, ``pins`` at the project files' one."""
+
+    pins: str
+
+    def on_step(self, event: StepEvent) -> None:
+        return None
+
+    def on_output(self, step: str, line: str) -> None:
+        return None
+
+    def on_checks(self, checkset: CheckSet) -> None:
+        return None
+
+    def ask(self, question: Question) -> str:
+        return {"go": "go", "pins": self.pins}.get(question.step, question.default)
+
+    def interrupt(self) -> None:
+        return None
+
+
+def _flow_answering(venv: Path, project: Path, wheels: Path, *, pins: str) -> UpgradeFlow:
+    return UpgradeFlow(
+        Environment.open(venv), project, parse_specs(["alpha==2.0"]), _local(wheels),
+        listener=_Answering(pins), options=FlowOptions(stage=True, update_pins=True),
+    )  # fmt: skip

@@ -51,3 +51,16 @@ async def test_plan_for_a_typed_spec(demo: Any) -> None:
         assert "oxzep7-core" in text and "new → 2.0.0" in text
         assert "Risk: " in text and "Recommendation:" in text
         assert "c" in app.screen.active_bindings  # staging is offered once there is a plan
+        # the demo's requirements.txt pins 1.4.2: the files are written with the upgrade by default (u),
+        # so what would undo it is no risk; with u it is again, and the flow goes with that risk
+        undone = app.state.plan.project_files.undone
+        assert undone and [r for r in app.state.risk.reasons if "requirements.txt" in r] == [
+            f"{u} (the upgrade rewrites it)" for u in undone
+        ]
+        assert "✔ requirements.txt pins oxzep7==1.4.2" in text
+        written = app.state.risk
+        await pilot.press("u")
+        await pilot.pause()
+        assert [r for r in app.state.risk.reasons if "requirements.txt" in r] == undone
+        assert app.flow.risk == app.state.risk != written
+        assert "⚠ requirements.txt pins oxzep7==1.4.2" in screen_text(app)

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -27,6 +27,9 @@ from oxwizard.core.errors import OxwizardError
 from oxwizard.core.pipenv import cache_root
 from oxwizard.core.places import mark_used, store_kept
 from oxwizard.env.environment import Environment
+
+if TYPE_CHECKING:
+    from oxwizard.env.plan import Judged
 
 _MODULE_SUFFIXES = {".py", ".so", ".pyd"}
 _KEEP_TIMES = 64  # environments whose import times are kept
@@ -41,7 +44,11 @@ _CHECKERS = frozenset({"pip", "uv"})
 
 
 def pip_check(
-    env: Environment, *, baseline: CheckResult | None = None, changed: Collection[str] = ()
+    env: Environment,
+    *,
+    baseline: CheckResult | None = None,
+    changed: Collection[str] = (),
+    judged: Judged | None = None,
 ) -> CheckResult:
     """``pip check``'s verdict on ``env``.
 
@@ -51,11 +58,15 @@ def pip_check(
     ``baseline`` whose two verdicts agreed, and ``changed`` (the upgrade's distributions) leaving
     pip and uv alone, the in-process verdict alone: since the baseline only ``changed`` was
     installed, by the installer, for this interpreter; a child costs about a second on 100+
-    distributions, mostly pip's start-up. Otherwise the child, as at baseline."""
+    distributions, mostly pip's start-up. Otherwise the child, as at baseline.
+
+    ``judged``: the project's own requirements that its files are about to say otherwise (see
+    :func:`~oxwizard.env.plan.cleared_by_pins`): the problems they alone make are not the
+    upgrade's; they are kept in the details (``judged_as_pinned``) and said in the summary."""
     started = time.monotonic()
     agreed = baseline is not None and set(baseline.details.get("checked_by", [])) == {"pip check", "metadata"}
     if agreed and not _CHECKERS & {canonicalize_name(n) for n in changed}:
-        return pip_check_metadata(env)
+        return _pip_check_result(metadata_check(env), started, method="metadata", judged=_judged(env, judged))
     try:
         problems = env.pip_check()
     except OxwizardError as exc:
@@ -63,7 +74,23 @@ def pip_check(
             name="pip-check", status="fail", summary=str(exc), duration=time.monotonic() - started
         )
     agrees = sorted(metadata_check(env)) == sorted(problems)
-    return _pip_check_result(problems, started, method="pip check", also="metadata" if agrees else None)
+    return _pip_check_result(
+        problems,
+        started,
+        method="pip check",
+        also="metadata" if agrees else None,
+        judged=_judged(env, judged),
+    )
+
+
+def _judged(env: Environment, judged: Judged | None) -> list[str]:
+    """The problems that only the requirements ``judged`` otherwise make, in pip's words."""
+    if not judged:
+        return []
+    from oxwizard.env.plan import predict_conflicts
+
+    still = set(predict_conflicts(env, [], judged))
+    return [p for p in metadata_check(env) if p not in still]
 
 
 def pip_check_metadata(env: Environment) -> CheckResult:
@@ -87,16 +114,24 @@ def metadata_check(env: Environment) -> list[str]:
 
 
 def _pip_check_result(
-    problems: list[str], started: float, *, method: str, also: str | None = None
+    problems: list[str], started: float, *, method: str, also: str | None = None, judged: Sequence[str] = ()
 ) -> CheckResult:
-    """``checked_by``: what gave the verdict (``also``: a second way that gave the same)."""
-    details = {"problems": problems, "checked_by": [method] if also is None else [method, also]}
+    """``checked_by``: what gave the verdict (``also``: a second way that gave the same). ``judged``:
+    problems of the project's own old requirements, which its files are about to change (not counted)."""
+    problems = [p for p in problems if p not in judged]
+    details: dict[str, object] = {
+        "problems": problems,
+        "checked_by": [method] if also is None else [method, also],
+    }
+    if judged:
+        details["judged_as_pinned"] = list(judged)
+    cleared = "; the project's own requirement as its files will say it" if judged else ""
     return CheckResult(
         name="pip-check",
         status="fail" if problems else "pass",
         summary=problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else "")
         if problems
-        else "ok",
+        else "ok" + cleared,
         numbers={"problems": float(len(problems))},
         duration=time.monotonic() - started,
         details=details,

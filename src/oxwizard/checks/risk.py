@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +18,18 @@ class RiskSummary(BaseModel):
     level: Literal["low", "medium", "high"]
     recommendation: Literal["upgrade now", "stage and test first", "wait"]
     reasons: list[str] = Field(default_factory=list)
+    # the pip check problems predicted after that the project files' edits clear (see assess)
+    cleared: list[str] = Field(default_factory=list)
+
+
+def rewritten(sentence: str) -> str:
+    """A reason the project's files would undo the upgrade, when the upgrade rewrites them."""
+    return f"{sentence} (the upgrade rewrites it)"
+
+
+def cleared_reason(problem: str) -> str:
+    """A pip check problem predicted after that is the project's own old requirement, rewritten."""
+    return f"the project's own old requirement, which the upgrade rewrites: {problem}"
 
 
 def assess(
@@ -25,11 +38,19 @@ def assess(
     baseline: CheckSet | None = None,
     security: SecurityReport | None = None,
     tests_found: bool | None = None,
+    pins: bool = False,
+    cleared: Sequence[str] = (),
 ) -> RiskSummary:
+    """``pins``: the project's files are written too (``--update-pins``, the wizard's ``u``): what
+    would undo the upgrade is rewritten, not a risk. ``cleared``: the problems predicted after that
+    are the project's own old requirements, which those edits change (see
+    :func:`~oxwizard.env.plan.cleared_by_pins`)."""
     reasons: list[str] = []
     score = 0
     undone = plan.project_files.undone if plan.project_files is not None else []
-    if undone:  # the upgrade would not outlive the next rebuild from the project's own files
+    if undone and pins:
+        reasons += [rewritten(u) for u in undone]
+    elif undone:  # the upgrade would not outlive the next rebuild from the project's own files
         score += 2
         reasons += undone
     majors = [c for c in plan.changes if c.impact == "major"]
@@ -62,10 +83,13 @@ def assess(
     if blocked:
         score += 3
         reasons += blocked
-    if plan.pip_check_after:
+    after = [p for p in plan.pip_check_after if p not in cleared]
+    if after:
         score += 2
-        reasons.append(f"pip check predicted to fail after: {plan.pip_check_after[0]}")
+        reasons.append(f"pip check predicted to fail after: {after[0]}")
         reasons += [r.sentence() for r in plan.resolutions]
+    if cleared:
+        reasons.append(cleared_reason(cleared[0]))
     if plan.pip_check_before:
         score += 1
         reasons.append(f"pip check already fails: {plan.pip_check_before[0]}")
@@ -83,10 +107,10 @@ def assess(
     level: Literal["low", "medium", "high"] = "high" if score >= 4 else "medium" if score >= 2 else "low"
     if (majors or tests_found is False) and level == "low":
         level = "medium"  # a security fix makes a major bump (or an untested upgrade) worth doing, not safe
-    if blocked or plan.pip_check_after or (security is not None and security.introduces):
+    if blocked or after or (security is not None and security.introduces):
         recommendation: Literal["upgrade now", "stage and test first", "wait"] = "wait"
     elif level == "low":
         recommendation = "upgrade now"
     else:
         recommendation = "stage and test first"
-    return RiskSummary(level=level, recommendation=recommendation, reasons=reasons)
+    return RiskSummary(level=level, recommendation=recommendation, reasons=reasons, cleared=list(cleared))

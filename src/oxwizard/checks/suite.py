@@ -6,6 +6,7 @@ import contextvars
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from oxwizard.checks.compat import import_smoke, pip_check, requires_python
 from oxwizard.checks.data import validate_data
@@ -15,6 +16,9 @@ from oxwizard.checks.result import CheckResult, CheckSet, Phase
 from oxwizard.checks.tests import run_tests
 from oxwizard.core.config import ChecksConfig
 from oxwizard.env.environment import Environment
+
+if TYPE_CHECKING:
+    from oxwizard.env.plan import Judged
 
 
 def run_checks(
@@ -30,6 +34,7 @@ def run_checks(
     before_benchmark: Callable[[], object] | None = None,
     smoke_later: bool = False,
     smoked_before: Future[CheckResult] | None = None,
+    judged: Judged | None = None,
 ) -> CheckSet:
     """Every configured check for ``phase``; a failing or crashing command is a result, not an error.
 
@@ -44,7 +49,8 @@ def run_checks(
     meanwhile). ``smoke_later``: at a baseline, the import smoke is left to the caller, which runs
     it later; a result saying so (:data:`SMOKE_LATER`) holds its place. ``smoked_before``: that baseline
     smoke, maybe still running: this phase's smoke waits for it (what it judges against) while the
-    tests start."""
+    tests start. ``judged``: the project's own requirements its files are about to change (see
+    :func:`~oxwizard.checks.compat.pip_check`)."""
     say = on_line or (lambda line: None)
 
     def smoke() -> CheckResult:
@@ -64,7 +70,10 @@ def run_checks(
         checked = pip_checked or pool.submit(
             contextvars.copy_context().run,
             lambda: pip_check(
-                env, baseline=baseline.get("pip-check") if baseline else None, changed=upgraded or []
+                env,
+                baseline=baseline.get("pip-check") if baseline else None,
+                changed=upgraded or [],
+                judged=judged,
             ),
         )
         smoked = pool.submit(contextvars.copy_context().run, smoke)

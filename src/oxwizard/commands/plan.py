@@ -21,7 +21,7 @@ from oxwizard.commands.common import (
 
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing before the dry run starts
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from oxwizard.env.dry_run import EarlyDryRun
     from oxwizard.env.plan import Plan
@@ -115,7 +115,7 @@ def _preload(names: Iterable[str]) -> None:
 def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     from packaging.utils import canonicalize_name
 
-    from oxwizard.env.plan import compute_plan
+    from oxwizard.env.plan import cleared_by_pins, compute_plan, predict_conflicts
     from oxwizard.env.specs import parse_specs
 
     reqs = parse_specs(args.specs)
@@ -126,7 +126,7 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     names = [canonicalize_name(r.name) for r in reqs]
     plan = compute_plan(env, reqs, index, early=early, meanwhile=lambda: _preload(names))
     from oxwizard.checks.api_impact import api_impact
-    from oxwizard.env.project_files import plan_project_files
+    from oxwizard.env.project_files import own_distribution, plan_project_files
 
     project = project_from(args)
     plan.project_files = plan_project_files(
@@ -138,13 +138,17 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     else:
         if env.externally_managed:
             print(f"{env.root}: {env.managed_note}; --break-system-packages given")
-        print(render_plan(plan))
+        judged = cleared_by_pins(own_distribution(project, env.distributions), plan)
+        cleared = [p for p in plan.pip_check_after if p not in predict_conflicts(env, plan.changes, judged)]
+        print(render_plan(plan, cleared=cleared))
         say_sources(index, print)
         print(f"installer: {env.installer_line()}")
     return 0
 
 
-def render_plan(plan: Plan) -> str:
+def render_plan(plan: Plan, *, cleared: Sequence[str] = ()) -> str:
+    """The plan in words. ``cleared``: the problems predicted after that are the project's own
+    distribution's old requirements, which ``upgrade --update-pins`` rewrites (said as such)."""
     lines = [f"plan for {', '.join(plan.targets)} (python {plan.python_version}, {plan.installer})"]
     if plan.is_empty:
         lines.append("  nothing to change: the targets are already satisfied")
@@ -162,6 +166,9 @@ def render_plan(plan: Plan) -> str:
         f"pip check now:   {'ok' if not plan.pip_check_before else '; '.join(plan.pip_check_before)}"
     )
     lines.append(f"pip check after: {'ok' if not plan.pip_check_after else '; '.join(plan.pip_check_after)}")
+    if cleared:
+        lines.append(f"  the project's own: {'; '.join(cleared)} `upgrade --update-pins` rewrites it in "
+                     "pyproject.toml, and judges the upgrade by the rewritten requirement")  # fmt: skip
     new = plan.new_problems
     for r in plan.resolutions:
         part = f" (clears {len(r.clears)} of the {len(new)} new problems)" if len(r.clears) < len(new) else ""

@@ -20,7 +20,7 @@ import hashlib
 import json
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -340,7 +340,7 @@ def find_resolutions(
     new problems, one per dependent (at most :data:`MAX_RESOLUTION_TRIALS` runs in all), each kept
     when its own problems are gone and it brings none that were not there."""
     before = set(plan.pip_check_before)
-    named = [(dep, text) for dep, text in _conflicts(env, plan.changes) if text not in before]
+    named = [(dep, text) for dep, text in _conflicts(env, plan.changes, {}) if text not in before]
     targets = {canonicalize_name(r.name) for r in requirements}
     dependents = [d for d in dict.fromkeys(dep for dep, _ in named) if d not in targets]
     if not dependents:
@@ -359,7 +359,7 @@ def find_resolutions(
             return None
         if not wanted <= {c.name for c in changes}:
             return None
-        found = [(dep, text) for dep, text in _conflicts(env, changes) if text not in before]
+        found = [(dep, text) for dep, text in _conflicts(env, changes, {}) if text not in before]
         moves = [Move(name=c.name, from_version=c.from_version, to_version=c.to_version) for c in changes]
         trials[tuple(extra)] = [m for m in moves if m.name in extra]
         return found
@@ -479,12 +479,35 @@ def _source_of(url: str, index: IndexOptions) -> str:
     return host
 
 
-def predict_conflicts(env: Environment, changes: list[Change]) -> list[str]:
-    """The ``pip check`` problems the environment would have after ``changes``."""
-    return [text for _, text in _conflicts(env, changes)]
+# {distribution: {name it requires: the version its requirement is to be judged as pinning}}
+Judged = Mapping[str, Mapping[str, str]]
 
 
-def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]:
+def predict_conflicts(env: Environment, changes: list[Change], judged: Judged | None = None) -> list[str]:
+    """The ``pip check`` problems the environment would have after ``changes``.
+
+    ``judged``: requirements read as the project's files are about to say them (see
+    :func:`cleared_by_pins`): a requirement of ``dist`` on ``name`` holds when ``name`` is installed
+    at ``judged[dist][name]``, whatever its installed metadata says."""
+    return [text for _, text in _conflicts(env, changes, judged or {})]
+
+
+def cleared_by_pins(own: str | None, plan: Plan) -> dict[str, dict[str, str]]:
+    """What the pins step's edits change in the project's own distribution ``own`` (see
+    :func:`~oxwizard.env.project_files.own_distribution`): its requirements on the upgraded
+    distributions the edits rewrite in ``pyproject.toml``, judged as pinning their new versions.
+    Installed from the project (``uv sync``, ``pip install -e .``), it keeps the requirements the
+    pyproject had then, until it is installed again from the edited one: those are not the
+    upgrade's conflicts. Empty without ``own`` or such edits."""
+    files = plan.project_files
+    if own is None or files is None:
+        return {}
+    named = {n for e in files.edits if e.path == "pyproject.toml" for n in e.name.split(", ")}
+    new = {c.name: c.to_version for c in plan.changes if c.to_version and c.name in named}
+    return {own: new} if new else {}
+
+
+def _conflicts(env: Environment, changes: list[Change], judged: Judged) -> list[tuple[str, str]]:
     """(the distribution whose requirement fails, the ``pip check`` line) after ``changes``."""
     versions = {name: d.version for name, d in env.distributions.items()}
     requires = dict(_installed_requires(env))
@@ -503,6 +526,8 @@ def _conflicts(env: Environment, changes: list[Change]) -> list[tuple[str, str]]
                 problems.append(
                     (name, f"{name} {versions[name]} requires {req.name}, which is not installed.")
                 )
+            elif have == judged.get(name, {}).get(dep):
+                continue  # the requirement as the project's files are about to say it
             elif not req.specifier.contains(have, prereleases=True):
                 problems.append(
                     (name, f"{name} {versions[name]} has requirement {req}, but you have {req.name} {have}.")

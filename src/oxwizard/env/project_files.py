@@ -33,6 +33,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
+from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -118,6 +119,11 @@ class ProjectFiles(BaseModel):
     def preview(self) -> list[str]:
         """The planned edits, then the regenerations, one line each."""
         return [e.preview() for e in self.edits] + [r.preview() for r in self.regenerate] + self.notes
+
+
+class _Installed(Protocol):
+    @property
+    def direct_url(self) -> Mapping[str, object] | None: ...
 
 
 class _Change(Protocol):
@@ -508,6 +514,28 @@ def plan_project_files(
         if tool in kinds:
             _plan_lock(project, lock, tool, targets, out)
     return out
+
+
+def own_distribution(project: Path, installed: Mapping[str, _Installed]) -> str | None:
+    """The project's own distribution in the environment (canonical name): ``[project] name`` of its
+    ``pyproject.toml``, installed from the project folder (``uv sync`` and ``pip install -e .``
+    install it editable; its requirements are then the pyproject's as they were at that install).
+    None when the project declares no name, or what is installed under it came from elsewhere."""
+    table = _toml(project / "pyproject.toml").get("project")
+    name = table.get("name") if isinstance(table, dict) else None
+    if not isinstance(name, str) or not name:
+        return None
+    dist = installed.get(canonicalize_name(name))
+    if dist is None:
+        return None
+    url = (dist.direct_url or {}).get("url")
+    if not isinstance(url, str) or not url.startswith("file://"):
+        return None
+    try:
+        source = Path(unquote(urlsplit(url).path)).resolve()
+    except (OSError, ValueError):
+        return None
+    return canonicalize_name(name) if source == project.resolve() else None
 
 
 def _applies(req: Requirement, markers: Mapping[str, str] | None) -> bool:

@@ -312,7 +312,6 @@ class UpgradeFlow:
             )
             plan.api_impact = self._api_impact(plan)
         self.plan = plan
-        from oxwizard.checks.risk import assess  # imported while the dry run ran (_preload_plan_step)
         from oxwizard.checks.security import security_delta
 
         try:
@@ -322,7 +321,7 @@ class UpgradeFlow:
         except OxwizardError as exc:
             self._output("plan", f"security check unavailable: {exc}")
             self.security = None
-        self.risk = assess(plan, security=self.security, tests_found=self._tests_found())
+        risk = self.reassess()
         with RunbookRepo(self.repo_path) as repo, repo.locked():  # the id is taken when first saved
             self.runbook = self._new_runbook(plan, repo)
             self._record(
@@ -331,12 +330,7 @@ class UpgradeFlow:
                 plan.summary(),
                 Evidence(counts={"changes": len(plan.changes)}, duration=time.monotonic() - started),
             )
-        self._record(
-            "risk",
-            "How risky is it?",
-            f"{self.risk.level} risk: {self.risk.recommendation}",
-            Evidence(detail="; ".join(self.risk.reasons)),
-        )
+        self._record_risk(risk)
         self._step("plan", "passed", plan.summary(), time.monotonic() - started)
         self._spent["plan"] = _since(started)
         return plan
@@ -499,6 +493,9 @@ class UpgradeFlow:
     def _run_locked(self) -> FlowOutcome:
         plan = self.plan
         assert plan is not None and self.runbook is not None
+        recorded = self.runbook.last("risk")
+        if self.risk is not None and recorded is not None and recorded.answer != _risk_line(self.risk):
+            self._record_risk(self.risk)  # reassessed since (the wizard's ``u``): the risk it goes with
         from oxwizard.checks.compat import pip_check, pip_check_metadata
 
         # The checkpoint and the staging clone are each made in a thread of their own while the
@@ -896,6 +893,7 @@ class UpgradeFlow:
                 on_line=lambda ln: self._output(step, ln),
                 pip_checked=self._pip_check_after(pending, env, upgraded),
                 smoked_before=smoked,
+                judged=self._judged(),
             )
             self._poll()
             confirmed, pending, smoked = self._confirm_baseline(pending, smoked), None, None
@@ -996,6 +994,12 @@ class UpgradeFlow:
                 self._output("pins", line)
             if self._ask("pins", detail=prepared.diff, branch=prepared.where) != "write":
                 self._step("pins", "skipped", "project files not written (skip)", _since(started))
+                judged = self._judged()
+                if judged and not self.live_touched:  # staging passed with the edits it no longer gets
+                    own, names = next(iter(judged.items()))
+                    raise _Stop(FlowOutcome("declined", f"the project files are not written, and {own}'s own "
+                                            f"requirements on {', '.join(names)} conflict with the upgrade "
+                                            "without them: live is untouched", 0))  # fmt: skip
                 return
             staged = (self.stage_env or self.env).distributions
             landed = pins.land_pins(
@@ -1010,6 +1014,11 @@ class UpgradeFlow:
                 return  # --no-stage: live has it already; the verdict is still the user's
             raise _Stop(FlowOutcome("failed", f"project files: {exc}; live is untouched", 1)) from None
         self.pins = landed
+        for own, names in self._judged().items():  # its installed metadata keeps the old requirement
+            landed.notes.append(
+                f"{own} keeps its old requirements on {', '.join(names)} until it is installed again from "
+                f"the merged files (`uv sync`, `pip install -e .`): pip check reports them until then"
+            )
         for note in [landed.note, *landed.notes]:
             self._output("pins", note)
         patch = [self.project / landed.evidence.patch] if landed.evidence.patch else None
@@ -1019,6 +1028,41 @@ class UpgradeFlow:
             Evidence(detail=detail, pins=landed.evidence, duration=_since(started)), extra=patch,
         )  # fmt: skip
         self._step("pins", "passed", landed.line(), _since(started))
+
+    def _record_risk(self, risk: RiskSummary) -> None:
+        self._record("risk", "How risky is it?", _risk_line(risk), Evidence(detail="; ".join(risk.reasons)))
+
+    def reassess(self) -> RiskSummary:
+        """The plan's risk summary with the options as they are now (the wizard's ``u`` turns the
+        writing of the project files on and off after the plan): the flow's risk from then on."""
+        from oxwizard.checks.risk import assess  # imported while the dry run ran (_preload_plan_step)
+        from oxwizard.env.plan import predict_conflicts
+        from oxwizard.flow import pins
+
+        assert self.plan is not None
+        plan, judged = self.plan, self._judged()
+        cleared = [
+            p for p in plan.pip_check_after if p not in predict_conflicts(self.env, plan.changes, judged)
+        ]
+        self.risk = assess(
+            plan,
+            security=self.security,
+            tests_found=self._tests_found(),
+            pins=pins.wanted(plan, self.options.update_pins),
+            cleared=cleared if judged else [],
+        )
+        return self.risk
+
+    def _judged(self) -> dict[str, dict[str, str]]:
+        """With ``--update-pins``: the project's own distribution's requirements that the pins step
+        rewrites, judged as the edited files say them (:func:`~oxwizard.env.plan.cleared_by_pins`)."""
+        from oxwizard.env.plan import cleared_by_pins
+        from oxwizard.env.project_files import own_distribution
+        from oxwizard.flow import pins
+
+        if self.plan is None or not pins.wanted(self.plan, self.options.update_pins):
+            return {}
+        return cleared_by_pins(own_distribution(self.project, self.env.distributions), self.plan)
 
     def _unpin(self) -> None:
         """After a rollback: the branch the upgrade's files were written on goes too (if unmerged and
@@ -1104,7 +1148,7 @@ class UpgradeFlow:
             return None
         return self._background.submit(
             contextvars.copy_context().run,
-            lambda: pip_check(env, baseline=pending.result(), changed=upgraded),
+            lambda: pip_check(env, baseline=pending.result(), changed=upgraded, judged=self._judged()),
         )
 
     def _confirm_baseline(self, *pending: Future[CheckResult] | None) -> list[Path]:
@@ -1385,6 +1429,10 @@ def _round_line(cs: CheckSet) -> str:
 def _checks_line(cs: CheckSet) -> str:
     parts = [f"{r.name} {r.status}" for r in cs.results if r.status != "skip"]
     return ", ".join(parts) or "no checks configured"
+
+
+def _risk_line(risk: RiskSummary) -> str:
+    return f"{risk.level} risk: {risk.recommendation}"
 
 
 def _since(started: float) -> float:

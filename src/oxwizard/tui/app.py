@@ -286,12 +286,22 @@ class WizardApp(App[int]):
                 self.state.env, self.project, specs, self.sources, self.listener,
                 self.monitor_rounds, self.monitor_interval,
             )  # fmt: skip
+            tasks.set_update_pins(flow, self.state.update_pins is not False)  # the risk judged with it
             plan = flow.prepare()
         except OxwizardError as exc:
             self.post_message(PlanFailed(str(exc)))
             return
         self.flow = flow
         self.post_message(PlanResolved(plan, flow.risk, flow.security))
+
+    def toggle_pins(self, on: bool) -> None:
+        """``u`` on Prepare: the project files written or not; the risk summary follows (what would
+        undo the upgrade, and the project's own old requirements, weigh only when not written)."""
+        self.update_state(update_pins=on)
+        flow = self.flow
+        if flow is not None and flow.plan is not None and not self.state.flow_running:
+            tasks.set_update_pins(flow, on)
+            self.update_state(risk=flow.reassess())
 
     def on_plan_resolved(self, msg: PlanResolved) -> None:
         self.update_state(planning=False, plan=msg.plan, risk=msg.risk, security=msg.security, outcome=None)

@@ -206,7 +206,7 @@ class PrepareScreen(FlowScreen):
         """``u``: write the upgrade into the project files (the flow asks again, with the diff), or not."""
         state = self.wizard_state
         if has_edits(state.plan.project_files if state.plan is not None else None):
-            self.wizard.update_state(update_pins=not state.pins_on)
+            self.wizard.toggle_pins(not state.pins_on)
 
     def key_description(self, action: str) -> str | None:
         """The key bar's text for a key whose meaning depends on the plan."""

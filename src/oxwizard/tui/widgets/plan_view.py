@@ -52,14 +52,19 @@ def render_plan(
             f"✔ Requires-Python ok (Python {plan.python_version}" + (f"; {', '.join(rps)}" if rps else "")
         )
         out.append(")\n")
+    from oxwizard.checks.risk import cleared_reason, rewritten  # the engine is loaded once there is a plan
+
+    cleared = list(getattr(risk, "cleared", []) or [])  # the project's own, rewritten with the upgrade
+    left = [p for p in plan.pip_check_after if p not in cleared]
     before = "ok" if not plan.pip_check_before else f"{len(plan.pip_check_before)} problem(s)"
-    after = "ok" if not plan.pip_check_after else f"{len(plan.pip_check_after)} problem(s)"
-    style = "red" if plan.pip_check_after else ""
+    after = "ok" if not left else f"{len(left)} problem(s)"
     out.append(
-        f"{'✔' if not plan.pip_check_after else '✘'} pip check: now {before}, after {after}\n", style=style
+        f"{'✔' if not left else '✘'} pip check: now {before}, after {after}\n", style="red" if left else ""
     )
-    for problem in plan.pip_check_after[:3]:
+    for problem in left[:3]:
         out.append(f"    {problem}\n", style="red")
+    for problem in cleared[:3]:
+        out.append(f"    {cleared_reason(problem)}\n", style="dim")
     for resolution in plan.resolutions[:1]:  # the one the prepare screen's "a" adds
         out.append(f"✚ {resolution.sentence()} (a)\n", style="bold")
     out.append_text(render_project_files(plan.project_files, risk, pins))
@@ -75,7 +80,8 @@ def render_plan(
         out.append("Risk: ")
         out.append(level.upper(), style=RISK_STYLE.get(level.lower(), "bold"))
         shown = {r.sentence() for r in plan.resolutions[:1]}  # said above, with its key
-        shown |= set(plan.project_files.undone if plan.project_files is not None else [])  # likewise
+        undone = plan.project_files.undone if plan.project_files is not None else []
+        shown |= {*undone, *map(rewritten, undone), *map(cleared_reason, cleared)}  # likewise
         reasons = [r for r in list(getattr(risk, "reasons", []) or []) if r not in shown]
         if reasons:
             out.append(" — " + "; ".join(str(r) for r in reasons))

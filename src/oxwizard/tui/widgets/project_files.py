@@ -63,6 +63,11 @@ def render_project_files(files: ProjectFiles | None, risk: Any, pins: bool | Non
                        style="green" if pins else "dim")  # fmt: skip
         out.append("\n")
     level = str(getattr(risk, "level", "medium")).lower()
+    from oxwizard.checks.risk import rewritten  # the engine is loaded once there is a plan
+
     for sentence in files.undone:
-        out.append(f"⚠ {sentence}\n", style=RISK_STYLE.get(level, "yellow"))
+        if pins:  # the branch rewrites what would undo it
+            out.append(f"✔ {rewritten(sentence)}\n", style="green")
+        else:
+            out.append(f"⚠ {sentence}\n", style=RISK_STYLE.get(level, "yellow"))
     return out
