@@ -356,6 +356,7 @@ def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_updat
     assert planned.returncode == 0, planned.stderr
     assert f"pip check after: {conflict}" in planned.stdout
     assert f"the project's own: {conflict} `upgrade --update-pins` rewrites it" in planned.stdout
+    assert "no installed dependent" not in planned.stdout  # the project's own is not a dependent to add
     # as the files are now, the next `uv sync` undoes the upgrade, and the project conflicts with it
     waited = oxwizard("upgrade", "alpha==2.0", "--yes")
     assert waited.returncode == 2, waited.stdout + waited.stderr

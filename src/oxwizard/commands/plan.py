@@ -173,7 +173,7 @@ def render_plan(plan: Plan, *, cleared: Sequence[str] = ()) -> str:
     for r in plan.resolutions:
         part = f" (clears {len(r.clears)} of the {len(new)} new problems)" if len(r.clears) < len(new) else ""
         lines.append(f"  to resolve it: {r.sentence()}{part}")
-    if plan.new_problems and not plan.resolutions:
+    if not plan.resolutions and [p for p in plan.new_problems if p not in cleared]:
         lines.append("  to resolve it: no installed dependent, added as a target, clears it")
     lines.append("install exactly: " + " ".join(plan.pinned) if plan.pinned else "install exactly: -")
     if plan.api_impact is not None:
