@@ -139,7 +139,8 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
         if env.externally_managed:
             print(f"{env.root}: {env.managed_note}; --break-system-packages given")
         judged = cleared_by_pins(own_distribution(project, env.distributions), plan)
-        cleared = [p for p in plan.pip_check_after if p not in predict_conflicts(env, plan.changes, judged)]
+        still = set(predict_conflicts(env, plan.changes, judged)) if judged else set(plan.pip_check_after)
+        cleared = [p for p in plan.pip_check_after if p not in still]
         print(render_plan(plan, cleared=cleared))
         say_sources(index, print)
         print(f"installer: {env.installer_line()}")

@@ -1041,15 +1041,17 @@ class UpgradeFlow:
 
         assert self.plan is not None
         plan, judged = self.plan, self._judged()
-        cleared = [
-            p for p in plan.pip_check_after if p not in predict_conflicts(self.env, plan.changes, judged)
-        ]
+        still = (
+            set(predict_conflicts(self.env, plan.changes, judged))
+            if judged and plan.pip_check_after
+            else None
+        )
         self.risk = assess(
             plan,
             security=self.security,
             tests_found=self._tests_found(),
             pins=pins.wanted(plan, self.options.update_pins),
-            cleared=cleared if judged else [],
+            cleared=[p for p in plan.pip_check_after if p not in still] if still is not None else [],
         )
         return self.risk
 
