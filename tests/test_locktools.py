@@ -363,6 +363,18 @@ def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_updat
     assert f"pip check predicted to fail after: {conflict}" in waited.stdout
     assert Environment.open(venv).distributions["alpha"].version == "1.0"
 
+    # the wizard's u after the plan: the risk is worked out again, and the run records the one it
+    # goes with (here: wait, answered with wait)
+    toggled = _flow_answering(venv, project, lock_wheels, pins="write", go="wait")
+    assert toggled.prepare() and toggled.risk is not None and toggled.risk.recommendation != "wait"
+    toggled.options.update_pins = False
+    assert toggled.reassess().recommendation == "wait"
+    assert toggled.run().status == "declined"
+    assert toggled.runbook is not None
+    risks = [d.answer for d in toggled.runbook.decisions if d.step == "risk"]
+    assert len(risks) == 2 and risks[-1] == "high risk: wait", risks
+    assert Environment.open(venv).distributions["alpha"].version == "1.0"
+
     # staging passed with the edits; a person who then declines to write them stops before live
     skipped = _flow_answering(venv, project, lock_wheels, pins="skip").run()
     assert skipped.status == "declined" and "live is untouched" in skipped.message, skipped
@@ -397,6 +409,7 @@ class _Answering:
     """A person at the wizard: ``go`` at the go question, ``pins`` at the project files' one."""
 
     pins: str
+    go: str = "go"
 
     def on_step(self, event: StepEvent) -> None:
         return None
@@ -408,14 +421,14 @@ class _Answering:
         return None
 
     def ask(self, question: Question) -> str:
-        return {"go": "go", "pins": self.pins}.get(question.step, question.default)
+        return {"go": self.go, "pins": self.pins}.get(question.step, question.default)
 
     def interrupt(self) -> None:
         return None
 
 
-def _flow_answering(venv: Path, project: Path, wheels: Path, *, pins: str) -> UpgradeFlow:
+def _flow_answering(venv: Path, project: Path, wheels: Path, *, pins: str, go: str = "go") -> UpgradeFlow:
     return UpgradeFlow(
         Environment.open(venv), project, parse_specs(["alpha==2.0"]), _local(wheels),
-        listener=_Answering(pins), options=FlowOptions(stage=True, update_pins=True),
+        listener=_Answering(pins, go), options=FlowOptions(stage=True, update_pins=True),
     )  # fmt: skip
