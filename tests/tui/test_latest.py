@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wheel_install
 from simple_index import SimpleIndex, closed_port, serve
 
+from oxwizard.demo.wheels import build_wheel
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.tasks import Sources
 from oxwizard.tui.widgets.targets import TargetsTable
@@ -76,6 +78,32 @@ async def test_table_usable_before_the_index_answers_then_latest_fills_in(
         assert app.state.picked == {"ziprow"}
         still = table.current_row()
         assert still is not None and still.name == on.name  # the cursor stayed on its package
+
+
+async def test_a_table_left_alone_shows_its_top_once_the_answers_have_sorted_it(
+    demo: Any, held_index: tuple[SimpleIndex, threading.Event], tmp_path: Path
+) -> None:
+    """Answers sort the outdated packages first. A cursor the user never moved stays on the first row
+    (the top of the table in view), not on the package that was first before: on a 115-package
+    environment that package ends below the outdated ones, and the view followed it down."""
+    sandbox = demo()
+    wheel_install(sandbox.venv, build_wheel(tmp_path / "w", "aardvark", "1.0", {"aardvark.py": ""}).parent,
+                  "aardvark")  # fmt: skip  # first by name, and on no index: sorted after the outdated
+    index, gate = held_index
+    app = app_on(sandbox, index.url)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_usable(pilot)
+        table = app.screen.query_one(TargetsTable)
+        first = table.current_row()
+        assert first is not None and first.name == "aardvark" and table.cursor_row == 0
+        gate.set()
+        total = len(table.rows_all)
+        await wait_for(pilot, lambda: app.state.latest_progress == (total, total), 30)
+        await pilot.pause()
+        top = table.current_row()
+        assert table.cursor_row == 0 and top is not None and top.latest, top
+        assert [r.name for r in table.rows_all].index("aardvark") > 0  # it did move down
+        assert table.scroll_y == 0
 
 
 async def test_unreachable_index_shows_as_such(demo_template: Any) -> None:

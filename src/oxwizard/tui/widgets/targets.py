@@ -49,12 +49,14 @@ class TargetsTable(DataTable[Text | str]):
 
     def set_rows(self, rows: list[TargetRow]) -> None:
         """Show these rows; the cursor stays on the package it was on (answers from the package
-        sources arrive while the user moves around the table, and may move that row)."""
-        current = self.current_row()
+        sources arrive while the user moves around the table, and may move that row). On the
+        first row it stays there: the top of the table (the outdated packages, once the answers
+        have sorted them) in view, whichever package the row holds."""
+        current, on_top = self.current_row(), self.cursor_row <= 0
         self.rows_all = rows
         self._cell_cache.clear()  # only the rows shown now are kept
         self.refilter()
-        if current is not None and self.cursor_row >= 0:
+        if current is not None and not on_top:
             where = next((i for i, r in enumerate(self._visible) if r.name == current.name), None)
             if where is not None and where != self.cursor_row:
                 self.move_cursor(row=where, animate=False)
