@@ -378,7 +378,7 @@ def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_updat
     # staging passed with the edits; a person who then declines to write them stops before live
     skipped = _flow_answering(venv, project, lock_wheels, pins="skip").run()
     assert skipped.status == "declined" and "live is untouched" in skipped.message, skipped
-    assert "app's own requirements on alpha conflict with the upgrade without them" in skipped.message
+    assert f"without them the project conflicts with the upgrade ({conflict})" in skipped.message
     assert Environment.open(venv).distributions["alpha"].version == "1.0"
     assert "oxwizard/" not in _git(project, "branch")
 
@@ -390,7 +390,8 @@ def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_updat
     branch = next(b.strip() for b in _git(project, "branch", "--format=%(refname:short)").splitlines()
                   if b.startswith("oxwizard/"))  # fmt: skip
     assert '"alpha==2.0"' in _git(project, "show", f"{branch}:pyproject.toml")
-    assert "app keeps its old requirements on alpha until it is installed again" in done.stdout
+    merged = "until the project is installed again from the merged files (`uv sync`, `pip install -e .`)"
+    assert f"{merged}, pip check reports: {conflict}" in done.stdout
     # each pip check after the install judged app's requirement as the branch writes it, and said so
     runbook = sorted((project / ".oxwizard" / "runbooks").glob("*.json"))[-1]
     evidence = project / ".oxwizard" / "evidence" / runbook.stem

@@ -994,12 +994,11 @@ class UpgradeFlow:
                 self._output("pins", line)
             if self._ask("pins", detail=prepared.diff, branch=prepared.where) != "write":
                 self._step("pins", "skipped", "project files not written (skip)", _since(started))
-                judged = self._judged()
-                if judged and not self.live_touched:  # staging passed with the edits it no longer gets
-                    own, names = next(iter(judged.items()))
-                    raise _Stop(FlowOutcome("declined", f"the project files are not written, and {own}'s own "
-                                            f"requirements on {', '.join(names)} conflict with the upgrade "
-                                            "without them: live is untouched", 0))  # fmt: skip
+                cleared = self._cleared()
+                if cleared and not self.live_touched:  # staging passed with the edits it no longer gets
+                    raise _Stop(FlowOutcome("declined", "the project files are not written, and without them "
+                                            f"the project conflicts with the upgrade ({cleared[0]}): live "
+                                            "is untouched", 0))  # fmt: skip
                 return
             staged = (self.stage_env or self.env).distributions
             landed = pins.land_pins(
@@ -1014,10 +1013,10 @@ class UpgradeFlow:
                 return  # --no-stage: live has it already; the verdict is still the user's
             raise _Stop(FlowOutcome("failed", f"project files: {exc}; live is untouched", 1)) from None
         self.pins = landed
-        for own, names in self._judged().items():  # its installed metadata keeps the old requirement
+        for line in self._cleared():  # the project's installed metadata keeps its old requirement
             landed.notes.append(
-                f"{own} keeps its old requirements on {', '.join(names)} until it is installed again from "
-                f"the merged files (`uv sync`, `pip install -e .`): pip check reports them until then"
+                "until the project is installed again from the merged files (`uv sync`, `pip install -e .`), "
+                f"pip check reports: {line}"
             )
         for note in [landed.note, *landed.notes]:
             self._output("pins", note)
@@ -1036,24 +1035,28 @@ class UpgradeFlow:
         """The plan's risk summary with the options as they are now (the wizard's ``u`` turns the
         writing of the project files on and off after the plan): the flow's risk from then on."""
         from oxwizard.checks.risk import assess  # imported while the dry run ran (_preload_plan_step)
-        from oxwizard.env.plan import predict_conflicts
         from oxwizard.flow import pins
 
         assert self.plan is not None
-        plan, judged = self.plan, self._judged()
-        still = (
-            set(predict_conflicts(self.env, plan.changes, judged))
-            if judged and plan.pip_check_after
-            else None
-        )
         self.risk = assess(
-            plan,
+            self.plan,
             security=self.security,
             tests_found=self._tests_found(),
-            pins=pins.wanted(plan, self.options.update_pins),
-            cleared=[p for p in plan.pip_check_after if p not in still] if still is not None else [],
+            pins=pins.wanted(self.plan, self.options.update_pins),
+            cleared=self._cleared(),
         )
         return self.risk
+
+    def _cleared(self) -> list[str]:
+        """The plan's predicted ``pip check`` problems that are the project's own old requirements,
+        rewritten by the pins step (:meth:`_judged`): none without ``--update-pins`` or such a problem."""
+        from oxwizard.env.plan import predict_conflicts
+
+        judged, plan = self._judged(), self.plan
+        if not judged or plan is None or not plan.pip_check_after:
+            return []
+        still = set(predict_conflicts(self.env, plan.changes, judged))
+        return [p for p in plan.pip_check_after if p not in still]
 
     def _judged(self) -> dict[str, dict[str, str]]:
         """With ``--update-pins``: the project's own distribution's requirements that the pins step
