@@ -78,18 +78,23 @@ def test_stage_links_what_the_upgrade_leaves_and_installing_into_it_leaves_live_
     stats = CloneStats()
     stage = create_stage(live, tmp_path / "stage", changing={"oxzep7"}, stats=stats)
 
-    # site-packages files of the distributions the upgrade leaves alone are live's own inodes;
-    # those of the upgraded one, and everything outside site-packages, are copies
+    # site-packages files of the distributions the upgrade leaves alone are live's own inodes; of the
+    # upgraded one, the files the installer removes first are left out, its dist-info (whose RECORD
+    # the installer reads) is a copy, like everything outside site-packages
     site = live.purelib.relative_to(live.root)
     dist = next(md.distributions(name="oxzep7", path=[str(live.purelib)]))
     oxzep7 = {os.path.normpath(site / f) for f in dist.files or []}
+    info = {rel for rel in oxzep7 if ".dist-info" in rel}
+    package = {rel for rel in oxzep7 if rel.startswith(str(site)) and rel not in info}
     shared = _inodes(demo_template.venv) & _inodes(stage.root)
     linked = {rel for rel in _files(stage.root) if (stage.root / rel).stat().st_ino in {i for _, i in shared}}
     assert linked and all(rel.startswith(str(site)) for rel in linked)
-    assert not linked & oxzep7 and any(rel in files_before for rel in oxzep7)
+    assert not linked & oxzep7 and package <= set(files_before) and package
+    assert not package & set(_files(stage.root))  # left out: no byte of them read or written
+    assert info & set(files_before) <= set(_files(stage.root)) - linked
     assert str(site / "pip" / "__init__.py") in linked
     assert (demo_template.venv / site / "pip" / "__init__.py").stat().st_nlink >= 2
-    assert stats.linked == len(linked) and stats.copied >= len(oxzep7 & set(files_before))
+    assert stats.linked == len(linked) and stats.omitted >= len(package)
     assert stage.fingerprint() == before
 
     subprocess.run(
@@ -152,7 +157,8 @@ def test_a_clone_made_before_the_plan_becomes_the_planned_clone(
     demo_template: DemoSandbox, tmp_path: Path
 ) -> None:
     """The flow clones while the plan is computed, every file of site-packages linked; once the plan
-    names what changes, copy_changing copies those files: the clone is then the one create_stage
+    names what changes, copy_changing copies those files (and removes those the installer removes
+    first): the clone is then the one create_stage
     makes for that plan (the same files, the same ones linked to live's, the same counts)."""
     live = Environment.open(demo_template.venv)
     planned, early = CloneStats(), CloneStats()
@@ -166,7 +172,7 @@ def test_a_clone_made_before_the_plan_becomes_the_planned_clone(
     assert linked(made.root) > linked(want.root)  # before: oxzep7's files are links too
     copy_changing(live, made, {"oxzep7"}, early)
     assert linked(made.root) == linked(want.root) != set()
-    assert (early.linked, early.copied) == (planned.linked, planned.copied)
+    assert (early.linked, early.copied, early.omitted) == (planned.linked, planned.copied, planned.omitted)
     assert set(_files(made.root)) == set(_files(want.root))
 
 

@@ -234,6 +234,25 @@ def owned_paths(env: Environment, names: list[str]) -> tuple[list[str], list[str
     return _owned_paths(env, EnvPaths(env.root), names)
 
 
+def replaced_paths(env: Environment, names: list[str]) -> list[str]:
+    """The files of ``names`` in site-packages that installing another version of them removes first:
+    each one's RECORD (its dist-info aside: the installer reads it to uninstall) and the bytecode
+    Python wrote for the ``.py`` files it lists. The staging clone leaves them out (pip and uv skip
+    a listed file that is not there), where copying them cost a read and a write of every byte."""
+    paths, pyc, out = EnvPaths(env.root), PycFinder(), []
+    for name in names:
+        dist = env.distributions.get(name)
+        if dist is None or not dist.metadata_dir:
+            continue
+        info = os.path.normpath(dist.metadata_dir)
+        prefix = os.path.dirname(info) + os.sep
+        for path in record_files(paths, Path(info)):
+            if path.startswith(prefix) and not path.startswith(info + os.sep):
+                out.append(path)
+                out += pyc.siblings(path)
+    return out
+
+
 def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[list[str], list[str]]:
     """Whole top-level folders owned by ``names`` in site-packages, and single files elsewhere."""
     roots: set[str] = set()

@@ -1,13 +1,18 @@
 """The staging clone: an isolated copy of the live environment where an upgrade is tried first.
 
 Told which distributions the upgrade changes (``changing``: the plan's), the clone links what it
-can and copies only what will be replaced. Every file inside site-packages that belongs to no
+can and does not hold what will be replaced. Every file inside site-packages that belongs to no
 changing distribution is a hard link to live's (a stat and a link each: a 900 MB environment clones
 in a fraction of a second), which is safe because nothing of the upgrade writes into such a file:
 pip and uv remove a file before they write one at its name, an uninstall moves or unlinks, Python
-writes bytecode to a new file it renames into place, and the files the upgrade replaces, the files
-of the changing distributions (their RECORD and their whole top-level folders, as the checkpoint
-stashes them), are copies. Everything outside site-packages (scripts, ``share/``, ``include/``) is
+writes bytecode to a new file it renames into place. Of the changing distributions, the files their
+RECORD lists in site-packages and their bytecode are left out
+(:func:`~oxwizard.safety.checkpoint.replaced_paths`): installing another version removes them first
+and pip and uv skip a listed file that is not there, so a copy of them (numpy: 78 MB) would be read
+and written for nothing; the clone cannot import them before that install, and nothing runs there
+before it. The rest of their files (their dist-info, which the installer reads to uninstall them, and
+anything else in their top-level folders, as the checkpoint stashes them) are copies. Everything
+outside site-packages (scripts, ``share/``, ``include/``) is
 copied too, since it is small and is where rewrites happen. Without ``changing`` every regular file
 is copied. A copy is a reflink where the filesystem offers one (copy-on-write: btrfs, xfs), else an
 in-kernel copy. Where links are refused (another filesystem, a link limit) the file is copied.
@@ -55,7 +60,7 @@ from oxwizard.core import proc
 from oxwizard.core.errors import StageError, UsageError
 from oxwizard.core.places import private_dir, state_path
 from oxwizard.env.environment import Environment
-from oxwizard.safety.checkpoint import owned_paths
+from oxwizard.safety.checkpoint import owned_paths, replaced_paths
 from oxwizard.safety.tree_copy import CloneStats, Sharing, copy_file, copy_tree, refresh_tree
 
 __all__ = [
@@ -145,12 +150,26 @@ def copy_changing(env: Environment, stage: Environment, changing: Collection[str
     those of the distributions it was made for, its targets) into the one :func:`create_stage` makes
     for ``changing``: each file of those
     distributions (the same folders and files, :func:`~oxwizard.safety.checkpoint.owned_paths`)
-    that is still a link to live's is replaced by a copy, renamed into place."""
-    sharing = _sharing(env, changing)  # what create_stage copies for ``changing``
-    files = list(sharing.singles)
+    that is still a link to live's is replaced by a copy, renamed into place, and those the
+    installer removes first (:func:`~oxwizard.safety.checkpoint.replaced_paths`) are removed."""
+    sharing = _sharing(env, changing)  # what create_stage copies and leaves out for ``changing``
+    for path in sorted(sharing.omit):
+        rel = os.path.relpath(path, env.root)
+        if rel.startswith(os.pardir):
+            continue
+        dst = os.path.join(stage.root, rel)
+        try:
+            was_link = not os.path.islink(dst) and os.stat(dst).st_ino == os.stat(path).st_ino
+            os.unlink(dst)
+        except FileNotFoundError:
+            continue  # left out already (a target of the clone made while planning)
+        stats.linked -= was_link
+        stats.copied -= not was_link
+        stats.omitted += 1
+    files = [f for f in sharing.singles if f not in sharing.omit]
     for root in sharing.own:
         for folder, _dirs, names in os.walk(root):
-            files += [os.path.join(folder, n) for n in names]
+            files += [p for p in (os.path.join(folder, n) for n in names) if p not in sharing.omit]
     for path in files:
         rel = os.path.relpath(path, env.root)
         if rel.startswith(os.pardir):
@@ -175,7 +194,7 @@ def _copy_in_child(
     of this interpreter."""
     job: dict[str, object] = {"source": str(source), "dest": str(dest), "sharing": None, "refresh": refresh}
     if sharing is not None:
-        job["sharing"] = {k: sorted(getattr(sharing, k)) for k in ("sites", "own", "singles")}
+        job["sharing"] = {k: sorted(getattr(sharing, k)) for k in ("sites", "own", "singles", "omit")}
     argv = [sys.executable, "-m", "oxwizard.safety.tree_copy"]
     done = proc.run(argv, stdin_data=json.dumps(job))
     try:
@@ -188,6 +207,7 @@ def _copy_in_child(
     stats.linked += int(counts["linked"])
     stats.copied += int(counts["copied"])
     stats.reused += int(counts["reused"])
+    stats.omitted += int(counts["omitted"])
     stats.refreshed = stats.refreshed or refresh
 
 
@@ -343,12 +363,15 @@ def _unlinks_first(env: Environment) -> bool:
 
 
 def _sharing(env: Environment, changing: Collection[str]) -> Sharing:
-    """The site-packages folders whose files may be links, and what of them must be copied."""
-    roots, singles = owned_paths(env, sorted(set(changing)))
+    """The site-packages folders whose files may be links, what of them must be copied, and what
+    is left out: the files the installer removes (:func:`~oxwizard.safety.checkpoint.replaced_paths`)."""
+    names = sorted(set(changing))
+    roots, singles = owned_paths(env, names)
     return Sharing(
         sites={os.path.normpath(p) for p in env.site_paths},
         own={os.path.normpath(r) for r in roots},
         singles={os.path.normpath(s) for s in singles},
+        omit={os.path.normpath(p) for p in replaced_paths(env, names)},
     )
 
 

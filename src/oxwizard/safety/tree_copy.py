@@ -40,6 +40,7 @@ class CloneStats:
 
     linked: int = 0
     copied: int = 0
+    omitted: int = 0  # files the upgrade replaces, left out of the clone (see Sharing.omit)
     reused: int = 0  # entries a refreshed spare already had right (files, folders, symlinks): kept
     refreshed: bool = False  # made from a kept clone (a spare) rather than from nothing
     while_planning: bool = False  # made before the plan was known (the flow's early clone)
@@ -52,6 +53,9 @@ class Sharing:
     sites: set[str] = field(default_factory=set)
     own: set[str] = field(default_factory=set)  # folders copied whole (a changing distribution's)
     singles: set[str] = field(default_factory=set)  # single files copied (modules, scripts, data)
+    # files the installer removes before anything can read them in the clone (a changing
+    # distribution's RECORD, its dist-info aside, and their bytecode): not in the clone at all
+    omit: set[str] = field(default_factory=set)
 
 
 def _links_inside(sharing: Sharing | None, folder: str, link_here: bool) -> bool:
@@ -94,6 +98,8 @@ def copy_tree(
                         continue
                     os.mkdir(dst, mode=entry.stat(follow_symlinks=False).st_mode & 0o7777)
                     todo.append((src, dst, _links_inside(sharing, src, link_here)))
+                elif sharing is not None and src in sharing.omit:
+                    stats.omitted += 1
                 elif _may_link(sharing, src, link_here) and _link(src, dst):
                     stats.linked += 1
                 else:
@@ -158,6 +164,9 @@ def refresh_tree(source: Path, dest: Path, sharing: Sharing | None, stats: Clone
                         _remove(old)
                         os.mkdir(dst, mode=mode)
                     todo.append((src, dst, _links_inside(sharing, src, link_here)))
+                elif sharing is not None and src in sharing.omit:
+                    _remove(old)
+                    stats.omitted += 1
                 elif _may_link(sharing, src, link_here):
                     if (
                         same_fs
@@ -250,21 +259,29 @@ def copy_file(src: Path, dst: Path) -> None:
 
 def main() -> int:
     """``python -m oxwizard.safety.tree_copy``: ``{"source", "dest", "sharing", "refresh"}`` on stdin
-    (sharing: ``{"sites", "own", "singles"}`` or null; refresh: ``dest`` is a spare to bring up to
+    (sharing: ``{"sites", "own", "singles", "omit"}`` or null; refresh: ``dest`` is a spare to bring up to
     date), ``{"linked", "copied", "reused"}`` on stdout."""
     job = json.loads(sys.stdin.read())
     sharing = job.get("sharing")
     shared = (
         None
         if sharing is None
-        else Sharing(set(sharing["sites"]), set(sharing["own"]), set(sharing["singles"]))
+        else Sharing(
+            set(sharing["sites"]), set(sharing["own"]), set(sharing["singles"]), set(sharing["omit"])
+        )
     )
     stats = CloneStats()
     if job.get("refresh"):
         refresh_tree(Path(job["source"]), Path(job["dest"]), shared, stats)
     else:
         copy_tree(Path(job["source"]), Path(job["dest"]), shared, stats)
-    print(json.dumps({"linked": stats.linked, "copied": stats.copied, "reused": stats.reused}))
+    counts = {
+        "linked": stats.linked,
+        "copied": stats.copied,
+        "reused": stats.reused,
+        "omitted": stats.omitted,
+    }
+    print(json.dumps(counts))
     return 0
 
 
