@@ -66,31 +66,32 @@ def pip_check(
     started = time.monotonic()
     agreed = baseline is not None and set(baseline.details.get("checked_by", [])) == {"pip check", "metadata"}
     if agreed and not _CHECKERS & {canonicalize_name(n) for n in changed}:
-        return _pip_check_result(metadata_check(env), started, method="metadata", judged=_judged(env, judged))
+        meta = metadata_check(env)
+        return _pip_check_result(meta, started, method="metadata", judged=_judged(env, meta, judged))
     try:
         problems = env.pip_check()
     except OxwizardError as exc:
         return CheckResult(
             name="pip-check", status="fail", summary=str(exc), duration=time.monotonic() - started
         )
-    agrees = sorted(metadata_check(env)) == sorted(problems)
+    meta = metadata_check(env)
     return _pip_check_result(
         problems,
         started,
         method="pip check",
-        also="metadata" if agrees else None,
-        judged=_judged(env, judged),
+        also="metadata" if sorted(meta) == sorted(problems) else None,
+        judged=_judged(env, meta, judged),
     )
 
 
-def _judged(env: Environment, judged: Judged | None) -> list[str]:
-    """The problems that only the requirements ``judged`` otherwise make, in pip's words."""
+def _judged(env: Environment, meta: list[str], judged: Judged | None) -> list[str]:
+    """Of the metadata's problems ``meta``, those that only the requirements ``judged`` otherwise
+    make, in pip's words."""
     if not judged:
         return []
-    from oxwizard.env.plan import predict_conflicts
+    from oxwizard.env.plan import cleared_problems
 
-    still = set(predict_conflicts(env, [], judged))
-    return [p for p in metadata_check(env) if p not in still]
+    return cleared_problems(env, [], meta, judged)
 
 
 def pip_check_metadata(env: Environment) -> CheckResult:

@@ -115,7 +115,7 @@ def _preload(names: Iterable[str]) -> None:
 def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     from packaging.utils import canonicalize_name
 
-    from oxwizard.env.plan import cleared_by_pins, compute_plan, predict_conflicts
+    from oxwizard.env.plan import cleared_by_pins, cleared_problems, compute_plan
     from oxwizard.env.specs import parse_specs
 
     reqs = parse_specs(args.specs)
@@ -139,9 +139,7 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
         if env.externally_managed:
             print(f"{env.root}: {env.managed_note}; --break-system-packages given")
         judged = cleared_by_pins(own_distribution(project, env.distributions), plan)
-        still = set(predict_conflicts(env, plan.changes, judged)) if judged else set(plan.pip_check_after)
-        cleared = [p for p in plan.pip_check_after if p not in still]
-        print(render_plan(plan, cleared=cleared))
+        print(render_plan(plan, cleared=cleared_problems(env, plan.changes, plan.pip_check_after, judged)))
         say_sources(index, print)
         print(f"installer: {env.installer_line()}")
     return 0

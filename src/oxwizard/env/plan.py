@@ -507,6 +507,17 @@ def cleared_by_pins(own: str | None, plan: Plan) -> dict[str, dict[str, str]]:
     return {own: new} if new else {}
 
 
+def cleared_problems(
+    env: Environment, changes: list[Change], problems: list[str], judged: Judged
+) -> list[str]:
+    """Of ``problems`` (``pip check``'s, after ``changes``), those that only the requirements
+    ``judged`` otherwise make (see :func:`cleared_by_pins`): none without ``judged``."""
+    if not judged or not problems:
+        return []
+    still = set(predict_conflicts(env, changes, judged))
+    return [p for p in problems if p not in still]
+
+
 def _conflicts(env: Environment, changes: list[Change], judged: Judged) -> list[tuple[str, str]]:
     """(the distribution whose requirement fails, the ``pip check`` line) after ``changes``."""
     versions = {name: d.version for name, d in env.distributions.items()}

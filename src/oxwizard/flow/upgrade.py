@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from oxwizard.checks.risk import RiskSummary
     from oxwizard.checks.security import SecurityReport
     from oxwizard.env.api_report import ApiImpact
+    from oxwizard.env.plan import Judged
     from oxwizard.runbook.project_branch import Landed
     from oxwizard.safety.checkpoint import Checkpoint
     from oxwizard.safety.rollback import RollbackResult
@@ -174,8 +175,8 @@ class UpgradeFlow:
         self._smoke_confirm: Future[CheckResult] | None = None
         self._baseline_seconds: float | None = None
         # headless runs that go on from the plan to the verdict under one lock: the staging clone is
-        # made while the plan's dry run runs, the installed targets' files copied, every other file
-        # linked, those of the rest of what changes copied once known
+        # made while the plan's dry run runs, the installed targets' files left out or copied, every
+        # other file linked, those of the rest of what changes left out or copied once known
         self.clone_while_planning = False
         self._early_clone: Future[tuple[Environment, CloneStats, float]] | None = None
         self.live_touched = False
@@ -261,10 +262,10 @@ class UpgradeFlow:
 
     def _begin_early_clone(self) -> None:
         """Start the staging clone before the plan is known: the files of the targets already
-        installed copied (the plan all but always changes them), every other file of site-packages a
-        link to live's (nothing is written into the clone before :meth:`_start_stage` copies the
-        files of the rest of what the plan changes). Made by a child process while pip's dry run,
-        another, runs."""
+        installed left out or copied, as for any change (the plan all but always changes them), every
+        other file of site-packages a link to live's (nothing is written into the clone before
+        :meth:`_start_stage` does the same with the files of the rest of what the plan changes).
+        Made by a child process while pip's dry run, another, runs."""
         targets = {canonicalize_name(r.name) for r in self.requirements} & set(self.env.distributions)
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="early-clone")
         self._early_clone = pool.submit(
@@ -697,7 +698,8 @@ class UpgradeFlow:
 
         assert self.plan is not None
         self._step("stage", "running", "cloning the environment for staging")
-        # the files of what the plan replaces are copied, the rest of site-packages is linked
+        # the files of what the plan replaces are left out (what the installer removes) or copied,
+        # the rest of site-packages is linked
         changing = {c.name for c in self.plan.changes if c.name in self.env.distributions}
 
         early, self._early_clone = self._early_clone, None
@@ -883,6 +885,7 @@ class UpgradeFlow:
         while True:
             self._step(step, "running", f"checks on {phase}")
             started = time.monotonic()
+            judged = self._judged()
             cs = run_checks(
                 env,
                 self.project,
@@ -891,9 +894,9 @@ class UpgradeFlow:
                 upgraded=upgraded,
                 baseline=self.baseline,
                 on_line=lambda ln: self._output(step, ln),
-                pip_checked=self._pip_check_after(pending, env, upgraded),
+                pip_checked=self._pip_check_after(pending, env, upgraded, judged),
                 smoked_before=smoked,
-                judged=self._judged(),
+                judged=judged,
             )
             self._poll()
             confirmed, pending, smoked = self._confirm_baseline(pending, smoked), None, None
@@ -1050,13 +1053,10 @@ class UpgradeFlow:
     def _cleared(self) -> list[str]:
         """The plan's predicted ``pip check`` problems that are the project's own old requirements,
         rewritten by the pins step (:meth:`_judged`): none without ``--update-pins`` or such a problem."""
-        from oxwizard.env.plan import predict_conflicts
+        from oxwizard.env.plan import cleared_problems
 
-        judged, plan = self._judged(), self.plan
-        if not judged or plan is None or not plan.pip_check_after:
-            return []
-        still = set(predict_conflicts(self.env, plan.changes, judged))
-        return [p for p in plan.pip_check_after if p not in still]
+        plan = self.plan
+        return cleared_problems(self.env, plan.changes, plan.pip_check_after, self._judged()) if plan else []
 
     def _judged(self) -> dict[str, dict[str, str]]:
         """With ``--update-pins``: the project's own distribution's requirements that the pins step
@@ -1143,7 +1143,7 @@ class UpgradeFlow:
         return self._background.submit(contextvars.copy_context().run, proc.in_background, work, *args)
 
     def _pip_check_after(
-        self, pending: Future[CheckResult] | None, env: Environment, upgraded: list[str]
+        self, pending: Future[CheckResult] | None, env: Environment, upgraded: list[str], judged: Judged
     ) -> Future[CheckResult] | None:
         """The staging phase's pip check, judged against the baseline's (``pending``, the child run
         on live beside the install in staging): queued behind it, while the tests start."""
@@ -1153,7 +1153,7 @@ class UpgradeFlow:
             return None
         return self._background.submit(
             contextvars.copy_context().run,
-            lambda: pip_check(env, baseline=pending.result(), changed=upgraded, judged=self._judged()),
+            lambda: pip_check(env, baseline=pending.result(), changed=upgraded, judged=judged),
         )
 
     def _confirm_baseline(self, *pending: Future[CheckResult] | None) -> list[Path]:

@@ -228,33 +228,23 @@ def seal_stash(env: Environment, ck: Checkpoint) -> int:
     return len(todo)
 
 
-def owned_paths(env: Environment, names: list[str]) -> tuple[list[str], list[str]]:
-    """What a checkpoint stashes for ``names``: (whole folders, single files), absolute paths.
-    The staging clone copies exactly these and links the rest of site-packages."""
-    return _owned_paths(env, EnvPaths(env.root), names)
+def owned_paths(env: Environment, names: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """What a checkpoint stashes for ``names``: (whole folders, single files), absolute paths; and,
+    of them, the files in site-packages that installing another version removes first (each one's
+    RECORD, its dist-info aside: the installer reads it to uninstall; and the bytecode Python wrote
+    for the ``.py`` files it lists). The staging clone leaves those out (pip and uv skip a listed
+    file that is not there: copying them cost a read and a write of every byte), copies the rest of
+    these, and links the rest of site-packages."""
+    replaced: list[str] = []
+    roots, singles = _owned_paths(env, EnvPaths(env.root), names, replaced)
+    return roots, singles, replaced
 
 
-def replaced_paths(env: Environment, names: list[str]) -> list[str]:
-    """The files of ``names`` in site-packages that installing another version of them removes first:
-    each one's RECORD (its dist-info aside: the installer reads it to uninstall) and the bytecode
-    Python wrote for the ``.py`` files it lists. The staging clone leaves them out (pip and uv skip
-    a listed file that is not there), where copying them cost a read and a write of every byte."""
-    paths, pyc, out = EnvPaths(env.root), PycFinder(), []
-    for name in names:
-        dist = env.distributions.get(name)
-        if dist is None or not dist.metadata_dir:
-            continue
-        info = os.path.normpath(dist.metadata_dir)
-        prefix = os.path.dirname(info) + os.sep
-        for path in record_files(paths, Path(info)):
-            if path.startswith(prefix) and not path.startswith(info + os.sep):
-                out.append(path)
-                out += pyc.siblings(path)
-    return out
-
-
-def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[list[str], list[str]]:
-    """Whole top-level folders owned by ``names`` in site-packages, and single files elsewhere."""
+def _owned_paths(
+    env: Environment, paths: EnvPaths, names: list[str], replaced: list[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """Whole top-level folders owned by ``names`` in site-packages, and single files elsewhere;
+    ``replaced``, when given, gets the files installing another version removes first."""
     roots: set[str] = set()
     singles: set[str] = set()
     pyc = PycFinder()
@@ -268,6 +258,9 @@ def _owned_paths(env: Environment, paths: EnvPaths, names: list[str]) -> tuple[l
         roots.add(info)
         for path in record_files(paths, Path(info)):
             if path.startswith(prefix):
+                if replaced is not None and not path.startswith(info + os.sep):
+                    replaced.append(path)
+                    replaced += pyc.siblings(path)
                 first, sep, _rest = path[len(prefix) :].partition(os.sep)
                 if first == "__pycache__" or not sep:
                     singles.add(path)

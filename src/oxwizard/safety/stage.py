@@ -7,7 +7,7 @@ in a fraction of a second), which is safe because nothing of the upgrade writes 
 pip and uv remove a file before they write one at its name, an uninstall moves or unlinks, Python
 writes bytecode to a new file it renames into place. Of the changing distributions, the files their
 RECORD lists in site-packages and their bytecode are left out
-(:func:`~oxwizard.safety.checkpoint.replaced_paths`): installing another version removes them first
+(:func:`~oxwizard.safety.checkpoint.owned_paths`): installing another version removes them first
 and pip and uv skip a listed file that is not there, so a copy of them (numpy: 78 MB) would be read
 and written for nothing; the clone cannot import them before that install, and nothing runs there
 before it. The rest of their files (their dist-info, which the installer reads to uninstall them, and
@@ -60,7 +60,7 @@ from oxwizard.core import proc
 from oxwizard.core.errors import StageError, UsageError
 from oxwizard.core.places import private_dir, state_path
 from oxwizard.env.environment import Environment
-from oxwizard.safety.checkpoint import owned_paths, replaced_paths
+from oxwizard.safety.checkpoint import owned_paths
 from oxwizard.safety.tree_copy import CloneStats, Sharing, copy_file, copy_tree, refresh_tree
 
 __all__ = [
@@ -151,7 +151,7 @@ def copy_changing(env: Environment, stage: Environment, changing: Collection[str
     for ``changing``: each file of those
     distributions (the same folders and files, :func:`~oxwizard.safety.checkpoint.owned_paths`)
     that is still a link to live's is replaced by a copy, renamed into place, and those the
-    installer removes first (:func:`~oxwizard.safety.checkpoint.replaced_paths`) are removed."""
+    installer removes first (:func:`~oxwizard.safety.checkpoint.owned_paths`) are removed."""
     sharing = _sharing(env, changing)  # what create_stage copies and leaves out for ``changing``
     for path in sorted(sharing.omit):
         rel = os.path.relpath(path, env.root)
@@ -364,14 +364,13 @@ def _unlinks_first(env: Environment) -> bool:
 
 def _sharing(env: Environment, changing: Collection[str]) -> Sharing:
     """The site-packages folders whose files may be links, what of them must be copied, and what
-    is left out: the files the installer removes (:func:`~oxwizard.safety.checkpoint.replaced_paths`)."""
-    names = sorted(set(changing))
-    roots, singles = owned_paths(env, names)
+    is left out: the files the installer removes (:func:`~oxwizard.safety.checkpoint.owned_paths`)."""
+    roots, singles, replaced = owned_paths(env, sorted(set(changing)))
     return Sharing(
         sites={os.path.normpath(p) for p in env.site_paths},
         own={os.path.normpath(r) for r in roots},
         singles={os.path.normpath(s) for s in singles},
-        omit={os.path.normpath(p) for p in replaced_paths(env, names)},
+        omit={os.path.normpath(p) for p in replaced},
     )
 
 
