@@ -252,6 +252,48 @@ def test_a_kind_change_names_the_old_kind_and_a_class_kept_under_its_old_name_is
     ]
 
 
+def test_an_attribute_naming_a_module_that_becomes_that_module_is_no_change(tmp_path: Path) -> None:
+    """numpy 1.26's stub said ``rec = records``; numpy 2 has a module ``numpy.rec``: ``np.rec.fromarrays``
+    works in both (pandas uses it). An attribute naming a function that becomes a module is a change."""
+    old_wheel = build_wheel(tmp_path / "w", "sig", "1.0", {
+        "sig/__init__.py": "from sig import _records\n\n\ndef make():\n    pass\n\n\n"
+        "rec = _records\nbuild = make\n",
+        "sig/_records.py": "def fromarrays():\n    pass\n",
+    })  # fmt: skip
+    new_wheel = build_wheel(tmp_path / "w", "sig", "2.0", {
+        "sig/__init__.py": "def make():\n    pass\n",
+        "sig/rec/__init__.py": "def fromarrays():\n    pass\n",
+        "sig/build/__init__.py": "def make():\n    pass\n",
+    })  # fmt: skip
+    changes, _ = compare("sig", "2.0", _tree(tmp_path / "old", old_wheel), _tree(tmp_path / "new", new_wheel))
+    assert sorted(c.sentence() for c in changes) == ["attribute sig.build changed in 2.0: now a module"]
+
+
+def test_a_lost_base_no_caller_sees_is_no_change(tmp_path: Path) -> None:
+    """numpy 2's ``errstate`` lost ``Generic[...]`` (a stub's, for type checkers) and
+    ``contextlib.ContextDecorator``, whose ``__call__`` it now defines: 55 uses in pandas 2.0 were
+    reported. A mixin whose method is gone, an exception and an abstract class stay changes."""
+    head = "import contextlib\nfrom typing import Generic, TypeVar\n\n_T = TypeVar('_T')\n\n\n"
+    ctx = "    def __enter__(self):\n        pass\n\n    def __exit__(self, *exc):\n        pass\n\n"
+    old_wheel = build_wheel(tmp_path / "w", "sig", "1.0", {
+        "sig/__init__.py": head + "class errstate(Generic[_T], contextlib.ContextDecorator):\n" + ctx
+        + "\nclass Deco(Generic[_T], contextlib.ContextDecorator):\n" + ctx
+        + "\nclass Ctx(Generic[_T], contextlib.AbstractContextManager):\n" + ctx
+        + "\nclass Oops(ValueError, KeyError):\n    pass\n",
+    })  # fmt: skip
+    new_wheel = build_wheel(tmp_path / "w", "sig", "2.0", {
+        "sig/__init__.py": head + "class errstate:\n" + ctx
+        + "    def __call__(self, func):\n        return func\n\n"
+        + "\nclass Deco:\n" + ctx + "\nclass Ctx:\n" + ctx + "\nclass Oops(KeyError):\n    pass\n",
+    })  # fmt: skip
+    changes, _ = compare("sig", "2.0", _tree(tmp_path / "old", old_wheel), _tree(tmp_path / "new", new_wheel))
+    assert sorted(c.sentence() for c in changes) == [
+        "class sig.Ctx changed in 2.0: base class contextlib.AbstractContextManager removed",
+        "class sig.Deco changed in 2.0: base class contextlib.ContextDecorator removed",
+        "class sig.Oops changed in 2.0: base class ValueError removed",
+    ]
+
+
 def test_a_class_that_stops_spelling_out_object_has_not_changed(tmp_path: Path) -> None:
     """``class Retry(object)`` -> ``class Retry:`` (urllib3 1.26 -> 2): the same class in Python 3,
     not "base class object removed" for every use; a real base lost beside it is still named."""

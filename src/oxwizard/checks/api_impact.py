@@ -292,7 +292,7 @@ def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 4  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 5  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -448,7 +448,7 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
         modules = [o for o in _walk(new_mod) if o.is_module]
         by_path = {m.path: m for m in modules}
         for b in breakages:
-            change = _from_breakage(distribution, version, b, moved, modules, by_path)
+            change = _from_breakage(distribution, version, b, moved, modules, by_path, old_mod)
             if change is not None and change.kind == "removed":
                 change = _served_by_getattr(change, by_path)
             if change is not None:
@@ -474,6 +474,7 @@ def _from_breakage(
     moved: dict[str, list[tuple[str, str]]],
     modules: list[griffe.Object],
     by_path: dict[str, griffe.Object],
+    old_top: griffe.Object | griffe.Alias,
 ) -> ApiChange | None:
     import griffe
 
@@ -495,11 +496,13 @@ def _from_breakage(
         was, now = (str(getattr(v, "value", v)) for v in (b.old_value, b.new_value))
         if now == "attribute" and _kind_of(_assigned(obj, by_path)) == was:
             return None  # ``bool_ = bool`` (numpy 2): the same kind of object, under the old name too
+        if was == "attribute" and _kind_of(_assigned(_member(old_top, obj.path), {})) == now:
+            return None  # ``rec = records`` (numpy 1.26's stub) named the module ``numpy.rec`` now is
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
                          what=was, detail=f"now {'an' if now[0] in 'aeiou' else 'a'} {now}")  # fmt: skip
     if kind == "CLASS_REMOVED_BASE":
         kept = {str(base) for base in b.new_value} | _IMPLICIT_BASES  # `(object)` is what `:` means
-        gone = [str(base) for base in b.old_value if str(base) not in kept]
+        gone = [str(x) for x in b.old_value if str(x) not in kept and not _unseen_by_callers(x, obj)]
         if not gone:
             return None
         detail = f"base class{'es' if len(gone) > 1 else ''} {', '.join(gone)} removed"
@@ -509,6 +512,87 @@ def _from_breakage(
 
 
 _IMPLICIT_BASES = {"object", "builtins.object"}  # every class's base in Python 3, spelled out or not
+
+# What a class's methods are not: building it (the class keeps its own signature, compared apart)
+_CONSTRUCTION = {"__init__", "__new__", "__init_subclass__", "__subclasshook__", "__class_getitem__"}
+_GENERIC = {"typing.Generic", "typing_extensions.Generic"}
+_ABSTRACT = {"abc.ABC", "typing.Protocol", "typing_extensions.Protocol", *_GENERIC}
+
+
+def _unseen_by_callers(base: object, new_class: griffe.Object) -> bool:
+    """Whether losing ``base`` changes nothing a caller of the class sees (numpy 2's ``errstate``,
+    55 uses in pandas 2.0, lost both kinds):
+
+    * ``Generic[...]``: it only makes the class subscriptable for type checkers (often in a stub
+      only, as numpy 1.26's ``errstate``);
+    * a standard-library mixin whose every method the class still has: ``errstate`` now defines the
+      ``__call__`` it inherited from ``contextlib.ContextDecorator``.
+
+    An exception, an abstract class or a base with no method of its own (there for ``isinstance``
+    and ``except``) stays a change, as does a base oxwizard cannot read."""
+    path = str(getattr(base, "canonical_path", base))
+    if path in _GENERIC:
+        return True
+    methods = _mixin_methods(path, depth=0)
+    if not methods:
+        return False
+    try:
+        has = set(new_class.all_members)
+    except Exception:  # noqa: BLE001 - a base griffe cannot follow: the change stays said
+        return False
+    return methods <= has
+
+
+def _mixin_methods(path: str, depth: int) -> set[str] | None:
+    """The public and special methods of the standard-library class at ``path`` and its bases;
+    None when it is not one, or is an exception or abstract, or cannot be read."""
+    import builtins
+
+    if path in _IMPLICIT_BASES:
+        return set()
+    builtin = getattr(builtins, path.removeprefix("builtins."), None)
+    if isinstance(builtin, type) and issubclass(builtin, BaseException):
+        return None
+    module, _, name = path.rpartition(".")
+    cls = _stdlib_module(module).get(name) if module and depth < 8 else None
+    if cls is None or path in _ABSTRACT or cls.keywords:  # ``metaclass=ABCMeta`` and the like
+        return None
+    found = {
+        n for n, m in cls.members.items()
+        if not m.is_alias and m.is_function and n not in _CONSTRUCTION
+        and (not n.startswith("_") or (n.startswith("__") and n.endswith("__")))
+    }  # fmt: skip
+    for above in cls.bases:
+        inherited = _mixin_methods(str(getattr(above, "canonical_path", above)), depth + 1)
+        if inherited is None:
+            return None
+        found |= inherited
+    return found
+
+
+_STDLIB: dict[str, dict[str, griffe.Class]] = {}
+_STDLIB_LOCK = threading.Lock()
+
+
+def _stdlib_module(module: str) -> dict[str, griffe.Class]:
+    """The classes of the standard-library ``module``, read statically by griffe from this Python's
+    own library (never imported), once per process; empty for any other module."""
+    import sys
+    import sysconfig
+
+    import griffe
+
+    if module.partition(".")[0] not in sys.stdlib_module_names:
+        return {}
+    with _STDLIB_LOCK:
+        if module not in _STDLIB:
+            try:
+                stdlib = sysconfig.get_paths()["stdlib"]
+                tree = griffe.load(module, search_paths=[stdlib], resolve_aliases=False)
+                _STDLIB[module] = {n: m for n, m in tree.members.items() if isinstance(m, griffe.Class)}
+            except Exception:  # noqa: BLE001 - a module griffe cannot read: its bases stay changes
+                _STDLIB[module] = {}
+        return _STDLIB[module]
 
 
 def _served_by_getattr(change: ApiChange, modules: dict[str, griffe.Object]) -> ApiChange | None:
@@ -562,6 +646,15 @@ def _assigned(attribute: object, by_path: dict[str, griffe.Object]) -> object | 
         return None
     module, _, name = path.rpartition(".")
     return by_path[module].members.get(name) if module in by_path else None
+
+
+def _member(top: griffe.Object | griffe.Alias, path: str) -> object | None:
+    """The object at the dotted ``path`` under the module ``top``; None when it is not there."""
+    head, *names = path.split(".")
+    found: object | None = top if head == top.name else None
+    for name in names:
+        found = getattr(found, "members", {}).get(name)
+    return found
 
 
 def _kind_of(obj: object | None) -> str | None:
