@@ -196,10 +196,18 @@ class _Source:
     lock: threading.Lock = field(default_factory=threading.Lock)
     links: dict[str, list[IndexFile]] | None = None  # a find-links page or folder, read once, by name
     given: str = ""  # as configured (with its credentials, if any): shown redacted
+    user: str | None = None  # the user name the URL gives, if any (for the keyring)
+    keyring_lock: threading.Lock = field(default_factory=threading.Lock)
+    keyring_asked: bool = False
+    keyring_auth: str | None = None  # the Authorization header the keyring's answer makes
 
     @property
     def shown(self) -> str:
         return redact_url(self.given or self.url)
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def _split_auth(url: str) -> tuple[str, str | None]:
@@ -223,8 +231,7 @@ def _split_auth(url: str) -> tuple[str, str | None]:
             user, password = found[0], found[2]
     if user is None:
         return url, None
-    token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()
-    return url, f"Basic {token}"
+    return url, _basic(user, password or "")
 
 
 def _local_path(link: str) -> Path | None:
@@ -778,7 +785,8 @@ class IndexReader:
             self.sources.append(_Source(url, None, kind))
         else:
             stripped, auth = _split_auth(url)
-            self.sources.append(_Source(stripped, auth, kind, given=url))
+            user = unquote(urlsplit(url).username or "") or None
+            self.sources.append(_Source(stripped, auth, kind, given=url, user=user))
 
     @property
     def needs_network(self) -> bool:
@@ -1044,6 +1052,10 @@ class IndexReader:
                 headers["If-Modified-Since"] = str(cached["last_modified"])
         self._count("requests")
         status, head, body, _final = self._client().get(url, headers)
+        if status == 401 and self._keyring_auth(source):  # as pip: its keyring, asked after a 401
+            headers["Authorization"] = source.auth or ""
+            self._count("requests")
+            status, head, body, _final = self._client().get(url, headers)
         entry: dict[str, object] = {
             "url": redact_url(url),
             "fetched": now,
@@ -1068,6 +1080,19 @@ class IndexReader:
         if not reusable or "no-store" in (head.get("Cache-Control") or "").lower():
             return page, None, new  # nothing a later run could reuse or revalidate: not written
         return page, entry, new
+
+    def _keyring_auth(self, source: _Source) -> bool:
+        """Whether pip's keyring holds credentials for ``source`` (asked once per run, after its
+        first 401); they become the source's from then on."""
+        from oxwizard.env.credentials import keyring_credentials
+
+        with source.keyring_lock:
+            if not source.keyring_asked:
+                source.keyring_asked = True
+                found = keyring_credentials(self.index, source.url, source.user)
+                if found is not None:
+                    source.keyring_auth = source.auth = _basic(*found)
+            return source.keyring_auth is not None
 
     def _count(self, what: str) -> None:
         with self._stats_lock:

@@ -236,7 +236,7 @@ def _compile_argv(
     command = [*base, *upgrades]
     pip_compile = shutil.which("pip-compile") or _beside(python, "pip-compile")
     if base[:1] == ["pip-compile"] and pip_compile is not None:
-        sources = index.pip_args() if _local(index) else []
+        sources = index.pip_args(keyring=False) if _local(index) else []
         emit = ["--no-emit-find-links", "--no-emit-index-url"] if sources else []
         argv = [pip_compile, *tool_args, *sources, *emit, *upgrades]
         env = proc.pip_environment() if sources else _user_environment()

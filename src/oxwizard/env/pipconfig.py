@@ -87,6 +87,22 @@ try:  # every file pip could read, present or not: the cache of this answer is k
 except Exception:
     every = []
 every += [f for group in files.values() for f in group]
+# The keyring an interactive pip would ask for a password (see pip's network/auth.py): its
+# --keyring-provider; "auto" is the keyring this interpreter imports, else a keyring program on
+# PATH outside its own scripts folder. pip older than 23.1 has no such option (and asks by itself).
+provider, program = value("keyring_provider"), None
+if provider in ("auto", "import"):
+    import importlib.util
+    if importlib.util.find_spec("keyring") is not None:
+        provider, program = "import", sys.executable
+    every += [os.path.join(p, "keyring") for p in sys.path if os.path.isdir(p)]  # installed later
+if program is None and provider in ("auto", "subprocess"):
+    import shutil, sysconfig
+    scripts = os.path.realpath(sysconfig.get_path("scripts"))
+    path = os.pathsep.join(p for p in os.environ.get("PATH", os.defpath).split(os.pathsep)
+                           if os.path.realpath(p or ".") != scripts)
+    program = shutil.which("keyring", path=path)
+    provider = "subprocess" if program else None
 print(json.dumps({
     "files": sorted(set(every)),
     "values": {
@@ -95,9 +111,9 @@ print(json.dumps({
         "constraint": value("constraints") or [], "pre": bool(value("pre")),
         "trusted-host": value("trusted_hosts") or [], "cert": value("cert"),
         "client-cert": value("client_cert"), "proxy": value("proxy") or None,
+        "keyring-provider": provider if program else None, "keyring-program": program,
     },
     "origins": origins,
-    "files": sorted({name for variant in order for name in files.get(variant, [])}),
 }))
 """
 
@@ -167,7 +183,12 @@ def effective_index(
         origins.append(
             SourceOrigin(option=option, value=redact_url(text) if "://" in text else text, origin=origin)
         )
-    return out.model_copy(update={"origins": origins})
+    keyring = (values.get("keyring-provider"), values.get("keyring-program"))
+    return out.model_copy(update={"origins": origins}).with_keyring(*map(_text, keyring))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def read_pip_config(
@@ -189,7 +210,7 @@ def read_pip_config(
 
 # -- the cache ------------------------------------------------------------------------------------------
 _CACHE: dict[str, dict[str, object]] = {}
-_LOCATING = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "APPDATA", "PROGRAMDATA")
+_LOCATING = ("HOME", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "APPDATA", "PROGRAMDATA", "PATH")  # PATH: keyring
 
 
 def _cache_dir() -> Path:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, Specifier
 from packaging.utils import canonicalize_name
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from oxwizard.core.errors import InvalidSpec, UsageError
 from oxwizard.core.redact import redact_text, redact_url
@@ -129,6 +129,8 @@ class IndexOptions(BaseModel):
     proxy: str | None = None
     isolated: bool = False  # pip's configuration files and PIP_* were not read (--isolated)
     origins: list[SourceOrigin] = Field(default_factory=list)
+    # This host's keyring (see with_keyring): never read from a runbook nor written to one
+    _keyring: tuple[str, str] | None = PrivateAttr(default=None)  # (provider, program)
 
     @classmethod
     def build(
@@ -180,16 +182,40 @@ class IndexOptions(BaseModel):
             origins=origins,
         )
 
+    def with_keyring(self, provider: str | None, program: str | None) -> IndexOptions:
+        """These options with the keyring pip would ask for an index's password: its
+        ``--keyring-provider`` ("auto" resolved as an interactive pip would: ``import`` when its
+        interpreter imports keyring, else ``subprocess`` for a keyring program on PATH) and the
+        program that asks it (that interpreter, or the keyring program). A private attribute: a
+        runbook can neither hold nor set a program to run; a replay reads pip's configuration again."""
+        out = self.model_copy()
+        out._keyring = (provider, program) if provider in ("import", "subprocess") and program else None
+        return out
+
+    @property
+    def keyring_provider(self) -> str | None:
+        """``import`` or ``subprocess`` (pip's ``--keyring-provider``), None: no keyring to ask."""
+        return self._keyring[0] if self._keyring else None
+
+    @property
+    def keyring_program(self) -> str | None:
+        return self._keyring[1] if self._keyring else None
+
     @property
     def given(self) -> bool:
         """True when any source is set (by a flag or by pip's configuration)."""
         return self.sources() != IndexOptions().sources()
 
-    def pip_args(self) -> list[str]:
-        """Arguments for pip or ``uv pip``, each option with its value as separate items.
+    def pip_args(self, keyring: bool = True) -> list[str]:
+        """Arguments for pip, each option with its value as separate items.
 
-        Valid for every pip verb that reaches an index (install, download, index versions)."""
+        Valid for every pip verb that reaches an index (install, download, index versions).
+        ``--keyring-provider`` (see :attr:`keyring_provider`; pip's children never prompt, and pip
+        does not ask its keyring without a prompt unless told which one to use) unless ``keyring``
+        is false: for a tool that takes pip's sources but not its general options."""
         args: list[str] = []
+        if keyring and self.keyring_provider and not self.no_index:
+            args += ["--keyring-provider", self.keyring_provider]
         if self.no_index:
             args.append("--no-index")
         if self.index_url and not self.no_index:
