@@ -390,7 +390,7 @@ def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_updat
     branch = next(b.strip() for b in _git(project, "branch", "--format=%(refname:short)").splitlines()
                   if b.startswith("oxwizard/"))  # fmt: skip
     assert '"alpha==2.0"' in _git(project, "show", f"{branch}:pyproject.toml")
-    merged = "until the project is installed again from the merged files (`uv sync`, `pip install -e .`)"
+    merged = "until the project is installed again from the merged files (`uv sync`)"
     assert f"{merged}, pip check reports: {conflict}" in done.stdout
     # each pip check after the install judged app's requirement as the branch writes it, and said so
     runbook = sorted((project / ".oxwizard" / "runbooks").glob("*.json"))[-1]

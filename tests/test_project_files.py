@@ -12,7 +12,7 @@ from conftest import make_plan
 
 from oxwizard.checks.risk import assess
 from oxwizard.env.plan import Change
-from oxwizard.env.project_files import detect, plan_project_files
+from oxwizard.env.project_files import detect, plan_project_files, reinstall_command
 
 HASHES = "    --hash=sha256:" + "a" * 64 + " \\\n    --hash=sha256:" + "b" * 64 + "\n"
 
@@ -170,3 +170,19 @@ def test_plan_json_and_env_show_the_project_files(demo: Any) -> None:
         check=False,
     )
     assert "project       requirements (requirements.txt)" in env.stdout, env.stdout
+
+
+def test_the_command_that_installs_the_project_again_is_its_managers(tmp_path: Path) -> None:
+    """The note after a written upgrade names what reinstalls the project from the merged files."""
+
+    class Own:
+        def __init__(self, editable: bool) -> None:
+            self.direct_url = {"url": tmp_path.as_uri(), "dir_info": {"editable": editable}}
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "0.1"\n')
+    assert reinstall_command(tmp_path, Own(editable=True)) == "pip install -e ."
+    assert reinstall_command(tmp_path, Own(editable=False)) == "pip install ."
+    (tmp_path / "poetry.lock").write_text("# poetry\n")
+    assert reinstall_command(tmp_path, Own(editable=False)) == "poetry install"
+    (tmp_path / "uv.lock").write_text("version = 1\n")
+    assert reinstall_command(tmp_path, Own(editable=False)) == "uv sync"

@@ -538,6 +538,20 @@ def own_distribution(project: Path, installed: Mapping[str, _Installed]) -> str 
     return canonicalize_name(name) if source == project.resolve() else None
 
 
+def reinstall_command(project: Path, own: _Installed | None) -> str:
+    """The command that installs the project again from its files, as it was installed: ``uv sync``
+    (a uv.lock), ``poetry install`` (Poetry), else pip's (editable or not, as its ``direct_url``
+    says)."""
+    kinds = {m.kind for m in detect(project)}
+    if "uv" in kinds:
+        return "uv sync"
+    if "poetry" in kinds:
+        return "poetry install"
+    info = (own.direct_url or {}).get("dir_info") if own is not None else None
+    editable = isinstance(info, dict) and bool(info.get("editable"))
+    return "pip install -e ." if editable or own is None else "pip install ."
+
+
 def _applies(req: Requirement, markers: Mapping[str, str] | None) -> bool:
     if req.marker is None or markers is None:
         return True

@@ -1016,11 +1016,15 @@ class UpgradeFlow:
                 return  # --no-stage: live has it already; the verdict is still the user's
             raise _Stop(FlowOutcome("failed", f"project files: {exc}; live is untouched", 1)) from None
         self.pins = landed
-        for line in self._cleared():  # the project's installed metadata keeps its old requirement
-            landed.notes.append(
-                "until the project is installed again from the merged files (`uv sync`, `pip install -e .`), "
-                f"pip check reports: {line}"
-            )
+        cleared = self._cleared()
+        if cleared:  # the project's installed metadata keeps its old requirement
+            from oxwizard.env.project_files import own_distribution, reinstall_command
+
+            own = own_distribution(self.project, self.env.distributions)
+            again = reinstall_command(self.project, self.env.distributions.get(own) if own else None)
+        for line in cleared:
+            merged = f"until the project is installed again from the merged files (`{again}`)"
+            landed.notes.append(f"{merged}, pip check reports: {line}")
         for note in [landed.note, *landed.notes]:
             self._output("pins", note)
         patch = [self.project / landed.evidence.patch] if landed.evidence.patch else None
