@@ -73,6 +73,10 @@ def test_an_index_whose_password_is_in_pips_keyring_is_read_by_outdated_plan_and
         plan = oxwizard("plan", "oxzep7==1.5.0", *env, "--project", str(sandbox.project))
         assert plan.returncode == 0, plan.stderr
         assert "1.4.2 -> 1.5.0" in plan.stdout
+        keyring_line = (
+            f"an index's password, when it asks: the keyring module of {sandbox.venv / 'bin' / 'python'}"
+        )
+        assert keyring_line in plan.stdout
 
         upgraded = oxwizard("upgrade", "oxzep7==1.5.0", *env, "--project", str(sandbox.project), "--yes")
         assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr

@@ -143,6 +143,10 @@ def say_sources(index: IndexOptions, out: Callable[[str], None] | None = None) -
     write(f"sources: {index.describe()}")
     for line in index.origin_lines():
         write(f"  {line}")
+    if index.keyring_provider == "import":
+        write(f"  an index's password, when it asks: the keyring module of {index.keyring_program}")
+    elif index.keyring_provider == "subprocess":
+        write(f"  an index's password, when it asks: the keyring program {index.keyring_program}")
 
 
 def open_env(args: argparse.Namespace) -> Environment:
