@@ -269,6 +269,25 @@ def test_an_attribute_naming_a_module_that_becomes_that_module_is_no_change(tmp_
     assert sorted(c.sentence() for c in changes) == ["attribute sig.build changed in 2.0: now a module"]
 
 
+def test_an_alias_of_a_parameterised_class_that_becomes_a_class_is_no_change(tmp_path: Path) -> None:
+    """numpy 1.26's stub said ``float64 = floating[_64Bit]``, numpy 2.4's says ``class float64``: the
+    same class for ``np.float64(...)`` (pandas 2.0 has 124 uses). An alias of something else that
+    becomes a class is a change."""
+    head = "from typing import Callable, Generic, TypeVar\n\n_T = TypeVar('_T')\n\n\n"
+    old_wheel = build_wheel(tmp_path / "w", "sig", "1.0", {
+        "sig/__init__.pyi": head + "class floating(Generic[_T]): ...\n\n\nclass _64Bit: ...\n\n\n"
+        "float64 = floating[_64Bit]\nhandler = Callable[..., int]\n",
+        "sig/__init__.py": "",
+    })  # fmt: skip
+    new_wheel = build_wheel(tmp_path / "w", "sig", "2.0", {
+        "sig/__init__.pyi": head + "class floating(Generic[_T]): ...\n\n\nclass _64Bit: ...\n\n\n"
+        "class float64(floating[_64Bit]): ...\n\n\nclass handler: ...\n",
+        "sig/__init__.py": "",
+    })  # fmt: skip
+    changes, _ = compare("sig", "2.0", _tree(tmp_path / "old", old_wheel), _tree(tmp_path / "new", new_wheel))
+    assert sorted(c.sentence() for c in changes) == ["attribute sig.handler changed in 2.0: now a class"]
+
+
 def test_a_lost_base_no_caller_sees_is_no_change(tmp_path: Path) -> None:
     """numpy 2's ``errstate`` lost ``Generic[...]`` (a stub's, for type checkers) and
     ``contextlib.ContextDecorator``, whose ``__call__`` it now defines: 55 uses in pandas 2.0 were

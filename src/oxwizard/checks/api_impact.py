@@ -292,7 +292,7 @@ def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 5  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 6  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -630,9 +630,13 @@ def _module_homes(old: griffe.Object, modules: list[griffe.Object]) -> list[str]
 
 
 def _assigned(attribute: object, by_path: dict[str, griffe.Object]) -> object | None:
-    """What the attribute ``X = name`` or ``X = module.name`` names in the new tree, if it is one
-    of its objects; None for any other value."""
+    """What the attribute ``X = name``, ``X = module.name`` or ``X = name[...]`` names in its tree,
+    if it is one of its objects; None for any other value."""
+    import griffe
+
     value = getattr(attribute, "value", None)
+    if isinstance(value, griffe.ExprSubscript):  # ``float64 = floating[_64Bit]`` (numpy 1.26's stub)
+        value = value.left  # a parameterised class is that class for a caller
     text = str(value) if value is not None else ""
     if not text.replace(".", "").replace("_", "").isalnum() or text[0].isdigit():
         return None
