@@ -69,6 +69,11 @@ def test_an_index_whose_password_is_in_pips_keyring_is_read_by_outdated_plan_and
         questions = [json.loads(line) for line in asked.read_text().splitlines()]
         assert questions == [[index.url + "/", None], [host, None]]
         assert index.statuses[401] >= 1
+        # a password in the URL is the one used, as pip uses it: a wrong one is not replaced by the keyring's
+        wrong = index.url.replace("http://", "http://alice:wrong@")
+        refused = oxwizard("outdated", "--env", str(sandbox.venv), "--index-url", wrong, "--json")
+        assert refused.returncode == 1 and "HTTP 401" in refused.stderr and "wrong" not in refused.stderr
+        assert len(asked.read_text().splitlines()) == 2
 
         plan = oxwizard("plan", "oxzep7==1.5.0", *env, "--project", str(sandbox.project))
         assert plan.returncode == 0, plan.stderr

@@ -197,6 +197,7 @@ class _Source:
     links: dict[str, list[IndexFile]] | None = None  # a find-links page or folder, read once, by name
     given: str = ""  # as configured (with its credentials, if any): shown redacted
     user: str | None = None  # the user name the URL gives, if any (for the keyring)
+    password_given: bool = False  # the URL gives a password: as pip, no keyring is asked then
     keyring_lock: threading.Lock = field(default_factory=threading.Lock)
     keyring_asked: bool = False
     keyring_auth: str | None = None  # the Authorization header the keyring's answer makes
@@ -785,8 +786,10 @@ class IndexReader:
             self.sources.append(_Source(url, None, kind))
         else:
             stripped, auth = _split_auth(url)
-            user = unquote(urlsplit(url).username or "") or None
-            self.sources.append(_Source(stripped, auth, kind, given=url, user=user))
+            parts = urlsplit(url)
+            user = unquote(parts.username or "") or None
+            given = parts.password is not None
+            self.sources.append(_Source(stripped, auth, kind, given=url, user=user, password_given=given))
 
     @property
     def needs_network(self) -> bool:
@@ -1087,7 +1090,7 @@ class IndexReader:
         from oxwizard.env.credentials import keyring_credentials
 
         with source.keyring_lock:
-            if not source.keyring_asked:
+            if not source.keyring_asked and not source.password_given:
                 source.keyring_asked = True
                 found = keyring_credentials(self.index, source.url, source.user)
                 if found is not None:
