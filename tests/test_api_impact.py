@@ -383,15 +383,30 @@ def test_a_second_plan_reuses_the_comparison_without_the_wheel(
     plan_20: Plan, demo_template: DemoSandbox, tmp_path: Path
 ) -> None:
     env = Environment.open(demo_template.venv)
-    first = api_impact(env, plan_20, offline(demo_template), demo_template.project, cache=tmp_path)
+    doing: list[str] = []  # what the wizard's plan pane shows meanwhile
+    first = api_impact(
+        env, plan_20, offline(demo_template), demo_template.project, cache=tmp_path, said=doing.append
+    )
+    assert doing == [
+        "API impact: fetching the new version of oxzep7",
+        "API impact: comparing oxzep7 1.4.2 with 2.0.0 (1 of 1)",
+    ]
     for folder in tmp_path.iterdir():  # the unpacked wheels go; the comparisons stay
         if folder.name != "diff":
             shutil.rmtree(folder)
     nowhere = plan_20.model_copy(
         update={"changes": [c.model_copy(update={"source": ""}) for c in plan_20.changes]}
     )
-    again = api_impact(env, nowhere, IndexOptions.build(no_index=True), demo_template.project, cache=tmp_path)
+    again = api_impact(
+        env,
+        nowhere,
+        IndexOptions.build(no_index=True),
+        demo_template.project,
+        cache=tmp_path,
+        said=doing.append,
+    )
     assert again == first and again.breaking_uses
+    assert len(doing) == 2  # nothing fetched nor compared the second time: nothing said
 
 
 def test_a_namespace_package_shared_with_another_distribution_is_not_reported_removed(tmp_path: Path) -> None:

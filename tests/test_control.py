@@ -14,6 +14,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -181,9 +182,19 @@ def test_a_stop_during_the_staging_checks_ends_at_once_with_live_untouched(live_
     assert not (live_demo.project / ".venv-stage").exists()
 
 
-def test_planning_alone_is_not_an_unfinished_upgrade(live_demo: DemoSandbox) -> None:
-    flow = _flow(live_demo, ScriptedListener(Trigger("never")))
+def test_planning_alone_is_not_an_unfinished_upgrade(
+    live_demo: DemoSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OXWIZARD_CACHE_DIR", str(tmp_path / "cache"))  # the API compared now, not cached
+    listener = ScriptedListener(Trigger("never"))
+    flow = _flow(live_demo, listener)
     flow.prepare()
+    doing = [e.message for e in listener.events if e.step == "plan" and e.status == "running"]
+    assert doing == [  # what the wizard's plan pane says meanwhile
+        "resolving oxzep7==1.5.0",
+        "API impact: fetching the new version of oxzep7",
+        "API impact: comparing oxzep7 1.4.2 with 1.5.0 (1 of 1)",
+    ]
     assert flow.runbook is not None and (live_demo.project / ".oxwizard" / "runbooks").is_dir()
     info, last = start_state(live_demo.project, Environment.open(live_demo.venv))
     assert (info, last) == (None, "")

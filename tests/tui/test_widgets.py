@@ -137,3 +137,16 @@ def test_help_lists_every_step_with_its_explanation_and_explains_our_words() -> 
             assert f"{s.label} {s.explain}" in flat, (width, s.name)
         for word in ("gate", "promote", "import-smoke", "fingerprint", "live", "staging", "runbook"):
             assert any(line.startswith(word + " ") for line in text.splitlines()), word
+
+
+def test_the_plan_pane_says_what_the_plan_is_doing_while_it_runs() -> None:
+    """Comparing the API of many new versions can take seconds: the pane follows the flow's plan step."""
+    from oxwizard.flow.upgrade import StepEvent
+    from oxwizard.tui.screens.prepare import plan_text
+    from oxwizard.tui.state import WizardState, with_step
+
+    state = WizardState(planning=True)
+    assert plan_text(state).plain == "resolving the plan with the real resolver…"
+    doing = StepEvent("plan", "running", "API impact: comparing numpy 1.26.4 with 2.4.6 (3 of 12)")
+    state = WizardState(planning=True, steps=with_step(state.steps, doing))
+    assert plan_text(state).plain == "API impact: comparing numpy 1.26.4 with 2.4.6 (3 of 12)…"

@@ -941,15 +941,26 @@ def preload(names: Iterable[str]) -> None:
 
 
 def api_impact(
-    env: Environment, plan: Plan, index: IndexOptions, project: Path | None, *, cache: Path | None = None
+    env: Environment,
+    plan: Plan,
+    index: IndexOptions,
+    project: Path | None,
+    *,
+    cache: Path | None = None,
+    said: Callable[[str], None] | None = None,
 ) -> ApiImpact:
-    """The plan's API changes, joined with their uses in ``project`` and in the installed dependents."""
+    """The plan's API changes, joined with their uses in ``project`` and in the installed dependents.
+    ``said``: told what is being done when it is not in the cache (the wizard shows it while planning)."""
     impact = ApiImpact()
     moving = [c for c in plan.changes if c.from_version and c.to_version and c.from_version != c.to_version]
     if not moving:
         return impact
     with _gc_paused():  # the scans' syntax trees would make each collection walk griffe's trees again
-        return _api_impact(env, moving, index, project, cache or api_cache_dir(), impact)
+        return _api_impact(env, moving, index, project, cache or api_cache_dir(), impact, said or _silent)
+
+
+def _silent(doing: str) -> None:
+    pass
 
 
 def _api_impact(
@@ -959,6 +970,7 @@ def _api_impact(
     project: Path | None,
     cache: Path,
     impact: ApiImpact,
+    said: Callable[[str], None],
 ) -> ApiImpact:
     olds = {c.name: installed_tree(env, c.name) for c in moving}
     done: dict[str, tuple[list[ApiChange], list[str]]] = {}
@@ -967,6 +979,9 @@ def _api_impact(
         if hit is not None:
             done[c.name] = hit
     todo = [c for c in moving if c.name not in done and olds[c.name] is not None]
+    if todo:
+        names = _sample([c.name for c in todo])
+        said(f"API impact: fetching the new version{'s' if len(todo) > 1 else ''} of {names}")
     tops = {top.split(".")[0] for old in olds.values() if old is not None for top in old.tops}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxwizard-api") as pool:
         # the wheels arrive while the uses are read (they need only the installed top-level names)
@@ -984,6 +999,9 @@ def _api_impact(
             new = trees.get(c.name)
             if new is None:
                 continue
+            compared = sum(1 for t in todo if t.name in done) + 1
+            versions = f"{c.from_version} with {c.to_version}"
+            said(f"API impact: comparing {c.name} {versions} ({compared} of {len(todo)})")
             done[c.name] = compare(c.name, str(c.to_version), old, new)
             _save_diff(cache, env, c, *done[c.name])
         found, limits = done[c.name]

@@ -341,7 +341,13 @@ class UpgradeFlow:
         from oxwizard.checks.api_impact import api_impact
 
         try:
-            return api_impact(self.env, plan, self.index, self.project)
+            return api_impact(
+                self.env,
+                plan,
+                self.index,
+                self.project,
+                said=lambda doing: self._step("plan", "running", doing),
+            )
         except OxwizardError as exc:
             self._output("plan", f"API impact unavailable: {exc}")
             return None

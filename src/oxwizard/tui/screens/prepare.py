@@ -321,8 +321,10 @@ def render_facts(state: WizardState, app: object, width: int | None = None) -> T
 def plan_text(state: WizardState) -> Text:
     if state.plan_error:
         return Text(f"✘ {state.plan_error}", style="bold red")
-    if state.planning:
-        return Text("resolving the plan with the real resolver…", style="dim")
+    if state.planning:  # what the plan is doing now, as the flow says it (the API impact can take a while)
+        step = state.steps.get("plan")
+        doing = step.message if step is not None and step.status == "running" else ""
+        return Text(f"{doing}…" if doing else "resolving the plan with the real resolver…", style="dim")
     if state.plan is None:
         return Text(
             "No plan yet.\n\nPick packages with space (or type a spec such as oxzep7==1.5.0 "
@@ -382,7 +384,16 @@ def _latest_part(s: WizardState) -> object:
 
 
 def _plan_part(s: WizardState) -> object:
-    return (s.plan, s.plan_error, s.planning, s.risk, s.security, s.pins_on, s.not_promoted)
+    return (
+        s.plan,
+        s.plan_error,
+        s.planning,
+        s.steps.get("plan"),
+        s.risk,
+        s.security,
+        s.pins_on,
+        s.not_promoted,
+    )
 
 
 def _flow_part(s: WizardState) -> object:
