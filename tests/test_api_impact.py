@@ -19,7 +19,15 @@ import pytest
 from simple_index import SimpleIndex, serve
 from test_plan import make_venv
 
-from oxwizard.checks.api_impact import Tree, api_impact, compare, find_uses, new_trees, tree_from_record
+from oxwizard.checks.api_impact import (
+    Tree,
+    api_impact,
+    compare,
+    compare_all,
+    find_uses,
+    new_trees,
+    tree_from_record,
+)
 from oxwizard.checks.risk import assess
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.demo.wheels import build_wheel
@@ -543,3 +551,32 @@ def test_a_dependents_uses_are_read_once_per_installed_version(
     assert "oxzep7_plugin/__init__.py (oxzep7-plugin)" in parsed  # another installation: read again
     assert "oxzep7_plugin/tests/test_show.py (oxzep7-plugin)" not in parsed
     assert not [u for u in third.uses if u.user == "oxzep7-plugin"]
+
+
+def test_several_distributions_are_compared_in_worker_processes_with_the_same_result(tmp_path: Path) -> None:
+    """The first plan of many large upgrades spends its time in griffe: two are compared at once,
+    each in a process of its own, and what they find is what one process finds."""
+    from oxwizard.env.plan import Change
+
+    work = []
+    for name in ("alpha", "beta", "gamma"):
+        old = build_wheel(tmp_path / "w", name, "1.0", {
+            f"{name}/__init__.py": "def keep(a):\n    pass\n\n\ndef gone():\n    pass\n",
+        })  # fmt: skip
+        new = build_wheel(tmp_path / "w", name, "2.0", {f"{name}/__init__.py": "def keep(a, b):\n    pass\n"})
+        change = Change(name=name, from_version="1.0", to_version="2.0", kind="upgrade", impact="major")
+        work.append((change, _tree(tmp_path / name / "old", old), _tree(tmp_path / name / "new", new)))
+    said: list[str] = []
+    apart = {c.name: found for c, found in compare_all(work, said.append, workers=2)}
+    here = {c.name: found for c, found in compare_all(work, workers=1)}
+    assert apart == here
+    assert sorted(ch.sentence() for ch in apart["beta"][0]) == [
+        "function beta.gone removed in 2.0",
+        "function beta.keep changed in 2.0: required parameter 'b' added",
+    ]
+    assert said[0] == "API impact: comparing 3 distributions, 2 at a time"
+    done = [line.split() for line in said[1:]]  # "API impact: compared NAME 1.0 with 2.0 (k of 3)"
+    assert sorted(words[3] for words in done) == ["alpha", "beta", "gamma"]
+    assert [" ".join(words[:3] + words[4:]) for words in done] == [
+        f"API impact: compared 1.0 with 2.0 ({k} of 3)" for k in (1, 2, 3)
+    ]

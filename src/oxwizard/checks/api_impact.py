@@ -963,6 +963,117 @@ def _silent(doing: str) -> None:
     pass
 
 
+Comparison = tuple[list[ApiChange], list[str]]
+
+
+def compare_all(
+    work: list[tuple[Change, Tree, Tree]],
+    said: Callable[[str], None] = _silent,
+    *,
+    workers: int | None = None,
+) -> Iterator[tuple[Change, Comparison]]:
+    """:func:`compare` for each (change, installed tree, new tree), as each is done. Several are
+    compared at once, in processes of their own (``workers``, default: one per core, at most 4; each
+    holds the two versions' trees of one distribution at a time): griffe is pure Python, and the
+    first plan of many large upgrades (numpy, pandas, scipy…) spends most of its time there. Alone,
+    or where no child can be started, they are compared here."""
+    n = len(work)
+    count = min(workers if workers is not None else min(4, os.cpu_count() or 1), n)
+    if count >= 2:
+        # the most to read first (the files that differ), so that the workers end about together
+        work = sorted(work, key=lambda w: -len(_changed_files(w[1], w[2])))
+        said(f"API impact: comparing {n} distributions, {count} at a time")
+        try:
+            yield from _compare_in_processes(work, count, said)
+            return
+        except _NoWorkers:
+            pass
+    for k, (c, old, new) in enumerate(work, 1):
+        said(f"API impact: comparing {c.name} {c.from_version} with {c.to_version} ({k} of {n})")
+        yield c, compare(c.name, str(c.to_version), old, new)
+
+
+class _NoWorkers(Exception):
+    """No comparison could be made in a worker process: they are all made in this one."""
+
+
+def _compare_in_processes(
+    work: list[tuple[Change, Tree, Tree]], count: int, said: Callable[[str], None]
+) -> Iterator[tuple[Change, Comparison]]:
+    """``count`` children (:mod:`oxwizard.checks.compare_child`, each comparing one after the other
+    what is left), the results yielded as they come; what a child could not compare (it died, it
+    failed) is compared here after. Ended early (an error, ^C), the children are killed."""
+    import pickle
+    import queue
+    import subprocess
+    import sys
+
+    tasks: queue.SimpleQueue[tuple[Change, Tree, Tree]] = queue.SimpleQueue()
+    for item in work:
+        tasks.put(item)
+    results: queue.SimpleQueue[tuple[Change, Comparison | None]] = queue.SimpleQueue()
+    children: list[subprocess.Popen[bytes]] = []
+
+    def serve() -> None:
+        child: subprocess.Popen[bytes] | None = None
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "oxwizard.checks.compare_child"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            children.append(child)
+        except OSError:
+            child = None
+        while True:
+            try:
+                c, old, new = tasks.get_nowait()
+            except queue.Empty:
+                break
+            answer: object = None
+            if child is not None and child.stdin is not None and child.stdout is not None:
+                try:
+                    pickle.dump((c.name, str(c.to_version), old, new), child.stdin)
+                    child.stdin.flush()
+                    answer = pickle.load(child.stdout)
+                except (OSError, EOFError, pickle.UnpicklingError):
+                    child = None  # it died: what is left of its share is compared here
+            if isinstance(answer, tuple) and len(answer) == 2 and answer[0] == "ok":
+                results.put((c, answer[1]))
+            else:
+                results.put((c, None))
+        if child is not None and child.stdin is not None:
+            with contextlib.suppress(OSError):
+                child.stdin.close()  # its end: it exits (unless killed first)
+
+    threads = [threading.Thread(target=serve, name=f"oxwizard-api-{n}", daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    here: list[tuple[Change, Tree, Tree]] = []
+    by_name = {c.name: (c, old, new) for c, old, new in work}
+    try:
+        for k in range(1, len(work) + 1):
+            c, result = results.get()
+            if result is None:
+                here.append(by_name[c.name])
+                continue
+            said(f"API impact: compared {c.name} {c.from_version} with {c.to_version} ({k} of {len(work)})")
+            yield c, result
+    finally:
+        # done (a child's exit would free its trees for seconds), or an error, ^C, a consumer that
+        # stopped (no child goes on comparing): the children are killed
+        for child in children:
+            child.kill()
+        for thread in threads:
+            thread.join(timeout=5)
+        for child in children:
+            child.wait()
+    if len(here) == len(work):
+        raise _NoWorkers
+    for c, old, new in here:
+        said(f"API impact: comparing {c.name} {c.from_version} with {c.to_version}")
+        yield c, compare(c.name, str(c.to_version), old, new)
+
+
 def _api_impact(
     env: Environment,
     moving: list[Change],
@@ -988,22 +1099,18 @@ def _api_impact(
         fetching = pool.submit(new_trees, env, todo, index, cache, impact.not_checked) if todo else None
         scanned = _scan_all(env, moving, project, tops, cache) if tops else Scanned()
         trees = fetching.result() if fetching is not None else {}
+    work = [(c, old, trees[c.name]) for c in todo if (old := olds[c.name]) is not None and c.name in trees]
+    for c, result in compare_all(work, said):
+        done[c.name] = result
+        _save_diff(cache, env, c, *result)
     for c in moving:
-        old = olds[c.name]
-        if old is None:
+        if olds[c.name] is None:
             impact.not_checked.append(
                 f"{c.name} {c.from_version}: no RECORD, its installed files are unknown"
             )
             continue
         if c.name not in done:
-            new = trees.get(c.name)
-            if new is None:
-                continue
-            compared = sum(1 for t in todo if t.name in done) + 1
-            versions = f"{c.from_version} with {c.to_version}"
-            said(f"API impact: comparing {c.name} {versions} ({compared} of {len(todo)})")
-            done[c.name] = compare(c.name, str(c.to_version), old, new)
-            _save_diff(cache, env, c, *done[c.name])
+            continue  # its new version could not be read: said by new_trees
         found, limits = done[c.name]
         impact.changes += found
         impact.not_checked += limits
