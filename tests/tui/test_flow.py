@@ -152,3 +152,29 @@ async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo:
     branches = subprocess.run(["git", "-C", str(sandbox.project), "branch", "--list", "oxwizard/*"],
                               capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert branches == ""
+
+
+def test_a_plan_still_running_when_the_user_leaves_stops_at_its_next_step() -> None:
+    """Comparing many large APIs can take seconds: quitting the wizard meanwhile does not wait for
+    it (nothing has changed yet). Every other step still reaches the app, as before."""
+    import pytest
+
+    from oxwizard.flow.upgrade import StepEvent
+    from oxwizard.tui.listener import FlowAbandoned, WizardListener
+
+    class App:
+        posted: list[object] = []
+
+        def post_message(self, message: object) -> bool:
+            self.posted.append(message)
+            return True
+
+    app = App()
+    listener = WizardListener(app)  # type: ignore[arg-type]
+    listener.on_step(StepEvent("plan", "running", "API impact: comparing numpy"))
+    assert len(app.posted) == 1
+    listener.abandon()
+    with pytest.raises(FlowAbandoned, match="left the wizard while planning"):
+        listener.on_step(StepEvent("plan", "running", "API impact: comparing pandas"))
+    listener.on_step(StepEvent("promote", "running", "installing on live"))  # never cut short
+    assert len(app.posted) == 2

@@ -278,7 +278,7 @@ class WizardApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def _plan_worker(self, specs: list[str]) -> None:
-        from oxwizard.core.errors import OxwizardError
+        from oxwizard.core.errors import Abandoned, OxwizardError
 
         assert self.state.env is not None
         try:
@@ -290,6 +290,8 @@ class WizardApp(App[int]):
             plan = flow.prepare()
         except OxwizardError as exc:
             self.post_message(PlanFailed(str(exc)))
+            return
+        except Abandoned:  # the user left while it ran: nobody to show it to
             return
         self.flow = flow
         self.post_message(PlanResolved(plan, flow.risk, flow.security))

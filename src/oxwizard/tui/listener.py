@@ -50,6 +50,10 @@ class WizardListener:
 
     # -- called from the flow's thread --------------------------------------------------------------
     def on_step(self, event: StepEvent) -> None:
+        if self._abandoned and event.step == "plan" and event.status == "running":
+            # the user left while the plan ran (comparing APIs can take seconds): nothing has changed
+            # yet, so the plan stops here rather than hold the closing process until it is done
+            raise FlowAbandoned(f"left the wizard while planning ({event.message})")
         self._app.post_message(StepChanged(event))
 
     def on_output(self, step: StepName, line: str) -> None:
