@@ -98,3 +98,42 @@ def test_an_index_whose_password_is_in_pips_keyring_is_read_by_outdated_plan_and
     git = ["git", "-C", str(sandbox.project), "log", "-p", "--all"]
     log = subprocess.run(git, capture_output=True, text=True, check=True)
     assert "alice" not in log.stdout and "s3cret" not in log.stdout
+
+
+def test_a_keyring_program_on_path_serves_outdated_and_uvs_plan(demo: DemoFactory, tmp_path: Path) -> None:
+    """No keyring module beside pip, a ``keyring`` program on PATH (pip's ``subprocess`` provider,
+    the only kind uv has): asked for the user the index URL names, by oxwizard and by uv."""
+    import os
+
+    sandbox = demo()
+    asked = tmp_path / "asked.txt"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    program = bin_dir / "keyring"
+    program.write_text(
+        f"#!{sys.executable}\nimport sys\nopen({str(asked)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "if sys.argv[1:2] == ['get'] and sys.argv[3:] == ['alice']:\n    print('s3cret')\n"
+        "else:\n    sys.exit(1)\n"
+    )
+    program.chmod(0o755)
+    environ = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    with serve(SimpleIndex(sandbox.wheelhouse, complete=True, auth=("alice", "s3cret"))) as index:
+        url = index.url.replace("http://", "http://alice@")
+        args = ["--env", str(sandbox.venv), "--index-url", url]
+
+        def run(*argv: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [*OXWIZARD, *argv], capture_output=True, text=True, timeout=300, env=environ
+            )
+
+        outdated = run("outdated", *args, "--json")
+        assert outdated.returncode == 0, outdated.stderr
+        assert {r["name"]: r["latest"] for r in json.loads(outdated.stdout)}["oxzep7"] == "2.0.0"
+        assert asked.read_text().splitlines()[0] == f"get {index.url}/ alice"  # the index's URL first
+
+        plan = run("plan", "oxzep7==1.5.0", *args, "--project", str(sandbox.project), "--installer", "uv")
+        assert plan.returncode == 0, plan.stderr
+        assert "1.4.2 -> 1.5.0" in plan.stdout and "installer: uv" in plan.stdout
+        assert f"an index's password, when it asks: the keyring program {program}" in plan.stdout
+    for done in (outdated, plan):
+        assert "s3cret" not in done.stdout + done.stderr

@@ -252,6 +252,8 @@ class IndexOptions(BaseModel):
         source-related ``UV_*`` either, see :func:`oxwizard.core.proc.uv_environment`); pip looks at every
         index for the best match, so uv is told to do the same."""
         args = ["--no-config"]
+        if self.keyring_provider == "subprocess" and not self.no_index:
+            args += ["--keyring-provider", "subprocess"]  # the keyring program pip would ask (uv's only kind)
         if self.no_index:
             args.append("--no-index")
         else:
