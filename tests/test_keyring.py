@@ -69,11 +69,20 @@ def test_an_index_whose_password_is_in_pips_keyring_is_read_by_outdated_plan_and
         questions = [json.loads(line) for line in asked.read_text().splitlines()]
         assert questions == [[index.url + "/", None], [host, None]]
         assert index.statuses[401] >= 1
+        # the next run asks the keyring before its first request: no request is refused first, and
+        # the pages the first run cached under the keyring's user are revalidated, not fetched again
+        refused_before, paths_before = index.statuses[401], sum(index.paths.values())
+        again = oxwizard("outdated", *env, "--json")
+        assert again.returncode == 0, again.stderr
+        assert index.statuses[401] == refused_before
+        assert index.statuses[304] >= 1
+        assert sum(index.paths.values()) - paths_before == len(index.paths)  # one request per page
+        assert [json.loads(line) for line in asked.read_text().splitlines()][2:] == questions  # once again
         # a password in the URL is the one used, as pip uses it: a wrong one is not replaced by the keyring's
         wrong = index.url.replace("http://", "http://alice:wrong@")
         refused = oxwizard("outdated", "--env", str(sandbox.venv), "--index-url", wrong, "--json")
         assert refused.returncode == 1 and "HTTP 401" in refused.stderr and "wrong" not in refused.stderr
-        assert len(asked.read_text().splitlines()) == 2
+        assert len(asked.read_text().splitlines()) == 4
 
         plan = oxwizard("plan", "oxzep7==1.5.0", *env, "--project", str(sandbox.project))
         assert plan.returncode == 0, plan.stderr

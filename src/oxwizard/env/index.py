@@ -17,6 +17,7 @@ never into the cache, a message or a log: URLs are shown through :func:`redact_u
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import gzip
 import hashlib
@@ -201,10 +202,18 @@ class _Source:
     keyring_lock: threading.Lock = field(default_factory=threading.Lock)
     keyring_asked: bool = False
     keyring_auth: str | None = None  # the Authorization header the keyring's answer makes
+    keyring_user: str | None = None  # the user it named
 
     @property
     def shown(self) -> str:
         return redact_url(self.given or self.url)
+
+    @property
+    def cache_id(self) -> str | None:
+        """Whose answers the cache keeps apart: the credentials given (a wrong password never reads
+        what a right one fetched), or, from a keyring, its user (a keyring's token may change
+        from one run to the next: pip's own cache does not tell them apart either)."""
+        return f"keyring:{self.keyring_user}" if self.keyring_user is not None else self.auth
 
 
 def _basic(user: str, password: str) -> str:
@@ -452,6 +461,22 @@ class _Cache:
 
     def __init__(self, root: Path | None) -> None:
         self.root = root
+
+    def _mark(self, url: str) -> Path | None:
+        return self.root / "keyring" / hashlib.sha256(url.encode()).hexdigest() if self.root else None
+
+    def needs_keyring(self, url: str) -> bool:
+        """Whether the index at ``url`` took a keyring's credentials in an earlier run."""
+        mark = self._mark(url)
+        return mark is not None and mark.exists()
+
+    def mark_keyring(self, url: str) -> None:
+        """Note (an empty file named by the URL's hash: no credentials) that ``url`` takes a keyring's."""
+        mark = self._mark(url)
+        if mark is not None:
+            with contextlib.suppress(OSError):
+                mark.parent.mkdir(parents=True, exist_ok=True)
+                mark.touch()
 
     def _path(self, url: str, auth: str | None, suffix: str = ".json") -> Path | None:
         if self.root is None:
@@ -950,10 +975,11 @@ class IndexReader:
 
     def _read_page(self, source: _Source, url: str) -> _Page:
         """The page at ``url`` through the cache (stored again when new or revalidated)."""
-        cached = self.cache.load(url, source.auth)
+        self._keyring_first(source)
+        cached = self.cache.load(url, source.cache_id)
         page, entry, new = self._page(source, url, cached)
         if entry is not None and entry is not cached:
-            self.cache.store(url, source.auth, entry, page if new else None)
+            self.cache.store(url, source.cache_id, entry, page if new else None)
         return page
 
     def _index_versions(
@@ -964,7 +990,8 @@ class IndexReader:
         page and parses nothing."""
         url = f"{source.url.rstrip('/')}/{name}/"
         memo_key = candidates.signature if floor is None else f"{candidates.signature}>{floor}"
-        cached = self.cache.load(url, source.auth)
+        self._keyring_first(source)
+        cached = self.cache.load(url, source.cache_id)
         if cached is not None and _fresh(cached):
             known = _memo(cached).get(memo_key)
             if isinstance(known, list):
@@ -995,7 +1022,7 @@ class IndexReader:
             found = self._page_versions(page, url, name, candidates, floor)
         if entry is not None:
             memo = {**memo, memo_key: [str(v) for v in found]}
-            self.cache.store(url, source.auth, {**entry, "versions": memo}, page if new else None)
+            self.cache.store(url, source.cache_id, {**entry, "versions": memo}, page if new else None)
         return found
 
     @staticmethod
@@ -1024,7 +1051,7 @@ class IndexReader:
         self, source: _Source, url: str, entry: dict[str, object] | None
     ) -> tuple[_Page, dict[str, object] | None, bool]:
         """The stored page ``entry`` names; asked for again, whole, if it went away meanwhile."""
-        page = self.cache.load_page(url, source.auth, entry) if entry is not None else None
+        page = self.cache.load_page(url, source.cache_id, entry) if entry is not None else None
         if page is not None:
             return page, entry, False
         again, entry, new = self._fetch(source, url, None)
@@ -1038,9 +1065,9 @@ class IndexReader:
         :meth:`_stored`), the cache entry to store (None: not to be stored) and whether the page is
         a new answer (to be stored with the entry) rather than the cached one."""
         now = time.time()
-        stored = cached is not None and self.cache.has_page(url, source.auth, cached)
+        stored = cached is not None and self.cache.has_page(url, source.cache_id, cached)
         if cached is not None and stored and _fresh(cached):
-            known = self.cache.load_page(url, source.auth, cached)
+            known = self.cache.load_page(url, source.cache_id, cached)
             if known is not None:
                 self._count("from_cache")
                 return known, cached, False
@@ -1095,7 +1122,17 @@ class IndexReader:
                 found = keyring_credentials(self.index, source.url, source.user)
                 if found is not None:
                     source.keyring_auth = source.auth = _basic(*found)
+                    source.keyring_user = found[0]
+                    self.cache.mark_keyring(source.url)
             return source.keyring_auth is not None
+
+    def _keyring_first(self, source: _Source) -> None:
+        """A source that needed the keyring in an earlier run gets its credentials before its first
+        request (or cache lookup) of this one, not after a 401 per connection."""
+        if source.keyring_auth is not None or source.password_given or not self.index.keyring_provider:
+            return
+        if self.cache.needs_keyring(source.url):
+            self._keyring_auth(source)  # waits for an answer another thread is asking for
 
     def _count(self, what: str) -> None:
         with self._stats_lock:
