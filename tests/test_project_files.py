@@ -186,3 +186,45 @@ def test_the_command_that_installs_the_project_again_is_its_managers(tmp_path: P
     assert reinstall_command(tmp_path, Own(editable=False)) == "poetry install"
     (tmp_path / "uv.lock").write_text("version = 1\n")
     assert reinstall_command(tmp_path, Own(editable=False)) == "uv sync"
+
+
+def test_a_failed_plan_names_the_projects_own_uv_index_that_pips_sources_lack(
+    demo_template: Any, tmp_path: Path
+) -> None:
+    """uv sync reads the project's [[tool.uv.index]]; oxwizard plans with pip's sources. A plan that
+    cannot resolve says which of the project's indexes they lack, and how to add it."""
+    import shutil
+
+    from simple_index import SimpleIndex, serve
+
+    project = tmp_path / "project"
+    shutil.copytree(demo_template.project, project, symlinks=True)
+    pyproject = (project / "pyproject.toml").read_text()
+
+    def uses_index(url: str) -> None:
+        (project / "pyproject.toml").write_text(
+            f'{pyproject}\n[[tool.uv.index]]\nname = "corp"\nurl = "{url}"\n'
+        )
+
+    with serve(SimpleIndex(demo_template.wheelhouse)) as index:
+        common = ["oxzep7==9.9", "--env", str(project / ".venv"), "--project", str(project), "--isolated",
+                  "--index-url", index.url]  # fmt: skip
+
+        def oxwizard(*argv: str) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "oxwizard", *argv]
+            return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+
+        uses_index("https://ann:t0ken@corp.example.invalid/simple")
+        for done in (oxwizard("plan", *common), oxwizard("upgrade", *common, "--yes")):
+            assert done.returncode == 2, done.stdout + done.stderr
+            assert "cannot resolve" in done.stderr
+            assert (
+                "(the project's uv configuration names an index that pip's sources lack: "
+                "https://****@corp.example.invalid/simple; oxwizard uses pip's: pass --extra-index-url "
+                "https://****@corp.example.invalid/simple)"
+            ) in done.stderr
+            assert "t0ken" not in done.stderr
+        uses_index(index.url + "/")  # among pip's sources: nothing to say
+        done = oxwizard("plan", *common)
+        assert done.returncode == 2 and "cannot resolve" in done.stderr
+        assert "pip's sources lack" not in done.stderr

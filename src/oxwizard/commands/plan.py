@@ -115,6 +115,7 @@ def _preload(names: Iterable[str]) -> None:
 def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     from packaging.utils import canonicalize_name
 
+    from oxwizard.core.errors import ResolutionError
     from oxwizard.env.plan import cleared_by_pins, cleared_problems, compute_plan
     from oxwizard.env.specs import parse_specs
 
@@ -124,11 +125,18 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     env.require_writable(args.break_system_packages)  # before pip resolves anything
     index = index_from(args, env, flags)
     names = [canonicalize_name(r.name) for r in reqs]
-    plan = compute_plan(env, reqs, index, early=early, meanwhile=lambda: _preload(names))
+    project = project_from(args)
+    try:
+        plan = compute_plan(env, reqs, index, early=early, meanwhile=lambda: _preload(names))
+    except ResolutionError as exc:
+        from oxwizard.env.project_files import missing_index_hint
+
+        urls = index.index_urls()  # none with --no-index: no hint then
+        hint = missing_index_hint(project, urls) if urls else ""
+        raise ResolutionError(f"{exc}{hint}") from None
     from oxwizard.checks.api_impact import api_impact
     from oxwizard.env.project_files import own_distribution, plan_project_files
 
-    project = project_from(args)
     plan.project_files = plan_project_files(
         project, plan.changes, raise_floors=args.raise_floors, markers=env.markers
     )

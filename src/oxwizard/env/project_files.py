@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
@@ -550,6 +550,46 @@ def reinstall_command(project: Path, own: _Installed | None) -> str:
     info = (own.direct_url or {}).get("dir_info") if own is not None else None
     editable = isinstance(info, dict) and bool(info.get("editable"))
     return "pip install -e ." if editable or own is None else "pip install ."
+
+
+def uv_indexes(project: Path) -> list[str]:
+    """The indexes the project's own uv configuration names (``[[tool.uv.index]]``, ``[tool.uv]``
+    ``index-url`` / ``extra-index-url`` in pyproject.toml, the same in its uv.toml): ``uv sync`` and
+    ``uv lock`` read them; oxwizard plans and installs with pip's sources."""
+    tables: list[object] = []
+    tool = _toml(project / "pyproject.toml").get("tool")
+    if isinstance(tool, dict):
+        tables.append(tool.get("uv"))
+    tables.append(_toml(project / "uv.toml"))
+    out: list[str] = []
+    for table in tables:
+        if not isinstance(table, dict):
+            continue
+        entries = table.get("index")
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("url"), str):
+                out.append(entry["url"])
+        for key in ("index-url", "extra-index-url"):
+            value = table.get(key)
+            out += [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)]
+    return list(dict.fromkeys(out))
+
+
+def missing_index_hint(project: Path, sources: Sequence[str]) -> str:
+    """For a plan that could not resolve: the indexes the project's uv configuration names that
+    are not among ``sources`` (pip's), and how to add them; "" when there are none."""
+    from oxwizard.core.redact import redact_url
+
+    have = {s.rstrip("/") for s in sources}
+    missing = [u for u in uv_indexes(project) if u.rstrip("/") not in have]
+    if not missing:
+        return ""
+    shown = ", ".join(redact_url(u) for u in missing)
+    flags = " ".join(f"--extra-index-url {redact_url(u)}" for u in missing)
+    return (
+        f" (the project's uv configuration names {'an index' if len(missing) == 1 else 'indexes'} "
+        f"that pip's sources lack: {shown}; oxwizard uses pip's: pass {flags})"
+    )
 
 
 def _applies(req: Requirement, markers: Mapping[str, str] | None) -> bool:

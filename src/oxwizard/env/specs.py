@@ -201,6 +201,12 @@ class IndexOptions(BaseModel):
     def keyring_program(self) -> str | None:
         return self._keyring[1] if self._keyring else None
 
+    def index_urls(self) -> list[str]:
+        """The indexes asked (pip's default when none is set), none with ``no_index``."""
+        if self.no_index:
+            return []
+        return [self.index_url or "https://pypi.org/simple", *self.extra_index_urls]
+
     @property
     def given(self) -> bool:
         """True when any source is set (by a flag or by pip's configuration)."""

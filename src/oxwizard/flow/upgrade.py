@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name
 from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig, load_project_config
-from oxwizard.core.errors import Abandoned, OxwizardError, RollbackFailed
+from oxwizard.core.errors import Abandoned, OxwizardError, ResolutionError, RollbackFailed
 from oxwizard.core.places import runbook_repo_path
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Plan, compute_plan
@@ -305,9 +305,16 @@ class UpgradeFlow:
             from oxwizard.env.project_files import plan_project_files
 
             names = [canonicalize_name(r.name) for r in self.requirements]
-            plan = compute_plan(
-                self.env, self.requirements, self.index, meanwhile=lambda: _preload_plan_step(names)
-            )
+            try:
+                plan = compute_plan(
+                    self.env, self.requirements, self.index, meanwhile=lambda: _preload_plan_step(names)
+                )
+            except ResolutionError as exc:  # the project's own uv indexes, when pip's sources lack them
+                from oxwizard.env.project_files import missing_index_hint
+
+                urls = self.index.index_urls()  # none with --no-index: no hint then
+                hint = missing_index_hint(self.project, urls) if urls else ""
+                raise ResolutionError(f"{exc}{hint}") from None
             plan.project_files = plan_project_files(
                 self.project, plan.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
             )
