@@ -989,8 +989,12 @@ def compare_all(
         except _NoWorkers:
             pass
     for k, (c, old, new) in enumerate(work, 1):
-        said(f"API impact: comparing {c.name} {c.from_version} with {c.to_version} ({k} of {n})")
+        said(f"API impact: comparing {_versions(c)} ({k} of {n})")
         yield c, compare(c.name, str(c.to_version), old, new)
+
+
+def _versions(c: Change) -> str:
+    return f"{c.name} {c.from_version} with {c.to_version}"
 
 
 class _NoWorkers(Exception):
@@ -1011,7 +1015,8 @@ def _compare_in_processes(
     tasks: queue.SimpleQueue[tuple[Change, Tree, Tree]] = queue.SimpleQueue()
     for item in work:
         tasks.put(item)
-    results: queue.SimpleQueue[tuple[Change, Comparison | None]] = queue.SimpleQueue()
+    # each item back with its comparison, or with None: not compared by a child
+    results: queue.SimpleQueue[tuple[tuple[Change, Tree, Tree], Comparison | None]] = queue.SimpleQueue()
     children: list[subprocess.Popen[bytes]] = []
 
     def serve() -> None:
@@ -1026,9 +1031,10 @@ def _compare_in_processes(
             child = None
         while True:
             try:
-                c, old, new = tasks.get_nowait()
+                item = tasks.get_nowait()
             except queue.Empty:
                 break
+            c, old, new = item
             answer: object = None
             if child is not None and child.stdin is not None and child.stdout is not None:
                 try:
@@ -1038,9 +1044,9 @@ def _compare_in_processes(
                 except (OSError, EOFError, pickle.UnpicklingError):
                     child = None  # it died: what is left of its share is compared here
             if isinstance(answer, tuple) and len(answer) == 2 and answer[0] == "ok":
-                results.put((c, answer[1]))
+                results.put((item, answer[1]))
             else:
-                results.put((c, None))
+                results.put((item, None))
         if child is not None and child.stdin is not None:
             with contextlib.suppress(OSError):
                 child.stdin.close()  # its end: it exits (unless killed first)
@@ -1049,15 +1055,14 @@ def _compare_in_processes(
     for thread in threads:
         thread.start()
     here: list[tuple[Change, Tree, Tree]] = []
-    by_name = {c.name: (c, old, new) for c, old, new in work}
     try:
         for k in range(1, len(work) + 1):
-            c, result = results.get()
+            item, result = results.get()
             if result is None:
-                here.append(by_name[c.name])
+                here.append(item)
                 continue
-            said(f"API impact: compared {c.name} {c.from_version} with {c.to_version} ({k} of {len(work)})")
-            yield c, result
+            said(f"API impact: compared {_versions(item[0])} ({k} of {len(work)})")
+            yield item[0], result
     finally:
         # done (a child's exit would free its trees for seconds), or an error, ^C, a consumer that
         # stopped (no child goes on comparing): the children are killed
@@ -1070,7 +1075,7 @@ def _compare_in_processes(
     if len(here) == len(work):
         raise _NoWorkers
     for c, old, new in here:
-        said(f"API impact: comparing {c.name} {c.from_version} with {c.to_version}")
+        said(f"API impact: comparing {_versions(c)}")
         yield c, compare(c.name, str(c.to_version), old, new)
 
 
@@ -1084,7 +1089,7 @@ def _api_impact(
     said: Callable[[str], None],
 ) -> ApiImpact:
     olds = {c.name: installed_tree(env, c.name) for c in moving}
-    done: dict[str, tuple[list[ApiChange], list[str]]] = {}
+    done: dict[str, Comparison] = {}
     for c in moving:
         hit = _cached_diff(cache, env, c)
         if hit is not None:

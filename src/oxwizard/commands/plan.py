@@ -131,9 +131,7 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     except ResolutionError as exc:
         from oxwizard.env.project_files import missing_index_hint
 
-        urls = index.index_urls()  # none with --no-index: no hint then
-        hint = missing_index_hint(project, urls) if urls else ""
-        raise ResolutionError(f"{exc}{hint}") from None
+        raise ResolutionError(f"{exc}{missing_index_hint(project, index)}") from None
     from oxwizard.checks.api_impact import api_impact
     from oxwizard.env.project_files import own_distribution, plan_project_files
 

@@ -54,7 +54,6 @@ from packaging.version import InvalidVersion, Version
 from oxwizard.core.redact import redact_url
 from oxwizard.env.specs import IndexOptions
 
-PYPI_SIMPLE = "https://pypi.org/simple"
 CACHE_ENV = "OXWIZARD_INDEX_CACHE"  # where the cache lives (tests point it at a temporary folder)
 ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -201,8 +200,7 @@ class _Source:
     password_given: bool = False  # the URL gives a password: as pip, no keyring is asked then
     keyring_lock: threading.Lock = field(default_factory=threading.Lock)
     keyring_asked: bool = False
-    keyring_auth: str | None = None  # the Authorization header the keyring's answer makes
-    keyring_user: str | None = None  # the user it named
+    keyring_user: str | None = None  # the user the keyring's answer named (``auth`` is then its)
 
     @property
     def shown(self) -> str:
@@ -796,9 +794,8 @@ class IndexReader:
         self.stats = ReadStats()
         self._stats_lock = threading.Lock()
         self.sources: list[_Source] = []
-        if not index.no_index:
-            for url in [index.index_url or PYPI_SIMPLE, *index.extra_index_urls]:
-                self._add(url, "index")
+        for url in index.index_urls():
+            self._add(url, "index")
         for link in index.find_links:
             self._add(link, "links")
         self._http: _Http | None = None
@@ -1121,15 +1118,14 @@ class IndexReader:
                 source.keyring_asked = True
                 found = keyring_credentials(self.index, source.url, source.user)
                 if found is not None:
-                    source.keyring_auth = source.auth = _basic(*found)
-                    source.keyring_user = found[0]
+                    source.auth, source.keyring_user = _basic(*found), found[0]
                     self.cache.mark_keyring(source.url)
-            return source.keyring_auth is not None
+            return source.keyring_user is not None
 
     def _keyring_first(self, source: _Source) -> None:
         """A source that needed the keyring in an earlier run gets its credentials before its first
         request (or cache lookup) of this one, not after a 401 per connection."""
-        if source.keyring_auth is not None or source.password_given or not self.index.keyring_provider:
+        if source.keyring_user is not None or source.password_given or not self.index.keyring_provider:
             return
         if self.cache.needs_keyring(source.url):
             self._keyring_auth(source)  # waits for an answer another thread is asking for

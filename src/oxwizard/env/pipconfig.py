@@ -34,7 +34,7 @@ from oxwizard.core.errors import UsageError
 from oxwizard.core.pipenv import cache_root
 from oxwizard.core.redact import redact_text, redact_url
 from oxwizard.env.environment import Environment
-from oxwizard.env.specs import CARRIED, IndexOptions, SourceOrigin
+from oxwizard.env.specs import CARRIED, PYPI_SIMPLE, IndexOptions, SourceOrigin
 
 # Runs in the target interpreter (or ours, told the target's prefix, when the target has no pip):
 # argv = [prefix, pip's parent folder or "", carried option names (JSON), pip's command line (JSON)].
@@ -117,7 +117,7 @@ print(json.dumps({
 }))
 """
 
-PIP_DEFAULT_INDEX = "https://pypi.org/simple"
+PIP_DEFAULT_INDEX = PYPI_SIMPLE
 
 
 def effective_index(

@@ -29,10 +29,10 @@ from __future__ import annotations
 import re
 import shlex
 import tomllib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -40,6 +40,9 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from oxwizard.env.specs import IndexOptions
 
 REQUIREMENT_FILES = ("requirements*.txt", "requirements/*.txt", "constraints*.txt")
 SOURCE_FILES = ("requirements*.in", "requirements/*.in")
@@ -575,11 +578,15 @@ def uv_indexes(project: Path) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def missing_index_hint(project: Path, sources: Sequence[str]) -> str:
+def missing_index_hint(project: Path, index: IndexOptions) -> str:
     """For a plan that could not resolve: the indexes the project's uv configuration names that
-    are not among ``sources`` (pip's), and how to add them; "" when there are none."""
+    are not among ``index``'s (pip's), and how to add them; "" when there are none, or with
+    ``--no-index``."""
     from oxwizard.core.redact import redact_url
 
+    sources = index.index_urls()
+    if not sources:
+        return ""
     have = {s.rstrip("/") for s in sources}
     missing = [u for u in uv_indexes(project) if u.rstrip("/") not in have]
     if not missing:

@@ -103,6 +103,8 @@ class SourceOrigin(BaseModel):
 
 
 # The options oxwizard carries from pip's configuration to every pip and uv child, in pip's names.
+PYPI_SIMPLE = "https://pypi.org/simple"  # pip's index when none is configured
+
 CARRIED = ("index-url", "extra-index-url", "find-links", "no-index", "constraint", "pre", "trusted-host",
            "cert", "client-cert", "proxy")  # fmt: skip
 
@@ -205,7 +207,7 @@ class IndexOptions(BaseModel):
         """The indexes asked (pip's default when none is set), none with ``no_index``."""
         if self.no_index:
             return []
-        return [self.index_url or "https://pypi.org/simple", *self.extra_index_urls]
+        return [self.index_url or PYPI_SIMPLE, *self.extra_index_urls]
 
     @property
     def given(self) -> bool:

@@ -312,9 +312,7 @@ class UpgradeFlow:
             except ResolutionError as exc:  # the project's own uv indexes, when pip's sources lack them
                 from oxwizard.env.project_files import missing_index_hint
 
-                urls = self.index.index_urls()  # none with --no-index: no hint then
-                hint = missing_index_hint(self.project, urls) if urls else ""
-                raise ResolutionError(f"{exc}{hint}") from None
+                raise ResolutionError(f"{exc}{missing_index_hint(self.project, self.index)}") from None
             plan.project_files = plan_project_files(
                 self.project, plan.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
             )
