@@ -580,3 +580,158 @@ def test_several_distributions_are_compared_in_worker_processes_with_the_same_re
     assert [" ".join(words[:3] + words[4:]) for words in done] == [
         f"API impact: compared 1.0 with 2.0 ({k} of 3)" for k in (1, 2, 3)
     ]
+
+
+_ENGINE_1 = """\
+class Connection:
+    def execute(self, statement, *multiparams):
+        pass
+
+
+class Engine:
+    def execute(self, statement):
+        pass
+
+    def connect(self) -> "Connection":
+        return Connection()
+
+    def dispose(self):
+        pass
+
+
+def create_engine(url):
+    return Engine()
+"""
+_ENGINE_2 = """\
+from typing import Optional
+
+
+class Connection:
+    def execute(self, statement, parameters=None):
+        pass
+
+
+class Engine:
+    def connect(self) -> Optional[Connection]:
+        return Connection()
+
+    def dispose(self):
+        pass
+
+
+def create_engine(url) -> Engine:
+    return Engine()
+"""
+_PROJECT = """\
+import eng
+from eng import Engine, create_engine, quote
+
+engine = create_engine("x")
+
+
+def module_value():
+    engine.execute("a")
+
+
+def typed(e: Engine):
+    e.execute("b")
+    with e.connect() as conn:
+        conn.execute("c")
+    e.dispose()
+
+
+def chained():
+    eng.create_engine("y").execute("d")
+
+
+class Repo:
+    def __init__(self):
+        self.engine = create_engine("z")
+
+    def run(self):
+        self.engine.execute("e")
+
+
+def unannotated(engine):
+    engine.execute("f")
+
+
+def rebound():
+    conn = create_engine("q")
+    conn = object()
+    conn.execute("g")
+
+
+quote("x")
+Engine.execute
+
+
+class Pooled(Engine):
+    size = 1
+
+    def run(self):
+        self.execute("h")
+        self.size
+
+    @classmethod
+    def build(cls):
+        cls.execute
+
+
+Pooled().execute("i")
+"""
+
+
+def test_uses_through_re_exports_and_through_values_kept_from_calls_and_annotations(tmp_path: Path) -> None:
+    """SQLAlchemy 2.0's kind of break: ``Engine.execute`` is gone, and projects reach it as
+    ``from sqlalchemy.engine import Engine`` (defined in ``.base``) or on the engine that
+    ``create_engine`` returned, annotated ``-> Engine`` only in the new version. Followed: re-exports,
+    a value kept in a name (module level too), on ``self``, by a parameter's annotation, through a
+    ``with``, on a call's result, and on a class of the project's derived from the package's (``self``,
+    ``cls``; not what the class defines itself); not followed: an unannotated parameter, a name bound
+    to two things. A function that moved to another module but is still exported is no use of a
+    removed name."""
+    house = tmp_path / "house"
+    build_wheel(house, "eng", "1.0", {
+        "eng/__init__.py": "from .base import Engine, create_engine\nfrom .helpers import *\n",
+        "eng/base.py": _ENGINE_1,
+        "eng/helpers.py": "__all__ = ['quote']\n\n\ndef quote(s):\n    return s\n",
+    })  # fmt: skip
+    build_wheel(house, "eng", "2.0", {
+        "eng/__init__.py": "from .base import Engine, create_engine\nfrom ._text import quote\n",
+        "eng/base.py": _ENGINE_2,
+        "eng/helpers.py": "def unquote(s):\n    return s\n",
+        "eng/_text.py": "def quote(s):\n    return s\n",
+    })  # fmt: skip
+    venv = make_venv(tmp_path, house, "eng==1.0")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text(_PROJECT)
+    env = Environment.open(venv)
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(env, parse_specs(["eng==2.0"]), index, suggest=False)
+    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    assert {(c.kind, c.path) for c in impact.changes} >= {
+        ("removed", "eng.base.Engine.execute"),
+        ("signature", "eng.base.Connection.execute"),
+        ("removed", "eng.helpers.quote"),
+    }
+    assert [(u.line, u.name, u.change) for u in impact.uses] == [
+        (8, "eng.create_engine().execute", "eng.base.Engine.execute"),
+        (12, "eng.Engine().execute", "eng.base.Engine.execute"),
+        (14, "eng.Engine().connect().execute", "eng.base.Connection.execute"),
+        (19, "eng.create_engine().execute", "eng.base.Engine.execute"),
+        (27, "eng.create_engine().execute", "eng.base.Engine.execute"),
+        (41, "eng.Engine.execute", "eng.base.Engine.execute"),
+        (48, "eng.Engine().execute", "eng.base.Engine.execute"),
+        (53, "eng.Engine.execute", "eng.base.Engine.execute"),
+        (56, "eng.Engine().execute", "eng.base.Engine.execute"),
+    ]
+    assert impact.use_line(impact.uses[2]) == (
+        "app.py:14 uses eng.Engine().connect().execute — function eng.base.Connection.execute changed "
+        "in 2.0: parameter 'multiparams' removed"
+    )
+    # what each module binds is kept per file content: the next plan reads none of them again
+    for base in (tmp_path / "cache").glob("eng-2.0-*/src/eng/base.py"):
+        base.write_text("this is not Python\n")
+    assert api_impact(env, plan, index, project, cache=tmp_path / "cache").uses == impact.uses

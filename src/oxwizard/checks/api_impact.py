@@ -7,8 +7,10 @@ version's, read from its wheel unpacked in a cache folder — nothing of the new
 or run. The comparison is griffe's (:func:`griffe.find_breaking_changes`, static: ``allow_inspection``
 is off); the deprecations are found in the source (``@deprecated`` decorators, and functions whose
 body calls ``warnings.warn(..., DeprecationWarning)`` or a subclass of it). The uses are found with
-:mod:`ast`: imports (aliases, inside ``try`` too), attribute access through imported names,
-``getattr`` and ``importlib.import_module`` with literal names. What cannot be read statically
+:mod:`ast` (:mod:`oxwizard.checks.uses`): imports (aliases, inside ``try`` too), attribute access
+through imported names and the values the code keeps, ``getattr`` and ``importlib.import_module``
+with literal names, joined with the changes where the package defines what they name
+(:mod:`oxwizard.checks.api_names`). What cannot be read statically
 (computed names, star imports, compiled modules) is listed in ``not_checked``, not hidden.
 
 The new version's unpacked sources are cached per (distribution, version, sha256) in
@@ -39,6 +41,8 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from oxwizard import __version__
+from oxwizard.checks.api_names import Names, dotted
+from oxwizard.checks.uses import Use, find_uses
 from oxwizard.core import proc
 from oxwizard.core.pipenv import cache_root
 from oxwizard.core.places import mark_used, store_kept
@@ -762,7 +766,7 @@ def _warns_deprecation(source: str, categories: set[str]) -> str | None:
         for kw in node.keywords:
             if kw.arg == "category":
                 category = kw.value
-        cat = _dotted(category) if category is not None else None
+        cat = dotted(category) if category is not None else None
         if cat is None or cat.split(".")[-1] not in categories:
             continue
         first = node.args[0] if node.args else None
@@ -779,120 +783,6 @@ def _sample(items: list[str]) -> str:
 
 
 # -- the uses ------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Use:
-    line: int
-    name: str  # the dotted name used
-
-
-def _dotted(node: ast.expr) -> str | None:
-    parts: list[str] = []
-    while isinstance(node, ast.Attribute):
-        parts.append(node.attr)
-        node = node.value
-    if not isinstance(node, ast.Name):
-        return None
-    parts.append(node.id)
-    return ".".join(reversed(parts))
-
-
-def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple[list[Use], list[str]]:
-    """The dotted names of ``tops``' modules that ``source`` uses, by line, and what it does that
-    cannot be followed statically (star imports, computed names) as ``file:line: …`` notes."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return [], []
-    bound: dict[str, str] = {}  # local name -> the dotted name it stands for (the whole file: no scopes)
-    uses: list[Use] = []
-    limits: list[str] = []
-
-    def ours(dotted: str) -> bool:
-        return dotted.split(".")[0] in tops
-
-    for node in _imports(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if ours(alias.name):
-                    uses.append(Use(node.lineno, alias.name))
-                    if alias.asname:
-                        bound[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        bound[top] = top
-        elif node.level == 0 and node.module and ours(node.module):
-            for alias in node.names:
-                if alias.name == "*":
-                    limits.append(
-                        f"{filename}:{node.lineno}: from {node.module} import * (names from it not followed)"
-                    )
-                    continue
-                full = f"{node.module}.{alias.name}"
-                uses.append(Use(node.lineno, full))
-                bound[alias.asname or alias.name] = full
-    if not bound and not uses:
-        return [], limits
-    # the attribute chains through imported names (the outermost of each chain: its inner links are
-    # not visited), and dynamic access; depth first, in source order (as the notes are listed)
-    stack: list[ast.AST] = [tree]
-    while stack:
-        at = stack.pop()
-        if isinstance(at, ast.Attribute):
-            dotted = _dotted(at)
-            if dotted is not None:
-                head, _, rest = dotted.partition(".")
-                if head in bound:
-                    uses.append(Use(at.lineno, f"{bound[head]}.{rest}"))
-                continue
-            # a chain on a call or a subscript: its inner parts may still be ours
-        elif isinstance(at, ast.Call):
-            uses += _dynamic(at, bound, ours, filename, limits)
-        stack.extend(reversed(list(ast.iter_child_nodes(at))))
-    return sorted(set(uses), key=lambda u: (u.line, u.name)), limits
-
-
-# The fields of a statement that hold statements (or handlers and match cases, which hold them): an
-# import is a statement, so it is found without visiting any expression (most of a syntax tree).
-_STATEMENT_LISTS = ("body", "orelse", "finalbody", "handlers", "cases")
-
-
-def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every ``import`` and ``from … import`` in ``tree``, at any depth, in source order."""
-    stack: list[ast.AST] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            yield node
-            continue
-        for field_name in _STATEMENT_LISTS:
-            inner = getattr(node, field_name, None)
-            if inner:
-                stack.extend(reversed(inner))
-
-
-def _dynamic(
-    node: ast.Call, bound: dict[str, str], ours: Callable[[str], bool], filename: str, limits: list[str]
-) -> list[Use]:
-    """``getattr(mod, "x")``, ``importlib.import_module("a.b")``: followed if literal, noted if not."""
-    func = _dotted(node.func) or ""
-    first = node.args[0] if node.args else None
-    second = node.args[1] if len(node.args) > 1 else None
-    if func in ("getattr", "hasattr") and isinstance(first, ast.Name | ast.Attribute):
-        base = _dotted(first)
-        head, _, rest = (base or "").partition(".")
-        if head not in bound:
-            return []
-        target = bound[head] + (f".{rest}" if rest else "")
-        if isinstance(second, ast.Constant) and isinstance(second.value, str):
-            return [Use(node.lineno, f"{target}.{second.value}")]
-        limits.append(f"{filename}:{node.lineno}: {func}({target}, …) with a computed name")
-    elif func.split(".")[-1] in ("import_module", "__import__") and first is not None:
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            return [Use(node.lineno, first.value)] if ours(first.value) else []
-        limits.append(f"{filename}:{node.lineno}: {func}(…) with a computed module name")
-    return []
-
-
 MAX_PROJECT_FILES = 5000  # a project given as a home folder must not be read whole
 
 
@@ -909,20 +799,65 @@ def project_files(project: Path) -> Iterator[Path]:
                 yield Path(folder, name)
 
 
-def _join(uses: list[Use], changes: list[ApiChange]) -> list[tuple[Use, ApiChange]]:
+def _join(uses: list[Use], changes: list[ApiChange], old: Names, new: Names) -> list[tuple[Use, ApiChange]]:
     """Each use with the most specific change it meets (the name itself, or a module/class above it)."""
     by_path: dict[str, ApiChange] = {}
     for c in changes:  # the breaking change first when a name is also deprecated
         by_path.setdefault(c.path, c)
     out = []
     for use in uses:
-        parts = use.name.split(".")
-        for n in range(len(parts), 0, -1):
-            change = by_path.get(".".join(parts[:n]))
-            if change is not None:
-                out.append((use, change))
-                break
+        for name, floor, written in _meanings(use.name, old, new):
+            parts = name.split(".")
+            found = (by_path.get(".".join(parts[:n])) for n in range(len(parts), floor - 1, -1))
+            change = next((c for c in found if c is not None), None)
+            if change is None or _moved_away(change, floor, written, new):
+                continue
+            out.append((use, change))
+            break
     return out
+
+
+def _moved_away(change: ApiChange, floor: int, written: str, new: Names) -> bool:
+    """Whether ``change`` removes only where a name the use spells otherwise was defined: numpy 2
+    defines ``numpy.nan`` in ``numpy._core``, not ``numpy.core.numeric``, but ``numpy.nan`` is there."""
+    at_floor = change.path.count(".") + 1 == floor
+    return bool(written) and at_floor and change.kind == "removed" and not new.lacks(written)
+
+
+def _meanings(name: str, old: Names, new: Names) -> Iterator[tuple[str, int, str]]:
+    """The names a use stands for as the installed version defines them (griffe's names for what
+    changed), each with how many of its leading parts a change must cover, and the name of that part
+    as the use spells it (when it is spelled otherwise).
+
+    ``sqlalchemy.engine.Engine.execute`` as written, then as defined: the member ``execute`` of
+    ``sqlalchemy.engine.base.Engine`` (not the modules the use does not name: ``numpy.unique`` is not
+    touched by ``numpy.lib.arraysetops`` becoming deprecated), then as the new version defines it
+    (``pydantic.validator``, compared by griffe through the alias both versions export, is named
+    where pydantic 2 defines it, ``pydantic.deprecated.class_validators.validator``);
+    ``sqlalchemy.create_engine().execute`` as the member of the class the new version's
+    ``create_engine`` is annotated to return (not the class itself: its constructor's change is the
+    call's, a use of its own)."""
+    if "()" not in name:
+        yield name, 1, ""
+        defined, floor, _ = old.locate(name)
+        if defined != name:
+            parts = name.split(".")
+            yield defined, floor, ".".join(parts[: len(parts) - (defined.count(".") + 1 - floor)])
+        now, now_floor, _ = new.locate(name)  # griffe names a change it found through an alias there
+        if now not in (name, defined):
+            yield now, now_floor, ""
+        return
+    path, *after = name.split("()")
+    floor = 1
+    for n, piece in enumerate(after):
+        cls = new.instance_of(path) or old.instance_of(path)
+        if cls is None:
+            return
+        cls = old.canonical(cls)
+        floor = cls.count(".") + 2
+        last = n == len(after) - 1
+        path = cls + (piece or ("" if last else ".__call__"))  # ``f()()``: what its result's __call__ returns
+    yield path, floor, ""
 
 
 # -- all of it -----------------------------------------------------------------------------------------
@@ -1121,8 +1056,11 @@ def _api_impact(
         impact.not_checked += limits
     impact.not_checked += scanned.limits
     seen: set[tuple[str, str, int, str]] = set()
+    old_names = Names([t for t in olds.values() if t is not None], cache)
+    news = [trees.get(c.name) or _cached_tree(cache, c) for c in moving]
+    new_names = Names([t for t in news if t is not None], cache)
     for user, version, rel, uses in scanned.files:
-        for use, change in _join(uses, impact.changes):
+        for use, change in _join(uses, impact.changes, old_names, new_names):
             key = (user, rel, use.line, change.path)
             if key in seen:
                 continue
@@ -1130,6 +1068,8 @@ def _api_impact(
             kind: ApiChangeKind = change.kind
             impact.uses.append(ApiUse(user=user, user_version=version, file=rel, line=use.line, name=use.name,
                                       change=change.path, kind=kind))  # fmt: skip
+    old_names.save()
+    new_names.save()
     impact.uses.sort(key=lambda u: (u.user != "", u.user, u.file, u.line))
     used = {u.change for u in impact.uses}  # a private name (a._b) counts only where it is used
     impact.changes = [c for c in impact.changes if c.path in used or not _private(c.path)]
@@ -1168,7 +1108,7 @@ def _scan_all(
 # in the cache's ``uses`` folder while its .dist-info folder is unchanged (see
 # :func:`oxwizard.env.distributions.folder_stamp`; RECORD too). An editable install's files are the
 # user's working copy: always read.
-_USES_FORMAT = 2  # 2: a dependent's bundled test suites are not read
+_USES_FORMAT = 3  # 2: a dependent's bundled test suites are not read; 3: values followed
 _USES_STAMPED = ("METADATA", "RECORD", "direct_url.json")
 _USES_KEEP = 512  # the dependents' readings kept (those used last)
 

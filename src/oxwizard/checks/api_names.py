@@ -1,0 +1,367 @@
+"""Where a name a project uses is defined, read with :mod:`ast` from a distribution's own files.
+
+griffe names what a new version changes where it is defined: ``sqlalchemy.engine.base.Engine.execute``.
+A project spells it the way the package exports it, ``from sqlalchemy.engine import Engine``
+(``sqlalchemy/engine/__init__.py`` imports it from ``.base``), or reaches it through a value it
+keeps: ``engine = create_engine(url)``, then ``engine.execute(…)``, where ``create_engine`` is
+annotated ``-> Engine``. :class:`Names` follows both, statically (nothing is imported): the imports
+of the package's modules (``from .base import Engine``, ``from . import base``, ``import a.b as c``,
+``from .core import *``), and the return annotation of a function or method (``Engine``,
+``"Engine"``, ``Optional[Engine]``, ``Engine | None``, ``Result[Any]``: the class) or a class called.
+
+A use spells a call's result with ``()``: ``sqlalchemy.create_engine().execute`` (see
+:func:`oxwizard.checks.uses.find_uses`).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from oxwizard.core.places import mark_used, store_kept
+
+if TYPE_CHECKING:
+    from oxwizard.checks.api_impact import Tree
+
+_MAX_HOPS = 12  # re-exports followed for one name (a cycle of imports ends)
+_MAX_BASES = 4  # base classes climbed to find a method a class inherits
+_WRAPPERS = {"Optional", "Annotated", "Final", "ClassVar", "Type", "type"}  # X[T] that stands for T
+_FORMAT = 1  # bump when what a module's summary holds changes
+_KEEP = 256  # the trees' summaries kept (those used last)
+
+
+@dataclass
+class _Def:
+    """What a module (or a class) defines under one name."""
+
+    kind: str  # "class", "function" or "value"
+    returns: str | None = None  # a function's return annotation: the class it names, as written
+    bases: list[str] = field(default_factory=list)  # a class's bases, as written
+    members: dict[str, _Def] = field(default_factory=dict)  # a class's methods and classes
+
+    def dump(self) -> list[object]:
+        return [self.kind, self.returns, self.bases, {k: v.dump() for k, v in self.members.items()}]
+
+    @classmethod
+    def load(cls, data: list[Any]) -> _Def:
+        kind, returns, bases, members = data
+        return cls(str(kind), returns, list(bases), {str(k): cls.load(v) for k, v in members.items()})
+
+
+@dataclass
+class _Module:
+    path: str  # dotted
+    package: str  # what a relative import starts from: the module itself when it is a package's __init__
+    bound: dict[str, str] = field(default_factory=dict)  # name -> the dotted name it imports
+    defined: dict[str, _Def] = field(default_factory=dict)
+    stars: list[str] = field(default_factory=list)  # modules it imports * from
+
+
+class Names:
+    """The modules of one version of some distributions (their installed files, or an unpacked wheel).
+
+    What a module binds is read once per file content: kept per tree in ``cache`` (a numpy's
+    modules take a quarter of a second to parse), when its files' sha256 are known."""
+
+    def __init__(self, trees: list[Tree], cache: Path | None = None) -> None:
+        self._files: dict[str, tuple[Path, str, str | None]] = {}  # module -> file, tree key, sha256
+        self._kept: dict[str, dict[str, Any]] = {}  # tree key -> what is kept (loaded when first used)
+        self._added: set[str] = set()  # tree keys with summaries to keep
+        self._cache = cache / "names" if cache is not None else None
+        for tree in trees:
+            key = hashlib.sha256(json.dumps([_FORMAT, sorted(tree.hashes.items())]).encode()).hexdigest()[:32]
+            for rel in sorted(tree.files, key=lambda f: f.endswith(".pyi")):  # the .py, which runs, first
+                parts = list(PurePosixPath(rel).parts)
+                parts[-1] = parts[-1].split(".")[0]
+                if parts[-1] == "__init__":
+                    parts.pop()
+                self._files.setdefault(".".join(parts), (tree.root / rel, key, tree.hashes.get(rel)))
+        self._modules: dict[str, _Module | None] = {}
+        self._located: dict[str, tuple[str, int, bool]] = {}
+
+    def save(self) -> None:
+        """Keep the summaries of the modules read (best effort)."""
+        if self._cache is None:
+            return
+        for key in sorted(self._added):
+            store_kept(self._cache / f"{key}.json", json.dumps(self._kept[key]), _KEEP)
+        self._added.clear()
+
+    # -- modules ---------------------------------------------------------------------------------------
+    def _module(self, dotted: str) -> _Module | None:
+        if dotted in self._modules:
+            return self._modules[dotted]
+        module: _Module | None = None
+        if dotted in self._files:
+            file, key, sha256 = self._files[dotted]
+            package = dotted if file.stem == "__init__" else dotted.rpartition(".")[0]
+            kept = self._tree_kept(key) if sha256 else {}
+            summary = kept.get(sha256 or "")
+            if summary is not None:
+                module = _Module(dotted, package, dict(summary["bound"]), stars=list(summary["stars"]))
+                module.defined = {k: _Def.load(v) for k, v in summary["defined"].items()}
+            else:
+                try:
+                    tree = ast.parse(file.read_bytes())
+                except (OSError, SyntaxError, ValueError):
+                    tree = None
+                if tree is not None:
+                    module = _Module(dotted, package)
+                    _read(module, tree.body)
+                    if sha256 and self._cache is not None:
+                        defined = {k: v.dump() for k, v in module.defined.items()}
+                        kept[sha256] = {"bound": module.bound, "stars": module.stars, "defined": defined}
+                        self._added.add(key)
+        self._modules[dotted] = module
+        return module
+
+    def _tree_kept(self, key: str) -> dict[str, Any]:
+        if key not in self._kept:
+            data: object = None
+            if self._cache is not None:
+                path = self._cache / f"{key}.json"
+                with contextlib.suppress(OSError, ValueError):
+                    data = json.loads(path.read_bytes())
+                    mark_used(path)
+            self._kept[key] = data if isinstance(data, dict) else {}
+        return self._kept[key]
+
+    def _split(self, parts: list[str]) -> int:
+        """How many leading parts name a module (0: none of these modules)."""
+        for n in range(len(parts), 0, -1):
+            if ".".join(parts[:n]) in self._files:
+                return n
+        return 0
+
+    # -- names -----------------------------------------------------------------------------------------
+    def canonical(self, name: str) -> str:
+        """``name`` where it is defined: ``sqlalchemy.engine.Engine`` -> ``sqlalchemy.engine.base.Engine``
+        (unchanged when it is not a name of these modules, or cannot be followed)."""
+        return self.locate(name)[0]
+
+    def locate(self, name: str) -> tuple[str, int, bool]:
+        """:meth:`canonical`, how many of its leading parts name the object a module holds (a
+        module, or a name a module defines: ``sqlalchemy.engine.base.Engine``; the rest are its
+        members, as written), and whether that object was found defined."""
+        hit = self._located.get(name)
+        if hit is None:
+            hit = self._located[name] = self._follow(name)
+        return hit
+
+    def lacks(self, name: str) -> bool:
+        """Whether these modules surely do not define what ``name`` names at module level: its module
+        is read, neither defines nor imports it, and could not serve it otherwise (no module
+        ``__getattr__``, no star import from a module not read, such as a compiled one)."""
+        path, floor, found = self.locate(name)
+        if found:
+            return False
+        parts = path.split(".")
+        n = self._split(parts)
+        module = self._module(".".join(parts[:n])) if n == floor - 1 else None
+        return module is not None and self._closed(module, _MAX_HOPS)
+
+    def _closed(self, module: _Module, depth: int) -> bool:
+        """Whether ``module``'s names are all spelled out in files read (see :meth:`lacks`)."""
+        if "__getattr__" in module.defined or depth == 0:
+            return False
+        for star in module.stars:
+            inner = self._module(star)
+            if inner is None or not self._closed(inner, depth - 1):
+                return False
+        return True
+
+    def _follow(self, name: str) -> tuple[str, int, bool]:
+        parts = name.split(".")
+        for _ in range(_MAX_HOPS):
+            n = self._split(parts)
+            if n == 0:
+                break
+            if n == len(parts):
+                return ".".join(parts), n, True
+            module = self._module(".".join(parts[:n]))
+            if module is not None and parts[n] in module.defined:
+                return ".".join(parts), n + 1, True
+            target = self._imported(module, parts[n], _MAX_HOPS) if module is not None else None
+            if target is None:
+                return ".".join(parts), n + 1, False
+            parts = target.split(".") + parts[n + 1 :]
+        return ".".join(parts), len(parts), False
+
+    def _imported(self, module: _Module, name: str, depth: int) -> str | None:
+        """The dotted name ``module`` binds ``name`` to by an import (a star import's too)."""
+        if name in module.bound:
+            return module.bound[name]
+        for star in module.stars if depth > 0 else []:
+            inner = self._module(star)
+            if inner is None:
+                continue
+            if name in inner.defined or f"{star}.{name}" in self._files:
+                return f"{star}.{name}"
+            target = self._imported(inner, name, depth - 1)
+            if target is not None:
+                return target
+        return None
+
+    def _definition(self, name: str) -> tuple[_Module, _Def] | None:
+        """What ``name`` names (a method too, inherited or not), and the module it is written in."""
+        parts = self.canonical(name).split(".")
+        n = self._split(parts)
+        module = self._module(".".join(parts[:n])) if 0 < n < len(parts) else None
+        found = module.defined.get(parts[n]) if module is not None else None
+        if module is None or found is None:
+            return None
+        for member_name in parts[n + 1 :]:
+            member = self._member(module, found, member_name, _MAX_BASES)
+            if member is None:
+                return None
+            module, found = member
+        return module, found
+
+    def _member(self, module: _Module, cls: _Def, name: str, depth: int) -> tuple[_Module, _Def] | None:
+        if name in cls.members:
+            return module, cls.members[name]
+        for base in cls.bases if depth > 0 else []:
+            target = self._resolve_in(module, base)
+            found = self._definition(target) if target else None
+            if found is not None and found[1].kind == "class":
+                inherited = self._member(found[0], found[1], name, depth - 1)
+                if inherited is not None:
+                    return inherited
+        return None
+
+    def _resolve_in(self, module: _Module, name: str) -> str | None:
+        """A name as ``module``'s code spells it (``Engine``, ``base.Engine``), as a dotted name."""
+        head, _, rest = name.partition(".")
+        if head in module.defined:
+            full = f"{module.path}.{head}"
+        else:
+            full = self._imported(module, head, _MAX_HOPS) or ""
+        if not full:
+            return None
+        return self.canonical(f"{full}.{rest}" if rest else full)
+
+    def instance_of(self, name: str) -> str | None:
+        """The class whose instance calling ``name`` gives: the class itself, or the one a function
+        or method is annotated to return; None when that is not a class of these modules."""
+        found = self._definition(name)
+        if found is None:
+            return None
+        module, what = found
+        if what.kind == "class":
+            return self.canonical(name)
+        target = self._resolve_in(module, what.returns) if what.returns else None
+        if target is None:
+            return None
+        kind = self._definition(target)
+        return target if kind is not None and kind[1].kind == "class" else None
+
+
+def _read(module: _Module, body: list[ast.stmt]) -> None:
+    """What the top level of a module binds (in ``if``/``try`` blocks too; the first binding wins:
+    ``try: from ._speedups import x`` before ``except ImportError: from ._native import x``)."""
+    for node in body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    module.bound.setdefault(alias.asname, alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = _absolute(module, node)
+            for alias in node.names:
+                if base is None:
+                    continue
+                if alias.name == "*":
+                    module.stars.append(base)
+                else:
+                    module.bound.setdefault(alias.asname or alias.name, f"{base}.{alias.name}")
+        elif isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            _define(module.defined, node)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name) and target.id not in module.bound:
+                    module.defined.setdefault(target.id, _Def("value"))
+        elif isinstance(node, ast.If | ast.Try | ast.TryStar):
+            for block in (
+                node.body,
+                getattr(node, "handlers", []),
+                node.orelse,
+                getattr(node, "finalbody", []),
+            ):
+                for inner in block:
+                    _read(module, inner.body if isinstance(inner, ast.ExceptHandler) else [inner])
+
+
+def _define(into: dict[str, _Def], node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+    """A class (with its methods and inner classes) or a function; of several definitions under one
+    name (``@overload``s), the first, with the first return annotation that names a class."""
+    if isinstance(node, ast.ClassDef):
+        members: dict[str, _Def] = {}
+        for inner in node.body:
+            if isinstance(inner, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+                _define(members, inner)
+        bases = [b for b in (dotted(base) for base in node.bases) if b]
+        into.setdefault(node.name, _Def("class", bases=bases, members=members))
+        return
+    first = into.setdefault(node.name, _Def("function"))
+    if first.kind == "function" and first.returns is None:
+        first.returns = annotated(node.returns)
+
+
+def _absolute(module: _Module, node: ast.ImportFrom) -> str | None:
+    if node.level == 0:
+        return node.module
+    parts = module.package.split(".") if module.package else []
+    if node.level - 1 > len(parts):
+        return None
+    parts = parts[: len(parts) - (node.level - 1)]
+    if node.module:
+        parts.append(node.module)
+    return ".".join(parts) or None
+
+
+def dotted(node: ast.expr) -> str | None:
+    """``a.b.c`` for a chain of attributes on a name; None for anything else."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def annotated(node: ast.expr | None) -> str | None:
+    """The dotted name of the class an annotation stands for: ``Engine``, ``"Engine"``,
+    ``Optional[Engine]``, ``Engine | None``, ``Result[Any]`` (the class); None for anything else."""
+    for _ in range(_MAX_HOPS):
+        if node is None:
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            try:
+                node = ast.parse(node.value, mode="eval").body
+            except SyntaxError:
+                return None
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+            sides = [
+                s for s in (node.left, node.right) if not (isinstance(s, ast.Constant) and s.value is None)
+            ]
+            node = sides[0] if len(sides) == 1 else None
+        elif isinstance(node, ast.Subscript):
+            outer = (dotted(node.value) or "").rpartition(".")[2]
+            if outer in _WRAPPERS:
+                inner = node.slice
+                node = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
+            elif outer == "Union" and isinstance(node.slice, ast.Tuple):
+                sides = [s for s in node.slice.elts if not (isinstance(s, ast.Constant) and s.value is None)]
+                node = sides[0] if len(sides) == 1 else None
+            else:
+                node = node.value  # a generic class: ``Result[Any]`` is a Result
+        else:
+            return dotted(node)
+    return None

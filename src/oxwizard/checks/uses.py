@@ -1,0 +1,350 @@
+"""The names of some packages a Python file uses, read with :mod:`ast` (nothing is imported).
+
+Through its imports (``import a.b``, ``import a as x``, ``from a.b import c as d``, inside functions
+and ``try`` blocks too), attribute access through those names, ``getattr(mod, "name")`` and
+``importlib.import_module("a.b")`` with literal names; and through the values it keeps: a name (or
+``self.x``) assigned what a call of an imported name returned (``engine = create_engine(url)``, also
+``with … as conn``), or annotated with an imported class (``def run(e: Engine)``, ``e: Engine``), is
+followed to its attributes: ``engine.execute`` is used as ``sqlalchemy.create_engine().execute``, ``()``
+standing for the call (what it returns is read from the package's annotations when the uses are
+joined with the changes: :mod:`oxwizard.checks.api_names`).
+
+A value is followed in its function's scope (a module-level one in the functions too, unless they
+bind the name themselves); a name bound to two different things in one scope is not followed. An
+attribute of ``self`` (or any name) is followed in the whole file.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from oxwizard.checks.api_names import annotated, dotted
+
+# The fields of a statement that hold statements (or handlers and match cases, which hold them): an
+# import is a statement, so it is found without visiting any expression (most of a syntax tree).
+_STATEMENT_LISTS = ("body", "orelse", "finalbody", "handlers", "cases")
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_ROUNDS = 4  # passes over the bindings: ``conn = engine.connect()`` after ``engine = create_engine()``
+
+
+@dataclass(frozen=True)
+class Use:
+    line: int
+    name: str  # the dotted name used; ``()`` after a part: the value its call returns
+
+
+def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple[list[Use], list[str]]:
+    """The dotted names of ``tops``' modules that ``source`` uses, by line, and what it does that
+    cannot be followed statically (star imports, computed names) as ``file:line: …`` notes."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return [], []
+    bound: dict[str, str] = {}  # local name -> the dotted name it stands for (the whole file: no scopes)
+    uses: list[Use] = []
+    limits: list[str] = []
+
+    def ours(name: str) -> bool:
+        return name.split(".")[0] in tops
+
+    for node in _imports(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if ours(alias.name):
+                    uses.append(Use(node.lineno, alias.name))
+                    if alias.asname:
+                        bound[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        bound[top] = top
+        elif node.level == 0 and node.module and ours(node.module):
+            for alias in node.names:
+                if alias.name == "*":
+                    limits.append(
+                        f"{filename}:{node.lineno}: from {node.module} import * (names from it not followed)"
+                    )
+                    continue
+                full = f"{node.module}.{alias.name}"
+                uses.append(Use(node.lineno, full))
+                bound[alias.asname or alias.name] = full
+    if not bound and not uses:
+        return [], limits
+    values = _Values(tree, bound)
+    # the attribute chains through imported names and kept values (the outermost of each chain: its
+    # inner links are not visited), and dynamic access; depth first, in source order (as the notes are)
+    stack: list[tuple[ast.AST, ast.AST]] = [(tree, tree)]  # (node, the scope it is in)
+    while stack:
+        at, scope = stack.pop()
+        if isinstance(at, ast.Attribute):
+            name = dotted(at)
+            if name is not None:
+                head, _, rest = name.partition(".")
+                if head in bound:
+                    uses.append(Use(at.lineno, f"{bound[head]}.{rest}"))
+                else:
+                    kept = values.expand(name, scope)
+                    if kept is not None:
+                        uses.append(Use(at.lineno, kept))
+                continue
+            # a chain on a call or a subscript: its inner parts may still be ours
+            form = _form(at)
+            kept = values.expand(form, scope) if form is not None else None
+            if kept is not None:
+                uses.append(Use(at.lineno, kept))
+        elif isinstance(at, ast.Call):
+            uses += _dynamic(at, bound, ours, filename, limits)
+        inner = at if isinstance(at, _SCOPES) else scope
+        stack.extend((child, inner) for child in reversed(list(ast.iter_child_nodes(at))))
+    return sorted(set(uses), key=lambda u: (u.line, u.name)), limits
+
+
+def _form(node: ast.expr) -> str | None:
+    """``create_engine(url).execute`` -> ``create_engine().execute``; None for anything but names,
+    attributes and calls."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _form(node.value)
+        return f"{inner}.{node.attr}" if inner is not None else None
+    if isinstance(node, ast.Call):
+        inner = _form(node.func)
+        return f"{inner}()" if inner is not None else None
+    return None
+
+
+@dataclass(frozen=True)
+class _Binding:
+    scope: ast.AST  # the function, class or module it is written in
+    key: str  # a name, or a dotted ``self.x``
+    expr: ast.expr | None = None  # what is assigned, or the annotation (None: something not followed)
+    annotation: bool = False
+    form: str | None = None  # a value known as written: ``self`` in a method of a local subclass
+
+
+class _Values:
+    """What the names of a file hold, where a call of an imported name or an annotation says; and
+    the classes the file derives from an imported one (their own names are theirs, the rest their
+    base's: ``self.dict()`` in a subclass of ``pydantic.BaseModel`` is ``pydantic.BaseModel().dict``)."""
+
+    def __init__(self, tree: ast.Module, bound: dict[str, str]) -> None:
+        self._bound = bound
+        self._classes = _subclasses(tree, bound)  # local class -> (imported base, its own names)
+        self._parent: dict[ast.AST, ast.AST] = {}  # a scope -> the scope it is written in
+        bindings: list[_Binding] = []
+        self._collect(tree, tree, bindings)
+        self._held: dict[tuple[ast.AST | None, str], str | None] = {}  # (scope or None for a.b keys, key)
+        for _ in range(_ROUNDS):
+            held: dict[tuple[ast.AST | None, str], str | None] = {}
+            for b in bindings:
+                slot = (None if "." in b.key else b.scope, b.key)
+                form = b.form or self._value_of(b.expr, b.scope, b.annotation)
+                if slot in held and held[slot] != form:
+                    form = None  # bound to two different things here: not followed
+                held[slot] = form
+            if held == self._held:
+                break
+            self._held = held
+
+    def _collect(self, node: ast.AST, scope: ast.AST, out: list[_Binding]) -> None:
+        def bind(target: ast.expr, expr: ast.expr | None, annotation: bool = False) -> None:
+            if isinstance(target, ast.Tuple | ast.List | ast.Starred):
+                for element in target.elts if not isinstance(target, ast.Starred) else [target.value]:
+                    bind(element, None)
+                return
+            key = dotted(target)
+            if key is not None and key.split(".")[0] not in self._bound:
+                out.append(_Binding(scope, key, expr, annotation))
+
+        for child in _statements(node):
+            if isinstance(child, ast.Assign):
+                if not (isinstance(child.value, ast.Constant) and child.value.value is None):
+                    for target in child.targets:
+                        bind(target, child.value)
+            elif isinstance(child, ast.AnnAssign):
+                bind(child.target, child.annotation, True)
+            elif isinstance(child, ast.AugAssign | ast.For | ast.AsyncFor):
+                bind(child.target, None)
+            elif isinstance(child, ast.With | ast.AsyncWith):
+                for item in child.items:
+                    if item.optional_vars is not None:
+                        bind(item.optional_vars, item.context_expr)
+            elif isinstance(child, ast.ExceptHandler) and child.name:
+                out.append(_Binding(scope, child.name))
+            elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                self._parent[child] = scope
+                if not isinstance(child, ast.ClassDef):
+                    self._parameters(child, scope, out)
+                self._collect(child, child, out)
+
+    def _parameters(
+        self, func: ast.FunctionDef | ast.AsyncFunctionDef, scope: ast.AST, out: list[_Binding]
+    ) -> None:
+        a = func.args
+        positional = [*a.posonlyargs, *a.args]
+        decorators = {dotted(d) for d in func.decorator_list}
+        owner = scope.name if isinstance(scope, ast.ClassDef) and scope.name in self._classes else None
+        for arg in [*positional, *a.kwonlyargs, a.vararg, a.kwarg]:
+            if arg is None:
+                continue
+            form = None
+            if owner and positional and arg is positional[0] and arg.annotation is None:
+                if "staticmethod" not in decorators:  # self: an instance; cls: the class
+                    form = owner if "classmethod" in decorators else f"{owner}()"
+            ann = arg.annotation if arg not in (a.vararg, a.kwarg) else None
+            out.append(_Binding(func, arg.arg, ann, ann is not None, form))
+
+    def _value_of(self, expr: ast.expr | None, scope: ast.AST, is_annotation: bool) -> str | None:
+        if expr is None:
+            return None
+        if is_annotation:
+            cls = annotated(expr)
+            full = self._imported(cls) if cls is not None else None
+            return f"{full}()" if full is not None else None
+        if not isinstance(expr, ast.Call):
+            return None
+        form = _form(expr)
+        return self._expand(form, scope) if form is not None else None
+
+    def _imported(self, name: str) -> str | None:
+        head, _, rest = name.partition(".")
+        if head in self._classes and not rest:
+            return head  # a local subclass: resolved where its attributes are used
+        full = self._bound.get(head)
+        return (f"{full}.{rest}" if rest else full) if full is not None else None
+
+    def _expand(self, form: str, scope: ast.AST) -> str | None:
+        """``form`` with its head replaced by what it holds here (an import's name, a kept value, a
+        local subclass as is); None when its head is nothing followed."""
+        path = form.partition("(")[0]
+        parts = path.split(".")
+        if parts[0] in self._bound and "(" in form:
+            return self._bound[parts[0]] + form[len(parts[0]) :]
+        if parts[0] in self._classes:
+            return form
+        for n in range(len(parts), 0, -1):
+            key = ".".join(parts[:n])
+            held = self._lookup(key, scope)
+            if held is not None:
+                return held + form[len(key) :]
+        return None
+
+    def expand(self, form: str, scope: ast.AST) -> str | None:
+        """The use an attribute chain makes: ``engine.execute`` -> ``sqlalchemy.create_engine().execute``
+        where ``engine`` holds that value here; ``create_engine().execute`` -> the same through the
+        import; ``self.dict`` in a method of ``class User(BaseModel)`` -> ``pydantic.BaseModel().dict``
+        (None when ``dict`` is the class's own). None when it starts with nothing followed, or ends
+        with the value itself (an attribute of a value is a use, the value is not)."""
+        expanded = self._expand(form, scope)
+        head = (expanded or "").partition("(")[0].partition(".")[0]
+        if expanded is not None and head in self._classes:
+            base, own = self._classes[head]
+            rest = expanded[len(head) :]
+            member = rest.removeprefix("()").partition(".")[2].partition("(")[0].partition(".")[0]
+            if not member or member in own:
+                return None
+            return base + rest
+        if expanded is None or "()" not in expanded or expanded.endswith(")"):
+            return None
+        return expanded
+
+    def _lookup(self, key: str, scope: ast.AST) -> str | None:
+        if "." in key:
+            return self._held.get((None, key))
+        at: ast.AST | None = scope
+        while at is not None:
+            if (at, key) in self._held:
+                return self._held[(at, key)]
+            at = self._parent.get(at)
+            while isinstance(at, ast.ClassDef):  # a method does not see its class's names
+                at = self._parent.get(at)
+        return None
+
+
+def _subclasses(tree: ast.Module, bound: dict[str, str]) -> dict[str, tuple[str, set[str]]]:
+    """The classes ``tree`` defines on an imported one (or on such a class of its own), each with
+    that imported base and the names it defines itself (its own and its local bases'); a name two
+    classes share is neither's."""
+    out: dict[str, tuple[str, set[str]]] = {}
+    twice: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        if node.name in out:
+            twice.add(node.name)
+        for written in filter(None, (dotted(base) for base in node.bases)):
+            head, _, rest = written.partition(".")
+            own = set(_own_names(node))
+            if head in bound:
+                out[node.name] = (bound[head] + (f".{rest}" if rest else ""), own)
+                break
+            if written in out:
+                out[node.name] = (out[written][0], own | out[written][1])
+                break
+    for name in twice:
+        out.pop(name, None)
+    return out
+
+
+def _own_names(cls: ast.ClassDef) -> Iterator[str]:
+    """What a class's body defines, and the attributes its methods assign on ``self``."""
+    for node in cls.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield node.name
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Attribute) and isinstance(inner.ctx, ast.Store):
+                    if isinstance(inner.value, ast.Name) and inner.value.id == "self":
+                        yield inner.attr
+        elif isinstance(node, ast.Assign):
+            yield from (t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            yield node.target.id
+
+
+def _statements(node: ast.AST) -> Iterator[ast.AST]:
+    """The statements (and except handlers, match cases) directly in ``node``'s blocks, and those
+    nested in its compound statements, but not in the functions and classes it defines."""
+    for field_name in _STATEMENT_LISTS:
+        for child in getattr(node, field_name, None) or []:
+            yield child
+            if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                yield from _statements(child)
+
+
+def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """Every ``import`` and ``from … import`` in ``tree``, at any depth, in source order."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+            continue
+        for field_name in _STATEMENT_LISTS:
+            inner = getattr(node, field_name, None)
+            if inner:
+                stack.extend(reversed(inner))
+
+
+def _dynamic(
+    node: ast.Call, bound: dict[str, str], ours: Callable[[str], bool], filename: str, limits: list[str]
+) -> list[Use]:
+    """``getattr(mod, "x")``, ``importlib.import_module("a.b")``: followed if literal, noted if not."""
+    func = dotted(node.func) or ""
+    first = node.args[0] if node.args else None
+    second = node.args[1] if len(node.args) > 1 else None
+    if func in ("getattr", "hasattr") and isinstance(first, ast.Name | ast.Attribute):
+        base = dotted(first)
+        head, _, rest = (base or "").partition(".")
+        if head not in bound:
+            return []
+        target = bound[head] + (f".{rest}" if rest else "")
+        if isinstance(second, ast.Constant) and isinstance(second.value, str):
+            return [Use(node.lineno, f"{target}.{second.value}")]
+        limits.append(f"{filename}:{node.lineno}: {func}({target}, …) with a computed name")
+    elif func.split(".")[-1] in ("import_module", "__import__") and first is not None:
+        if isinstance(first, ast.Constant) and isinstance(first.value, str):
+            return [Use(node.lineno, first.value)] if ours(first.value) else []
+        limits.append(f"{filename}:{node.lineno}: {func}(…) with a computed module name")
+    return []
