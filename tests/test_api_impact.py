@@ -189,7 +189,8 @@ def _tree(folder: Path, wheel: Path) -> Tree:
 def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path: Path) -> None:
     old_files = {
         "sig/__init__.py": "def call(a, b, c=1):\n    pass\n\n\ndef keep(x):\n    pass\n\n\n"
-        "def old_style(x):\n    pass\n\n\nclass Thing:\n    pass\n\n\nOLD = 1\nGONE = 2\n",
+        "def old_style(x):\n    pass\n\n\nclass Thing:\n    pass\n\n\nOLD = 1\nGONE = 2\n"
+        "\n\ndef fast(x, fastpath=None):\n    pass\n",
         "sig/_speed.cpython-311-x86_64-linux-gnu.so": b"\x7fELF",
     }
     marker = tmp_path / "imported"
@@ -203,6 +204,8 @@ def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path:
         "    warnings.warn('old_style goes', SigDeprecation)\n\n\n"
         "class Thing:\n    def __init__(self):\n"
         "        warnings.warn('no more', category=DeprecationWarning)\n\n\n"
+        "def fast(x, fastpath=None):\n    if fastpath is not None:\n"
+        "        warnings.warn('fastpath is deprecated', DeprecationWarning)\n\n\n"
         "def __getattr__(name):\n    if name == 'OLD':\n"
         "        warnings.warn('OLD is deprecated', DeprecationWarning)\n        return 1\n"
         "    raise AttributeError(name)\n",
@@ -222,6 +225,7 @@ def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path:
     assert ("deprecated", "sig.Thing", "no more") in found  # warned in __init__: the class
     assert ("deprecated", "sig.OLD", "still served by sig.__getattr__, with a deprecation warning") in found
     assert ("removed", "sig.GONE", "") in found  # not served by __getattr__: gone
+    assert not [c for c in changes if c.path == "sig.fast"]  # one way of calling it warns, not every call
     assert limits == [
         "compiled modules of sig (sig._speed): their API is not read",
         "sig.__getattr__ serves deprecated names: those not spelled out are not read",
