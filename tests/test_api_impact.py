@@ -640,7 +640,7 @@ def module_value():
 def typed(e: Engine):
     e.execute("b")
     with e.connect() as conn:
-        conn.execute("c")
+        conn.execute("c", {"x": 1}, {"x": 2})
     e.dispose()
 
 
@@ -739,3 +739,67 @@ def test_uses_through_re_exports_and_through_values_kept_from_calls_and_annotati
     for base in (tmp_path / "cache").glob("eng-2.0-*/src/eng/base.py"):
         base.write_text("this is not Python\n")
     assert api_impact(env, plan, index, project, cache=tmp_path / "cache").uses == impact.uses
+
+
+def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) -> None:
+    """A removed parameter breaks the calls that pass it, a new required one those that do not; a
+    method called on an instance does not pass ``self``; a class's call is its ``__init__``'s. A call
+    with ``*args`` may pass anything. The import is the use only where the name is not called."""
+    house = tmp_path / "house"
+    build_wheel(house, "sig", "1.0", {
+        "sig/__init__.py": "def f(a, b=1):\n    pass\n\n\ndef g(a):\n    pass\n\n\n"
+        "class K:\n    def __init__(self, x, y=0):\n        pass\n\n"
+        "    def m(self, a, b=0):\n        pass\n\n\n"
+        "def h(a, **kw):\n    pass\n\n\ndef v(*args):\n    pass\n",
+    })  # fmt: skip
+    build_wheel(house, "sig", "2.0", {
+        "sig/__init__.py": "def f(a):\n    pass\n\n\ndef g(a, *, strict):\n    pass\n\n\n"
+        "class K:\n    def __init__(self, x):\n        pass\n\n"
+        "    def m(self, a, *, b=0):\n        pass\n\n\n"
+        "def h(a, *, name=None):\n    pass\n\n\ndef v(a, b=None):\n    pass\n",
+    })  # fmt: skip
+    venv = make_venv(tmp_path, house, "sig==1.0")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "calls.py").write_text(
+        "from sig import K, f, g, h, v\n"  # 1
+        "f(1)\n"  # 2: fine
+        "f(1, 2)\n"  # 3: b passed by position
+        "f(1, b=2)\n"  # 4: b passed by keyword
+        "f(*[1])\n"  # 5: not known
+        "g(1)\n"  # 6: strict missing
+        "g(1, strict=True)\n"  # 7: fine
+        "k = K(1)\n"  # 8: fine
+        "K(1, 2)\n"  # 9: y passed
+        "k.m(1)\n"  # 10: fine
+        "k.m(1, 2)\n"  # 11: b now keyword-only
+        "k.m(1, b=2)\n"  # 12: fine
+        "h(1, name=2)\n"  # 13: fine: named now
+        "h(1, other=2)\n"  # 14: **kw gone
+        "v(1, 2)\n"  # 15: fine: two named positions took *args' place
+        "v(1, 2, 3)\n"  # 16: one too many
+    )
+    (project / "reexport.py").write_text("from sig import g\n")  # not called here: the import is the use
+    env = Environment.open(venv)
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(env, parse_specs(["sig==2.0"]), index, suggest=False)
+    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    assert sorted((c.path, c.detail) for c in impact.changes) == [
+        ("sig.K", "parameter 'y' removed"),
+        ("sig.K.m", "parameter 'b' changed kind"),
+        ("sig.f", "parameter 'b' removed"),
+        ("sig.g", "required parameter 'strict' added"),
+        ("sig.h", "parameter 'kw' removed"),
+        ("sig.v", "parameter 'args' removed; required parameter 'a' added"),
+    ]
+    assert [(u.file, u.line, u.name) for u in impact.uses] == [
+        ("calls.py", 3, "sig.f"),
+        ("calls.py", 4, "sig.f"),
+        ("calls.py", 5, "sig.f"),
+        ("calls.py", 6, "sig.g"),
+        ("calls.py", 9, "sig.K"),
+        ("calls.py", 11, "sig.K().m"),
+        ("calls.py", 14, "sig.h"),
+        ("calls.py", 16, "sig.v"),
+        ("reexport.py", 1, "sig.g"),
+    ]

@@ -35,19 +35,19 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from oxwizard import __version__
 from oxwizard.checks.api_names import Names, dotted
-from oxwizard.checks.uses import Use, find_uses
+from oxwizard.checks.uses import Call, Use, find_uses
 from oxwizard.core import proc
 from oxwizard.core.pipenv import cache_root
 from oxwizard.core.places import mark_used, store_kept
 from oxwizard.core.redact import redact_text
-from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse
+from oxwizard.env.api_report import ApiChange, ApiChangeKind, ApiImpact, ApiUse, ParameterChange
 from oxwizard.env.distributions import folder_stamp
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, Plan, requirers
@@ -296,7 +296,7 @@ def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 7  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 9  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -468,6 +468,7 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
         first = merged.setdefault((c.kind, c.path), c)
         if first is not c and c.detail and c.detail not in first.detail and first.kind != "removed":
             first.detail = f"{first.detail}; {c.detail}" if first.detail else c.detail
+            first.parameters += c.parameters
     return list(merged.values()), limits
 
 
@@ -494,8 +495,12 @@ def _from_breakage(
     if kind in _SIGNATURE:
         param = getattr(b.old_value, "name", None) or getattr(b.new_value, "name", "")
         detail = _SIGNATURE[kind].format(f"'{param}'")
-        return ApiChange(distribution=distribution, version=version, kind="signature", path=obj.path,
-                         what=what, detail=detail)  # fmt: skip
+        path = obj.path
+        if obj.name == "__init__" and obj.parent is not None and obj.parent.is_class:
+            path, what = obj.parent.path, "class"  # what ``Cls(...)`` calls
+        return ApiChange(distribution=distribution, version=version, kind="signature", path=path,
+                         what=what, detail=detail, parameters=[_parameter_change(kind, b)],
+                         receiver=_receiver(b.old_value, b.new_value))  # fmt: skip
     if kind == "OBJECT_CHANGED_KIND":  # ``obj`` is the new object: named here by its old kind
         was, now = (str(getattr(v, "value", v)) for v in (b.old_value, b.new_value))
         if now == "attribute" and _kind_of(_assigned(obj, by_path)) == was:
@@ -513,6 +518,38 @@ def _from_breakage(
         return ApiChange(distribution=distribution, version=version, kind="changed", path=obj.path,
                          what=what, detail=detail)  # fmt: skip
     return None  # defaults, return and attribute types or values: not incompatible for a caller
+
+
+def _parameter_change(kind: str, b: griffe.Breakage) -> ParameterChange:
+    change = {"PARAMETER_REMOVED": "removed", "PARAMETER_CHANGED_REQUIRED": "required",
+              "PARAMETER_MOVED": "moved", "PARAMETER_CHANGED_KIND": "kind"}.get(kind, "added")  # fmt: skip
+    out = ParameterChange(change=change, name=getattr(b.old_value, "name", None) or b.new_value.name)
+    for side, value in (("old", b.old_value), ("new", b.new_value)):
+        function = getattr(value, "function", None)
+        if function is not None:
+            index = next((n for n, p in enumerate(function.parameters) if p is value), None)
+            setattr(out, f"{side}_index", index)
+            setattr(out, f"{side}_kind", str(getattr(value.kind, "value", value.kind)))
+    if out.change == "removed" and out.old_kind in ("variadic positional", "variadic keyword"):
+        kinds = [(p.name, str(getattr(p.kind, "value", p.kind))) for p in getattr(b.obj, "parameters", [])]
+        if all(k != "variadic positional" for _, k in kinds):
+            out.positional = sum(k in _POSITIONAL for _, k in kinds)
+        if all(k != "variadic keyword" for _, k in kinds):  # (one renamed takes any keyword still)
+            out.keywords = [n for n, k in kinds if k in ("positional or keyword", "keyword-only")]
+    return out
+
+
+def _receiver(*params: object) -> str:
+    """``self``/``cls`` when the changed function is a method taking one (what an instance's call
+    does not pass)."""
+    for param in params:
+        function = getattr(param, "function", None)
+        if function is None or not function.parameters or function.parent is None:
+            continue
+        first = function.parameters[0].name
+        if first in ("self", "cls") and function.parent.is_class:
+            return str(first)
+    return ""
 
 
 _IMPLICIT_BASES = {"object", "builtins.object"}  # every class's base in Python 3, spelled out or not
@@ -825,22 +862,87 @@ def project_files(project: Path) -> Iterator[Path]:
                 yield Path(folder, name)
 
 
-def _join(uses: list[Use], changes: list[ApiChange], old: Names, new: Names) -> list[tuple[Use, ApiChange]]:
-    """Each use with the most specific change it meets (the name itself, or a module/class above it)."""
-    by_path: dict[str, ApiChange] = {}
-    for c in changes:  # the breaking change first when a name is also deprecated
-        by_path.setdefault(c.path, c)
-    out = []
-    for use in uses:
-        for name, floor, written in _meanings(use.name, old, new):
-            parts = name.split(".")
-            found = (by_path.get(".".join(parts[:n])) for n in range(len(parts), floor - 1, -1))
-            change = next((c for c in found if c is not None), None)
-            if change is None or _moved_away(change, floor, written, new):
-                continue
-            out.append((use, change))
-            break
-    return out
+class _Joiner:
+    """Each use of a file with the most specific change it meets (the name itself, or a module or
+    class above it; a signature change only the name itself, and only where the call breaks). A
+    dependent's thousands of uses repeat a few hundred names: each is looked up once."""
+
+    def __init__(self, changes: list[ApiChange], old: Names, new: Names) -> None:
+        self._by_path: dict[str, list[ApiChange]] = {}
+        for c in changes:
+            self._by_path.setdefault(c.path, []).append(c)
+        for found in self._by_path.values():  # the breaking change first when a name is also deprecated
+            found.sort(key=lambda c: c.kind == "deprecated")
+        self._old, self._new = old, new
+        self._met: dict[tuple[str, str, Call | None, bool], ApiChange | None] = {}
+
+    def join(self, uses: list[Use]) -> list[tuple[Use, ApiChange]]:
+        elsewhere = {u.name for u in uses if u.how != "import"}
+        out = []
+        for use in uses:
+            key = (use.name, use.how, use.call, use.how == "import" and use.name in elsewhere)
+            if key not in self._met:
+                self._met[key] = _met(use, self._by_path, self._old, self._new, elsewhere)
+            change = self._met[key]
+            if change is not None:
+                out.append((use, change))
+        return out
+
+
+def _met(
+    use: Use, by_path: dict[str, list[ApiChange]], old: Names, new: Names, elsewhere: set[str]
+) -> ApiChange | None:
+    for name, floor, written in _meanings(use.name, old, new):
+        parts = name.split(".")
+        for n in range(len(parts), floor - 1, -1):
+            for change in by_path.get(".".join(parts[:n]), ()):
+                if change.kind == "signature":
+                    if n < len(parts) or (use.how == "import" and use.name in elsewhere):
+                        continue  # not a call of it; the import: judged where it is used instead
+                    if use.how == "import" or (use.call is None and change.what != "class"):
+                        return change  # a function passed on (called elsewhere, somehow)
+                    if use.call is not None and _call_breaks(change, use, use.call):
+                        return change  # (a class named, not called: an annotation, a base, a type)
+                elif use.how != "bare" and not _moved_away(change, floor, written, new):
+                    return change  # (an imported name used by itself: its import is the use)
+    return None
+
+
+def _call_breaks(change: ApiChange, use: Use, call: Call) -> bool:
+    """Whether a call (``use.call``) of a function whose signature changed fails with the new one:
+    ``e.connect()`` is not broken by ``connect``'s parameter ``close_with_result`` going away."""
+    if call.spread or not change.parameters:
+        return True  # what ``*args``/``**kwargs`` pass is not known; nor is a change read before
+    instance = use.name.rpartition(".")[0].endswith("()")
+    bound = change.receiver == "cls" or (change.receiver == "self" and (instance or change.what == "class"))
+    passed = call.positional + (1 if bound else 0)  # the positions filled, ``self`` counted
+    return any(_parameter_breaks(p, call, passed) for p in change.parameters)
+
+
+_POSITIONAL = ("positional-only", "positional or keyword")
+
+
+def _parameter_breaks(p: ParameterChange, call: Call, passed: int) -> bool:
+    def by_position(index: int | None) -> bool:
+        return index is None or index < passed
+
+    given = p.name in call.keywords
+    if p.change == "removed":
+        if p.old_kind == "variadic positional":  # too many now, unless named parameters took its place
+            return p.positional is not None and passed > p.positional
+        if p.old_kind == "variadic keyword":
+            return p.keywords is not None and bool(set(call.keywords) - set(p.keywords))
+        return given or (p.old_kind in _POSITIONAL and by_position(p.old_index))
+    if p.change in ("required", "added"):
+        return not (given or (p.new_kind in _POSITIONAL and by_position(p.new_index)))
+    if p.change == "moved":
+        indexes = [i for i in (p.old_index, p.new_index) if i is not None]
+        return by_position(min(indexes) if indexes else None)
+    if p.new_kind in ("keyword-only", "variadic keyword"):  # "kind": it was passed by position
+        return by_position(p.old_index)
+    if p.new_kind in ("positional-only", "variadic positional"):  # … or by keyword
+        return given
+    return True
 
 
 def _moved_away(change: ApiChange, floor: int, written: str, new: Names) -> bool:
@@ -1085,8 +1187,9 @@ def _api_impact(
     old_names = Names([t for t in olds.values() if t is not None], cache)
     news = [trees.get(c.name) or _cached_tree(cache, c) for c in moving]
     new_names = Names([t for t in news if t is not None], cache)
+    joiner = _Joiner(impact.changes, old_names, new_names)
     for user, version, rel, uses in scanned.files:
-        for use, change in _join(uses, impact.changes, old_names, new_names):
+        for use, change in joiner.join(uses):
             key = (user, rel, use.line, change.path)
             if key in seen:
                 continue
@@ -1134,7 +1237,7 @@ def _scan_all(
 # in the cache's ``uses`` folder while its .dist-info folder is unchanged (see
 # :func:`oxwizard.env.distributions.folder_stamp`; RECORD too). An editable install's files are the
 # user's working copy: always read.
-_USES_FORMAT = 3  # 2: a dependent's bundled test suites are not read; 3: values followed
+_USES_FORMAT = 4  # 2: bundled test suites not read; 3: values followed; 4: calls' shapes
 _USES_STAMPED = ("METADATA", "RECORD", "direct_url.json")
 _USES_KEEP = 512  # the dependents' readings kept (those used last)
 
@@ -1161,7 +1264,7 @@ def _scan_dependent(env: Environment, name: str, tops: set[str], cache: Path) ->
         if not _is_tests(rel):  # a test suite it ships is not imported when it runs (pandas/tests/…)
             _scan(part, dep.root / rel, rel, tops, name, dist.version)
     if kept is not None:  # (made with the stamp)
-        files = [[rel, [[u.line, u.name] for u in uses]] for _, _, rel, uses in part.files]
+        files = [[rel, [_dump_use(u) for u in uses]] for _, _, rel, uses in part.files]
         store_kept(kept, json.dumps({"stamp": stamp, "files": files, "limits": part.limits}), _USES_KEEP)
     return part
 
@@ -1173,11 +1276,22 @@ def _kept_uses(kept: Path, stamp: list[object], name: str, version: str) -> Scan
             return None
         part = Scanned(limits=[str(line) for line in data["limits"]])
         for rel, uses in data["files"]:
-            part.files.append((name, version, str(rel), [Use(int(line), str(used)) for line, used in uses]))
+            part.files.append((name, version, str(rel), [_load_use(u) for u in uses]))
     except (OSError, ValueError, TypeError, KeyError):
         return None
     mark_used(kept)  # the dependents' uses kept are those used last
     return part
+
+
+def _dump_use(u: Use) -> list[object]:
+    call = [u.call.positional, list(u.call.keywords), u.call.spread] if u.call is not None else None
+    return [u.line, u.name, call, u.how]
+
+
+def _load_use(data: list[Any]) -> Use:
+    line, name, call, how = data
+    shape = Call(int(call[0]), tuple(str(k) for k in call[1]), bool(call[2])) if call is not None else None
+    return Use(int(line), str(name), shape, str(how))
 
 
 def _scan(out: Scanned, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:

@@ -30,9 +30,28 @@ _ROUNDS = 4  # passes over the bindings: ``conn = engine.connect()`` after ``eng
 
 
 @dataclass(frozen=True)
+class Call:
+    """How a use calls the name: what a signature change breaks depends on it."""
+
+    positional: int  # the arguments passed by position
+    keywords: tuple[str, ...]  # the names passed by keyword
+    spread: bool = False  # ``*args`` or ``**kwargs``: what they pass is not known
+
+    @classmethod
+    def of(cls, node: ast.Call) -> Call:
+        spread = any(isinstance(a, ast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords
+        )
+        positional = sum(not isinstance(a, ast.Starred) for a in node.args)
+        return cls(positional, tuple(sorted(k.arg for k in node.keywords if k.arg)), spread)
+
+
+@dataclass(frozen=True)
 class Use:
     line: int
     name: str  # the dotted name used; ``()`` after a part: the value its call returns
+    call: Call | None = None  # where the use calls the name: how
+    how: str = ""  # "import": the import binding it; "bare": an imported name by itself (``render(x)``)
 
 
 def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple[list[Use], list[str]]:
@@ -43,6 +62,7 @@ def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple
     except (SyntaxError, ValueError):
         return [], []
     bound: dict[str, str] = {}  # local name -> the dotted name it stands for (the whole file: no scopes)
+    members: set[str] = set()  # those bound by ``from … import``: used by themselves (a module is not)
     uses: list[Use] = []
     limits: list[str] = []
 
@@ -53,7 +73,7 @@ def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if ours(alias.name):
-                    uses.append(Use(node.lineno, alias.name))
+                    uses.append(Use(node.lineno, alias.name, how="import"))
                     if alias.asname:
                         bound[alias.asname] = alias.name
                     else:
@@ -67,34 +87,40 @@ def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple
                     )
                     continue
                 full = f"{node.module}.{alias.name}"
-                uses.append(Use(node.lineno, full))
+                uses.append(Use(node.lineno, full, how="import"))
                 bound[alias.asname or alias.name] = full
+                members.add(alias.asname or alias.name)
     if not bound and not uses:
         return [], limits
     values = _Values(tree, bound)
     # the attribute chains through imported names and kept values (the outermost of each chain: its
     # inner links are not visited), and dynamic access; depth first, in source order (as the notes are)
     stack: list[tuple[ast.AST, ast.AST]] = [(tree, tree)]  # (node, the scope it is in)
+    called: dict[int, Call] = {}  # id() of a call's function -> how it is called
     while stack:
         at, scope = stack.pop()
         if isinstance(at, ast.Attribute):
+            call = called.get(id(at))
             name = dotted(at)
             if name is not None:
                 head, _, rest = name.partition(".")
                 if head in bound:
-                    uses.append(Use(at.lineno, f"{bound[head]}.{rest}"))
+                    uses.append(Use(at.lineno, f"{bound[head]}.{rest}", call))
                 else:
                     kept = values.expand(name, scope)
                     if kept is not None:
-                        uses.append(Use(at.lineno, kept))
+                        uses.append(Use(at.lineno, kept, call))
                 continue
             # a chain on a call or a subscript: its inner parts may still be ours
             form = _form(at)
             kept = values.expand(form, scope) if form is not None else None
             if kept is not None:
-                uses.append(Use(at.lineno, kept))
+                uses.append(Use(at.lineno, kept, call))
         elif isinstance(at, ast.Call):
+            called[id(at.func)] = Call.of(at)
             uses += _dynamic(at, bound, ours, filename, limits)
+        elif isinstance(at, ast.Name) and at.id in members and isinstance(at.ctx, ast.Load):
+            uses.append(Use(at.lineno, bound[at.id], called.get(id(at)), "bare"))
         inner = at if isinstance(at, _SCOPES) else scope
         stack.extend((child, inner) for child in reversed(list(ast.iter_child_nodes(at))))
     return sorted(set(uses), key=lambda u: (u.line, u.name)), limits

@@ -17,6 +17,22 @@ ApiChangeKind = Literal["removed", "signature", "changed", "deprecated"]
 BREAKING: tuple[ApiChangeKind, ...] = ("removed", "signature", "changed")
 
 
+class ParameterChange(BaseModel):
+    """One parameter of a signature change: what tells a call it breaks from one it does not."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    change: Literal["removed", "required", "moved", "kind", "added"]  # "required": now required
+    name: str
+    old_index: int | None = None  # its place among the installed version's parameters (self too)
+    old_kind: str | None = None  # griffe's: positional-only, positional or keyword, keyword-only, variadic …
+    new_index: int | None = None
+    new_kind: str | None = None
+    # a variadic one removed (``*args``/``**kwargs``): what the new signature still takes in its place
+    positional: int | None = None  # how many arguments by position (None: any number)
+    keywords: list[str] | None = None  # the names it takes by keyword (None: any)
+
+
 class ApiChange(BaseModel):
     """One public name a new version changes."""
 
@@ -29,6 +45,8 @@ class ApiChange(BaseModel):
     what: str  # module, class, function, attribute
     detail: str = ""  # for signature/changed/deprecated: what changed ("parameter 'sep' removed")
     moved_to: str | None = None  # a likely new home of a removed name (same name, same kind)
+    parameters: list[ParameterChange] = Field(default_factory=list)  # a signature change's, one by one
+    receiver: str = ""  # a method's first parameter ("self", "cls"): not passed by a call on an instance
 
     def sentence(self) -> str:
         """``module oxzep7.fmt removed in 2.0.0`` / ``function oxzep7.legacy_parse deprecated in 1.5.0``."""
@@ -64,8 +82,10 @@ class ApiImpact(BaseModel):
     uses: list[ApiUse] = Field(default_factory=list)
     not_checked: list[str] = Field(default_factory=list)  # the honest limits: what was not read
 
-    def change(self, path: str) -> ApiChange | None:
-        return next((c for c in self.changes if c.path == path), None)
+    def change(self, path: str, kind: str | None = None) -> ApiChange | None:
+        """The change at ``path`` (of that kind: a name can be both changed and deprecated)."""
+        found = [c for c in self.changes if c.path == path]
+        return next((c for c in found if c.kind == kind), found[0] if found else None)
 
     @property
     def breaking_uses(self) -> list[ApiUse]:
@@ -77,7 +97,7 @@ class ApiImpact(BaseModel):
         where = f"{use.file}:{use.line}"
         if use.user:
             where += f" (installed {use.user} {use.user_version})".replace(" )", ")")
-        change = self.change(use.change)
+        change = self.change(use.change, use.kind)
         why = change.sentence() if change else use.change
         return f"{where} uses {use.name} — {why}"
 
