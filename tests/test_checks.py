@@ -227,6 +227,10 @@ def test_unittest_output_is_read_per_test_even_when_a_warning_splits_the_line(
     assert tests.details["passing"] == ["tests.test_w.T.test_doc", "tests.test_w.T.test_warns"]
     assert tests.details["failing"] == ["tests.test_w.T.test_bad"] and tests.status == "fail"
     assert warnings.details["groups"] == ["DeprecationWarning: old_api is deprecated (tests/test_w.py:10)"]
+    # what failed it and where its traceback went: matched with the plan's API impact by the flow
+    error, frames = tests.failures["tests.test_w.T.test_bad"]
+    assert error == "AssertionError: 1 != 2"
+    assert (str(tmp_path / "tests" / "test_w.py"), 13) in frames
 
     # compared with a baseline where test_bad already failed and test_warns failed: only changes count
     before = tests.model_copy(

@@ -102,6 +102,16 @@ def test_upgrade_to_200_fails_in_staging_and_live_is_untouched(demo: DemoFactory
     assert done.returncode == 1, done.stdout + done.stderr
     assert "live is untouched" in done.stdout
     assert "test_legacy_parse" in done.stdout or "tests" in done.stdout
+    # the failures the plan's API impact named before anything was installed are matched to it
+    # (by their tracebacks); test_process_logs_no_errors fails through the logs, not a named use
+    assert (
+        "newly failing: test_process_logs_no_errors, test_legacy_parse, test_render · the plan "
+        "predicted 2 of 3" in done.stdout
+    ), done.stdout
+    assert (
+        "test_render: ModuleNotFoundError: No module named 'oxzep7.fmt' — tests/test_app.py:24 uses "
+        "oxzep7.fmt.render — module oxzep7.fmt removed in 2.0.0" in done.stdout
+    ), done.stdout
     assert Environment.open(sandbox.venv).fingerprint() == before
     # the clone was made while the plan's dry run ran, the target's files (oxzep7's) copied, every
     # other file linked to live's: installing 2.0.0 into it wrote nothing through a link

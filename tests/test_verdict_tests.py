@@ -172,6 +172,8 @@ def test_a_custom_pytest_command_with_p_no_warnings_is_counted(
     assert tests.numbers == {"passed": 2.0, "failed": 1.0, "errors": 0.0, "skipped": 0.0}
     assert tests.status == "fail" and tests.details["failing"] == ["tests/test_counted.py::test_three"]
     assert tests.summary == "2 passed · 1 failed · 0 errors · failing: test_three"
+    error, frames = tests.failures["tests/test_counted.py::test_three"]  # for the plan's predictions
+    assert error.startswith("AssertionError") and (str(project / "tests" / "test_counted.py"), 17) in frames
     assert tests.details["why"] == ["configured test-command"]
     # pytest's warnings plugin is off: ours records them (the FutureWarning subclass counts)
     assert warnings.details["groups"] == [

@@ -29,6 +29,8 @@ class CheckResult(BaseModel):
     # import smoke: the modules each leaf imported, for the next phase's preloads (in this run only:
     # not part of the evidence, some hundred kilobytes)
     _import_sets: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    # tests: each failing test's error and the (file, line) frames of its traceback (in this run only)
+    _failures: dict[str, tuple[str, list[tuple[str, int]]]] = PrivateAttr(default_factory=dict)
 
     @property
     def import_sets(self) -> dict[str, list[str]]:
@@ -37,6 +39,14 @@ class CheckResult(BaseModel):
     @import_sets.setter
     def import_sets(self, value: dict[str, list[str]]) -> None:
         self._import_sets = value
+
+    @property
+    def failures(self) -> dict[str, tuple[str, list[tuple[str, int]]]]:
+        return self._failures
+
+    @failures.setter
+    def failures(self, value: dict[str, tuple[str, list[tuple[str, int]]]]) -> None:
+        self._failures = value
 
     @property
     def failed(self) -> bool:

@@ -37,6 +37,7 @@ from oxwizard.checks.result import CheckResult
 from oxwizard.checks.runner import command_env, describe_failure, last_line, run_command
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig
+from oxwizard.env.api_report import ApiImpact, ApiUse
 from oxwizard.env.environment import Environment
 
 CHILD = Path(__file__).with_name("child")  # put on the test command's PYTHONPATH, nothing else in it
@@ -72,6 +73,9 @@ class TestRun:
     outcomes: dict[str, str] = field(default_factory=dict)  # id -> passed|failed|error|skipped
     warnings: list[dict[str, object]] = field(default_factory=list)
     source: str = ""
+    failures: dict[str, tuple[str, list[tuple[str, int]]]] = field(
+        default_factory=dict
+    )  # id -> error, frames
 
     @property
     def counts(self) -> Counter[str]:
@@ -291,6 +295,13 @@ def read_report(path: Path) -> TestRun | None:
         run.outcomes = {str(k): str(v) for k, v in outcomes.items()}
     if isinstance(warnings, list):
         run.warnings = [w for w in warnings if isinstance(w, dict)]
+    failures = data.get("failures")
+    for test, failure in (failures or {}).items() if isinstance(failures, dict) else ():
+        try:
+            frames = [(str(path), int(line)) for path, line in failure["frames"]]
+            run.failures[str(test)] = (str(failure["error"]), frames)
+        except (KeyError, TypeError, ValueError):
+            continue
     return run
 
 
@@ -361,7 +372,7 @@ def _tests_result(
     else:
         bad = bool(failing)
         summary += _names(" · failing: ", failing)
-    return CheckResult(
+    result = CheckResult(
         name="tests",
         status="fail" if bad else "pass",
         summary=summary,
@@ -369,6 +380,37 @@ def _tests_result(
         duration=duration,
         output=output[-20000:],
         details=details,
+    )
+    result.failures = {n: run.failures[n] for n in failing if n in run.failures}
+    return result
+
+
+def with_predictions(result: CheckResult, impact: ApiImpact | None, project: Path) -> CheckResult:
+    """A failing tests result, with each newly failing test whose traceback went through a line the
+    plan's API impact named: ``details["predicted"]`` ("tests/test_db.py::test_count: AttributeError:
+    … — app/db.py:17 uses …"), and the summary says how many the plan predicted."""
+    if result.name != "tests" or result.status != "fail" or impact is None or not impact.uses:
+        return result
+    places: dict[tuple[str, int], ApiUse] = {}
+    for use in impact.uses:
+        where = str((project / use.file).resolve()) if not use.user else f"site-packages/{use.file}"
+        places.setdefault((where, use.line), use)
+    predicted = []
+    for test in result.details.get("newly_failing", result.details.get("failing", [])):
+        error, frames = result.failures.get(test, ("", []))
+        for path, line in reversed(frames):  # the innermost frame that the plan named
+            known = places.get((str(Path(path).resolve()), line))
+            if known is None and "site-packages/" in path:
+                known = places.get(("site-packages/" + path.rpartition("site-packages/")[2], line))
+            if known is not None:
+                predicted.append(f"{short_name(test)}: {error} — {impact.use_line(known)}")
+                break
+    if not predicted:
+        return result
+    failing = len(result.details.get("newly_failing", result.details.get("failing", [])))
+    summary = f"{result.summary} · the plan predicted {len(predicted)} of {failing}"
+    return result.model_copy(
+        update={"summary": summary, "details": {**result.details, "predicted": predicted}}
     )
 
 

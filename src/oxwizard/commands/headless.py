@@ -57,6 +57,8 @@ class HeadlessListener:
         for r in checkset.results:
             if r.status in ("fail", "warn"):
                 self._print(f"          {r.status:4} {r.name}: {r.summary}")
+                for line in r.details.get("predicted", []):  # a failure the plan's API impact named
+                    self._print(f"                 {line}")
 
     def ask(self, question: Question) -> str:
         if self.assume_yes:

@@ -889,6 +889,7 @@ class UpgradeFlow:
 
     def _gate(self, step: StepName, env: Environment, upgraded: list[str], *, live: bool) -> None:
         from oxwizard.checks.suite import run_checks
+        from oxwizard.checks.tests import with_predictions
 
         phase: Literal["staging", "live"] = "live" if live else "staging"
         pending, self._pip_confirm = self._pip_confirm, None  # the baseline's pip check, still running
@@ -909,6 +910,9 @@ class UpgradeFlow:
                 smoked_before=smoked,
                 judged=judged,
             )
+            tests = cs.get("tests")
+            if tests is not None and self.plan is not None:  # a failure the plan's API impact named
+                cs = cs.with_result(with_predictions(tests, self.plan.api_impact, self.project))
             self._poll()
             confirmed, pending, smoked = self._confirm_baseline(pending, smoked), None, None
             self.listener.on_checks(cs)
@@ -925,6 +929,7 @@ class UpgradeFlow:
                 detail="\n".join(
                     ["Live is untouched." if not live else "Live has the new version."]
                     + [f"{r.name}: {r.summary}" for r in cs.failed]
+                    + [f"  {line}" for r in cs.failed for line in r.details.get("predicted", [])]
                 ),
                 after_failure=True,
                 reason=reason,

@@ -4,7 +4,8 @@ It runs in the TARGET environment, where oxwizard is not installed: only the sta
 pytest, and Python syntax old enough for the interpreters oxwizard upgrades. It writes, to the file
 named by ``OXWIZARD_TEST_REPORT``, every test's outcome (by node id: passed, failed, error, skipped;
 a failing setup or teardown is an error, a module that cannot be collected is an error) and every
-warning the run recorded, with its category's MRO, message and where it was raised.
+warning the run recorded, with its category's MRO, message and where it was raised, and for each
+failing test the exception's first line and the frames (file, line) its traceback went through.
 
 Warnings come from pytest's own machinery (``pytest_warning_recorded``), so the user's filters
 (``filterwarnings``, ``-W``, marks) apply exactly as in their own runs. When pytest's warnings
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import traceback
 import warnings
 from typing import Any
 
@@ -30,6 +32,7 @@ class _Recorder:
         self.path = path
         self.outcomes: dict[str, str] = {}
         self.warnings: list[dict[str, Any]] = []
+        self.failures: dict[str, dict[str, Any]] = {}
         self.own_capture = False
 
     def outcome(self, nodeid: str, outcome: str) -> None:
@@ -51,13 +54,28 @@ class _Recorder:
             }
         )
 
+    def failure(self, nodeid: str, error: BaseException) -> None:
+        if nodeid not in self.failures:
+            self.failures[nodeid] = failure_of(error)
+
     def write(self, exitstatus: int) -> None:
         data: dict[str, Any] = {"runner": "pytest", "outcomes": self.outcomes, "warnings": self.warnings}
+        data["failures"] = self.failures
         data.update(exitstatus=int(exitstatus), pytest=pytest.__version__)
         tmp = self.path + ".tmp"
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh)
         os.replace(tmp, self.path)
+
+
+def failure_of(error: BaseException) -> dict[str, Any]:
+    """What failed a test: the exception's first line, and where its traceback went (file, line)."""
+    text = (traceback.format_exception_only(type(error), error) or [type(error).__name__])[-1].strip()
+    frames = [[f.filename, f.lineno] for f in traceback.extract_tb(error.__traceback__)][-_MAX_FRAMES:]
+    return {"error": text.splitlines()[0][:300] if text else type(error).__name__, "frames": frames}
+
+
+_MAX_FRAMES = 60
 
 
 def _qualified(cls: type) -> str:
@@ -98,6 +116,14 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _recorder.outcome(report.nodeid, "error")
     elif report.skipped:  # skipped in setup (a skip mark, a skipping fixture)
         _recorder.outcome(report.nodeid, "skipped")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    outcome = yield
+    excinfo = getattr(call, "excinfo", None)
+    if _recorder is not None and excinfo is not None and outcome.get_result().failed:
+        _recorder.failure(item.nodeid, excinfo.value)
 
 
 def pytest_warning_recorded(

@@ -7,7 +7,9 @@ would (same output, same exit code), and writes, to the file named by ``OXWIZARD
 every test's outcome by id (passed, failed, error, skipped) and every warning raised while the
 tests were imported and run (recorded with ``warnings.catch_warnings(record=True)``, under the
 filters unittest sets: ``default`` unless ``-W`` options were given), with its category's MRO,
-message and where it was raised. Recorded warnings are still printed to stderr as unittest would.
+message and where it was raised, and for each failing test the exception's first line and the
+frames (file, line) its traceback went through. Recorded warnings are still printed to stderr as
+unittest would.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 import unittest
 import warnings
 from typing import Any
@@ -23,6 +26,19 @@ _REPORT_VAR = "OXWIZARD_TEST_REPORT"
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 OUTCOMES: dict[str, str] = {}
 WARNINGS: list[dict[str, Any]] = []
+FAILURES: dict[str, dict[str, Any]] = {}
+_MAX_FRAMES = 60
+
+
+def _failure(test: Any, err: Any) -> None:
+    """What failed a test: the exception's first line, and where its traceback went (file, line)."""
+    kind, value, tb = err
+    test_id = str(test.id())
+    if test_id in FAILURES or kind is None:
+        return
+    text = (traceback.format_exception_only(kind, value) or [kind.__name__])[-1].strip()
+    frames = [[f.filename, f.lineno] for f in traceback.extract_tb(tb)][-_MAX_FRAMES:]
+    FAILURES[test_id] = {"error": text.splitlines()[0][:300] if text else kind.__name__, "frames": frames}
 
 
 def _qualified(cls: type) -> str:
@@ -82,10 +98,12 @@ class ReportingResult(unittest.TextTestResult):
     def addFailure(self, test: unittest.TestCase, err: Any) -> None:
         super().addFailure(test, err)
         _outcome(test, "failed")
+        _failure(test, err)
 
     def addError(self, test: unittest.TestCase, err: Any) -> None:
         super().addError(test, err)
-        _outcome(test, "error")  # also setUpClass/setUpModule errors and modules that fail to import
+        _outcome(test, "error")
+        _failure(test, err)  # also setUpClass/setUpModule errors and modules that fail to import
 
     def addSkip(self, test: unittest.TestCase, reason: str) -> None:
         super().addSkip(test, reason)
@@ -112,6 +130,7 @@ class ReportingRunner(unittest.TextTestRunner):
 
 def _write(path: str, code: int) -> None:
     data = {"runner": "unittest", "outcomes": OUTCOMES, "warnings": WARNINGS, "exitstatus": code}
+    data["failures"] = FAILURES
     tmp = path + ".tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
