@@ -803,3 +803,23 @@ def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) 
         ("calls.py", 16, "sig.v"),
         ("reexport.py", 1, "sig.g"),
     ]
+
+
+def test_a_base_kept_unsubscripted_and_an_attribute_still_set_on_instances_are_no_change(
+    tmp_path: Path,
+) -> None:
+    """click 8.1's ``Path(ParamType)`` is click 8.5's ``Path(ParamType[str])`` for every caller;
+    IPython 8 sets ``user_ns`` in a method griffe reads no attributes from, where 9 declares it."""
+    head = (
+        "from typing import Generic, TypeVar\n\nT = TypeVar('T')\n\n\nclass Base(Generic[T]):\n    pass\n\n\n"
+    )
+    old_wheel = build_wheel(tmp_path / "w", "sig", "1.0", {
+        "sig/__init__.py": head + "class Path(Base[str]):\n    pass\n\n\n"
+        "class Shell:\n    user_ns: dict = {}\n    gone: int = 0\n",
+    })  # fmt: skip
+    new_wheel = build_wheel(tmp_path / "w", "sig", "2.0", {
+        "sig/__init__.py": head + "class Path(Base):\n    pass\n\n\n"
+        "class Shell:\n    def init_namespaces(self):\n        self.user_ns = {}\n",
+    })  # fmt: skip
+    changes, _ = compare("sig", "2.0", _tree(tmp_path / "old", old_wheel), _tree(tmp_path / "new", new_wheel))
+    assert [c.sentence() for c in changes] == ["attribute sig.Shell.gone removed in 2.0"]

@@ -26,6 +26,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import textwrap
@@ -296,7 +297,7 @@ def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 9  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 10  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -487,6 +488,8 @@ def _from_breakage(
     obj = b.obj
     what = _what(obj)
     if kind == "OBJECT_REMOVED":
+        if what == "attribute" and _set_on_instances(obj, by_path):
+            return None
         homes = [p for p, k in moved.get(obj.name, []) if k == what and p != obj.path]
         if not homes and isinstance(obj, griffe.Object) and obj.is_module:
             homes = _module_homes(obj, modules)
@@ -511,7 +514,12 @@ def _from_breakage(
                          what=was, detail=f"now {'an' if now[0] in 'aeiou' else 'a'} {now}")  # fmt: skip
     if kind == "CLASS_REMOVED_BASE":
         kept = {str(base) for base in b.new_value} | _IMPLICIT_BASES  # `(object)` is what `:` means
-        gone = [str(x) for x in b.old_value if str(x) not in kept and not _unseen_by_callers(x, obj)]
+        plain = {_unsubscripted(base) for base in kept}  # ``ParamType[T]`` is ``ParamType`` for callers
+        gone = [
+            str(x)
+            for x in b.old_value
+            if str(x) not in kept and _unsubscripted(x) not in plain and not _unseen_by_callers(x, obj)
+        ]
         if not gone:
             return None
         detail = f"base class{'es' if len(gone) > 1 else ''} {', '.join(gone)} removed"
@@ -550,6 +558,28 @@ def _receiver(*params: object) -> str:
         if first in ("self", "cls") and function.parent.is_class:
             return str(first)
     return ""
+
+
+def _unsubscripted(base: object) -> str:
+    return str(base).split("[")[0]
+
+
+def _set_on_instances(obj: griffe.Object | griffe.Alias, by_path: dict[str, griffe.Object]) -> bool:
+    """Whether the new version's class (or a base it has in the files read) still sets the attribute
+    on its instances in a method griffe does not read attributes from (IPython 8's
+    ``InteractiveShell.user_ns``, set in ``init_create_namespaces``): not removed."""
+    parent = obj.parent
+    if parent is None or not getattr(parent, "is_class", False):
+        return False
+    top = by_path.get(parent.path.split(".")[0])
+    new_class = _member(top, parent.path) if top is not None else None
+    if new_class is None:
+        return False
+    classes = [new_class]
+    with contextlib.suppress(Exception):  # a base griffe cannot follow: the class itself is read
+        classes += list(new_class.mro())  # type: ignore[attr-defined]
+    assigned = re.compile(rf"\bself\.{re.escape(obj.name)}\s*(:[^=\n]*)?=(?!=)")
+    return any(assigned.search(getattr(c, "source", "") or "") for c in classes)
 
 
 _IMPLICIT_BASES = {"object", "builtins.object"}  # every class's base in Python 3, spelled out or not
