@@ -520,9 +520,11 @@ def test_a_dependents_uses_are_read_once_per_installed_version(
     parsed: list[str] = []
     real = module.find_uses
 
-    def counted(source: str, tops: set[str], *, filename: str = "<file>") -> tuple[list[Any], list[str]]:
+    def counted(
+        source: str, tops: set[str], *, filename: str = "<file>", **more: Any
+    ) -> tuple[list[Any], list[str]]:
         parsed.append(filename)
-        return real(source, tops, filename=filename)
+        return real(source, tops, filename=filename, **more)
 
     monkeypatch.setattr(module, "find_uses", counted)
     plugin_use = ("oxzep7-plugin", "oxzep7_plugin/__init__.py", 1, "oxzep7.fmt.render", "oxzep7.fmt",
@@ -692,9 +694,9 @@ def test_uses_through_re_exports_and_through_values_kept_from_calls_and_annotati
     ``create_engine`` returned, annotated ``-> Engine`` only in the new version. Followed: re-exports,
     a value kept in a name (module level too), on ``self``, by a parameter's annotation, through a
     ``with``, on a call's result, and on a class of the project's derived from the package's (``self``,
-    ``cls``; not what the class defines itself); not followed: an unannotated parameter, a name bound
-    to two things. A function that moved to another module but is still exported is no use of a
-    removed name."""
+    ``cls``; not what the class defines itself; in the project's other files too); not followed: an
+    unannotated parameter, a name bound to two things. A function that moved to another module but
+    is still exported is no use of a removed name."""
     house = tmp_path / "house"
     build_wheel(house, "eng", "1.0", {
         "eng/__init__.py": "from .base import Engine, create_engine\nfrom .helpers import *\n",
@@ -711,6 +713,7 @@ def test_uses_through_re_exports_and_through_values_kept_from_calls_and_annotati
     project = tmp_path / "project"
     project.mkdir()
     (project / "app.py").write_text(_PROJECT)
+    (project / "svc.py").write_text("from app import Pooled\n\n\ndef go(p: Pooled):\n    p.execute('j')\n")
     env = Environment.open(venv)
     index = IndexOptions.build(find_links=[str(house)], no_index=True)
     plan = compute_plan(env, parse_specs(["eng==2.0"]), index, suggest=False)
@@ -730,6 +733,7 @@ def test_uses_through_re_exports_and_through_values_kept_from_calls_and_annotati
         (48, "eng.Engine().execute", "eng.base.Engine.execute"),
         (53, "eng.Engine.execute", "eng.base.Engine.execute"),
         (56, "eng.Engine().execute", "eng.base.Engine.execute"),
+        (5, "eng.Engine().execute", "eng.base.Engine.execute"),  # svc.py: Pooled imported from app
     ]
     assert impact.use_line(impact.uses[2]) == (
         "app.py:14 uses eng.Engine().connect().execute — function eng.base.Connection.execute changed "

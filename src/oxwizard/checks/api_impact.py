@@ -43,7 +43,7 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 
 from oxwizard import __version__
 from oxwizard.checks.api_names import Names, dotted
-from oxwizard.checks.uses import Call, Use, find_uses
+from oxwizard.checks.uses import Call, Classes, Use, derived_classes, find_uses
 from oxwizard.core import proc
 from oxwizard.core.pipenv import cache_root
 from oxwizard.core.places import mark_used, store_kept
@@ -1249,11 +1249,29 @@ def _scan_all(
     """The project's files, then those of every installed dependent of a changed distribution."""
     out = Scanned()
     if project is not None:
+        texts: dict[str, str] = {}
         for n, path in enumerate(project_files(project)):
             if n == MAX_PROJECT_FILES:
                 out.limits.append(f"{project}: the Python files after the first {n}")
                 break
-            _scan(out, path, path.relative_to(project).as_posix(), tops, "", "")
+            with contextlib.suppress(OSError):
+                texts[path.relative_to(project).as_posix()] = path.read_text(
+                    encoding="utf-8", errors="replace"
+                )
+        # the project's classes derived from a changed distribution's: followed where they are imported
+        classes: dict[str, Classes] = {}
+        for rel, text in texts.items():
+            if any(top in text for top in tops) and (found := derived_classes(text, tops)):
+                classes.update({name: found for name in _module_names(rel)})
+        names = {name for found in classes.values() for name in found}
+        for rel, text in texts.items():
+            if any(top in text for top in tops) or any(name in text for name in names):
+                module = _module_names(rel)[0]
+                package = module if rel.endswith("__init__.py") else module.rpartition(".")[0]
+                uses, limits = find_uses(text, tops, filename=rel, package=package, project=classes)
+                out.limits += limits
+                if uses:
+                    out.files.append(("", "", rel, uses))
     for name in requirers(env, {c.name for c in moving}):
         part = _scan_dependent(env, name, tops, cache)
         out.files += part.files
@@ -1311,6 +1329,19 @@ def _kept_uses(kept: Path, stamp: list[object], name: str, version: str) -> Scan
         return None
     mark_used(kept)  # the dependents' uses kept are those used last
     return part
+
+
+def _module_names(rel: str) -> list[str]:
+    """A project file's dotted module names: ``app/models.py`` is ``app.models``; ``src/app/models.py``
+    is ``app.models`` (the src layout), then ``src.app.models``."""
+    parts = list(PurePosixPath(rel).parts)
+    parts[-1] = parts[-1].removesuffix(".py")
+    if parts[-1] == "__init__":
+        parts.pop()
+    names = [".".join(parts)]
+    if parts[:1] == ["src"] and len(parts) > 1:
+        names.insert(0, ".".join(parts[1:]))
+    return names
 
 
 def _dump_use(u: Use) -> list[object]:

@@ -54,45 +54,94 @@ class Use:
     how: str = ""  # "import": the import binding it; "bare": an imported name by itself (``render(x)``)
 
 
-def find_uses(source: str, tops: set[str], *, filename: str = "<file>") -> tuple[list[Use], list[str]]:
+# A file's classes derived from a class of the changed distributions: name -> (that class, the
+# names the file's class defines itself)
+Classes = dict[str, tuple[str, set[str]]]
+
+
+def derived_classes(source: str, tops: set[str]) -> Classes:
+    """The classes ``source`` derives from a class of ``tops``' modules (``class User(BaseModel)``),
+    for the project's other files that import them (:func:`find_uses`'s ``project``)."""
+    if "class " not in source:
+        return {}
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return {}
+    imports = _Imports(tree, tops, "", "", None)
+    return _subclasses(tree, imports.bound, {}) if imports.bound else {}
+
+
+class _Imports:
+    """What a file's imports bind: the names of ``tops``' modules (and those uses), and the
+    project's derived classes it imports (from ``project``, relative to ``package``)."""
+
+    def __init__(
+        self,
+        tree: ast.Module,
+        tops: set[str],
+        filename: str,
+        package: str,
+        project: dict[str, Classes] | None,
+    ) -> None:
+        self.bound: dict[str, str] = {}  # local name -> the dotted name (the whole file: no scopes)
+        self.members: set[str] = set()  # those bound by ``from … import``: used by themselves
+        self.imported: Classes = {}  # the project's derived classes the file imports
+        self.uses: list[Use] = []
+        self.limits: list[str] = []
+        for node in _imports(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.split(".")[0] in tops:
+                        self.uses.append(Use(node.lineno, alias.name, how="import"))
+                        top = alias.name.split(".")[0]
+                        self.bound[alias.asname or top] = alias.name if alias.asname else top
+            elif node.level == 0 and node.module and node.module.split(".")[0] in tops:
+                for alias in node.names:
+                    if alias.name == "*":
+                        where = f"{filename}:{node.lineno}"
+                        self.limits.append(
+                            f"{where}: from {node.module} import * (names from it not followed)"
+                        )
+                        continue
+                    full = f"{node.module}.{alias.name}"
+                    self.uses.append(Use(node.lineno, full, how="import"))
+                    self.bound[alias.asname or alias.name] = full
+                    self.members.add(alias.asname or alias.name)
+            elif project and (base := _absolute(package, node)) in project:
+                classes = project[base or ""]
+                for alias in node.names:
+                    if alias.name in classes:
+                        self.imported[alias.asname or alias.name] = classes[alias.name]
+
+
+def find_uses(
+    source: str,
+    tops: set[str],
+    *,
+    filename: str = "<file>",
+    package: str = "",
+    project: dict[str, Classes] | None = None,
+) -> tuple[list[Use], list[str]]:
     """The dotted names of ``tops``' modules that ``source`` uses, by line, and what it does that
-    cannot be followed statically (star imports, computed names) as ``file:line: …`` notes."""
+    cannot be followed statically (star imports, computed names) as ``file:line: …`` notes.
+
+    ``project``: the project's modules' :func:`derived_classes`, by dotted module name; a class
+    imported from one (``from app.models import User``, or relatively from ``package``) is followed
+    as in the file that defines it."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return [], []
-    bound: dict[str, str] = {}  # local name -> the dotted name it stands for (the whole file: no scopes)
-    members: set[str] = set()  # those bound by ``from … import``: used by themselves (a module is not)
-    uses: list[Use] = []
-    limits: list[str] = []
+    found = _Imports(tree, tops, filename, package, project)
+    bound, members, uses, limits = found.bound, found.members, found.uses, found.limits
+    if not bound and not uses and not found.imported:
+        return [], limits
 
     def ours(name: str) -> bool:
         return name.split(".")[0] in tops
 
-    for node in _imports(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if ours(alias.name):
-                    uses.append(Use(node.lineno, alias.name, how="import"))
-                    if alias.asname:
-                        bound[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        bound[top] = top
-        elif node.level == 0 and node.module and ours(node.module):
-            for alias in node.names:
-                if alias.name == "*":
-                    limits.append(
-                        f"{filename}:{node.lineno}: from {node.module} import * (names from it not followed)"
-                    )
-                    continue
-                full = f"{node.module}.{alias.name}"
-                uses.append(Use(node.lineno, full, how="import"))
-                bound[alias.asname or alias.name] = full
-                members.add(alias.asname or alias.name)
-    if not bound and not uses:
-        return [], limits
-    values = _Values(tree, bound)
+    values = _Values(tree, bound, found.imported)
     # the attribute chains through imported names and kept values (the outermost of each chain: its
     # inner links are not visited), and dynamic access; depth first, in source order (as the notes are)
     stack: list[tuple[ast.AST, ast.AST]] = [(tree, tree)]  # (node, the scope it is in)
@@ -154,9 +203,10 @@ class _Values:
     the classes the file derives from an imported one (their own names are theirs, the rest their
     base's: ``self.dict()`` in a subclass of ``pydantic.BaseModel`` is ``pydantic.BaseModel().dict``)."""
 
-    def __init__(self, tree: ast.Module, bound: dict[str, str]) -> None:
+    def __init__(self, tree: ast.Module, bound: dict[str, str], imported: Classes) -> None:
         self._bound = bound
-        self._classes = _subclasses(tree, bound)  # local class -> (imported base, its own names)
+        # local class (or one the project defines and this file imports) -> (imported base, own names)
+        self._classes = {**imported, **_subclasses(tree, bound, imported)}
         self._parent: dict[ast.AST, ast.AST] = {}  # a scope -> the scope it is written in
         bindings: list[_Binding] = []
         self._collect(tree, tree, bindings)
@@ -288,11 +338,11 @@ class _Values:
         return None
 
 
-def _subclasses(tree: ast.Module, bound: dict[str, str]) -> dict[str, tuple[str, set[str]]]:
-    """The classes ``tree`` defines on an imported one (or on such a class of its own), each with
-    that imported base and the names it defines itself (its own and its local bases'); a name two
-    classes share is neither's."""
-    out: dict[str, tuple[str, set[str]]] = {}
+def _subclasses(tree: ast.Module, bound: dict[str, str], imported: Classes) -> Classes:
+    """The classes ``tree`` defines on an imported one (or on such a class of its own, or of the
+    project's it imports), each with that imported base and the names it defines itself (its own and
+    its local bases'); a name two classes share is neither's."""
+    out: Classes = {}
     twice: set[str] = set()
     for node in ast.walk(tree):
         if not isinstance(node, ast.ClassDef):
@@ -305,8 +355,9 @@ def _subclasses(tree: ast.Module, bound: dict[str, str]) -> dict[str, tuple[str,
             if head in bound:
                 out[node.name] = (bound[head] + (f".{rest}" if rest else ""), own)
                 break
-            if written in out:
-                out[node.name] = (out[written][0], own | out[written][1])
+            known = out.get(written) or imported.get(written)
+            if known is not None:
+                out[node.name] = (known[0], own | known[1])
                 break
     for name in twice:
         out.pop(name, None)
@@ -327,6 +378,17 @@ def _own_names(cls: ast.ClassDef) -> Iterator[str]:
             yield from (t.id for t in node.targets if isinstance(t, ast.Name))
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             yield node.target.id
+
+
+def _absolute(package: str, node: ast.ImportFrom) -> str | None:
+    """The module a ``from … import`` names, written in a module of ``package``."""
+    if node.level == 0:
+        return node.module
+    parts = package.split(".") if package else []
+    if node.level - 1 > len(parts):
+        return None
+    parts = parts[: len(parts) - (node.level - 1)]
+    return ".".join([*parts, node.module] if node.module else parts) or None
 
 
 def _statements(node: ast.AST) -> Iterator[ast.AST]:
