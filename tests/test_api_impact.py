@@ -754,19 +754,19 @@ def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) 
         "sig/__init__.py": "def f(a, b=1):\n    pass\n\n\ndef g(a):\n    pass\n\n\n"
         "class K:\n    def __init__(self, x, y=0):\n        pass\n\n"
         "    def m(self, a, b=0):\n        pass\n\n\n"
-        "def h(a, **kw):\n    pass\n\n\ndef v(*args):\n    pass\n",
+        "def h(a, **kw):\n    pass\n\n\ndef v(*args):\n    pass\n\n\ndef r(a, b=0, c=0):\n    pass\n",
     })  # fmt: skip
     build_wheel(house, "sig", "2.0", {
         "sig/__init__.py": "def f(a):\n    pass\n\n\ndef g(a, *, strict):\n    pass\n\n\n"
         "class K:\n    def __init__(self, x):\n        pass\n\n"
         "    def m(self, a, *, b=0):\n        pass\n\n\n"
-        "def h(a, *, name=None):\n    pass\n\n\ndef v(a, b=None):\n    pass\n",
+        "def h(a, *, name=None):\n    pass\n\n\ndef v(a, b=None):\n    pass\n\n\ndef r(a, c=0):\n    pass\n",
     })  # fmt: skip
     venv = make_venv(tmp_path, house, "sig==1.0")
     project = tmp_path / "project"
     project.mkdir()
     (project / "calls.py").write_text(
-        "from sig import K, f, g, h, v\n"  # 1
+        "from sig import K, f, g, h, r, v\n"  # 1
         "f(1)\n"  # 2: fine
         "f(1, 2)\n"  # 3: b passed by position
         "f(1, b=2)\n"  # 4: b passed by keyword
@@ -782,6 +782,8 @@ def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) 
         "h(1, other=2)\n"  # 14: **kw gone
         "v(1, 2)\n"  # 15: fine: two named positions took *args' place
         "v(1, 2, 3)\n"  # 16: one too many
+        "r(1, c=2)\n"  # 17: fine
+        "r(1, b=2)\n"  # 18: b gone (c moved: not passed by position here)
     )
     (project / "reexport.py").write_text("from sig import g\n")  # not called here: the import is the use
     env = Environment.open(venv)
@@ -794,6 +796,7 @@ def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) 
         ("sig.f", "parameter 'b' removed"),
         ("sig.g", "required parameter 'strict' added"),
         ("sig.h", "parameter 'kw' removed"),
+        ("sig.r", "parameter 'b' removed; positional parameter 'c' moved"),
         ("sig.v", "parameter 'args' removed; required parameter 'a' added"),
     ]
     assert [(u.file, u.line, u.name) for u in impact.uses] == [
@@ -805,8 +808,14 @@ def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) 
         ("calls.py", 11, "sig.K().m"),
         ("calls.py", 14, "sig.h"),
         ("calls.py", 16, "sig.v"),
+        ("calls.py", 18, "sig.r"),
         ("reexport.py", 1, "sig.g"),
     ]
+    # each names what of the change its call meets
+    assert (
+        impact.use_line(impact.uses[-2])
+        == "calls.py:18 uses sig.r — function sig.r changed in 2.0: parameter 'b' removed"
+    )
 
 
 def test_a_base_kept_unsubscripted_and_an_attribute_still_set_on_instances_are_no_change(

@@ -904,24 +904,25 @@ class _Joiner:
         for found in self._by_path.values():  # the breaking change first when a name is also deprecated
             found.sort(key=lambda c: c.kind == "deprecated")
         self._old, self._new = old, new
-        self._met: dict[tuple[str, str, Call | None, bool], ApiChange | None] = {}
+        self._met: dict[tuple[str, str, Call | None, bool], tuple[ApiChange, str] | None] = {}
 
-    def join(self, uses: list[Use]) -> list[tuple[Use, ApiChange]]:
+    def join(self, uses: list[Use]) -> list[tuple[Use, ApiChange, str]]:
+        """Each use that meets a change, with the part of it the use meets ("": all of it)."""
         elsewhere = {u.name for u in uses if u.how != "import"}
         out = []
         for use in uses:
             key = (use.name, use.how, use.call, use.how == "import" and use.name in elsewhere)
             if key not in self._met:
                 self._met[key] = _met(use, self._by_path, self._old, self._new, elsewhere)
-            change = self._met[key]
-            if change is not None:
-                out.append((use, change))
+            met = self._met[key]
+            if met is not None:
+                out.append((use, *met))
         return out
 
 
 def _met(
     use: Use, by_path: dict[str, list[ApiChange]], old: Names, new: Names, elsewhere: set[str]
-) -> ApiChange | None:
+) -> tuple[ApiChange, str] | None:
     for name, floor, written in _meanings(use.name, old, new):
         parts = name.split(".")
         for n in range(len(parts), floor - 1, -1):
@@ -930,23 +931,26 @@ def _met(
                     if n < len(parts) or (use.how == "import" and use.name in elsewhere):
                         continue  # not a call of it; the import: judged where it is used instead
                     if use.how == "import" or (use.call is None and change.what != "class"):
-                        return change  # a function passed on (called elsewhere, somehow)
-                    if use.call is not None and _call_breaks(change, use, use.call):
-                        return change  # (a class named, not called: an annotation, a base, a type)
+                        return change, ""  # a function passed on (called elsewhere, somehow)
+                    breaking = _call_breaks(change, use, use.call) if use.call is not None else None
+                    if breaking is not None:  # (a class named, not called: an annotation, a base, a type)
+                        return change, "; ".join(p.text() for p in breaking)
                 elif use.how != "bare" and not _moved_away(change, floor, written, new):
-                    return change  # (an imported name used by itself: its import is the use)
+                    return change, ""  # (an imported name used by itself: its import is the use)
     return None
 
 
-def _call_breaks(change: ApiChange, use: Use, call: Call) -> bool:
-    """Whether a call (``use.call``) of a function whose signature changed fails with the new one:
-    ``e.connect()`` is not broken by ``connect``'s parameter ``close_with_result`` going away."""
+def _call_breaks(change: ApiChange, use: Use, call: Call) -> list[ParameterChange] | None:
+    """What of a changed signature a call (``use.call``) fails on with the new one: the parameters
+    ([]: all of the change, not known which), None when it does not fail. ``e.connect()`` is not
+    broken by ``connect``'s parameter ``close_with_result`` going away."""
     if call.spread or not change.parameters:
-        return True  # what ``*args``/``**kwargs`` pass is not known; nor is a change read before
+        return []  # what ``*args``/``**kwargs`` pass is not known; nor is a change read before
     instance = use.name.rpartition(".")[0].endswith("()")
     bound = change.receiver == "cls" or (change.receiver == "self" and (instance or change.what == "class"))
     passed = call.positional + (1 if bound else 0)  # the positions filled, ``self`` counted
-    return any(_parameter_breaks(p, call, passed) for p in change.parameters)
+    breaking = [p for p in change.parameters if _parameter_breaks(p, call, passed)]
+    return breaking or None
 
 
 _POSITIONAL = ("positional-only", "positional or keyword")
@@ -1219,14 +1223,14 @@ def _api_impact(
     new_names = Names([t for t in news if t is not None], cache)
     joiner = _Joiner(impact.changes, old_names, new_names)
     for user, version, rel, uses in scanned.files:
-        for use, change in joiner.join(uses):
+        for use, change, detail in joiner.join(uses):
             key = (user, rel, use.line, change.path)
             if key in seen:
                 continue
             seen.add(key)
             kind: ApiChangeKind = change.kind
             impact.uses.append(ApiUse(user=user, user_version=version, file=rel, line=use.line, name=use.name,
-                                      change=change.path, kind=kind))  # fmt: skip
+                                      change=change.path, kind=kind, detail=detail))  # fmt: skip
     old_names.save()
     new_names.save()
     impact.uses.sort(key=lambda u: (u.user != "", u.user, u.file, u.line))

@@ -32,6 +32,15 @@ class ParameterChange(BaseModel):
     positional: int | None = None  # how many arguments by position (None: any number)
     keywords: list[str] | None = None  # the names it takes by keyword (None: any)
 
+    def text(self) -> str:
+        """As the change's detail says it: ``parameter 'method_whitelist' removed``."""
+        return {
+            "removed": f"parameter '{self.name}' removed",
+            "required": f"parameter '{self.name}' now required",
+            "moved": f"positional parameter '{self.name}' moved",
+            "kind": f"parameter '{self.name}' changed kind",
+        }.get(self.change, f"required parameter '{self.name}' added")
+
 
 class ApiChange(BaseModel):
     """One public name a new version changes."""
@@ -48,12 +57,13 @@ class ApiChange(BaseModel):
     parameters: list[ParameterChange] = Field(default_factory=list)  # a signature change's, one by one
     receiver: str = ""  # a method's first parameter ("self", "cls"): not passed by a call on an instance
 
-    def sentence(self) -> str:
-        """``module oxzep7.fmt removed in 2.0.0`` / ``function oxzep7.legacy_parse deprecated in 1.5.0``."""
+    def sentence(self, detail: str = "") -> str:
+        """``module oxzep7.fmt removed in 2.0.0`` / ``function oxzep7.legacy_parse deprecated in 1.5.0``
+        (``detail``: the part of the change one use meets, instead of all of it)."""
         verb = {"removed": "removed", "deprecated": "deprecated"}.get(self.kind, "changed")
         text = f"{self.what} {self.path} {verb} in {self.version}"
-        if self.detail:
-            text += f": {self.detail}"
+        if detail or self.detail:
+            text += f": {detail or self.detail}"
         if self.moved_to:
             text += f" (now {self.moved_to}?)"
         return text
@@ -71,6 +81,7 @@ class ApiUse(BaseModel):
     name: str  # the dotted name used there: oxzep7.fmt.render
     change: str  # the ApiChange.path it meets
     kind: ApiChangeKind
+    detail: str = ""  # the part of the change this use meets, when not all: the parameters its call misses
 
 
 class ApiImpact(BaseModel):
@@ -98,7 +109,7 @@ class ApiImpact(BaseModel):
         if use.user:
             where += f" (installed {use.user} {use.user_version})".replace(" )", ")")
         change = self.change(use.change, use.kind)
-        why = change.sentence() if change else use.change
+        why = change.sentence(use.detail) if change else use.change
         return f"{where} uses {use.name} — {why}"
 
     def lines(self, limit: int = 10) -> list[str]:
