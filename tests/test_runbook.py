@@ -149,3 +149,13 @@ def test_a_runbook_written_before_run_tests_was_dropped_still_loads(tmp_path: Pa
     data["options"] = {"stage": True, "run_tests": True, "monitor_rounds": 2, "monitor_interval": 0.5}
     rb = load_runbook(write(tmp_path, data))
     assert rb.options.monitor_rounds == 2 and "run_tests" not in rb.to_text()
+
+
+def test_a_runbook_recorded_by_an_earlier_release_keeps_its_plan_digest() -> None:
+    """Saved runbooks are replayed long after they were recorded: one from an earlier release (its
+    plan's API impact has none of the fields added since: a change's parameters and receiver, a
+    use's detail) still matches its recorded digest, and is not refused as edited by hand."""
+    runbook = load_runbook(Path(__file__).parent / "data" / "runbook-7ce62d3-oxzep7-2.0.0.json")
+    assert runbook.plan is not None and runbook.plan.api_impact is not None
+    assert {u.change for u in runbook.plan.api_impact.uses} == {"oxzep7.fmt", "oxzep7.legacy_parse"}
+    assert runbook.plan_digest == runbook.plan.digest()

@@ -44,6 +44,10 @@ from oxwizard.env.project_files import ProjectFiles
 from oxwizard.env.specs import IndexOptions, spec_text
 
 _DIGEST_INDEX_FIELDS = ("index_url", "extra_index_urls", "find_links", "no_index")
+# The API impact's fields added after it was first recorded, with their defaults: they count in a
+# plan's digest only when set, so the runbooks recorded before them keep theirs.
+_LATER_CHANGE: dict[str, object] = {"parameters": [], "receiver": ""}
+_LATER_USE: dict[str, object] = {"detail": ""}
 
 ChangeKind = Literal["upgrade", "downgrade", "new", "removed", "reinstall"]
 
@@ -174,6 +178,15 @@ class Plan(BaseModel):
         if self.api_impact is None:  # and before the API impact was read
             exclude.add("api_impact")
         data = self.model_dump(mode="json", exclude=exclude)
+        impact = data.get("api_impact")
+        if isinstance(impact, dict):  # its fields added later count only when set, likewise
+            later = [(c, _LATER_CHANGE) for c in impact["changes"]] + [
+                (u, _LATER_USE) for u in impact["uses"]
+            ]
+            for item, defaults in later:
+                for key, default in defaults.items():
+                    if item.get(key) == default:
+                        item.pop(key)
         # Index fields added later count only when set, so older runbooks keep their digest.
         base = IndexOptions().model_dump(mode="json")
         data["index"] = {
