@@ -101,6 +101,9 @@ first records those changes as they are in a commit of its own (`recovered: …`
   was not read (`--isolated`), and `origins`: each setting with where it came from (`--find-links`,
   `PIP_FIND_LINKS`, `/etc/pip.conf [global]`). The fields added after `no_index` enter the plan's
   digest only when set, so older runbooks keep theirs.
+- `plan.api_impact` is the plan's [API impact](checks.md#api-impact-in-the-plan-before-install);
+  its fields added since it was first recorded (a change's `parameters` and `receiver`, a use's
+  `detail`) enter the plan's digest only when set too.
 - `options.update_pins` (`upgrade --update-pins`), `options.pins_branch` (`--branch`) and
   `options.raise_floors` say whether and where the upgrade was written into the project's files.
   The `pins` step then records the answer (`write` or `skip`) and where the edits landed, with
