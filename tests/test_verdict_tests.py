@@ -281,3 +281,22 @@ def test_a_test_file_that_cannot_be_collected_is_named_by_its_path() -> None:
     assert short_name("tests/test_urlutil.py") == "tests/test_urlutil.py"
     assert short_name("tests/test_x.py::T::test_a[1.5]") == "test_a[1.5]"
     assert short_name("tests.test_x.T.test_a") == "test_a"
+
+
+def test_a_module_that_cannot_be_collected_is_recorded_with_the_import_that_broke(
+    pytest_env: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """An upgrade that removes a name breaks the test module importing it: pytest reports a
+    collection error (its CollectError, raised from the ImportError). What is recorded for the
+    plan's predictions is the ImportError, and the frames down to the import line."""
+    venv, _ = pytest_env
+    project = tmp_path / "app"
+    (project / "tests").mkdir(parents=True)
+    (project / "tests" / "test_broken.py").write_text(
+        "from json import gone_name\n\n\ndef test_x():\n    pass\n"
+    )
+    tests, _ = run_tests(Environment.open(venv), project, ChecksConfig())
+    assert tests.status == "fail" and tests.details["failing"] == ["tests/test_broken.py"]
+    error, frames = tests.failures["tests/test_broken.py"]
+    assert error.startswith("ImportError: cannot import name 'gone_name' from 'json'"), error
+    assert frames[-1] == (str(project / "tests" / "test_broken.py"), 1)

@@ -69,10 +69,22 @@ class _Recorder:
 
 
 def failure_of(error: BaseException) -> dict[str, Any]:
-    """What failed a test: the exception's first line, and where its traceback went (file, line)."""
-    text = (traceback.format_exception_only(type(error), error) or [type(error).__name__])[-1].strip()
-    frames = [[f.filename, f.lineno] for f in traceback.extract_tb(error.__traceback__)][-_MAX_FRAMES:]
-    return {"error": text.splitlines()[0][:300] if text else type(error).__name__, "frames": frames}
+    """What failed a test: the first line of the exception that started it (a module that cannot
+    be collected is pytest's CollectError raised from the ImportError), and the frames (file, line)
+    the tracebacks of the chain went through."""
+    chain = [error]
+    while len(chain) < 10:
+        cause = chain[-1].__cause__ or (None if chain[-1].__suppress_context__ else chain[-1].__context__)
+        if cause is None or cause in chain:
+            break
+        chain.append(cause)
+    root = chain[-1]
+    text = (traceback.format_exception_only(type(root), root) or [type(root).__name__])[-1].strip()
+    frames = [[f.filename, f.lineno] for e in chain for f in traceback.extract_tb(e.__traceback__)]
+    return {
+        "error": text.splitlines()[0][:300] if text else type(root).__name__,
+        "frames": frames[-_MAX_FRAMES:],
+    }
 
 
 _MAX_FRAMES = 60
@@ -118,12 +130,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _recorder.outcome(report.nodeid, "skipped")
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
-    outcome = yield
+def pytest_exception_interact(node: Any, call: Any, report: Any) -> None:
+    """A test that failed, or a module that could not be collected (an import that breaks)."""
     excinfo = getattr(call, "excinfo", None)
-    if _recorder is not None and excinfo is not None and outcome.get_result().failed:
-        _recorder.failure(item.nodeid, excinfo.value)
+    if _recorder is not None and excinfo is not None and report.failed:
+        _recorder.failure(report.nodeid or "<collection>", excinfo.value)
 
 
 def pytest_warning_recorded(
