@@ -368,7 +368,15 @@ def _load(tree: Tree, only: set[str] | None = None) -> dict[str, griffe.Object |
                 continue
             try:
                 loaded[top] = griffe.load(top, search_paths=[view], allow_inspection=False, store_source=True)
-            except (ImportError, griffe.GriffeError, SyntaxError, OSError):
+            except (
+                ImportError,
+                griffe.GriffeError,
+                SyntaxError,
+                OSError,
+                ValueError,
+                RecursionError,
+                MemoryError,
+            ):
                 continue
     finally:  # griffe has read every file by now: the sources it keeps are in memory
         _remove_meanwhile(view)
@@ -682,7 +690,7 @@ def _served_by_getattr(change: ApiChange, modules: dict[str, griffe.Object]) -> 
             for node in ast.walk(ast.parse(textwrap.dedent(hook.source)))
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
         }
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return change
     if name not in literals:
         return change
@@ -828,7 +836,7 @@ def _warns_deprecation(source: str, categories: set[str], *, always: bool = True
     warnings show)."""
     try:
         tree = ast.parse(textwrap.dedent(source))
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     calls = _every_call_warns(tree) if always else ast.walk(tree)
     for node in calls:

@@ -101,14 +101,11 @@ class Names:
             file, key, sha256 = self._files[dotted]
             package = dotted if file.stem == "__init__" else dotted.rpartition(".")[0]
             kept = self._tree_kept(key) if sha256 else {}
-            summary = kept.get(sha256 or "")
-            if summary is not None:
-                module = _Module(dotted, package, dict(summary["bound"]), stars=list(summary["stars"]))
-                module.defined = {k: _Def.load(v) for k, v in summary["defined"].items()}
-            else:
+            module = _loaded(dotted, package, kept.get(sha256 or ""))
+            if module is None:
                 try:
                     tree = ast.parse(file.read_bytes())
-                except (OSError, SyntaxError, ValueError):
+                except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
                     tree = None
                 if tree is not None:
                     module = _Module(dotted, package)
@@ -261,6 +258,19 @@ class Names:
         return target if kind is not None and kind[1].kind == "class" else None
 
 
+def _loaded(dotted: str, package: str, summary: object) -> _Module | None:
+    """A module's kept summary (None when there is none, or it cannot be read: read the file)."""
+    if not isinstance(summary, dict):
+        return None
+    try:
+        module = _Module(dotted, package, {str(k): str(v) for k, v in summary["bound"].items()})
+        module.stars = [str(star) for star in summary["stars"]]
+        module.defined = {str(k): _Def.load(v) for k, v in summary["defined"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+    return module
+
+
 def _read(module: _Module, body: list[ast.stmt]) -> None:
     """What the top level of a module binds (in ``if``/``try`` blocks too; the first binding wins:
     ``try: from ._speedups import x`` before ``except ImportError: from ._native import x``)."""
@@ -345,7 +355,7 @@ def annotated(node: ast.expr | None) -> str | None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             try:
                 node = ast.parse(node.value, mode="eval").body
-            except SyntaxError:
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
                 return None
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
             sides = [

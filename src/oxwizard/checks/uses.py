@@ -66,7 +66,7 @@ def derived_classes(source: str, tops: set[str]) -> Classes:
         return {}
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # generated code nested too deep
         return {}
     imports = _Imports(tree, tops, "", "", None)
     return _subclasses(tree, imports.bound, {}) if imports.bound else {}
@@ -133,6 +133,8 @@ def find_uses(
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return [], []
+    except (RecursionError, MemoryError):  # generated code nested deeper than the parser goes
+        return [], [f"{filename}: not read (nested too deep to parse)"]
     found = _Imports(tree, tops, filename, package, project)
     bound, members, uses, limits = found.bound, found.members, found.uses, found.limits
     if not bound and not uses and not found.imported:
@@ -177,16 +179,18 @@ def find_uses(
 
 def _form(node: ast.expr) -> str | None:
     """``create_engine(url).execute`` -> ``create_engine().execute``; None for anything but names,
-    attributes and calls."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _form(node.value)
-        return f"{inner}.{node.attr}" if inner is not None else None
-    if isinstance(node, ast.Call):
-        inner = _form(node.func)
-        return f"{inner}()" if inner is not None else None
-    return None
+    attributes and calls (read in a loop: a builder's chain of calls can be long)."""
+    parts: list[str] = []
+    while not isinstance(node, ast.Name):
+        if isinstance(node, ast.Attribute):
+            parts.append(f".{node.attr}")
+            node = node.value
+        elif isinstance(node, ast.Call):
+            parts.append("()")
+            node = node.func
+        else:
+            return None
+    return node.id + "".join(reversed(parts))
 
 
 @dataclass(frozen=True)
