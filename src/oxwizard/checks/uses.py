@@ -17,6 +17,7 @@ attribute of ``self`` (or any name) is followed in the whole file.
 from __future__ import annotations
 
 import ast
+import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -25,7 +26,6 @@ from oxwizard.checks.api_names import annotated, dotted
 # The fields of a statement that hold statements (or handlers and match cases, which hold them): an
 # import is a statement, so it is found without visiting any expression (most of a syntax tree).
 _STATEMENT_LISTS = ("body", "orelse", "finalbody", "handlers", "cases")
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _ROUNDS = 4  # passes over the bindings: ``conn = engine.connect()`` after ``engine = create_engine()``
 
 
@@ -69,7 +69,7 @@ def derived_classes(source: str, tops: set[str]) -> Classes:
     except (SyntaxError, ValueError, RecursionError, MemoryError):  # generated code nested too deep
         return {}
     imports = _Imports(tree, tops, "", "", None)
-    return _subclasses(tree, imports.bound, {}) if imports.bound else {}
+    return _subclasses(imports.classes, imports.bound, {}) if imports.bound else {}
 
 
 class _Imports:
@@ -89,7 +89,13 @@ class _Imports:
         self.imported: Classes = {}  # the project's derived classes the file imports
         self.uses: list[Use] = []
         self.limits: list[str] = []
-        for node in _imports(tree):
+        self.classes: list[ast.ClassDef] = []  # every class the file defines (read in the same pass)
+        for node in _every_statement(tree):
+            if isinstance(node, ast.ClassDef):
+                self.classes.append(node)
+                continue
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.name.split(".")[0] in tops:
@@ -143,37 +149,40 @@ def find_uses(
     def ours(name: str) -> bool:
         return name.split(".")[0] in tops
 
-    values = _Values(tree, bound, found.imported)
+    values = _Values(tree, bound, found.imported, found.classes)
     # the attribute chains through imported names and kept values (the outermost of each chain: its
     # inner links are not visited), and dynamic access; depth first, in source order (as the notes are)
-    stack: list[tuple[ast.AST, ast.AST]] = [(tree, tree)]  # (node, the scope it is in)
-    called: dict[int, Call] = {}  # id() of a call's function -> how it is called
+    stack: list[ast.AST] = [tree]
+    called: dict[int, ast.Call] = {}  # id() of a call's function -> the call
+
+    def how(node: ast.AST) -> Call | None:
+        call = called.get(id(node))
+        return Call.of(call) if call is not None else None
+
     while stack:
-        at, scope = stack.pop()
+        at = stack.pop()
         if isinstance(at, ast.Attribute):
-            call = called.get(id(at))
             name = dotted(at)
             if name is not None:
                 head, _, rest = name.partition(".")
                 if head in bound:
-                    uses.append(Use(at.lineno, f"{bound[head]}.{rest}", call))
-                else:
-                    kept = values.expand(name, scope)
-                    if kept is not None:
-                        uses.append(Use(at.lineno, kept, call))
+                    uses.append(Use(at.lineno, f"{bound[head]}.{rest}", how(at)))
+                elif values.may_hold(head) and (kept := values.expand(name, values.scope_of(at))) is not None:
+                    uses.append(Use(at.lineno, kept, how(at)))
                 continue
             # a chain on a call or a subscript: its inner parts may still be ours
             form = _form(at)
-            kept = values.expand(form, scope) if form is not None else None
+            head = form.partition("(")[0].partition(".")[0] if form is not None else ""
+            followed = form is not None and (head in bound or values.may_hold(head))
+            kept = values.expand(form, values.scope_of(at)) if followed and form is not None else None
             if kept is not None:
-                uses.append(Use(at.lineno, kept, call))
+                uses.append(Use(at.lineno, kept, how(at)))
         elif isinstance(at, ast.Call):
-            called[id(at.func)] = Call.of(at)
+            called[id(at.func)] = at
             uses += _dynamic(at, bound, ours, filename, limits)
         elif isinstance(at, ast.Name) and at.id in members and isinstance(at.ctx, ast.Load):
-            uses.append(Use(at.lineno, bound[at.id], called.get(id(at)), "bare"))
-        inner = at if isinstance(at, _SCOPES) else scope
-        stack.extend((child, inner) for child in reversed(list(ast.iter_child_nodes(at))))
+            uses.append(Use(at.lineno, bound[at.id], how(at), "bare"))
+        stack.extend(reversed(list(ast.iter_child_nodes(at))))
     return sorted(set(uses), key=lambda u: (u.line, u.name)), limits
 
 
@@ -207,35 +216,70 @@ class _Values:
     the classes the file derives from an imported one (their own names are theirs, the rest their
     base's: ``self.dict()`` in a subclass of ``pydantic.BaseModel`` is ``pydantic.BaseModel().dict``)."""
 
-    def __init__(self, tree: ast.Module, bound: dict[str, str], imported: Classes) -> None:
+    def __init__(
+        self, tree: ast.Module, bound: dict[str, str], imported: Classes, classes: list[ast.ClassDef]
+    ) -> None:
         self._bound = bound
         # local class (or one the project defines and this file imports) -> (imported base, own names)
-        self._classes = {**imported, **_subclasses(tree, bound, imported)}
+        self._classes = {**imported, **_subclasses(classes, bound, imported)}
+        self._tree = tree
         self._parent: dict[ast.AST, ast.AST] = {}  # a scope -> the scope it is written in
-        bindings: list[_Binding] = []
+        bindings: list[_Binding] = []  # those that may hold a value followed
+        self._other: set[tuple[ast.AST | None, str]] = set()  # slots also bound to something else
         self._collect(tree, tree, bindings)
+        # the functions and classes by where they start: the scope of a node is found by its position
+        starts = sorted(((getattr(n, "lineno", 0), getattr(n, "col_offset", 0)), n) for n in self._parent)
+        self._starts = [start for start, _ in starts]
+        self._scopes = [node for _, node in starts]
         self._held: dict[tuple[ast.AST | None, str], str | None] = {}  # (scope or None for a.b keys, key)
         for _ in range(_ROUNDS):
             held: dict[tuple[ast.AST | None, str], str | None] = {}
             for b in bindings:
                 slot = (None if "." in b.key else b.scope, b.key)
                 form = b.form or self._value_of(b.expr, b.scope, b.annotation)
-                if slot in held and held[slot] != form:
+                if slot in self._other or (slot in held and held[slot] != form):
                     form = None  # bound to two different things here: not followed
                 held[slot] = form
-            if held == self._held:
+            if held == self._held or not any(held.values()):
                 break
             self._held = held
+        # the names an attribute chain must start with to be followed: those holding a value, the
+        # local subclasses (``self``, ``cls`` hold them too)
+        self._heads = {key.partition(".")[0] for (_, key), form in self._held.items() if form} | set(
+            self._classes
+        )
+        self.empty = not self._heads  # nothing held and no class derived: most files
+
+    def may_hold(self, name: str) -> bool:
+        """Whether an attribute chain starting with ``name`` may be a followed value's."""
+        return name.partition(".")[0] in self._heads
+
+    def _bind(
+        self,
+        scope: ast.AST,
+        out: list[_Binding],
+        target: ast.expr,
+        expr: ast.expr | None,
+        annotation: bool = False,
+    ) -> None:
+        # (a method, not a closure calling itself: a self-referencing closure is a cycle, which keeps
+        # each file's syntax tree alive until a garbage collection, and the plan pauses those)
+        if isinstance(target, ast.Tuple | ast.List | ast.Starred):
+            for element in target.elts if not isinstance(target, ast.Starred) else [target.value]:
+                self._bind(scope, out, element, None)
+            return
+        key = dotted(target)
+        if key is None or key.split(".")[0] in self._bound:
+            return
+        form = self._instance(expr) if annotation else None
+        if form is not None or (not annotation and isinstance(expr, ast.Call)):
+            out.append(_Binding(scope, key, None if annotation else expr, annotation, form))
+        else:  # only a call's result or an annotation is followed: this is something else
+            self._other.add((None if "." in key else scope, key))
 
     def _collect(self, node: ast.AST, scope: ast.AST, out: list[_Binding]) -> None:
         def bind(target: ast.expr, expr: ast.expr | None, annotation: bool = False) -> None:
-            if isinstance(target, ast.Tuple | ast.List | ast.Starred):
-                for element in target.elts if not isinstance(target, ast.Starred) else [target.value]:
-                    bind(element, None)
-                return
-            key = dotted(target)
-            if key is not None and key.split(".")[0] not in self._bound:
-                out.append(_Binding(scope, key, expr, annotation))
+            self._bind(scope, out, target, expr, annotation)
 
         for child in _statements(node):
             if isinstance(child, ast.Assign):
@@ -251,7 +295,7 @@ class _Values:
                     if item.optional_vars is not None:
                         bind(item.optional_vars, item.context_expr)
             elif isinstance(child, ast.ExceptHandler) and child.name:
-                out.append(_Binding(scope, child.name))
+                self._other.add((scope, child.name))
             elif isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 self._parent[child] = scope
                 if not isinstance(child, ast.ClassDef):
@@ -273,19 +317,29 @@ class _Values:
                 if "staticmethod" not in decorators:  # self: an instance; cls: the class
                     form = owner if "classmethod" in decorators else f"{owner}()"
             ann = arg.annotation if arg not in (a.vararg, a.kwarg) else None
-            out.append(_Binding(func, arg.arg, ann, ann is not None, form))
+            form = form or self._instance(ann)
+            if form is not None:
+                out.append(_Binding(func, arg.arg, None, True, form))
+            else:  # a parameter of any other kind: what it holds is not known
+                self._other.add((func, arg.arg))
 
     def _value_of(self, expr: ast.expr | None, scope: ast.AST, is_annotation: bool) -> str | None:
-        if expr is None:
+        if expr is None or is_annotation:  # (an annotation's value is known when it is collected)
             return None
-        if is_annotation:
-            cls = annotated(expr)
-            full = self._imported(cls) if cls is not None else None
-            return f"{full}()" if full is not None else None
-        if not isinstance(expr, ast.Call):
-            return None
-        form = _form(expr)
+        form = _form(expr) if isinstance(expr, ast.Call) else None
         return self._expand(form, scope) if form is not None else None
+
+    def _instance(self, annotation: ast.expr | None) -> str | None:
+        """``X()`` for an annotation naming an imported class (or a local subclass): what it holds."""
+        if annotation is None:
+            return None
+        if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+            text = annotation.value  # parsed only when it mentions a name followed (pandas: many do not)
+            if not any(name in text for name in (*self._bound, *self._classes)):
+                return None
+        cls = annotated(annotation)
+        full = self._imported(cls) if cls is not None else None
+        return f"{full}()" if full is not None else None
 
     def _imported(self, name: str) -> str | None:
         head, _, rest = name.partition(".")
@@ -329,6 +383,18 @@ class _Values:
             return None
         return expanded
 
+    def scope_of(self, node: ast.expr) -> ast.AST:
+        """The innermost function or class (else the module) whose text holds ``node``."""
+        where = (node.lineno, node.col_offset)
+        n = bisect.bisect_right(self._starts, where) - 1
+        at: ast.AST | None = self._scopes[n] if n >= 0 else None
+        while at is not None and at is not self._tree:
+            end = (getattr(at, "end_lineno", 0) or 0, getattr(at, "end_col_offset", 0) or 0)
+            if where <= end:
+                return at
+            at = self._parent.get(at)
+        return self._tree
+
     def _lookup(self, key: str, scope: ast.AST) -> str | None:
         if "." in key:
             return self._held.get((None, key))
@@ -336,32 +402,31 @@ class _Values:
         while at is not None:
             if (at, key) in self._held:
                 return self._held[(at, key)]
+            if (at, key) in self._other:
+                return None  # bound here to something not followed: it shadows the outer scopes'
             at = self._parent.get(at)
             while isinstance(at, ast.ClassDef):  # a method does not see its class's names
                 at = self._parent.get(at)
         return None
 
 
-def _subclasses(tree: ast.Module, bound: dict[str, str], imported: Classes) -> Classes:
-    """The classes ``tree`` defines on an imported one (or on such a class of its own, or of the
-    project's it imports), each with that imported base and the names it defines itself (its own and
-    its local bases'); a name two classes share is neither's."""
+def _subclasses(classes: list[ast.ClassDef], bound: dict[str, str], imported: Classes) -> Classes:
+    """Of a file's classes (in source order), those defined on an imported one (or on such a class of
+    its own, or of the project's it imports), each with that imported base and the names it defines
+    itself (its own and its local bases'); a name two classes share is neither's."""
     out: Classes = {}
     twice: set[str] = set()
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.ClassDef):
-            continue
+    for node in classes:
         if node.name in out:
             twice.add(node.name)
         for written in filter(None, (dotted(base) for base in node.bases)):
             head, _, rest = written.partition(".")
-            own = set(_own_names(node))
             if head in bound:
-                out[node.name] = (bound[head] + (f".{rest}" if rest else ""), own)
+                out[node.name] = (bound[head] + (f".{rest}" if rest else ""), set(_own_names(node)))
                 break
             known = out.get(written) or imported.get(written)
             if known is not None:
-                out[node.name] = (known[0], own | known[1])
+                out[node.name] = (known[0], set(_own_names(node)) | known[1])
                 break
     for name in twice:
         out.pop(name, None)
@@ -374,14 +439,42 @@ def _own_names(cls: ast.ClassDef) -> Iterator[str]:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             yield node.name
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            for inner in ast.walk(node):
-                if isinstance(inner, ast.Attribute) and isinstance(inner.ctx, ast.Store):
-                    if isinstance(inner.value, ast.Name) and inner.value.id == "self":
-                        yield inner.attr
-        elif isinstance(node, ast.Assign):
-            yield from (t.id for t in node.targets if isinstance(t, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            yield node.target.id
+            for statement in _every_statement(node):
+                for target in _targets(statement):
+                    if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+                        if target.value.id == "self":
+                            yield target.attr
+        else:
+            yield from (t.id for t in _targets(node) if isinstance(t, ast.Name))
+
+
+def _targets(statement: ast.AST) -> Iterator[ast.expr]:
+    """What an assignment statement assigns to (tuples unpacked)."""
+    if isinstance(statement, ast.Assign):
+        found = list(statement.targets)
+    elif isinstance(statement, ast.AnnAssign | ast.AugAssign):
+        found = [statement.target]
+    else:
+        return
+    while found:
+        target = found.pop()
+        if isinstance(target, ast.Tuple | ast.List):
+            found += target.elts
+        else:
+            yield target
+
+
+def _every_statement(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every statement under ``tree`` at any depth (in functions and classes too), in source order."""
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if node is not tree:
+            yield node
+        for field_name in _STATEMENT_LISTS:
+            inner = getattr(node, field_name, None)
+            if inner:
+                stack.extend(reversed(inner))
 
 
 def _absolute(package: str, node: ast.ImportFrom) -> str | None:
@@ -403,20 +496,6 @@ def _statements(node: ast.AST) -> Iterator[ast.AST]:
             yield child
             if not isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 yield from _statements(child)
-
-
-def _imports(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
-    """Every ``import`` and ``from … import`` in ``tree``, at any depth, in source order."""
-    stack: list[ast.AST] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            yield node
-            continue
-        for field_name in _STATEMENT_LISTS:
-            inner = getattr(node, field_name, None)
-            if inner:
-                stack.extend(reversed(inner))
 
 
 def _dynamic(
