@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from oxwizard import __version__
-from oxwizard.checks.api_names import Names, dotted
+from oxwizard.checks.api_names import UNPARSABLE, Names, dotted, module_of, package_of
 from oxwizard.checks.uses import Call, Classes, Use, derived_classes, find_uses
 from oxwizard.core import proc
 from oxwizard.core.pipenv import cache_root
@@ -104,9 +104,9 @@ def tree_from_record(root: Path, record: Iterable[tuple[str, str | None]]) -> Tr
             compiled.append(path)
         else:
             continue
-    sources = {_module_of(f) for f in files}
+    sources = {module_of(f) for f in files}
     for path in [*files, *compiled]:
-        module = _module_of(path).split(".")
+        module = module_of(path).split(".")
         # a namespace package (no __init__ of its own: google, zope) is shared with other
         # distributions: this one's modules are those one level down (google.protobuf)
         top = module[:2] if module[0] not in sources and len(module) > 1 else module[:1]
@@ -115,19 +115,10 @@ def tree_from_record(root: Path, record: Iterable[tuple[str, str | None]]) -> Tr
     return Tree(
         root=root,
         tops=sorted(tops),
-        compiled=sorted(m for m in {_module_of(c) for c in compiled} if m not in sources),
+        compiled=sorted(m for m in {module_of(c) for c in compiled} if m not in sources),
         files=sorted(files),
         hashes={f: hashes[f] for f in files if f in hashes},
     )
-
-
-def _module_of(path: str) -> str:
-    """``pkg/sub/mod.py`` -> ``pkg.sub.mod``; ``pkg/__init__.py`` -> ``pkg``; ``m.cp311.so`` -> ``m``."""
-    parts = list(PurePosixPath(path).parts)
-    parts[-1] = parts[-1].split(".")[0]
-    if parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
 
 
 def installed_tree(env: Environment, name: str) -> Tree | None:
@@ -368,15 +359,7 @@ def _load(tree: Tree, only: set[str] | None = None) -> dict[str, griffe.Object |
                 continue
             try:
                 loaded[top] = griffe.load(top, search_paths=[view], allow_inspection=False, store_source=True)
-            except (
-                ImportError,
-                griffe.GriffeError,
-                SyntaxError,
-                OSError,
-                ValueError,
-                RecursionError,
-                MemoryError,
-            ):
+            except (ImportError, griffe.GriffeError, OSError, *UNPARSABLE):
                 continue
     finally:  # griffe has read every file by now: the sources it keeps are in memory
         _remove_meanwhile(view)
@@ -420,12 +403,12 @@ def _is_tests(path: str) -> bool:
     return parts[-1] == "conftest.py" or any(p in ("tests", "test") for p in parts[:-1])
 
 
-_SIGNATURE = {
-    "PARAMETER_MOVED": "positional parameter {} moved",
-    "PARAMETER_REMOVED": "parameter {} removed",
-    "PARAMETER_CHANGED_KIND": "parameter {} changed kind",
-    "PARAMETER_CHANGED_REQUIRED": "parameter {} now required",
-    "PARAMETER_ADDED_REQUIRED": "required parameter {} added",
+_SIGNATURE = {  # griffe's breakage -> what happened to the parameter (its text: ParameterChange.text)
+    "PARAMETER_MOVED": "moved",
+    "PARAMETER_REMOVED": "removed",
+    "PARAMETER_CHANGED_KIND": "kind",
+    "PARAMETER_CHANGED_REQUIRED": "required",
+    "PARAMETER_ADDED_REQUIRED": "added",
 }
 
 
@@ -504,13 +487,12 @@ def _from_breakage(
         return ApiChange(distribution=distribution, version=version, kind="removed", path=obj.path,
                          what=what, moved_to=homes[0] if len(homes) == 1 else None)  # fmt: skip
     if kind in _SIGNATURE:
-        param = getattr(b.old_value, "name", None) or getattr(b.new_value, "name", "")
-        detail = _SIGNATURE[kind].format(f"'{param}'")
+        parameter = _parameter_change(_SIGNATURE[kind], b)
         path = obj.path
         if obj.name == "__init__" and obj.parent is not None and obj.parent.is_class:
             path, what = obj.parent.path, "class"  # what ``Cls(...)`` calls
         return ApiChange(distribution=distribution, version=version, kind="signature", path=path,
-                         what=what, detail=detail, parameters=[_parameter_change(kind, b)],
+                         what=what, detail=parameter.text(), parameters=[parameter],
                          receiver=_receiver(b.old_value, b.new_value))  # fmt: skip
     if kind == "OBJECT_CHANGED_KIND":  # ``obj`` is the new object: named here by its old kind
         was, now = (str(getattr(v, "value", v)) for v in (b.old_value, b.new_value))
@@ -536,23 +518,26 @@ def _from_breakage(
     return None  # defaults, return and attribute types or values: not incompatible for a caller
 
 
-def _parameter_change(kind: str, b: griffe.Breakage) -> ParameterChange:
-    change = {"PARAMETER_REMOVED": "removed", "PARAMETER_CHANGED_REQUIRED": "required",
-              "PARAMETER_MOVED": "moved", "PARAMETER_CHANGED_KIND": "kind"}.get(kind, "added")  # fmt: skip
+def _parameter_change(change: str, b: griffe.Breakage) -> ParameterChange:
     out = ParameterChange(change=change, name=getattr(b.old_value, "name", None) or b.new_value.name)
     for side, value in (("old", b.old_value), ("new", b.new_value)):
         function = getattr(value, "function", None)
         if function is not None:
             index = next((n for n, p in enumerate(function.parameters) if p is value), None)
             setattr(out, f"{side}_index", index)
-            setattr(out, f"{side}_kind", str(getattr(value.kind, "value", value.kind)))
+            setattr(out, f"{side}_kind", _kind_name(value))
     if out.change == "removed" and out.old_kind in ("variadic positional", "variadic keyword"):
-        kinds = [(p.name, str(getattr(p.kind, "value", p.kind))) for p in getattr(b.obj, "parameters", [])]
+        kinds = [(p.name, _kind_name(p)) for p in getattr(b.obj, "parameters", [])]
         if all(k != "variadic positional" for _, k in kinds):
             out.positional = sum(k in _POSITIONAL for _, k in kinds)
         if all(k != "variadic keyword" for _, k in kinds):  # (one renamed takes any keyword still)
             out.keywords = [n for n, k in kinds if k in ("positional or keyword", "keyword-only")]
     return out
+
+
+def _kind_name(parameter: griffe.Parameter) -> str:
+    """griffe's kind of a parameter, as its value says it: ``positional or keyword``."""
+    return str(getattr(parameter.kind, "value", parameter.kind))
 
 
 def _receiver(*params: object) -> str:
@@ -690,7 +675,7 @@ def _served_by_getattr(change: ApiChange, modules: dict[str, griffe.Object]) -> 
             for node in ast.walk(ast.parse(textwrap.dedent(hook.source)))
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
         }
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except UNPARSABLE:
         return change
     if name not in literals:
         return change
@@ -836,7 +821,7 @@ def _warns_deprecation(source: str, categories: set[str], *, always: bool = True
     warnings show)."""
     try:
         tree = ast.parse(textwrap.dedent(source))
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    except UNPARSABLE:
         return None
     calls = _every_call_warns(tree) if always else ast.walk(tree)
     for node in calls:
@@ -921,31 +906,30 @@ class _Joiner:
         for use in uses:
             key = (use.name, use.how, use.call, use.how == "import" and use.name in elsewhere)
             if key not in self._met:
-                self._met[key] = _met(use, self._by_path, self._old, self._new, elsewhere)
+                self._met[key] = self._meets(use, called_elsewhere=key[3])
             met = self._met[key]
             if met is not None:
                 out.append((use, *met))
         return out
 
-
-def _met(
-    use: Use, by_path: dict[str, list[ApiChange]], old: Names, new: Names, elsewhere: set[str]
-) -> tuple[ApiChange, str] | None:
-    for name, floor, written in _meanings(use.name, old, new):
-        parts = name.split(".")
-        for n in range(len(parts), floor - 1, -1):
-            for change in by_path.get(".".join(parts[:n]), ()):
-                if change.kind == "signature":
-                    if n < len(parts) or (use.how == "import" and use.name in elsewhere):
-                        continue  # not a call of it; the import: judged where it is used instead
-                    if use.how == "import" or (use.call is None and change.what != "class"):
-                        return change, ""  # a function passed on (called elsewhere, somehow)
-                    breaking = _call_breaks(change, use, use.call) if use.call is not None else None
-                    if breaking is not None:  # (a class named, not called: an annotation, a base, a type)
-                        return change, "; ".join(p.text() for p in breaking)
-                elif use.how != "bare" and not _moved_away(change, floor, written, new):
-                    return change, ""  # (an imported name used by itself: its import is the use)
-    return None
+    def _meets(self, use: Use, *, called_elsewhere: bool) -> tuple[ApiChange, str] | None:
+        """The change ``use`` meets, and the part of it it meets; ``called_elsewhere``: the use is an
+        import whose name the file uses otherwise too (judged there)."""
+        for name, floor, written in _meanings(use.name, self._old, self._new):
+            parts = name.split(".")
+            for n in range(len(parts), floor - 1, -1):
+                for change in self._by_path.get(".".join(parts[:n]), ()):
+                    if change.kind == "signature":
+                        if n < len(parts) or called_elsewhere:
+                            continue  # not a call of it; the import: judged where it is used instead
+                        if use.how == "import" or (use.call is None and change.what != "class"):
+                            return change, ""  # a function passed on (called elsewhere, somehow)
+                        breaking = _call_breaks(change, use, use.call) if use.call is not None else None
+                        if breaking is not None:  # (a class named, not called: an annotation, a base)
+                            return change, "; ".join(p.text() for p in breaking)
+                    elif use.how != "bare" and not _moved_away(change, floor, written, self._new):
+                        return change, ""  # (an imported name used by itself: its import is the use)
+        return None
 
 
 def _call_breaks(change: ApiChange, use: Use, call: Call) -> list[ParameterChange] | None:
@@ -1266,10 +1250,8 @@ def _scan_all(
             if n == MAX_PROJECT_FILES:
                 out.limits.append(f"{project}: the Python files after the first {n}")
                 break
-            with contextlib.suppress(OSError):
-                texts[path.relative_to(project).as_posix()] = path.read_text(
-                    encoding="utf-8", errors="replace"
-                )
+            if (text := _read(path)) is not None:
+                texts[path.relative_to(project).as_posix()] = text
         # the project's classes derived from a changed distribution's: followed where they are imported
         classes: dict[str, Classes] = {}
         for rel, text in texts.items():
@@ -1277,13 +1259,7 @@ def _scan_all(
                 classes.update({name: found for name in _module_names(rel)})
         names = {name for found in classes.values() for name in found}
         for rel, text in texts.items():
-            if any(top in text for top in tops) or any(name in text for name in names):
-                module = _module_names(rel)[0]
-                package = module if rel.endswith("__init__.py") else module.rpartition(".")[0]
-                uses, limits = find_uses(text, tops, filename=rel, package=package, project=classes)
-                out.limits += limits
-                if uses:
-                    out.files.append(("", "", rel, uses))
+            _scan_text(out, text, rel, tops, "", "", classes, names)
     for name in requirers(env, {c.name for c in moving}):
         part = _scan_dependent(env, name, tops, cache)
         out.files += part.files
@@ -1346,14 +1322,8 @@ def _kept_uses(kept: Path, stamp: list[object], name: str, version: str) -> Scan
 def _module_names(rel: str) -> list[str]:
     """A project file's dotted module names: ``app/models.py`` is ``app.models``; ``src/app/models.py``
     is ``app.models`` (the src layout), then ``src.app.models``."""
-    parts = list(PurePosixPath(rel).parts)
-    parts[-1] = parts[-1].removesuffix(".py")
-    if parts[-1] == "__init__":
-        parts.pop()
-    names = [".".join(parts)]
-    if parts[:1] == ["src"] and len(parts) > 1:
-        names.insert(0, ".".join(parts[1:]))
-    return names
+    module = module_of(rel)
+    return [module.removeprefix("src."), module] if module.startswith("src.") else [module]
 
 
 def _dump_use(u: Use) -> list[object]:
@@ -1368,13 +1338,36 @@ def _load_use(data: list[Any]) -> Use:
 
 
 def _scan(out: Scanned, path: Path, rel: str, tops: set[str], user: str, version: str) -> None:
+    text = _read(path)
+    if text is not None:
+        _scan_text(out, text, rel, tops, user, version)
+
+
+def _read(path: Path) -> str | None:
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        return path.read_text(encoding="utf-8", errors="replace")
     except OSError:
+        return None
+
+
+def _scan_text(
+    out: Scanned,
+    text: str,
+    rel: str,
+    tops: set[str],
+    user: str,
+    version: str,
+    project: dict[str, Classes] | None = None,
+    names: set[str] | None = None,
+) -> None:
+    """One file's uses (of a dependent ``user``, or the project's: ``project`` holds its derived
+    classes by module, ``names`` their names: a file that names one is read even without naming
+    ``tops``)."""
+    if not any(top in text for top in tops) and not any(name in text for name in names or ()):
         return
-    if not any(top in text for top in tops):
-        return
-    uses, limits = find_uses(text, tops, filename=rel if not user else f"{rel} ({user})")
+    package = package_of(PurePosixPath(rel).name, module_of(rel)) if project is not None else ""
+    where = rel if not user else f"{rel} ({user})"
+    uses, limits = find_uses(text, tops, filename=where, package=package, project=project)
     out.limits += limits
     if uses:
         out.files.append((user, version, rel, uses))

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 _MAX_HOPS = 12  # re-exports followed for one name (a cycle of imports ends)
 _MAX_BASES = 4  # base classes climbed to find a method a class inherits
 _WRAPPERS = {"Optional", "Annotated", "Final", "ClassVar", "Type", "type"}  # X[T] that stands for T
+# What ast.parse raises on a file it cannot read: bad syntax, a NUL byte, generated code nested
+# deeper than the parser goes
+UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
 _FORMAT = 1  # bump when what a module's summary holds changes
 _KEEP = 256  # the trees' summaries kept (those used last)
 
@@ -76,11 +79,7 @@ class Names:
         for tree in trees:
             key = hashlib.sha256(json.dumps([_FORMAT, sorted(tree.hashes.items())]).encode()).hexdigest()[:32]
             for rel in sorted(tree.files, key=lambda f: f.endswith(".pyi")):  # the .py, which runs, first
-                parts = list(PurePosixPath(rel).parts)
-                parts[-1] = parts[-1].split(".")[0]
-                if parts[-1] == "__init__":
-                    parts.pop()
-                self._files.setdefault(".".join(parts), (tree.root / rel, key, tree.hashes.get(rel)))
+                self._files.setdefault(module_of(rel), (tree.root / rel, key, tree.hashes.get(rel)))
         self._modules: dict[str, _Module | None] = {}
         self._located: dict[str, tuple[str, int, bool]] = {}
 
@@ -99,13 +98,13 @@ class Names:
         module: _Module | None = None
         if dotted in self._files:
             file, key, sha256 = self._files[dotted]
-            package = dotted if file.stem == "__init__" else dotted.rpartition(".")[0]
+            package = package_of(file.name, dotted)
             kept = self._tree_kept(key) if sha256 else {}
             module = _loaded(dotted, package, kept.get(sha256 or ""))
             if module is None:
                 try:
                     tree = ast.parse(file.read_bytes())
-                except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
+                except (OSError, *UNPARSABLE):
                     tree = None
                 if tree is not None:
                     module = _Module(dotted, package)
@@ -280,7 +279,7 @@ def _read(module: _Module, body: list[ast.stmt]) -> None:
                 if alias.asname:
                     module.bound.setdefault(alias.asname, alias.name)
         elif isinstance(node, ast.ImportFrom):
-            base = _absolute(module, node)
+            base = absolute(module.package, node)
             for alias in node.names:
                 if base is None:
                     continue
@@ -322,16 +321,30 @@ def _define(into: dict[str, _Def], node: ast.ClassDef | ast.FunctionDef | ast.As
         first.returns = annotated(node.returns)
 
 
-def _absolute(module: _Module, node: ast.ImportFrom) -> str | None:
+def module_of(path: str) -> str:
+    """``pkg/sub/mod.py`` -> ``pkg.sub.mod``; ``pkg/__init__.py`` -> ``pkg``; ``m.cp311.so`` -> ``m``."""
+    parts = list(PurePosixPath(path).parts)
+    parts[-1] = parts[-1].split(".")[0]
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def package_of(filename: str, module: str) -> str:
+    """What a relative import in ``module`` starts from: the module itself when its file is a
+    package's ``__init__``, else the package it is in."""
+    return module if filename.split(".")[0] == "__init__" else module.rpartition(".")[0]
+
+
+def absolute(package: str, node: ast.ImportFrom) -> str | None:
+    """The module a ``from … import`` names, written in a module of ``package``."""
     if node.level == 0:
         return node.module
-    parts = module.package.split(".") if module.package else []
+    parts = package.split(".") if package else []
     if node.level - 1 > len(parts):
         return None
     parts = parts[: len(parts) - (node.level - 1)]
-    if node.module:
-        parts.append(node.module)
-    return ".".join(parts) or None
+    return ".".join([*parts, node.module] if node.module else parts) or None
 
 
 def dotted(node: ast.expr) -> str | None:
@@ -355,23 +368,25 @@ def annotated(node: ast.expr | None) -> str | None:
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             try:
                 node = ast.parse(node.value, mode="eval").body
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
+            except UNPARSABLE:
                 return None
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-            sides = [
-                s for s in (node.left, node.right) if not (isinstance(s, ast.Constant) and s.value is None)
-            ]
-            node = sides[0] if len(sides) == 1 else None
+            node = _but_none([node.left, node.right])
         elif isinstance(node, ast.Subscript):
             outer = (dotted(node.value) or "").rpartition(".")[2]
             if outer in _WRAPPERS:
                 inner = node.slice
                 node = inner.elts[0] if isinstance(inner, ast.Tuple) and inner.elts else inner
             elif outer == "Union" and isinstance(node.slice, ast.Tuple):
-                sides = [s for s in node.slice.elts if not (isinstance(s, ast.Constant) and s.value is None)]
-                node = sides[0] if len(sides) == 1 else None
+                node = _but_none(node.slice.elts)
             else:
                 node = node.value  # a generic class: ``Result[Any]`` is a Result
         else:
             return dotted(node)
     return None
+
+
+def _but_none(sides: list[ast.expr]) -> ast.expr | None:
+    """The one side of ``X | None`` (``Union[X, None]``) that is not None; None for a real union."""
+    kept = [side for side in sides if not (isinstance(side, ast.Constant) and side.value is None)]
+    return kept[0] if len(kept) == 1 else None

@@ -21,7 +21,7 @@ import bisect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from oxwizard.checks.api_names import annotated, dotted
+from oxwizard.checks.api_names import UNPARSABLE, absolute, annotated, dotted
 
 # The fields of a statement that hold statements (or handlers and match cases, which hold them): an
 # import is a statement, so it is found without visiting any expression (most of a syntax tree).
@@ -66,7 +66,7 @@ def derived_classes(source: str, tops: set[str]) -> Classes:
         return {}
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):  # generated code nested too deep
+    except UNPARSABLE:
         return {}
     imports = _Imports(tree, tops, "", "", None)
     return _subclasses(imports.classes, imports.bound, {}) if imports.bound else {}
@@ -114,7 +114,7 @@ class _Imports:
                     self.uses.append(Use(node.lineno, full, how="import"))
                     self.bound[alias.asname or alias.name] = full
                     self.members.add(alias.asname or alias.name)
-            elif project and (base := _absolute(package, node)) in project:
+            elif project and (base := absolute(package, node)) in project:
                 classes = project[base or ""]
                 for alias in node.names:
                     if alias.name in classes:
@@ -173,10 +173,10 @@ def find_uses(
             # a chain on a call or a subscript: its inner parts may still be ours
             form = _form(at)
             head = form.partition("(")[0].partition(".")[0] if form is not None else ""
-            followed = form is not None and (head in bound or values.may_hold(head))
-            kept = values.expand(form, values.scope_of(at)) if followed and form is not None else None
-            if kept is not None:
-                uses.append(Use(at.lineno, kept, how(at)))
+            if form is not None and (head in bound or values.may_hold(head)):
+                kept = values.expand(form, values.scope_of(at))
+                if kept is not None:
+                    uses.append(Use(at.lineno, kept, how(at)))
         elif isinstance(at, ast.Call):
             called[id(at.func)] = at
             uses += _dynamic(at, bound, ours, filename, limits)
@@ -206,9 +206,8 @@ def _form(node: ast.expr) -> str | None:
 class _Binding:
     scope: ast.AST  # the function, class or module it is written in
     key: str  # a name, or a dotted ``self.x``
-    expr: ast.expr | None = None  # what is assigned, or the annotation (None: something not followed)
-    annotation: bool = False
-    form: str | None = None  # a value known as written: ``self`` in a method of a local subclass
+    call: ast.Call | None = None  # the call whose result it is assigned (its value: read when joined)
+    form: str | None = None  # or a value known when it is read: an annotation's class, ``self``
 
 
 class _Values:
@@ -236,7 +235,7 @@ class _Values:
             held: dict[tuple[ast.AST | None, str], str | None] = {}
             for b in bindings:
                 slot = (None if "." in b.key else b.scope, b.key)
-                form = b.form or self._value_of(b.expr, b.scope, b.annotation)
+                form = b.form or self._value_of(b.call, b.scope)
                 if slot in self._other or (slot in held and held[slot] != form):
                     form = None  # bound to two different things here: not followed
                 held[slot] = form
@@ -248,7 +247,6 @@ class _Values:
         self._heads = {key.partition(".")[0] for (_, key), form in self._held.items() if form} | set(
             self._classes
         )
-        self.empty = not self._heads  # nothing held and no class derived: most files
 
     def may_hold(self, name: str) -> bool:
         """Whether an attribute chain starting with ``name`` may be a followed value's."""
@@ -272,8 +270,10 @@ class _Values:
         if key is None or key.split(".")[0] in self._bound:
             return
         form = self._instance(expr) if annotation else None
-        if form is not None or (not annotation and isinstance(expr, ast.Call)):
-            out.append(_Binding(scope, key, None if annotation else expr, annotation, form))
+        if form is not None:
+            out.append(_Binding(scope, key, form=form))
+        elif not annotation and isinstance(expr, ast.Call):
+            out.append(_Binding(scope, key, call=expr))
         else:  # only a call's result or an annotation is followed: this is something else
             self._other.add((None if "." in key else scope, key))
 
@@ -319,14 +319,12 @@ class _Values:
             ann = arg.annotation if arg not in (a.vararg, a.kwarg) else None
             form = form or self._instance(ann)
             if form is not None:
-                out.append(_Binding(func, arg.arg, None, True, form))
+                out.append(_Binding(func, arg.arg, form=form))
             else:  # a parameter of any other kind: what it holds is not known
                 self._other.add((func, arg.arg))
 
-    def _value_of(self, expr: ast.expr | None, scope: ast.AST, is_annotation: bool) -> str | None:
-        if expr is None or is_annotation:  # (an annotation's value is known when it is collected)
-            return None
-        form = _form(expr) if isinstance(expr, ast.Call) else None
+    def _value_of(self, call: ast.Call | None, scope: ast.AST) -> str | None:
+        form = _form(call) if call is not None else None
         return self._expand(form, scope) if form is not None else None
 
     def _instance(self, annotation: ast.expr | None) -> str | None:
@@ -475,17 +473,6 @@ def _every_statement(tree: ast.AST) -> Iterator[ast.AST]:
             inner = getattr(node, field_name, None)
             if inner:
                 stack.extend(reversed(inner))
-
-
-def _absolute(package: str, node: ast.ImportFrom) -> str | None:
-    """The module a ``from … import`` names, written in a module of ``package``."""
-    if node.level == 0:
-        return node.module
-    parts = package.split(".") if package else []
-    if node.level - 1 > len(parts):
-        return None
-    parts = parts[: len(parts) - (node.level - 1)]
-    return ".".join([*parts, node.module] if node.module else parts) or None
 
 
 def _statements(node: ast.AST) -> Iterator[ast.AST]:
