@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-import traceback
 import warnings
 from typing import Any
 
 import pytest
+from oxwizard_report_parts import failure_of, qualified  # type: ignore[import-not-found]  # (beside it)
 
 _REPORT_VAR = "OXWIZARD_TEST_REPORT"
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
@@ -44,8 +44,8 @@ class _Recorder:
         category = message.category
         self.warnings.append(
             {
-                "category": _qualified(category),
-                "mro": [_qualified(c) for c in category.__mro__ if c is not object],
+                "category": qualified(category),
+                "mro": [qualified(c) for c in category.__mro__ if c is not object],
                 "message": str(message.message),
                 "filename": str(message.filename),
                 "lineno": int(message.lineno or 0),
@@ -66,34 +66,6 @@ class _Recorder:
         with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh)
         os.replace(tmp, self.path)
-
-
-def failure_of(error: BaseException) -> dict[str, Any]:
-    """What failed a test: the first line of the exception that started it (a module that cannot
-    be collected is pytest's CollectError raised from the ImportError), and the frames (file, line)
-    the tracebacks of the chain went through."""
-    chain = [error]
-    while len(chain) < 10:
-        cause = chain[-1].__cause__ or (None if chain[-1].__suppress_context__ else chain[-1].__context__)
-        if cause is None or cause in chain:
-            break
-        chain.append(cause)
-    root = chain[-1]
-    text = (traceback.format_exception_only(type(root), root) or [type(root).__name__])[-1].strip()
-    frames = [[f.filename, f.lineno] for e in chain for f in traceback.extract_tb(e.__traceback__)]
-    return {
-        "error": text.splitlines()[0][:300] if text else type(root).__name__,
-        "frames": frames[-_MAX_FRAMES:],
-    }
-
-
-_MAX_FRAMES = 60
-
-
-def _qualified(cls: type) -> str:
-    name = getattr(cls, "__qualname__", cls.__name__)
-    module = getattr(cls, "__module__", "builtins")
-    return name if module == "builtins" else module + "." + name
 
 
 _recorder: _Recorder | None = None

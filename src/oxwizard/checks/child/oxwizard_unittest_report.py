@@ -17,42 +17,32 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 import unittest
 import warnings
 from typing import Any
+
+from oxwizard_report_parts import failure_of, qualified  # type: ignore[import-not-found]  # (beside it)
 
 _REPORT_VAR = "OXWIZARD_TEST_REPORT"
 _RANK = {"passed": 0, "skipped": 1, "failed": 2, "error": 3}
 OUTCOMES: dict[str, str] = {}
 WARNINGS: list[dict[str, Any]] = []
 FAILURES: dict[str, dict[str, Any]] = {}
-_MAX_FRAMES = 60
 
 
 def _failure(test: Any, err: Any) -> None:
-    """What failed a test: the exception's first line, and where its traceback went (file, line)."""
-    kind, value, tb = err
+    """What failed a test: see :func:`oxwizard_report_parts.failure_of`."""
     test_id = str(test.id())
-    if test_id in FAILURES or kind is None:
-        return
-    text = (traceback.format_exception_only(kind, value) or [kind.__name__])[-1].strip()
-    frames = [[f.filename, f.lineno] for f in traceback.extract_tb(tb)][-_MAX_FRAMES:]
-    FAILURES[test_id] = {"error": text.splitlines()[0][:300] if text else kind.__name__, "frames": frames}
-
-
-def _qualified(cls: type) -> str:
-    name = getattr(cls, "__qualname__", cls.__name__)
-    module = getattr(cls, "__module__", "builtins")
-    return name if module == "builtins" else module + "." + name
+    if test_id not in FAILURES and isinstance(err[1], BaseException):
+        FAILURES[test_id] = failure_of(err[1])
 
 
 def _keep(log: list[warnings.WarningMessage], test_id: str) -> None:
     for message in log:
         WARNINGS.append(
             {
-                "category": _qualified(message.category),
-                "mro": [_qualified(c) for c in message.category.__mro__ if c is not object],
+                "category": qualified(message.category),
+                "mro": [qualified(c) for c in message.category.__mro__ if c is not object],
                 "message": str(message.message),
                 "filename": str(message.filename),
                 "lineno": int(message.lineno or 0),
