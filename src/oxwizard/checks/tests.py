@@ -396,10 +396,13 @@ def with_predictions(result: CheckResult, impact: ApiImpact | None, project: Pat
         where = str((project / use.file).resolve()) if not use.user else f"site-packages/{use.file}"
         places.setdefault((where, use.line), use)
     predicted = []
+    resolved: dict[str, str] = {}  # a failing suite's frames repeat the same files
     for test in result.details.get("newly_failing", result.details.get("failing", [])):
         error, frames = result.failures.get(test, ("", []))
         for path, line in reversed(frames):  # the innermost frame that the plan named
-            known = places.get((str(Path(path).resolve()), line))
+            if path not in resolved:
+                resolved[path] = str(Path(path).resolve())
+            known = places.get((resolved[path], line))
             if known is None and "site-packages/" in path:
                 known = places.get(("site-packages/" + path.rpartition("site-packages/")[2], line))
             if known is not None:
