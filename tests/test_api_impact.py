@@ -749,6 +749,46 @@ def test_uses_through_re_exports_and_through_values_kept_from_calls_and_annotati
     assert api_impact(env, plan, index, project, cache=tmp_path / "cache").uses == impact.uses
 
 
+def test_re_exports_are_read_in_any_source_encoding_and_beside_any_function_body(tmp_path: Path) -> None:
+    """A package module is read for what it binds without its functions' bodies: one in Latin-1
+    (its coding line), one whose function body CPython's parser refuses (nested too deep), a class
+    whose methods say what they return. Each re-export still leads to the changed name. A version
+    griffe cannot read at all (its package's ``__init__`` in Latin-1) is said, not passed over."""
+    house = tmp_path / "house"
+    latin = b"# -*- coding: latin-1 -*-\n# caf\xe9\n"
+    compat = latin + b"from .core import run as legacy_run\n\n\ndef h():\n    return 1\n"
+    deep = "def nested():\n    return " + "(" * 300 + "1" + ")" * 300 + "\n\n\nfrom .core import run as go\n"
+    for version, params in (("1.0", "a, b"), ("2.0", "a")):
+        build_wheel(house, "lat", version, {
+            "lat/__init__.py": "from .core import Client, run\n",
+            "lat/core.py": "class Client:\n    def session(self) -> 'Session':\n        return 1\n\n\n"
+            f"class Session:\n    def get(self, {params}):\n        pass\n\n\ndef run({params}):\n    pass\n",
+            "lat/compat.py": compat,
+            "lat/deep.py": deep,
+        })  # fmt: skip
+        build_wheel(house, "enc", version, {
+            "enc/__init__.py": latin + f"def run({params}):\n    pass\n".encode(),
+        })  # fmt: skip
+    venv = make_venv(tmp_path, house, "lat==1.0", "enc==1.0")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text(
+        "from lat import Client, run\nfrom lat.compat import legacy_run\nfrom lat.deep import go\n"
+        "run(1, 2)\nlegacy_run(1, 2)\ngo(1, 2)\nClient().session().get(1, 2)\nrun(1)\n"
+    )
+    env = Environment.open(venv)
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(env, parse_specs(["lat==2.0", "enc==2.0"]), index, suggest=False)
+    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    assert [(u.line, u.name, u.change) for u in impact.uses] == [
+        (4, "lat.run", "lat.core.run"),
+        (5, "lat.compat.legacy_run", "lat.core.run"),
+        (6, "lat.deep.go", "lat.core.run"),
+        (7, "lat.Client().session().get", "lat.core.Session.get"),
+    ]
+    assert "enc (installed) enc: not read" in impact.not_checked
+
+
 def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) -> None:
     """A removed parameter breaks the calls that pass it, a new required one those that do not; a
     method called on an instance does not pass ``self``; a class's call is its ``__init__``'s. A call

@@ -42,7 +42,7 @@ from urllib.parse import unquote, urlsplit
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from oxwizard import __version__
-from oxwizard.checks.api_names import UNPARSABLE, Names, dotted, module_of, package_of
+from oxwizard.checks.api_names import UNPARSABLE, Names, Shared, dotted, module_of, package_of
 from oxwizard.checks.uses import Call, Classes, Use, derived_classes, find_uses
 from oxwizard.core import proc
 from oxwizard.core.pipenv import cache_root
@@ -426,6 +426,10 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
     changed = _changed_files(old, new)
     with _gc_paused():
         before, after = _load(old, changed), _load(new, changed)
+    read = {module_of(f) for f in changed & set(old.files) if not _is_tests(f)}  # what griffe had to read
+    for top in old.tops:
+        if top not in before and any(m == top or m.startswith(f"{top}.") for m in read):
+            limits.append(f"{distribution} (installed) {top}: not read")
     for top, old_mod in before.items():
         new_mod = after.get(top)
         if new_mod is None:
@@ -1210,9 +1214,10 @@ def _api_impact(
         impact.not_checked += limits
     impact.not_checked += scanned.limits
     seen: set[tuple[str, str, int, str]] = set()
-    old_names = Names([t for t in olds.values() if t is not None], cache)
+    shared: Shared = {}  # the files both versions have are read once
+    old_names = Names([t for t in olds.values() if t is not None], cache, shared=shared)
     news = [trees.get(c.name) or _cached_tree(cache, c) for c in moving]
-    new_names = Names([t for t in news if t is not None], cache)
+    new_names = Names([t for t in news if t is not None], cache, shared=shared)
     joiner = _Joiner(impact.changes, old_names, new_names)
     for user, version, rel, uses in scanned.files:
         for use, change, detail in joiner.join(uses):
