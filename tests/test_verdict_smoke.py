@@ -19,12 +19,13 @@ import pytest
 from conftest import wheel_install, wheel_venv
 
 from oxwizard.checks.compat import import_smoke
-from oxwizard.checks.result import CheckResult, CheckSet
+from oxwizard.checks.result import CheckResult, CheckSet, load_checkset
 from oxwizard.checks.suite import run_checks
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig
 from oxwizard.demo.wheels import build_wheel
 from oxwizard.env.environment import Environment
+from oxwizard.runbook.model import load_runbook
 
 # oxwx ships a second top-level package, oxwx_cli, that needs the `cli` extra (oxwclick), which is
 # not installed: it fails to import before and after the upgrade.
@@ -233,3 +234,47 @@ def test_after_the_baseline_the_slowest_import_starts_first(tmp_path: Path) -> N
     assert after.status == "pass" and after.details["seconds"]
     # the times are kept with the environment's: the next run's baseline starts it first too
     assert third[0] == "oxwtz" and sorted(third) == first and again.status == "pass"
+
+
+def test_an_import_failure_the_plan_named_says_so(tmp_path: Path) -> None:
+    """flask 2.1.3 under werkzeug 3.0's kind of break: an installed dependent imports a name the
+    upgrade removes. The plan names that line before anything is installed; the staging import smoke
+    fails there, and says the plan predicted it, with the line, in ``upgrade``'s output and in the
+    evidence. A module failing for another reason is not matched."""
+    wheels = tmp_path / "wheels"
+    build_wheel(wheels, "oxwbase", "1.0", {"oxwbase/__init__.py": "def quote(s):\n    return s\n"})
+    build_wheel(wheels, "oxwbase", "2.0", {"oxwbase/__init__.py": "def unquote(s):\n    return s\n"})
+    uses = '"""Uses oxwbase."""\nfrom oxwbase import quote\n\n\ndef go(s):\n    return quote(s)\n'
+    build_wheel(wheels, "oxwdep", "1.0", {"oxwdep/__init__.py": uses}, requires=["oxwbase"])
+    other = "import oxwbase\n\nif not hasattr(oxwbase, 'q' + 'uote'):\n    raise RuntimeError('no quote')\n"
+    build_wheel(wheels, "oxwother", "1.0", {"oxwother/__init__.py": other}, requires=["oxwbase"])
+    venv = wheel_venv(tmp_path / "venv", wheels, "oxwbase==1.0", "oxwdep==1.0", "oxwother==1.0")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[tool.oxwizard]\ntest-command = ["python", "-c", "print(\'1 passed, 0 failed\')"]\n',
+        encoding="utf-8",
+    )
+    argv = [sys.executable, "-m", "oxwizard", "upgrade", "oxwbase==2.0", "--yes", "--env", str(venv),
+            "--project", str(project), "--find-links", str(wheels), "--no-index"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out
+    assert Environment.open(venv).distributions["oxwbase"].version == "1.0", "live untouched"
+    assert "· the plan predicted 1 of 2" in out, out
+    assert (
+        "oxwdep: ImportError: cannot import name 'quote' from 'oxwbase'" in out
+        and "— oxwdep/__init__.py:2 (installed oxwdep 1.0) uses oxwbase.quote — function oxwbase.quote "
+        "removed in 2.0"
+        in out
+    ), out
+    assert "(+1 more: oxwother) · the plan predicted 1 of 2" in out and "oxwother: RuntimeError" not in out
+    [runbook_path] = (project / ".oxwizard" / "runbooks").glob("*.json")
+    evidence = runbook_path.parent.parent / "evidence" / load_runbook(runbook_path).id / "checks-staging.json"
+    smoke = load_checkset(evidence).get("import-smoke")
+    assert smoke is not None and smoke.status == "fail"
+    assert "oxwother (oxwother): RuntimeError: no quote" in smoke.details["failed"]
+    [predicted] = smoke.details["predicted"]
+    assert predicted.startswith("oxwdep: ImportError: cannot import name 'quote' from 'oxwbase'"), predicted
+    assert predicted.endswith("oxwdep/__init__.py:2 (installed oxwdep 1.0) uses oxwbase.quote — function "
+                              "oxwbase.quote removed in 2.0"), predicted  # fmt: skip

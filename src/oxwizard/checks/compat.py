@@ -372,7 +372,7 @@ def import_smoke(
     took = _seconds(baseline.details.get("seconds", [])) if baseline else kept
     kept_sets = _sets_before(env)
     sets = {**kept_sets, **(baseline.import_sets if baseline else {})}
-    errors, output, seconds, found = _import_each(env, sorted(modules), timeout, took, sets)
+    errors, output, seconds, found, frames = _import_each(env, sorted(modules), timeout, took, sets)
     _keep_times(env, kept, seconds)
     _keep_sets(env, kept_sets, found)
     lines = {m: f"{m} ({modules[m]}): {err}" for m, err in sorted(errors.items())}
@@ -416,6 +416,7 @@ def import_smoke(
         },
     )
     result.import_sets = {**sets, **found}  # what the next phase may preload
+    result.failures = {m: (errors[m], frames.get(m, [])) for m in new}  # the plan's predictions meet these
     return result
 
 
@@ -500,10 +501,10 @@ def _import_each(
     timeout: float,
     took: Mapping[str, float] | None = None,
     sets: Mapping[str, Sequence[str]] | None = None,
-) -> tuple[dict[str, str], str, dict[str, float], dict[str, list[str]]]:
+) -> tuple[dict[str, str], str, dict[str, float], dict[str, list[str]], dict[str, list[tuple[str, int]]]]:
     """Import the modules, each leaf in a process of its own, as many at once as there are cores:
     (module -> error, the children's stderr, each leaf's seconds, the modules each leaf that
-    imported cleanly left in ``sys.modules``).
+    imported cleanly left in ``sys.modules``, module -> the (file, line) its error went through).
 
     ``took``: the seconds each leaf took before (the baseline's, or at a baseline those of the
     environment's last smoke): the longest start first, so that the last to end is not a long one
@@ -544,6 +545,7 @@ def _import_each(
     results = [reports[leaf] for leaf in leaves]
     ok: set[str] = set()
     errors: dict[str, str] = {}
+    frames: dict[str, list[tuple[str, int]]] = {}  # where each error went through
     unknown: dict[str, str] = {}  # the packages on the way to a leaf whose process died
     for report in results:
         for item in report.missing:
@@ -559,6 +561,7 @@ def _import_each(
         for depth in range(failing.count(".") + 1, len(parts) + 1):
             name = ".".join(parts[:depth])  # the failing module and everything under it on the way
             errors.setdefault(name, why if name == failing else f"{why} (importing {failing})")
+            frames.setdefault(name, report.frames)
         if not report.ok and failing == leaf:
             for depth in range(1, len(parts)):
                 unknown.setdefault(".".join(parts[:depth]), f"{why} (importing {leaf})")
@@ -568,7 +571,8 @@ def _import_each(
     output = "".join(f"== {r.leaf}\n{r.stderr}" for r in results if r.stderr.strip())
     seconds = {r.leaf: r.seconds for r in results}
     found = {r.leaf: r.modules for r in results if r.clean and r.modules}
-    return {m: errors[m] for m in sorted(errors) if m in wanted}, output, seconds, found
+    failed = {m: errors[m] for m in sorted(errors) if m in wanted}
+    return failed, output, seconds, found, {m: frames[m] for m in failed if frames.get(m)}
 
 
 def _cores() -> int:

@@ -46,6 +46,7 @@ class LeafReport:
     leaf: str
     ok: list[str] = field(default_factory=list)
     error: tuple[str, str] | None = None
+    frames: list[tuple[str, int]] = field(default_factory=list)  # the error's traceback: (file, line)
     missing: list[str] = field(default_factory=list)
     stderr: str = ""
     seconds: float = 0.0
@@ -230,6 +231,20 @@ def _text(path: Path) -> str:
         return ""
 
 
+def _frames(data: object) -> list[tuple[str, int]]:
+    """A child's traceback, ``[[file, line], ...]``, as (file, line) pairs (what is not one: left out)."""
+    out: list[tuple[str, int]] = []
+    for item in data if isinstance(data, list) else []:
+        if (
+            isinstance(item, list)
+            and len(item) == 2
+            and isinstance(item[0], str)
+            and isinstance(item[1], int)
+        ):
+            out.append((item[0], item[1]))
+    return out
+
+
 def _read(out: Path, ident: int, leaf: str, hosted: bool, timeout: float) -> LeafReport | None:
     stderr = _text(out / f"{ident}.err")
     try:
@@ -242,6 +257,7 @@ def _read(out: Path, ident: int, leaf: str, hosted: bool, timeout: float) -> Lea
             leaf,
             ok=[str(m) for m in data.get("ok", [])],
             error=(str(error[0]), str(error[1])) if error else None,
+            frames=_frames(error[2] if error and len(error) > 2 else []),
             missing=[str(m) for m in data.get("missing", [])],
             stderr=stderr,
             seconds=float(data.get("seconds", 0.0)),

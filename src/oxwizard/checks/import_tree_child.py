@@ -16,12 +16,12 @@ import of the leaf does what it would do alone, minus work already done. At most
 processes import at once (tokens in a pipe shared by the whole tree).
 
 Results go to files in FOLDER, one per item id: ``K.json`` (a leaf's report: the modules on the
-way that imported, the first error, the names missing, its seconds and every module it left in
-``sys.modules``), ``K.err`` (its standard error), ``K.died`` (written by its parent: how it ended,
-when it ended without a report), ``K.failed`` (a zygote whose preload raised: its leaves have no
-report and are imported alone by the caller), ``K.ready`` (a zygote whose preload ended well). A
-leaf or a preload ends on SIGALRM after ``timeout`` seconds. Whatever way an item ends, its token
-comes back, so that one dying never leaves the others waiting.
+way that imported, the first error with the (file, line) pairs of its traceback, the names missing,
+its seconds and every module it left in ``sys.modules``), ``K.err`` (its standard error), ``K.died``
+(written by its parent: how it ended, when it ended without a report), ``K.failed`` (a zygote whose
+preload raised: its leaves have no report and are imported alone by the caller), ``K.ready`` (a
+zygote whose preload ended well). A leaf or a preload ends on SIGALRM after ``timeout`` seconds.
+Whatever way an item ends, its token comes back, so that one dying never leaves the others waiting.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class _Tree:
             try:
                 importlib.import_module(name)
             except BaseException as exc:  # noqa: BLE001 - whatever an import raises is its verdict
-                error = [name, _why(exc)]
+                error = [name, _why(exc), _frames(exc)]
                 break
             ok.append(name)
         # the names the project imports from those modules (from a.b import c), as the import
@@ -192,6 +192,16 @@ class _Tree:
 
 def _why(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _frames(exc: BaseException) -> list[list[Any]]:
+    """Where the error went through, (file, line) outermost first: the innermost 50."""
+    frames: list[list[Any]] = []
+    tb = exc.__traceback__
+    while tb is not None:
+        frames.append([tb.tb_frame.f_code.co_filename, tb.tb_lineno])
+        tb = tb.tb_next
+    return frames[-50:]
 
 
 def main() -> None:

@@ -37,7 +37,6 @@ from oxwizard.checks.result import CheckResult
 from oxwizard.checks.runner import command_env, describe_failure, last_line, run_command
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig
-from oxwizard.env.api_report import ApiImpact, ApiUse
 from oxwizard.env.environment import Environment
 
 CHILD = Path(__file__).with_name("child")  # put on the test command's PYTHONPATH, nothing else in it
@@ -383,38 +382,6 @@ def _tests_result(
     )
     result.failures = {n: run.failures[n] for n in failing if n in run.failures}
     return result
-
-
-def with_predictions(result: CheckResult, impact: ApiImpact | None, project: Path) -> CheckResult:
-    """A failing tests result, with each newly failing test whose traceback went through a line the
-    plan's API impact named: ``details["predicted"]`` ("tests/test_db.py::test_count: AttributeError:
-    … — app/db.py:17 uses …"), and the summary says how many the plan predicted."""
-    if result.name != "tests" or result.status != "fail" or impact is None or not impact.uses:
-        return result
-    places: dict[tuple[str, int], ApiUse] = {}
-    for use in impact.uses:
-        where = str((project / use.file).resolve()) if not use.user else f"site-packages/{use.file}"
-        places.setdefault((where, use.line), use)
-    predicted = []
-    resolved: dict[str, str] = {}  # a failing suite's frames repeat the same files
-    for test in result.details.get("newly_failing", result.details.get("failing", [])):
-        error, frames = result.failures.get(test, ("", []))
-        for path, line in reversed(frames):  # the innermost frame that the plan named
-            if path not in resolved:
-                resolved[path] = str(Path(path).resolve())
-            known = places.get((resolved[path], line))
-            if known is None and "site-packages/" in path:
-                known = places.get(("site-packages/" + path.rpartition("site-packages/")[2], line))
-            if known is not None:
-                predicted.append(f"{short_name(test)}: {error} — {impact.use_line(known)}")
-                break
-    if not predicted:
-        return result
-    failing = len(result.details.get("newly_failing", result.details.get("failing", [])))
-    summary = f"{result.summary} · the plan predicted {len(predicted)} of {failing}"
-    return result.model_copy(
-        update={"summary": summary, "details": {**result.details, "predicted": predicted}}
-    )
 
 
 def _names(label: str, names: list[str], limit: int = 3) -> str:

@@ -888,8 +888,8 @@ class UpgradeFlow:
         self._step(step, "passed", f"installed in {where}", _since(started))
 
     def _gate(self, step: StepName, env: Environment, upgraded: list[str], *, live: bool) -> None:
+        from oxwizard.checks.predicted import with_predictions
         from oxwizard.checks.suite import run_checks
-        from oxwizard.checks.tests import with_predictions
 
         phase: Literal["staging", "live"] = "live" if live else "staging"
         pending, self._pip_confirm = self._pip_confirm, None  # the baseline's pip check, still running
@@ -910,9 +910,10 @@ class UpgradeFlow:
                 smoked_before=smoked,
                 judged=judged,
             )
-            tests = cs.get("tests")
-            if tests is not None and self.plan is not None:  # a failure the plan's API impact named
-                cs = cs.with_result(with_predictions(tests, self.plan.api_impact, self.project))
+            for name in ("tests", "import-smoke"):  # a failure the plan's API impact named
+                failed = cs.get(name)
+                if failed is not None and self.plan is not None:
+                    cs = cs.with_result(with_predictions(failed, self.plan.api_impact, self.project))
             self._poll()
             confirmed, pending, smoked = self._confirm_baseline(pending, smoked), None, None
             self.listener.on_checks(cs)

@@ -1,0 +1,61 @@
+"""The failures the plan predicted: a check's failure whose traceback went through a line the plan's
+API impact named as a use of a changed name.
+
+The tests record each failing test's error and traceback (:mod:`oxwizard.checks.tests`), the import
+smoke each failing module's (:mod:`oxwizard.checks.compat`), in ``CheckResult.failures``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from oxwizard.checks.result import CheckResult
+from oxwizard.checks.tests import short_name
+from oxwizard.env.api_report import ApiImpact, ApiUse
+
+
+def with_predictions(result: CheckResult, impact: ApiImpact | None, project: Path) -> CheckResult:
+    """A failing tests or import smoke result, with each newly failing test or module whose
+    traceback went through a line the plan's API impact named: ``details["predicted"]``
+    ("tests/test_db.py::test_count: AttributeError: … — app/db.py:17 uses …", "flask: ImportError:
+    … — flask/helpers.py:14 (installed flask 2.1.3) uses …"), and the summary says how many the
+    plan predicted."""
+    if result.status != "fail" or impact is None or not impact.uses:
+        return result
+    label: Callable[[str], str]
+    if result.name == "tests":
+        failing = result.details.get("newly_failing", result.details.get("failing", []))
+        label = short_name
+    elif result.name == "import-smoke":
+        failing = sorted(result.failures)  # the modules that fail since the upgrade
+        label = _itself
+    else:
+        return result
+    places: dict[tuple[str, int], ApiUse] = {}
+    for use in impact.uses:
+        where = str((project / use.file).resolve()) if not use.user else f"site-packages/{use.file}"
+        places.setdefault((where, use.line), use)
+    predicted = []
+    resolved: dict[str, str] = {}  # failures' frames repeat the same files
+    for name in failing:
+        error, frames = result.failures.get(name, ("", []))
+        for path, line in reversed(frames):  # the innermost frame that the plan named
+            if path not in resolved:
+                resolved[path] = str(Path(path).resolve())
+            known = places.get((resolved[path], line))
+            if known is None and "site-packages/" in path:
+                known = places.get(("site-packages/" + path.rpartition("site-packages/")[2], line))
+            if known is not None:
+                predicted.append(f"{label(name)}: {error} — {impact.use_line(known)}")
+                break
+    if not predicted:
+        return result
+    summary = f"{result.summary} · the plan predicted {len(predicted)} of {len(failing)}"
+    return result.model_copy(
+        update={"summary": summary, "details": {**result.details, "predicted": predicted}}
+    )
+
+
+def _itself(module: str) -> str:
+    return module
