@@ -7,6 +7,7 @@ smoke each failing module's (:mod:`oxwizard.checks.compat`), in ``CheckResult.fa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,6 +50,10 @@ def with_predictions(result: CheckResult, impact: ApiImpact | None, project: Pat
             if known is not None:
                 predicted.append(f"{label(name)}: {error} — {impact.use_line(known)}")
                 break
+        else:
+            named = _missing(name, error, impact) if result.name == "import-smoke" else None
+            if named is not None:
+                predicted.append(f"{label(name)}: {error} — {impact.use_line(named)}")
     if not predicted:
         return result
     summary = f"{result.summary} · the plan predicted {len(predicted)} of {len(failing)}"
@@ -59,3 +64,24 @@ def with_predictions(result: CheckResult, impact: ApiImpact | None, project: Pat
 
 def _itself(module: str) -> str:
     return module
+
+
+def _missing(item: str, error: str, impact: ApiImpact) -> ApiUse | None:
+    """The use that names what a smoked item lacks, when its error is that it is missing: the
+    project's ``import lib.sub`` (``lib.sub``: "No module named 'lib.sub'") or ``from lib import
+    f`` (``lib:f``: "cannot import name 'f'"), where the plan said that module or name is removed.
+    Its traceback has no line of the project's: the smoke imported it as the project spells it."""
+    module, _, attr = item.partition(":")
+    if attr:
+        if not error.startswith("ImportError: cannot import name " + repr(attr)):
+            return None
+        gone = f"{module}.{attr}"
+    else:
+        found = re.match(r"ModuleNotFoundError: No module named '([\w.]+)'", error)
+        if found is None or not (module == found[1] or module.startswith(f"{found[1]}.")):
+            return None
+        gone = found[1]
+    for use in impact.uses:
+        if use.kind == "removed" and (use.name == gone or use.name.startswith((f"{gone}.", f"{gone}("))):
+            return use
+    return None
