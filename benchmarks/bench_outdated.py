@@ -81,6 +81,9 @@ def rows_of(kind: str, out: str) -> dict[str, str]:
 
 
 def main() -> None:
+    # as users run it: with the bytecode caches (a test runner's or a CI image's PYTHONDONTWRITEBYTECODE
+    # would make every oxwizard started here compile again each module changed since they were written)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs of each measurement (median shown)")
     args = parser.parse_args()

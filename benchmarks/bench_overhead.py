@@ -95,6 +95,9 @@ def _upgrade(oxwizard: list[str], spec: str, where: list[str], project: Path, la
 
 
 def main() -> int:
+    # as users run it: with the bytecode caches (a test runner's or a CI image's PYTHONDONTWRITEBYTECODE
+    # would make every oxwizard started here compile again each module changed since they were written)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

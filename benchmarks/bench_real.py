@@ -31,6 +31,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> int:
+    # as users run it: with the bytecode caches (a test runner's or a CI image's PYTHONDONTWRITEBYTECODE
+    # would make every oxwizard started here compile again each module changed since they were written)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
