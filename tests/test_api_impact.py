@@ -789,6 +789,37 @@ def test_re_exports_are_read_in_any_source_encoding_and_beside_any_function_body
     assert "enc (installed) enc: not read" in impact.not_checked
 
 
+def test_a_method_that_returns_self_keeps_the_class_it_is_called_on(tmp_path: Path) -> None:
+    """SQLAlchemy 2.0's and pydantic 2's builders are annotated ``-> Self``: ``query().filter(…)`` is
+    still the query (a subclass's instance stays the subclass's), so ``.values()`` on it, which the
+    new version removes, is a use; ``.first()``, still there, is not."""
+    house = tmp_path / "house"
+    for version, extra in (("1.0", "    def values(self):\n        return []\n\n"), ("2.0", "")):
+        build_wheel(house, "qb", version, {
+            "qb/__init__.py": "from typing import Self\n\n\nclass Query:\n"
+            f"    def filter(self, x) -> Self:\n        return self\n\n{extra}"
+            "    def first(self):\n        return None\n\n\n"
+            "class Counted(Query):\n    def count(self):\n        return 0\n\n\n"
+            "def query() -> Query:\n    return Query()\n\n\n"
+            "def counted() -> Counted:\n    return Counted()\n",
+        })  # fmt: skip
+    venv = make_venv(tmp_path, house, "qb==1.0")
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "app.py").write_text(
+        "from qb import counted, query\n\nquery().filter(1).values()\nquery().filter(1).first()\n"
+        "counted().filter(2).filter(3).values()\ncounted().filter(2).count()\n"
+    )
+    env = Environment.open(venv)
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(env, parse_specs(["qb==2.0"]), index, suggest=False)
+    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    assert [(u.line, u.name, u.change) for u in impact.uses] == [
+        (3, "qb.query().filter().values", "qb.Query.values"),
+        (5, "qb.counted().filter().filter().values", "qb.Counted.values"),  # griffe: inherited, removed
+    ]
+
+
 def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) -> None:
     """A removed parameter breaks the calls that pass it, a new required one those that do not; a
     method called on an instance does not pass ``self``; a class's call is its ``__init__``'s. A call

@@ -7,7 +7,8 @@ keeps: ``engine = create_engine(url)``, then ``engine.execute(…)``, where ``cr
 annotated ``-> Engine``. :class:`Names` follows both, statically (nothing is imported): the imports
 of the package's modules (``from .base import Engine``, ``from . import base``, ``import a.b as c``,
 ``from .core import *``), and the return annotation of a function or method (``Engine``,
-``"Engine"``, ``Optional[Engine]``, ``Engine | None``, ``Result[Any]``: the class) or a class called.
+``"Engine"``, ``Optional[Engine]``, ``Engine | None``, ``Result[Any]``: the class; ``Self``: the
+class it is called on) or a class called.
 
 A use spells a call's result with ``()``: ``sqlalchemy.create_engine().execute`` (see
 :func:`oxwizard.checks.uses.find_uses`).
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 _MAX_HOPS = 12  # re-exports followed for one name (a cycle of imports ends)
 _MAX_BASES = 4  # base classes climbed to find a method a class inherits
 _WRAPPERS = {"Optional", "Annotated", "Final", "ClassVar", "Type", "type"}  # X[T] that stands for T
+_SELF = {"Self", "typing.Self", "typing_extensions.Self"}  # what a method returning its receiver says
 # What ast.parse raises on a file it cannot read: bad syntax, a NUL byte, generated code nested
 # deeper than the parser goes
 UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
@@ -263,6 +265,11 @@ class Names:
         if what.kind == "class":
             return self.canonical(name)
         target = self._resolve_in(module, what.returns) if what.returns else None
+        if target in _SELF or (target is None and what.returns in _SELF):
+            # ``-> Self``: an instance of the class the method is called on (a subclass's too)
+            owner = name.rpartition(".")[0]
+            kind = self._definition(owner) if owner else None
+            return self.canonical(owner) if kind is not None and kind[1].kind == "class" else None
         if target is None:
             return None
         kind = self._definition(target)
