@@ -31,6 +31,7 @@ from oxwizard.checks.api_impact import (
 from oxwizard.checks.risk import assess
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.demo.wheels import build_wheel
+from oxwizard.env.api_report import ApiImpact
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Plan, compute_plan
 from oxwizard.env.specs import IndexOptions, parse_specs
@@ -51,6 +52,22 @@ def planned(demo: DemoSandbox, spec: str, cache: Path) -> Plan:
 @pytest.fixture(scope="module")
 def plan_20(demo_template: DemoSandbox, tmp_path_factory: pytest.TempPathFactory) -> Plan:
     return planned(demo_template, "oxzep7==2.0.0", tmp_path_factory.mktemp("api-cache"))
+
+
+def impact_of(
+    tmp_path: Path, house: Path, installed: list[str], target: str, files: dict[str, str]
+) -> ApiImpact:
+    """The API impact of upgrading a venv of ``installed`` to ``target`` (specs, by spaces; from
+    ``house``, no index), for a project of ``files`` (path -> text)."""
+    venv = make_venv(tmp_path, house, *installed)
+    project = tmp_path / "project"
+    for rel, text in files.items():
+        (project / rel).parent.mkdir(parents=True, exist_ok=True)
+        (project / rel).write_text(text)
+    env = Environment.open(venv)
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(env, parse_specs(target.split()), index, suggest=False)
+    return api_impact(env, plan, index, project, cache=tmp_path / "cache")
 
 
 def uses_of(plan: Plan) -> set[tuple[str, str, int, str, str, str]]:
@@ -455,14 +472,9 @@ def test_private_modules_and_bundled_test_suites_are_not_reported(tmp_path: Path
         "sig/_impl.py": "class Engine:\n    def run(self):\n        pass\n",
         "sig/tests/test_other.py": "def test_other():\n    pass\n",
     })  # fmt: skip
-    venv = make_venv(tmp_path, house, "sig==1.0")
-    project = tmp_path / "project"
-    (project / "pkg").mkdir(parents=True)
-    (project / "pkg" / "use.py").write_text("import sig\n\nsig.parse('a')\n")
-    env = Environment.open(venv)
-    index = IndexOptions.build(find_links=[str(house)], no_index=True)
-    plan = compute_plan(env, parse_specs(["sig==2.0"]), index, suggest=False)
-    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    impact = impact_of(
+        tmp_path, house, ["sig==1.0"], "sig==2.0", {"pkg/use.py": "import sig\n\nsig.parse('a')\n"}
+    )
     assert [(c.kind, c.path) for c in impact.changes] == [("signature", "sig.parse")]
     assert [impact.use_line(u) for u in impact.uses] == [
         "pkg/use.py:3 uses sig.parse — function sig.parse changed in 2.0: required parameter 'strict' added",
@@ -769,17 +781,11 @@ def test_re_exports_are_read_in_any_source_encoding_and_beside_any_function_body
         build_wheel(house, "enc", version, {
             "enc/__init__.py": latin + f"def run({params}):\n    pass\n".encode(),
         })  # fmt: skip
-    venv = make_venv(tmp_path, house, "lat==1.0", "enc==1.0")
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "app.py").write_text(
+    app = (
         "from lat import Client, run\nfrom lat.compat import legacy_run\nfrom lat.deep import go\n"
         "run(1, 2)\nlegacy_run(1, 2)\ngo(1, 2)\nClient().session().get(1, 2)\nrun(1)\n"
     )
-    env = Environment.open(venv)
-    index = IndexOptions.build(find_links=[str(house)], no_index=True)
-    plan = compute_plan(env, parse_specs(["lat==2.0", "enc==2.0"]), index, suggest=False)
-    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    impact = impact_of(tmp_path, house, ["lat==1.0", "enc==1.0"], "lat==2.0 enc==2.0", {"app.py": app})
     assert [(u.line, u.name, u.change) for u in impact.uses] == [
         (4, "lat.run", "lat.core.run"),
         (5, "lat.compat.legacy_run", "lat.core.run"),
@@ -803,17 +809,11 @@ def test_a_method_that_returns_self_keeps_the_class_it_is_called_on(tmp_path: Pa
             "def query() -> Query:\n    return Query()\n\n\n"
             "def counted() -> Counted:\n    return Counted()\n",
         })  # fmt: skip
-    venv = make_venv(tmp_path, house, "qb==1.0")
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "app.py").write_text(
+    app = (
         "from qb import counted, query\n\nquery().filter(1).values()\nquery().filter(1).first()\n"
         "counted().filter(2).filter(3).values()\ncounted().filter(2).count()\n"
     )
-    env = Environment.open(venv)
-    index = IndexOptions.build(find_links=[str(house)], no_index=True)
-    plan = compute_plan(env, parse_specs(["qb==2.0"]), index, suggest=False)
-    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    impact = impact_of(tmp_path, house, ["qb==1.0"], "qb==2.0", {"app.py": app})
     assert [(u.line, u.name, u.change) for u in impact.uses] == [
         (3, "qb.query().filter().values", "qb.Query.values"),
         (5, "qb.counted().filter().filter().values", "qb.Counted.values"),  # griffe: inherited, removed
@@ -837,10 +837,7 @@ def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) 
         "    def m(self, a, *, b=0):\n        pass\n\n\n"
         "def h(a, *, name=None):\n    pass\n\n\ndef v(a, b=None):\n    pass\n\n\ndef r(a, c=0):\n    pass\n",
     })  # fmt: skip
-    venv = make_venv(tmp_path, house, "sig==1.0")
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "calls.py").write_text(
+    calls = (
         "from sig import K, f, g, h, r, v\n"  # 1
         "f(1)\n"  # 2: fine
         "f(1, 2)\n"  # 3: b passed by position
@@ -860,11 +857,11 @@ def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) 
         "r(1, c=2)\n"  # 17: fine
         "r(1, b=2)\n"  # 18: b gone (c moved: not passed by position here)
     )
-    (project / "reexport.py").write_text("from sig import g\n")  # not called here: the import is the use
-    env = Environment.open(venv)
-    index = IndexOptions.build(find_links=[str(house)], no_index=True)
-    plan = compute_plan(env, parse_specs(["sig==2.0"]), index, suggest=False)
-    impact = api_impact(env, plan, index, project, cache=tmp_path / "cache")
+    files = {
+        "calls.py": calls,
+        "reexport.py": "from sig import g\n",
+    }  # reexport: not called, the import is the use
+    impact = impact_of(tmp_path, house, ["sig==1.0"], "sig==2.0", files)
     assert sorted((c.path, c.detail) for c in impact.changes) == [
         ("sig.K", "parameter 'y' removed"),
         ("sig.K.m", "parameter 'b' changed kind"),
