@@ -820,6 +820,29 @@ def test_a_method_that_returns_self_keeps_the_class_it_is_called_on(tmp_path: Pa
     ]
 
 
+def test_an_upgrade_that_changes_no_name_reads_no_use(tmp_path: Path) -> None:
+    """A new version whose API only grows: nothing to join, so neither the plan nor the next one
+    (its comparison kept) lists what of the project's or a dependent's uses could not be read (a
+    computed ``getattr``): noise about a change that is not there. The next plan reads no use."""
+    house = tmp_path / "house"
+    build_wheel(house, "calm", "1.0", {"calm/__init__.py": "def run():\n    pass\n"})
+    build_wheel(
+        house, "calm", "1.1", {"calm/__init__.py": "def run():\n    pass\n\n\ndef walk():\n    pass\n"}
+    )
+    computed = "import calm\n\nname = 'r' + 'un'\ngetattr(calm, name)()\n"
+    build_wheel(house, "calmdep", "1.0", {"calmdep/__init__.py": computed}, requires=["calm"])
+    first = impact_of(tmp_path, house, ["calm==1.0", "calmdep==1.0"], "calm==1.1", {"app.py": computed})
+    assert (first.changes, first.uses, first.not_checked) == ([], [], [])
+    uses = tmp_path / "cache" / "uses"
+    shutil.rmtree(uses, ignore_errors=True)
+    env = Environment.open(tmp_path / "venv")
+    index = IndexOptions.build(find_links=[str(house)], no_index=True)
+    plan = compute_plan(env, parse_specs(["calm==1.1"]), index, suggest=False)
+    again = api_impact(env, plan, index, tmp_path / "project", cache=tmp_path / "cache")
+    assert (again.changes, again.uses, again.not_checked) == ([], [], [])
+    assert not uses.exists(), "the kept comparison found no change: no dependent's file was read"
+
+
 def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) -> None:
     """A removed parameter breaks the calls that pass it, a new required one those that do not; a
     method called on an instance does not pass ``self``; a class's call is its ``__init__``'s. A call

@@ -1200,6 +1200,8 @@ def _api_impact(
         names = _sample([c.name for c in todo])
         said(f"API impact: fetching the new version{'s' if len(todo) > 1 else ''} of {names}")
     tops = {top.split(".")[0] for old in olds.values() if old is not None for top in old.tops}
+    if not todo and not any(found for found, _ in done.values()):
+        tops = set()  # every comparison is kept and none found a change: no use to look for
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxwizard-api") as pool:
         # the wheels arrive while the uses are read (they need only the installed top-level names)
         fetching = pool.submit(new_trees, env, todo, index, cache, impact.not_checked) if todo else None
@@ -1220,6 +1222,8 @@ def _api_impact(
         found, limits = done[c.name]
         impact.changes += found
         impact.not_checked += limits
+    if not impact.changes:
+        return impact  # no use to join, nor what of the uses could not be read to say
     impact.not_checked += scanned.limits
     seen: set[tuple[str, str, int, str]] = set()
     shared: Shared = {}  # the files both versions have are read once
