@@ -843,6 +843,30 @@ def test_an_upgrade_that_changes_no_name_reads_no_use(tmp_path: Path) -> None:
     assert not uses.exists(), "the kept comparison found no change: no dependent's file was read"
 
 
+def test_a_type_variable_s_bound_is_what_a_call_annotated_with_it_returns(tmp_path: Path) -> None:
+    """SQLAlchemy's ``Session = sessionmaker(engine)``, then ``s = Session()``: ``sessionmaker.__call__``
+    returns ``_S``, a ``TypeVar`` bound to ``Session``; a function annotated with an unbound one is not
+    followed (what it returns depends on its arguments)."""
+    house = tmp_path / "house"
+    for version, extra in (("1.0", "    def legacy(self):\n        pass\n\n"), ("2.0", "")):
+        build_wheel(house, "tv", version, {
+            "tv/__init__.py": "from .maker import Session, anything, sessionmaker\n",
+            "tv/maker.py": "import typing\nfrom typing import Generic, TypeVar\n\n\nclass Session:\n"
+            f"    def execute(self, stmt):\n        pass\n\n{extra}\n"
+            "_S = TypeVar('_S', bound='Session')\n_T = typing.TypeVar('_T')\n\n\n"
+            "class sessionmaker(Generic[_S]):\n    def __call__(self, **kw) -> _S:\n        pass\n\n\n"
+            "def anything(x: _T) -> _T:\n    return x\n",
+        })  # fmt: skip
+    app = (
+        "from tv import Session, anything, sessionmaker\n\nmaker = sessionmaker()\ns = maker()\n"
+        "s.legacy()\ns.execute('x')\nanything(Session()).legacy\n"
+    )
+    impact = impact_of(tmp_path, house, ["tv==1.0"], "tv==2.0", {"app.py": app})
+    assert [(u.line, u.name, u.change) for u in impact.uses] == [
+        (5, "tv.sessionmaker()().legacy", "tv.maker.Session.legacy"),
+    ]
+
+
 def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) -> None:
     """A removed parameter breaks the calls that pass it, a new required one those that do not; a
     method called on an instance does not pass ``self``; a class's call is its ``__init__``'s. A call

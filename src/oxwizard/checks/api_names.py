@@ -40,7 +40,7 @@ _SELF = {"Self", "typing.Self", "typing_extensions.Self"}  # what a method retur
 # What ast.parse raises on a file it cannot read: bad syntax, a NUL byte, generated code nested
 # deeper than the parser goes
 UNPARSABLE = (SyntaxError, ValueError, RecursionError, MemoryError)
-_FORMAT = 1  # bump when what a module's summary holds changes
+_FORMAT = 2  # bump when what a module's summary holds changes (2: a type variable's bound)
 _KEEP = 256  # the trees' summaries kept (those used last)
 # Summaries made while one plan runs, by (module, package, sha256): a file the versions share is read
 # once for both versions' names
@@ -51,7 +51,7 @@ Shared = dict[tuple[str, str, str], dict[str, Any]]
 class _Def:
     """What a module (or a class) defines under one name."""
 
-    kind: str  # "class", "function" or "value"
+    kind: str  # "class", "function", "value" or "typevar" (bound: ``returns``)
     returns: str | None = None  # a function's return annotation: the class it names, as written
     bases: list[str] = field(default_factory=list)  # a class's bases, as written
     members: dict[str, _Def] = field(default_factory=dict)  # a class's methods and classes
@@ -270,9 +270,11 @@ class Names:
             owner = name.rpartition(".")[0]
             kind = self._definition(owner) if owner else None
             return self.canonical(owner) if kind is not None and kind[1].kind == "class" else None
-        if target is None:
-            return None
-        kind = self._definition(target)
+        kind = self._definition(target) if target is not None else None
+        if kind is not None and kind[1].kind == "typevar" and kind[1].returns:
+            # ``-> _S``, ``_S = TypeVar("_S", bound="Session")``: a Session
+            target = self._resolve_in(kind[0], kind[1].returns)
+            kind = self._definition(target) if target is not None else None
         return target if kind is not None and kind[1].kind == "class" else None
 
 
@@ -350,7 +352,7 @@ def _read(module: _Module, body: list[ast.stmt]) -> None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
                 if isinstance(target, ast.Name) and target.id not in module.bound:
-                    module.defined.setdefault(target.id, _Def("value"))
+                    module.defined.setdefault(target.id, _type_variable(node.value) or _Def("value"))
         elif isinstance(node, ast.If | ast.Try | ast.TryStar):
             for block in (
                 node.body,
@@ -360,6 +362,15 @@ def _read(module: _Module, body: list[ast.stmt]) -> None:
             ):
                 for inner in block:
                     _read(module, inner.body if isinstance(inner, ast.ExceptHandler) else [inner])
+
+
+def _type_variable(value: ast.expr | None) -> _Def | None:
+    """``TypeVar("T", bound=Session)`` (``typing.``, ``typing_extensions.``): a type variable with the
+    class it is bound to; None for anything else (an unbound one: it stands for whatever is passed)."""
+    if not (isinstance(value, ast.Call) and (dotted(value.func) or "").rpartition(".")[2] == "TypeVar"):
+        return None
+    bound = next((annotated(k.value) for k in value.keywords if k.arg == "bound"), None)
+    return _Def("typevar", returns=bound) if bound else None
 
 
 def _define(into: dict[str, _Def], node: ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) -> None:
