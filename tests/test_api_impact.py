@@ -867,6 +867,29 @@ def test_a_type_variable_s_bound_is_what_a_call_annotated_with_it_returns(tmp_pa
     ]
 
 
+def test_a_future_warning_deprecates_and_a_method_a_base_class_deprecates_is_used_through_the_subclass(
+    tmp_path: Path,
+) -> None:
+    """pandas 2.2's kind of deprecation: ``NDFrame.swapaxes`` warns a ``FutureWarning`` (Python's
+    category for deprecations meant for end users), and projects call it on a ``DataFrame``. A helper
+    that warns for others (``warn_alias_replacement``) is not itself deprecated."""
+    house = tmp_path / "house"
+    for version, warn in (("1.0", ""), ("2.0", "warnings.warn('deprecated', FutureWarning)\n")):
+        build_wheel(house, "fw", version, {
+            "fw/__init__.py": "import warnings\n\n\nclass Base:\n    def old(self):\n"
+            f"        {warn}        return 1\n\n    def keep(self):\n        return 2\n\n\n"
+            "class Frame(Base):\n    pass\n\n\ndef frame() -> Frame:\n    return Frame()\n\n\n"
+            f"def legacy():\n    {warn}    return 0\n\n\ndef warn_soon(msg):\n    {warn}    return msg\n",
+        })  # fmt: skip
+    app = "from fw import Frame, frame, legacy, warn_soon\n\nframe().old()\nFrame().keep()\nlegacy()\n"
+    impact = impact_of(tmp_path, house, ["fw==1.0"], "fw==2.0", {"app.py": app + "warn_soon('x')\n"})
+    assert sorted(c.path for c in impact.changes if c.kind == "deprecated") == ["fw.Base.old", "fw.legacy"]
+    assert [(u.line, u.name, u.change) for u in impact.uses] == [
+        (1, "fw.legacy", "fw.legacy"),  # called by its bare name: the import is the use
+        (3, "fw.frame().old", "fw.Base.old"),
+    ]
+
+
 def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) -> None:
     """A removed parameter breaks the calls that pass it, a new required one those that do not; a
     method called on an instance does not pass ``self``; a class's call is its ``__init__``'s. A call

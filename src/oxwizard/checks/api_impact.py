@@ -288,7 +288,7 @@ def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 10  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 11  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -785,9 +785,11 @@ def _deprecated(
     """(path, (what, detail)) of every public function or class marked deprecated in ``mod`` (of those
     in ``only`` when given)."""
     objects = list(_walk(mod))
-    warnings_classes = {"DeprecationWarning", "PendingDeprecationWarning"}
-    for obj in objects:  # the package's own DeprecationWarning subclasses (one level is enough here)
-        if obj.is_class and any("DeprecationWarning" in str(base) for base in getattr(obj, "bases", [])):
+    # FutureWarning: Python's category for deprecations meant for end users (pandas and numpy's)
+    warnings_classes = {"DeprecationWarning", "PendingDeprecationWarning", "FutureWarning"}
+    for obj in objects:  # the package's own subclasses of those (one level is enough here)
+        bases = [str(base) for base in getattr(obj, "bases", [])]
+        if obj.is_class and any("DeprecationWarning" in b or "FutureWarning" in b for b in bases):
             warnings_classes.add(obj.name)
     for obj in objects:
         if not (obj.is_function or obj.is_class) or _private(obj.path):
@@ -798,8 +800,8 @@ def _deprecated(
         if any(d.split("(")[0].split(".")[-1] == "deprecated" for d in decorators):
             yield _deprecation_of(obj, "marked @deprecated")
             continue
-        if not obj.is_function:
-            continue
+        if not obj.is_function or "warn" in obj.name.lower():
+            continue  # a helper that says a warning for others (pandas' ``warn_alias_replacement``)
         source = obj.source
         if "warn" not in source or not any(cat in source for cat in warnings_classes):
             continue  # most functions: no need to parse them
@@ -1012,6 +1014,7 @@ def _meanings(name: str, old: Names, new: Names) -> Iterator[tuple[str, int, str
         now, now_floor, _ = new.locate(name)  # griffe names a change it found through an alias there
         if now not in (name, defined):
             yield now, now_floor, ""
+        yield from _inherited(name, old, new, (name, defined, now))
         return
     path, *after = name.split("()")
     floor = 1
@@ -1024,6 +1027,17 @@ def _meanings(name: str, old: Names, new: Names) -> Iterator[tuple[str, int, str
         last = n == len(after) - 1
         path = cls + (piece or ("" if last else ".__call__"))  # ``f()()``: what its result's __call__ returns
     yield path, floor, ""
+    yield from _inherited(path, old, new, (path,))
+
+
+def _inherited(name: str, old: Names, new: Names, said: tuple[str, ...]) -> Iterator[tuple[str, int, str]]:
+    """A class's member as the base class it inherits it from defines it (each version's), only that
+    member: pandas 2.2 deprecates ``NDFrame.swapaxes``, which ``DataFrame().swapaxes`` calls."""
+    for names in (new, old):
+        at = names.defined_at(name)
+        if at is not None and at not in said:
+            said = (*said, at)
+            yield at, at.count(".") + 1, ""
 
 
 # -- all of it -----------------------------------------------------------------------------------------

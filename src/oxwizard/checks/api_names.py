@@ -219,27 +219,43 @@ class Names:
 
     def _definition(self, name: str) -> tuple[_Module, _Def] | None:
         """What ``name`` names (a method too, inherited or not), and the module it is written in."""
+        found = self._written(name)
+        return (found[0], found[1]) if found is not None else None
+
+    def defined_at(self, name: str) -> str | None:
+        """Where the class member ``name`` is written, inherited or not: pandas'
+        ``pandas.core.frame.DataFrame.first`` is ``pandas.core.generic.NDFrame.first``; None when
+        ``name`` is not a member of a class of these modules."""
+        found = self._written(name)
+        return found[2] if found is not None and found[2].count(".") > found[0].path.count(".") + 1 else None
+
+    def _written(self, name: str) -> tuple[_Module, _Def, str] | None:
+        """:meth:`_definition`, with the dotted name it is written under (its class's, when inherited)."""
         parts = self.canonical(name).split(".")
         n = self._split(parts)
         module = self._module(".".join(parts[:n])) if 0 < n < len(parts) else None
         found = module.defined.get(parts[n]) if module is not None else None
         if module is None or found is None:
             return None
+        path = ".".join(parts[: n + 1])
         for member_name in parts[n + 1 :]:
-            member = self._member(module, found, member_name, _MAX_BASES)
+            member = self._member(module, path, found, member_name, _MAX_BASES)
             if member is None:
                 return None
-            module, found = member
-        return module, found
+            module, found, path = member
+        return module, found, path
 
-    def _member(self, module: _Module, cls: _Def, name: str, depth: int) -> tuple[_Module, _Def] | None:
+    def _member(
+        self, module: _Module, path: str, cls: _Def, name: str, depth: int
+    ) -> tuple[_Module, _Def, str] | None:
+        """Member ``name`` of class ``cls`` (``path``, written in ``module``), or of a base it has."""
         if name in cls.members:
-            return module, cls.members[name]
+            return module, cls.members[name], f"{path}.{name}"
         for base in cls.bases if depth > 0 else []:
             target = self._resolve_in(module, base)
-            found = self._definition(target) if target else None
+            found = self._written(target) if target else None
             if found is not None and found[1].kind == "class":
-                inherited = self._member(found[0], found[1], name, depth - 1)
+                inherited = self._member(found[0], found[2], found[1], name, depth - 1)
                 if inherited is not None:
                     return inherited
         return None
