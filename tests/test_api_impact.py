@@ -103,7 +103,14 @@ def test_1_5_0_predicts_only_the_deprecation_with_its_use(demo_template: DemoSan
         plan
     )
     assert plan.api_impact.breaking_uses == []
-    assert not any("removed or changed" in r for r in assess(plan).reasons)
+    risk = assess(plan)
+    assert not any("removed or changed" in r for r in risk.reasons)
+    # said (it breaks with a later version), not weighed: the same level as without the impact
+    assert any(
+        r.startswith("2 use(s) of names deprecated: demoapp/app.py:33 uses oxzep7.legacy_parse")
+        for r in risk.reasons
+    ), risk.reasons
+    assert risk.level == assess(plan.model_copy(update={"api_impact": None})).level
 
 
 def test_risk_weighs_a_removed_name_in_use_as_high(plan_20: Plan) -> None:

@@ -45,6 +45,15 @@ def test_upgrade_to_150_succeeds_and_records_every_step(recorded_15: tuple[DemoS
     assert runbook.decisions[-1].answer.startswith("upgraded")
     assert runbook.last("ack-warnings") is not None
     assert "acknowledge" == runbook.last("ack-warnings").answer  # type: ignore[union-attr]
+    # each new warning was warned at a line the plan named as a use of the name 1.5.0 deprecates
+    warned = load_checkset(runbook_path.parent.parent / "evidence" / runbook.id / "checks-staging.json").get(
+        "warnings"
+    )
+    assert warned is not None and warned.summary.endswith("· the plan predicted 2 of 2"), warned
+    assert [line.split(" — ")[0] for line in warned.details["predicted"]] == [
+        "demoapp/app.py:33 uses oxzep7.legacy_parse",
+        "tests/test_app.py:19 uses oxzep7.legacy_parse",
+    ]
     with RunbookRepo(runbook_path.parent.parent) as repo:
         log = [e.message for e in repo.log(100)]
     # one commit per decision, readable in git log --oneline

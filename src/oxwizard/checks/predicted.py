@@ -1,8 +1,9 @@
 """The failures the plan predicted: a check's failure whose traceback went through a line the plan's
-API impact named as a use of a changed name.
+API impact named as a use of a changed name, or a new warning warned at such a line.
 
-The tests record each failing test's error and traceback (:mod:`oxwizard.checks.tests`), the import
-smoke each failing module's (:mod:`oxwizard.checks.compat`), in ``CheckResult.failures``.
+The tests record each failing test's error and traceback, and each new warning's place
+(:mod:`oxwizard.checks.tests`), the import smoke each failing module's error and traceback
+(:mod:`oxwizard.checks.compat`), in ``CheckResult.failures``.
 """
 
 from __future__ import annotations
@@ -17,19 +18,23 @@ from oxwizard.env.api_report import ApiImpact, ApiUse
 
 
 def with_predictions(result: CheckResult, impact: ApiImpact | None, project: Path) -> CheckResult:
-    """A failing tests or import smoke result, with each newly failing test or module whose
-    traceback went through a line the plan's API impact named: ``details["predicted"]``
-    ("tests/test_db.py::test_count: AttributeError: … — app/db.py:17 uses …", "flask: ImportError:
-    … — flask/helpers.py:14 (installed flask 2.1.3) uses …"), and the summary says how many the
-    plan predicted."""
-    if result.status != "fail" or impact is None or not impact.uses:
+    """A failing tests or import smoke result, or a warnings result with new warnings, with each
+    newly failing test or module whose traceback went through a line the plan's API impact named,
+    and each new warning warned at such a line: ``details["predicted"]`` ("tests/test_db.py::
+    test_count: AttributeError: … — app/db.py:17 uses …", "flask: ImportError: … —
+    flask/helpers.py:14 (installed flask 2.1.3) uses …", for a warning at app/frames.py:6 "app/frames.py:6
+    uses pandas.DataFrame().swapaxes …"), and the summary says how many the plan predicted."""
+    if result.status not in ("fail", "warn") or impact is None or not impact.uses:
         return result
     label: Callable[[str], str]
-    if result.name == "tests":
+    if result.name == "tests" and result.status == "fail":
         failing = result.details.get("newly_failing", result.details.get("failing", []))
         label = short_name
-    elif result.name == "import-smoke":
+    elif result.name == "import-smoke" and result.status == "fail":
         failing = sorted(result.failures)  # the modules that fail since the upgrade
+        label = _itself
+    elif result.name == "warnings":
+        failing = result.details.get("new", [])  # each new warning, and the line it was warned at
         label = _itself
     else:
         return result
@@ -47,8 +52,9 @@ def with_predictions(result: CheckResult, impact: ApiImpact | None, project: Pat
             known = places.get((resolved[path], line))
             if known is None and "site-packages/" in path:
                 known = places.get(("site-packages/" + path.rpartition("site-packages/")[2], line))
-            if known is not None:
-                predicted.append(f"{label(name)}: {error} — {impact.use_line(known)}")
+            if known is not None:  # (a warning's own line is the use's: the use says it all)
+                said = f"{label(name)}: {error} — " if result.name != "warnings" else ""
+                predicted.append(said + impact.use_line(known))
                 break
         else:
             named = _missing(name, error, impact) if result.name == "import-smoke" else None

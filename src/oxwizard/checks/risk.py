@@ -79,6 +79,9 @@ def assess(
         reasons.append(
             f"{len(broken)} use(s) of names removed or changed incompatibly: {impact.use_line(broken[0])}"
         )
+    deprecated = [u for u in impact.uses if u.kind == "deprecated"] if impact is not None else []
+    if impact is not None and deprecated:  # works now, breaks in a later version: said, not weighed
+        reasons.append(f"{len(deprecated)} use(s) of names deprecated: {impact.use_line(deprecated[0])}")
     blocked = [p for p in plan.problems()]
     if blocked:
         score += 3

@@ -405,17 +405,20 @@ def _warnings_result(
     run: TestRun, env: Environment, project: Path, baseline: CheckResult | None, duration: float
 ) -> CheckResult:
     groups: Counter[str] = Counter()
+    where: dict[str, tuple[str, int]] = {}  # each group's first place: the line that was warned about
     for w in run.warnings:
         key = warning_key(w, env, project)
         if key is not None:
             groups[key] += 1
+            lineno = w.get("lineno")
+            where.setdefault(key, (str(w.get("filename", "")), lineno if isinstance(lineno, int) else 0))
     before = set(baseline.details.get("groups", [])) if baseline else set()
     new = sorted(g for g in groups if g not in before) if baseline is not None else []
     total = sum(groups.values())
     summary = f"{total} warning(s) in {len(groups)} group(s)" if groups else "no deprecation warnings"
     if new:
         summary = f"{len(new)} new: {new[0]}" + (" …" if len(new) > 1 else "")
-    return CheckResult(
+    result = CheckResult(
         name="warnings",
         status="warn" if new else "pass",
         summary=summary,
@@ -423,6 +426,8 @@ def _warnings_result(
         duration=duration,
         details={"groups": sorted(groups), "new": new},
     )
+    result.failures = {group: ("", [where[group]]) for group in new}  # the plan's predictions meet these
+    return result
 
 
 def warning_key(warning: dict[str, object], env: Environment, project: Path) -> str | None:

@@ -14,7 +14,7 @@ import contextvars
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -910,7 +910,7 @@ class UpgradeFlow:
                 smoked_before=smoked,
                 judged=judged,
             )
-            for name in ("tests", "import-smoke"):  # a failure the plan's API impact named
+            for name in ("tests", "import-smoke", "warnings"):  # what the plan's API impact named
                 failed = cs.get(name)
                 if failed is not None and self.plan is not None:
                     cs = cs.with_result(with_predictions(failed, self.plan.api_impact, self.project))
@@ -946,13 +946,18 @@ class UpgradeFlow:
                 raise _Stop(FlowOutcome("kept", f"checks failed on live ({reason}); kept by decision", 1))
             raise _Stop(FlowOutcome("failed", f"checks failed in staging ({reason}): live is untouched", 1))
         if not live:
-            self._ack_warnings(cs.new_warnings)
+            warned = cs.get("warnings")
+            self._ack_warnings(cs.new_warnings, warned.details.get("predicted", []) if warned else [])
 
-    def _ack_warnings(self, new_warnings: list[str]) -> None:
+    def _ack_warnings(self, new_warnings: list[str], predicted: Sequence[str] = ()) -> None:
         """New warnings in staging are acknowledged before live is touched (asked, --yes, replay)."""
         if not new_warnings:
             return
-        answer = self._ask("ack-warnings", detail="\n".join(new_warnings), count=len(new_warnings))
+        named = [
+            f"  the plan named it: {line.split(' — ')[0]}" for line in predicted
+        ]  # the use, not the change
+        detail = "\n".join([*new_warnings, *named])
+        answer = self._ask("ack-warnings", detail=detail, count=len(new_warnings))
         if answer != "acknowledge":
             raise _Stop(FlowOutcome("declined", "stopped on new warnings: live is untouched", 1))
 
