@@ -249,7 +249,10 @@ def test_signatures_decorators_warning_subclasses_and_compiled_modules(tmp_path:
     assert ("deprecated", "sig.Thing", "no more") in found  # warned in __init__: the class
     assert ("deprecated", "sig.OLD", "still served by sig.__getattr__, with a deprecation warning") in found
     assert ("removed", "sig.GONE", "") in found  # not served by __getattr__: gone
-    assert not [c for c in changes if c.path == "sig.fast"]  # one way of calling it warns, not every call
+    # one way of calling it warns, not every call: the parameter is deprecated, not the function
+    assert [(c.kind, c.detail, [p.name for p in c.parameters]) for c in changes if c.path == "sig.fast"] == [
+        ("deprecated", "parameter 'fastpath' deprecated: fastpath is deprecated", ["fastpath"])
+    ]
     assert limits == [
         "compiled modules of sig (sig._speed): their API is not read",
         "sig.__getattr__ serves deprecated names: those not spelled out are not read",
@@ -895,6 +898,42 @@ def test_a_future_warning_deprecates_and_a_method_a_base_class_deprecates_is_use
         (1, "fw.legacy", "fw.legacy"),  # called by its bare name: the import is the use
         (3, "fw.frame().old", "fw.Base.old"),
     ]
+
+
+def test_a_deprecated_parameter_is_a_use_only_where_the_call_passes_it(tmp_path: Path) -> None:
+    """pandas 2.2's ``fillna(method=…)``, ``read_csv(delim_whitespace=…)``, ``Series(fastpath=…)``:
+    ``if PARAM is not DEFAULT:`` then a deprecation warning. A call that passes it (by keyword or by
+    position, ``self`` counted) is a use; one that does not is not, nor one with ``**kwargs`` (what
+    it passes is not known); a warning under any other condition (``isinstance(data, dict)``) is a
+    way of calling, left to the tests' warnings."""
+    house = tmp_path / "house"
+    for version, warn in (("1.0", "pass  # "), ("2.0", "")):
+        build_wheel(house, "dp", version, {
+            "dp/__init__.py": "import warnings\n\n\ndef fill(x, method=None):\n    if method is not None:\n"
+            f"        {warn}warnings.warn('method is deprecated', FutureWarning)\n    return x\n\n\n"
+            "class Frame:\n    def __init__(self, data, fastpath=False):\n        if fastpath is not False:\n"
+            f"            {warn}warnings.warn('fastpath is deprecated', DeprecationWarning)\n\n\n"
+            "def load(x, data=None):\n    if isinstance(data, dict):\n"
+            f"        {warn}warnings.warn('a dict is deprecated', FutureWarning)\n",
+        })  # fmt: skip
+    app = (
+        "from dp import Frame, fill, load\nfill(1)\nfill(1, method='f')\nfill(1, 'f')\nFrame(1)\n"
+        "Frame(1, True)\nFrame(1, fastpath=True)\nload(1, {})\nfill(1, **{'method': 'f'})\n"
+    )
+    impact = impact_of(tmp_path, house, ["dp==1.0"], "dp==2.0", {"app.py": app})
+    assert sorted((c.path, c.detail) for c in impact.changes) == [
+        ("dp.Frame", "parameter 'fastpath' deprecated: fastpath is deprecated"),
+        ("dp.fill", "parameter 'method' deprecated: method is deprecated"),
+    ]
+    assert [(u.line, u.name, u.detail) for u in impact.uses] == [
+        (3, "dp.fill", "parameter 'method' deprecated"),
+        (4, "dp.fill", "parameter 'method' deprecated"),
+        (6, "dp.Frame", "parameter 'fastpath' deprecated"),
+        (7, "dp.Frame", "parameter 'fastpath' deprecated"),
+    ]
+    assert impact.use_line(impact.uses[0]) == (
+        "app.py:3 uses dp.fill — function dp.fill changed in 2.0: parameter 'method' deprecated"
+    )
 
 
 def test_a_signature_change_is_a_use_only_where_the_call_breaks(tmp_path: Path) -> None:

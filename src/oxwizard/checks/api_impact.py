@@ -32,7 +32,7 @@ import tempfile
 import textwrap
 import threading
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -288,7 +288,7 @@ def _unpack(wheel: Path | IO[bytes], cache: Path, c: Change) -> Tree:
 
 
 # -- the comparison, cached per (distribution, installed version, new version) ---------------------------
-_DIFF_FORMAT = 11  # bump when what compare() reports changes (so does a new oxwizard version)
+_DIFF_FORMAT = 12  # bump when what compare() reports changes (so does a new oxwizard version)
 
 
 def _diff_path(cache: Path, env: Environment, c: Change) -> Path | None:
@@ -454,12 +454,17 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
                 change = _served_by_getattr(change, by_path)
             if change is not None:
                 changes.append(change)
-        new_dep = dict(_deprecated(new_mod, limits))
-        old_dep = dict(_deprecated(old_mod, [], only=set(new_dep))) if new_dep else {}
-        for path, (what, detail) in new_dep.items():
-            if path not in old_dep:
+        new_dep = {(d.path, d.parameter.name if d.parameter else ""): d for d in _deprecated(new_mod, limits)}
+        only = {path for path, _ in new_dep}
+        old_dep = {
+            (d.path, d.parameter.name if d.parameter else "") for d in _deprecated(old_mod, [], only=only)
+        }
+        for key, d in new_dep.items():  # (a parameter of a name deprecated whole: the name says it all)
+            whole = (key[0], "")
+            if key not in old_dep and whole not in old_dep and (key == whole or whole not in new_dep):
                 changes.append(ApiChange(distribution=distribution, version=version, kind="deprecated",
-                                         path=path, what=what, detail=detail))  # fmt: skip
+                                         path=d.path, what=d.what, detail=d.detail, receiver=d.receiver,
+                                         parameters=[d.parameter] if d.parameter else []))  # fmt: skip
     merged: dict[tuple[str, str], ApiChange] = {}  # a signature's several changes in one detail
     for c in changes:
         first = merged.setdefault((c.kind, c.path), c)
@@ -682,19 +687,17 @@ def _served_by_getattr(change: ApiChange, modules: dict[str, griffe.Object]) -> 
     if hook is None or isinstance(hook, griffe.Alias) or not hook.is_function:
         return change
     try:
-        literals = {
-            node.value
-            for node in ast.walk(ast.parse(textwrap.dedent(hook.source)))
-            if isinstance(node, ast.Constant) and isinstance(node.value, str)
-        }
+        tree = ast.parse(textwrap.dedent(hook.source))
     except UNPARSABLE:
         return change
+    literals = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
     if name not in literals:
         return change
-    if (
-        _warns_deprecation(hook.source, {"DeprecationWarning", "PendingDeprecationWarning"}, always=False)
-        is None
-    ):
+    if _warns_deprecation(tree, _DEPRECATIONS, always=False) is None:
         return None
     detail = f"still served by {parent}.__getattr__, with a deprecation warning"
     return change.model_copy(update={"kind": "deprecated", "detail": detail})
@@ -779,14 +782,28 @@ def _index(mod: griffe.Object | griffe.Alias) -> dict[str, list[tuple[str, str]]
     return out
 
 
+# FutureWarning: Python's category for deprecations meant for end users (pandas' and numpy's)
+_DEPRECATIONS = frozenset({"DeprecationWarning", "PendingDeprecationWarning", "FutureWarning"})
+
+
+@dataclass
+class _Deprecation:
+    """A name newly marked deprecated, or one of its parameters (``parameter``: passing it warns)."""
+
+    path: str
+    what: str
+    detail: str
+    parameter: ParameterChange | None = None
+    receiver: str = ""
+
+
 def _deprecated(
     mod: griffe.Object | griffe.Alias, limits: list[str], only: set[str] | None = None
-) -> Iterator[tuple[str, tuple[str, str]]]:
-    """(path, (what, detail)) of every public function or class marked deprecated in ``mod`` (of those
-    in ``only`` when given)."""
+) -> Iterator[_Deprecation]:
+    """Every public function or class marked deprecated in ``mod`` (of those in ``only`` when given),
+    and every parameter a function deprecates (it warns when it is passed)."""
     objects = list(_walk(mod))
-    # FutureWarning: Python's category for deprecations meant for end users (pandas and numpy's)
-    warnings_classes = {"DeprecationWarning", "PendingDeprecationWarning", "FutureWarning"}
+    warnings_classes = set(_DEPRECATIONS)
     for obj in objects:  # the package's own subclasses of those (one level is enough here)
         bases = [str(base) for base in getattr(obj, "bases", [])]
         if obj.is_class and any("DeprecationWarning" in b or "FutureWarning" in b for b in bases):
@@ -794,7 +811,7 @@ def _deprecated(
     for obj in objects:
         if not (obj.is_function or obj.is_class) or _private(obj.path):
             continue
-        if only is not None and _deprecation_of(obj, "")[0] not in only:
+        if only is not None and _deprecation_of(obj, "").path not in only:
             continue
         decorators = [str(d.value) for d in getattr(obj, "decorators", [])]
         if any(d.split("(")[0].split(".")[-1] == "deprecated" for d in decorators):
@@ -806,8 +823,14 @@ def _deprecated(
         if "warn" not in source or not any(cat in source for cat in warnings_classes):
             continue  # most functions: no need to parse them
         served = obj.name == "__getattr__" and obj.parent is not None and obj.parent.is_module
-        message = _warns_deprecation(source, warnings_classes, always=not served)
+        try:
+            tree = ast.parse(textwrap.dedent(source))
+        except UNPARSABLE:
+            continue
+        message = _warns_deprecation(tree, warnings_classes, always=not served)
         if message is None:
+            for name, said in _deprecated_parameters(tree, warnings_classes):
+                yield _parameter_deprecation(obj, name, said)
             continue
         if served and obj.parent is not None:
             limits.append(
@@ -817,46 +840,89 @@ def _deprecated(
         yield _deprecation_of(obj, message)
 
 
+def _parameter_deprecation(obj: griffe.Object, name: str, message: str) -> _Deprecation:
+    """Parameter ``name`` of function ``obj`` deprecated (its place and kind, as a call meets it)."""
+    found = _deprecation_of(obj, "")
+    parameters = list(getattr(obj, "parameters", []))
+    index = next((n for n, p in enumerate(parameters) if p.name == name), None)
+    kind = _kind_name(parameters[index]) if index is not None else None
+    found.parameter = ParameterChange(change="deprecated", name=name, new_index=index, new_kind=kind)
+    found.receiver = _receiver(*parameters[:1])
+    found.detail = f"parameter '{name}' deprecated: {message}"
+    return found
+
+
 def _private(path: str) -> bool:
     """``a._b.c``: a name users are not meant to use (dunders like ``__init__`` are not private)."""
     return any(p.startswith("_") and not (p.startswith("__") and p.endswith("__")) for p in path.split("."))
 
 
-def _deprecation_of(obj: griffe.Object, detail: str) -> tuple[str, tuple[str, str]]:
+def _deprecation_of(obj: griffe.Object, detail: str) -> _Deprecation:
     target = obj.parent if obj.name in ("__init__", "__new__") and obj.parent is not None else obj
-    return target.path, (_what(target), detail)
+    return _Deprecation(target.path, _what(target), detail)
 
 
-def _warns_deprecation(source: str, categories: set[str], *, always: bool = True) -> str | None:
-    """The message (or ``warns DeprecationWarning``) when the function's own body warns a deprecation;
-    with ``always``, only a warning every call gives (not under an ``if``, a loop or an ``except``:
-    pandas 2.2's ``DataFrame.__init__`` warns when passed a BlockManager, ``Series.__init__`` when
-    passed ``fastpath``: the class is not deprecated, one way of calling it is, which the tests'
-    warnings show)."""
-    try:
-        tree = ast.parse(textwrap.dedent(source))
-    except UNPARSABLE:
-        return None
+def _warns_deprecation(tree: ast.Module, categories: Collection[str], *, always: bool = True) -> str | None:
+    """The message (or ``warns DeprecationWarning``) when the function's own body (the one definition
+    in ``tree``) warns a deprecation; with ``always``, only a warning every call gives (not under an
+    ``if``, a loop or an ``except``: pandas 2.2's ``DataFrame.__init__`` warns when passed a
+    BlockManager, ``Series.__init__`` when passed ``fastpath``: the class is not deprecated, one way
+    of calling it is; see :func:`_deprecated_parameters`)."""
     calls = _every_call_warns(tree) if always else ast.walk(tree)
-    for node in calls:
-        if not isinstance(node, ast.Call):
+    return next((said for node in calls if (said := _warning(node, categories)) is not None), None)
+
+
+def _warning(node: ast.AST, categories: Collection[str]) -> str | None:
+    """``node``'s message when it is a ``warn(...)`` call of one of ``categories``."""
+    if not isinstance(node, ast.Call):
+        return None
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if name != "warn":
+        return None
+    category = node.args[1] if len(node.args) > 1 else None
+    for kw in node.keywords:
+        if kw.arg == "category":
+            category = kw.value
+    cat = dotted(category) if category is not None else None
+    if cat is None or cat.split(".")[-1] not in categories:
+        return None
+    first = node.args[0] if node.args else None
+    if isinstance(first, ast.Constant) and isinstance(first.value, str):
+        return first.value if len(first.value) <= 120 else first.value[:117] + "..."
+    return f"warns {cat.split('.')[-1]}"
+
+
+def _deprecated_parameters(tree: ast.Module, categories: Collection[str]) -> Iterator[tuple[str, str]]:
+    """(parameter, message) for each ``if PARAM is not DEFAULT:`` (or ``!=``) of the function (the one
+    definition in ``tree``) whose body warns a deprecation, DEFAULT being the parameter's own default:
+    passing it warns (pandas 2.2's ``fillna(method=…)``, ``read_csv(delim_whitespace=…)``). Any other
+    condition (``isinstance(data, …)``, ``if include_groups:``) is a way of calling, not a parameter:
+    left to the tests' warnings."""
+    func = tree.body[0] if tree.body else None
+    if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+        return
+    args = func.args
+    positional = [*args.posonlyargs, *args.args]
+    with_default = positional[len(positional) - len(args.defaults) :]
+    defaults = {a.arg: ast.dump(d) for a, d in zip(with_default, args.defaults, strict=True)}
+    defaults |= {a.arg: ast.dump(d) for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d}
+    seen: set[str] = set()
+    for node in ast.walk(func):
+        if not isinstance(node, ast.If):
             continue
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name != "warn":
+        test = node.test
+        if not (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and len(test.ops) == 1):
             continue
-        category = node.args[1] if len(node.args) > 1 else None
-        for kw in node.keywords:
-            if kw.arg == "category":
-                category = kw.value
-        cat = dotted(category) if category is not None else None
-        if cat is None or cat.split(".")[-1] not in categories:
+        name = test.left.id
+        if name in seen or not isinstance(test.ops[0], ast.IsNot | ast.NotEq):
             continue
-        first = node.args[0] if node.args else None
-        if isinstance(first, ast.Constant) and isinstance(first.value, str):
-            return first.value if len(first.value) <= 120 else first.value[:117] + "..."
-        return f"warns {cat.split('.')[-1]}"
-    return None
+        if defaults.get(name) != ast.dump(test.comparators[0]):
+            continue
+        said = next((m for s in node.body for n in ast.walk(s) if (m := _warning(n, categories))), None)
+        if said is not None:
+            seen.add(name)
+            yield name, said
 
 
 def _every_call_warns(tree: ast.Module) -> Iterator[ast.AST]:
@@ -933,7 +999,11 @@ class _Joiner:
             parts = name.split(".")
             for n in range(len(parts), floor - 1, -1):
                 for change in self._by_path.get(".".join(parts[:n]), ()):
-                    if change.kind == "signature":
+                    if change.kind == "deprecated" and change.parameters:  # passing one warns
+                        passed = _passes(change, use) if n == len(parts) and not called_elsewhere else []
+                        if passed:
+                            return change, "; ".join(p.text() for p in passed)
+                    elif change.kind == "signature":
                         if n < len(parts) or called_elsewhere:
                             continue  # not a call of it; the import: judged where it is used instead
                         if use.how == "import" or (use.call is None and change.what != "class"):
@@ -960,6 +1030,24 @@ def _call_breaks(change: ApiChange, use: Use, call: Call) -> list[ParameterChang
 
 
 _POSITIONAL = ("positional-only", "positional or keyword")
+
+
+def _passes(change: ApiChange, use: Use) -> list[ParameterChange]:
+    """The deprecated parameters of ``change`` that the call ``use`` passes, by keyword or by position
+    (what a ``*args``/``**kwargs`` passes is not known: scikit-learn's ``read_csv(f, **kwargs)``
+    is not named for every parameter pandas deprecates; the tests' warnings show what it passes)."""
+    call = use.call
+    if call is None or use.how == "import":
+        return []
+    instance = use.name.rpartition(".")[0].endswith("()")
+    bound = change.receiver == "cls" or (change.receiver == "self" and (instance or change.what == "class"))
+    passed = call.positional + (1 if bound else 0)
+
+    def given(p: ParameterChange) -> bool:
+        by_position = p.new_kind in _POSITIONAL and p.new_index is not None and p.new_index < passed
+        return p.name in call.keywords or by_position
+
+    return [p for p in change.parameters if given(p)]
 
 
 def _parameter_breaks(p: ParameterChange, call: Call, passed: int) -> bool:

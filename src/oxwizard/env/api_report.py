@@ -22,7 +22,8 @@ class ParameterChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    change: Literal["removed", "required", "moved", "kind", "added"]  # "required": now required
+    # "required": now required; "deprecated": passing it warns (a deprecation's, not a signature's)
+    change: Literal["removed", "required", "moved", "kind", "added", "deprecated"]
     name: str
     old_index: int | None = None  # its place among the installed version's parameters (self too)
     old_kind: str | None = None  # griffe's: positional-only, positional or keyword, keyword-only, variadic …
@@ -39,6 +40,7 @@ class ParameterChange(BaseModel):
             "required": f"parameter '{self.name}' now required",
             "moved": f"positional parameter '{self.name}' moved",
             "kind": f"parameter '{self.name}' changed kind",
+            "deprecated": f"parameter '{self.name}' deprecated",
         }.get(self.change, f"required parameter '{self.name}' added")
 
 
@@ -61,6 +63,8 @@ class ApiChange(BaseModel):
         """``module oxzep7.fmt removed in 2.0.0`` / ``function oxzep7.legacy_parse deprecated in 1.5.0``
         (``detail``: the part of the change one use meets, instead of all of it)."""
         verb = {"removed": "removed", "deprecated": "deprecated"}.get(self.kind, "changed")
+        if self.parameters and self.kind == "deprecated":  # some of its parameters only
+            verb = "changed"
         text = f"{self.what} {self.path} {verb} in {self.version}"
         if detail or self.detail:
             text += f": {detail or self.detail}"
