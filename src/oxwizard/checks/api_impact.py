@@ -33,7 +33,7 @@ import textwrap
 import threading
 import zipfile
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING, Any
@@ -444,8 +444,9 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
         except Exception as exc:  # noqa: BLE001 - griffe on code it cannot follow: said, not hidden
             limits.append(f"{distribution} {top}: not compared ({type(exc).__name__})")
             continue
-        moved = _index(new_mod)
-        modules = [o for o in _walk(new_mod) if o.is_module]
+        objects = list(_walk(new_mod))
+        moved = _index(objects)
+        modules = [o for o, _ in objects if o.is_module]
         by_path = {m.path: m for m in modules}
         on_instances: dict[str, frozenset[str]] = {}  # a class's attributes set on self, by its path
         for b in breakages:
@@ -454,10 +455,11 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
                 change = _served_by_getattr(change, by_path)
             if change is not None:
                 changes.append(change)
-        new_dep = {(d.path, d.parameter.name if d.parameter else ""): d for d in _deprecated(new_mod, limits)}
+        new_dep = {(d.path, d.parameter.name if d.parameter else ""): d for d in _deprecated(objects, limits)}
         only = {path for path, _ in new_dep}
         old_dep = {
-            (d.path, d.parameter.name if d.parameter else "") for d in _deprecated(old_mod, [], only=only)
+            (d.path, d.parameter.name if d.parameter else "")
+            for d in _deprecated(list(_walk(old_mod)), [], only=only)
         }
         for key, d in new_dep.items():  # (a parameter of a name deprecated whole: the name says it all)
             whole = (key[0], "")
@@ -761,24 +763,26 @@ def _what(obj: object) -> str:
     return str(value)
 
 
-def _walk(obj: griffe.Object | griffe.Alias) -> Iterator[griffe.Object]:
-    """Every object defined in ``obj`` (not aliases to elsewhere), ``obj`` included."""
+def _walk(obj: griffe.Object | griffe.Alias, path: str | None = None) -> Iterator[tuple[griffe.Object, str]]:
+    """Every object defined in ``obj`` (not aliases to elsewhere), ``obj`` included, with its dotted
+    path (made on the way down: griffe's ``path`` walks up the parents each time it is asked)."""
     import griffe
 
     if isinstance(obj, griffe.Alias):
         return
-    yield obj
-    for member in list(obj.members.values()):
-        yield from _walk(member)
+    here = obj.path if path is None else path
+    yield obj, here
+    for name, member in list(obj.members.items()):
+        yield from _walk(member, f"{here}.{name}")
 
 
-def _index(mod: griffe.Object | griffe.Alias) -> dict[str, list[tuple[str, str]]]:
+def _index(objects: list[tuple[griffe.Object, str]]) -> dict[str, list[tuple[str, str]]]:
     """The new version's public objects by name: where a removed name may have moved to."""
     out: dict[str, list[tuple[str, str]]] = {}
-    for obj in _walk(mod):
+    for obj, path in objects:
         if obj.name.startswith("_"):
             continue
-        out.setdefault(obj.name, []).append((obj.path, _what(obj)))
+        out.setdefault(obj.name, []).append((path, _what(obj)))
     return out
 
 
@@ -798,24 +802,24 @@ class _Deprecation:
 
 
 def _deprecated(
-    mod: griffe.Object | griffe.Alias, limits: list[str], only: set[str] | None = None
+    objects: list[tuple[griffe.Object, str]], limits: list[str], only: set[str] | None = None
 ) -> Iterator[_Deprecation]:
-    """Every public function or class marked deprecated in ``mod`` (of those in ``only`` when given),
-    and every parameter a function deprecates (it warns when it is passed)."""
-    objects = list(_walk(mod))
+    """Every public function or class marked deprecated among ``objects`` (a module's, with their
+    paths: see :func:`_walk`; of those in ``only`` when given), and every parameter a function
+    deprecates (it warns when it is passed)."""
     warnings_classes = set(_DEPRECATIONS)
-    for obj in objects:  # the package's own subclasses of those (one level is enough here)
+    for obj, _ in objects:  # the package's own subclasses of those (one level is enough here)
         bases = [str(base) for base in getattr(obj, "bases", [])]
         if obj.is_class and any("DeprecationWarning" in b or "FutureWarning" in b for b in bases):
             warnings_classes.add(obj.name)
-    for obj in objects:
-        if not (obj.is_function or obj.is_class) or _private(obj.path):
+    for obj, path in objects:
+        if not (obj.is_function or obj.is_class) or _private(path):
             continue
-        if only is not None and _deprecation_of(obj, "").path not in only:
+        if only is not None and _deprecation_of(obj, "", path).path not in only:
             continue
         decorators = [str(d.value) for d in getattr(obj, "decorators", [])]
         if any(d.split("(")[0].split(".")[-1] == "deprecated" for d in decorators):
-            yield _deprecation_of(obj, "marked @deprecated")
+            yield _deprecation_of(obj, "marked @deprecated", path)
             continue
         if not obj.is_function or "warn" in obj.name.lower():
             continue  # a helper that says a warning for others (pandas' ``warn_alias_replacement``)
@@ -830,19 +834,19 @@ def _deprecated(
         message = _warns_deprecation(tree, warnings_classes, always=not served)
         if message is None:
             for name, said in _deprecated_parameters(tree, warnings_classes):
-                yield _parameter_deprecation(obj, name, said)
+                yield _parameter_deprecation(obj, path, name, said)
             continue
         if served and obj.parent is not None:
             limits.append(
                 f"{obj.parent.path}.__getattr__ serves deprecated names: those not spelled out are not read"
             )
             continue
-        yield _deprecation_of(obj, message)
+        yield _deprecation_of(obj, message, path)
 
 
-def _parameter_deprecation(obj: griffe.Object, name: str, message: str) -> _Deprecation:
+def _parameter_deprecation(obj: griffe.Object, path: str, name: str, message: str) -> _Deprecation:
     """Parameter ``name`` of function ``obj`` deprecated (its place and kind, as a call meets it)."""
-    found = _deprecation_of(obj, "")
+    found = _deprecation_of(obj, "", path)
     parameters = list(getattr(obj, "parameters", []))
     index = next((n for n, p in enumerate(parameters) if p.name == name), None)
     kind = _kind_name(parameters[index]) if index is not None else None
@@ -857,9 +861,11 @@ def _private(path: str) -> bool:
     return any(p.startswith("_") and not (p.startswith("__") and p.endswith("__")) for p in path.split("."))
 
 
-def _deprecation_of(obj: griffe.Object, detail: str) -> _Deprecation:
-    target = obj.parent if obj.name in ("__init__", "__new__") and obj.parent is not None else obj
-    return _Deprecation(target.path, _what(target), detail)
+def _deprecation_of(obj: griffe.Object, detail: str, path: str) -> _Deprecation:
+    """``obj`` (at ``path``) deprecated; a constructor's deprecation is its class's."""
+    if obj.name in ("__init__", "__new__") and obj.parent is not None:
+        return _Deprecation(path.rpartition(".")[0], _what(obj.parent), detail)
+    return _Deprecation(path, _what(obj), detail)
 
 
 def _warns_deprecation(tree: ast.Module, categories: Collection[str], *, always: bool = True) -> str | None:
@@ -1304,10 +1310,14 @@ def _api_impact(
     tops = {top.split(".")[0] for old in olds.values() if old is not None for top in old.tops}
     if not todo and not any(found for found, _ in done.values()):
         tops = set()  # every comparison is kept and none found a change: no use to look for
+    shared: Shared = {}  # the files both versions have are read once
+    old_names = Names([t for t in olds.values() if t is not None], cache, shared=shared)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="oxwizard-api") as pool:
         # the wheels arrive while the uses are read (they need only the installed top-level names)
         fetching = pool.submit(new_trees, env, todo, index, cache, impact.not_checked) if todo else None
         scanned = _scan_all(env, moving, project, tops, cache) if tops else Scanned()
+        if fetching is not None and not fetching.done():  # still arriving: the installed names meanwhile
+            _locate_uses(old_names, scanned, fetching)
         trees = fetching.result() if fetching is not None else {}
     work = [(c, old, trees[c.name]) for c in todo if (old := olds[c.name]) is not None and c.name in trees]
     for c, result in compare_all(work, said):
@@ -1328,8 +1338,6 @@ def _api_impact(
         return impact  # no use to join, nor what of the uses could not be read to say
     impact.not_checked += scanned.limits
     seen: set[tuple[str, str, int, str]] = set()
-    shared: Shared = {}  # the files both versions have are read once
-    old_names = Names([t for t in olds.values() if t is not None], cache, shared=shared)
     news = [trees.get(c.name) or _cached_tree(cache, c) for c in moving]
     new_names = Names([t for t in news if t is not None], cache, shared=shared)
     joiner = _Joiner(impact.changes, old_names, new_names)
@@ -1348,6 +1356,22 @@ def _api_impact(
     used = {u.change for u in impact.uses}  # a private name (a._b) counts only where it is used
     impact.changes = [c for c in impact.changes if c.path in used or not _private(c.path)]
     return impact
+
+
+def _locate_uses(names: Names, scanned: Scanned, until: Future[Any]) -> None:
+    """Where the installed version defines each name the uses spell (what the join asks first),
+    while ``until`` is not done: the main thread would only wait for it."""
+    done: set[str] = set()
+    for _, _, _, uses in scanned.files:
+        for use in uses:
+            name = use.name.split("()")[0]
+            if name in done:
+                continue
+            if until.done():
+                return
+            done.add(name)
+            names.locate(name)
+            names.defined_at(name)
 
 
 @dataclass
