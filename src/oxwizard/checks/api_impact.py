@@ -455,12 +455,9 @@ def compare(distribution: str, version: str, old: Tree, new: Tree) -> tuple[list
                 change = _served_by_getattr(change, by_path)
             if change is not None:
                 changes.append(change)
-        new_dep = {(d.path, d.parameter.name if d.parameter else ""): d for d in _deprecated(objects, limits)}
+        new_dep = {d.key: d for d in _deprecated(objects, limits)}
         only = {path for path, _ in new_dep}
-        old_dep = {
-            (d.path, d.parameter.name if d.parameter else "")
-            for d in _deprecated(list(_walk(old_mod)), [], only=only)
-        }
+        old_dep = {d.key for d in _deprecated(list(_walk(old_mod)), [], only=only)}
         for key, d in new_dep.items():  # (a parameter of a name deprecated whole: the name says it all)
             whole = (key[0], "")
             if key not in old_dep and whole not in old_dep and (key == whole or whole not in new_dep):
@@ -800,6 +797,11 @@ class _Deprecation:
     parameter: ParameterChange | None = None
     receiver: str = ""
 
+    @property
+    def key(self) -> tuple[str, str]:
+        """The name, and the parameter ("": the name itself)."""
+        return self.path, self.parameter.name if self.parameter else ""
+
 
 def _deprecated(
     objects: list[tuple[griffe.Object, str]], limits: list[str], only: set[str] | None = None
@@ -1028,11 +1030,17 @@ def _call_breaks(change: ApiChange, use: Use, call: Call) -> list[ParameterChang
     broken by ``connect``'s parameter ``close_with_result`` going away."""
     if call.spread or not change.parameters:
         return []  # what ``*args``/``**kwargs`` pass is not known; nor is a change read before
-    instance = use.name.rpartition(".")[0].endswith("()")
-    bound = change.receiver == "cls" or (change.receiver == "self" and (instance or change.what == "class"))
-    passed = call.positional + (1 if bound else 0)  # the positions filled, ``self`` counted
+    passed = _positions(change, use, call)
     breaking = [p for p in change.parameters if _parameter_breaks(p, call, passed)]
     return breaking or None
+
+
+def _positions(change: ApiChange, use: Use, call: Call) -> int:
+    """The positions ``call`` fills in the changed function's parameters, ``self``/``cls`` counted
+    (passed by the instance or class it is called on)."""
+    instance = use.name.rpartition(".")[0].endswith("()")
+    bound = change.receiver == "cls" or (change.receiver == "self" and (instance or change.what == "class"))
+    return call.positional + (1 if bound else 0)
 
 
 _POSITIONAL = ("positional-only", "positional or keyword")
@@ -1045,9 +1053,7 @@ def _passes(change: ApiChange, use: Use) -> list[ParameterChange]:
     call = use.call
     if call is None or use.how == "import":
         return []
-    instance = use.name.rpartition(".")[0].endswith("()")
-    bound = change.receiver == "cls" or (change.receiver == "self" and (instance or change.what == "class"))
-    passed = call.positional + (1 if bound else 0)
+    passed = _positions(change, use, call)
 
     def given(p: ParameterChange) -> bool:
         by_position = p.new_kind in _POSITIONAL and p.new_index is not None and p.new_index < passed
