@@ -183,17 +183,27 @@ def test_a_submodule_the_project_uses_is_smoked(scenarios: dict[str, Scenario]) 
     ]  # fmt: skip
 
 
-def test_upgrade_is_promoted_despite_an_import_failing_before_too(tmp_path: Path, smoke_wheels: Path) -> None:
-    venv = wheel_venv(tmp_path / "venv", smoke_wheels, "oxwx==1.0")
+def _upgrade_yes(
+    tmp_path: Path, venv: Path, wheels: Path, spec: str, files: dict[str, str] | None = None
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """``oxwizard upgrade SPEC --yes`` from ``wheels`` (no index) for a project of ``files`` whose
+    tests always pass: the project and the finished process."""
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text(
         '[tool.oxwizard]\ntest-command = ["python", "-c", "print(\'1 passed, 0 failed\')"]\n',
         encoding="utf-8",
     )
-    argv = [sys.executable, "-m", "oxwizard", "upgrade", "oxwx==1.1", "--yes", "--env", str(venv),
-            "--project", str(project), "--find-links", str(smoke_wheels), "--no-index"]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    for rel, text in (files or {}).items():
+        (project / rel).write_text(text)
+    argv = [sys.executable, "-m", "oxwizard", "upgrade", spec, "--yes", "--env", str(venv),
+            "--project", str(project), "--find-links", str(wheels), "--no-index"]  # fmt: skip
+    return project, subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+
+
+def test_upgrade_is_promoted_despite_an_import_failing_before_too(tmp_path: Path, smoke_wheels: Path) -> None:
+    venv = wheel_venv(tmp_path / "venv", smoke_wheels, "oxwx==1.0")
+    _, done = _upgrade_yes(tmp_path, venv, smoke_wheels, "oxwx==1.1")
     out = done.stdout + done.stderr
     assert done.returncode == 0, out
     assert Environment.open(venv).distributions["oxwx"].version == "1.1", "promoted to live"
@@ -252,16 +262,8 @@ def test_an_import_failure_the_plan_named_says_so(tmp_path: Path) -> None:
     other = "import oxwbase\n\nif not hasattr(oxwbase, 'q' + 'uote'):\n    raise RuntimeError('no quote')\n"
     build_wheel(wheels, "oxwother", "1.0", {"oxwother/__init__.py": other}, requires=["oxwbase"])
     venv = wheel_venv(tmp_path / "venv", wheels, "oxwbase==1.0", "oxwdep==1.0", "oxwother==1.0")
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text(
-        '[tool.oxwizard]\ntest-command = ["python", "-c", "print(\'1 passed, 0 failed\')"]\n',
-        encoding="utf-8",
-    )
-    (project / "app.py").write_text("import oxwbase.old\nfrom oxwbase import quote\n\nquote(oxwbase.old.X)\n")
-    argv = [sys.executable, "-m", "oxwizard", "upgrade", "oxwbase==2.0", "--yes", "--env", str(venv),
-            "--project", str(project), "--find-links", str(wheels), "--no-index"]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    app = "import oxwbase.old\nfrom oxwbase import quote\n\nquote(oxwbase.old.X)\n"
+    project, done = _upgrade_yes(tmp_path, venv, wheels, "oxwbase==2.0", {"app.py": app})
     out = done.stdout + done.stderr
     assert done.returncode == 1, out
     assert Environment.open(venv).distributions["oxwbase"].version == "1.0", "live untouched"
