@@ -13,10 +13,12 @@ shared and never changed). Runs, interleaved, ``repeat`` times each:
   and options, the very command line that plan runs (``uv pip install --dry-run --output-format json
   --upgrade-package=SPEC ... -- SPEC``, made by ``oxwizard.env.uv_plan.dry_run_line``); and, for
   reference, uv's dry run with its own defaults (``uv pip install --dry-run --python ENV SPEC``:
-  pypi.org alone, none of pip's configured sources); and two floors: a ``python -c`` that starts
+  pypi.org alone, none of pip's configured sources); and three floors: a ``python -c`` that starts
   that same uv line first thing and waits for it (what no front end in Python can go below: the
-  interpreter's start), and one that also imports the engine's modules a plan imports while uv runs
-  (what no plan made with this engine can go below: pydantic, packaging and the rest);
+  interpreter's start); one that also imports pydantic's ``BaseModel`` while uv runs (what no front
+  end on this project's stack can go below); and one that imports the engine's modules a plan
+  imports instead (what no plan made with this engine can go below: pydantic, packaging and the
+  rest);
 * with ``--compare SRC``: ``oxwizard plan`` from another checkout (``PYTHONPATH=SRC``), e.g. main's;
 * with ``--cold``: ``oxwizard plan`` with an empty cache folder each time (``OXWIZARD_CACHE_DIR``).
 
@@ -57,6 +59,8 @@ import os, sys
 out = os.open(os.devnull, os.O_WRONLY)
 pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, out, 1),
                      (os.POSIX_SPAWN_DUP2, out, 2)])
+if sys.argv[1] == "pydantic":
+    from pydantic import BaseModel
 if sys.argv[1] == "imports":
     import argparse, oxwizard.commands.plan, oxwizard.env.plan, oxwizard.env.uv_plan
     import oxwizard.checks.api_impact
@@ -121,8 +125,10 @@ def main() -> int:
                 [uv, "pip", "install", "--dry-run", "--python", py, args.spec]
             )
             bare = [sys.executable, "-c", _FLOOR, "bare", *line]
+            stack = [sys.executable, "-c", _FLOOR, "pydantic", *line]
             imports = [sys.executable, "-c", _FLOOR, "imports", *line]
             runs["(floor: Python starts uv)"] = lambda: _wall(bare, environ)
+            runs["(floor: + pydantic's BaseModel)"] = lambda: _wall(stack, environ)
             runs["(floor: + the engine's imports)"] = lambda: _wall(imports, environ)
         if args.cold:
 
@@ -148,6 +154,7 @@ def main() -> int:
         if args.uv:
             pairs.append(("oxwizard plan --installer uv", "uv pip install --dry-run"))
             pairs.append(("(floor: Python starts uv)", "uv pip install --dry-run"))
+            pairs.append(("(floor: + pydantic's BaseModel)", "uv pip install --dry-run"))
             pairs.append(("(floor: + the engine's imports)", "uv pip install --dry-run"))
         if args.cold:
             pairs.append(("oxwizard plan (cold caches)", "pip --dry-run --report"))
