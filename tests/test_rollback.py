@@ -194,11 +194,11 @@ def test_default_verification_proves_by_signature_and_catches_a_write_that_kept_
     assert result.message.endswith("verified (signatures)")
     assert env_state(live_demo.venv) == before
     # the wizard's background pass after it: every file hashed, or the one that differs named
-    ok, shown = verify_rollback_fully(env, result.message)
+    ok, shown = verify_rollback_fully(env, result)
     assert ok and shown.endswith("verified (sha256)") and shown.startswith(f"rolled back to {ck.id}")
     live = live_demo.venv / next(e.path for e in ck.manifest if e.path.endswith("oxzep7/__init__.py"))
     old = _tamper_keeping_size_and_mtime(live)
-    ok, shown = verify_rollback_fully(env, result.message)
+    ok, shown = verify_rollback_fully(env, result)
     assert not ok and "oxzep7/__init__.py differs from the checkpoint" in shown
     live.write_bytes(old)
 

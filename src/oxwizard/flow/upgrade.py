@@ -181,6 +181,7 @@ class UpgradeFlow:
         self._early_clone: Future[tuple[Environment, CloneStats, float]] | None = None
         self.live_touched = False
         self.rolled_back = False
+        self.last_rollback: RollbackResult | None = None  # the wizard's sha256 pass reads it
         self.pins: Landed | None = None  # where the project's file edits landed (the pins step)
         self._runbook_id = runbook_id
         self._preset_plan = preset_plan  # replay: install exactly what was recorded
@@ -497,6 +498,7 @@ class UpgradeFlow:
                 detail=f"method {result.method}; fingerprint {result.fingerprint_after}",
             ),
         )
+        self.last_rollback = result
         self._step("rollback", "passed", verdict, time.monotonic() - started)
         self._unpin()
         return result

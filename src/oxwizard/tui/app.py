@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
     from oxwizard.env.environment import Environment
     from oxwizard.flow.upgrade import Question, ResumeInfo, UpgradeFlow
+    from oxwizard.safety.rollback import RollbackResult
 
 
 def _execute_screen() -> Screen[Any]:
@@ -366,7 +367,7 @@ class WizardApp(App[int]):
                 changes["rollback_result"] = ("✔ " if event.status == "passed" else "✘ ") + event.message
         self.update_state(**changes)
         if event.step == "rollback" and event.status == "passed":
-            self._verify_rollback_in_background(event.message)
+            self._verify_rollback_in_background()
         if event.step == "promote" and event.status == "passed":
             self.refresh_environment()  # the targets table shows what live has now
         if event.status == "running" and event.step != "rollback":
@@ -463,16 +464,19 @@ class WizardApp(App[int]):
             ok, text = False, str(exc)
         self.post_message(RollbackFinished(ok, text))
 
-    def _verify_rollback_in_background(self, shown: str) -> None:
-        """A rollback verified by signatures: the full sha256 pass runs now, in a worker."""
+    def _verify_rollback_in_background(self) -> None:
+        """The flow's rollback was verified by signatures: the full sha256 pass runs now, in a worker."""
         flow = self.flow
-        if flow is not None and shown.endswith(tasks.SIGNED):
-            self.verify_rollback_worker(flow.env, shown)
+        result = flow.last_rollback if flow is not None else None
+        if flow is None or result is None or result.noop:
+            return
+        if result.verification == "signatures":
+            self.verify_rollback_worker(flow.env, result)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="verify-rollback")
-    def verify_rollback_worker(self, env: Environment, shown: str) -> None:
-        ok, text = tasks.verify_rollback_fully(env, shown)
-        self.post_message(RollbackVerified(shown, ok, text))
+    def verify_rollback_worker(self, env: Environment, result: RollbackResult) -> None:
+        ok, text = tasks.verify_rollback_fully(env, result)
+        self.post_message(RollbackVerified(result.message, ok, text))
 
     def on_rollback_verified(self, msg: RollbackVerified) -> None:
         if self.state.rollback_result[2:] == msg.shown:  # not replaced by something newer meanwhile
@@ -483,7 +487,7 @@ class WizardApp(App[int]):
     def on_rollback_finished(self, msg: RollbackFinished) -> None:
         self.update_state(rolling_back=False, rollback_result=("✔ " if msg.ok else "✘ ") + msg.message)
         if msg.ok:
-            self._verify_rollback_in_background(msg.message)
+            self._verify_rollback_in_background()
         self.notify(msg.message, title="rolled back" if msg.ok else "ROLLBACK FAILED",
                     severity="information" if msg.ok else "error", timeout=15)  # fmt: skip
         self.refresh_environment()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from oxwizard.env.specs import IndexOptions
     from oxwizard.flow.upgrade import FlowListener, ResumeInfo, UpgradeFlow
     from oxwizard.runbook.repo import LogEntry
+    from oxwizard.safety.rollback import RollbackResult
 
 
 @dataclass(frozen=True)
@@ -224,28 +225,23 @@ def read_runbook_log(project: Path, limit: int = 200) -> list[LogEntry]:
         return repo.log(limit)
 
 
-SIGNED = "verified (signatures)"
+def verify_rollback_fully(env: Environment, result: RollbackResult) -> tuple[bool, str]:
+    """The sha256 pass behind a rollback verified by signatures: every file of its checkpoint hashed.
 
-
-def verify_rollback_fully(env: Environment, shown: str) -> tuple[bool, str]:
-    """The sha256 pass behind a rollback verified by signatures (``shown``: its message).
-
-    The result line to show: ``shown`` ending ``verified (sha256)``, or the first file that differs.
+    The result line to show: the rollback's message ending ``verified (sha256)``, or the first file
+    that differs.
     """
-    import re
-
     from oxwizard.core.errors import OxwizardError
     from oxwizard.safety.checkpoint import load_checkpoint
     from oxwizard.safety.rollback import verify_files
 
-    found = re.search(r"rolled back to (\S+)", shown)
-    if found is None:
-        return True, shown
+    if result.checkpoint_id is None:
+        return False, "the sha256 pass after the rollback could not run: the rollback named no checkpoint"
     try:
-        problems = verify_files(env, load_checkpoint(env, found.group(1)))
+        problems = verify_files(env, load_checkpoint(env, result.checkpoint_id))
     except OxwizardError as exc:
         return False, f"the sha256 pass after the rollback failed: {exc}"
     if problems:
         more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
         return False, f"rolled back, but the sha256 pass found: {problems[0]}{more}"
-    return True, shown.removesuffix(SIGNED) + "verified (sha256)"
+    return True, result.message.removesuffix("verified (signatures)").rstrip() + " verified (sha256)"
