@@ -57,6 +57,24 @@ def test_second_process_is_refused_with_holder_pid_and_command(bare_env: Environ
         child.wait()
 
 
+def test_stage_is_refused_while_an_upgrade_holds_the_lock(bare_env: Environment) -> None:
+    """The running upgrade's staging clone (the default destination) is never replaced under it."""
+    dest = Path(bare_env.root).parent / ".venv-stage-of-the-upgrade"
+    child = _holder(bare_env)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "oxwizard", "stage", "--env", str(bare_env.root), "--dest", str(dest)],
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        child.kill()
+        child.wait()
+    assert done.returncode == 2
+    assert f"is locked by pid {child.pid}" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not dest.exists()
+
+
 def test_lock_of_a_killed_process_is_taken_over(bare_env: Environment) -> None:
     child = _holder(bare_env)
     child.send_signal(signal.SIGKILL)

@@ -18,7 +18,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "Default destination: a hidden sibling folder ENV_PARENT/.ENVNAME-stage (replaced if present). "
         "A system or base Python (not a venv, e.g. /usr/bin/python3) is cloned as a venv of the same "
         "interpreter holding a copy of every site directory it reads, in a new temporary folder "
-        "($TMPDIR/oxwizard-stage-*), never beside its prefix.",
+        "($TMPDIR/oxwizard-stage-*), never beside its prefix. Refused (exit 2) while another oxwizard "
+        "command holds the environment's lock, e.g. an upgrade whose staging clone this would replace.",
     )
     add_env(p)
     add_json(p)
@@ -27,11 +28,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    from oxwizard.safety.lock import env_lock
     from oxwizard.safety.stage import create_stage
 
     env = open_env(args)
     started = time.monotonic()
-    stage = create_stage(env, Path(args.dest).expanduser() if args.dest else None)
+    # under the environment's lock, as every command that writes: a running upgrade's staging clone
+    # (the default destination) is never replaced under it
+    with env_lock(env, "oxwizard stage"):
+        stage = create_stage(env, Path(args.dest).expanduser() if args.dest else None)
     elapsed = time.monotonic() - started
     if args.json:
         print_json(
