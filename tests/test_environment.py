@@ -179,6 +179,33 @@ def test_broken_interpreter_is_refused(tmp_path: Path) -> None:
         Environment.open(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("make", "detail"),
+    [
+        (lambda exe: exe.write_text(""), ""),  # not executable
+        (lambda exe: exe.mkdir(), ""),  # a folder
+        (lambda exe: exe.symlink_to("/gone/python3.11"), " links to /gone/python3.11, not found"),
+    ],
+    ids=["not-executable", "a-folder", "dangling-link"],
+)
+def test_an_interpreter_that_cannot_run_is_a_one_line_error(
+    tmp_path: Path, make: object, detail: str
+) -> None:
+    """A venv whose bin/python cannot be started (its base Python removed, a bad copy): every command
+    says so in one line, exit 2, no traceback."""
+    exe = tmp_path / "venv" / "bin" / "python"
+    exe.parent.mkdir(parents=True)
+    make(exe)  # type: ignore[operator]
+    for command in (["env"], ["plan", "oxzep7==2.0.0"], ["rollback"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "oxwizard", *command, "--env", str(exe.parent.parent)],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == f"oxwizard: error: not a working Python environment: {exe}{detail}"
+
+
 def test_no_installer_is_a_clear_error(bare_venv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # pip_argv is the pip that plans and checks (also for an env uv installs into): no pip inside
     # the env and none usable outside it is a clear error.

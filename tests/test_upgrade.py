@@ -195,6 +195,22 @@ def test_bad_spec_is_refused_before_anything(demo_template: DemoSandbox, tmp_pat
     assert not (tmp_path / ".oxwizard").exists()
 
 
+def test_a_test_command_that_cannot_start_is_refused_before_anything(demo_template: DemoSandbox) -> None:
+    """Not found out after the staging install as "tests failed": refused at once, naming it."""
+    before = Environment.open(demo_template.venv).fingerprint()
+    for given, said in (
+        ("no-such-runner -q", "test command: no-such-runner not found (looked in "),
+        ("./run-tests.sh", "test command: ./run-tests.sh is not an executable file (from "),
+    ):
+        done = _oxwizard("upgrade", "oxzep7==1.5.0", "--yes", "--test-cmd", given, *_sources(demo_template))
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.startswith(f"oxwizard: error: {said}") and done.stderr.count("\n") == 1, (
+            done.stderr
+        )
+    assert Environment.open(demo_template.venv).fingerprint() == before
+    assert not (demo_template.project / ".oxwizard" / "runbooks").exists()
+
+
 def test_monitor_after_an_upgrade_records_rounds_and_fails_on_a_broken_live(demo: DemoFactory) -> None:
     sandbox = demo()
     assert _oxwizard("upgrade", "oxzep7==1.5.0", "--yes", *_sources(sandbox)).returncode == 0

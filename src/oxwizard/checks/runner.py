@@ -4,10 +4,13 @@ target environment's bin first on PATH, a timeout and capped output. Never a she
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from oxwizard.core import proc
+from oxwizard.core.config import ChecksConfig
+from oxwizard.core.errors import UsageError
 from oxwizard.env.environment import Environment
 
 
@@ -42,12 +45,37 @@ def run_command(
     return proc.stream(list(argv), on_line=on_line, cwd=project, env=environ, timeout=timeout)
 
 
+def require_commands(env: Environment, project: Path, config: ChecksConfig) -> None:
+    """Refuse (:class:`UsageError`, exit 2) a configured command that cannot be started: found
+    neither on the environment's PATH (its bin first) nor, for a path, as an executable file of the
+    project. Checked before anything is made, not found out after the staging install."""
+    commands = {
+        "test command": config.test_command,
+        "benchmark command": config.benchmark_command,
+        "data command": config.data_command,
+    }
+    major, minor = env.python_version_tuple
+    search = command_env(env)["PATH"]
+    for key, argv in commands.items():
+        if not argv or argv[0] in ("python", "python3", f"python{major}.{minor}"):
+            continue
+        if os.sep not in argv[0]:  # looked up on PATH, as the child will be
+            if shutil.which(argv[0], path=search) is None:
+                raise UsageError(f"{key}: {argv[0]} not found (looked in {env.scripts} and on PATH)")
+            continue
+        where = project / Path(argv[0]).expanduser()  # a path: from the project folder, the child's cwd
+        if not (where.is_file() and os.access(where, os.X_OK)):
+            raise UsageError(f"{key}: {argv[0]} is not an executable file (from {project})")
+
+
 def describe_failure(done: proc.Completed, what: str, timeout: float) -> str | None:
     """A one-line reason when the command did not run properly, else None."""
     if done.timed_out:
         return f"{what} timed out after {timeout:.0f} s"
     if done.returncode == 127:
         return f"{what}: command not found ({done.argv[0]})"
+    if done.returncode == 126:
+        return f"{what}: cannot run {done.argv[0]}"
     return None
 
 

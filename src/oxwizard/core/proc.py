@@ -205,11 +205,14 @@ class Completed:
         return self.returncode == 0 and not self.timed_out
 
 
-def _not_found(argv: Sequence[str], exc: FileNotFoundError, start: float) -> Completed:
-    """What :func:`run` and :func:`stream` return for a command that does not exist (exit 127)."""
-    return Completed(
-        tuple(argv), 127, "", f"command not found: {exc.filename or argv[0]}", time.monotonic() - start
-    )
+def _not_started(argv: Sequence[str], exc: OSError, start: float) -> Completed:
+    """What :func:`run` and :func:`stream` return for a command that does not exist (exit 127, as a
+    shell's) or that cannot be run: not executable, a folder, not a program (exit 126)."""
+    what = exc.filename or argv[0]
+    if isinstance(exc, FileNotFoundError):
+        return Completed(tuple(argv), 127, "", f"command not found: {what}", time.monotonic() - start)
+    why = exc.strerror or str(exc)
+    return Completed(tuple(argv), 126, "", f"cannot run {what}: {why}", time.monotonic() - start)
 
 
 def run(
@@ -239,8 +242,8 @@ def run(
             errors="replace",
             process_group=0 if stopper is not None or own_group else None,
         )
-    except FileNotFoundError as exc:
-        return _not_found(argv, exc, start)
+    except OSError as exc:
+        return _not_started(argv, exc, start)
     finally:
         if started is not None:
             started.set()
@@ -305,8 +308,8 @@ def stream(
             bufsize=1,
             process_group=0 if stopper is not None else None,
         )
-    except FileNotFoundError as exc:
-        return _not_found(argv, exc, start)
+    except OSError as exc:
+        return _not_started(argv, exc, start)
     _lower(child)
     with _watched(child, stopper):
         if on_start is not None:

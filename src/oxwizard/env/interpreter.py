@@ -213,10 +213,14 @@ def locate_python(path: str | os.PathLike[str] | None) -> Path:
     if not candidate.is_absolute():
         candidate = Path.cwd() / candidate
     if candidate.is_dir():
-        for rel in ("bin/python", "bin/python3", "Scripts/python.exe"):
-            exe = candidate / rel
+        names = [candidate / rel for rel in ("bin/python", "bin/python3", "Scripts/python.exe")]
+        for exe in names:
             if exe.exists():
                 return exe
+        for exe in names:
+            if exe.is_symlink():  # a venv whose base Python was removed or moved
+                gone = f"{exe} links to {os.readlink(exe)}, not found"
+                raise EnvironmentNotFound(f"not a working Python environment: {gone}")
         raise EnvironmentNotFound(f"not a Python environment (no bin/python): {candidate}")
     if candidate.is_file() and os.access(candidate, os.X_OK) and "python" in candidate.name:
         return candidate

@@ -247,10 +247,13 @@ class UpgradeFlow:
         Runs under the environment's lock, taken before anything is resolved or written: a second
         run on the same environment is refused at once (:class:`LockHeld`, naming the holder) and
         leaves no trace — no runbook file, no commit."""
+        from oxwizard.checks.runner import require_commands
         from oxwizard.safety.lock import env_lock
 
-        # a PEP 668 Python without --break-system-packages: refused before anything runs
+        # a PEP 668 Python without --break-system-packages, a test command that cannot be started:
+        # refused before anything runs
         self.env.require_writable(self.allow_externally_managed)
+        require_commands(self.env, self.project, self.config)
         targets = " ".join(str(r) for r in self.requirements)
         with env_lock(self.env, f"oxwizard upgrade {targets} (planning)".replace("  ", " ")):
             if self.clone_while_planning and self.options.stage and self._preset_plan is None:
