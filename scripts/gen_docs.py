@@ -85,7 +85,11 @@ first records those changes as they are in a commit of its own (`recovered: …`
   (its replay runs as before), and an oxwizard that reads version 1 refuses a version 2 runbook by
   its number (`schema_version: unknown version 2`) rather than read a promoted set without its trials.
 - Runbook files are untrusted input: unknown fields are refused, files over {max_mb} MiB are refused,
-  and only plain JSON values are read (no loader can build arbitrary objects).
+  and only plain JSON values are read (no loader can build arbitrary objects). `id` and
+  `checkpoint_id` name files and a replay's branch: each must be a plain name (letters, digits, `.`,
+  `_`, `-`; not starting with `.` or `-`, no `..`, not ending with `.` or `.lock`), or the runbook is
+  refused when read (`runbook.json: id: '../x' is not an id (...)`). A runbook with no `targets` has
+  nothing to replay and is refused too.
 - `plan_digest` is the sha256 of the plan's canonical JSON and `plan_summary` its one-line summary: a
   runbook whose plan was edited by hand no longer matches them and is refused.
 - Every error is one line naming the file and the field, e.g.

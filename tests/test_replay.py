@@ -148,6 +148,14 @@ def _unknown_schema(d: dict[str, Any]) -> None:
     d["schema_version"] = 99
 
 
+def _path_for_id(d: dict[str, Any]) -> None:
+    d["id"] = "../../../x"  # names runbooks/ID.json, evidence/ID/ and the replay's branch
+
+
+def _no_targets(d: dict[str, Any]) -> None:
+    d["targets"] = []
+
+
 def _tampered_plan(d: dict[str, Any]) -> None:
     d["plan"]["changes"][0]["to_version"] = "2.0.0"  # the digest is left as recorded
 
@@ -163,8 +171,10 @@ def _wrong_interpreter(d: dict[str, Any]) -> None:
         (_unknown_schema, "unknown version 99"),
         (_tampered_plan, "does not match its recorded plan_digest"),
         (_wrong_interpreter, "interpreter version recorded 3.9.18"),
+        (_path_for_id, "runbook.json: id: '../../../x' is not an id"),
+        (_no_targets, "runbook.json: targets: empty: nothing to replay"),
     ],
-    ids=["broken-field", "unknown-schema", "tampered-plan", "wrong-interpreter"],
+    ids=["broken-field", "unknown-schema", "tampered-plan", "wrong-interpreter", "path-for-id", "no-targets"],
 )
 def test_bad_runbook_is_refused_before_any_change(
     recorded_15: Any, recorded_20: Any, tmp_path: Path, edit: Any, says: str

@@ -79,6 +79,8 @@ def validate_replay(
     runbook = load_runbook(runbook_path)  # schema, version, unknown fields, tampered plan
     if runbook.plan is None:
         raise _refuse(f"{runbook_path}: the runbook has no recorded plan: nothing to replay")
+    if not runbook.targets:
+        raise _refuse(f"{runbook_path}: targets: empty: nothing to replay")
     project = project.resolve()
     trusted = _check_trust(runbook, project, trust)
     _check_env_facts(runbook, env)

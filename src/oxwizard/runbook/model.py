@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from oxwizard.core.config import ChecksConfig
 from oxwizard.core.errors import RunbookError
@@ -140,6 +141,9 @@ class FlowOptions(BaseModel):
         return data
 
 
+_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._-]{0,199}(?<![.])(?<!\.lock)")
+
+
 class Runbook(BaseModel):
     """One upgrade's complete record."""
 
@@ -158,6 +162,15 @@ class Runbook(BaseModel):
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     checkpoint_id: str | None = None
     origin: str = ""  # identity of the runbook repository it was recorded in
+
+    @field_validator("id", "checkpoint_id")
+    @classmethod
+    def _a_name(cls, value: str | None) -> str | None:
+        """Ids name files (runbooks/ID.json, evidence/ID/, a checkpoint's folder) and a replay's
+        branch: a hand-edited one that is no plain name is refused when read, before anything runs."""
+        if value is not None and not _ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not an id (letters, digits, '.', '_' and '-', no '..')")
+        return value
     decisions: list[Decision] = Field(default_factory=list)
     # upgrade --outdated: the culprit search's trials, and the targets tried together at first when
     # only a part of them was promoted (``targets`` and ``plan`` are then the promoted set's)
@@ -228,7 +241,7 @@ def parse_runbook(text: str, source: str = "runbook") -> Runbook:
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        raise RunbookError(f"{source}: {loc}: {err['msg']}") from None
+        raise RunbookError(f"{source}: {loc}: {err['msg'].removeprefix('Value error, ')}") from None
     runbook.verify_integrity(source)
     return runbook
 
