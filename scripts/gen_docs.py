@@ -41,12 +41,15 @@ effective sources are shown, recorded, and passed to pip or uv as separate argum
 | code | meaning |
 |-----:|---------|
 | 0 | success |
-| 1 | a gate or check failed; the environment was left safe (rolled back and verified if touched) |
-| 2 | refused before any change: bad input, not an env, no resolution, bad runbook, lock held; \
-also `upgrade` declined (no `--yes` and no terminal to ask), and `upgrade --yes` when the risk \
-summary recommends "wait" (no checkpoint, no staging, live untouched; `--force` goes ahead); a \
-lockfile's own tool (uv, pip-compile, poetry) failed or is missing: the project's files are left as \
-they were, and the message names the tool and its last lines |
+| 1 | a gate or check failed; the environment was left safe (rolled back and verified if touched); \
+also `--update-pins` when writing the project's files failed after staging passed (a lockfile's own \
+tool, uv, pip-compile or poetry, failed or is missing; a planned line changed meanwhile): live is \
+untouched, the project's files are left as they were, and the message names the tool and its last \
+lines |
+| 2 | refused before any change: bad input, not an env, no resolution, bad runbook, lock held, a test \
+command that cannot be started; also `upgrade` declined (no `--yes` and no terminal to ask), and \
+`upgrade --yes` when the risk summary recommends "wait" (no checkpoint, no staging, live untouched; \
+`--force` goes ahead) |
 | 3 | a rollback failed or could not be verified: the environment needs a person |
 | 130 | interrupted (Ctrl-C); an upgrade in progress is rolled back first |
 | 143 | terminated (SIGTERM) during `upgrade`; live was rolled back to the checkpoint first |
