@@ -195,6 +195,18 @@ def test_bad_spec_is_refused_before_anything(demo_template: DemoSandbox, tmp_pat
     assert not (tmp_path / ".oxwizard").exists()
 
 
+def test_a_project_folder_that_does_not_exist_is_refused_by_every_verb(demo_template: DemoSandbox) -> None:
+    """A typo in --project is not "a project without dependency files" (plan used to say so, exit 0)."""
+    missing = demo_template.root / "no-such-project"
+    before = Environment.open(demo_template.venv).fingerprint()
+    for verb in (["plan", "oxzep7==1.5.0"], ["env"], ["rollback"], ["monitor"], ["resume"],
+                 ["upgrade", "oxzep7==1.5.0", "--yes"]):  # fmt: skip
+        done = _oxwizard(*verb, "--env", str(demo_template.venv), "--project", str(missing))
+        assert done.returncode == 2, (verb, done.stdout, done.stderr)
+        assert done.stderr == f"oxwizard: error: project folder not found: {missing}\n", verb
+    assert Environment.open(demo_template.venv).fingerprint() == before
+
+
 def test_a_test_command_that_cannot_start_is_refused_before_anything(demo_template: DemoSandbox) -> None:
     """Not found out after the staging install as "tests failed": refused at once, naming it."""
     before = Environment.open(demo_template.venv).fingerprint()

@@ -168,6 +168,17 @@ def project_from(args: argparse.Namespace) -> Path:
     return Path(getattr(args, "project", None) or ".").resolve()
 
 
+def existing_project(args: argparse.Namespace) -> Path:
+    """:func:`project_from`, refused (exit 2) when it is not a folder: a typo in ``--project`` is not
+    a project without dependency files."""
+    project = project_from(args)
+    if not project.is_dir():
+        from oxwizard.core.errors import UsageError
+
+        raise UsageError(f"project folder not found: {project}")
+    return project
+
+
 def say(line: str) -> None:
     print(line, flush=True)
 

@@ -9,9 +9,9 @@ from oxwizard.commands.common import (
     add_installer,
     add_json,
     add_project,
+    existing_project,
     open_env,
     print_json,
-    project_from,
     say,
     say_sources,
 )
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     env = open_env(args)
     facts = env.facts()
     sources = effective_index(env, IndexOptions())  # what pip install in it would use
-    project = ProjectFiles(managers=detect(project_from(args)))
+    project = ProjectFiles(managers=detect(existing_project(args)))
     if args.json:
         data = facts.model_dump(mode="json")
         data["sources"] = sources.redacted().model_dump(mode="json")

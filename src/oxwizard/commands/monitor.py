@@ -15,7 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oxwizard.commands.common import add_env, add_json, add_project, open_env, print_json, project_from, say
+from oxwizard.commands.common import (
+    add_env,
+    add_json,
+    add_project,
+    existing_project,
+    open_env,
+    print_json,
+    say,
+)
 from oxwizard.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -66,9 +74,7 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.core.config import load_project_config
     from oxwizard.flow.upgrade import flow_options
 
-    project = project_from(args)
-    if not project.is_dir():
-        raise UsageError(f"project folder not found: {project}")
+    project = existing_project(args)
     if args.rounds is not None and args.rounds < 1:
         raise UsageError("--rounds must be at least 1")
     if args.interval is not None and args.interval < 0:

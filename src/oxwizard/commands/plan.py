@@ -11,11 +11,11 @@ from oxwizard.commands.common import (
     add_installer,
     add_json,
     add_project,
+    existing_project,
     flags_from,
     index_from,
     open_env,
     print_json,
-    project_from,
     say_sources,
 )
 
@@ -125,7 +125,7 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     env.require_writable(args.break_system_packages)  # before pip resolves anything
     index = index_from(args, env, flags)
     names = [canonicalize_name(r.name) for r in reqs]
-    project = project_from(args)
+    project = existing_project(args)
     try:
         plan = compute_plan(env, reqs, index, early=early, meanwhile=lambda: _preload(names))
     except ResolutionError as exc:

@@ -8,13 +8,12 @@ from oxwizard.commands.common import (
     add_env,
     add_index,
     add_project,
+    existing_project,
     flags_from,
     index_from,
     open_env,
-    project_from,
     say,
 )
-from oxwizard.core.errors import UsageError
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,9 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.commands.upgrade import finish, sigterm_as_exit
     from oxwizard.flow.upgrade import UpgradeFlow, close_unfinished, requirements_of, resume_flow, start_state
 
-    project = project_from(args)
-    if not project.is_dir():
-        raise UsageError(f"project folder not found: {project}")
+    project = existing_project(args)
     flags = flags_from(args)
     env = open_env(args)
     index = index_from(args, env, flags)

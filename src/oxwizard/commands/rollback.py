@@ -10,6 +10,7 @@ from oxwizard.commands.common import (
     add_index,
     add_json,
     add_project,
+    existing_project,
     flags_from,
     index_from,
     open_env,
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from oxwizard.safety.lock import env_lock
     from oxwizard.safety.rollback import rollback
 
+    existing_project(args)  # a --project typo: refused before anything is restored
     given = any(getattr(args, k, None) for k in ("index_url", "extra_index_url", "find_links", "no_index"))
     flags = flags_from(args) if given else None  # given sources are checked before anything changes
     env: InstalledView | Environment = InstalledView.open(args.env)

@@ -13,10 +13,10 @@ from oxwizard.commands.common import (
     add_index,
     add_installer,
     add_project,
+    existing_project,
     flags_from,
     index_from,
     open_env,
-    project_from,
     say,
     say_sources,
 )
@@ -154,9 +154,7 @@ def run(args: argparse.Namespace) -> int:
     if args.parallel is not None and not 1 <= args.parallel <= (os.cpu_count() or 1):
         raise UsageError(f"--parallel must be between 1 and the number of cores ({os.cpu_count() or 1})")
     flags = flags_from(args)
-    project = project_from(args)
-    if not project.is_dir():
-        raise UsageError(f"project folder not found: {project}")
+    project = existing_project(args)
     config = load_project_config(project)
     if args.test_cmd is not None:
         try:

@@ -162,6 +162,11 @@ class Runbook(BaseModel):
     checks: ChecksConfig = Field(default_factory=ChecksConfig)
     checkpoint_id: str | None = None
     origin: str = ""  # identity of the runbook repository it was recorded in
+    decisions: list[Decision] = Field(default_factory=list)
+    # upgrade --outdated: the culprit search's trials, and the targets tried together at first when
+    # only a part of them was promoted (``targets`` and ``plan`` are then the promoted set's)
+    trials: list[TrialRecord] = Field(default_factory=list)
+    tried_targets: list[str] = Field(default_factory=list)
 
     @field_validator("id", "checkpoint_id")
     @classmethod
@@ -171,11 +176,6 @@ class Runbook(BaseModel):
         if value is not None and not _ID.fullmatch(value):
             raise ValueError(f"{value!r} is not an id (letters, digits, '.', '_' and '-', no '..')")
         return value
-    decisions: list[Decision] = Field(default_factory=list)
-    # upgrade --outdated: the culprit search's trials, and the targets tried together at first when
-    # only a part of them was promoted (``targets`` and ``plan`` are then the promoted set's)
-    trials: list[TrialRecord] = Field(default_factory=list)
-    tried_targets: list[str] = Field(default_factory=list)
 
     def set_plan(self, plan: Plan) -> None:
         self.plan = plan
