@@ -192,6 +192,7 @@ def test_bad_spec_is_refused_before_anything(demo_template: DemoSandbox, tmp_pat
                      "--", "--index-url=http://x")  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "looks like an option" in done.stderr
+    assert done.stdout == ""  # the one line alone: not after the package sources and the installer
     assert not (tmp_path / ".oxwizard").exists()
 
 

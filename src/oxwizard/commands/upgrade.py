@@ -184,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
         pins_branch=args.branch,
         raise_floors=args.raise_floors,
     )
+    given = [] if args.outdated else parse_specs(args.specs)  # a bad spec: refused before anything is said
     env = open_env(args)
     env.require_writable(args.break_system_packages)  # before anything runs
     if env.externally_managed:
@@ -191,11 +192,7 @@ def run(args: argparse.Namespace) -> int:
     index = index_from(args, env, flags)
     say_sources(index)
     say(f"installer: {env.installer_line()}")
-    reqs = (
-        outdated_targets(env, index, args.bound or "major", args.exclude)
-        if args.outdated
-        else parse_specs(args.specs)
-    )
+    reqs = outdated_targets(env, index, args.bound or "major", args.exclude) if args.outdated else given
     if not reqs:
         say("nothing to upgrade: no outdated distribution" + (" within the bound" if args.bound else ""))
         return 0
