@@ -248,7 +248,7 @@ def test_resume_and_rollback_headless_are_recorded_in_the_runbook(demo: Callable
     first = flow.runbook.id
     again = _cli("resume", *where, *sources, "--yes")
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "live was not changed; planning oxzep7==1.5.0 again" in again.stdout
+    assert "the upgrade is not on live; planning oxzep7==1.5.0 again" in again.stdout
     closed = load_runbook(sandbox.project / ".oxwizard" / "runbooks" / f"{first}.json").decisions[-1]
     assert closed.step == "outcome" and closed.answer.startswith("re-planned: continued as ")
     assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.5.0"

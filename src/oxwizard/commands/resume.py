@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         say(f"resuming {rb.id}: {' '.join(rb.targets)} is on live; checks on live, monitoring, verdict")
         flow = resume_flow(env, project, info, index, listener)
         return finish(flow, flow.run_from_live(), assume_yes=args.yes)
-    say(f"resuming {rb.id}: live was not changed; planning {' '.join(rb.targets)} again")
+    say(f"resuming {rb.id}: the upgrade is not on live; planning {' '.join(rb.targets)} again")
     flow = UpgradeFlow(
         env, project, requirements_of(rb), index, listener=listener, options=rb.options, config=rb.checks
     )
