@@ -5,7 +5,9 @@ Real uv (a dev dependency), real wheels built here, offline: uv reads only the l
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from simple_index import SimpleIndex, serve
 
 from oxwizard.checks.result import CheckSet, load_checkset
 from oxwizard.core.errors import LockToolError
@@ -172,6 +175,135 @@ def test_pip_tools_project_recompiled_keeping_its_header(
     # the option lines it had (pip-compile's --find-links), no more: none of oxwizard's own flags
     assert [line for line in text.splitlines() if line.startswith("-")] == options
     assert lock_differences(done.versions, {"alpha": "2.0", "beta": "2.1"}) == []
+
+
+def _compiled(project: Path, header: str, wheels: Path, *options: str) -> None:
+    """requirements.in (``alpha>=1.0``) compiled to requirements.txt with alpha 1.0, beta 1.0 and
+    hashes, under ``header``; ``options``: lines the file has after the header."""
+    project.mkdir()
+    (project / "requirements.in").write_text("alpha>=1.0\n")
+    made = _uv(project, "pip", "compile", "requirements.in", "-o", "requirements.txt", "--generate-hashes",
+               "--upgrade-package", "alpha==1.0", "--upgrade-package", "beta==1.0",
+               "--custom-compile-command", header, wheels=wheels)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    lines = (project / "requirements.txt").read_text().splitlines()
+    n = next(i for i, line in enumerate(lines) if not line.startswith("#"))
+    (project / "requirements.txt").write_text("\n".join([*lines[:n], *options, *lines[n:]]) + "\n")
+
+
+def test_a_header_with_a_masked_password_is_run_with_the_real_one_which_stays_out_of_the_file(
+    lock_wheels: Path, tmp_path: Path
+) -> None:
+    """pip-compile masks a password in its header (``user:****@``): run as written, the index gets
+    ``****`` and answers 401. The sources staging used, with the real password, stand in for the
+    header's; the file keeps its header and gains no line with the password (here uv stands in for
+    pip-compile, which is not installed)."""
+    project = tmp_path / "app"
+    with serve(SimpleIndex(lock_wheels, auth=("user", "secret"))) as index:
+        real = index.url.replace("http://", "http://user:secret@") + "/"
+        masked = real.replace(":secret@", ":****@")
+        header = (f"pip-compile --generate-hashes --index-url='{masked}' --no-emit-index-url "
+                  "--output-file=requirements.txt requirements.in")  # fmt: skip
+        _compiled(project, header, lock_wheels)
+        (regen,) = plan_project_files(project, _alpha("1.0", "2.0")).regenerate
+        assert f"--index-url={masked}" in regen.command
+
+        done = relock(
+            project, regen, {"alpha": "2.0"}, index=IndexOptions.build(index_url=real), python=PYTHON
+        )
+
+    text = (project / "requirements.txt").read_text()
+    assert done.versions == {"alpha": "2.0", "beta": "2.1"} == read_lock(project, "requirements.txt")
+    assert index.statuses[200] and "--hash=sha256:" in text
+    assert text.splitlines()[1] == f"#    {header}"  # the header as pip-compile masked it
+    assert not [line for line in text.splitlines() if line.startswith("-")]  # no index line, as before
+    assert "secret" not in text
+    assert "secret" not in shlex.join(done.command) + "\n".join(done.output)
+
+
+def test_a_header_naming_its_index_as_pip_compile_writes_it_is_run_by_uv_standing_in(
+    lock_wheels: Path, tmp_path: Path
+) -> None:
+    """pip-compile writes ``--index-url=URL``, one word: uv, standing in, gets it once."""
+    project = tmp_path / "app"
+    with serve(SimpleIndex(lock_wheels)) as index:
+        header = f"pip-compile --index-url={index.url}/ --output-file=requirements.txt requirements.in"
+        _compiled(project, header, lock_wheels)
+        (regen,) = plan_project_files(project, _alpha("1.0", "2.0")).regenerate
+        sources = IndexOptions.build(index_url=f"{index.url}/")
+
+        done = relock(project, regen, {"alpha": "2.0"}, index=sources, python=PYTHON)
+
+    assert done.versions == {"alpha": "2.0", "beta": "2.1"}
+
+
+_PIP_COMPILE_401 = """\
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/pip/_internal/.../resolver.py", line 95, in resolve
+    result = self._result = resolver.resolve(
+pip._vendor.resolvelib.resolvers.ResolutionImpossible: [RequirementInformation(requirement=...)]
+
+The above exception was the direct cause of the following exception:
+
+Traceback (most recent call last):
+  File "/venv/lib/python3.11/site-packages/pip/_internal/.../resolver.py", line 101, in resolve
+    raise error from e
+pip._internal.exceptions.DistributionNotFound: ResolutionImpossible: for help visit https://pip.pypa.io/
+"""
+
+
+@pytest.mark.parametrize(
+    ("lines", "extra", "no_emit"),
+    [
+        # no index line in the file: none with the password either, whatever the header says
+        (["--find-links /wheels"], "", ["--no-emit-index-url"]),
+        (["--find-links /wheels"], "--no-emit-index-url", ["--no-emit-index-url"]),
+        # an index line, masked: it would gain the password
+        (["--index-url http://user:****@HOST/simple/"], "", ["--no-emit-index-url", "--no-emit-find-links"]),
+        # an index line with the password already: the file keeps its choice
+        (["--index-url http://user:secret@HOST/simple/", "--find-links /wheels"], "", []),
+    ],
+)
+def test_pip_compile_is_given_the_real_password_the_header_masked(
+    lock_wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], extra: str,
+    no_emit: list[str],
+) -> None:  # fmt: skip
+    """What pip-compile is run with (a stand-in records it, then fails as pip-compile fails on a
+    401: a traceback whose cause is its last line)."""
+    real, masked = "http://user:secret@HOST/simple/", "http://user:****@HOST/simple/"
+    header = f"pip-compile --generate-hashes --index-url='{masked}' {extra} --output-file=requirements.txt"
+    header = " ".join([*header.split(), "requirements.in"])
+    project = tmp_path / "app"
+    _compiled(project, header, lock_wheels, *lines)
+    before = (project / "requirements.txt").read_bytes()
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    ran = tmp_path / "ran"
+    (tools / "pip-compile").write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"json.dump([sys.argv[1:], os.environ['CUSTOM_COMPILE_COMMAND']], open({str(ran)!r}, 'w'))\n"
+        f"sys.exit(sys.stderr.write({_PIP_COMPILE_401!r}) and 1)\n"
+    )  # fmt: skip
+    (tools / "pip-compile").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))
+    (regen,) = plan_project_files(project, _alpha("1.0", "2.0")).regenerate
+    links = str(tmp_path / "bin")
+    index = IndexOptions.build(index_url=real, find_links=[links])
+
+    with pytest.raises(LockToolError) as failed:
+        relock(project, regen, {"alpha": "2.0"}, index=index, python=PYTHON)
+
+    argv, shown = json.loads(ran.read_text())
+    assert argv == ["--generate-hashes", *extra.split(), "--output-file=requirements.txt", "requirements.in",
+                    "--index-url", real, "--find-links", links, *no_emit,
+                    "--upgrade-package", "alpha==2.0"]  # fmt: skip
+    assert shown == header  # the header pip-compile writes: still masked
+    assert str(failed.value) == (
+        "pip-compile could not regenerate requirements.txt (exit 1): "
+        "pip._vendor.resolvelib.resolvers.ResolutionImpossible: [RequirementInformation(requirement=...)] | "
+        "pip._internal.exceptions.DistributionNotFound: ResolutionImpossible: for help visit https://pip.pypa.io/"
+    )  # what pip raised, not where
+    assert (project / "requirements.txt").read_bytes() == before
 
 
 def test_poetry_absent_the_lock_is_left_for_the_user(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,9 @@ says which file and tool), pinning the versions staging tested:
   ``uv pip compile ...``) plus ``--upgrade-package NAME==VERSION ...``, by pip-compile when it is
   installed, else by ``uv pip compile`` with the same inputs (and pip's sources, and the
   ``--index-url`` / ``--find-links`` lines the file had, as pip-compile would); the header keeps its
-  command (``CUSTOM_COMPILE_COMMAND`` / ``--custom-compile-command``), though uv writes its own
-  first header line;
+  command as written (``CUSTOM_COMPILE_COMMAND`` / ``--custom-compile-command``), though uv writes its
+  own first header line; a header source whose password pip-compile masked gives way to pip's
+  sources, whose credentials stay out of the file;
 * ``poetry.lock``: the planned ``poetry update --lock NAME ...`` when poetry is installed; without
   it nothing runs and the result says the lock was not regenerated (:attr:`Relocked.regenerated`).
 
@@ -26,6 +27,7 @@ regenerated lock differs from what staging tested. :func:`choose_installer` make
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import tomllib
@@ -33,13 +35,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from oxwizard.core import proc
 from oxwizard.core.errors import LockToolError, UsageError
-from oxwizard.core.redact import redact_text
+from oxwizard.core.redact import MASK, redact_text
 from oxwizard.env.environment import Environment, find_uv
 from oxwizard.env.project_files import Regeneration, _requirement_lines
 from oxwizard.env.specs import IndexOptions
@@ -206,6 +209,7 @@ def _uv_sources(index: IndexOptions, given: list[str], *, pips: bool = False) ->
     if not local and not pips:
         return []
     args = [*(["--offline"] if local else []), *index.uv_args()]
+    given = [word.partition("=")[0] for word in given]  # pip-compile writes --index-url=URL
     out: list[str] = []
     i = 0
     while i < len(args):
@@ -221,7 +225,12 @@ def _uv_sources(index: IndexOptions, given: list[str], *, pips: bool = False) ->
 def _compile_argv(
     project: Path, regen: Regeneration, upgrades: list[str], index: IndexOptions, python: Path
 ) -> tuple[list[str], list[str], dict[str, str]]:
-    """(argv, the command as shown, environment) for a compiled requirements file."""
+    """(argv, the command as shown, environment) for a compiled requirements file.
+
+    A header's source whose credentials the tool masked (pip-compile writes ``user:****@``) cannot
+    be run as written: the header's sources give way to the effective ones (``index``, with their
+    real credentials), which never reach the file: its header keeps the masked text, and it gets
+    index / find-links lines only where it had them and they add no credential it did not hold."""
     base: list[str] = []
     words = iter(regen.command)
     for word in words:
@@ -229,17 +238,26 @@ def _compile_argv(
             next(words, None)
         elif not word.startswith("--upgrade-package="):
             base.append(word)
-    header = shlex.join(base)
+    text = _read_text(project / regen.path)
+    header = _header_text(text, base)
     tool_args = base[3:] if base[:3] == ["uv", "pip", "compile"] else base[1:]
+    masked = any(_masked(url) for url in _sources_in(tool_args))
+    if masked:
+        tool_args = _without_sources(tool_args)
     if not any(a in ("-o", "--output-file") or a.startswith("--output-file=") for a in tool_args):
         tool_args += ["--output-file", regen.path]
     command = [*base, *upgrades]
+    emit_index = _emits(text, ("-i", "--index-url", "--extra-index-url"), index.index_urls())
+    emit_links = _emits(text, ("-f", "--find-links"), index.find_links)
     pip_compile = shutil.which("pip-compile") or _beside(python, "pip-compile")
     if base[:1] == ["pip-compile"] and pip_compile is not None:
-        sources = index.pip_args(keyring=False) if _local(index) else []
-        emit = ["--no-emit-find-links", "--no-emit-index-url"] if sources else []
+        local = _local(index)
+        sources = _pip_compile_sources(index) if local or masked else []
+        emit = ["--no-emit-find-links", "--no-emit-index-url"] if local else []
+        if masked and not local:  # the file's own choice, never a credential it did not hold
+            emit = ["--no-emit-index-url"] * (not emit_index) + ["--no-emit-find-links"] * (not emit_links)
         argv = [pip_compile, *tool_args, *sources, *emit, *upgrades]
-        env = proc.pip_environment() if sources else _user_environment()
+        env = proc.pip_environment() if local else _user_environment()
         return argv, command, {**env, "CUSTOM_COMPILE_COMMAND": header}  # pip-compile's header
     uv = _uv(regen)
     # the header's own interpreter (often a path relative to where it ran, which the branch's checkout
@@ -247,16 +265,82 @@ def _compile_argv(
     tool_args = _without_python(tool_args)
     extra = ["--python", str(python)]
     stands_in = base[:1] == ["pip-compile"]  # for pip-compile: pip's sources, emitted as it did
-    if stands_in:
-        options = {
-            line.split(maxsplit=1)[0] for line in _read_text(project / regen.path).splitlines() if line
-        }
-        extra += ["--emit-index-url"] if options & {"-i", "--index-url", "--extra-index-url"} else []
-        extra += ["--emit-find-links"] if options & {"-f", "--find-links"} else []
-    argv = [uv, "pip", "compile", *tool_args, *_uv_sources(index, tool_args, pips=stands_in), *upgrades,
-            *extra, "--custom-compile-command", header]  # fmt: skip
-    local = _local(index) or stands_in
+    if stands_in or masked:
+        tool_args = [a for a in tool_args if a not in ("--emit-index-url", "--emit-find-links")]
+        extra += ["--emit-index-url"] * emit_index + ["--emit-find-links"] * emit_links
+    argv = [uv, "pip", "compile", *tool_args, *_uv_sources(index, tool_args, pips=stands_in or masked),
+            *upgrades, *extra, "--custom-compile-command", header]  # fmt: skip
+    local = _local(index) or stands_in or masked
     return argv, command, proc.uv_environment() if local else _user_environment()
+
+
+_SOURCE_FLAGS = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
+
+
+def _sources_in(args: list[str]) -> list[str]:
+    """The URLs and folders of the source options in ``args`` (``--index-url X``, ``--index-url=X``)."""
+    out: list[str] = []
+    for i, word in enumerate(args):
+        flag, eq, value = word.partition("=")
+        if eq and flag in _SOURCE_FLAGS:
+            out.append(value)
+        elif word in _SOURCE_FLAGS and i + 1 < len(args):
+            out.append(args[i + 1])
+    return out
+
+
+def _without_sources(args: list[str]) -> list[str]:
+    """``args`` without its source options (and ``--no-index``)."""
+    out: list[str] = []
+    words = iter(args)
+    for word in words:
+        if word in _SOURCE_FLAGS:
+            next(words, None)
+        elif word != "--no-index" and word.partition("=")[0] not in _SOURCE_FLAGS:
+            out.append(word)
+    return out
+
+
+def _masked(url: str) -> bool:
+    """``url``'s credentials were masked (``user:****@``, ``****@``): it cannot be used as written."""
+    try:
+        userinfo = urlsplit(url).netloc.rpartition("@")[0]
+    except ValueError:
+        return False
+    user, _, password = userinfo.partition(":")
+    return MASK in (user, password)
+
+
+def _emits(text: str, flags: tuple[str, ...], urls: list[str]) -> bool:
+    """Whether a regenerated file may write these sources' option lines: it had such lines, and none
+    would carry a credential the file did not hold already."""
+    had = any(
+        line.split(maxsplit=1)[0].partition("=")[0] in flags for line in text.splitlines() if line.strip()
+    )
+    secret = [u for u in urls if "@" in u.partition("://")[2].partition("/")[0]]
+    return had and all(u in text for u in secret)
+
+
+def _pip_compile_sources(index: IndexOptions) -> list[str]:
+    """pip's sources as pip-compile takes them (it has no ``--proxy``: pip's configuration gives it)."""
+    args = index.pip_args(keyring=False)
+    if "--proxy" in args:
+        at = args.index("--proxy")
+        del args[at : at + 2]
+    return args
+
+
+def _header_text(text: str, words: list[str]) -> str:
+    """The command in the file's header as it is written there (its quoting kept), when it is
+    ``words``; else ``words`` quoted for a shell."""
+    for line in text.splitlines()[:12]:
+        body = line.lstrip("#").strip()
+        try:
+            if body and shlex.split(body) == words:
+                return body
+        except ValueError:
+            continue
+    return shlex.join(words)
 
 
 def _without_python(args: list[str]) -> list[str]:
@@ -302,9 +386,21 @@ def _tool_name(argv: list[str]) -> str:
     return f"{name} {argv[1]}" if name == "uv" else name
 
 
+_TRACEBACK = re.compile(r"Traceback \(most recent call last\)|During handling of|The above exception")
+_ERROR = re.compile(r"^(?:ERROR|[Ee]rror)\b|\b(?:Unauthorized|Forbidden)\b")
+
+
 def _last_lines(done: proc.Completed, count: int = 3) -> str:
-    lines = [ln.strip() for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
-    return redact_text(" | ".join(lines[-count:]) or "no output")
+    """The tool's last ``count`` lines, what it raised rather than a Python traceback's frames, and
+    its last error line (``ERROR: ...``, ``401 Unauthorized``) first when it came earlier."""
+    lines = [ln for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
+    if any(ln.startswith("Traceback (most recent call last)") for ln in lines):
+        lines = [ln for ln in lines if not ln[:1].isspace() and not _TRACEBACK.match(ln)]
+    tail = [ln.strip() for ln in lines[-count:]]
+    errors = [ln.strip() for ln in lines[:-count] if _ERROR.search(ln.strip())]
+    if errors and not any(_ERROR.search(ln) for ln in tail):
+        tail = [errors[-1], *tail[1:]]
+    return redact_text(" | ".join(tail) or "no output")
 
 
 def _same(a: str, b: str) -> bool:
