@@ -208,6 +208,30 @@ def test_a_project_folder_that_does_not_exist_is_refused_by_every_verb(demo_temp
     assert Environment.open(demo_template.venv).fingerprint() == before
 
 
+def test_sigterm_during_an_upgrade_says_so_and_records_it_by_name(demo: DemoFactory) -> None:
+    """SIGTERM (a CI job cancelled) ends with 143, one line saying why, and the runbook's outcome
+    names the signal, not the SystemExit it is carried by."""
+    sandbox = demo()
+    before = Environment.open(sandbox.venv).fingerprint()
+    slow = "python -c 'import time; time.sleep(60)'"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "oxwizard", "upgrade", "oxzep7==1.5.0", "--yes", "--test-cmd", slow,
+         *_sources(sandbox)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert child.stdout is not None
+    for line in child.stdout:  # the checkpoint is taken while the baseline's tests run on live
+        if "checkpoint" in line:
+            break
+    child.terminate()
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 143, out + err
+    assert err.strip().splitlines()[-1:] == ["oxwizard: terminated (SIGTERM)"], err
+    assert Environment.open(sandbox.venv).fingerprint() == before
+    runbook = load_runbook(sorted((sandbox.project / ".oxwizard" / "runbooks").glob("*.json"))[-1])
+    assert runbook.decisions[-1].answer == "failed: terminated (SIGTERM)", runbook.decisions[-1]
+
+
 def test_a_test_command_that_cannot_start_is_refused_before_anything(demo_template: DemoSandbox) -> None:
     """Not found out after the staging install as "tests failed": refused at once, naming it."""
     before = Environment.open(demo_template.venv).fingerprint()

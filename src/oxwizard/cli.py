@@ -286,6 +286,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("oxwizard: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as exc:
+        if exc.code == 143:  # SIGTERM during an upgrade (sigterm_as_exit): said, as an interruption is
+            print("oxwizard: terminated (SIGTERM)", file=sys.stderr)
+        raise
     finally:
         if launch is not None:  # a dry run nobody took (a usage error, an interruption) is killed
             launch.discard()

@@ -396,8 +396,9 @@ class UpgradeFlow:
         except BaseException as exc:
             # Any error or interrupt (SIGINT, SIGTERM turned into SystemExit): never leave live
             # half-upgraded. Roll back to the checkpoint, record how it ended, re-raise.
-            self._safe_rollback(f"interrupted: {type(exc).__name__}")
-            self._record("outcome", "How did it end?", f"failed: {type(exc).__name__}: {exc}")
+            why = _ended_by(exc)
+            self._safe_rollback(f"interrupted: {why}")
+            self._record("outcome", "How did it end?", f"failed: {why}")
             raise
         finally:
             self.running = False
@@ -1328,6 +1329,15 @@ class UpgradeFlow:
 
     def _output(self, step: StepName, line: str) -> None:
         self.listener.on_output(step, line)
+
+
+def _ended_by(exc: BaseException) -> str:
+    """What ended a flow unexpectedly, in the runbook's words: a signal by its name, else the error."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    if isinstance(exc, SystemExit) and exc.code == 143:  # SIGTERM, made SystemExit by sigterm_as_exit
+        return "terminated (SIGTERM)"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def start_state(project: Path, env: Environment | None = None) -> tuple[ResumeInfo | None, str]:
