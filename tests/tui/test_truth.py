@@ -210,3 +210,31 @@ async def test_r_after_failed_checks_in_the_copy_says_once_that_live_was_never_c
         assert all(n.title != "rolled back" for n in notes), notes
         assert any("nothing to roll back" in n.message and "matches" in n.message for n in notes), notes
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
+
+
+async def test_r_after_success_says_rolled_back_on_every_screen_and_nothing_else(demo: Any) -> None:
+    """``s`` then ``R``: live is the checkpoint again, so no screen still says "upgraded … verified
+    on live" (Prepare's readiness said it, Execute and Monitor said it under the rollback line)."""
+    sandbox = demo()
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _upgrade_to_verdict(pilot, "oxzep7==1.5.0")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: app.state.outcome is not None)
+        assert app.state.outcome is not None and app.state.outcome.status == "upgraded"
+        keybar = app.screen.query_one(KeyBar)
+        await wait_for(pilot, lambda: "R Roll back" in str(keybar.render()), 10)
+        await pilot.press("R")
+
+        def rolled_back() -> bool:
+            return not app.state.rolling_back and app.state.rollback_result.startswith("✔")
+
+        await wait_for(pilot, rolled_back)
+        assert installed_version(sandbox, "oxzep7") == "1.4.2"
+        for key, line in (("1", "#decision"), ("2", "#gate"), ("3", "#verdict")):
+            await pilot.press(key)
+            await pilot.pause()
+            said = str(app.screen.query_one(line).render())
+            assert "■ rolled-back: " in said, (key, said)
+            assert "upgraded" not in said and "verified on live" not in said, (key, said)
+            assert said.count("■") == 1, (key, said)

@@ -16,6 +16,7 @@ from textual.widgets import Log, Static
 from oxwizard.flow.steps import on_screen
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
+from oxwizard.tui.widgets.ending import ending_text
 from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.progress import ProgressLine
@@ -156,20 +157,10 @@ def gate_text(state: WizardState, width: int | None = None) -> Text:
                 style="dim",
             )
         return out
-    rolled_back = state.outcome is not None and state.outcome.status == "rolled-back"
-    if state.rollback_result and rolled_back and not state.flow_error:
-        # one line says what happened: the verified rollback is how the flow ended
-        ok = state.rollback_result.startswith("✔")
-        out.append(f"■ rolled-back: {state.rollback_result[2:]}", style="bold green" if ok else "bold red")
-        return out
-    if state.rollback_result:
-        out.append(f"■ rollback: {state.rollback_result}\n", style="bold")
-    if state.flow_error:
-        out.append(f"✘ stopped: {state.flow_error}", style="bold red")
-    elif state.outcome is not None:
-        style = "bold green" if state.outcome.exit_code == 0 else "bold red"
-        out.append(f"■ {state.outcome.status}: {state.outcome.message}", style=style)
-    elif state.flow_running:
+    ended = ending_text(state)
+    if ended:
+        return ended
+    if state.flow_running:
         running = [e for e in state.steps.values() if e.status == "running"]
         out.append(f"▶ {running[-1].message}" if running else "working…", style="dim")
     else:

@@ -22,6 +22,7 @@ from oxwizard.flow.steps import on_screen
 from oxwizard.tui.messages import FlowStartRequested, PicksChanged, PlanRequested
 from oxwizard.tui.screens.base import FlowScreen
 from oxwizard.tui.state import WizardState
+from oxwizard.tui.widgets.ending import ending_text
 from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.plan_view import PlanView, render_plan
@@ -347,12 +348,16 @@ def decision_text(state: WizardState) -> Text:
     if state.question is not None and state.question.step == "go":
         return render_question(state.question)
     if state.checkpoint:
-        hint = "R rolls back to it" if state.can_roll_back else "live matches it"
+        if state.rolling_back:
+            hint = "rolling back to it…"
+        else:
+            hint = "R rolls back to it" if state.can_roll_back else "live matches it"
         head = Text(f"✔ checkpoint {state.checkpoint}  ({hint})", style="")
     else:
         head = Text()
-    if state.outcome is not None:
-        return Text.assemble(head, "\n" if head else "", Text(f"■ {state.outcome.message}", style="bold"))
+    ended = ending_text(state)  # the words Execute and Monitor use: a rollback after it is the last word
+    if ended:
+        return Text.assemble(head, "\n" if head else "", ended)
     if state.flow_running:
         return head or Text("working…", style="dim")
     names = suggested(state)
@@ -397,4 +402,5 @@ def _plan_part(s: WizardState) -> object:
 
 
 def _flow_part(s: WizardState) -> object:
-    return (s.steps, s.progress, s.question, s.checkpoint, s.outcome, s.flow_running, s.plan, s.can_roll_back)
+    return (s.steps, s.progress, s.question, s.checkpoint, s.outcome, s.flow_running, s.plan, s.can_roll_back,
+            s.rollback_result, s.flow_error)  # fmt: skip
