@@ -28,7 +28,7 @@ from packaging.utils import canonicalize_name
 from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.core import proc
 from oxwizard.core.config import ChecksConfig, load_project_config
-from oxwizard.core.errors import Abandoned, OxwizardError, ResolutionError, RollbackFailed
+from oxwizard.core.errors import Abandoned, OxwizardError, ResolutionError, RollbackFailed, RunbookError
 from oxwizard.core.places import runbook_repo_path
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Plan, compute_plan
@@ -1341,19 +1341,33 @@ def _ended_by(exc: BaseException) -> str:
 
 
 def start_state(project: Path, env: Environment | None = None) -> tuple[ResumeInfo | None, str]:
-    """Where the newest runbook of ``project`` (for ``env``) left things, read once at start:
-    (where it stands, "") when it is unfinished, (None, how it ended in one line) when it finished
-    (a flow whose terminal was lost may have finished unwatched), (None, "") when there is none."""
+    """Where the newest runbook of ``project`` (for ``env``) that changed anything left things, read
+    once at start: (where it stands, "") when it is unfinished, (None, how it ended in one line) when
+    it finished (a flow whose terminal was lost may have finished unwatched), (None, "") when there is
+    none. Runbooks of other environments, and plans that changed nothing, are passed over (the
+    newest ``LOOK_BACK``)."""
     repo_dir = runbook_repo_path(project) / "runbooks"
     paths = sorted(repo_dir.glob("*.json")) if repo_dir.is_dir() else []
-    if not paths:
-        return None, ""
-    runbook = load_runbook(paths[-1])
-    if not runbook.decisions or (env is not None and runbook.environment.prefix != str(env.prefix)):
-        return None, ""
+    for path in reversed(paths[-LOOK_BACK:]):
+        try:
+            runbook = load_runbook(path)
+        except RunbookError:
+            if path == paths[-1]:
+                raise  # the newest, as before: said, not passed over
+            continue
+        if not runbook.decisions or (env is not None and runbook.environment.prefix != str(env.prefix)):
+            continue
+        if runbook.checkpoint_id is None and runbook.decisions[-1].step in ("plan", "risk"):
+            continue  # planned only: nothing was changed, nothing to resume or roll back
+        return _where_it_stands(runbook, path)
+    return None, ""
+
+
+LOOK_BACK = 100  # runbooks read at most by start_state
+
+
+def _where_it_stands(runbook: Runbook, path: Path) -> tuple[ResumeInfo | None, str]:
     last = runbook.decisions[-1]
-    if runbook.checkpoint_id is None and last.step in ("plan", "risk"):
-        return None, ""  # planned only: nothing was changed, nothing to resume or roll back
     if last.step in FINAL_STEPS:
         said = last.answer if last.step == "outcome" else f"{last.step}: {last.answer}"
         return None, f"{', '.join(runbook.targets)} {said} ({last.at[:16].replace('T', ' ')})"
@@ -1362,7 +1376,7 @@ def start_state(project: Path, env: Environment | None = None) -> tuple[ResumeIn
     live_touched = promoted is not None and (
         rolled is None or runbook.decisions.index(rolled) < runbook.decisions.index(promoted)
     )
-    return ResumeInfo(runbook, paths[-1], last.step, live_touched, runbook.checkpoint_id), ""
+    return ResumeInfo(runbook, path, last.step, live_touched, runbook.checkpoint_id), ""
 
 
 def requirements_of(runbook: Runbook) -> list[Requirement]:
