@@ -117,11 +117,11 @@ async def test_200_fails_in_staging_and_live_is_untouched(demo: Any) -> None:
         assert "last: oxzep7==2.0.0 failed: checks failed in staging" in screen_text(again)
 
 
-async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo: Any) -> None:
-    sandbox = demo()
+async def _quit_at_the_verdict(sandbox: Any, pins: str = "s") -> None:
+    """oxzep7 1.5.0 promoted, then the wizard quit before the verdict: the runbook is unfinished."""
     first = make_app(sandbox)
     async with first.run_test(size=(80, 24)) as pilot:
-        await _upgrade_to_verdict(pilot, "oxzep7==1.5.0", pins="w")
+        await _upgrade_to_verdict(pilot, "oxzep7==1.5.0", pins=pins)
         await pilot.press("q")
         await pilot.pause()
         await pilot.press("y")  # "An upgrade is in progress. Quit anyway?"
@@ -129,12 +129,22 @@ async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo:
     assert first.flow_done.wait(60), "the flow thread did not stop after quitting"
     assert installed_version(sandbox, "oxzep7") == "1.5.0"  # promoted; verdict not given
 
+
+async def _at_the_resume_dialog(pilot: Any) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ResumeScreen), 60)
+    # the resume screen is pushed before its text is composed: wait for what the user reads
+    await wait_for(pilot, lambda: "oxzep7==1.5.0" in screen_text(app), 30)
+    assert "Live HAS the new versions (promoted, not yet verified)" in screen_text(app)
+
+
+async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo: Any) -> None:
+    sandbox = demo()
+    await _quit_at_the_verdict(sandbox, pins="w")
+
     second = make_app(sandbox)
     async with second.run_test(size=(80, 24)) as pilot:
-        await wait_for(pilot, lambda: isinstance(second.screen, ResumeScreen), 60)
-        # the resume screen is pushed before its text is composed: wait for what the user reads
-        await wait_for(pilot, lambda: "oxzep7==1.5.0" in screen_text(second), 30)
-        assert "promoted" in screen_text(second)
+        await _at_the_resume_dialog(pilot)
         await pilot.press("r")  # resume: checks on live, monitoring, verdict
         await wait_question(pilot, "verdict")
         await pilot.press("R")  # the one rollback key
@@ -152,6 +162,34 @@ async def test_quit_after_promotion_then_resume_and_roll_back_with_one_key(demo:
     branches = subprocess.run(["git", "-C", str(sandbox.project), "branch", "--list", "oxwizard/*"],
                               capture_output=True, text=True, check=True).stdout  # fmt: skip
     assert branches == ""
+
+
+async def test_an_unfinished_upgrade_left_as_it_is_is_still_rolled_back_by_r(demo: Any) -> None:
+    """``n`` (leave it) at the resume dialog while live has the new version: ``R`` is offered, and
+    it restores live to the checkpoint through the engine, recorded in the runbook; it does not
+    say live already matches the checkpoint."""
+    sandbox = demo()
+    await _quit_at_the_verdict(sandbox)
+
+    second = make_app(sandbox)
+    async with second.run_test(size=(80, 24)) as pilot:
+        await _at_the_resume_dialog(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: not isinstance(second.screen, ResumeScreen))
+        keys = second.screen.query_one("#keys")
+        await wait_for(pilot, lambda: "R Roll back" in str(keys.render()), 10)
+        await pilot.press("R")
+        await pilot.pause()
+        notes = [n.message for n in second._notifications]
+        assert not any("nothing to roll back" in n for n in notes), notes
+        await wait_for(pilot, lambda: not second.state.rolling_back and second.state.rollback_result, 120)
+        assert second.state.rollback_result.startswith("✔"), second.state.rollback_result
+        assert installed_version(sandbox, "oxzep7") == "1.4.2"
+        decision = str(second.screen.query_one("#decision").render())  # Prepare's readiness
+        assert "■ rolled-back: " in decision and "(live matches it)" in decision, decision
+        await wait_for(pilot, lambda: "R Roll back" not in str(keys.render()), 10)  # nothing left to undo
+    messages = _log(sandbox)
+    assert messages[0].startswith("rollback: rolled back to"), messages
 
 
 def test_a_plan_still_running_when_the_user_leaves_stops_at_its_next_step() -> None:

@@ -443,12 +443,15 @@ class WizardApp(App[int]):
 
     def action_why_no_rollback(self) -> None:
         state = self.state
+        ck = state.checkpoint.split(" ")[0]
         if state.rolling_back:
             self.notify("A rollback is already running.")
         elif not state.checkpoint:
             self.notify("No checkpoint yet: there is nothing to roll back to.", severity="warning")
+        elif state.live_changed or state.flow_running:  # not known to match: never say it does
+            self.notify(f"Live may differ from checkpoint {ck}, and there is no upgrade here to restore it "
+                        f"with: oxwizard rollback --to {ck}.", title="R", severity="error")  # fmt: skip
         else:
-            ck = state.checkpoint.split(" ")[0]
             self.notify(f"Live already matches checkpoint {ck}: nothing to roll back. Older checkpoints: "
                         "oxwizard checkpoints, then oxwizard rollback --to ID.", title="R")  # fmt: skip
 
@@ -555,7 +558,9 @@ class WizardApp(App[int]):
             self.action_rollback()
         else:
             self.update_state(resume=None)
-            if not info.live_touched:
+            if info.live_touched:  # left as it is: R still restores its checkpoint, through its flow
+                self.flow = self._resumed_flow(info)
+            else:
                 self.update_state(checkpoint="", live_changed=False)
             if self.initial_specs:  # the spec given on the command line is what "new" means
                 self.resolve_plan(self.initial_specs)
