@@ -228,3 +228,62 @@ def test_a_failed_plan_names_the_projects_own_uv_index_that_pips_sources_lack(
         done = oxwizard("plan", *common)
         assert done.returncode == 2 and "cannot resolve" in done.stderr
         assert "pip's sources lack" not in done.stderr
+
+
+def test_what_the_next_install_brings_back_is_what_the_file_admits(tmp_path: Path) -> None:
+    """urllib3 2.2.1 installed, 2.2.2 planned: a file that excludes 2.2.2 is said to bring back the
+    version it pins, or the installed one where it admits it, else a version in its range — never
+    one it excludes; each with the command that installs from it."""
+    (tmp_path / "constraints.txt").write_text("urllib3<2.1,>=1.26\n")
+    (tmp_path / "requirements.txt").write_text("urllib3==2.0.7\n")
+    (tmp_path / "requirements-dev.txt").write_text("urllib3<2.2.2\n")  # admits the installed 2.2.1
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\ndependencies = ["urllib3<2.1"]\n'
+        '[project.optional-dependencies]\nfast = ["urllib3==2.2.1"]\n'
+        '[dependency-groups]\ndev = ["urllib3<2.1"]\nlint = ["urllib3<2.1"]\n'
+    )
+    plan = make_plan()
+    plan.changes = [
+        Change(name="urllib3", from_version="2.2.1", to_version="2.2.2", kind="upgrade", impact="patch",
+               requested=True)
+    ]  # fmt: skip
+
+    plan.project_files = plan_project_files(tmp_path, plan.changes)
+
+    assert plan.project_files.undone == [
+        "requirements-dev.txt pins urllib3<2.2.2: the next `pip install -r requirements-dev.txt` brings "
+        "2.2.1 back",
+        "requirements.txt pins urllib3==2.0.7: the next `pip install -r requirements.txt` installs 2.0.7",
+        "constraints.txt pins urllib3<2.1,>=1.26: the next install constrained by constraints.txt installs a "
+        "version in <2.1,>=1.26",
+        "pyproject.toml [project] requires urllib3<2.1: the next `pip install .` installs a version in <2.1",
+        "pyproject.toml [project.optional-dependencies] fast requires urllib3==2.2.1: the next "
+        "`pip install '.[fast]'` brings 2.2.1 back",
+        # `pip install .` installs no dependency group: `pip install --group NAME` does
+        "pyproject.toml [dependency-groups] dev requires urllib3<2.1: the next `pip install --group dev` "
+        "installs a version in <2.1",
+        "pyproject.toml [dependency-groups] lint requires urllib3<2.1: the next `pip install --group lint` "
+        "installs a version in <2.1",
+    ]
+    # the risk summary gives the same reasons
+    risk = assess(plan, tests_found=True)
+    assert set(plan.project_files.undone) <= set(risk.reasons)
+
+    # a uv project: `uv sync` installs the dev group (or those of default-groups) and no extra
+    (tmp_path / "uv.lock").write_text('version = 1\n\n[[package]]\nname = "urllib3"\nversion = "2.2.1"\n')
+    undone = plan_project_files(tmp_path, plan.changes).undone
+    assert [u for u in undone if u.startswith("pyproject.toml")] == [
+        "pyproject.toml [project] requires urllib3<2.1: `uv sync` installs a version in <2.1",
+        "pyproject.toml [project.optional-dependencies] fast requires urllib3==2.2.1: "
+        "`uv sync --extra fast` brings 2.2.1 back",
+        "pyproject.toml [dependency-groups] dev requires urllib3<2.1: `uv sync` installs a version in <2.1",
+        "pyproject.toml [dependency-groups] lint requires urllib3<2.1: `uv sync --group lint` installs a "
+        "version in <2.1",
+    ]
+    with (tmp_path / "pyproject.toml").open("a") as f:
+        f.write('[tool.uv]\ndefault-groups = ["Lint"]\n')
+    undone = plan_project_files(tmp_path, plan.changes).undone
+    assert [u.split(": ", 1)[1] for u in undone if "[dependency-groups]" in u] == [
+        "`uv sync --group dev` installs a version in <2.1",
+        "`uv sync` installs a version in <2.1",
+    ]

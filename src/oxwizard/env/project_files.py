@@ -144,8 +144,19 @@ class _Target:
     old: str | None
     new: Version
 
-    def back(self) -> str:
-        return f"brings {self.old} back" if self.old else f"refuses {self.new}"
+    def back(self, spec: SpecifierSet) -> str:
+        """What the next install from a file whose ``spec`` excludes the new version does: installs
+        the version it pins (``brings 2.0.7 back`` when installed now, else ``installs 2.0.7``), keeps
+        the installed one where the range admits it, else installs another (``installs a version in
+        <2.1,>=1.26``); ``refuses 2.0.0`` when nothing is installed now."""
+        pin = next((s.version for s in spec if s.operator in ("==", "===") and "*" not in s.version), None)
+        if pin is not None:
+            return f"brings {pin} back" if self.old and _same(pin, self.old) else f"installs {pin}"
+        if not self.old:
+            return f"refuses {self.new}"
+        if spec.contains(self.old, prereleases=True):
+            return f"brings {self.old} back"
+        return f"installs a version in {spec}"
 
 
 # ---- detection ------------------------------------------------------------------------------------
@@ -481,6 +492,13 @@ def _excluding(spec: SpecifierSet | None, target: _Target) -> bool:
     return spec is not None and bool(str(spec)) and not spec.contains(target.new, prereleases=True)
 
 
+def _same(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
 # ---- the plan -------------------------------------------------------------------------------------
 def plan_project_files(
     project: Path,
@@ -626,7 +644,7 @@ def _plan_requirement_file(
         if target is None or not _applies(req, markers):
             continue
         if _excluding(req.specifier, target):
-            out.undone.append(f"{rel} pins {req.name}{req.specifier}: {how} {target.back()}")
+            out.undone.append(f"{rel} pins {req.name}{req.specifier}: {how} {target.back(req.specifier)}")
         moved = _respec(line.requirement, target.new, raise_floors)
         if moved is None:
             if _excluding(req.specifier, target):
@@ -660,7 +678,7 @@ def _plan_compiled(project: Path, rel: str, targets: Mapping[str, _Target], out:
             stale.append(f"{target.name}=={target.new}")
             out.undone.append(
                 f"{rel} (compiled) pins {req.name}{req.specifier}: the next `pip-sync {rel}` or "
-                f"`pip install -r {rel}` {target.back()}"
+                f"`pip install -r {rel}` {target.back(req.specifier)}"
             )
     if stale:
         tool = "uv pip compile" if header[:1] == ["uv"] else "pip-compile"
@@ -715,7 +733,7 @@ def _plan_pyproject(
         doc = tomlkit.parse(text)
     except Exception:  # noqa: BLE001 - tomlkit's errors share no base: an unparsable file plans nothing
         return
-    how = "`uv sync`" if uv else "the next `pip install .`"
+    synced = _uv_default_groups(doc) if uv else None
     touched: list[tuple[str, Rule]] = []
 
     def string(old: String, new: str) -> String:
@@ -736,7 +754,10 @@ def _plan_pyproject(
             where = {"dependencies": "[project]", "optional-dependencies": "[project.optional-dependencies]"}
             where_ = f"{where.get(kind, '[dependency-groups]')} {group}".strip()
             if _excluding(req.specifier, target):
-                out.undone.append(f"pyproject.toml {where_} requires {req}: {how} {target.back()}")
+                how = _installed_by(kind, group, synced)
+                out.undone.append(
+                    f"pyproject.toml {where_} requires {req}: {how} {target.back(req.specifier)}"
+                )
             moved = _respec(str(item), target.new, raise_floors)
             if moved is not None:
                 array[i] = string(item, moved[0])
@@ -752,10 +773,10 @@ def _plan_pyproject(
             if target is None or not isinstance(item, String):
                 continue
             spec = _poetry_set(str(item))
-            if _excluding(spec, target):
+            if spec is not None and _excluding(spec, target):
                 out.undone.append(
                     f'pyproject.toml [{".".join(path)}] has {name} = "{item}": `poetry install` '
-                    f"{target.back()}"
+                    f"{target.back(spec)}"
                 )
             moved = _repoetry(str(item), target.new, raise_floors)
             if moved is None:
@@ -786,6 +807,31 @@ def _plan_pyproject(
                     new=b,
                 )
             )
+
+
+def _uv_default_groups(doc: Mapping[str, object]) -> list[str]:
+    """The dependency groups `uv sync` installs (``[tool.uv] default-groups``, else ``dev``),
+    canonical names; ``["*"]`` for all."""
+    tool = doc.get("tool")
+    table = tool.get("uv") if isinstance(tool, dict) else None
+    groups = table.get("default-groups", ["dev"]) if isinstance(table, dict) else ["dev"]
+    if groups == "all":
+        return ["*"]
+    return (
+        [canonicalize_name(g) for g in groups if isinstance(g, str)] if isinstance(groups, list) else ["dev"]
+    )
+
+
+def _installed_by(kind: str, name: str, synced: list[str] | None) -> str:
+    """The command that installs a pyproject list (``dependencies``, ``optional-dependencies NAME``,
+    ``dependency-groups NAME``): uv's when ``synced`` (the groups `uv sync` installs), else pip's."""
+    if kind == "optional-dependencies":
+        return f"`uv sync --extra {name}`" if synced is not None else f"the next `pip install '.[{name}]'`"
+    if kind == "dependency-groups" and synced is not None:
+        return "`uv sync`" if {"*", canonicalize_name(name)} & set(synced) else f"`uv sync --group {name}`"
+    if kind == "dependency-groups":
+        return f"the next `pip install --group {name}`"  # `pip install .` installs no group
+    return "`uv sync`" if synced is not None else "the next `pip install .`"
 
 
 def _count_changed(a: str, b: str) -> int:
