@@ -12,8 +12,10 @@ says which file and tool), pinning the versions staging tested:
   command as written (``CUSTOM_COMPILE_COMMAND`` / ``--custom-compile-command``), though uv writes its
   own first header line; a header source whose password pip-compile masked gives way to pip's
   sources, whose credentials stay out of the file;
-* ``poetry.lock``: the planned ``poetry update --lock NAME ...`` when poetry is installed; without
-  it nothing runs and the result says the lock was not regenerated (:attr:`Relocked.regenerated`).
+* ``poetry.lock``: ``poetry add --lock NAME==VERSION ...``, pyproject.toml put back as the upgrade
+  wrote it, then ``poetry lock`` for the content hash (:func:`_poetry_lock`), when poetry is
+  installed; without it nothing runs and the result says the lock was not regenerated
+  (:attr:`Relocked.regenerated`) and what to run (the planned ``poetry update --lock NAME ...``).
 
 With local sources only (``--no-index``, or every index a ``file:`` URL, find-links folders) the tools
 run offline with those sources and no configuration of their own; otherwise they run as the user would
@@ -89,6 +91,7 @@ def relock(
         argv = [_uv(regen), "lock", *_uv_sources(index, []), *upgrades, "--python", str(python)]
         command = ["uv", "lock", *upgrades]
         env = proc.uv_environment() if _local(index) else _user_environment()
+        done = proc.run(argv, cwd=project, env=env, timeout=TIMEOUT)
     elif regen.tool == "poetry":
         poetry = shutil.which("poetry") or _beside(python, "poetry")
         command = regen.command
@@ -96,11 +99,11 @@ def relock(
             why = "poetry is not installed here"
             note = f"{regen.path} must be regenerated: run `{shlex.join(command)}` ({why})"
             return Relocked(regen.path, command, {}, regenerated=False, note=note)
-        argv = [poetry, *command[1:], "--no-interaction"]
-        env = _user_environment()
+        argv, done = _poetry_lock(project, pins, poetry)
+        command = ["poetry", *(a for a in argv[1:] if a != "--no-interaction")]
     else:
         argv, command, env = _compile_argv(project, regen, upgrades, index, python)
-    done = proc.run(argv, cwd=project, env=env, timeout=TIMEOUT)
+        done = proc.run(argv, cwd=project, env=env, timeout=TIMEOUT)
     if not done.ok:
         raise LockToolError(
             f"{_tool_name(argv)} could not regenerate {regen.path} "
@@ -109,6 +112,36 @@ def relock(
     lines = [ln for ln in (done.stderr + "\n" + done.stdout).splitlines() if ln.strip()][-10:]
     versions = read_lock(project, regen.path)
     return Relocked(regen.path, command, versions, output=[redact_text(x) for x in lines])
+
+
+def _poetry_lock(project: Path, pins: Mapping[str, str], poetry: str) -> tuple[list[str], proc.Completed]:
+    """poetry.lock pinning exactly the versions staging tested. ``poetry update --lock NAME`` takes
+    the newest version the project's constraints admit, which staging may not have tested (an
+    upgrade to 8.1.7 under ``^8.1.7`` would lock 8.5.1). So: ``poetry add --lock NAME==VERSION ...``
+    (only the lock is written, besides pyproject.toml), then pyproject.toml put back as the upgrade
+    wrote it, and ``poetry lock`` (``--no-update`` before Poetry 2), which keeps every locked version
+    the constraints still admit, for the lock's content hash. The argv that failed, or the first
+    one, and its result."""
+    pyproject = project / "pyproject.toml"
+    written = pyproject.read_bytes()
+    env = _user_environment()
+    add = [poetry, "add", "--lock", "--no-interaction", *(f"{n}=={v}" for n, v in sorted(pins.items()))]
+    try:
+        added = proc.run(add, cwd=project, env=env, timeout=TIMEOUT)
+    finally:
+        pyproject.write_bytes(written)
+    if not added.ok:
+        return add, added
+    said = proc.run([poetry, "--version", "--no-ansi"], cwd=project, env=env, timeout=60)
+    found = re.search(r"version (\d+)\.", said.stdout)
+    lock = [poetry, "lock", "--no-interaction", *(["--no-update"] if found and int(found[1]) < 2 else [])]
+    done = proc.run(lock, cwd=project, env=env, timeout=TIMEOUT)
+    if not done.ok:
+        return lock, done
+    both = proc.Completed(
+        tuple(add), 0, added.stdout + done.stdout, added.stderr + done.stderr, done.duration
+    )
+    return add, both
 
 
 def read_lock(project: Path, path: str) -> dict[str, str]:
