@@ -275,6 +275,7 @@ class WizardApp(App[int]):
             trials=(), tried=0, not_promoted=(), live_changed=False, outcome=None, rollback_result="",
             flow_error="", resume=None,
         )  # fmt: skip
+        self.clear_output()
         self._plan_worker(specs)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
@@ -382,6 +383,13 @@ class WizardApp(App[int]):
             lines.append(line)
         self.output.extend(lines)
         self.output_total += len(lines)
+
+    def clear_output(self) -> None:
+        """A new plan: the Output boxes start empty, not beside the last run's lines."""
+        self.listener.drain()  # lines the last run wrote that were not shown yet
+        self.output.clear()
+        self._output_step = ""
+        self.output_total = 0  # the screens' bind_output clears their logs
 
     def on_checks_reported(self, msg: ChecksReported) -> None:
         self.update_state(checksets=(*self.state.checksets, msg.checkset))

@@ -43,11 +43,15 @@ class FlowScreen(Screen[None]):
 
         self.watch(self.app, "state", changed)
 
-    def bind_output(self, show: Callable[[list[str]], None]) -> None:
-        """Call ``show(lines)`` with the output lines not shown yet, now and whenever more come."""
+    def bind_output(self, show: Callable[[list[str]], object], clear: Callable[[], object]) -> None:
+        """Call ``show(lines)`` with the output lines not shown yet, now and whenever more come;
+        ``clear()`` when the output starts again (a new plan: :meth:`WizardApp.clear_output`)."""
         written = [0]
 
         def changed(total: int) -> None:
+            if total < written[0]:
+                written[0] = 0
+                clear()
             lines = self.wizard.lines_since(written[0])
             written[0] = total
             if lines:

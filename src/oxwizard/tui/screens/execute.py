@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.widgets import Log, Static
+from textual.widgets import Static
 
 from oxwizard.flow.steps import on_screen
 from oxwizard.tui.screens.base import FlowScreen
@@ -19,6 +19,7 @@ from oxwizard.tui.state import WizardState
 from oxwizard.tui.widgets.ending import ending_text
 from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
+from oxwizard.tui.widgets.output_log import OutputLog
 from oxwizard.tui.widgets.progress import ProgressLine
 from oxwizard.tui.widgets.question import render_question
 from oxwizard.tui.widgets.steps import StepsChecklist
@@ -38,7 +39,7 @@ class ExecuteScreen(FlowScreen):
         yield TitleBar("execute", id="title")
         with Horizontal(id="body"):
             yield StepsChecklist(EXECUTE, id="steps")
-            yield Log(id="output", max_lines=2000, auto_scroll=True)
+            yield OutputLog(id="output", max_lines=2000)
         yield Static(id="trials")
         yield Static(id="gate")
         yield ProgressLine(id="progress")
@@ -50,10 +51,8 @@ class ExecuteScreen(FlowScreen):
         self.bind(lambda s: (s.plan, s.not_promoted), self._show_where)
         self.bind(gate_part, self._show_steps)
         self.bind(lambda s: (s.trials, s.not_promoted), self._show_trials)
-        self.bind_output(self._show_output)
-
-    def _show_output(self, lines: list[str]) -> None:
-        self.query_one("#output", Log).write_lines(lines)
+        log = self.query_one(OutputLog)
+        self.bind_output(log.write_lines, log.clear)
 
     def _show_where(self, state: WizardState) -> None:
         if state.plan is not None:

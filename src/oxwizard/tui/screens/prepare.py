@@ -136,14 +136,15 @@ class PrepareScreen(FlowScreen):
             self.call_later(self._mount_interactive)
 
     async def _mount_interactive(self) -> None:
-        from textual.widgets import Input, Log
+        from textual.widgets import Input
 
+        from oxwizard.tui.widgets.output_log import OutputLog
         from oxwizard.tui.widgets.targets import TargetsTable
 
         filter_input = Input(placeholder="/ filter, or a spec: oxzep7==1.5.0 ⏎", id="filter")
         filter_input.cursor_blink = False
         table = TargetsTable(id="targets")
-        log = Log(id="output", max_lines=1000, auto_scroll=True)
+        log = OutputLog(id="output", max_lines=1000)
         log.border_title = "Output"
         await self.query_one("#left").mount(filter_input, table)
         await self.query_one("#right").mount(log)
@@ -152,15 +153,21 @@ class PrepareScreen(FlowScreen):
             table.focus()
         self.bind(lambda s: s.targets, lambda s: table.set_rows(list(s.targets)))
         self.bind(lambda s: s.picked, lambda s: table.set_picked(s.picked))
-        self.bind_output(self._show_output)
+        self.bind_output(self._show_output, self._clear_output)
         self.app.refresh_bindings()
 
     def _show_output(self, lines: list[str]) -> None:
-        from textual.widgets import Log
+        from oxwizard.tui.widgets.output_log import OutputLog
 
-        self.query_one("#output", Log).write_lines(lines)
+        self.query_one(OutputLog).write_lines(lines)
         # the output box takes room from the plan only once there is output to show
         self.query_one("#right").remove_class("no-output")
+
+    def _clear_output(self) -> None:
+        from oxwizard.tui.widgets.output_log import OutputLog
+
+        self.query_one(OutputLog).clear()
+        self.query_one("#right").add_class("no-output")
 
     @property
     def filter_input(self) -> Input:
