@@ -326,3 +326,30 @@ def test_a_lock_tool_that_fails_leaves_no_branch_and_the_users_files_as_they_wer
     assert git(repo, "branch", "--list", "oxwizard/*") == ""
     assert git(repo, "worktree", "list").count("\n") == 1  # the branch's checkout removed too
     assert (repo / "uv.lock").read_text() == lock and git(repo, "status", "--porcelain") == ""
+
+
+_H0, _H1, _NEW = "sha256:" + "0" * 64, "sha256:" + "1" * 64, "sha256:" + "9" * 64
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [
+        # the comment on the last --hash line stays at the end of the entry's last line
+        (f'a[socks]==1 ; python_version >= "3.8" \\\r\n    --hash={_H0} \\\r\n    --hash={_H1}  # pinned\r\n',
+         f'a[socks]==2 ; python_version >= "3.8" \\\r\n    --hash={_NEW}  # pinned\r\n'),
+        (f"a==1 --hash={_H0} \\\n    --hash={_H1}  # pinned\n", f"a==2 --hash={_NEW}  # pinned\n"),
+        (f"a==1 --hash={_H0} --hash={_H1}  # pinned\n", f"a==2 --hash={_NEW}  # pinned\n"),
+        # a comment on the name==version line: pip reads the rest of the entry as part of it (no hashes)
+        (f"a==1  # pinned \\\n    --hash={_H0} \\\n    --hash={_H1}\n",
+         f"a==2  # pinned \\\n    --hash={_H0} \\\n    --hash={_H1}\n"),
+    ],
+    ids=["last-hash-line-crlf", "hash-on-first-line", "one-line", "on-the-name-line"],
+)  # fmt: skip
+def test_a_comment_on_a_hashed_entry_stays_where_it_was(tmp_path: Path, before: str, after: str) -> None:
+    text = f"# deps\n{before}b==1 --hash={_H1}  # b\n    # via -r requirements.in\n"
+    (tmp_path / "requirements.txt").write_bytes(text.encode())
+    files = plan_project_files(
+        tmp_path, [Change(name="a", from_version="1", to_version="2", kind="upgrade", impact="major")]
+    )
+    edited = edited_files(tmp_path, files, hashes={"a": "9" * 64})
+    assert edited == {"requirements.txt": text.replace(before, after)}

@@ -31,6 +31,7 @@ from oxwizard.core.errors import ProjectFilesError
 from oxwizard.env.project_files import MAX_FILE, FileEdit, ProjectFiles, diff_texts
 
 _HASH = re.compile(r"--hash[=\s]\s*[A-Za-z0-9]+:[0-9A-Fa-f]+")
+_COMMENT = re.compile(r"(^|\s+)#.*$")  # as pip finds a comment
 
 
 def read_text(path: Path) -> str:
@@ -124,12 +125,16 @@ def _logical_end(lines: list[str], start: int) -> int:
 
 def _rehash(group: list[str], new: list[str]) -> list[str]:
     """One logical requirement line (its physical lines): the first ``--hash`` option becomes the new
-    wheel's (one per name), the others go (a physical line left with nothing but them goes whole)."""
+    wheel's (one per name), the others go (a physical line left with nothing but them goes whole). A
+    comment ending the entry stays at the end of its last line, with the spacing before it."""
     out: list[str] = []
     placed = False
     for line in group:
         ending = _ending(line)
         body = line[: len(line) - len(ending)]
+        comment = ""  # a comment on a line that continues swallows the lines after it, as pip reads it
+        if not _continues(line) and (m := _COMMENT.search(body)):
+            body, comment = body[: m.start()], body[m.start() :]
         found = list(_HASH.finditer(body))
         if not found:
             out.append(line)
@@ -141,15 +146,20 @@ def _rehash(group: list[str], new: list[str]) -> list[str]:
             body = body[: first.start()] + replacement + _HASH.sub("", body[first.end() :]).rstrip(" \t")
             if _continues(line) and not body.endswith("\\"):
                 body += " \\"
-            out.append(body + ending)
+            out.append(body + comment + ending)
             placed = True
         elif rest.strip().strip("\\").strip():  # something else on the line: only the options go
-            out.append(rest + ending)
+            out.append(rest.rstrip(" \t") + comment + ending if comment else rest + ending)
+        elif comment:  # nothing but options and the comment: the comment ends the line before
+            out[-1] = _unjoined(out[-1]) + comment + ending
     if not _continues(group[-1]) and out and _continues(out[-1]):
-        last = out[-1]
-        ending = _ending(last)
-        out[-1] = last[: len(last) - len(ending)].rstrip("\\").rstrip(" \t") + ending
+        out[-1] = _unjoined(out[-1]) + _ending(out[-1])
     return out
+
+
+def _unjoined(line: str) -> str:
+    """``line`` without its line ending and its continuation (`` \\``)."""
+    return line[: len(line) - len(_ending(line))].rstrip("\\").rstrip(" \t")
 
 
 def wheel_hashes(pip_argv: list[str], pip_args: list[str], pins: Mapping[str, str]) -> dict[str, str]:
