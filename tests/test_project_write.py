@@ -239,13 +239,20 @@ def test_pyproject_range_widened_in_style_on_the_branch_and_file_changed_since_i
     assert git(repo, "branch", "--list", "oxwizard/r2") == ""
 
 
-def test_poetry_pyproject_edited_and_the_lock_regeneration_noted(repo: Path) -> None:
+def test_poetry_pyproject_edited_and_the_lock_regeneration_noted(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Poetry not installed: a dev dependency here, so kept off PATH and from beside the interpreter."""
+    path = [d for d in os.environ["PATH"].split(os.pathsep) if not (Path(d) / "poetry").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(path))
     pyproject = (
         '[tool.poetry]\nname = "app"\n\n[tool.poetry.dependencies]\npython = "^3.11"\noxzep7 = "^1.4"\n'
     )
     lock = '[[package]]\nname = "oxzep7"\nversion = "1.4.2"\n'
     plan = committed(repo, {"pyproject.toml": pyproject, "poetry.lock": lock})  # oxzep7 1.4.2 -> 2.0.0
-    landed = land(repo, prepare(repo, plan, "p1"), "p1", oxzep7="2.0.0")
+    prepared, python = prepare(repo, plan, "p1"), repo.parent / "no-poetry-here" / "python"
+    landed = land_pins(repo, prepared, runbook_id="p1", branch=None, staged={"oxzep7": "2.0.0"},
+                       index=_index(), python=python)  # fmt: skip
     assert landed.evidence.branch == "oxwizard/p1"
     assert git(repo, "show", "oxwizard/p1:pyproject.toml") == pyproject.replace("^1.4", "^2.0")
     assert git(repo, "show", "oxwizard/p1:poetry.lock") == lock
