@@ -6,6 +6,11 @@ with the arrows, page up / down, home / end), and one key per answer: ``w`` writ
 skips — the safe answer, nothing is written. Nothing here writes a file: the answer goes to the
 flow like any other (``WizardApp.action_answer``), which writes the files on a branch, never on the
 user's work tree. The dialog closes by itself when the question goes away unanswered (``R``, quit).
+
+Textual does not look at the app's keys below a modal screen, so the app's keys that work on every
+screen are bound here too, to the app's actions: ``R`` rolls back (the flow's question is then
+answered with a rollback, as ``R`` answers it elsewhere), ``q`` asks to quit, ``l`` and ``?`` open
+the runbook and the help over the dialog, which is there again when they close.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ class PinsScreen(ModalScreen[str | None]):
     BINDINGS = [
         Binding("w", "choose('write')", "Write files", id="pins-write"),
         Binding("s,escape", "choose('skip')", "Skip", id="pins-skip", key_display="s/esc"),
+        # the app's keys, which a modal screen would otherwise swallow (shown when the app allows them)
+        Binding("R", "app.rollback", "Roll back", id="pins-rollback", tooltip="Roll back to the checkpoint"),
+        Binding("l", "app.runbook", "Log", id="pins-runbook"),
+        Binding("question_mark", "app.help", "Help", id="pins-help", key_display="?"),
+        Binding("q", "app.quit", "Quit", id="pins-quit"),
     ]
 
     def __init__(self, question: Question, diff: str, notes: Sequence[str] = ()) -> None:

@@ -93,5 +93,5 @@ def describe(screen: object, binding: Binding) -> str:
 
 def rank(action: str) -> int:
     """How much a key matters when the bar is too short for all: 0 stays longest."""
-    name = action.split("(")[0]
+    name = action.split("(")[0].removeprefix("app.")  # a dialog's binding of the app's action
     return RANKS.get(name, 2)
