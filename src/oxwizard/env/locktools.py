@@ -8,10 +8,11 @@ says which file and tool), pinning the versions staging tested:
 * a compiled ``requirements.txt``: the command in its header (``pip-compile ...`` or
   ``uv pip compile ...``) plus ``--upgrade-package NAME==VERSION ...``, by pip-compile when it is
   installed, else by ``uv pip compile`` with the same inputs (and pip's sources, and the
-  ``--index-url`` / ``--find-links`` lines the file had, as pip-compile would); the header keeps its
-  command as written (``CUSTOM_COMPILE_COMMAND`` / ``--custom-compile-command``), though uv writes its
-  own first header line; a header source whose password pip-compile masked gives way to pip's
-  sources, whose credentials stay out of the file;
+  ``--index-url`` / ``--find-links`` lines the file had, as pip-compile would: never PyPI's default
+  as an ``--index-url`` line); the header keeps its command as written (``CUSTOM_COMPILE_COMMAND`` /
+  ``--custom-compile-command``), though uv writes its own first header line, and the result names
+  what ran (:attr:`Relocked.stands_in`); a header source whose password pip-compile masked gives way
+  to pip's sources, whose credentials stay out of the file;
 * ``poetry.lock``: ``poetry add --lock NAME==VERSION ...``, pyproject.toml put back as the upgrade
   wrote it, then ``poetry lock`` for the content hash (:func:`_poetry_lock`), when poetry is
   installed; without it nothing runs and the result says the lock was not regenerated
@@ -47,7 +48,7 @@ from oxwizard.core.errors import LockToolError, UsageError
 from oxwizard.core.redact import MASK, redact_text
 from oxwizard.env.environment import Environment, find_uv
 from oxwizard.env.project_files import Regeneration, _requirement_lines
-from oxwizard.env.specs import IndexOptions
+from oxwizard.env.specs import PYPI_SIMPLE, IndexOptions
 
 TIMEOUT = 900.0  # seconds: a large project's resolution from a slow index
 
@@ -58,7 +59,9 @@ class Relocked:
 
     ``path``: the lockfile, relative to the project; ``command``: what ran (or, when
     ``regenerated`` is False, what the user must run); ``versions``: canonical name -> version of
-    every package the regenerated lock pins (empty when not regenerated).
+    every package the regenerated lock pins (empty when not regenerated); ``stands_in``: the tool
+    that made the lock, when another ran in its place because it is not installed (``pip-compile``,
+    for ``uv pip compile``).
 
     ``regenerated`` is False only when the tool is not installed and the lock can wait for the user
     (Poetry): nothing ran, the file is unchanged, and ``note`` says so in one line, e.g.
@@ -71,6 +74,7 @@ class Relocked:
     regenerated: bool = True
     note: str = ""
     output: list[str] = field(default_factory=list)  # the tool's last lines (what it changed)
+    stands_in: str = ""
 
 
 def relock(
@@ -87,6 +91,7 @@ def relock(
     :class:`LockToolError` naming the tool and its last output lines when the tool fails, or when uv
     is needed and absent."""
     upgrades = [a for n, v in sorted(pins.items()) for a in ("--upgrade-package", f"{n}=={v}")]
+    stands_in = ""
     if regen.tool == "uv":
         argv = [_uv(regen), "lock", *_uv_sources(index, []), *upgrades, "--python", str(python)]
         command = ["uv", "lock", *upgrades]
@@ -102,16 +107,20 @@ def relock(
         argv, done = _poetry_lock(project, pins, poetry)
         command = ["poetry", *(a for a in argv[1:] if a != "--no-interaction")]
     else:
+        before = _read_text(project / regen.path)
         argv, command, env = _compile_argv(project, regen, upgrades, index, python)
         done = proc.run(argv, cwd=project, env=env, timeout=TIMEOUT)
+        stands_in = regen.command[0] if command[:1] != regen.command[:1] else ""  # uv for pip-compile
+        if done.ok and stands_in:
+            _without_default_index(project / regen.path, before)
     if not done.ok:
         raise LockToolError(
             f"{_tool_name(argv)} could not regenerate {regen.path} "
             f"({'timed out' if done.timed_out else f'exit {done.returncode}'}): {_last_lines(done)}"
         )
-    lines = [ln for ln in (done.stderr + "\n" + done.stdout).splitlines() if ln.strip()][-10:]
+    lines = [redact_text(ln) for ln in (done.stderr + "\n" + done.stdout).splitlines() if ln.strip()][-10:]
     versions = read_lock(project, regen.path)
-    return Relocked(regen.path, command, versions, output=[redact_text(x) for x in lines])
+    return Relocked(regen.path, command, versions, output=lines, stands_in=stands_in)
 
 
 def _poetry_lock(project: Path, pins: Mapping[str, str], poetry: str) -> tuple[list[str], proc.Completed]:
@@ -258,7 +267,9 @@ def _uv_sources(index: IndexOptions, given: list[str], *, pips: bool = False) ->
 def _compile_argv(
     project: Path, regen: Regeneration, upgrades: list[str], index: IndexOptions, python: Path
 ) -> tuple[list[str], list[str], dict[str, str]]:
-    """(argv, the command as shown, environment) for a compiled requirements file.
+    """(argv, the command as shown, environment) for a compiled requirements file. The command
+    shown is what runs: for uv standing in for pip-compile, ``uv pip compile`` with the header's
+    arguments (the sources, interpreter and header flags it is given besides left out).
 
     A header's source whose credentials the tool masked (pip-compile writes ``user:****@``) cannot
     be run as written: the header's sources give way to the effective ones (``index``, with their
@@ -304,7 +315,24 @@ def _compile_argv(
     argv = [uv, "pip", "compile", *tool_args, *_uv_sources(index, tool_args, pips=stands_in or masked),
             *upgrades, *extra, "--custom-compile-command", header]  # fmt: skip
     local = _local(index) or stands_in or masked
+    command = ["uv", "pip", "compile", *tool_args, *upgrades] if stands_in else command
     return argv, command, proc.uv_environment() if local else _user_environment()
+
+
+def _without_default_index(path: Path, before: str) -> None:
+    """The file uv wrote standing in for pip-compile, without the ``--index-url`` line naming PyPI's
+    default that ``--emit-index-url`` makes uv write (and pip-compile never does), unless the file
+    had it before; the blank line after it goes too when it was the only option line."""
+    lines = path.read_bytes().decode("utf-8").splitlines(keepends=True)
+    had = {line.strip() for line in before.splitlines()}
+    for i, line in enumerate(lines):
+        flag, _, url = line.strip().partition(" ")
+        if flag == "--index-url" and url.rstrip("/") == PYPI_SIMPLE and line.strip() not in had:
+            del lines[i]
+            if i < len(lines) and not lines[i].strip() and (i == 0 or lines[i - 1].startswith("#")):
+                del lines[i]
+            path.write_bytes("".join(lines).encode("utf-8"))
+            return
 
 
 _SOURCE_FLAGS = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
