@@ -64,3 +64,44 @@ async def test_plan_for_a_typed_spec(demo: Any) -> None:
         assert [r for r in app.state.risk.reasons if "requirements.txt" in r] == undone
         assert app.flow.risk == app.state.risk != written
         assert "⚠ requirements.txt pins oxzep7==1.4.2" in screen_text(app)
+
+
+async def test_the_targets_table_uses_its_width_never_cuts_a_version_silently_and_takes_home_end(
+    demo_template: Any,
+) -> None:
+    """Names as long as the room allows (two names that differ after 13 letters stay two names),
+    a version longer than its column ends with "…", and Home / End go to the first / last row."""
+    from oxwizard.tui.widgets.target_row import TargetRow
+
+    from .test_snapshots import region_lines, screen_lines
+
+    rows = [
+        TargetRow("certifi", "2024.8.30", "2026.10.19.post1", "major"),
+        TargetRow("jupyter-server", "2.14.2", "2.15.0", "minor"),
+        TargetRow("jupyter-server-terminals", "0.5.3", None, ""),
+        *(TargetRow(f"pkg{n:02}", "1.0", None, "") for n in range(30)),
+    ]
+    app = make_app(demo_template)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        app.update_state(targets=tuple(rows))
+        await pilot.pause()
+        table = app.screen.query_one(TargetsTable)
+        shown = region_lines(screen_lines(app), table)
+        jupyter = [line for line in shown if "jupyter" in line]
+        assert len(set(jupyter)) == 2, shown  # two packages, two different rows
+        server, terminals = jupyter
+        assert server.split()[0] == "jupyter-server" and "2.14.2" in server, shown
+        assert _whole_or_cut(terminals.split()[0], "jupyter-server-terminals"), shown
+        assert terminals.startswith("  jupyter-server-"), shown
+        certifi = next(line for line in shown if "certifi" in line).split()
+        assert _whole_or_cut(certifi[1], "2024.8.30") and _whole_or_cut(certifi[2], "2026.10.19.post1"), shown
+        await pilot.press("end")
+        assert table.cursor_row == len(rows) - 1
+        await pilot.press("home")
+        assert table.cursor_row == 0
+
+
+def _whole_or_cut(shown: str, value: str) -> bool:
+    """``value`` as shown, or its start followed by "…" (never cut without saying so)."""
+    return shown == value or (shown.endswith("…") and value.startswith(shown[:-1]))
