@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.message import Message
 from textual.widgets import DataTable
 
 from oxwizard.checks.result import CheckResult, CheckSet
@@ -25,6 +26,8 @@ from oxwizard.tui.widgets.targets import TargetsTable
 
 from .conftest import installed_version, make_app, screen_text, wait_for, wait_question, wait_ready
 from .test_flow import _plan_and_stage, _to_failed_checks_in_staging, _upgrade_to_verdict
+
+TESTS_PASS = CheckResult(name="tests", status="pass", summary="12 passed")
 
 
 async def _plan(pilot: Any, spec: str) -> None:
@@ -156,23 +159,29 @@ async def test_a_typed_text_that_is_not_a_spec_gets_the_reason(demo_template: An
         assert not any("Pick a package" in n.message for n in app._notifications)
 
 
+async def _monitoring(pilot: Any, rounds: int, *messages: Message) -> None:
+    """A flow of ``rounds`` monitoring rounds under way, then ``messages`` as its listener posts them."""
+    app = pilot.app
+    await wait_ready(pilot)
+    app.update_state(monitor_total=rounds, flow_running=True)
+    app.post_message(StepChanged(StepEvent("monitor", "running", f"{rounds} monitoring round(s) on live")))
+    for msg in messages:
+        app.post_message(msg)
+
+
 async def test_the_monitor_screen_shows_which_round_failed_and_which_check(demo_template: Any) -> None:
     app = make_app(demo_template, monitor_rounds=2)
     slow = CheckResult(name="performance", status="fail", summary="median 27.6 ms vs 15.5 ms (1.78x)")
     fine = CheckResult(name="performance", status="pass", summary="median 15.9 ms vs 15.5 ms (1.03x)")
-    tests = CheckResult(name="tests", status="pass", summary="12 passed")
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        app.update_state(monitor_total=2, flow_running=True)
-        for msg in (
-            StepChanged(StepEvent("monitor", "running", "2 monitoring rounds on live")),
-            ChecksReported(CheckSet(phase="monitor", results=[tests, slow])),
-            ChecksReported(CheckSet(phase="monitor", results=[tests, fine])),
+        await _monitoring(
+            pilot, 2,
+            ChecksReported(CheckSet(phase="monitor", results=[TESTS_PASS, slow])),
+            ChecksReported(CheckSet(phase="monitor", results=[TESTS_PASS, fine])),
             StepChanged(StepEvent("monitor", "failed", "a check failed")),
             QuestionAsked(Question("verdict", "Monitoring found problems: roll back?",
                                    ("success", "rollback"), "rollback")),
-        ):  # fmt: skip
-            app.post_message(msg)
+        )  # fmt: skip
         await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and app.state.question)
         await pilot.pause()
         table = app.screen.query_one("#checks", DataTable)
@@ -238,3 +247,23 @@ async def test_r_after_success_says_rolled_back_on_every_screen_and_nothing_else
             assert "■ rolled-back: " in said, (key, said)
             assert "upgraded" not in said and "verified on live" not in said, (key, said)
             assert said.count("■") == 1, (key, said)
+
+
+async def test_the_monitor_says_no_benchmark_is_configured_and_draws_no_sparkline(demo_template: Any) -> None:
+    """Without a benchmark command the performance check is skipped in every phase: the samples box
+    says so, instead of "no samples yet" over a flat line that reads like a measured result."""
+    from textual.widgets import Sparkline
+
+    app = make_app(demo_template)
+    skipped = CheckResult(name="performance", status="skip", summary="no benchmark-command configured")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _monitoring(
+            pilot, 1,
+            ChecksReported(CheckSet(phase="live", results=[TESTS_PASS, skipped])),
+            ChecksReported(CheckSet(phase="monitor", results=[TESTS_PASS, skipped])),
+        )  # fmt: skip
+        await wait_for(pilot, lambda: isinstance(app.screen, MonitorScreen) and len(app.state.checksets) == 2)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "no benchmark-command configured" in text and "no benchmark samples yet" not in text, text
+        assert not app.screen.query_one("#samples", Sparkline).display

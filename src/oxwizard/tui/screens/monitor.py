@@ -22,7 +22,7 @@ from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.title import TitleBar
 
 if TYPE_CHECKING:
-    from oxwizard.checks.result import CheckSet
+    from oxwizard.checks.result import CheckResult, CheckSet
 
 STATUS = {"pass": ("✔", "green"), "warn": ("!", "yellow"), "fail": ("✘", "bold red"), "skip": ("–", "dim")}
 
@@ -81,16 +81,12 @@ class MonitorScreen(FlowScreen):
                 cells.append(Text(mark, style=style))
             cells.append(_summary(name, columns))
             table.add_row(*cells)
-        all_samples = [
-            s for c in state.checksets for r in c.results if r.name == "performance" for s in r.samples
-        ]
-        self.query_one("#samples", Sparkline).data = all_samples
-        label = f"{len(all_samples)} samples" if all_samples else "no benchmark samples yet"
-        if all_samples:
-            label += (
-                f" · last {all_samples[-1]:.3g} · min {min(all_samples):.3g} · max {max(all_samples):.3g}"
-            )
-        self.query_one("#perf-label", Static).update(label)
+        runs = [r for c in state.checksets for r in c.results if r.name == "performance"]
+        all_samples = [s for r in runs for s in r.samples]
+        sparkline = self.query_one("#samples", Sparkline)
+        sparkline.data = all_samples
+        sparkline.display = bool(all_samples)  # no samples: no line (a flat one would read as a result)
+        self.query_one("#perf-label", Static).update(samples_label(all_samples, runs[-1] if runs else None))
         errors = [
             e
             for cs in state.checksets
@@ -101,6 +97,17 @@ class MonitorScreen(FlowScreen):
         self.query_one("#errors", Static).update(
             Text("\n".join(errors[:6]), style="red") if errors else Text("none", style="dim")
         )
+
+
+def samples_label(samples: list[float], last: CheckResult | None) -> str:
+    """The line above the sparkline: the samples' figures, or why there are none (the benchmark
+    check says it when no benchmark is configured: it is skipped, in every phase)."""
+    if samples:
+        low, high = min(samples), max(samples)
+        return f"{len(samples)} samples · last {samples[-1]:.3g} · min {low:.3g} · max {high:.3g}"
+    if last is not None and last.status == "skip":
+        return last.summary  # "no benchmark-command configured"
+    return "no benchmark samples yet"
 
 
 def check_columns(state: WizardState) -> list[tuple[str, CheckSet]]:
