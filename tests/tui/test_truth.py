@@ -16,7 +16,7 @@ from oxwizard.checks.result import CheckResult, CheckSet
 from oxwizard.flow.steps import label
 from oxwizard.flow.upgrade import Question, StepEvent
 from oxwizard.tui.app import WizardApp
-from oxwizard.tui.messages import ChecksReported, QuestionAsked, StepChanged
+from oxwizard.tui.messages import ChecksReported, PlanResolved, QuestionAsked, StepChanged
 from oxwizard.tui.screens.confirm import ConfirmScreen
 from oxwizard.tui.screens.monitor import MonitorScreen
 from oxwizard.tui.screens.resume import ResumeScreen
@@ -267,3 +267,25 @@ async def test_the_monitor_says_no_benchmark_is_configured_and_draws_no_sparklin
         text = screen_text(app)
         assert "no benchmark-command configured" in text and "no benchmark samples yet" not in text, text
         assert not app.screen.query_one("#samples", Sparkline).display
+
+
+async def test_with_nothing_running_execute_and_monitor_name_the_keys_where_they_work(
+    demo_template: Any,
+) -> None:
+    """``c`` does nothing on Execute or Monitor: their hint sends the user to Prepare, where it does."""
+    from .test_snapshots import PLAN
+
+    app = make_app(demo_template)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        for screen in ("2", "3"):
+            await pilot.press(screen)
+            await pilot.pause()
+            text = " ".join(screen_text(app).split())
+            assert "Nothing is running. On Prepare (1): pick targets, then p for the plan." in text, text
+        app.post_message(PlanResolved(PLAN, None, None))
+        await wait_for(pilot, lambda: app.state.plan is not None)
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert "Nothing is running. On Prepare (1), c stages and tests the plan." in text, text
+        assert "c" not in app.screen.active_bindings  # as it says: not a key here

@@ -80,7 +80,7 @@ class ExecuteScreen(FlowScreen):
 def gate_part(s: WizardState) -> object:
     """What the steps and the line under them show."""
     return (s.steps, s.progress, s.question, s.outcome, s.flow_running, s.rolling_back, s.rollback_result,
-            s.flow_error, s.checkpoint)  # fmt: skip
+            s.flow_error, s.checkpoint, s.plan)  # fmt: skip
 
 
 def where_text(state: WizardState) -> tuple[str, int]:
@@ -163,5 +163,12 @@ def gate_text(state: WizardState, width: int | None = None) -> Text:
         running = [e for e in state.steps.values() if e.status == "running"]
         out.append(f"▶ {running[-1].message}" if running else "working…", style="dim")
     else:
-        out.append("Nothing is running. Prepare (1) shows the plan; c starts staging.", style="dim")
+        out.append(f"Nothing is running. {next_step(state)}", style="dim")
     return out
+
+
+def next_step(state: WizardState) -> str:
+    """Where to go from here when nothing runs: the keys that start an upgrade are Prepare's."""
+    if state.plan is not None and not state.plan.is_empty and state.outcome is None:
+        return "On Prepare (1), c stages and tests the plan."
+    return "On Prepare (1): pick targets, then p for the plan."
