@@ -178,6 +178,7 @@ async def test_an_unfinished_upgrade_left_as_it_is_is_still_rolled_back_by_r(dem
         await wait_for(pilot, lambda: not isinstance(second.screen, ResumeScreen))
         keys = second.screen.query_one("#keys")
         await wait_for(pilot, lambda: "R Roll back" in str(keys.render()), 10)
+        assert "(R rolls back to it)" in str(second.screen.query_one("#decision").render())
         await pilot.press("R")
         await pilot.pause()
         notes = [n.message for n in second._notifications]

@@ -377,7 +377,9 @@ def decision_text(state: WizardState) -> Text:
         return Text(
             "Next: c — checkpoint, staging clone and baseline checks (live is not touched)", style="bold"
         )
-    return Text("Next: pick targets, then p for the plan", style="dim")
+    nothing = Text("Next: pick targets, then p for the plan", style="dim")
+    # an unfinished upgrade left as it was (n at the start): its checkpoint, and that R restores it
+    return Text.assemble(head, "\n", nothing) if head else nothing
 
 
 def suggested(state: WizardState) -> list[str]:
