@@ -161,9 +161,17 @@ def test_quit_during_monitoring_says_what_it_waits_for_then_where_things_stand(d
     code, lines = _ended(tmux, 60)
     assert code in (0, 130)
     standing, again = _exit_line(lines)
-    assert re.fullmatch(r"oxzep7==1\.5\.0: rolled back to ck-\S+, verified", standing), standing
+    # restored and verified: the run is over, told as the last thing done, not offered again
+    when = r"\(\d{4}-\d\d-\d\d \d\d:\d\d\)"
+    assert re.fullmatch(rf"last: oxzep7==1\.5\.0: rolled back to ck-\S+, verified {when}", standing), standing
     assert again == command
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
+    _start(tmux, command, marker)
+    screen = tmux.wait_for("pip check", 60)
+    assert "Unfinished upgrade" not in screen, screen
+    tmux.keys("q")
+    code, lines = _ended(tmux, 30)
+    assert code == 0 and _exit_line(lines)[0] == standing
 
 
 def test_quit_during_the_install_on_live_waits_for_it_and_says_so(demo: Any, tmux: Tmux) -> None:

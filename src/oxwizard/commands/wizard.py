@@ -363,11 +363,8 @@ def standing(resume: ResumeInfo | None, last: str) -> str:
         return f"last: {last}" if last else "nothing changed: no upgrade recorded for this environment yet"
     runbook = resume.runbook
     targets = ", ".join(runbook.targets)
-    if resume.last_step == "rollback":
-        answer = runbook.decisions[-1].answer
-        if answer.startswith("FAILED"):
-            return f"ROLLBACK FAILED: {targets}: {answer} (a person must look)"
-        return f"{targets}: {answer}"
+    if resume.last_step == "rollback":  # a verified one is no unfinished upgrade (start_state)
+        return f"ROLLBACK FAILED: {targets}: {runbook.decisions[-1].answer} (a person must look)"
     if resume.live_touched:
         from oxwizard.flow.steps import label
 

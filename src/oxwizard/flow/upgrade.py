@@ -1371,6 +1371,9 @@ def _where_it_stands(runbook: Runbook, path: Path) -> tuple[ResumeInfo | None, s
     if last.step in FINAL_STEPS:
         said = last.answer if last.step == "outcome" else f"{last.step}: {last.answer}"
         return None, f"{', '.join(runbook.targets)} {said} ({last.at[:16].replace('T', ' ')})"
+    if last.step == "rollback" and not last.answer.startswith("FAILED"):
+        # restored and verified (the wizard's R, oxwizard rollback): nothing is left to resume
+        return None, f"{', '.join(runbook.targets)}: {last.answer} ({last.at[:16].replace('T', ' ')})"
     promoted = runbook.last("promote")
     rolled = runbook.last("rollback")
     live_touched = promoted is not None and (
