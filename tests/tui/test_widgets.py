@@ -123,6 +123,9 @@ def test_plan_is_in_columns_when_wide_and_a_compact_list_when_narrow() -> None:
     narrow = render_plan(PLAN, RISK, None, 30).plain.splitlines()
     assert narrow[0] == "oxzep7 1.4.2 → 2.0.0 MAJOR"
     assert narrow[1] == "oxzep7-core new → 2.0.0 NEW"
+    # the decision right under the changes, its reasons after: in the Prepare screen's 30-cell plan box
+    # at 80×24 the rest is below the fold
+    assert narrow[2] == f"Risk: {RISK.level.upper()}" and narrow[3].startswith("Recommendation: "), narrow
 
 
 def test_help_lists_every_step_with_its_explanation_and_explains_our_words() -> None:

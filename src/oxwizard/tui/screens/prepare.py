@@ -315,15 +315,26 @@ def render_facts(state: WizardState, app: object, width: int | None = None) -> T
         out.append(f"{len(state.pip_problems)} problem(s)", style="bold red")
     else:
         out.append("ok", style="green")
-    out.append(f" · runbooks {getattr(app, 'project_label', '')}/.oxwizard/")
+    runbooks = f" · runbooks {getattr(app, 'project_label', '')}/.oxwizard/"  # where `l` reads, when it fits
+    out.append(runbooks if len(out.plain.rsplit("\n", 1)[-1]) + len(runbooks) <= width else "")
     out.append("\n")
-    out.append_text(managed_text(state.managers, width))  # before the venv, whose path may wrap
-    out.append(f"\nvenv {state.env_label or env.prefix}")
+    out.append_text(managed_text(state.managers, width))
+    out.append("\n" + _tail(f"venv {state.env_label or env.prefix}", width))
     for line in state.recovered[:1]:
         out.append(f"\nrecovery: {line}", style="yellow")
     if state.last_outcome and not state.recovered:
         out.append(f"\nlast: {state.last_outcome}", style="dim")
     return out
+
+
+def _tail(line: str, width: int) -> str:
+    """``line`` (a label, a space, a path) in ``width`` cells: the path's end is kept, its start
+    elided (``venv …/demo/project/.venv``), rather than wrapped onto lines the box has no room for."""
+    if len(line) <= width:
+        return line
+    label, _, path = line.partition(" ")
+    room = width - len(label) - 2
+    return f"{label} …{path[-room:]}" if room > 0 else line[:width]
 
 
 def plan_text(state: WizardState) -> Text:

@@ -42,6 +42,23 @@ def render_plan(
             line.append("  YANKED", style="bold red")
         out.append_text(line)
         out.append("\n")
+    from oxwizard.checks.risk import cleared_reason, rewritten  # the engine is loaded once there is a plan
+
+    cleared = list(getattr(risk, "cleared", []) or [])  # the project's own, rewritten with the upgrade
+    # the decision first, right under the changes (in a narrow box the rest is below the fold), then
+    # its reasons
+    if risk is not None:
+        level = str(getattr(risk, "level", "?"))
+        out.append("Risk: ")
+        out.append(level.upper(), style=RISK_STYLE.get(level.lower(), "bold"))
+        out.append("\n")
+        out.append(f"Recommendation: {getattr(risk, 'recommendation', '')}\n", style="bold")
+        shown = {r.sentence() for r in plan.resolutions[:1]}  # said below, with its key
+        undone = plan.project_files.undone if plan.project_files is not None else []
+        shown |= {*undone, *map(rewritten, undone), *map(cleared_reason, cleared)}  # likewise
+        reasons = [r for r in list(getattr(risk, "reasons", []) or []) if r not in shown]
+        if reasons:
+            out.append("Why: " + "; ".join(str(r) for r in reasons) + "\n")
     bad_rp = [c for c in plan.changes if not c.requires_python_ok]
     if bad_rp:
         for c in bad_rp:
@@ -52,9 +69,6 @@ def render_plan(
             f"✔ Requires-Python ok (Python {plan.python_version}" + (f"; {', '.join(rps)}" if rps else "")
         )
         out.append(")\n")
-    from oxwizard.checks.risk import cleared_reason, rewritten  # the engine is loaded once there is a plan
-
-    cleared = list(getattr(risk, "cleared", []) or [])  # the project's own, rewritten with the upgrade
     left = [p for p in plan.pip_check_after if p not in cleared]
     before = "ok" if not plan.pip_check_before else f"{len(plan.pip_check_before)} problem(s)"
     after = "ok" if not left else f"{len(left)} problem(s)"
@@ -75,18 +89,6 @@ def render_plan(
         out.append(
             f"{' (' + ', '.join(fixes + introduces) + ')' if fixes or introduces else ''}\n", style=style
         )
-    if risk is not None:
-        level = str(getattr(risk, "level", "?"))
-        out.append("Risk: ")
-        out.append(level.upper(), style=RISK_STYLE.get(level.lower(), "bold"))
-        shown = {r.sentence() for r in plan.resolutions[:1]}  # said above, with its key
-        undone = plan.project_files.undone if plan.project_files is not None else []
-        shown |= {*undone, *map(rewritten, undone), *map(cleared_reason, cleared)}  # likewise
-        reasons = [r for r in list(getattr(risk, "reasons", []) or []) if r not in shown]
-        if reasons:
-            out.append(" — " + "; ".join(str(r) for r in reasons))
-        out.append("\n")
-        out.append(f"Recommendation: {getattr(risk, 'recommendation', '')}\n", style="bold")
     return out
 
 
