@@ -50,7 +50,7 @@ from oxwizard.tui.messages import (
 )
 from oxwizard.tui.screens.prepare import PrepareScreen
 from oxwizard.tui.state import MAX_OUTPUT, NO_STEPS, WizardState, with_step
-from oxwizard.tui.widgets.question import CHOICE_KEYS
+from oxwizard.tui.widgets.question import CHOICE_KEYS, has_details
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -93,6 +93,13 @@ class WizardApp(App[int]):
     DEFAULT_MODE = "prepare"
     BINDINGS = [
         *_answer_bindings(),
+        Binding(
+            "d",
+            "details",
+            "Details",
+            id="details",
+            tooltip="The question's whole reason, on a page of its own",
+        ),
         Binding("R", "rollback", "Roll back", id="rollback", tooltip="Roll back to the checkpoint, verified"),
         # R when it has nothing to do (hidden from the key bar): say why, instead of nothing at all
         Binding("R", "why_no_rollback", show=False, id="rollback-why"),
@@ -436,6 +443,14 @@ class WizardApp(App[int]):
         self.update_state(question=None)
         self.listener.answer(choice)
 
+    def action_details(self) -> None:
+        """``d``: the question's whole detail on a page of its own (it closes when the question goes)."""
+        from oxwizard.tui.screens.details import DetailsScreen
+
+        question = self.state.question
+        if question is not None and not isinstance(self.screen, DetailsScreen):
+            self.push_screen(DetailsScreen(question))
+
     def action_rollback(self) -> None:
         """``R``: while the flow runs (a step, or a question), the flow is asked to roll back and
         does it at once; otherwise live, changed since the checkpoint, is restored in a worker."""
@@ -581,6 +596,9 @@ class WizardApp(App[int]):
         if action == "answer":
             q = self.state.question
             return q is not None and bool(parameters) and parameters[0] in q.choices
+        if action == "details":  # a question whose detail the lines under it may not hold (their box
+            # is at most the screen's width less its border and padding)
+            return has_details(self.state.question, self.size.width - 6)
         if action == "rollback":
             return self.state.can_roll_back
         if action == "why_no_rollback":  # no checkpoint yet: R is no key at all

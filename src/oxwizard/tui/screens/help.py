@@ -43,6 +43,9 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
         ("w  s", "write the project files on the branch, or skip (escape): the diff is shown first; "
                  "arrows and page up / down scroll it"),
         ("o  x", "after the culprit search: install the targets that passed on live, or stop"),
+        ("d", "details: the question's whole reason (every failed check, every newly failing test, "
+              "what the plan predicted) on a page of its own, wrapped; escape, d or q go back, R rolls "
+              "back from it (in the key bar when checks failed, or the reason is longer than its lines)"),
     ),
     "monitor": (("s", "declare success and keep the upgrade"),),
     "": (

@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from oxwizard.flow.upgrade import Question
 
 DETAIL_LINES = 6  # at most this many lines of detail under a question (80x24 leaves no more)
+# questions asked because checks failed: their reasons are worth the whole page (``d``) at any length
+FAILED_GATES = ("checks-staging", "checks-live", "promote-set")
 INDENT = "  "
 GAP = "   "
 
@@ -81,16 +83,11 @@ def render_question(question: Question, width: int | None = None) -> Text:
     # wrapped here, with the lines after the first under its first word
     out.append(f"\n{INDENT}".join(textwrap.wrap(question.text, width - len(INDENT)) or [""]), style="bold")
     if question.detail:
-        # wrapped, not cut: two warnings that differ only in their source file must both be readable
-        wrapped = [
-            part
-            for line in question.detail.splitlines()
-            for part in textwrap.wrap(line, max(10, width - 4), subsequent_indent="  ") or [""]
-        ]
+        wrapped = wrap_detail(question.detail, width - len(INDENT))
         if len(wrapped) > DETAIL_LINES:
             wrapped = [
                 *wrapped[: DETAIL_LINES - 1],
-                f"… {len(wrapped) - DETAIL_LINES + 1} more line(s) in the output log",
+                f"… {len(wrapped) - DETAIL_LINES + 1} more line(s) in the output log; d shows them all",
             ]
         for line in wrapped:
             out.append("\n" + INDENT + line, style="dim")
@@ -98,6 +95,24 @@ def render_question(question: Question, width: int | None = None) -> Text:
         out.append("\n")
         out.append_text(choices)
     return out
+
+
+def wrap_detail(detail: str, width: int) -> list[str]:
+    """The detail's lines wrapped to ``width`` cells, each continuation indented by two: wrapped,
+    not cut, so that two warnings that differ only in their source file are both readable."""
+    return [
+        part
+        for line in detail.splitlines()
+        for part in textwrap.wrap(line, max(10, width - 2), subsequent_indent="  ") or [""]
+    ]
+
+
+def has_details(question: Question | None, width: int) -> bool:
+    """``d`` has something to show: the detail of a failed gate, or one longer than the lines a
+    question shows of it at ``width`` columns."""
+    if question is None or not question.detail:
+        return False
+    return question.step in FAILED_GATES or len(wrap_detail(question.detail, width)) > DETAIL_LINES
 
 
 def choice_lines(question: Question, width: int) -> list[Text]:

@@ -1,0 +1,70 @@
+"""What an exploratory tester found hard at 80x24 over SSH, each with what the user sees now: a failed
+gate's whole reason (``d``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from textual.geometry import Region
+from textual.widgets import Static
+
+from oxwizard.tui.app import WizardApp
+from oxwizard.tui.screens.details import DetailsScreen
+from oxwizard.tui.screens.execute import ExecuteScreen
+
+from .conftest import installed_version, make_app, wait_for
+from .test_flow import _to_failed_checks_in_staging
+from .test_truth import _bottom_keys
+
+
+def _details_lines(app: WizardApp) -> tuple[list[str], int]:
+    """The details page's lines as drawn (all of them, scrolled or not), and the width they had."""
+    text = app.screen.query_one("#details-text", Static)
+    width, height = text.size
+    return [strip.text.rstrip() for strip in text.render_lines(Region(0, 0, width, height))], width
+
+
+async def test_d_at_a_failed_gate_shows_every_reason_wrapped_and_r_still_rolls_back(demo: Any) -> None:
+    sandbox = demo()
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _to_failed_checks_in_staging(pilot)
+        question = app.state.question
+        assert question is not None
+        keys = await _bottom_keys(pilot)
+        assert "d Details" in keys and "k Keep" in keys and "R Roll back" in keys, keys
+        assert "d shows them all" in str(app.screen.query_one("#gate").render())
+
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), 10)
+        await pilot.pause()
+        lines, width = _details_lines(app)
+        shown = " ".join(" ".join(lines).split())
+        # every failed check, every newly failing test, the plan's predictions: all there, none cut
+        for name in ("import-smoke:", "tests:", "performance:", "error-logs:"):
+            assert name in shown, name
+        for test in ("test_process_logs_no_errors", "test_legacy_parse", "test_render"):
+            assert test in shown, test
+        assert "the plan predicted" in shown
+        assert all(len(line) <= width for line in lines)
+        assert len(lines) > 12, "more than the question has room for"
+        words = question.detail.split()
+        missing = [w for w in words if w not in shown.split()]
+        assert not missing, f"words of the detail not on the page: {missing[:5]}"
+        keys = await _bottom_keys(pilot)
+        assert "esc Back to the question" in keys and "R Roll back" in keys, keys
+
+        for close in ("escape", "d", "q"):  # each goes back to the question, which still waits
+            await pilot.press(close)
+            await wait_for(pilot, lambda: isinstance(app.screen, ExecuteScreen), 10)
+            assert app.state.question is question
+            await pilot.press("d")
+            await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), 10)
+
+        await pilot.press("R")  # from the page: answers the question with a rollback, as elsewhere
+        await wait_for(pilot, lambda: app.state.outcome is not None, 60)
+        assert isinstance(app.screen, ExecuteScreen)
+        assert app.state.outcome is not None and app.state.outcome.status == "rolled-back"
+        assert re.search(r"rolled.back", str(app.screen.query_one("#gate").render()))
+    assert installed_version(sandbox, "oxzep7") == "1.4.2"
