@@ -1,5 +1,5 @@
 """What an exploratory tester found hard at 80x24 over SSH, each with what the user sees now: a failed
-gate's whole reason (``d``)."""
+gate's whole reason (``d``), the keys while typing in the filter."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from textual.widgets import Static
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.screens.details import DetailsScreen
 from oxwizard.tui.screens.execute import ExecuteScreen
+from oxwizard.tui.widgets.targets import TargetsTable
 
-from .conftest import installed_version, make_app, wait_for
+from .conftest import installed_version, make_app, wait_for, wait_ready
 from .test_flow import _to_failed_checks_in_staging
 from .test_truth import _bottom_keys
 
@@ -68,3 +69,19 @@ async def test_d_at_a_failed_gate_shows_every_reason_wrapped_and_r_still_rolls_b
         assert app.state.outcome is not None and app.state.outcome.status == "rolled-back"
         assert re.search(r"rolled.back", str(app.screen.query_one("#gate").render()))
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
+
+
+async def test_typing_in_the_filter_the_key_bar_says_what_enter_and_escape_do(demo_template: Any) -> None:
+    app = make_app(demo_template)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await pilot.press("slash", *"oxzep7==1.5.0")
+        keys = await _bottom_keys(pilot)
+        assert "⏎ Plan" in keys and "esc Table" in keys, keys
+        await pilot.press("escape")  # back to the table, the filter kept
+        await wait_for(pilot, lambda: isinstance(app.screen.focused, TargetsTable), 10)
+        keys = await _bottom_keys(pilot)
+        assert "⏎ Plan" not in keys and "esc Table" not in keys and "space Pick" in keys, keys
+        await pilot.press("slash", "enter")  # enter does what the bar said: the plan of the spec typed
+        await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
+        assert app.state.plan is not None and app.state.spec_text == "oxzep7==1.5.0"

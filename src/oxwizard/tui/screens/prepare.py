@@ -136,12 +136,11 @@ class PrepareScreen(FlowScreen):
             self.call_later(self._mount_interactive)
 
     async def _mount_interactive(self) -> None:
-        from textual.widgets import Input
-
+        from oxwizard.tui.widgets.filter_input import FilterInput
         from oxwizard.tui.widgets.output_log import OutputLog
         from oxwizard.tui.widgets.targets import TargetsTable
 
-        filter_input = Input(placeholder="/ filter, or a spec: oxzep7==1.5.0 ⏎", id="filter")
+        filter_input = FilterInput(placeholder="/ filter, or a spec: oxzep7==1.5.0 ⏎", id="filter")
         filter_input.cursor_blink = False
         table = TargetsTable(id="targets")
         log = OutputLog(id="output", max_lines=1000)
