@@ -4,6 +4,7 @@ gate's whole reason (``d``), the keys while typing in the filter."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 from textual.geometry import Region
@@ -12,6 +13,7 @@ from textual.widgets import Static
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.screens.details import DetailsScreen
 from oxwizard.tui.screens.execute import ExecuteScreen
+from oxwizard.tui.tasks import Sources
 from oxwizard.tui.widgets.targets import TargetsTable
 
 from .conftest import installed_version, make_app, wait_for, wait_ready
@@ -85,3 +87,33 @@ async def test_typing_in_the_filter_the_key_bar_says_what_enter_and_escape_do(de
         await pilot.press("slash", "enter")  # enter does what the bar said: the plan of the spec typed
         await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
         assert app.state.plan is not None and app.state.spec_text == "oxzep7==1.5.0"
+
+
+def _hints(app: WizardApp) -> tuple[str, str]:
+    """The filter's placeholder and the plan box's "No plan yet" hint, as shown."""
+    from textual.widgets import Input
+
+    return app.screen.query_one("#filter", Input).placeholder, str(app.screen.query_one("#plan").render())
+
+
+async def test_the_example_spec_is_this_environments_own_and_the_demos_only_on_the_demo(
+    demo_template: Any, tmp_path: Path
+) -> None:
+    # the demo's environment with a project of its own: to the wizard, an environment like any other
+    app = WizardApp(
+        env_path=str(demo_template.venv),
+        project=tmp_path,
+        sources=Sources(find_links=[str(demo_template.wheelhouse)], no_index=True),
+    )
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        first = next(r for r in app.state.targets if r.latest)  # the first outdated row of the table
+        placeholder, hint = _hints(app)
+        assert f"{first.name}=={first.latest}" in placeholder and "oxzep7" not in placeholder, placeholder
+        assert f"such as {first.name}=={first.latest} in the filter" in " ".join(hint.split()), hint
+        assert "oxzep7==1.5.0" not in hint
+    demo_app = make_app(demo_template)
+    async with demo_app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        placeholder, hint = _hints(demo_app)
+        assert "oxzep7==1.5.0" in placeholder and "such as oxzep7==1.5.0" in " ".join(hint.split())

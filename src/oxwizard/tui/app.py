@@ -184,7 +184,7 @@ class WizardApp(App[int]):
             recovered=msg.recovered, resume=resume, last_outcome=msg.last_outcome,
             checkpoint=resume.checkpoint_id or "" if resume is not None else "",
             live_changed=resume is not None and resume.live_touched, managers=msg.managers,
-            pip_checking=True,
+            pip_checking=True, demo=msg.demo,
         )  # fmt: skip
         self.check_pip(msg.env)
         self._ask_latest(msg.ask)

@@ -37,6 +37,7 @@ class EnvironmentLoaded(Message):
     last_outcome: str = ""
     managers: tuple[Manager, ...] = ()
     ask: Sources | None = None  # sources to ask for the "latest" column, in the background
+    demo: bool = False  # the demo sandbox's environment and project (its examples fit it)
 
 
 @dataclass

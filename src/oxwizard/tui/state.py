@@ -43,6 +43,7 @@ class WizardState:
     resume: ResumeInfo | None = None
     last_outcome: str = ""  # how the newest finished runbook ended (it may have ended unwatched)
     managers: tuple[Manager, ...] = ()  # how the project is managed (uv, requirements files, ...)
+    demo: bool = False  # the demo sandbox: the hints' example spec is the demo's own
     # the upgrade being prepared
     picked: frozenset[str] = frozenset()
     spec_text: str = ""

@@ -67,8 +67,17 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
     rows, ask = first_rows(env, sources)
     resume, last = start_state(project, env)
     return EnvironmentLoaded(
-        env, rows, (), tuple(recovered), resume, last, managers=tuple(detect(project)), ask=ask
-    )
+        env, rows, (), tuple(recovered), resume, last, managers=tuple(detect(project)), ask=ask,
+        demo=is_demo(env, project),
+    )  # fmt: skip
+
+
+def is_demo(env: Environment, project: Path) -> bool:
+    """The wizard is open on the demo sandbox (``oxwizard demo DIR``): its environment and project."""
+    from oxwizard.demo.sandbox import DemoSandbox
+
+    demo = DemoSandbox.existing(project.parent)
+    return demo is not None and demo.project == project.resolve() and demo.venv == Path(env.prefix).resolve()
 
 
 def pip_check(env: Environment) -> PipChecked:

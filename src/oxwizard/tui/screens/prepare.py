@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 READINESS = on_screen("prepare")  # checkpoint, staging copy, baseline, the go / wait decision
 SPEC_OPERATORS = ("==", ">=", "<=", "~=", "!=", ">", "<")
+DEMO_EXAMPLE = "oxzep7==1.5.0"  # the demo's upgrade that passes every check
+EXAMPLE_ROOM = 20  # the longest example the filter's placeholder holds at 80x24
 
 
 class PrepareScreen(FlowScreen):
@@ -140,7 +142,7 @@ class PrepareScreen(FlowScreen):
         from oxwizard.tui.widgets.output_log import OutputLog
         from oxwizard.tui.widgets.targets import TargetsTable
 
-        filter_input = FilterInput(placeholder="/ filter, or a spec: oxzep7==1.5.0 ⏎", id="filter")
+        filter_input = FilterInput(placeholder=filter_placeholder(self.wizard_state), id="filter")
         filter_input.cursor_blink = False
         table = TargetsTable(id="targets")
         log = OutputLog(id="output", max_lines=1000)
@@ -151,6 +153,7 @@ class PrepareScreen(FlowScreen):
         if self.focused is None:
             table.focus()
         self.bind(lambda s: s.targets, lambda s: table.set_rows(list(s.targets)))
+        self.bind(example_spec, lambda s: setattr(filter_input, "placeholder", filter_placeholder(s)))
         self.bind(lambda s: s.picked, lambda s: table.set_picked(s.picked))
         self.bind_output(self._show_output, self._clear_output)
         self.app.refresh_bindings()
@@ -344,9 +347,11 @@ def plan_text(state: WizardState) -> Text:
         doing = step.message if step is not None and step.status == "running" else ""
         return Text(f"{doing}…" if doing else "resolving the plan with the real resolver…", style="dim")
     if state.plan is None:
+        example = example_spec(state)
+        such_as = f" such as {example}" if example else ""
         return Text(
-            "No plan yet.\n\nPick packages with space (or type a spec such as oxzep7==1.5.0 "
-            "in the filter), then press p to see exactly what would change.",
+            f"No plan yet.\n\nPick packages with space (or type a spec{such_as} in the filter), then "
+            "press p to see exactly what would change.",
             style="dim",
         )
     plan = render_plan(state.plan, state.risk, state.security, pins=state.pins_on)
@@ -359,6 +364,25 @@ def plan_text(state: WizardState) -> Text:
     for line in state.not_promoted:
         head.append(f"✘ {line.split(': ', 1)[0]}\n", style="red")
     return Text.assemble(head, "\n", plan)
+
+
+def example_spec(state: WizardState) -> str:
+    """A spec worth typing in this environment: the demo's own upgrade on the demo, else the first
+    outdated package at its latest version, else the first installed distribution's name."""
+    if state.demo:
+        return DEMO_EXAMPLE
+    newer = next((r for r in state.targets if r.latest), None)
+    if newer is not None:
+        return f"{newer.name}=={newer.latest}"
+    return state.targets[0].name if state.targets else ""
+
+
+def filter_placeholder(state: WizardState) -> str:
+    """The filter's placeholder, with this environment's example when it fits."""
+    example = example_spec(state)
+    if not example or len(example) > EXAMPLE_ROOM:
+        return "/ filter, or a spec (name==version) ⏎"
+    return f"/ filter, or a spec: {example} ⏎"
 
 
 def decision_text(state: WizardState) -> Text:
@@ -409,6 +433,7 @@ def _latest_part(s: WizardState) -> object:
 
 def _plan_part(s: WizardState) -> object:
     return (
+        example_spec(s) if s.plan is None else "",
         s.plan,
         s.plan_error,
         s.planning,
