@@ -10,14 +10,16 @@ from typing import Any
 from textual.geometry import Region
 from textual.widgets import Static
 
+from oxwizard.flow.steps import label
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.screens.details import DetailsScreen
 from oxwizard.tui.screens.execute import ExecuteScreen
 from oxwizard.tui.tasks import Sources
+from oxwizard.tui.widgets.steps import StepsChecklist
 from oxwizard.tui.widgets.targets import TargetsTable
 
-from .conftest import installed_version, make_app, wait_for, wait_ready
-from .test_flow import _to_failed_checks_in_staging
+from .conftest import installed_version, make_app, wait_for, wait_question, wait_ready
+from .test_flow import _plan_and_stage, _to_failed_checks_in_staging
 from .test_truth import _bottom_keys
 
 
@@ -117,3 +119,23 @@ async def test_the_example_spec_is_this_environments_own_and_the_demos_only_on_t
         await wait_ready(pilot)
         placeholder, hint = _hints(demo_app)
         assert "oxzep7==1.5.0" in placeholder and "such as oxzep7==1.5.0" in " ".join(hint.split())
+
+
+async def test_the_step_a_question_waits_at_is_marked_as_waiting_for_the_user(demo: Any) -> None:
+    app = make_app(demo())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _plan_and_stage(pilot, "oxzep7==1.5.0")  # at the go question, on Prepare
+        steps = str(app.screen.query_one(StepsChecklist).render())
+        assert f"▶ {label('go')}" in steps and "waiting for your answer" in steps, steps
+        await pilot.press("g")
+        await wait_question(pilot, "ack-warnings")
+        assert isinstance(app.screen, ExecuteScreen)
+        steps = str(app.screen.query_one(StepsChecklist).render())
+        assert f"▶ {label('ack-warnings')}" in steps and "waiting for your answer" in steps, steps
+        assert f"· {label('ack-warnings')}" not in steps
+        execute = app.screen
+        await pilot.press("a")  # answered: no longer waiting (the project files' dialog may be over it)
+        await wait_for(pilot, lambda: app.state.question is None or app.state.question.step != "ack-warnings")
+        await pilot.pause()
+        steps = str(execute.query_one(StepsChecklist).render())
+        assert "waiting for your answer" not in steps.split(label("ack-warnings"))[1].split("\n")[0]

@@ -22,7 +22,7 @@ from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.output_log import OutputLog
 from oxwizard.tui.widgets.progress import ProgressLine
 from oxwizard.tui.widgets.question import render_question
-from oxwizard.tui.widgets.steps import StepsChecklist
+from oxwizard.tui.widgets.steps import StepsChecklist, asking_step
 from oxwizard.tui.widgets.title import TitleBar
 
 EXECUTE = on_screen("execute", with_rollback=True)
@@ -71,7 +71,7 @@ class ExecuteScreen(FlowScreen):
             box.update(trials_text(state))
 
     def _show_steps(self, state: WizardState) -> None:
-        self.query_one(StepsChecklist).show(state.steps)
+        self.query_one(StepsChecklist).show(state.steps, asking_step(state))
         self.query_one("#gate", Static).update(gate_text(state))
         done, total = state.progress
         self.query_one(ProgressLine).set_progress(done, total, "flow")

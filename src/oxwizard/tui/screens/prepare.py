@@ -29,7 +29,7 @@ from oxwizard.tui.widgets.plan_view import PlanView, render_plan
 from oxwizard.tui.widgets.progress import ProgressLine
 from oxwizard.tui.widgets.project_files import has_edits, managed_text
 from oxwizard.tui.widgets.question import render_question
-from oxwizard.tui.widgets.steps import StepsChecklist
+from oxwizard.tui.widgets.steps import StepsChecklist, asking_step
 from oxwizard.tui.widgets.title import TitleBar
 
 if TYPE_CHECKING:
@@ -127,7 +127,7 @@ class PrepareScreen(FlowScreen):
         self.query_one(TitleBar).set_where(where_text(state))
 
     def _show_flow(self, state: WizardState) -> None:
-        self.query_one("#ready-steps", StepsChecklist).show(state.steps)
+        self.query_one("#ready-steps", StepsChecklist).show(state.steps, asking_step(state))
         self.query_one("#decision", Static).update(decision_text(state))
         done, total = state.progress
         self.query_one(ProgressLine).set_progress(done, total, "flow")

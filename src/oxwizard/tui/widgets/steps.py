@@ -21,6 +21,7 @@ from oxwizard.tui.widgets.fit import shorten
 
 if TYPE_CHECKING:
     from oxwizard.flow.upgrade import StepEvent
+    from oxwizard.tui.state import WizardState
 
 MARKS = {
     "running": ("▶", "bold yellow"),
@@ -30,6 +31,7 @@ MARKS = {
     "skipped": ("–", "dim"),
     "stopped": ("■", "bold magenta"),
 }
+WAITING_MESSAGE = "waiting for your answer"  # a step whose question waits for the user
 MESSAGE_LINES = 2  # a step's message takes at most this many lines
 BESIDE = 24  # a message narrower than this goes under the label instead of beside it
 TIME = 7  # " 12.3s "
@@ -103,9 +105,23 @@ class StepsChecklist(Static):
         self.steps = steps
         self._events: dict[str, StepEvent] = {}
 
-    def show(self, events: Mapping[str, StepEvent]) -> None:
+    def show(self, events: Mapping[str, StepEvent], asking: str = "") -> None:
+        """The steps' latest ``events``. ``asking``: the step whose question waits for the user, shown
+        as running, "waiting for your answer" — unless it has a result already (the failed checks a
+        question is about keep their ✘)."""
         self._events = {s: e for s, e in events.items() if s in self.steps}
+        waiting = self._events.get(asking)
+        if asking in self.steps and (waiting is None or waiting.status == "running"):
+            from oxwizard.flow.upgrade import StepEvent
+
+            self._events[asking] = StepEvent(asking, "running", WAITING_MESSAGE)  # type: ignore[arg-type]
         self.update(render_steps(self.steps, self._events, max(20, self.size.width or 60)))
 
     def on_resize(self) -> None:
         self.update(render_steps(self.steps, self._events, max(20, self.size.width or 60)))
+
+
+def asking_step(state: WizardState) -> str:
+    """The step whose question waits for the user ("" when none does, or a rollback answered it)."""
+    question = state.question
+    return question.step if question is not None and not state.rolling_back else ""
