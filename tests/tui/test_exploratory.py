@@ -139,3 +139,21 @@ async def test_the_step_a_question_waits_at_is_marked_as_waiting_for_the_user(de
         await pilot.pause()
         steps = str(execute.query_one(StepsChecklist).render())
         assert "waiting for your answer" not in steps.split(label("ack-warnings"))[1].split("\n")[0]
+
+
+async def test_a_says_how_many_it_picked_when_the_rows_are_out_of_view(demo_template: Any) -> None:
+    app = make_app(demo_template)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        outdated = [r.name for r in app.state.targets if r.latest]
+        await pilot.press("A")
+        await wait_for(pilot, lambda: len(app.state.picked) == len(outdated), 10)
+        await pilot.pause()
+        title = str(app.screen.query_one("#left").border_title)
+        assert f"{len(outdated)} picked" in title, title
+        assert any(f"{len(outdated)} picked" in str(n.message) for n in app._notifications)
+        await pilot.press("A")  # again: none
+        await wait_for(pilot, lambda: not app.state.picked, 10)
+        await pilot.pause()
+        assert "picked" not in str(app.screen.query_one("#left").border_title)
+        assert any("none picked" in str(n.message) for n in app._notifications)

@@ -74,7 +74,7 @@ async def test_table_usable_before_the_index_answers_then_latest_fills_in(
         rows = {r.name: r for r in table.rows_all}
         assert (rows["oxzep7"].latest, rows["oxzep7"].impact) == ("2.0.0", "major")
         assert rows["ziprow"].impact == "patch"
-        assert str(app.screen.query_one("#left").border_title) == "Environment · targets"
+        assert str(app.screen.query_one("#left").border_title) == "Environment · targets · 1 picked"
         assert app.state.picked == {"ziprow"}
         still = table.current_row()
         assert still is not None and still.name == on.name  # the cursor stayed on its package

@@ -196,7 +196,10 @@ class PrepareScreen(FlowScreen):
 
     def action_pick_outdated(self) -> None:
         if self.targets.toggle_outdated():
-            self.post_message(PicksChanged(frozenset(self.targets.picked)))
+            picked = frozenset(self.targets.picked)
+            self.post_message(PicksChanged(picked))
+            # most of the rows may be scrolled out of view: say what A did
+            self.notify(f"{len(picked)} picked" if picked else "none picked", title="A")
 
     def action_plan(self) -> None:
         specs = self.current_specs()
@@ -280,13 +283,15 @@ class PrepareScreen(FlowScreen):
 
 # -- pure renderers (also used by the snapshot tests through the screen) --------------------------------
 def targets_title(state: WizardState) -> str:
-    """The targets panel's title, with how many "latest" answers are in while the sources answer."""
+    """The targets panel's title, with how many "latest" answers are in while the sources answer,
+    and how many packages are picked (``A`` picks rows scrolled out of view)."""
     done, total = state.latest_progress
+    picked = f" · {len(state.picked)} picked" if state.picked else ""
     if state.latest_errors:
-        return "Environment · targets · index unreachable"  # fits the panel's 48 columns at 80x24
+        return f"Environment · targets · index unreachable{picked}"  # 48 columns at 80x24, unpicked
     if done < total:
-        return f"Environment · targets · latest: {done}/{total}…"
-    return "Environment · targets"
+        return f"{'Targets' if picked else 'Environment · targets'} · latest: {done}/{total}…{picked}"
+    return f"Environment · targets{picked}"
 
 
 def where_text(state: WizardState) -> str:
@@ -428,7 +433,7 @@ def _env_part(s: WizardState) -> object:
 
 
 def _latest_part(s: WizardState) -> object:
-    return (s.latest_progress, s.latest_errors)
+    return (s.latest_progress, s.latest_errors, len(s.picked))
 
 
 def _plan_part(s: WizardState) -> object:
