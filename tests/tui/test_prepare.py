@@ -105,3 +105,29 @@ async def test_the_targets_table_uses_its_width_never_cuts_a_version_silently_an
 def _whole_or_cut(shown: str, value: str) -> bool:
     """``value`` as shown, or its start followed by "…" (never cut without saying so)."""
     return shown == value or (shown.endswith("…") and value.startswith(shown[:-1]))
+
+
+async def test_the_cursor_stays_on_its_package_when_the_table_is_drawn_again(demo_template: Any) -> None:
+    """A resize that changes the columns' widths, and picking with A, draw the rows again: the
+    cursor stays on the package the user was on (a redraw used to put it on the first row)."""
+    from oxwizard.tui.widgets.target_row import TargetRow
+
+    rows = [TargetRow(f"a-package-with-a-long-name-{n:02}", "1.0", "2.0", "major") for n in range(30)]
+    app = make_app(demo_template)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        app.update_state(targets=tuple(rows))
+        await pilot.pause()
+        table = app.screen.query_one(TargetsTable)
+        table.focus()
+        await pilot.press("down", "down", "down")
+        on = table.current_row()
+        assert on is not None and on.name.endswith("-03")
+        widths = [c.width for c in table.ordered_columns]
+        await pilot.resize_terminal(70, 30)  # under 80 columns the targets take the whole width
+        await wait_for(pilot, lambda: [c.width for c in table.ordered_columns] != widths, 10)
+        assert table.current_row() == on
+        await pilot.press("A")
+        await wait_for(pilot, lambda: len(app.state.picked) == len(rows), 10)
+        await pilot.pause()
+        assert table.current_row() is not None and table.current_row().name == on.name  # type: ignore[union-attr]

@@ -90,8 +90,9 @@ class TargetsTable(DataTable[Text | str]):
         return self._widths[n] + (GAP if n < len(HEADERS) - 1 else 0)
 
     def on_resize(self) -> None:
+        where = self._where()
         if self._fit_columns():
-            self.refilter()
+            self._redraw(where)
 
     def _fit_columns(self) -> bool:
         """Share the width between the columns (:func:`column_widths`); True when that changed them
@@ -123,22 +124,34 @@ class TargetsTable(DataTable[Text | str]):
         sources arrive while the user moves around the table, and may move that row). On the
         first row it stays there: the top of the table (the outdated packages, once the answers
         have sorted them) in view, whichever package the row holds."""
-        current, on_top = self.current_row(), self.cursor_row <= 0
+        where = self._where()
         self.rows_all = rows
         self._cell_cache.clear()  # only the rows shown now are kept
         self._fit_columns()
+        self._redraw(where)
+
+    def _where(self) -> tuple[TargetRow | None, bool]:
+        """The package the cursor is on, and whether it is on the first row (before a redraw)."""
+        return self.current_row(), self.cursor_row <= 0
+
+    def _redraw(self, where: tuple[TargetRow | None, bool]) -> None:
+        """The rows drawn again (new answers, other column widths, other marks) with the cursor on
+        the package it was on, ``where`` (a redraw starts at the first row), or on the first row when
+        it was there."""
+        current, on_top = where
         self.refilter()
         if current is not None and not on_top:
-            where = next((i for i, r in enumerate(self._visible) if r.name == current.name), None)
-            if where is not None and where != self.cursor_row:
-                self.move_cursor(row=where, animate=False)
+            row = next((i for i, r in enumerate(self._visible) if r.name == current.name), None)
+            if row is not None and row != self.cursor_row:
+                self.move_cursor(row=row, animate=False)
 
     def set_picked(self, names: frozenset[str]) -> None:
         """Mark these packages as picked (a pick made here already shows: only a change redraws)."""
         if set(names) != self.picked:
+            where = self._where()
             self.picked = set(names)
             self._visible = []  # the name cells show the marks: draw the rows again
-            self.refilter()
+            self._redraw(where)
 
     def set_filter(self, text: str) -> None:
         text = text.strip().lower()
