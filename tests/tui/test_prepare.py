@@ -83,10 +83,7 @@ async def test_the_targets_table_uses_its_width_never_cuts_a_version_silently_an
     ]
     app = make_app(demo_template)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        app.update_state(targets=tuple(rows))
-        await pilot.pause()
-        table = app.screen.query_one(TargetsTable)
+        table = await _showing(pilot, rows)
         shown = region_lines(screen_lines(app), table)
         jupyter = [line for line in shown if "jupyter" in line]
         assert len(set(jupyter)) == 2, shown  # two packages, two different rows
@@ -102,6 +99,14 @@ async def test_the_targets_table_uses_its_width_never_cuts_a_version_silently_an
         assert table.cursor_row == 0
 
 
+async def _showing(pilot: Any, rows: list[Any]) -> TargetsTable:
+    """The wizard's targets table, once ready, showing ``rows`` instead of the environment's."""
+    await wait_ready(pilot)
+    pilot.app.update_state(targets=tuple(rows))
+    await pilot.pause()
+    return pilot.app.screen.query_one(TargetsTable)
+
+
 def _whole_or_cut(shown: str, value: str) -> bool:
     """``value`` as shown, or its start followed by "…" (never cut without saying so)."""
     return shown == value or (shown.endswith("…") and value.startswith(shown[:-1]))
@@ -115,10 +120,7 @@ async def test_the_cursor_stays_on_its_package_when_the_table_is_drawn_again(dem
     rows = [TargetRow(f"a-package-with-a-long-name-{n:02}", "1.0", "2.0", "major") for n in range(30)]
     app = make_app(demo_template)
     async with app.run_test(size=(80, 24)) as pilot:
-        await wait_ready(pilot)
-        app.update_state(targets=tuple(rows))
-        await pilot.pause()
-        table = app.screen.query_one(TargetsTable)
+        table = await _showing(pilot, rows)
         table.focus()
         await pilot.press("down", "down", "down")
         on = table.current_row()

@@ -35,14 +35,19 @@ def run_command(
 ) -> proc.Completed:
     """Run ``argv`` for a check; ``python`` resolves to the target env's interpreter via PATH."""
     environ = command_env(env, extra_env)
-    major, minor = env.python_version_tuple
-    if argv and argv[0] in ("python", "python3", f"python{major}.{minor}"):
+    if argv and _the_envs_python(env, argv[0]):
         # the env's own interpreter, also where its scripts folder has no ``python`` (a system
         # Python: /usr/local/bin, or a python3-only /usr/bin), so PATH would find another one
         argv = [str(env.python), *argv[1:]]
     if on_line is None:
         return proc.run(list(argv), cwd=project, env=environ, timeout=timeout)
     return proc.stream(list(argv), on_line=on_line, cwd=project, env=environ, timeout=timeout)
+
+
+def _the_envs_python(env: Environment, name: str) -> bool:
+    """``name`` is run as the environment's own interpreter (:func:`run_command`)."""
+    major, minor = env.python_version_tuple
+    return name in ("python", "python3", f"python{major}.{minor}")
 
 
 def require_commands(env: Environment, project: Path, config: ChecksConfig) -> None:
@@ -54,10 +59,9 @@ def require_commands(env: Environment, project: Path, config: ChecksConfig) -> N
         "benchmark command": config.benchmark_command,
         "data command": config.data_command,
     }
-    major, minor = env.python_version_tuple
     search = command_env(env)["PATH"]
     for key, argv in commands.items():
-        if not argv or argv[0] in ("python", "python3", f"python{major}.{minor}"):
+        if not argv or _the_envs_python(env, argv[0]):
             continue
         if os.sep not in argv[0]:  # looked up on PATH, as the child will be
             if shutil.which(argv[0], path=search) is None:

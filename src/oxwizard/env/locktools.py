@@ -47,7 +47,7 @@ from oxwizard.core import proc
 from oxwizard.core.errors import LockToolError, UsageError
 from oxwizard.core.redact import MASK, redact_text
 from oxwizard.env.environment import Environment, find_uv
-from oxwizard.env.project_files import Regeneration, _requirement_lines
+from oxwizard.env.project_files import Regeneration, _requirement_lines, _same
 from oxwizard.env.specs import PYPI_SIMPLE, IndexOptions
 
 TIMEOUT = 900.0  # seconds: a large project's resolution from a slow index
@@ -108,7 +108,7 @@ def relock(
         command = ["poetry", *(a for a in argv[1:] if a != "--no-interaction")]
     else:
         before = _read_text(project / regen.path)
-        argv, command, env = _compile_argv(project, regen, upgrades, index, python)
+        argv, command, env = _compile_argv(regen, before, upgrades, index, python)
         done = proc.run(argv, cwd=project, env=env, timeout=TIMEOUT)
         stands_in = regen.command[0] if command[:1] != regen.command[:1] else ""  # uv for pip-compile
         if done.ok and stands_in:
@@ -265,9 +265,10 @@ def _uv_sources(index: IndexOptions, given: list[str], *, pips: bool = False) ->
 
 
 def _compile_argv(
-    project: Path, regen: Regeneration, upgrades: list[str], index: IndexOptions, python: Path
+    regen: Regeneration, text: str, upgrades: list[str], index: IndexOptions, python: Path
 ) -> tuple[list[str], list[str], dict[str, str]]:
-    """(argv, the command as shown, environment) for a compiled requirements file. The command
+    """(argv, the command as shown, environment) for a compiled requirements file, whose ``text`` it
+    is now. The command
     shown is what runs: for uv standing in for pip-compile, ``uv pip compile`` with the header's
     arguments (the sources, interpreter and header flags it is given besides left out).
 
@@ -282,7 +283,6 @@ def _compile_argv(
             next(words, None)
         elif not word.startswith("--upgrade-package="):
             base.append(word)
-    text = _read_text(project / regen.path)
     header = _header_text(text, base)
     tool_args = base[3:] if base[:3] == ["uv", "pip", "compile"] else base[1:]
     masked = any(_masked(url) for url in _sources_in(tool_args))
@@ -462,13 +462,6 @@ def _last_lines(done: proc.Completed, count: int = 3) -> str:
     if errors and not any(_ERROR.search(ln) for ln in tail):
         tail = [errors[-1], *tail[1:]]
     return redact_text(" | ".join(tail) or "no output")
-
-
-def _same(a: str, b: str) -> bool:
-    try:
-        return Version(a) == Version(b)
-    except InvalidVersion:
-        return a == b
 
 
 def _newer(a: str, b: str) -> bool:

@@ -1368,12 +1368,13 @@ LOOK_BACK = 100  # runbooks read at most by start_state
 
 def _where_it_stands(runbook: Runbook, path: Path) -> tuple[ResumeInfo | None, str]:
     last = runbook.decisions[-1]
+    targets, when = ", ".join(runbook.targets), last.at[:16].replace("T", " ")
     if last.step in FINAL_STEPS:
         said = last.answer if last.step == "outcome" else f"{last.step}: {last.answer}"
-        return None, f"{', '.join(runbook.targets)} {said} ({last.at[:16].replace('T', ' ')})"
+        return None, f"{targets} {said} ({when})"
     if last.step == "rollback" and not last.answer.startswith("FAILED"):
         # restored and verified (the wizard's R, oxwizard rollback): nothing is left to resume
-        return None, f"{', '.join(runbook.targets)}: {last.answer} ({last.at[:16].replace('T', ' ')})"
+        return None, f"{targets}: {last.answer} ({when})"
     promoted = runbook.last("promote")
     rolled = runbook.last("rollback")
     live_touched = promoted is not None and (

@@ -5,11 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
+from textual.binding import Binding
 from textual.screen import Screen
 
 if TYPE_CHECKING:
     from oxwizard.tui.app import WizardApp
     from oxwizard.tui.state import WizardState
+
+
+def app_keys(dialog: str) -> list[Binding]:
+    """The app's keys that work on every screen, bound again on the modal ``dialog`` (Textual does
+    not look at the app's bindings below a modal screen): ``R`` rolls back, ``l`` and ``?`` open the
+    runbook and the help over it. Shown when the app allows them."""
+    return [
+        Binding(
+            "R", "app.rollback", "Roll back", id=f"{dialog}-rollback", tooltip="Roll back to the checkpoint"
+        ),
+        Binding("l", "app.runbook", "Log", id=f"{dialog}-runbook"),
+        Binding("question_mark", "app.help", "Help", id=f"{dialog}-help", key_display="?"),
+    ]
 
 
 class FlowScreen(Screen[None]):

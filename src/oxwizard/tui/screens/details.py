@@ -24,6 +24,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from oxwizard.flow.steps import label
+from oxwizard.tui.screens.base import app_keys
 from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.question import wrap_detail
@@ -41,12 +42,7 @@ class DetailsScreen(ModalScreen[None]):
     CSS_PATH = "details.tcss"
     BINDINGS = [
         Binding("escape,d,q", "close", "Back to the question", id="details-close", key_display="esc"),
-        # the app's keys, which a modal screen would otherwise swallow (shown when the app allows them)
-        Binding(
-            "R", "app.rollback", "Roll back", id="details-rollback", tooltip="Roll back to the checkpoint"
-        ),
-        Binding("l", "app.runbook", "Log", id="details-runbook"),
-        Binding("question_mark", "app.help", "Help", id="details-help", key_display="?"),
+        *app_keys("details"),
     ]
 
     def __init__(self, question: Question) -> None:

@@ -25,6 +25,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from oxwizard.tui.screens.base import app_keys
 from oxwizard.tui.widgets.diff_view import DiffView, diff_stats
 from oxwizard.tui.widgets.keybar import KeyBar
 
@@ -41,10 +42,7 @@ class PinsScreen(ModalScreen[str | None]):
     BINDINGS = [
         Binding("w", "choose('write')", "Write files", id="pins-write"),
         Binding("s,escape", "choose('skip')", "Skip", id="pins-skip", key_display="s/esc"),
-        # the app's keys, which a modal screen would otherwise swallow (shown when the app allows them)
-        Binding("R", "app.rollback", "Roll back", id="pins-rollback", tooltip="Roll back to the checkpoint"),
-        Binding("l", "app.runbook", "Log", id="pins-runbook"),
-        Binding("question_mark", "app.help", "Help", id="pins-help", key_display="?"),
+        *app_keys("pins"),
         Binding("q", "app.quit", "Quit", id="pins-quit"),
     ]
 
