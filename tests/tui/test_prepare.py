@@ -133,3 +133,34 @@ async def test_the_cursor_stays_on_its_package_when_the_table_is_drawn_again(dem
         await wait_for(pilot, lambda: len(app.state.picked) == len(rows), 10)
         await pilot.pause()
         assert table.current_row() is not None and table.current_row().name == on.name  # type: ignore[union-attr]
+
+
+async def test_the_cursor_follows_its_package_through_the_top_row_as_answers_sort_the_table(
+    demo_template: Any,
+) -> None:
+    """Answers sort the outdated packages first, one batch at a time. The package the user is on
+    may pass through the first row on its way (answered before those above it): the cursor stays
+    on it when the next answer sorts another package above it (it stayed on the first row's new
+    package, a CI failure of test_latest)."""
+    from oxwizard.tui.tasks import sort_rows
+    from oxwizard.tui.widgets.target_row import TargetRow
+
+    pending = [TargetRow(name, "1.0", None, "", "pending") for name in ("alpha", "beta", "gamma")]
+    app = make_app(demo_template)
+    async with app.run_test(size=(80, 24)) as pilot:
+        table = await _showing(pilot, list(sort_rows(pending)))
+        table.focus()
+        await pilot.press("down")
+        assert table.current_row() == pending[1]  # beta, on the second row
+        alpha, beta = TargetRow("alpha", "1.0", "1.1", "minor"), TargetRow("beta", "1.0", "2.0", "major")
+        app.update_state(targets=sort_rows([pending[0], beta, pending[2]]))  # beta answered first
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.current_row() == beta
+        app.update_state(targets=sort_rows([alpha, beta, pending[2]]))  # then alpha, sorted above it
+        await pilot.pause()
+        assert table.current_row() == beta
+        await pilot.press("home")  # the user's own first row stays the first row
+        aardvark = TargetRow("aardvark", "1.0", "1.0.1", "patch")
+        app.update_state(targets=sort_rows([aardvark, alpha, beta, pending[2]]))
+        await pilot.pause()
+        assert table.cursor_row == 0 and table.current_row() == aardvark

@@ -80,6 +80,8 @@ class TargetsTable(DataTable[Text | str]):
         self._visible: list[TargetRow] = []
         self._cell_cache: dict[TargetRow, list[Text | str]] = {}
         self._widths = (MARK + NAME_MIN, VERSION_ROOM, VERSION_ROOM, len(HEADERS[3]))
+        # the package a redraw put the cursor back on: on the first row, it is still followed
+        self._followed: str | None = None
 
     def on_mount(self) -> None:
         for n, key in enumerate(("name", "current", "latest", "impact")):
@@ -131,8 +133,11 @@ class TargetsTable(DataTable[Text | str]):
         self._redraw(where)
 
     def _where(self) -> tuple[TargetRow | None, bool]:
-        """The package the cursor is on, and whether it is on the first row (before a redraw)."""
-        return self.current_row(), self.cursor_row <= 0
+        """The package the cursor is on, and whether it stays on the first row (before a redraw):
+        the user put it there, it did not reach it by following its package."""
+        current = self.current_row()
+        followed = current is not None and current.name == self._followed
+        return current, self.cursor_row <= 0 and not followed
 
     def _redraw(self, where: tuple[TargetRow | None, bool]) -> None:
         """The rows drawn again (new answers, other column widths, other marks) with the cursor on
@@ -140,10 +145,13 @@ class TargetsTable(DataTable[Text | str]):
         it was there."""
         current, on_top = where
         self.refilter()
+        self._followed = None
         if current is not None and not on_top:
             row = next((i for i, r in enumerate(self._visible) if r.name == current.name), None)
-            if row is not None and row != self.cursor_row:
-                self.move_cursor(row=row, animate=False)
+            if row is not None:
+                self._followed = current.name
+                if row != self.cursor_row:
+                    self.move_cursor(row=row, animate=False)
 
     def set_picked(self, names: frozenset[str]) -> None:
         """Mark these packages as picked (a pick made here already shows: only a change redraws)."""
