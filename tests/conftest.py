@@ -2,13 +2,15 @@
 
 - ``wheelhouse`` (session): the demo wheels, built once.
 - ``demo_template`` (session): one demo sandbox for read-only tests; never change it.
-- ``demo`` (function): a factory; each call builds a fresh sandbox reusing the wheelhouse (~4-6 s,
-  most of it ``ensurepip`` in the new venv).
+- ``demo`` (function): a factory; each call gives a fresh sandbox of its own, a copy of one built
+  once per session with the product's code (``copy_demo``: under half a second, where building one
+  takes 3-5 s, most of it ``ensurepip`` in the new venv).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,31 +49,78 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoSandbox:
+def demo_seed(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoSandbox:
+    """The sandbox ``build_demo`` makes, built once per session and never handed to a test: the
+    sandboxes the tests get are copies of it (``copy_demo``)."""
+    return build_demo(tmp_path_factory.mktemp("demo-seed") / "demo", wheelhouse=wheelhouse)
+
+
+def copy_demo(seed: DemoSandbox, root: Path) -> DemoSandbox:
+    """A sandbox at ``root`` (absent) the same as ``build_demo`` would make there: ``seed``'s files
+    copied, links kept as links. A venv names its own folder only in ``pyvenv.cfg`` and in its
+    ``bin/`` scripts (shebangs, activate): those name ``root`` now. Compiled modules record the
+    path they were compiled at, and Python corrects that to where it loads them from."""
+    shutil.copytree(seed.root, root, symlinks=True)
+    copy = DemoSandbox.at(root.resolve())
+    old, new = str(seed.root).encode(), str(copy.root).encode()
+    rewritten: dict[str, bytes] = {}
+    for path in [copy.venv / "pyvenv.cfg", *(copy.venv / "bin").iterdir()]:
+        if path.is_file() and not path.is_symlink() and old in (data := path.read_bytes()):
+            path.write_bytes(data := data.replace(old, new))
+            rewritten[path.name] = data
+    _rehash_scripts(copy.venv, rewritten)
+    return copy
+
+
+def _rehash_scripts(venv: Path, scripts: dict[str, bytes]) -> None:
+    """The RECORD rows of the ``bin/`` scripts in ``scripts`` (name: new bytes) given their new hash
+    and size, as pip writes them when it installs there."""
+    import base64
+    import csv
+    import hashlib
+    import io
+
+    for record in venv.glob("lib/python*/site-packages/*.dist-info/RECORD"):
+        rows = list(csv.reader(io.StringIO(record.read_bytes().decode(), newline="")))
+        changed = False
+        for row in rows:
+            name = row[0].rsplit("/", 1)[-1] if row and row[0].startswith("../../../bin/") else None
+            if name in scripts:
+                digest = base64.urlsafe_b64encode(hashlib.sha256(scripts[name]).digest()).rstrip(b"=")
+                row[1:3] = [f"sha256={digest.decode()}", str(len(scripts[name]))]
+                changed = True
+        if changed:
+            out = io.StringIO(newline="")
+            csv.writer(out).writerows(rows)  # the rows end as pip ends them: "\r\n"
+            record.write_bytes(out.getvalue().encode())
+
+
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox) -> DemoSandbox:
     """One sandbox for the whole session, to read only: copy it or use ``demo`` to change anything."""
-    return build_demo(tmp_path_factory.mktemp("demo-template") / "demo", wheelhouse=wheelhouse)
+    return copy_demo(demo_seed, tmp_path_factory.mktemp("demo-template") / "demo")
 
 
 @pytest.fixture
-def demo(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoFactory:
+def demo(tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox) -> DemoFactory:
     """Call it to get a fresh sandbox of your own (oxzep7 1.4.2 installed, one git commit)."""
 
     def make() -> DemoSandbox:
-        return build_demo(tmp_path_factory.mktemp("demo") / "demo", wheelhouse=wheelhouse)
+        return copy_demo(demo_seed, tmp_path_factory.mktemp("demo") / "demo")
 
     return make
 
 
 # --- replay (issue 6): runbooks recorded once per session, shared by test_replay.py and test_fleet.py ---
 def _record_upgrade(
-    root: Path, wheelhouse: Path, spec: str, *extra: str
+    root: Path, seed: DemoSandbox, spec: str, *extra: str
 ) -> tuple[DemoSandbox, Path, int, str]:
     """Record ``oxwizard upgrade SPEC --yes`` on a fresh sandbox with the real CLI."""
     import re
     import subprocess
     import sys
 
-    sandbox = build_demo(root, wheelhouse=wheelhouse)
+    sandbox = copy_demo(seed, root)
     # The recorded thresholds travel with the runbook: a loose benchmark threshold keeps these
     # recordings (and their replays) from failing on a busy test machine; the gates that matter
     # here are the tests and imports.
@@ -90,20 +139,20 @@ def _record_upgrade(
 
 
 @pytest.fixture(scope="session")
-def recorded_15(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[DemoSandbox, Path]:
+def recorded_15(tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox) -> tuple[DemoSandbox, Path]:
     """oxzep7 1.5.0 recorded with staging; the sandbox is left upgraded. Replay it elsewhere."""
     root = tmp_path_factory.mktemp("recorded-15") / "demo"
-    sandbox, runbook, code, output = _record_upgrade(root, wheelhouse, "oxzep7==1.5.0")
+    sandbox, runbook, code, output = _record_upgrade(root, demo_seed, "oxzep7==1.5.0")
     assert code == 0, output
     return sandbox, runbook
 
 
 @pytest.fixture(scope="session")
-def recorded_20(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> tuple[DemoSandbox, Path]:
+def recorded_20(tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox) -> tuple[DemoSandbox, Path]:
     """oxzep7 2.0.0 recorded with --no-stage: its checks failed on live and it was rolled back, so the
     sandbox is at oxzep7 1.4.2 again (tests that only validate use it as a target, changing nothing)."""
     root = tmp_path_factory.mktemp("recorded-20") / "demo"
-    sandbox, runbook, code, output = _record_upgrade(root, wheelhouse, "oxzep7==2.0.0", "--no-stage")
+    sandbox, runbook, code, output = _record_upgrade(root, demo_seed, "oxzep7==2.0.0", "--no-stage")
     assert code == 1, output
     return sandbox, runbook
 
@@ -148,9 +197,9 @@ def assert_restored(venv: Path, checkpoint_id: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_demo(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoSandbox:
+def live_demo(tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox) -> DemoSandbox:
     """One demo sandbox shared by the tests of a module; each test leaves it as it found it."""
-    return build_demo(tmp_path_factory.mktemp("live-demo") / "demo", wheelhouse=wheelhouse)
+    return copy_demo(demo_seed, tmp_path_factory.mktemp("live-demo") / "demo")
 
 
 def make_plan() -> Plan:

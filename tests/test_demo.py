@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -46,49 +47,50 @@ def _git(demo: DemoSandbox, *args: str) -> str:
     return done.stdout
 
 
-def test_layout_is_the_documented_contract(demo_template: DemoSandbox) -> None:
-    root = demo_template.root
-    assert (demo_template.wheelhouse, demo_template.project) == (root / "wheelhouse", root / "project")
-    assert demo_template.venv == root / "project" / ".venv"
-    assert demo_template.python == demo_template.venv / "bin" / "python"
+def test_layout_is_the_documented_contract(demo_seed: DemoSandbox) -> None:
+    root = demo_seed.root
+    assert (demo_seed.wheelhouse, demo_seed.project) == (root / "wheelhouse", root / "project")
+    assert demo_seed.venv == root / "project" / ".venv"
+    assert demo_seed.python == demo_seed.venv / "bin" / "python"
     wheels = """alpha-1.0.0 alpha-2.0.0 beta-1.0.0 beta-2.0.0 delta-1.0.0 delta-2.0.0 gamma-1.0.0
         gamma-2.0.0 humbleconf-1.2.0 humbleconf-1.3.0 oxzep7-1.4.2 oxzep7-1.5.0 oxzep7-2.0.0
         oxzep7_core-2.0.0 oxzep7_plugin-1.0.0 quillpen-0.9.0 quillpen-0.9.1 ziprow-0.3.1
         ziprow-0.3.2""".split()
-    assert sorted(p.name for p in demo_template.wheelhouse.iterdir()) == [
+    assert sorted(p.name for p in demo_seed.wheelhouse.iterdir()) == [
         f"{name}-py3-none-any.whl" for name in wheels
     ]
     for rel in ("README.md", ".gitignore", "pyproject.toml", "requirements.txt", "advisories.json",
                 "tests/test_app.py",
                 "demoapp/app.py", "demoapp/bench.py", "demoapp/validate.py", "logs/app.log",
                 "data/records.csv", "data/records.schema.json"):  # fmt: skip
-        assert (demo_template.project / rel).is_file(), rel
-    assert (demo_template.project / ".gitignore").read_text().splitlines()[:2] == [".venv/", ".oxwizard/"]
+        assert (demo_seed.project / rel).is_file(), rel
+    assert (demo_seed.project / ".gitignore").read_text().splitlines()[:2] == [".venv/", ".oxwizard/"]
 
 
-def test_venv_is_a_real_venv_of_the_base_python_with_the_demo_packages(demo_template: DemoSandbox) -> None:
-    cfg = (demo_template.venv / "pyvenv.cfg").read_text()
+def test_venv_is_a_real_venv_of_the_base_python_with_the_demo_packages(demo_seed: DemoSandbox) -> None:
+    cfg = (demo_seed.venv / "pyvenv.cfg").read_text()
     assert f"home = {Path(base_interpreter()).parent}\n" in cfg  # not a venv of the test venv
     probe = (
         "import importlib.metadata as m, sys;"
         "print(sys.prefix != sys.base_prefix, *(m.version(n) for n in sys.argv[1:]))"
     )
-    done = proc.run([str(demo_template.python), "-c", probe, "oxzep7", "oxzep7-plugin", "humbleconf",
+    done = proc.run([str(demo_seed.python), "-c", probe, "oxzep7", "oxzep7-plugin", "humbleconf",
                      "ziprow", "pip"], timeout=60)  # fmt: skip
     assert done.ok, done.stderr
     in_venv, *versions = done.stdout.split()
     assert in_venv == "True" and versions[:4] == ["1.4.2", "1.0.0", "1.2.0", "0.3.1"]
-    assert not proc.run([str(demo_template.python), "-c", "import oxzep7_core"], timeout=60).ok
-    script = proc.run([str(demo_template.venv / "bin" / "oxzep7")], timeout=60)
+    assert not proc.run([str(demo_seed.python), "-c", "import oxzep7_core"], timeout=60).ok
+    script = proc.run([str(demo_seed.venv / "bin" / "oxzep7")], timeout=60)
     assert script.stdout.strip() == "oxzep7 1.4.2"
 
 
-def test_project_is_a_git_repo_with_one_clean_commit(demo_template: DemoSandbox) -> None:
-    assert _git(demo_template, "log", "--format=%an <%ae>|%s").splitlines() == [
+def test_project_is_a_git_repo_with_one_clean_commit(demo_seed: DemoSandbox) -> None:
+    """These three read what ``build_demo`` made (the seed the other tests' sandboxes are copied from)."""
+    assert _git(demo_seed, "log", "--format=%an <%ae>|%s").splitlines() == [
         "oxwizard demo <demo@oxwizard.invalid>|demo project"
     ]
-    assert _git(demo_template, "status", "--porcelain") == ""
-    tracked = _git(demo_template, "ls-files").split()
+    assert _git(demo_seed, "status", "--porcelain") == ""
+    tracked = _git(demo_seed, "ls-files").split()
     assert "logs/app.log" in tracked and not [t for t in tracked if t.startswith(".venv")]
 
 
@@ -184,6 +186,47 @@ def test_142_passes_150_warns_200_breaks_tests_a_dependent_speed_and_the_log(dem
     bench_200 = float(_command(sandbox, "benchmark-command").stdout.splitlines()[-1])
     threshold = _tool(sandbox)["benchmark-threshold"]
     assert isinstance(threshold, float) and bench_200 / bench_142 > threshold, (bench_142, bench_200)
+
+
+def _files(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file and link under ``root`` (mode, bytes or link target), compiled modules and the
+    git objects (dated commits) aside."""
+    out: dict[str, tuple[int, bytes]] = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if "__pycache__" in rel.parts or rel.parts[:2] == ("project", ".git"):
+            continue
+        if path.is_symlink():
+            out[str(rel)] = (0, os.readlink(path).encode())
+        elif path.is_file():
+            out[str(rel)] = (path.stat().st_mode, path.read_bytes())
+    return out
+
+
+def test_the_tests_copy_of_the_sandbox_is_the_one_build_demo_makes_there(
+    demo_seed: DemoSandbox, tmp_path: Path, wheelhouse: Path
+) -> None:
+    """The tests' sandboxes are copies of one built sandbox (tests/conftest.py ``copy_demo``): in the
+    same folder, a copy has the same files, bytes and links as a sandbox built there, its RECORDs
+    match its files, and its project is a clean git checkout with the same commit."""
+    from conftest import copy_demo
+
+    from oxwizard.safety.records import verify_record
+
+    root = tmp_path / "demo"
+    built = build_demo(root, wheelhouse=wheelhouse)
+    files, commit = _files(root), _git(built, "ls-files", "-s")
+    shutil.rmtree(root)
+    copy = copy_demo(demo_seed, root)
+    assert copy == built
+    assert _files(root) == files
+    assert (_git(copy, "ls-files", "-s"), _git(copy, "status", "--porcelain")) == (commit, "")
+    records = list(copy.venv.glob("lib/python*/site-packages/*.dist-info"))
+    assert len(records) >= len(INSTALLED) and {r.name: verify_record(r) for r in records} == {
+        r.name: [] for r in records
+    }
+    script = proc.run([str(copy.venv / "bin" / "oxzep7")], timeout=60)
+    assert script.stdout.strip() == "oxzep7 1.4.2"
 
 
 def test_demo_refuses_a_non_empty_folder(tmp_path: Path) -> None:

@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import pip_install
+from conftest import copy_demo, pip_install
 
 from oxwizard.checks.monitor import MonitorResult
 from oxwizard.checks.performance import compare, p_greater, run_benchmark
 from oxwizard.checks.result import CheckResult, CheckSet, load_checkset
 from oxwizard.core.config import ChecksConfig, load_project_config
-from oxwizard.demo.sandbox import DemoSandbox, build_demo
+from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
 
 NOISY = "inconclusive: the machine is too noisy"
@@ -40,10 +40,10 @@ def busy_cores() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def measured(
-    tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path
+    tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox
 ) -> tuple[DemoSandbox, ChecksConfig, CheckResult]:
     """A demo sandbox of this module's own, and its benchmark measured on 1.4.2 (the baseline)."""
-    sandbox = build_demo(tmp_path_factory.mktemp("perf-demo") / "demo", wheelhouse=wheelhouse)
+    sandbox = copy_demo(demo_seed, tmp_path_factory.mktemp("perf-demo") / "demo")
     config = load_project_config(sandbox.project)
     baseline = run_benchmark(Environment.open(sandbox.venv), sandbox.project, config)
     assert baseline.status == "pass", baseline.summary

@@ -11,10 +11,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import pip_install
+from conftest import copy_demo, pip_install
 
 from oxwizard.core.errors import StageError
-from oxwizard.demo.sandbox import DemoSandbox, build_demo
+from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
 from oxwizard.safety.stage import (
     MARKER,
@@ -28,9 +28,9 @@ from oxwizard.safety.stage import (
 
 
 @pytest.fixture(scope="module")
-def sandbox(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> DemoSandbox:
+def sandbox(tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox) -> DemoSandbox:
     """A demo of this module's own: its live venv is changed by the tests."""
-    return build_demo(tmp_path_factory.mktemp("spare") / "demo", wheelhouse=wheelhouse)
+    return copy_demo(demo_seed, tmp_path_factory.mktemp("spare") / "demo")
 
 
 Tree = dict[str, tuple[str, int, bytes]]

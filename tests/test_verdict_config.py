@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import copy_demo
 
 from oxwizard.core import proc
-from oxwizard.demo.sandbox import INSTALLED, DemoSandbox, base_interpreter, build_demo
+from oxwizard.demo.sandbox import INSTALLED, DemoSandbox, base_interpreter
 from oxwizard.env.environment import Environment, find_uv
 from oxwizard.env.pipconfig import effective_index
 from oxwizard.env.specs import IndexOptions
@@ -60,11 +61,11 @@ class Configured:
 
 
 @pytest.fixture(scope="module")
-def configured(tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path) -> Configured:
+def configured(tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox) -> Configured:
     """One sandbox whose only package source is a pip configuration file: first an --isolated
     upgrade (must find nothing and change nothing), then a plain upgrade (must use the file)."""
     root = tmp_path_factory.mktemp("pipconf")
-    sandbox = build_demo(root / "demo", wheelhouse=wheelhouse)
+    sandbox = copy_demo(demo_seed, root / "demo")
     conf = root / "pip.conf"
     conf.write_text(
         f"[global]\nno-index = true\nfind-links = {sandbox.wheelhouse}\nextra-index-url = {PRIVATE}\n",
@@ -175,11 +176,11 @@ UV = find_uv()
 
 @pytest.mark.skipif(UV is None, reason="uv is not installed (it is a dev dependency: pip install -e .[dev])")
 def test_uv_made_env_is_upgraded_with_uv_and_installer_stays_uv(
-    tmp_path_factory: pytest.TempPathFactory, wheelhouse: Path
+    tmp_path_factory: pytest.TempPathFactory, demo_seed: DemoSandbox
 ) -> None:
     assert UV is not None
     root = tmp_path_factory.mktemp("uvenv")
-    sandbox = build_demo(root / "demo", wheelhouse=wheelhouse)
+    sandbox = copy_demo(demo_seed, root / "demo")
     shutil.rmtree(sandbox.venv)
     uv_env = {**proc.uv_environment(), "UV_CACHE_DIR": str(root / "uv-cache")}
     made = proc.run([UV, "venv", "--python", base_interpreter(), str(sandbox.venv)], env=uv_env, timeout=120)
