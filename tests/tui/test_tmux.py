@@ -37,17 +37,18 @@ class Tmux:
         done = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False)
         return done.stdout
 
-    def screen(self) -> str:
-        return self.run("capture-pane", "-p", "-t", "wiz")
+    def screen(self, *, joined: bool = False) -> str:
+        """The pane as shown; ``joined``: a line the terminal wrapped is given whole."""
+        return self.run("capture-pane", "-p", *(["-J"] if joined else []), "-t", "wiz")
 
     def keys(self, *keys: str, literal: bool = False) -> None:
         self.run("send-keys", "-t", "wiz", *(["-l"] if literal else []), *keys)
         time.sleep(0.2)
 
-    def wait_for(self, text: str, timeout: float = 180.0) -> str:
+    def wait_for(self, text: str, timeout: float = 180.0, *, joined: bool = False) -> str:
         deadline = time.monotonic() + timeout
         while True:
-            screen = self.screen()
+            screen = self.screen(joined=joined)
             if text in screen:
                 return screen
             if time.monotonic() > deadline:
@@ -92,9 +93,7 @@ def test_upgrade_then_roll_back_in_tmux(demo: Any, tmux: Tmux) -> None:
     screen = tmux.wait_for("rolled-back")
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
     tmux.keys("q")
-    deadline = time.monotonic() + 20
-    while "oxwizard" in tmux.screen() and time.monotonic() < deadline:
-        time.sleep(0.1)
+    tmux.wait_for(" · reopen: ", 20, joined=True)  # the exit line, printed once the wizard has left
     assert "[1 Prepare]" not in tmux.screen(), "the wizard did not quit on q"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and _processes_with(marker):
