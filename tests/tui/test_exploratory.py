@@ -11,6 +11,7 @@ from textual.geometry import Region
 from textual.widgets import Static
 
 from oxwizard.flow.steps import label
+from oxwizard.runbook.repo import RunbookRepo
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.screens.details import DetailsScreen
 from oxwizard.tui.screens.execute import ExecuteScreen
@@ -59,6 +60,7 @@ async def test_d_at_a_failed_gate_shows_every_reason_wrapped_and_r_still_rolls_b
         assert not missing, f"words of the detail not on the page: {missing[:5]}"
         keys = await _bottom_keys(pilot)
         assert "esc Back to the question" in keys and "R Roll back" in keys, keys
+        assert "k Keep" in keys and "t Retry" in keys, keys  # the question's answers, as under it
 
         for close in ("escape", "d", "q"):  # each goes back to the question, which still waits
             await pilot.press(close)
@@ -66,6 +68,15 @@ async def test_d_at_a_failed_gate_shows_every_reason_wrapped_and_r_still_rolls_b
             assert app.state.question is question
             await pilot.press("d")
             await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), 10)
+
+        await pilot.press("t")  # answered from the page: the checks run again, and fail again
+        await wait_for(pilot, lambda: isinstance(app.screen, ExecuteScreen), 10)
+        await wait_question(pilot, "checks-staging")
+        assert app.state.question is not question
+        with RunbookRepo(sandbox.project / ".oxwizard") as repo:
+            assert "checks-staging: retry" in [e.message for e in repo.log(20)]
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), 10)
 
         await pilot.press("R")  # from the page: answers the question with a rollback, as elsewhere
         await wait_for(pilot, lambda: app.state.outcome is not None, 60)

@@ -48,9 +48,10 @@ from oxwizard.tui.messages import (
     RollbackVerified,
     StepChanged,
 )
+from oxwizard.tui.screens.base import answer_keys
 from oxwizard.tui.screens.prepare import PrepareScreen
 from oxwizard.tui.state import MAX_OUTPUT, NO_STEPS, WizardState, with_step
-from oxwizard.tui.widgets.question import CHOICE_KEYS, has_details
+from oxwizard.tui.widgets.question import has_details
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -72,14 +73,6 @@ def _monitor_screen() -> Screen[Any]:
     return MonitorScreen()
 
 
-def _answer_bindings() -> list[Binding]:
-    out = []
-    for choice, key in CHOICE_KEYS.items():
-        if choice != "rollback":
-            out.append(Binding(key, f"answer('{choice}')", choice.capitalize(), id=f"answer-{choice}"))
-    return out
-
-
 class WizardApp(App[int]):
     """``oxwizard`` with no sub-command."""
 
@@ -92,7 +85,7 @@ class WizardApp(App[int]):
     MODES = {"prepare": PrepareScreen, "execute": _execute_screen, "monitor": _monitor_screen}
     DEFAULT_MODE = "prepare"
     BINDINGS = [
-        *_answer_bindings(),
+        *answer_keys(),
         Binding(
             "d",
             "details",

@@ -8,9 +8,22 @@ from typing import TYPE_CHECKING, cast
 from textual.binding import Binding
 from textual.screen import Screen
 
+from oxwizard.tui.widgets.question import CHOICE_KEYS
+
 if TYPE_CHECKING:
     from oxwizard.tui.app import WizardApp
     from oxwizard.tui.state import WizardState
+
+
+def answer_keys(namespace: str = "", dialog: str = "") -> list[Binding]:
+    """One key per answer (:data:`CHOICE_KEYS`, ``R`` aside: it is the rollback key), each shown
+    only while the question on screen offers it. ``namespace`` "app." binds them on a dialog over
+    the question (``dialog`` names their ids there)."""
+    return [
+        Binding(key, f"{namespace}answer('{choice}')", choice.capitalize(), id=f"{dialog}answer-{choice}")
+        for choice, key in CHOICE_KEYS.items()
+        if choice != "rollback"
+    ]
 
 
 def app_keys(dialog: str) -> list[Binding]:

@@ -6,10 +6,11 @@ many more, and in the output log they are cut at the box's width. This page show
 wrapped to the terminal's width (a line is never cut), and scrolls with the arrows, page up / down,
 home / end. ``escape``, ``d`` or ``q`` go back to the question.
 
-As over the project files' dialog, the app's keys that work on every screen are bound here too:
-``R`` rolls back (which answers the question, as ``R`` does elsewhere, and closes this page), ``l``
-and ``?`` open the runbook and the help over it. The page closes by itself when the question goes
-away (answered elsewhere, a rollback, a stop).
+The question's answers are keys here as under it (``k`` keep, ``t`` run the checks again...): the
+page closes with the answer. As over the project files' dialog, the app's keys that work on every
+screen are bound here too: ``R`` rolls back (which answers the question, as ``R`` does elsewhere,
+and closes this page), ``l`` and ``?`` open the runbook and the help over it. The page closes by
+itself when the question goes away (answered elsewhere, a rollback, a stop).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from oxwizard.flow.steps import label
-from oxwizard.tui.screens.base import app_keys
+from oxwizard.tui.screens.base import answer_keys, app_keys
 from oxwizard.tui.widgets.fit import Fitted
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.question import wrap_detail
@@ -42,6 +43,7 @@ class DetailsScreen(ModalScreen[None]):
     CSS_PATH = "details.tcss"
     BINDINGS = [
         Binding("escape,d,q", "close", "Back to the question", id="details-close", key_display="esc"),
+        *answer_keys("app.", "details-"),
         *app_keys("details"),
     ]
 
