@@ -25,7 +25,8 @@ SCREENS = (("prepare", "1 Prepare"), ("execute", "2 Execute"), ("monitor", "3 Mo
 
 KEYS: dict[str, tuple[tuple[str, str], ...]] = {
     "prepare": (
-        ("/", "filter the packages, or type a spec (oxzep7==1.5.0) and ⏎"),
+        ("/", "filter the packages, or type a spec (name==version; the filter shows one of this "
+              "environment's) and ⏎"),
         ("space", "pick the highlighted package (several can be picked)"),
         ("A", "pick every outdated package shown (again: none)"),
         ("p", "show the plan: what would change (nothing is installed)"),
@@ -44,8 +45,9 @@ KEYS: dict[str, tuple[tuple[str, str], ...]] = {
                  "arrows and page up / down scroll it"),
         ("o  x", "after the culprit search: install the targets that passed on live, or stop"),
         ("d", "details: the question's whole reason (every failed check, every newly failing test, "
-              "what the plan predicted) on a page of its own, wrapped; escape, d or q go back, R rolls "
-              "back from it (in the key bar when checks failed, or the reason is longer than its lines)"),
+              "what the plan predicted) on a page of its own, wrapped; escape, d or q go back, the "
+              "question's keys answer it from there and R rolls back (in the key bar when checks failed, "
+              "or the reason is longer than its lines)"),
     ),
     "monitor": (("s", "declare success and keep the upgrade"),),
     "": (
