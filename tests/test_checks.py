@@ -95,6 +95,7 @@ def test_demo_baseline_then_150_then_monitoring_then_200(demo: DemoFactory, tmp_
     ), warnings.details
     assert on_150.new_warnings == warnings.details["new"]
     assert _get(on_150, "tests").details["newly_failing"] == []
+    assert _get(on_150, "data").status == "pass"
     assert _get(on_150, "import-smoke").status == "pass"
     assert "oxzep7_plugin" in _get(on_150, "import-smoke").details["modules"]
     logs = _get(on_150, "error-logs")
@@ -131,7 +132,7 @@ def test_demo_baseline_then_150_then_monitoring_then_200(demo: DemoFactory, tmp_
         smoke.details
     )
     perf = _get(on_200, "performance")
-    assert perf.status == "fail" and perf.numbers["ratio"] > 1.10
+    assert perf.status == "fail" and perf.numbers["ratio"] > config.benchmark_threshold
     assert len(perf.samples) == config.benchmark_runs
     assert perf.numbers["before"] == statistics.median(bench.samples)
     logs = _get(on_200, "error-logs")
@@ -184,14 +185,21 @@ def test_log_rotation_reads_the_rotated_tail_and_the_new_file(tmp_path: Path) ->
     with log.open("a") as fh:
         fh.write("2026-01-01 10:00:02 ERROR after the mark, before rotation\n")
     os.rename(log, tmp_path / "logs" / "app.log.1")
-    log.write_text("2026-01-01 10:00:03 INFO fresh file\n2026-01-01 10:00:04 ERROR in the new file\n")
+    log.write_text(
+        "2026-01-01 10:00:03 INFO fresh file\n2026-01-01 10:00:04 ERROR in the new file\n"
+        "Traceback (most recent call last):\n"  # counted by the default log-pattern too
+    )
     result = scan_logs(tmp_path, config, marks)
-    assert result.status == "fail" and result.numbers["matches"] == 2
+    assert result.status == "fail" and result.numbers["matches"] == 3
     assert result.details["new_errors"] == [
         "logs/app.log: ERROR after the mark, before rotation",
         "logs/app.log: ERROR in the new file",
+        "logs/app.log: Traceback (most recent call last):",
     ]
-    assert scan_logs(tmp_path, config.model_copy(update={"log_threshold": 2}), marks).status == "pass"
+    statuses = [
+        scan_logs(tmp_path, config.model_copy(update={"log_threshold": n}), marks).status for n in (2, 3)
+    ]
+    assert statuses == ["fail", "pass"]
 
 
 _UNITTEST_SUITE = '''
@@ -261,6 +269,7 @@ def test_an_unreadable_command_is_unknown_with_its_exit_code(
         "warn",
         "unknown: the test command is neither pytest nor unittest; exit 0",
     )
+    assert tests.numbers == {"exit_code": 0.0}, "nothing is read from the text it printed"
 
 
 def test_pytest_report_is_read(tmp_path: Path) -> None:
