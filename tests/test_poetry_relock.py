@@ -13,7 +13,8 @@ from simple_index import SimpleIndex, serve
 
 from oxwizard.demo.wheels import build_wheel
 from oxwizard.env.locktools import read_lock, relock
-from oxwizard.env.project_files import Regeneration
+from oxwizard.env.plan import Change
+from oxwizard.env.project_files import plan_project_files
 from oxwizard.env.specs import IndexOptions
 
 PYPROJECT = """\
@@ -65,8 +66,11 @@ def test_the_lock_pins_the_tested_version_not_the_newest_the_constraint_admits(
         # the upgrade to 1.1 has written its widened constraint, which admits 1.2 too
         edited = PYPROJECT.format(constraint="^1.1", url=index.url)
         (project / "pyproject.toml").write_text(edited)
-        planned = ["poetry", "update", "--lock", "alpha"]
-        regen = Regeneration(path="poetry.lock", tool="poetry", command=planned, names=["alpha"])
+        (regen,) = plan_project_files(
+            project,
+            [Change(name="alpha", from_version="1.0", to_version="1.1", kind="upgrade", impact="minor")],
+        ).regenerate
+        assert (regen.command, regen.then) == (["poetry", "add", "--lock", "alpha==1.1"], ["poetry", "lock"])
 
         done = relock(project, regen, {"alpha": "1.1"}, index=IndexOptions(), python=Path(sys.executable))
 

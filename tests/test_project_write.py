@@ -256,7 +256,7 @@ def test_poetry_pyproject_edited_and_the_lock_regeneration_noted(
     assert landed.evidence.branch == "oxwizard/p1"
     assert git(repo, "show", "oxwizard/p1:pyproject.toml") == pyproject.replace("^1.4", "^2.0")
     assert git(repo, "show", "oxwizard/p1:poetry.lock") == lock
-    assert any(n.startswith("poetry.lock must be regenerated: run `poetry update --lock oxzep7`")
+    assert any(n.startswith("poetry.lock must be regenerated: run `poetry add --lock oxzep7==2.0.0`, put")
                for n in landed.notes), landed.notes  # fmt: skip
 
 

@@ -136,7 +136,7 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
     from oxwizard.env.project_files import own_distribution, plan_project_files
 
     plan.project_files = plan_project_files(
-        project, plan.changes, raise_floors=args.raise_floors, markers=env.markers
+        project, plan.changes, raise_floors=args.raise_floors, markers=env.markers, python=env.python
     )
     plan.api_impact = api_impact(env, plan, index, project)
     if args.json:

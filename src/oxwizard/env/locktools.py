@@ -16,7 +16,7 @@ says which file and tool), pinning the versions staging tested:
 * ``poetry.lock``: ``poetry add --lock NAME==VERSION ...``, pyproject.toml put back as the upgrade
   wrote it, then ``poetry lock`` for the content hash (:func:`_poetry_lock`), when poetry is
   installed; without it nothing runs and the result says the lock was not regenerated
-  (:attr:`Relocked.regenerated`) and what to run (the planned ``poetry update --lock NAME ...``).
+  (:attr:`Relocked.regenerated`) and what to run (the planned commands).
 
 With local sources only (``--no-index``, or every index a ``file:`` URL, find-links folders) the tools
 run offline with those sources and no configuration of their own; otherwise they run as the user would
@@ -32,7 +32,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import shutil
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from oxwizard.core import proc
 from oxwizard.core.errors import LockToolError, UsageError
 from oxwizard.core.redact import MASK, redact_text
 from oxwizard.env.environment import Environment, find_uv
-from oxwizard.env.project_files import Regeneration, _requirement_lines, _same
+from oxwizard.env.project_files import Regeneration, _requirement_lines, _same, find_tool
 from oxwizard.env.specs import PYPI_SIMPLE, IndexOptions
 
 TIMEOUT = 900.0  # seconds: a large project's resolution from a slow index
@@ -65,7 +64,8 @@ class Relocked:
 
     ``regenerated`` is False only when the tool is not installed and the lock can wait for the user
     (Poetry): nothing ran, the file is unchanged, and ``note`` says so in one line, e.g.
-    ``poetry.lock must be regenerated: run `poetry update --lock rich` (poetry is not installed here)``.
+    ``poetry.lock must be regenerated: run `poetry add --lock rich==13.9.4`, put pyproject.toml back as
+    the upgrade wrote it, then `poetry lock` (poetry is not installed here)``.
     """
 
     path: str
@@ -98,11 +98,12 @@ def relock(
         env = proc.uv_environment() if _local(index) else _user_environment()
         done = proc.run(argv, cwd=project, env=env, timeout=TIMEOUT)
     elif regen.tool == "poetry":
-        poetry = shutil.which("poetry") or _beside(python, "poetry")
+        poetry = find_tool("poetry", python)
         command = regen.command
         if poetry is None:
-            why = "poetry is not installed here"
-            note = f"{regen.path} must be regenerated: run `{shlex.join(command)}` ({why})"
+            then = f", put pyproject.toml back as the upgrade wrote it, then `{shlex.join(regen.then)}`"
+            run = shlex.join(command) + "`" + then * bool(regen.then)
+            note = f"{regen.path} must be regenerated: run `{run} (poetry is not installed here)"
             return Relocked(regen.path, command, {}, regenerated=False, note=note)
         argv, done = _poetry_lock(project, pins, poetry)
         command = ["poetry", *(a for a in argv[1:] if a != "--no-interaction")]
@@ -293,7 +294,7 @@ def _compile_argv(
     command = [*base, *upgrades]
     emit_index = _emits(text, ("-i", "--index-url", "--extra-index-url"), index.index_urls())
     emit_links = _emits(text, ("-f", "--find-links"), index.find_links)
-    pip_compile = shutil.which("pip-compile") or _beside(python, "pip-compile")
+    pip_compile = find_tool("pip-compile", python)
     if base[:1] == ["pip-compile"] and pip_compile is not None:
         local = _local(index)
         sources = _pip_compile_sources(index) if local or masked else []
@@ -435,11 +436,6 @@ def _uv(regen: Regeneration) -> str:
     if uv is None:
         raise LockToolError(f"uv is needed to regenerate {regen.path} and is not installed (not on PATH)")
     return uv
-
-
-def _beside(python: Path, name: str) -> str | None:
-    candidate = python.parent / name
-    return str(candidate) if candidate.is_file() else None
 
 
 def _tool_name(argv: list[str]) -> str:

@@ -318,7 +318,11 @@ class UpgradeFlow:
 
                 raise ResolutionError(f"{exc}{missing_index_hint(self.project, self.index)}") from None
             plan.project_files = plan_project_files(
-                self.project, plan.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
+                self.project,
+                plan.changes,
+                raise_floors=self.options.raise_floors,
+                markers=self.env.markers,
+                python=self.env.python,
             )
             plan.api_impact = self._api_impact(plan)
         self.plan = plan
@@ -645,7 +649,11 @@ class UpgradeFlow:
                 FlowOutcome("declined", "the targets that pass were not promoted: live is untouched", 0)
             )
         passing.project_files = plan_project_files(
-            self.project, passing.changes, raise_floors=self.options.raise_floors, markers=self.env.markers
+            self.project,
+            passing.changes,
+            raise_floors=self.options.raise_floors,
+            markers=self.env.markers,
+            python=self.env.python,
         )
         if self.baseline is not None:  # the trials wrote to the project's logs: live's are read from now
             from oxwizard.checks.logs import mark_logs
