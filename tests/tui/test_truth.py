@@ -13,8 +13,10 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from oxwizard.checks.result import CheckResult, CheckSet
+from oxwizard.env.environment import Environment
 from oxwizard.flow.steps import label
-from oxwizard.flow.upgrade import Question, StepEvent
+from oxwizard.flow.upgrade import Question, StepEvent, start_state
+from oxwizard.runbook.repo import RunbookRepo
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.messages import ChecksReported, PlanResolved, QuestionAsked, StepChanged
 from oxwizard.tui.screens.confirm import ConfirmScreen
@@ -142,6 +144,13 @@ async def test_the_resume_dialog_shows_its_keys_and_keeps_the_spec_given_on_the_
         await wait_for(pilot, lambda: second.state.plan is not None or second.state.plan_error, 120)
         assert second.state.plan is not None, second.state.plan_error
         assert list(second.state.plan.targets) == ["humbleconf==1.3.0"]
+    # the answer is recorded and ends that run: the next start neither offers it again nor forgets it
+    with RunbookRepo(sandbox.project / ".oxwizard") as repo:
+        assert "outcome: left: not resumed at the next start; live was never changed" in [
+            e.message for e in repo.log(5)
+        ]
+    info, last = start_state(sandbox.project, Environment.open(sandbox.venv))
+    assert info is None and last.startswith("oxzep7==1.5.0 left: not resumed at the next start;"), last
 
 
 async def test_a_typed_text_that_is_not_a_spec_gets_the_reason(demo_template: Any) -> None:

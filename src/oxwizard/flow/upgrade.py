@@ -1447,6 +1447,10 @@ def resume_flow(
     return flow
 
 
+# how a run ends that nothing of reached live, when the next start is told to leave it ("n")
+LEFT_AT_START = "left: not resumed at the next start; live was never changed"
+
+
 def close_unfinished(project: Path, info: ResumeInfo, why: str) -> None:
     """End an unfinished runbook that will not be resumed (nothing of it reached live)."""
     with RunbookRepo.for_project(project) as repo:

@@ -24,7 +24,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from oxwizard.core.errors import Abandoned
+from oxwizard.core.errors import Abandoned, OxwizardError
 from oxwizard.flow.steps import CHECKLIST, screen_of
 from oxwizard.tui import tasks
 from oxwizard.tui.listener import WizardListener
@@ -576,8 +576,14 @@ class WizardApp(App[int]):
             self.update_state(resume=None)
             if info.live_touched:  # left as it is: R still restores its checkpoint, through its flow
                 self.flow = self._resumed_flow(info)
-            else:
+            else:  # nothing of it reached live: the answer ends it (recorded), not asked again
                 self.update_state(checkpoint="", live_changed=False)
+                from oxwizard.flow.upgrade import LEFT_AT_START, close_unfinished
+
+                try:
+                    close_unfinished(self.project, info, LEFT_AT_START)
+                except OxwizardError as exc:
+                    self.notify(f"the runbook could not record it: {exc}", severity="warning")
             if self.initial_specs:  # the spec given on the command line is what "new" means
                 self.resolve_plan(self.initial_specs)
 
