@@ -72,6 +72,15 @@ def _drive(demo: DemoSandbox, plan: Path, then: str, kill: str | None) -> subpro
     return subprocess.run(argv, capture_output=True, text=True, env=_env(kill), timeout=120)
 
 
+@pytest.fixture(scope="module")
+def clean_run(live_demo: DemoSandbox, plan_file: Path) -> subprocess.CompletedProcess[str]:
+    """One full apply then rollback, never killed: how many installer lines and rollback file
+    operations there are to kill at (shared by the tests that kill at each of them)."""
+    clean = _drive(live_demo, plan_file, "rollback", None)
+    assert "APPLIED True" in clean.stdout, clean.stdout + clean.stderr
+    return clean
+
+
 def _cli(demo: DemoSandbox, *args: str) -> subprocess.CompletedProcess[str]:
     argv = [*OXWIZARD, *args, "--env", str(demo.venv)]
     return subprocess.run(argv, capture_output=True, text=True, env=_env(None), timeout=120)
@@ -83,10 +92,10 @@ def _recover_with_any_command(demo: DemoSandbox) -> subprocess.CompletedProcess[
     return done
 
 
-def test_kill_during_apply_at_every_installer_line(live_demo: DemoSandbox, plan_file: Path) -> None:
-    clean = _drive(live_demo, plan_file, "rollback", None)  # how many lines a full apply prints
-    assert "APPLIED True" in clean.stdout, clean.stdout + clean.stderr
-    lines = clean.stdout.splitlines().index("APPLIED True") - 1
+def test_kill_during_apply_at_every_installer_line(
+    live_demo: DemoSandbox, plan_file: Path, clean_run: subprocess.CompletedProcess[str]
+) -> None:
+    lines = clean_run.stdout.splitlines().index("APPLIED True") - 1  # how many lines a full apply prints
     assert lines >= 5
     for n in range(lines + 1):
         done = _drive(live_demo, plan_file, "keep", f"apply:{n}")
@@ -133,9 +142,10 @@ def test_kill_whole_process_group_at_random_moments_of_apply(live_demo: DemoSand
     assert interrupted >= 2  # timing-based: most of the kills land mid-install
 
 
-def test_kill_during_rollback_at_many_file_operations(live_demo: DemoSandbox, plan_file: Path) -> None:
-    clean = _drive(live_demo, plan_file, "rollback", None)
-    total = int(clean.stdout.split("ROLLED-BACK")[1].split()[0])
+def test_kill_during_rollback_at_many_file_operations(
+    live_demo: DemoSandbox, plan_file: Path, clean_run: subprocess.CompletedProcess[str]
+) -> None:
+    total = int(clean_run.stdout.split("ROLLED-BACK")[1].split()[0])
     assert total > 20
     points = sorted({1, 2, 3, *range(5, total + 1, max(1, total // 8)), total - 1, total})
     for n in points:
