@@ -17,7 +17,7 @@ from oxwizard.tui.app import WizardApp
 from oxwizard.tui.tasks import Sources
 from oxwizard.tui.widgets.targets import TargetsTable
 
-from .conftest import wait_for, wait_usable
+from .conftest import screen_lines, wait_for, wait_usable
 
 
 @pytest.fixture(autouse=True)
@@ -118,3 +118,7 @@ async def test_unreachable_index_shows_as_such(demo_template: Any) -> None:
         assert str(table.get_row_at(0)[2]) == "unknown"
         await pilot.press("slash", "o", "x", "escape", "space")
         assert len(app.state.picked) == 1  # still usable
+        await pilot.pause()
+        title = "Targets · index unreachable · 1 picked"  # whole in the 80x24 panel, not cut
+        assert str(app.screen.query_one("#left").border_title) == title
+        assert any(title in line for line in screen_lines(app))

@@ -23,7 +23,7 @@ from oxwizard.flow.upgrade import FlowOutcome, Question, StepEvent
 from oxwizard.tui.messages import ChecksReported, FlowFinished, PlanResolved, QuestionAsked, StepChanged
 from oxwizard.tui.widgets.question import CHOICE_KEYS
 
-from .conftest import make_app, wait_ready
+from .conftest import make_app, screen_lines, wait_ready
 
 SIZES = [(60, 20), (80, 24), (120, 40)]
 
@@ -195,19 +195,6 @@ def test_pins_diff_80x24(snap_compare: Any, demo_template: Any) -> None:
 
 
 # -- what a user reads at each size ---------------------------------------------------------------------
-def screen_lines(app: Any) -> list[str]:
-    """The terminal as the user sees it, one string per line (the same rendering as the snapshots)."""
-    import io
-
-    from rich.console import Console
-
-    width, height = app.size
-    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, record=True,
-                      color_system="truecolor", legacy_windows=False, safe_box=False)  # fmt: skip
-    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
-    return console.export_text(styles=False).splitlines()
-
-
 def region_lines(lines: list[str], widget: Any) -> list[str]:
     """The part of the screen a widget covers."""
     r = widget.content_region

@@ -287,10 +287,12 @@ def targets_title(state: WizardState) -> str:
     and how many packages are picked (``A`` picks rows scrolled out of view)."""
     done, total = state.latest_progress
     picked = f" · {len(state.picked)} picked" if state.picked else ""
+    # the panel is 48 columns wide at 80x24: with what the sources said and the picks, the short name
+    name = "Targets" if picked else "Environment · targets"
     if state.latest_errors:
-        return f"Environment · targets · index unreachable{picked}"  # 48 columns at 80x24, unpicked
+        return f"{name} · index unreachable{picked}"
     if done < total:
-        return f"{'Targets' if picked else 'Environment · targets'} · latest: {done}/{total}…{picked}"
+        return f"{name} · latest: {done}/{total}…{picked}"
     return f"Environment · targets{picked}"
 
 
