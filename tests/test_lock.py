@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -84,6 +85,64 @@ def test_lock_of_a_killed_process_is_taken_over(bare_env: Environment) -> None:
     with env_lock(bare_env, "oxwizard rollback", on_stale=notes.append):
         assert json.loads(lock_path(bare_env).read_text())["pid"] == os.getpid()
     assert notes == [f"took over a stale lock of pid {child.pid} (oxwizard upgrade oxzep7==2.0.0)"]
+
+
+HOLD_AND_START = """
+import os, signal, sys, threading, time
+from oxwizard.core import proc
+from oxwizard.env.environment import Environment
+from oxwizard.safety.lock import env_lock
+with env_lock(Environment.open(sys.argv[1]), "oxwizard upgrade oxzep7==2.0.0"), proc.Stopper().active():
+    # an installer on live: its own process group (as under a flow's stopper), still running when we die
+    threading.Thread(target=proc.run, args=([sys.executable, "-c", sys.argv[2]],), daemon=True).start()
+    while not os.path.exists(sys.argv[3]):
+        time.sleep(0.01)
+    print("started", flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+# the child: says it runs (its pid), then writes on for 60 s unless stopped
+WRITER = "import os, time; open({ready!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+
+
+def test_a_killed_holders_children_still_hold_the_lock_and_are_stopped_before_it_is_taken(
+    bare_env: Environment, tmp_path: Path
+) -> None:
+    """kill -9 of oxwizard while its installer writes on live: the installer, in a process group
+    of its own, runs on. The lock must not pass to the next command while it writes (the crash
+    recovery would restore under it): the orphan still holds the lock; the next command stops it,
+    then takes the lock, and says so."""
+    ready = tmp_path / "child-pid"
+    killed = subprocess.run(
+        [sys.executable, "-c", HOLD_AND_START, str(bare_env.root), WRITER.format(ready=str(ready)),
+         str(ready)], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL and killed.stdout == "started\n", killed.stderr
+    orphan = int(ready.read_text())
+    try:
+        assert Path(f"/proc/{orphan}").exists(), "the orphan runs on after its parent died"
+        notes: list[str] = []
+        with env_lock(bare_env, "oxwizard rollback", on_stale=notes.append):
+            state = Path(f"/proc/{orphan}/stat")
+            assert not state.exists() or state.read_text().split(")")[-1].split()[0] == "Z"
+        assert len(notes) == 1 and notes[0].startswith("took over a stale lock of pid "), notes
+        assert f"; stopped what it had started, still running: {orphan} (python" in notes[0], notes
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(orphan, signal.SIGKILL)
+
+
+def test_another_commands_fresh_lock_is_never_taken_for_an_orphans(bare_env: Environment) -> None:
+    """A holder whose pid is not written yet (a stale pid still in the file) is a live command, not
+    the orphan of the dead one: it is refused, and nothing is stopped."""
+    child = _holder(bare_env)
+    try:
+        lock_path(bare_env).write_text(json.dumps({"pid": 999_999_999, "command": "oxwizard upgrade x"}))
+        with pytest.raises(LockHeld), env_lock(bare_env, "oxwizard rollback"):
+            pass
+        assert child.poll() is None, "the live holder was left alone"
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_lock_is_reentrant_in_one_process_and_private(bare_env: Environment) -> None:

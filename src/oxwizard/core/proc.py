@@ -99,6 +99,30 @@ class Stopper:
 
 _ACTIVE: contextvars.ContextVar[Stopper | None] = contextvars.ContextVar("oxwizard_stopper", default=None)
 
+# Open files every child started from now on keeps open: the environment locks this process holds
+# (:mod:`oxwizard.safety.lock`). A child left running when this process is killed (an installer
+# on live, a test run) then still holds the lock, so that no other command takes the environment
+# over while it writes there.
+# Such a child is told whose it is (our pid, in its environment), so that only our children are
+# taken for orphans once we are dead, never another command's.
+_INHERITED: set[int] = set()
+HOLDER_ENV = "OXWIZARD_LOCK_HOLDER"
+
+
+def share_with_children(fd: int, shared: bool = True) -> None:
+    """Children started from now on inherit ``fd`` (or no longer do, ``shared=False``)."""
+    if shared:
+        _INHERITED.add(fd)
+    else:
+        _INHERITED.discard(fd)
+
+
+def _child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    """``env`` for a child (None: ours), marked with our pid while it inherits a lock."""
+    if not _INHERITED:
+        return dict(env) if env is not None else None
+    return {**(env if env is not None else os.environ), HOLDER_ENV: str(os.getpid())}
+
 
 # how much lower than ours the CPU priority of the children started in this context is (0: the same)
 _LOWER: contextvars.ContextVar[int] = contextvars.ContextVar("oxwizard_lower", default=0)
@@ -234,13 +258,14 @@ def run(
         child = subprocess.Popen(
             list(argv),
             cwd=cwd,
-            env=dict(env) if env is not None else None,
+            env=_child_environment(env),
             stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             errors="replace",
             process_group=0 if stopper is not None or own_group else None,
+            pass_fds=tuple(_INHERITED),
         )
     except OSError as exc:
         return _not_started(argv, exc, start)
@@ -299,7 +324,7 @@ def stream(
         child = subprocess.Popen(
             command,
             cwd=cwd,
-            env=dict(env) if env is not None else None,
+            env=_child_environment(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -307,6 +332,7 @@ def stream(
             errors="replace",
             bufsize=1,
             process_group=0 if stopper is not None else None,
+            pass_fds=tuple(_INHERITED),
         )
     except OSError as exc:
         return _not_started(argv, exc, start)

@@ -5,6 +5,12 @@ when the holder dies, even by SIGKILL, so a stale lock can never block anyone) p
 and command written into it, for the refusal message. A lock file naming a dead pid is a stale lock:
 it is taken over and said so. The lock is re-entrant within one process (the upgrade flow holds it
 while the rollback it triggers asks for it again).
+
+The children the holder starts (pip, uv, the project's tests: :mod:`oxwizard.core.proc`) keep the
+lock file open, so the lock outlives a holder killed while they run: an installer left writing on
+live after ``kill -9`` of oxwizard still holds it. The next command finds the holder dead and the
+lock held: it stops those orphans (the processes that hold the lock file open), takes the lock, and
+says so; its crash recovery then restores an environment nothing writes to any more.
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ import errno
 import fcntl
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from oxwizard.core import proc
 from oxwizard.core.errors import LockHeld
 from oxwizard.core.places import state_dir, state_path
 
@@ -80,30 +88,88 @@ def env_lock(env: Interpreter, command: str, *, on_stale: object = None) -> Iter
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            raise LockHeld(_held_message(env, path)) from None
+        stopped = "" if _flock(fd) else _from_orphans(path, fd)
+        if stopped is None:
+            raise LockHeld(_held_message(env, path))
         previous = read_holder(path)
         old_pid = previous.get("pid")
         if isinstance(old_pid, int) and old_pid != os.getpid() and not pid_alive(old_pid):
-            _stale_note(on_stale, f"took over a stale lock of pid {old_pid} ({previous.get('command', '?')})")
+            _stale_note(
+                on_stale, f"took over a stale lock of pid {old_pid} ({previous.get('command', '?')}){stopped}"
+            )
         record = json.dumps({"pid": os.getpid(), "command": command, "since": time.time()})
         os.ftruncate(fd, 0)
         os.pwrite(fd, record.encode(), 0)
         with _GUARD:
             _HELD[key] = 1
+        proc.share_with_children(fd)
         try:
             yield
         finally:
+            proc.share_with_children(fd, False)
             with _GUARD:
                 _HELD.pop(key, None)
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
     finally:
-        os.close(fd)  # closing releases the flock
+        os.close(fd)  # closing releases the flock (once no child holds it open either)
+
+
+def _flock(fd: int) -> bool:
+    """Lock ``fd`` at once: True, or False when another open file holds the lock."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+            raise
+        return False
+    return True
+
+
+ORPHANS_WAIT = 10.0  # seconds for the stopped orphans to end and let the lock go
+
+
+def _from_orphans(path: Path, fd: int) -> str | None:
+    """The lock on ``fd``, held by the children of a holder that died (killed while they ran): they
+    are stopped (SIGKILL, with their process group when they lead one) and the lock taken. What was
+    stopped, as a clause of the stale-lock note; None when the holder lives (or is unknown), or the
+    lock stays held."""
+    pid = read_holder(path).get("pid")
+    if not isinstance(pid, int) or pid == os.getpid() or pid_alive(pid):
+        return None
+    orphans = _holding(path, pid)
+    if not orphans:  # another command's lock (it has just taken it), or one let go this moment
+        return "" if _flock(fd) else None
+    for orphan in orphans:
+        with contextlib.suppress(OSError):
+            if os.getpgid(orphan) == orphan:
+                os.killpg(orphan, signal.SIGKILL)
+            os.kill(orphan, signal.SIGKILL)
+    deadline = time.monotonic() + ORPHANS_WAIT
+    while not _flock(fd):
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+    said = ", ".join(f"{p} ({name})" for p, name in orphans.items())
+    return f"; stopped what it had started, still running: {said}"
+
+
+def _holding(path: Path, holder: int) -> dict[int, str]:
+    """The processes ``holder`` started that hold ``path`` open (Linux ``/proc``; marked in their
+    environment, :data:`oxwizard.core.proc.HOLDER_ENV`): pid -> program name."""
+    target, mark = os.path.realpath(path), f"{proc.HOLDER_ENV}={holder}".encode()
+    found: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if mark in (entry / "environ").read_bytes().split(b"\0") and any(
+                os.readlink(link) == target for link in (entry / "fd").iterdir()
+            ):
+                found[int(entry.name)] = (entry / "comm").read_text().strip()
+        except OSError:
+            continue  # gone, or not ours to look at
+    return found
 
 
 def _held_message(env: Interpreter, path: Path) -> str:
