@@ -111,6 +111,8 @@ def test_upgrade_to_200_fails_in_staging_and_live_is_untouched(demo: DemoFactory
     assert done.returncode == 1, done.stdout + done.stderr
     assert "live is untouched" in done.stdout
     assert "test_legacy_parse" in done.stdout or "tests" in done.stdout
+    # the answer given for the user says what it does, not only its word
+    assert "-> keep (--yes): keep the current version" in done.stdout, done.stdout
     # the failures the plan's API impact named before anything was installed are matched to it
     # (by their tracebacks); test_process_logs_no_errors fails through the logs, not a named use
     assert (

@@ -113,7 +113,7 @@ def test_everything_else_is_promoted_and_the_culprits_are_named(upgraded_all: Ru
     assert re.search(
         r"alpha 2\.0\.0 \+ beta 2\.0\.0 together: tests: [^\n]*newly failing: test_theme", out
     ), out
-    promote = "5 of 8 targets pass together: install them on live? -> promote (--yes)"
+    promote = "5 of 8 targets pass together: install them on live? -> promote (--yes): install the ones"
     # quillpen 0.9.1's new warning is acknowledged after the set is chosen, before live is touched
     ack = "1 new warning(s) with the new version: acknowledge and install on live? -> acknowledge (--yes)"
     assert promote in out and ack in out, out

@@ -11,7 +11,7 @@ import sys
 from typing import TextIO
 
 from oxwizard.checks.result import CheckSet
-from oxwizard.flow.steps import StepName, safe_answers
+from oxwizard.flow.steps import CHOICE_LABELS, StepName, safe_answers
 from oxwizard.flow.upgrade import Question, StepEvent
 
 _MARKS = {"running": "..", "passed": "ok", "failed": "FAIL", "warned": "warn", "skipped": "skip",
@@ -63,11 +63,13 @@ class HeadlessListener:
     def ask(self, question: Question) -> str:
         if self.assume_yes:
             answer = question.default
-            self._print(f"          ? {question.text} -> {answer} ({self.yes_label})")
+            self._print(f"          ? {question.text} -> {answer} ({self.yes_label}){_meaning(answer)}")
             return answer
         if not self.stdin.isatty():
             answer = safe_answers().get(question.step) or question.default
-            self._print(f"          ? {question.text} -> {answer} (no terminal to ask; use --yes)")
+            self._print(
+                f"          ? {question.text} -> {answer} (no terminal to ask; use --yes){_meaning(answer)}"
+            )
             return answer
         if question.detail:
             self._print("          " + question.detail.replace("\n", "\n          "))
@@ -85,3 +87,9 @@ class HeadlessListener:
             return
         self.out.write(line + "\n")
         self.out.flush()
+
+
+def _meaning(answer: str) -> str:
+    """What an answer given for the user does, where its word alone does not say it (``keep``: the
+    current version; ``stop``: live untouched)."""
+    return f": {CHOICE_LABELS[answer]}" if answer in ("keep", "retry", "stop", "skip", "promote") else ""

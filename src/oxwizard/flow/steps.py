@@ -110,3 +110,19 @@ def safe_answers() -> dict[str, str]:
 def label(name: str) -> str:
     found = BY_NAME.get(name)
     return found.label if found else name
+
+
+# What each answer does, in plain words (the wizard's question box, the headless runs' answers).
+CHOICE_LABELS = {
+    "go": "go — staging copy first, then live",
+    "wait": 'wait — "not now"',
+    "keep": "keep the current version",
+    "retry": "run the checks again",
+    "rollback": "roll back to the checkpoint",
+    "acknowledge": "acknowledge and install on live",
+    "stop": "stop (live untouched)",
+    "success": "success: keep the upgrade",
+    "write": "write the project files on the branch",
+    "skip": "skip (the files stay as they are)",
+    "promote": "install the ones that pass on live",
+}

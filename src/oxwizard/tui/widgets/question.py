@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from rich.text import Text
 
+from oxwizard.flow.steps import CHOICE_LABELS
 from oxwizard.tui.widgets.fit import Fitted
 
 if TYPE_CHECKING:
@@ -36,20 +37,6 @@ CHOICE_KEYS = {
     "write": "w",  # the project files (the pins step): never asked together with wait
     "skip": "s",  # ... nor with success
     "promote": "o",
-}
-# What each answer does, in plain words.
-CHOICE_LABELS = {
-    "go": "go — staging copy first, then live",
-    "wait": 'wait — "not now"',
-    "keep": "keep the current version",
-    "retry": "run the checks again",
-    "rollback": "roll back to the checkpoint",
-    "acknowledge": "acknowledge and install on live",
-    "stop": "stop (live untouched)",
-    "success": "success: keep the upgrade",
-    "write": "write the project files on the branch",
-    "skip": "skip (the files stay as they are)",
-    "promote": "install the ones that pass on live",
 }
 SHORT_LABELS = {
     **CHOICE_LABELS,
