@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import assert_restored, env_state
+from conftest import assert_restored, env_state, wheel_install
 
 from oxwizard.core.errors import RollbackFailed
 from oxwizard.demo.sandbox import DemoSandbox
@@ -148,6 +148,38 @@ def test_rollback_to_an_older_checkpoint_undoes_the_newer_ones_first(live_demo: 
     result = rollback(env, ck1.id)
     assert result.verified
     assert env_state(live_demo.venv) == start
+
+
+def test_a_plain_rollback_after_one_to_an_older_checkpoint_never_moves_live_forward(
+    live_demo: DemoSandbox,
+) -> None:
+    """``--to`` the first of two checkpoints marks both restored; the newest one's state (the first
+    upgrade on live) is not where live went back to. A plain rollback after it once reinstalled that
+    state from the package sources, "verified": the upgrade the user had just undone was back."""
+    start = env_state(live_demo.venv)
+    env, ck1 = _upgrade(live_demo, "humbleconf==1.3.0")
+    _upgrade(live_demo, "oxzep7==1.5.0")
+    assert _cli(live_demo, "rollback", "--to", ck1.id).returncode == 0
+    sources = ["--find-links", str(live_demo.wheelhouse), "--no-index"]
+
+    again = _cli(live_demo, "rollback", *sources)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout == f"nothing to roll back: already rolled back to checkpoint {ck1.id}\n"
+    assert env_state(live_demo.venv) == start
+
+    # live changed by hand since: a plain rollback puts back the checkpoint it was rolled back to
+    # (its stash went back to live: by the installer), and counts every pin the installer replaced
+    wheel_install(live_demo.venv, live_demo.wheelhouse, "oxzep7==1.5.0")
+
+    result = rollback(env, index=_index(live_demo))
+
+    assert result.checkpoint_id == ck1.id and result.verified and result.method == "reinstall"
+    assert sorted(result.removed) == ["humbleconf==1.2.0", "oxzep7==1.5.0"], "both pins were reinstalled"
+    assert "2 distribution(s) removed or replaced" in result.message
+    assert env.distributions["humbleconf"].version == "1.2.0"
+    assert env.distributions["oxzep7"].version == "1.4.2"
+    assert env.fingerprint() == load_checkpoint(env, ck1.id).fingerprint
 
 
 def test_without_the_stash_it_reinstalls_exact_pins_and_says_so(live_demo: DemoSandbox) -> None:

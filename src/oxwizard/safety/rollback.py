@@ -28,6 +28,7 @@ from oxwizard.core.places import STATE_NAME, private_dir
 from oxwizard.core.testhooks import kill_counter
 from oxwizard.env.interpreter import Installed, InstalledView, fingerprint_of
 from oxwizard.safety.checkpoint_files import (
+    CheckpointHead,
     CheckpointView,
     ManifestEntry,
     Signature,
@@ -99,7 +100,8 @@ def rollback(
     verify: Verify = "signatures",
     reread: bool = True,
 ) -> RollbackResult:
-    """Restore ``env`` to checkpoint ``to`` (default: the newest) and verify it.
+    """Restore ``env`` to checkpoint ``to`` (default: the newest, or the one live was last rolled back
+    to: :func:`default_target`) and verify it.
 
     ``env``: an :class:`~oxwizard.env.environment.Environment`, or the lighter
     :class:`~oxwizard.env.interpreter.InstalledView` (the rollback verb: no pydantic, no packaging;
@@ -131,7 +133,7 @@ def rollback(
             fingerprint_after=before,
             message="nothing to roll back: this environment has no checkpoint",
         )
-    target = read_checkpoint(env, to if to is not None else heads[-1].id, manifest=False)
+    target = read_checkpoint(env, to if to is not None else default_target(heads).id, manifest=False)
     newer = [
         read_checkpoint(env, h.id)
         for h in heads
@@ -196,7 +198,8 @@ def rollback(
     clear_journal(env)
     if problems:
         raise RollbackFailed(f"rollback to {target.id} could not be verified: {'; '.join(problems[:5])}")
-    now = datetime.now(UTC).isoformat(timespec="seconds")
+    # to the microsecond: the checkpoints one rollback marks share the moment, and only they (default_target)
+    now = datetime.now(UTC).isoformat(timespec="microseconds")
     for ck in [*newer, target]:
         mark_restored(env, ck, now)
     result.verified = True
@@ -208,6 +211,34 @@ def rollback(
     )
     say(result.message)
     return result
+
+
+def default_target(heads: list[CheckpointHead]) -> CheckpointHead:
+    """The checkpoint a rollback without ``--to`` goes to (``heads``: oldest first, not empty): the
+    newest, unless it was restored already — then the one the last rollback went to.
+
+    A rollback to a checkpoint marks it and every newer one not restored yet with the same moment
+    (:func:`rollback`); the newer ones were undone on the way, live is at none of them. The last
+    rollback's checkpoint is therefore the oldest of those restored at the latest moment. A plain
+    rollback after ``--to OLDER`` so says live already matches OLDER (or puts OLDER back when live
+    changed since), and never moves live forward to the state of a checkpoint it went back past.
+    A checkpoint taken after the last rollback is not restored: the newest, it is the target.
+    """
+    newest = heads[-1]
+    if not newest.restored_at:
+        return newest
+    moments = {h.id: _moment(h.restored_at) for h in heads if h.restored_at}
+    latest = max(moments.values())
+    return next(h for h in heads if moments.get(h.id) == latest)
+
+
+def _moment(when: str) -> datetime:
+    """A ``restored_at`` as a time (earlier versions wrote it to the second)."""
+    try:
+        moment = datetime.fromisoformat(when)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def told_by_folders(env: InstalledView, cks: list[CheckpointView]) -> dict[str, Installed] | None:
@@ -548,7 +579,8 @@ def _reinstall(
         for n, d in recorded.items()
         if n not in env.distributions or env.distributions[n].version != d.version
     )
-    pins = [recorded[n].pin for n in sorted(set(drifted) | set(ck.changed)) if n in recorded]
+    pinned = sorted(n for n in set(drifted) | set(ck.changed) if n in recorded)
+    pins = [recorded[n].pin for n in pinned]
     if pins and index is None:
         raise RollbackFailed(
             f"checkpoint {ck.id} has no stash on this host and no package source was given: "
@@ -571,7 +603,8 @@ def _reinstall(
         done = proc.stream(reinstall_argv(env, index, pins), on_line=say, env=environ)
         if not done.ok:
             raise RollbackFailed(f"reinstalling {' '.join(pins)} failed: {done.stdout[-300:]}")
-        result.removed += [f"{n}=={env.distributions[n].version}" for n in drifted if n in env.distributions]
+        # every pin is reinstalled (--force-reinstall), at another version or at the same one: replaced
+        result.removed += [f"{n}=={env.distributions[n].version}" for n in pinned if n in env.distributions]
     env.refresh()
     for name in ck.changed:
         dist = env.distributions.get(name)
