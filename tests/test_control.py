@@ -216,6 +216,44 @@ def test_plans_made_since_do_not_hide_how_the_last_upgrade_stands(tmp_path: Path
     assert info is not None and info.runbook.id == upgraded.id and info.live_touched
 
 
+def test_monitoring_after_a_run_ended_does_not_reopen_it(tmp_path: Path) -> None:
+    """`oxwizard monitor` commits its rounds and verdict to the newest runbook, after its outcome: the
+    run stays ended, told as it ended (they made it unfinished, and `resume --yes` re-applied the
+    upgrade a rollback had undone). Rounds that follow no ending are the run's own: still unfinished."""
+    from test_runbook_repo import make_runbook
+
+    folder = runbook_repo_path(tmp_path) / "runbooks"
+    ended = make_runbook("20260101-000000-oxzep7")
+    ended.checkpoint_id = "ck-20260101T000000-0123456789ab"
+    for minute, (step, answer) in enumerate([
+        ("promote", "installed oxzep7==2.0.0"), ("outcome", "upgraded: oxzep7 2.0.0"),
+        ("rollback", "rolled back to ck-20260101T000000-0123456789ab, verified"),
+        ("outcome", "rolled-back: by oxwizard rollback"), ("monitor", "healthy"),
+        ("monitor-verdict", "healthy (the upgrade is not on live: no success to declare)"),
+    ]):  # fmt: skip
+        ended.record(Decision(step=step, question="?", answer=answer, at=f"2026-01-01T00:0{minute}:00+00:00"))
+    dump_runbook(ended, folder / f"{ended.id}.json")
+    assert start_state(tmp_path) == (
+        None,
+        "oxzep7==2.0.0 rolled-back: by oxwizard rollback (2026-01-01 00:03)",
+    )
+
+    ended.decisions = ended.decisions[:3] + ended.decisions[4:]  # a verified rollback ended it, no outcome
+    dump_runbook(ended, folder / f"{ended.id}.json")
+    assert start_state(tmp_path) == (
+        None, "oxzep7==2.0.0: rolled back to ck-20260101T000000-0123456789ab, verified (2026-01-01 00:02)"
+    )  # fmt: skip
+
+    stopped = make_runbook("20260102-000000-oxzep7")
+    stopped.checkpoint_id = "ck-20260102T000000-0123456789ab"
+    for step in ("promote", "checks-live", "monitor"):
+        stopped.record(Decision(step=step, question="?", answer="installed oxzep7==2.0.0"))
+    dump_runbook(stopped, folder / f"{stopped.id}.json")
+    info, _ = start_state(tmp_path)
+    assert info is not None and info.runbook.id == stopped.id and info.last_step == "monitor"
+    assert info.live_touched
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "oxwizard", *args], capture_output=True, text=True, timeout=900,

@@ -146,3 +146,51 @@ def test_monitor_without_runbook_or_baseline_runs_absolute_checks(
     refused = _oxwizard("monitor", *where, "--rounds", "0")
     assert refused.returncode == 2 and refused.stdout == ""
     assert refused.stderr.strip().endswith("--rounds must be at least 1")
+
+
+def test_monitor_after_a_rollback_says_so_and_reopens_nothing(demo: DemoFactory) -> None:
+    """The monitor's rounds and verdict, committed after a run ended, made its runbook unfinished
+    again: after a rollback `resume --yes` re-planned and re-applied the upgrade the user had rolled
+    back; after a kept upgrade it ran the checks on live and the verdict again. And the monitor told a
+    rolled-back upgrade as upgraded ("upgraded: oxzep7", "declare success")."""
+    sandbox = demo()
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    sources = ["--find-links", str(sandbox.wheelhouse), "--no-index"]
+    pyproject = sandbox.project / "pyproject.toml"  # the benchmark is not what this is about
+    pyproject.write_text(
+        re.sub(r"(?m)^benchmark-threshold = .*$", "benchmark-threshold = 5.0", pyproject.read_text())
+    )
+    upgraded = _oxwizard("upgrade", "oxzep7==1.5.0", "--yes", *where, *sources)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    with RunbookRepo(sandbox.project / ".oxwizard") as repo:
+        runbook = repo.latest()
+    assert runbook is not None
+    kept = _oxwizard("monitor", *where, "--rounds", "1", "--interval", "0")
+    assert kept.returncode == 0 and "verdict: declare success" in kept.stdout, kept.stdout + kept.stderr
+    nothing = _oxwizard("resume", *where, *sources, "--yes")
+    assert nothing.returncode == 0, nothing.stdout + nothing.stderr
+    assert nothing.stdout.startswith("nothing to resume: last oxzep7==1.5.0 upgraded: "), nothing.stdout
+
+    rolled = _oxwizard("rollback", *where)
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    watched = _oxwizard("monitor", *where, "--rounds", "1", "--interval", "0")
+
+    assert watched.returncode == 0, watched.stdout + watched.stderr
+    out = watched.stdout
+    assert (
+        f"runbook: {runbook.id} (checks as recorded; its upgrade of oxzep7 was rolled back: "
+        "monitoring live as it is)\n" in out
+    ), out
+    assert "upgraded: oxzep7" not in out and "declare success" not in out
+    assert re.search(r"pass import-smoke: \d+ modules import \(0 upgraded, 0 dependents\)", out), out
+    assert out.rstrip().endswith("verdict: healthy (the upgrade is not on live: no success to declare)")
+    with RunbookRepo(sandbox.project / ".oxwizard") as repo:
+        messages = [e.message for e in repo.log(2)]
+    assert messages == ["monitor-verdict: healthy (the upgrade is not on live: no success to declare)",
+                        "monitor: healthy"]  # fmt: skip
+
+    again = _oxwizard("resume", *where, *sources, "--yes")
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.startswith("nothing to resume: last oxzep7==1.5.0 rolled-back: by oxwizard rollback")
+    assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.4.2"

@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 
 SUCCESS = "declare success"
 ROLL_BACK = "roll back recommended"
+# the verdicts of `oxwizard monitor` when the runbook's upgrade is not on live (rolled back, or never
+# installed there): live's health only, no upgrade to declare a success of or to roll back
+HEALTHY = "healthy (the upgrade is not on live: no success to declare)"
+FAILING = "checks failed (the upgrade is not on live: nothing of it to roll back)"
 
 
 class MonitorResult(BaseModel):
@@ -106,7 +110,7 @@ def record_round(
 
 def record_verdict(repo: RunbookRepo, runbook: Runbook, verdict: str, failed: list[CheckResult]) -> None:
     """The verdict of ``oxwizard monitor`` (which never rolls back by itself)."""
-    detail = "" if verdict == SUCCESS else "not rolled back by the monitor: run `oxwizard rollback`"
+    detail = "not rolled back by the monitor: run `oxwizard rollback`" if verdict == ROLL_BACK else ""
     evidence = Evidence(counts={"failed_checks": float(len(failed))}, detail=detail)
     decision = Decision(
         step="monitor-verdict", question="Monitoring verdict?", answer=verdict, evidence=evidence

@@ -5,7 +5,11 @@ run). When the project's runbook repository has a runbook for this environment, 
 the upgraded distributions (for the import smoke of them and their dependents) and the recorded check
 settings, and each round (with its check set as evidence) and the verdict are committed to it. The
 verdict is "declare success" when every round is healthy, else "roll back recommended": this command
-never rolls back by itself; ``oxwizard rollback`` does.
+never rolls back by itself; ``oxwizard rollback`` does. When that runbook's upgrade is not on live
+(rolled back, or never installed there) it says so, smokes no upgraded distribution, and its verdict
+is live's health only (``HEALTHY``, ``FAILING`` of :mod:`oxwizard.checks.monitor`): there is no
+upgrade to declare a success of or to roll back. Recorded after the run ended, none of this reopens
+it (:func:`oxwizard.flow.upgrade.start_state`).
 """
 
 from __future__ import annotations
@@ -69,7 +73,15 @@ def newest_baseline(project: Path) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from oxwizard.checks.monitor import ROLL_BACK, SUCCESS, monitor, record_round, record_verdict
+    from oxwizard.checks.monitor import (
+        FAILING,
+        HEALTHY,
+        ROLL_BACK,
+        SUCCESS,
+        monitor,
+        record_round,
+        record_verdict,
+    )
     from oxwizard.checks.result import load_checkset
     from oxwizard.core.config import load_project_config
     from oxwizard.flow.upgrade import flow_options
@@ -90,9 +102,14 @@ def run(args: argparse.Namespace) -> int:
         config = runbook.checks if runbook is not None else load_project_config(project)
         options = flow_options(config, rounds=args.rounds, interval=args.interval)
         rounds, interval = options.monitor_rounds, options.monitor_interval
-        upgraded = _upgraded(runbook)
+        planned = _upgraded(runbook)
+        gone = _not_on_live(runbook) if runbook is not None and planned else None
+        upgraded = planned if gone is None else []
         if runbook is not None:
-            tell(f"runbook: {runbook.id} (checks as recorded; upgraded: {', '.join(upgraded) or 'none'})")
+            said = f"upgraded: {', '.join(upgraded) or 'none'}"
+            if gone is not None:
+                said = f"its upgrade of {', '.join(planned)} {gone}: monitoring live as it is"
+            tell(f"runbook: {runbook.id} (checks as recorded; {said})")
 
         def on_round(n: int, cs: CheckSet) -> None:
             tell(f"round {n}/{rounds}: {'healthy' if cs.ok else 'FAILED'}")
@@ -112,7 +129,10 @@ def run(args: argparse.Namespace) -> int:
             upgraded=upgraded,
             on_round=on_round,
         )
-        verdict = SUCCESS if result.healthy else ROLL_BACK
+        if gone is None:
+            verdict = SUCCESS if result.healthy else ROLL_BACK
+        else:
+            verdict = HEALTHY if result.healthy else FAILING
         if runbook is not None and repo is not None:
             record_verdict(repo, runbook, verdict, [r for cs in result.rounds for r in cs.failed])
     finally:
@@ -128,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
         )
         print_json(data)
     else:
-        say(f"verdict: {verdict}" + ("" if result.healthy else " (run `oxwizard rollback` to roll back)"))
+        advice = " (run `oxwizard rollback` to roll back)" if verdict == ROLL_BACK else ""
+        say(f"verdict: {verdict}{advice}")
     return 0 if result.healthy else 1
 
 
@@ -137,6 +158,20 @@ def _upgraded(runbook: Runbook | None) -> list[str]:
     if runbook is None or runbook.plan is None:
         return []
     return sorted({c.name for c in runbook.plan.changes if c.to_version is not None})
+
+
+def _not_on_live(runbook: Runbook) -> str | None:
+    """Why the upgrade of ``runbook`` is not on live ("was rolled back", "never reached live"), or
+    None when it is: installed there (``promote``) and not rolled back since (by a verified rollback,
+    the flow's or ``oxwizard rollback``'s: a FAILED one did not put live back)."""
+    steps = [(d.step, d.answer) for d in runbook.decisions]
+    promoted = max((i for i, (step, _) in enumerate(steps) if step == "promote"), default=-1)
+    if promoted < 0:
+        return "never reached live"
+    rolled = [
+        i for i, (step, answer) in enumerate(steps) if step == "rollback" and not answer.startswith("FAILED")
+    ]
+    return "was rolled back" if rolled and rolled[-1] > promoted else None
 
 
 def _latest_runbook(

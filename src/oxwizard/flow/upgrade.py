@@ -55,6 +55,9 @@ STEPS = CHECKLIST
 _SPENT = ("plan", "installer", "tests", "monitoring", "waiting")
 # Decisions that close a runbook: a runbook whose last decision is not one of these is unfinished.
 FINAL_STEPS = {"verdict", "outcome", "replay"}
+# What `oxwizard monitor` adds to the newest runbook (its rounds, its verdict): after a run ended,
+# they do not reopen it (see _end_of)
+MONITOR_STEPS = {"monitor", "monitor-verdict"}
 
 
 @dataclass(frozen=True)
@@ -1376,19 +1379,35 @@ LOOK_BACK = 100  # runbooks read at most by start_state
 
 def _where_it_stands(runbook: Runbook, path: Path) -> tuple[ResumeInfo | None, str]:
     last = runbook.decisions[-1]
-    targets, when = ", ".join(runbook.targets), last.at[:16].replace("T", " ")
-    if last.step in FINAL_STEPS:
-        said = last.answer if last.step == "outcome" else f"{last.step}: {last.answer}"
-        return None, f"{targets} {said} ({when})"
-    if last.step == "rollback" and not last.answer.startswith("FAILED"):
+    end = _end_of(runbook)
+    if end is not None:
+        targets, when = ", ".join(runbook.targets), end.at[:16].replace("T", " ")
+        if end.step in FINAL_STEPS:
+            said = end.answer if end.step == "outcome" else f"{end.step}: {end.answer}"
+            return None, f"{targets} {said} ({when})"
         # restored and verified (the wizard's R, oxwizard rollback): nothing is left to resume
-        return None, f"{targets}: {last.answer} ({when})"
+        return None, f"{targets}: {end.answer} ({when})"
     promoted = runbook.last("promote")
     rolled = runbook.last("rollback")
     live_touched = promoted is not None and (
         rolled is None or runbook.decisions.index(rolled) < runbook.decisions.index(promoted)
     )
     return ResumeInfo(runbook, path, last.step, live_touched, runbook.checkpoint_id), ""
+
+
+def _end_of(runbook: Runbook) -> Decision | None:
+    """The decision that ended the run of ``runbook``, or None while it is unfinished: a final one
+    (FINAL_STEPS) or a verified rollback, last — or last but for what ``oxwizard monitor`` added
+    since (MONITOR_STEPS: monitoring live after the run ended, a rollback included, reopens nothing;
+    rounds that follow no such decision are the run's own, stopped while monitoring)."""
+    decisions = runbook.decisions
+    n = len(decisions)
+    while n > 1 and decisions[n - 1].step in MONITOR_STEPS:
+        n -= 1
+    end = decisions[n - 1]
+    if end.step in FINAL_STEPS or (end.step == "rollback" and not end.answer.startswith("FAILED")):
+        return end
+    return None
 
 
 def requirements_of(runbook: Runbook) -> list[Requirement]:
