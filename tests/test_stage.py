@@ -213,3 +213,31 @@ def test_stage_command_json(demo_template: DemoSandbox, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["stage"] == str(tmp_path / "s") and data["same_as_live"] is True
+
+
+@pytest.mark.parametrize("how", ["linked", "in a child", "before the plan"])
+def test_a_package_the_upgrade_removes_is_gone_from_the_clone_as_from_live(tmp_path: Path, how: str) -> None:
+    """setuptools 84 no longer ships pkg_resources. The clone leaves out the files the installer
+    removes; their folders must go too: pip never sees a folder whose files are all missing, and an
+    empty one imports as a namespace package. The import smoke then passed in staging and failed
+    on live (a tester's real environment: setuptools 65.5.0 -> 84.2.1)."""
+    from conftest import wheel_install, wheel_venv
+
+    from oxwizard.demo.wheels import build_wheel
+
+    wheels = tmp_path / "wheels"
+    legacy = {"oxwrm_legacy/__init__.py": "X = 1\n", "oxwrm_legacy/sub/__init__.py": ""}
+    build_wheel(wheels, "oxw-rm", "1.0", {"oxwrm/__init__.py": "", **legacy})
+    build_wheel(wheels, "oxw-rm", "2.0", {"oxwrm/__init__.py": ""})
+    live = Environment.open(wheel_venv(tmp_path / "live", wheels, "oxw-rm==1.0"))
+    if how == "before the plan":
+        stage = create_stage(live, tmp_path / "stage", changing=(), own_process=True)
+        copy_changing(live, stage, {"oxw-rm"}, CloneStats())
+    else:
+        stage = create_stage(live, tmp_path / "stage", changing={"oxw-rm"}, own_process=how == "in a child")
+    wheel_install(stage.root, wheels, "oxw-rm==2.0")
+    probe = [str(stage.python), "-c", "import oxwrm, oxwrm_legacy"]
+    done = subprocess.run(probe, capture_output=True, text=True, check=False)
+    assert done.returncode == 1 and "No module named 'oxwrm_legacy'" in done.stderr, done.stderr
+    assert not list(stage.root.glob("lib/python*/site-packages/oxwrm_legacy"))
+    assert list(live.root.glob("lib/python*/site-packages/oxwrm_legacy/sub/__init__.py")), "live untouched"

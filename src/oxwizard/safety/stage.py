@@ -128,6 +128,8 @@ def create_stage(
                 refresh_tree(source, tmp, sharing, counts)
             else:
                 copy_tree(source, tmp, sharing, counts)
+            if sharing is not None:
+                _prune_emptied(source, tmp, sharing)
             _rewrite(tmp, str(source), str(target))
         else:
             _clone_system(env, tmp)
@@ -166,6 +168,7 @@ def copy_changing(env: Environment, stage: Environment, changing: Collection[str
         stats.linked -= was_link
         stats.copied -= not was_link
         stats.omitted += 1
+    _prune_emptied(env.root, stage.root, sharing)
     files = [f for f in sharing.singles if f not in sharing.omit]
     for root in sharing.own:
         for folder, _dirs, names in os.walk(root):
@@ -185,6 +188,26 @@ def copy_changing(env: Environment, stage: Environment, changing: Collection[str
         os.replace(fresh, dst)
         stats.linked -= 1
         stats.copied += 1
+
+
+def _prune_emptied(source: Path, clone: Path, sharing: Sharing) -> None:
+    """The clone's folders that hold no file once the installer's files are left out (a package the
+    upgrade removes: its folders only), removed. pip skips a listed file that is not there, so it
+    never sees those folders and would leave them: empty, they import as a namespace package, and
+    an upgrade that removes a package (setuptools 84: ``pkg_resources``) would pass the import smoke
+    in staging and fail on live, where pip removed the package's folders with its files. Each
+    top-level folder in site-packages that held a left-out file is pruned bottom up; a folder that
+    still holds a file stays, as it does on live."""
+    sites = [os.path.normpath(s) for s in sharing.sites]
+    tops: set[str] = set()
+    for path in sharing.omit:
+        site = next((s for s in sites if path.startswith(s + os.sep)), None)
+        if site is not None and os.sep in (rel := path[len(site) + 1 :]):
+            tops.add(os.path.relpath(os.path.join(site, rel.split(os.sep)[0]), source))
+    for top in tops:
+        for folder, _dirs, _files in os.walk(clone / top, topdown=False):
+            with contextlib.suppress(OSError):  # not empty: kept
+                os.rmdir(folder)
 
 
 def _copy_in_child(
