@@ -243,6 +243,14 @@ def test_monitoring_after_a_run_ended_does_not_reopen_it(tmp_path: Path) -> None
     assert start_state(tmp_path) == (
         None, "oxzep7==2.0.0: rolled back to ck-20260101T000000-0123456789ab, verified (2026-01-01 00:02)"
     )  # fmt: skip
+    # the wizard's R after the project files were written: the branch's removal follows the rollback
+    branch = Decision(step="pins", question="Remove the branch?", answer="branch oxwizard/x removed",
+                      at="2026-01-01T00:06:00+00:00")  # fmt: skip
+    ended.decisions = ended.decisions[:3] + [branch]
+    dump_runbook(ended, folder / f"{ended.id}.json")
+    assert start_state(tmp_path) == (
+        None, "oxzep7==2.0.0: rolled back to ck-20260101T000000-0123456789ab, verified (2026-01-01 00:02)"
+    )  # fmt: skip
 
     stopped = make_runbook("20260102-000000-oxzep7")
     stopped.checkpoint_id = "ck-20260102T000000-0123456789ab"

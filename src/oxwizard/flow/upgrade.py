@@ -1399,10 +1399,15 @@ def _end_of(runbook: Runbook) -> Decision | None:
     """The decision that ended the run of ``runbook``, or None while it is unfinished: a final one
     (FINAL_STEPS) or a verified rollback, last — or last but for what ``oxwizard monitor`` added
     since (MONITOR_STEPS: monitoring live after the run ended, a rollback included, reopens nothing;
-    rounds that follow no such decision are the run's own, stopped while monitoring)."""
+    rounds that follow no such decision are the run's own, stopped while monitoring), and but for
+    the removal of the upgrade's branch that a rollback records after itself."""
     decisions = runbook.decisions
     n = len(decisions)
-    while n > 1 and decisions[n - 1].step in MONITOR_STEPS:
+    while n > 1 and (
+        decisions[n - 1].step in MONITOR_STEPS
+        # the rollback's own clean-up: the branch of the project's files, taken away after it
+        or (decisions[n - 1].step == "pins" and decisions[n - 2].step == "rollback")
+    ):
         n -= 1
     end = decisions[n - 1]
     if end.step in FINAL_STEPS or (end.step == "rollback" and not end.answer.startswith("FAILED")):
