@@ -40,12 +40,17 @@ def has_edits(files: ProjectFiles | None) -> bool:
 
 
 def files_summary(files: ProjectFiles) -> str:
-    """``1 line in requirements.txt, 2 in pyproject.toml; uv.lock by uv``."""
+    """``1 line in requirements.txt, 2 in pyproject.toml; uv.lock by uv``: each lockfile by what will
+    regenerate it (``requirements.txt by uv pip compile (for pip-compile)`` when pip-compile is not
+    installed and uv stands in)."""
     lines = Counter(e.path for e in files.edits)
     parts = [f"{n} line{'s' if n > 1 else ''} in {path}" if i == 0 else f"{n} in {path}"
              for i, (path, n) in enumerate(lines.items())]  # fmt: skip
     text = ", ".join(parts)
-    regen = ", ".join(f"{r.path} by {r.tool}" for r in files.regenerate)
+    regen = ", ".join(
+        f"{r.path} by {r.stand_in} (for {r.tool})" if r.stand_in else f"{r.path} by {r.tool}"
+        for r in files.regenerate
+    )
     return "; ".join(p for p in (text, regen) if p)
 
 
