@@ -69,10 +69,17 @@ async def test_d_at_a_failed_gate_shows_every_reason_wrapped_and_r_still_rolls_b
             await pilot.press("d")
             await wait_for(pilot, lambda: isinstance(app.screen, DetailsScreen), 10)
 
+        first = app.state.latest_checks
         await pilot.press("t")  # answered from the page: the checks run again, and fail again
         await wait_for(pilot, lambda: isinstance(app.screen, ExecuteScreen), 10)
         await wait_question(pilot, "checks-staging")
         assert app.state.question is not question
+        again = app.state.latest_checks
+        assert first is not None and again is not None and again is not first
+        logs, logs_again = first.get("error-logs"), again.get("error-logs")
+        assert logs is not None and logs_again is not None and logs.status == logs_again.status == "fail"
+        # only what this attempt wrote: the first attempt's log lines are not counted again
+        assert logs_again.summary == logs.summary, (logs.summary, logs_again.summary)
         with RunbookRepo(sandbox.project / ".oxwizard") as repo:
             assert "checks-staging: retry" in [e.message for e in repo.log(20)]
         await pilot.press("d")

@@ -658,11 +658,7 @@ class UpgradeFlow:
             markers=self.env.markers,
             python=self.env.python,
         )
-        if self.baseline is not None:  # the trials wrote to the project's logs: live's are read from now
-            from oxwizard.checks.logs import mark_logs
-
-            marks = mark_logs(self.project, self.config)
-            self.baseline = self.baseline.model_copy(update={"log_marks": marks})
+        self._logs_from_now()  # the trials wrote to the project's logs
         runbook.tried_targets = list(plan.targets)
         runbook.targets = list(passing.targets)
         runbook.set_plan(passing)  # what a replay re-applies: the promoted set only
@@ -952,7 +948,8 @@ class UpgradeFlow:
                 after_failure=True,
                 reason=reason,
             )
-            if choice == "retry":
+            if choice == "retry":  # the failed attempt's log lines are not the next one's
+                self._logs_from_now()
                 continue
             if live and choice == "rollback":
                 self.rollback(f"{step} failed")
@@ -965,6 +962,15 @@ class UpgradeFlow:
         if not live:
             warned = cs.get("warnings")
             self._ack_warnings(cs.new_warnings, warned.details.get("predicted", []) if warned else [])
+
+    def _logs_from_now(self) -> None:
+        """The project's logs are read from here on by the checks that follow: what earlier runs of
+        the upgraded code wrote there (a failed attempt, the culprit search's trials) is theirs."""
+        if self.baseline is not None:
+            from oxwizard.checks.logs import mark_logs
+
+            marks = mark_logs(self.project, self.config)
+            self.baseline = self.baseline.model_copy(update={"log_marks": marks})
 
     def _ack_warnings(self, new_warnings: list[str], predicted: Sequence[str] = ()) -> None:
         """New warnings in staging are acknowledged before live is touched (asked, --yes, replay)."""
