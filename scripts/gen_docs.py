@@ -95,6 +95,15 @@ first records those changes as they are in a commit of its own (`recovered: …`
   nothing to replay and is refused too.
 - `plan_digest` is the sha256 of the plan's canonical JSON and `plan_summary` its one-line summary: a
   runbook whose plan was edited by hand no longer matches them and is refused.
+- `runbook_digest` (written last) is the sha256 of the whole document as written, every field but
+  itself (canonical JSON: sorted keys, no spaces), so it covers what decides what a replay runs: the
+  targets, the plan, the index options, the flow `options`, every `checks` setting and command, the
+  decisions. oxwizard rewrites it with every commit; `oxwizard replay` refuses a runbook that no
+  longer matches it as tampered, even with `--trust`. It catches edits, it is no signature: trust
+  comes from where the file is (see replay.md). Runbooks written before it have none: they are still
+  read, and replay only with `--trust`.
+- `origin` is the root commit of the runbook repository the runbook was recorded in: a record only,
+  it decides nothing (a replay trusts a runbook by where its file is, not by what it says).
 - Every error is one line naming the file and the field, e.g.
   `runbooks/x.json: decisions.0.evidence.exit_code: Input should be a valid integer`, and loading a
   bad runbook changes nothing (exit code 2).

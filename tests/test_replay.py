@@ -53,9 +53,15 @@ def git_log(repo: Path) -> str:
     ).stdout
 
 
-def edited_copy(runbook: Path, dest: Path, edit: Any) -> Path:
+def edited_copy(runbook: Path, dest: Path, edit: Any, *, resign: bool = False) -> Path:
+    """``runbook`` edited by ``edit`` at ``dest``; ``resign``: with its ``runbook_digest`` rewritten,
+    as if it had been recorded that way (else any edit is refused as tampered)."""
     data = json.loads(runbook.read_text(encoding="utf-8"))
     edit(data)
+    if resign:
+        from oxwizard.runbook.model import document_digest
+
+        data["runbook_digest"] = document_digest(data)
     dest.write_text(json.dumps(data, indent=2), encoding="utf-8")
     return dest
 
@@ -161,7 +167,7 @@ def _tampered_plan(d: dict[str, Any]) -> None:
 
 
 def _wrong_interpreter(d: dict[str, Any]) -> None:
-    d["environment"]["version"] = "3.9.18"  # outside the plan digest: integrity stays valid
+    d["environment"]["version"] = "3.9.18"  # outside the plan digest (the runbook's is rewritten)
 
 
 @pytest.mark.parametrize(
@@ -181,7 +187,8 @@ def test_bad_runbook_is_refused_before_any_change(
 ) -> None:
     _, runbook = recorded_15
     sandbox, _ = recorded_20  # at oxzep7 1.4.2: the 1.5.0 runbook would apply here
-    bad = edited_copy(runbook, tmp_path / "runbook.json", edit)
+    # recorded so (its runbook_digest rewritten): refused for what it says, not as tampered
+    bad = edited_copy(runbook, tmp_path / "runbook.json", edit, resign=True)
     before = fingerprint(sandbox.venv)
 
     done = oxwizard("replay", bad, *target_args(sandbox), "--trust", "--json")
@@ -328,7 +335,9 @@ def test_a_runbook_of_schema_version_1_still_replays(
     sandbox, _ = recorded_20
     data = json.loads(runbook.read_text())
     assert data["schema_version"] == 2
-    old = {k: v for k, v in data.items() if k not in ("trials", "tried_targets")} | {"schema_version": 1}
+    # a version 1 runbook has no runbook_digest either: it replays with --trust
+    dropped = ("trials", "tried_targets", "runbook_digest")
+    old = {k: v for k, v in data.items() if k not in dropped} | {"schema_version": 1}
     path = tmp_path / runbook.name
     path.write_text(json.dumps(old, indent=2), encoding="utf-8")
     done = oxwizard("replay", path, *target_args(sandbox), "--trust", "--dry-run")

@@ -159,3 +159,44 @@ def test_a_runbook_recorded_by_an_earlier_release_keeps_its_plan_digest() -> Non
     assert runbook.plan is not None and runbook.plan.api_impact is not None
     assert {u.change for u in runbook.plan.api_impact.uses} == {"oxzep7.fmt", "oxzep7.legacy_parse"}
     assert runbook.plan_digest == runbook.plan.digest()
+
+
+def test_runbook_digest_covers_the_whole_document(tmp_path: Path) -> None:
+    """Every write records ``runbook_digest``: a replay checks it (``runbook_digest_state``) and
+    refuses any edit — of the commands, options, targets, index, decisions — as tampered."""
+    from oxwizard.runbook.model import runbook_digest_state
+
+    path = tmp_path / "runbooks" / "x.json"
+    dump_runbook(full_runbook(), path)
+    text = path.read_text(encoding="utf-8")
+    assert runbook_digest_state(text) == "verified"
+    dump_runbook(load_runbook(path), path)  # read and written again: the same digest
+    assert path.read_text(encoding="utf-8") == text
+    assert runbook_digest_state(json.dumps(json.loads(text), indent=8)) == "verified"  # layout: free
+    edits = {
+        "test-command": lambda d: d["checks"].update({"test-command": ["python", "-c", "1"]}),
+        "stage": lambda d: d["options"].update({"stage": False}),
+        "targets": lambda d: d["targets"].append("ziprow"),
+        "index": lambda d: d["index"].update({"find_links": ["/elsewhere"]}),
+        "decisions": lambda d: d["decisions"][0].update({"answer": "no"}),
+        "origin": lambda d: d.update({"origin": "f" * 40}),
+    }
+    for name, edit in edits.items():
+        data = json.loads(text)
+        edit(data)
+        edited = json.dumps(data)
+        load_runbook(write(tmp_path, edited))  # still a valid runbook: only the digest tells
+        with pytest.raises(RunbookError, match=r"^rb: runbook_digest: does not match the runbook") as info:
+            runbook_digest_state(edited, "rb")
+        assert info.value.exit_code == 2, name
+
+
+def test_a_runbook_written_before_the_runbook_digest_has_none() -> None:
+    from oxwizard.runbook.model import runbook_digest_state
+
+    old = (Path(__file__).parent / "data" / "runbook-7ce62d3-oxzep7-2.0.0.json").read_text("utf-8")
+    assert runbook_digest_state(old) == "absent"
+    assert (
+        load_runbook(Path(__file__).parent / "data" / "runbook-7ce62d3-oxzep7-2.0.0.json").runbook_digest
+        is None
+    )

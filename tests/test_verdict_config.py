@@ -217,6 +217,8 @@ def test_replay_compares_recorded_and_configured_sources(
 ) -> None:
     import json
 
+    from oxwizard.runbook.model import document_digest
+
     _, runbook = recorded_15
     target, _ = recorded_20  # at oxzep7 1.4.2: the 1.5.0 runbook applies to it (dry runs change nothing)
     recorded_links = load_runbook(runbook).index.find_links
@@ -239,6 +241,7 @@ def test_replay_compares_recorded_and_configured_sources(
     masked = tmp_path / "masked.json"
     data = json.loads(runbook.read_text(encoding="utf-8"))
     data["index"]["extra_index_urls"] = ["https://****@private.example.invalid/simple"]
+    data["runbook_digest"] = document_digest(data)  # as recorded so: a hand edit would be refused
     masked.write_text(json.dumps(data, indent=2), encoding="utf-8")
     same = tmp_path / "same.conf"
     same.write_text(

@@ -1,8 +1,10 @@
 """Unattended replay of a saved runbook: validation first, then the recorded flow, then the audit.
 
 :func:`validate_replay` does every refusal before anything changes (each an :class:`OxwizardError`
-with exit code 2): the runbook's schema and integrity, trust (a runbook from another runbook
-repository needs ``--trust``), the environment facts (implementation, interpreter version,
+with exit code 2): the runbook's schema and integrity (its plan digest, and its ``runbook_digest``
+over the whole document: any edit is refused, even with ``--trust``), trust (only a file committed,
+unmodified, in this project's own runbook repository replays without ``--trust``; see
+:func:`committed_here`), the environment facts (implementation, interpreter version,
 platform), the targets' from-versions (already applied → a no-op; anything else → stale), the env
 lock, and the recomputed plan (drift refused unless allowed; a different artefact or a different
 source under the same version always refused). :func:`replay` then runs the recorded flow with the
@@ -33,7 +35,14 @@ from oxwizard.env.plan import Change, Plan, compute_plan
 from oxwizard.env.specs import IndexOptions
 from oxwizard.flow.steps import StepName
 from oxwizard.flow.upgrade import FlowListener, Question, StepEvent, UpgradeFlow, requirements_of
-from oxwizard.runbook.model import Runbook, load_runbook, now
+from oxwizard.runbook.model import (
+    Runbook,
+    now,
+    parse_runbook,
+    read_runbook_bytes,
+    runbook_digest_state,
+    runbook_text,
+)
 from oxwizard.runbook.report import ReplayOutcome, ReplayReport, ReplayStep, slug
 
 
@@ -76,17 +85,26 @@ def validate_replay(
 ) -> ReplayCheck:
     """Every check a replay does before it may change anything; raises exit-2 errors on refusal."""
     started = time.monotonic()
-    runbook = load_runbook(runbook_path)  # schema, version, unknown fields, tampered plan
+    data = read_runbook_bytes(runbook_path)  # read once: what is checked below is what runs
+    source = str(runbook_path)
+    text = runbook_text(data, source)
+    runbook = parse_runbook(text, source)  # schema, version, unknown fields, tampered plan
+    digest = runbook_digest_state(text, source)  # any edit of the document: refused, even with --trust
     if runbook.plan is None:
         raise _refuse(f"{runbook_path}: the runbook has no recorded plan: nothing to replay")
     if not runbook.targets:
         raise _refuse(f"{runbook_path}: targets: empty: nothing to replay")
     project = project.resolve()
-    trusted = _check_trust(runbook, project, trust)
+    trusted = _check_trust(runbook_path, data, digest, project, trust)
     _check_env_facts(runbook, env)
     configured = _configured(env, index)
     index, sources_note = resolve_index(runbook, index, configured)
     check = ReplayCheck(runbook, runbook_path, env, project, index, trusted, env.fingerprint())
+    if digest == "absent":
+        check.notes.append(
+            "no runbook_digest (recorded by an older oxwizard): its checks, commands and options "
+            "are not covered by a digest"
+        )
     check.sources_note = sources_note
     if sources_note:
         check.notes.append(sources_note)
@@ -115,18 +133,29 @@ def validate_replay(
     return check
 
 
-def project_origin(project: Path) -> str:
-    """The origin (root commit) of ``project``'s runbook repository, '' if it has none."""
+def committed_here(runbook_path: Path, data: bytes, project: Path) -> str | None:
+    """None when ``data``, the runbook as read from ``runbook_path``, is a file committed, unmodified,
+    in ``project``'s own runbook repository; else why not.
+
+    Where the file is decides, never a field of the file: a runbook's ``origin`` names the
+    repository it claims to come from, and anybody can write that."""
     repo_dir = runbook_repo_path(project)
     if not (repo_dir / ".git").exists():
-        return ""
+        return f"this project has no runbook repository ({repo_dir})"
+    if not runbook_path.resolve().is_relative_to(repo_dir.resolve()):
+        return f"{runbook_path} is not in this project's runbook repository ({repo_dir})"
     from oxwizard.runbook.repo import RunbookRepo
 
     try:
         with RunbookRepo(repo_dir) as repo:
-            return repo.origin()
-    except RunbookError:
-        return ""
+            committed = repo.committed(runbook_path)
+    except RunbookError as exc:
+        return f"this project's runbook repository cannot be read ({exc})"
+    if committed is None:
+        return f"{runbook_path} is not committed in this project's runbook repository ({repo_dir})"
+    if committed != data:
+        return f"{runbook_path} differs from its last commit in this project's runbook repository"
+    return None
 
 
 def _configured(env: Environment, given: IndexOptions | None) -> IndexOptions:
@@ -137,16 +166,22 @@ def _configured(env: Environment, given: IndexOptions | None) -> IndexOptions:
     return effective_index(env, flags, isolated=flags.isolated)
 
 
-def _check_trust(runbook: Runbook, project: Path, trust: bool) -> Literal["same repository", "--trust"]:
-    origin = project_origin(project)
-    if runbook.origin and runbook.origin == origin:
+def _check_trust(
+    runbook_path: Path, data: bytes, digest: str, project: Path, trust: bool
+) -> Literal["same repository", "--trust"]:
+    why = committed_here(runbook_path, data, project)
+    if why is None and digest == "verified":
         return "same repository"
     if trust:
         return "--trust"
-    where = f"repository {origin[:12]}" if origin else "no runbook repository"
+    if why is None:
+        why = (
+            f"{runbook_path} has no runbook_digest (recorded by an older oxwizard): an edit of its "
+            "commands or options would go unnoticed"
+        )
     raise _refuse(
-        f"untrusted runbook: it was recorded in runbook repository {runbook.origin[:12] or '(unknown)'}, "
-        f"this project has {where}; its commands would run here: review it, then pass --trust"
+        f"untrusted runbook: {why}; a replay runs its checks' commands in {project}: review them "
+        "(oxwizard replay RUNBOOK --dry-run --trust lists them), then pass --trust"
     )
 
 

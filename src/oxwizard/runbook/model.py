@@ -3,19 +3,23 @@
 Runbooks are pydantic models with a ``schema_version``, stored as indented JSON with a stable key
 order, and treated as untrusted input when read: unknown fields are refused, the size is capped,
 older schema versions are migrated explicitly, and a plan that no longer matches its own recorded
-digest and summary is refused as tampered. The git side lives in :mod:`oxwizard.runbook.repo`.
+digest and summary is refused as tampered. Every write also records ``runbook_digest``, the sha256 of
+the whole document as written (targets, plan, checks with their commands, options, index, decisions):
+a replay refuses a runbook that no longer matches it (:func:`runbook_digest_state`). The git side
+lives in :mod:`oxwizard.runbook.repo`.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import re
 import socket
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -167,6 +171,8 @@ class Runbook(BaseModel):
     # only a part of them was promoted (``targets`` and ``plan`` are then the promoted set's)
     trials: list[TrialRecord] = Field(default_factory=list)
     tried_targets: list[str] = Field(default_factory=list)
+    # sha256 of everything above as written (see document_digest); None in runbooks written before it
+    runbook_digest: str | None = None
 
     @field_validator("id", "checkpoint_id")
     @classmethod
@@ -205,8 +211,37 @@ class Runbook(BaseModel):
             raise RunbookError(f"{source}: plan_summary: does not match the recorded plan (edited by hand?)")
 
     def to_text(self) -> str:
+        """The file's text, with ``runbook_digest`` set to the digest of the rest of it."""
         data = self.model_dump(mode="json", by_alias=True)
+        data["runbook_digest"] = self.runbook_digest = document_digest(data)
         return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def document_digest(data: dict[str, Any]) -> str:
+    """sha256 of a runbook document's canonical JSON, every field but ``runbook_digest`` itself.
+
+    Taken over the document as written (before any migration or validation), so a field added to
+    the schema later never changes the digest of a runbook written before it."""
+    rest = {k: v for k, v in data.items() if k != "runbook_digest"}
+    return hashlib.sha256(json.dumps(rest, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def runbook_digest_state(text: str, source: str = "runbook") -> Literal["verified", "absent"]:
+    """``verified`` when the runbook ``text`` matches its ``runbook_digest``, ``absent`` when it has
+    none (written before oxwizard recorded one); a digest that does not match is refused as
+    tampered (:class:`RunbookError`). Call on text :func:`parse_runbook` accepted."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RunbookError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    recorded = data.get("runbook_digest") if isinstance(data, dict) else None
+    if recorded is None:
+        return "absent"
+    if recorded != document_digest(data):
+        raise RunbookError(
+            f"{source}: runbook_digest: does not match the runbook (edited by hand?): refused as tampered"
+        )
+    return "verified"
 
 
 def dump_runbook(runbook: Runbook, path: Path) -> None:
@@ -246,8 +281,8 @@ def parse_runbook(text: str, source: str = "runbook") -> Runbook:
     return runbook
 
 
-def load_runbook(path: Path) -> Runbook:
-    """Read a runbook file (size-capped) and validate it."""
+def read_runbook_bytes(path: Path) -> bytes:
+    """A runbook file's bytes (size-capped), read once: what is validated is what was read."""
     try:
         size = path.stat().st_size
     except OSError:
@@ -257,7 +292,21 @@ def load_runbook(path: Path) -> Runbook:
     if size > MAX_RUNBOOK_BYTES:
         raise RunbookError(f"{path}: too large for a runbook ({size} bytes)")
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise RunbookError(f"{path}: cannot read: {exc}") from None
-    return parse_runbook(text, str(path))
+    if len(data) > MAX_RUNBOOK_BYTES:  # grown since the stat
+        raise RunbookError(f"{path}: too large for a runbook ({len(data)} bytes)")
+    return data
+
+
+def runbook_text(data: bytes, source: str = "runbook") -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RunbookError(f"{source}: cannot read: {exc}") from None
+
+
+def load_runbook(path: Path) -> Runbook:
+    """Read a runbook file (size-capped) and validate it."""
+    return parse_runbook(runbook_text(read_runbook_bytes(path), str(path)), str(path))

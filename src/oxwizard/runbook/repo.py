@@ -174,6 +174,25 @@ class RunbookRepo:
         """An identity for this repository: its root commit (stable across clones)."""
         return self._git("rev-list", "--max-parents=0", "HEAD").splitlines()[-1].strip()
 
+    def committed(self, path: Path) -> bytes | None:
+        """The bytes of ``path`` as committed at HEAD, or None when ``path`` is not inside this
+        repository's working tree or HEAD has no file there (untracked, or no commit yet)."""
+        try:
+            rel = path.resolve().relative_to(self.path.resolve()).as_posix()
+        except ValueError:
+            return None
+        if rel in ("", ".") or rel.split("/", 1)[0] == ".git":
+            return None
+        try:
+            blob = self.repo.git.execute(
+                ["git", *GIT_SAFETY, "cat-file", "blob", f"HEAD:{rel}"],
+                stdout_as_string=False,
+                strip_newline_in_stdout=False,
+            )
+        except self._git_module.GitCommandError:  # no such file at HEAD, or no HEAD at all
+            return None
+        return blob if isinstance(blob, bytes) else None
+
     # -- git ----------------------------------------------------------------------------------------
     def _git(self, *args: str) -> str:
         try:
