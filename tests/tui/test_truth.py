@@ -20,8 +20,10 @@ from oxwizard.runbook.repo import RunbookRepo
 from oxwizard.tui.app import WizardApp
 from oxwizard.tui.messages import ChecksReported, PlanResolved, QuestionAsked, StepChanged
 from oxwizard.tui.screens.confirm import ConfirmScreen
+from oxwizard.tui.screens.help import HelpScreen
 from oxwizard.tui.screens.monitor import MonitorScreen
 from oxwizard.tui.screens.resume import ResumeScreen
+from oxwizard.tui.screens.runbook import RunbookScreen
 from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.steps import StepsChecklist
 from oxwizard.tui.widgets.targets import TargetsTable
@@ -121,6 +123,10 @@ async def test_after_an_upgrade_a_rollback_and_a_new_plan_every_screen_shows_the
 async def test_the_resume_dialog_shows_its_keys_and_keeps_the_spec_given_on_the_command_line(
     demo: Any,
 ) -> None:
+    """A run quit in staging (live untouched) is offered at the next start. On the dialog ``?`` and
+    ``l`` open the help and the runbook over it and ``q`` quits, none of them deciding; ``esc``
+    (later) closes it and records nothing, so the next start offers the run again; ``n`` ends it,
+    recorded. ``esc`` and ``n`` both go on with the spec given on the command line."""
     sandbox = demo()
     first = make_app(sandbox)
     async with first.run_test(size=(80, 24)) as pilot:
@@ -131,24 +137,50 @@ async def test_the_resume_dialog_shows_its_keys_and_keeps_the_spec_given_on_the_
         await pilot.pause()
     assert first.flow_done.wait(60)
 
-    second = make_app(sandbox, specs=["humbleconf==1.3.0"])
+    def offered() -> bool:
+        return start_state(sandbox.project, Environment.open(sandbox.venv))[0] is not None
+
+    def left_messages() -> list[str]:
+        with RunbookRepo(sandbox.project / ".oxwizard") as repo:
+            return [e.message for e in repo.log(5) if e.message.startswith("outcome: left")]
+
+    # ?, l and q on the dialog: the help and the runbook over it, then quit, the run left as it is
+    second = make_app(sandbox)
     async with second.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(second.screen, ResumeScreen), 60)
         await wait_for(pilot, lambda: "oxzep7==1.5.0" in screen_text(second), 30)
         keys = await _bottom_keys(pilot)
-        assert "r Resume" in keys and "n New upgrade" in keys, keys
+        assert "r Resume" in keys and "n New upgrade" in keys and "esc Later" in keys, keys
+        assert "l Log" in keys and "? Help" in keys and "q Quit" in keys, keys
         assert "Filter" not in keys and "Plan" not in keys, keys
         # live was not changed: nothing to roll back, so the dialog does not offer it
         assert "Roll back" not in keys and "[R]" not in screen_text(second)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: second.state.plan is not None or second.state.plan_error, 120)
-        assert second.state.plan is not None, second.state.plan_error
-        assert list(second.state.plan.targets) == ["humbleconf==1.3.0"]
+        assert "[esc] later: the next start offers it again" in screen_text(second)
+        for key, kind in (("question_mark", HelpScreen), ("l", RunbookScreen)):
+            await pilot.press(key)
+            await wait_for(pilot, lambda k=kind: isinstance(second.screen, k), 10)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(second.screen, ResumeScreen), 10)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: second.return_code is not None, 10)
+    assert second.return_code == 0 and not left_messages() and offered()
+
+    # esc (later), then n: each closes the dialog and the spec given on the command line is planned;
+    # esc records nothing (the run is offered again), n ends the run
+    for key in ("escape", "n"):
+        app = make_app(sandbox, specs=["humbleconf==1.3.0"])
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda a=app: isinstance(a.screen, ResumeScreen), 60)
+            await wait_for(pilot, lambda a=app: "oxzep7==1.5.0" in screen_text(a), 30)
+            await pilot.press(key)
+            await wait_for(pilot, lambda a=app: a.state.plan is not None or a.state.plan_error, 120)
+            assert app.state.plan is not None, app.state.plan_error
+            assert list(app.state.plan.targets) == ["humbleconf==1.3.0"]
+            assert not isinstance(app.screen, ResumeScreen)
+        if key == "escape":
+            assert not left_messages() and offered()
     # the answer is recorded and ends that run: the next start neither offers it again nor forgets it
-    with RunbookRepo(sandbox.project / ".oxwizard") as repo:
-        assert "outcome: left: not resumed at the next start; live was never changed" in [
-            e.message for e in repo.log(5)
-        ]
+    assert left_messages() == ["outcome: left: not resumed at the next start; live was never changed"]
     info, last = start_state(sandbox.project, Environment.open(sandbox.venv))
     assert info is None and last.startswith("oxzep7==1.5.0 left: not resumed at the next start;"), last
 

@@ -557,7 +557,9 @@ class WizardApp(App[int]):
             self.exit(130)
 
     def _resume_chosen(self, choice: str | None) -> None:
-        """The answer to the "Unfinished upgrade" dialog: "resume", "rollback" or "new" (escape)."""
+        """The answer to the "Unfinished upgrade" dialog: "resume", "rollback", "new" (``n``) or
+        "later" (escape). "new" ends a run that never reached live (recorded, not offered again);
+        "later" records nothing: the run stays as it is and the next start offers it again."""
         info, env = self.state.resume, self.state.env
         if info is None or env is None:
             return
@@ -576,15 +578,17 @@ class WizardApp(App[int]):
             self.update_state(resume=None)
             if info.live_touched:  # left as it is: R still restores its checkpoint, through its flow
                 self.flow = self._resumed_flow(info)
-            else:  # nothing of it reached live: the answer ends it (recorded), not asked again
+            else:
                 self.update_state(checkpoint="", live_changed=False)
+            if choice == "new" and not info.live_touched:  # nothing of it reached live: n ends it
+                # (recorded, not asked again); later (esc) records nothing: offered at the next start
                 from oxwizard.flow.upgrade import LEFT_AT_START, close_unfinished
 
                 try:
                     close_unfinished(self.project, info, LEFT_AT_START)
                 except OxwizardError as exc:
                     self.notify(f"the runbook could not record it: {exc}", severity="warning")
-            if self.initial_specs:  # the spec given on the command line is what "new" means
+            if self.initial_specs:  # the spec given on the command line is what "new" (and later) means
                 self.resolve_plan(self.initial_specs)
 
     def _resumed_flow(self, info: ResumeInfo) -> UpgradeFlow:

@@ -26,17 +26,19 @@ def answer_keys(namespace: str = "", dialog: str = "") -> list[Binding]:
     ]
 
 
-def app_keys(dialog: str) -> list[Binding]:
+def app_keys(dialog: str, *, rollback: bool = True) -> list[Binding]:
     """The app's keys that work on every screen, bound again on the modal ``dialog`` (Textual does
-    not look at the app's bindings below a modal screen): ``R`` rolls back, ``l`` and ``?`` open the
-    runbook and the help over it. Shown when the app allows them."""
-    return [
-        Binding(
-            "R", "app.rollback", "Roll back", id=f"{dialog}-rollback", tooltip="Roll back to the checkpoint"
-        ),
+    not look at the app's bindings below a modal screen): ``R`` rolls back (not with ``rollback``
+    False: the dialog's own ``R``), ``l`` and ``?`` open the runbook and the help over it. Shown
+    when the app allows them."""
+    keys = [
         Binding("l", "app.runbook", "Log", id=f"{dialog}-runbook"),
         Binding("question_mark", "app.help", "Help", id=f"{dialog}-help", key_display="?"),
     ]
+    if rollback:
+        tip = "Roll back to the checkpoint"
+        keys.insert(0, Binding("R", "app.rollback", "Roll back", id=f"{dialog}-rollback", tooltip=tip))
+    return keys
 
 
 class FlowScreen(Screen[None]):

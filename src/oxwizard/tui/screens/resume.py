@@ -1,4 +1,5 @@
-"""At start, when the newest runbook is unfinished: resume it, roll back, or start a new upgrade."""
+"""At start, when the newest runbook is unfinished: resume it, roll back, start a new upgrade, or
+decide later (esc: the next start offers it again). ``l``, ``?`` and ``q`` work over it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from oxwizard.tui.screens.base import app_keys
 from oxwizard.tui.widgets.keybar import KeyBar
 
 if TYPE_CHECKING:
@@ -21,7 +23,11 @@ class ResumeScreen(ModalScreen[str]):
     BINDINGS = [
         Binding("r", "choose('resume')", "Resume", id="resume"),
         Binding("R", "choose('rollback')", "Roll back", id="resume-rollback"),
-        Binding("n,escape", "choose('new')", "New upgrade", id="resume-new"),
+        Binding("n", "choose('new')", "New upgrade", id="resume-new"),
+        # later: the dialog closes and nothing is recorded, the next start offers the run again
+        Binding("escape", "choose('later')", "Later", id="resume-later", key_display="esc"),
+        *app_keys("resume", rollback=False),  # R is the dialog's own (above)
+        Binding("q", "app.quit", "Quit", id="resume-quit"),
     ]
 
     def __init__(self, info: ResumeInfo) -> None:
@@ -48,6 +54,7 @@ class ResumeScreen(ModalScreen[str]):
         if self.info.checkpoint_id and self.info.live_touched:
             keys += "\n[b]\\[R][/b] roll back to the checkpoint"
         keys += "\n[b]\\[n][/b] leave it and start a new upgrade"
+        keys += "\n[b]\\[esc][/b] later: the next start offers it again"
         with Vertical(classes="dialog"):
             yield Static("Unfinished upgrade", classes="dialog-title")
             yield Static(body, classes="dialog-body")
