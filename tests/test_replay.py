@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -325,6 +326,66 @@ def test_dry_run_shows_every_command_and_changes_nothing(recorded_15: Any, recor
     assert "dry run: nothing was changed" in done.stdout
     assert not ANSI.search(done.stdout)
     assert fingerprint(sandbox.venv) == before
+
+
+def _no_test_command(d: dict[str, Any]) -> None:
+    d["checks"]["test-command"] = None  # none configured: the checks detect one in the project
+
+
+def test_dry_run_lists_the_test_command_detected_when_the_runbook_records_none(
+    recorded_15: Any, recorded_20: Any, demo: Any, tmp_path: Path
+) -> None:
+    """A runbook without a test command still runs the project's tests (the command the checks
+    detect there): the dry run and the JSON report list it, and it is the one the replay runs."""
+    from oxwizard.checks.tests import choose_command
+    from oxwizard.core.config import ChecksConfig
+
+    _, runbook = recorded_15
+    sandbox, _ = recorded_20
+    bare = edited_copy(runbook, tmp_path / "bare.json", _no_test_command, resign=True)
+    before = fingerprint(sandbox.venv)
+    found = choose_command(Environment.open(sandbox.venv), sandbox.project, ChecksConfig())
+
+    done = oxwizard("replay", bare, *target_args(sandbox), "--trust", "--dry-run")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(none configured)" not in done.stdout
+    line = f"  tests (none recorded: detected in this project, {found.why}): {json.dumps(found.argv)}"
+    assert line in done.stdout.splitlines(), done.stdout
+    as_json = oxwizard("replay", bare, *target_args(sandbox), "--trust", "--dry-run", "--json")
+    assert as_json.returncode == 0, as_json.stderr
+    assert found.argv in json.loads(as_json.stdout)["commands"]
+    assert fingerprint(sandbox.venv) == before
+
+    # ... and it is what the replay runs (at the baseline, in staging and on live)
+    host = demo()
+    ran = oxwizard("replay", bare, *target_args(host), "--trust", "--verbose", "--no-record")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert ran.stdout.count(f"tests: {shlex.join(found.argv)} ") == 3, ran.stdout
+
+
+def test_replay_commands_name_the_lockfile_tools_of_written_project_files(demo_template: Any) -> None:
+    from test_runbook import full_runbook
+
+    from oxwizard.env.project_files import ProjectFiles, Regeneration
+    from oxwizard.flow.replay import replay_commands
+    from oxwizard.runbook.model import Decision
+
+    runbook = full_runbook()
+    assert runbook.plan is not None
+    runbook.checks.test_command = ["python", "-m", "pytest"]
+    regen = Regeneration(path="poetry.lock", tool="poetry", command=["poetry", "lock"], names=["oxzep7"],
+                         then=["poetry", "check"])  # fmt: skip
+    runbook.set_plan(runbook.plan.model_copy(update={"project_files": ProjectFiles(regenerate=[regen])}))
+    env = Environment.open(demo_template.venv)
+    checks_only = [("tests", ["python", "-m", "pytest"])]
+    assert replay_commands(runbook, env, demo_template.project) == checks_only  # not asked to write them
+    runbook.options.update_pins = True
+    runbook.record(Decision(step="pins", question="Write?", answer="write"))
+    assert replay_commands(runbook, env, demo_template.project) == [
+        *checks_only,
+        ("lockfile poetry.lock", ["poetry", "lock"]),
+        ("lockfile poetry.lock, then", ["poetry", "check"]),
+    ]
 
 
 def test_a_runbook_of_schema_version_1_still_replays(

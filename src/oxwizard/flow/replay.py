@@ -26,13 +26,14 @@ from typing import Literal
 from packaging.version import InvalidVersion, Version
 
 from oxwizard.checks.result import CheckSet
-from oxwizard.core.config import ChecksConfig
+from oxwizard.checks.tests import choose_command
 from oxwizard.core.errors import OxwizardError, RollbackFailed, RunbookError
 from oxwizard.core.places import runbook_repo_path
 from oxwizard.core.redact import MASK
 from oxwizard.env.environment import Environment
 from oxwizard.env.plan import Change, Plan, compute_plan
 from oxwizard.env.specs import IndexOptions
+from oxwizard.flow.pins import wanted as pins_wanted
 from oxwizard.flow.steps import StepName
 from oxwizard.flow.upgrade import FlowListener, Question, StepEvent, UpgradeFlow, requirements_of
 from oxwizard.runbook.model import (
@@ -61,6 +62,7 @@ class ReplayCheck:
     drift: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sources_note: str | None = None  # the sources used are not the recorded ones (see resolve_index)
+    commands: list[tuple[str, list[str]]] = field(default_factory=list)  # what runs (replay_commands)
     elapsed: float = 0.0
 
     @property
@@ -129,6 +131,7 @@ def validate_replay(
     check.notes += [
         f"{c.name} {c.to_version}: no sha256 recorded" for c in runbook.plan.changes if not c.sha256
     ]
+    check.commands = replay_commands(runbook, env, project)
     check.elapsed = time.monotonic() - started
     return check
 
@@ -326,11 +329,30 @@ def _check_lock(env: Environment) -> None:
 
 
 # -- what the runbook would run -------------------------------------------------------------------
-def runbook_commands(config: ChecksConfig) -> list[tuple[str, list[str]]]:
-    """The commands a runbook's checks run, by purpose (argument lists, never a shell)."""
-    named = [("tests", config.test_command), ("benchmark", config.benchmark_command)]
-    named.append(("data", config.data_command))
-    return [(what, list(argv)) for what, argv in named if argv]
+def replay_commands(runbook: Runbook, env: Environment, project: Path) -> list[tuple[str, list[str]]]:
+    """Every command a replay of ``runbook`` runs, by purpose (argument lists, never a shell): the
+    checks' commands in ``project`` (the runbook's own, and, when it records no test command, the one
+    the checks detect here — pytest or unittest discovery — which runs the project's test code all
+    the same, at the baseline, in staging and on live), then the lockfile tools the project's files
+    are regenerated with when the recorded run wrote them (in the branch's copy of the project)."""
+    config = runbook.checks
+    if config.test_command:
+        named = [("tests", list(config.test_command))]
+    else:
+        found = choose_command(env, project, config)
+        named = [(f"tests (none recorded: detected in this project, {found.why})", found.argv)]
+    named += [("benchmark", list(config.benchmark_command))] if config.benchmark_command else []
+    named += [("data", list(config.data_command))] if config.data_command else []
+    files = runbook.plan.project_files if runbook.plan is not None else None
+    if (
+        files is not None
+        and replay_answers(runbook)["pins"] == "write"
+        and pins_wanted(runbook.plan, runbook.options.update_pins)
+    ):
+        for regen in files.regenerate:
+            named.append((f"lockfile {regen.path}", list(regen.command)))
+            named += [(f"lockfile {regen.path}, then", list(regen.then))] if regen.then else []
+    return named
 
 
 def describe(check: ReplayCheck) -> list[str]:
@@ -361,9 +383,11 @@ def describe(check: ReplayCheck) -> list[str]:
         f"log lines matching {cfg.log_pattern!r} <= {cfg.log_threshold}, "
         f"command timeout {cfg.command_timeout:g}s"
     )
-    cmds = runbook_commands(cfg)
-    lines.append(f"commands (argument lists, run without a shell, in {check.project}):")
-    lines += [f"  {what}: {json.dumps(argv)}" for what, argv in cmds] or ["  (none configured)"]
+    lines.append(
+        f"commands (argument lists, run without a shell, in {check.project}; "
+        "python is the environment's interpreter):"
+    )
+    lines += [f"  {what}: {json.dumps(argv)}" for what, argv in check.commands]
     lines.append("drift: " + ("; ".join(check.drift) if check.drift else "none"))
     lines += [f"note: {n}" for n in check.notes]
     return lines
@@ -439,7 +463,7 @@ def new_report(check: ReplayCheck, host: str, started_at: str) -> ReplayReport:
         fingerprint_before=check.fingerprint,
         fingerprint_after=check.fingerprint,
         drift=check.drift,
-        commands=[argv for _, argv in runbook_commands(check.runbook.checks)],
+        commands=[argv for _, argv in check.commands],
     )
 
 
