@@ -153,3 +153,24 @@ def test_the_plan_pane_says_what_the_plan_is_doing_while_it_runs() -> None:
     doing = StepEvent("plan", "running", "API impact: comparing numpy 1.26.4 with 2.4.6 (3 of 12)")
     state = WizardState(planning=True, steps=with_step(state.steps, doing))
     assert plan_text(state).plain == "API impact: comparing numpy 1.26.4 with 2.4.6 (3 of 12)…"
+
+
+def test_the_project_files_dialog_says_a_lockfile_is_rewritten_on_w_not_that_nothing_changes() -> None:
+    """A pip-compile'd requirements.txt (no line edits: its tool rewrites it) said "no changes" in
+    the project files dialog, yet w committed two new pins and a new header (a tester)."""
+    from oxwizard.env.project_files import Regeneration
+    from oxwizard.tui.screens.pins import summary_text
+
+    regen = Regeneration(
+        path="requirements.txt",
+        tool="pip-compile",
+        command=["pip-compile", "requirements.in"],
+        names=["a==2"],
+    )
+    alone = summary_text("", [regen.preview()]).plain
+    assert alone.startswith("no line edits; requirements.txt rewritten by its tool on w"), alone
+    assert "no changes" not in alone
+    diff = "--- a/requirements.in\n+++ b/requirements.in\n@@ -1 +1 @@\n-a<2\n+a<3\n"
+    both = summary_text(diff, [regen.preview()]).plain
+    assert both.startswith("requirements.in: +1 -1 lines; requirements.txt rewritten by its tool on w"), both
+    assert summary_text(diff).plain.startswith("requirements.in: +1 -1 lines · ")
