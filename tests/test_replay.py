@@ -99,7 +99,12 @@ def test_replay_on_a_fresh_sandbox_via_a_clone_of_the_runbook_repo(recorded_15: 
     upgraded = fingerprint(host.venv)
     again = oxwizard("replay", cloned, *target_args(host), "--host", "ci-1")
     assert again.returncode == 0, again.stderr
-    assert "already applied" in again.stdout
+    said = (
+        "already-applied: every target is at its recorded version (oxzep7==1.5.0 installed); "
+        "nothing was changed"
+    )
+    assert said in again.stdout.splitlines(), again.stdout
+    assert not re.search(r"already.applied: already.applied", again.stdout)  # said once
     assert fingerprint(host.venv) == upgraded
 
 

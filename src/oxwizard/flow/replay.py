@@ -482,7 +482,11 @@ def replay(check: ReplayCheck, *, listener: FlowListener, host: str | None = Non
     report = new_report(check, host or host_name(), now())
     if check.already_applied:
         report.outcome = "already-applied"
-        report.message = f"already applied: {' '.join(check.plan.pinned)} installed; nothing was changed"
+        # the outcome says "already-applied": the message does not say it again
+        report.message = (
+            f"every target is at its recorded version ({' '.join(check.plan.pinned)} installed); "
+            "nothing was changed"
+        )
         report.ended_at = now()
         return report
     rb = check.runbook
