@@ -50,7 +50,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument(
         "--trust",
         action="store_true",
-        help="replay a runbook recorded in another runbook repository (it names commands that will run)",
+        help="replay a runbook that is not committed, as read, in this project's runbook repository "
+        "(it names commands that will run)",
     )
     p.add_argument("--host", metavar="NAME", default=None, help="host name to record (default: this machine)")
     p.add_argument("--no-record", action="store_true", help="do not commit the replay's report (audit trail)")

@@ -65,7 +65,8 @@ class ReplayReport(BaseModel):
     fingerprint_after: str | None = None
     drift: list[str] = Field(default_factory=list, description="readable diff recorded plan -> recomputed")
     commands: list[list[str]] = Field(
-        default_factory=list, description="commands the runbook runs (argument lists, no shell)"
+        default_factory=list,
+        description="every command the replay runs, recorded or detected (argv, no shell)",
     )
     audit_commit: str | None = Field(default=None, description="commit of this report in the runbook repo")
 
