@@ -174,3 +174,21 @@ def test_the_project_files_dialog_says_a_lockfile_is_rewritten_on_w_not_that_not
     both = summary_text(diff, [regen.preview()]).plain
     assert both.startswith("requirements.in: +1 -1 lines; requirements.txt rewritten by its tool on w"), both
     assert summary_text(diff).plain.startswith("requirements.in: +1 -1 lines · ")
+
+
+def test_a_long_question_takes_three_lines_and_d_shows_the_rest() -> None:
+    """An upgrade of eight packages names each change in its question: at 80x24 it pushed the
+    Prepare screen past the terminal (a scroll bar, the Readiness box without its bottom border)."""
+    from oxwizard.tui.widgets.question import TEXT_LINES, has_details
+
+    changes = ", ".join(f"package{n} 1.0.0 -> 2.0.0 (major)" for n in range(8))
+    long = Question(step="go", text=f"Upgrade {changes}, 9 changes?", choices=("go", "wait"), default="go")
+    lines = render_question(long, 76).plain.splitlines()
+    text = [line for line in lines if not line.lstrip().startswith("[")]
+    assert len(text) == TEXT_LINES and text[-1].endswith("… d shows it all"), lines
+    assert all(len(line) <= 76 for line in lines)
+    assert has_details(long, 76)
+    short = Question(
+        step="go", text="Upgrade oxzep7 1.4.2 -> 1.5.0 (minor)?", choices=["go", "wait"], default="go"
+    )
+    assert "d shows" not in render_question(short, 76).plain and not has_details(short, 76)

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from oxwizard.flow.upgrade import Question
 
 DETAIL_LINES = 6  # at most this many lines of detail under a question (80x24 leaves no more)
+TEXT_LINES = 3  # and of the question itself (an upgrade of many packages names each change)
+MORE = " … d shows it all"
 # questions asked because checks failed: their reasons are worth the whole page (``d``) at any length
 FAILED_GATES = ("checks-staging", "checks-live", "promote-set")
 INDENT = "  "
@@ -68,7 +70,7 @@ def render_question(question: Question, width: int | None = None) -> Text:
     out = Text()
     out.append("▶ ", style="bold yellow")
     # wrapped here, with the lines after the first under its first word
-    out.append(f"\n{INDENT}".join(textwrap.wrap(question.text, width - len(INDENT)) or [""]), style="bold")
+    out.append(f"\n{INDENT}".join(_text_lines(question.text, width - len(INDENT))), style="bold")
     if question.detail:
         wrapped = wrap_detail(question.detail, width - len(INDENT))
         if len(wrapped) > DETAIL_LINES:
@@ -84,6 +86,16 @@ def render_question(question: Question, width: int | None = None) -> Text:
     return out
 
 
+def _text_lines(text: str, width: int) -> list[str]:
+    """The question wrapped to ``width``, at most :data:`TEXT_LINES` lines: a longer one ends, at a
+    word, with "… d shows it all" (the details page shows the whole of it)."""
+    lines = textwrap.wrap(text, width) or [""]
+    if len(lines) <= TEXT_LINES:
+        return lines
+    last = textwrap.wrap(lines[TEXT_LINES - 1], max(10, width - len(MORE)))[0]
+    return [*lines[: TEXT_LINES - 1], last + MORE]
+
+
 def wrap_detail(detail: str, width: int) -> list[str]:
     """The detail's lines wrapped to ``width`` cells, each continuation indented by two: wrapped,
     not cut, so that two warnings that differ only in their source file are both readable."""
@@ -96,8 +108,12 @@ def wrap_detail(detail: str, width: int) -> list[str]:
 
 def has_details(question: Question | None, width: int) -> bool:
     """``d`` has something to show: the detail of a failed gate, or one longer than the lines a
-    question shows of it at ``width`` columns."""
-    if question is None or not question.detail:
+    question shows of it at ``width`` columns, or a question longer than its own lines."""
+    if question is None:
+        return False
+    if len(textwrap.wrap(question.text, width - len(INDENT))) > TEXT_LINES:
+        return True  # the question itself is cut
+    if not question.detail:
         return False
     return question.step in FAILED_GATES or len(wrap_detail(question.detail, width)) > DETAIL_LINES
 
