@@ -53,6 +53,12 @@ async def test_d_at_a_failed_gate_shows_every_reason_wrapped_and_r_still_rolls_b
         for test in ("test_process_logs_no_errors", "test_legacy_parse", "test_render"):
             assert test in shown, test
         assert "the plan predicted" in shown
+        # what the plan predicted of a check is under that check, not under the last one
+        detail = question.detail.splitlines()
+        heads = [i for i, line in enumerate(detail) if not line.startswith(" ")]
+        tests = next(i for i in heads if detail[i].startswith("tests:"))
+        under = detail[tests + 1 : min([i for i in heads if i > tests] + [len(detail)])]
+        assert any("test_render" in line for line in under), detail
         assert all(len(line) <= width for line in lines)
         assert len(lines) > 12, "more than the question has room for"
         words = question.detail.split()

@@ -942,8 +942,15 @@ class UpgradeFlow:
                 step,
                 detail="\n".join(
                     ["Live is untouched." if not live else "Live has the new version."]
-                    + [f"{r.name}: {r.summary}" for r in cs.failed]
-                    + [f"  {line}" for r in cs.failed for line in r.details.get("predicted", [])]
+                    # each failed check, then what the plan predicted of it (under it, not the last's)
+                    + [
+                        line
+                        for r in cs.failed
+                        for line in [
+                            f"{r.name}: {r.summary}",
+                            *(f"  {p}" for p in r.details.get("predicted", [])),
+                        ]
+                    ]
                 ),
                 after_failure=True,
                 reason=reason,
