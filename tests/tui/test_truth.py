@@ -28,7 +28,15 @@ from oxwizard.tui.widgets.keybar import KeyBar
 from oxwizard.tui.widgets.steps import StepsChecklist
 from oxwizard.tui.widgets.targets import TargetsTable
 
-from .conftest import installed_version, make_app, screen_text, wait_for, wait_question, wait_ready
+from .conftest import (
+    installed_version,
+    make_app,
+    screen_lines,
+    screen_text,
+    wait_for,
+    wait_question,
+    wait_ready,
+)
 from .test_flow import _plan_and_stage, _to_failed_checks_in_staging, _upgrade_to_verdict
 
 TESTS_PASS = CheckResult(name="tests", status="pass", summary="12 passed")
@@ -214,11 +222,13 @@ async def test_the_monitor_screen_shows_which_round_failed_and_which_check(demo_
     app = make_app(demo_template, monitor_rounds=2)
     slow = CheckResult(name="performance", status="fail", summary="median 27.6 ms vs 15.5 ms (1.78x)")
     fine = CheckResult(name="performance", status="pass", summary="median 15.9 ms vs 15.5 ms (1.03x)")
+    said = "2 new: DeprecationWarning: oxzep7.legacy_parse is deprecated and will be removed in oxzep7 2.0"
+    warned = CheckResult(name="warnings", status="warn", summary=said)
     async with app.run_test(size=(80, 24)) as pilot:
         await _monitoring(
             pilot, 2,
-            ChecksReported(CheckSet(phase="monitor", results=[TESTS_PASS, slow])),
-            ChecksReported(CheckSet(phase="monitor", results=[TESTS_PASS, fine])),
+            ChecksReported(CheckSet(phase="monitor", results=[TESTS_PASS, slow, warned])),
+            ChecksReported(CheckSet(phase="monitor", results=[TESTS_PASS, fine, warned])),
             StepChanged(StepEvent("monitor", "failed", "a check failed")),
             QuestionAsked(Question("verdict", "Monitoring found problems: roll back?",
                                    ("success", "rollback"), "rollback")),
@@ -230,6 +240,9 @@ async def test_the_monitor_screen_shows_which_round_failed_and_which_check(demo_
         perf = [str(cell) for cell in table.get_row_at(1)]
         assert perf[0] == "performance" and perf[1] == "✘" and perf[2] == "✔", perf
         assert "round 1: median 27.6 ms" in perf[3], perf
+        # a summary longer than the box ends with "…" inside it, not cut at its border
+        row = next(line for line in screen_lines(app) if "warnings" in line)
+        assert row.split("│")[1].rstrip().endswith("…"), row
         text = screen_text(app)
         assert "✘ round 1 of 2: performance — median 27.6 ms vs 15.5 ms" in text, text
         assert _monitor_title(app) == "Checks · monitoring round 2 of 2"

@@ -51,6 +51,9 @@ class MonitorScreen(FlowScreen):
         self.bind(lambda s: (s.checksets, s.monitor_total), self._show_checks)
         self.bind(lambda s: (gate_part(s), s.checksets), self._show_verdict)
 
+    def on_resize(self) -> None:
+        self._show_checks(self.wizard_state)  # the summaries are cut to the new width
+
     def _show_where(self, state: WizardState) -> None:
         if state.plan is not None:
             where, keep = where_text(state)
@@ -69,17 +72,21 @@ class MonitorScreen(FlowScreen):
         table.add_column("check", key="name")
         for label, _cs in columns:
             table.add_column(label, key=label)
-        table.add_column("summary", key="summary")
         names: list[str] = []
         for _label, cs in columns:
             names += [r.name for r in cs.results if r.name not in names and r.status != "skip"]
+        room = _summary_room(table, names, [label for label, _cs in columns])
+        table.add_column("summary", key="summary", width=room)
         for name in names:
             cells: list[Text | str] = [name]
             for _label, cs in columns:
                 r = cs.get(name)
                 mark, style = STATUS[r.status] if r is not None else ("·", "dim")
                 cells.append(Text(mark, style=style))
-            cells.append(_summary(name, columns))
+            summary = _summary(name, columns)
+            if room is not None:  # cut with "…" where the box ends, not mid-word at its border
+                summary.truncate(room, overflow="ellipsis")
+            cells.append(summary)
             table.add_row(*cells)
         runs = [r for c in state.checksets for r in c.results if r.name == "performance"]
         all_samples = [s for r in runs for s in r.samples]
@@ -140,6 +147,17 @@ def round_problems(state: WizardState) -> Text:
             of = f" of {total}" if total >= n else ""
             out.append(f"✘ round {n}{of}: {r.name} — {r.summary}\n", style="red")
     return out
+
+
+def _summary_room(table: DataTable[str | Text], names: list[str], labels: list[str]) -> int | None:
+    """The summary column's width: what the table's box leaves after the other columns (each with
+    its padding) and room for a scroll bar; None before the box has a size, or when too little
+    is left (then the table scrolls sideways)."""
+    width = table.scrollable_content_region.width
+    pad = 2 * table.cell_padding
+    used = max([len("check"), *map(len, names)]) + pad + sum(max(1, len(label)) + pad for label in labels)
+    room = width - used - pad - 1
+    return room if width and room >= 12 else None
 
 
 def _summary(name: str, columns: list[tuple[str, CheckSet]]) -> Text:
