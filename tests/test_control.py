@@ -261,6 +261,13 @@ def test_monitoring_after_a_run_ended_does_not_reopen_it(tmp_path: Path) -> None
     assert info is not None and info.runbook.id == stopped.id and info.last_step == "monitor"
     assert info.live_touched
 
+    # a rollback that FAILED did not put live back: the run stays open with the upgrade on live (it
+    # said "Live was not changed", and n would have recorded that)
+    stopped.record(Decision(step="rollback", question="?", answer="FAILED: could not be verified"))
+    dump_runbook(stopped, folder / f"{stopped.id}.json")
+    info, _ = start_state(tmp_path)
+    assert info is not None and info.last_step == "rollback" and info.live_touched
+
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from oxwizard.checks.result import load_checkset
     from oxwizard.core.config import load_project_config
-    from oxwizard.flow.upgrade import flow_options
+    from oxwizard.flow.upgrade import flow_options, where_the_upgrade_is
 
     project = existing_project(args)
     if args.rounds is not None and args.rounds < 1:
@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         options = flow_options(config, rounds=args.rounds, interval=args.interval)
         rounds, interval = options.monitor_rounds, options.monitor_interval
         planned = _upgraded(runbook)
-        gone = _not_on_live(runbook) if runbook is not None and planned else None
+        where = where_the_upgrade_is(runbook) if runbook is not None and planned else "on live"
+        gone = None if where == "on live" else where
         upgraded = planned if gone is None else []
         if runbook is not None:
             said = f"upgraded: {', '.join(upgraded) or 'none'}"
@@ -158,20 +159,6 @@ def _upgraded(runbook: Runbook | None) -> list[str]:
     if runbook is None or runbook.plan is None:
         return []
     return sorted({c.name for c in runbook.plan.changes if c.to_version is not None})
-
-
-def _not_on_live(runbook: Runbook) -> str | None:
-    """Why the upgrade of ``runbook`` is not on live ("was rolled back", "never reached live"), or
-    None when it is: installed there (``promote``) and not rolled back since (by a verified rollback,
-    the flow's or ``oxwizard rollback``'s: a FAILED one did not put live back)."""
-    steps = [(d.step, d.answer) for d in runbook.decisions]
-    promoted = max((i for i, (step, _) in enumerate(steps) if step == "promote"), default=-1)
-    if promoted < 0:
-        return "never reached live"
-    rolled = [
-        i for i, (step, answer) in enumerate(steps) if step == "rollback" and not answer.startswith("FAILED")
-    ]
-    return "was rolled back" if rolled and rolled[-1] > promoted else None
 
 
 def _latest_runbook(

@@ -1400,12 +1400,20 @@ def _where_it_stands(runbook: Runbook, path: Path) -> tuple[ResumeInfo | None, s
             return None, f"{targets} {said} ({when})"
         # restored and verified (the wizard's R, oxwizard rollback): nothing is left to resume
         return None, f"{targets}: {end.answer} ({when})"
-    promoted = runbook.last("promote")
-    rolled = runbook.last("rollback")
-    live_touched = promoted is not None and (
-        rolled is None or runbook.decisions.index(rolled) < runbook.decisions.index(promoted)
-    )
+    live_touched = where_the_upgrade_is(runbook) == "on live"
     return ResumeInfo(runbook, path, last.step, live_touched, runbook.checkpoint_id), ""
+
+
+def where_the_upgrade_is(runbook: Runbook) -> Literal["on live", "never reached live", "was rolled back"]:
+    """Whether the upgrade of ``runbook`` is on live: installed there (``promote``) and not rolled
+    back since by a verified rollback (the flow's, the wizard's R, ``oxwizard rollback``'s). A
+    FAILED rollback did not put live back: the upgrade, or part of it, is still there."""
+    steps = runbook.decisions
+    promoted = max((i for i, d in enumerate(steps) if d.step == "promote"), default=-1)
+    if promoted < 0:
+        return "never reached live"
+    restored = [i for i, d in enumerate(steps) if d.step == "rollback" and not d.answer.startswith("FAILED")]
+    return "was rolled back" if restored and restored[-1] > promoted else "on live"
 
 
 def _end_of(runbook: Runbook) -> Decision | None:
