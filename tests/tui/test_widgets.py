@@ -167,11 +167,11 @@ def test_the_project_files_dialog_says_a_lockfile_is_rewritten_on_w_not_that_not
         command=["pip-compile", "requirements.in"],
         names=["a==2"],
     )
-    alone = summary_text("", [regen.preview()]).plain
+    alone = summary_text("", [regen.preview()], [regen.path]).plain
     assert alone.startswith("no line edits; requirements.txt rewritten by its tool on w"), alone
     assert "no changes" not in alone
     diff = "--- a/requirements.in\n+++ b/requirements.in\n@@ -1 +1 @@\n-a<2\n+a<3\n"
-    both = summary_text(diff, [regen.preview()]).plain
+    both = summary_text(diff, [regen.preview()], [regen.path]).plain
     assert both.startswith("requirements.in: +1 -1 lines; requirements.txt rewritten by its tool on w"), both
     assert summary_text(diff).plain.startswith("requirements.in: +1 -1 lines · ")
 

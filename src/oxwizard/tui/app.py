@@ -406,8 +406,9 @@ class WizardApp(App[int]):
         plan = self.state.plan
         files = plan.project_files if plan is not None else None
         notes = [r.preview() for r in files.regenerate] + files.notes if files is not None else []
+        rewritten = [r.path for r in files.regenerate] if files is not None else []
         diff = question.detail or tasks.planned_diff(self.project, plan)
-        self.push_screen(PinsScreen(question, diff, notes), self._pins_answered)
+        self.push_screen(PinsScreen(question, diff, notes, rewritten), self._pins_answered)
 
     def _pins_answered(self, choice: str | None) -> None:
         if choice is not None:  # None: the question went away unanswered (R, quit)
