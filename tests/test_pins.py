@@ -72,3 +72,46 @@ def test_the_upgrade_command_shows_the_stale_pin_before_anything_changes(demo: A
         "requirements.txt pins oxzep7==1.4.2: the next `pip install -r requirements.txt` brings 1.4.2 back"
         in said
     )
+
+
+def test_a_version_installed_by_hand_that_the_files_undo_is_named_when_there_is_nothing_to_change(
+    demo: Any,
+) -> None:
+    """The drift case: oxzep7 1.5.0 installed by hand while requirements.txt pins 1.4.2. Asking for
+    1.5.0 has nothing to change, yet the next `pip install -r` puts 1.4.2 back: the plan, the
+    wizard's plan panel and the upgrade's outcome say so, and nothing is written."""
+    from oxwizard.env.plan import Plan
+    from oxwizard.tui.widgets.plan_view import render_plan
+
+    sandbox = demo()
+    subprocess.run(
+        [str(sandbox.venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-index", "--find-links",
+         str(sandbox.wheelhouse), "oxzep7==1.5.0"],
+        check=True, capture_output=True, env={"PIP_CONFIG_FILE": "/dev/null", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    files = sandbox.project / "requirements.txt"
+    before = files.read_text(encoding="utf-8")
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project), "--find-links",
+             str(sandbox.wheelhouse), "--no-index"]  # fmt: skip
+
+    def oxwizard(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "oxwizard", *argv, *where], capture_output=True,
+                              text=True, timeout=300, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+
+    undone = "requirements.txt pins oxzep7==1.4.2: the next `pip install -r requirements.txt` installs 1.4.2"
+    planned = oxwizard("plan", "oxzep7==1.5.0")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "nothing to change: the targets are already satisfied" in planned.stdout
+    assert "project files that do not hold what is installed" in planned.stdout
+    assert "requirements.txt:2  oxzep7==1.4.2" in planned.stdout and "->  oxzep7==1.5.0" in planned.stdout
+    assert f"as they are: {undone}" in planned.stdout
+
+    as_json = Plan.model_validate_json(oxwizard("plan", "oxzep7==1.5.0", "--json").stdout)
+    assert as_json.is_empty and as_json.project_files is not None
+    assert as_json.project_files.undone == [undone]
+    assert f"⚠ but {undone}" in render_plan(as_json, width=78).plain
+
+    upgraded = oxwizard("upgrade", "oxzep7==1.5.0", "--yes")
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    assert f"nothing-to-do: nothing to change: already satisfied; but {undone}" in upgraded.stdout
+    assert files.read_text(encoding="utf-8") == before

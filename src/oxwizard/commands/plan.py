@@ -133,10 +133,14 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
 
         raise ResolutionError(f"{exc}{missing_index_hint(project, index)}") from None
     from oxwizard.checks.api_impact import api_impact
-    from oxwizard.env.project_files import own_distribution, plan_project_files
+    from oxwizard.env.project_files import held_targets, own_distribution, plan_project_files
 
     plan.project_files = plan_project_files(
-        project, plan.changes, raise_floors=args.raise_floors, markers=env.markers, python=env.python
+        project,
+        plan.changes or held_targets(plan.targets, env.distributions),
+        raise_floors=args.raise_floors,
+        markers=env.markers,
+        python=env.python,
     )
     plan.api_impact = api_impact(env, plan, index, project)
     if args.json:
@@ -187,9 +191,12 @@ def render_plan(plan: Plan, *, cleared: Sequence[str] = ()) -> str:
     if files is not None:
         lines.append(f"project: {files.managed_by()}")
         preview = files.preview()
-        if preview:
+        if preview and plan.is_empty:  # installed by hand, or by an upgrade whose pins were not written
+            lines.append("project files that do not hold what is installed (nothing to upgrade, so nothing "
+                         "is written; edit them so):")  # fmt: skip
+        elif preview:
             lines.append("project files to change (planned, not written):")
-            lines += [f"  {line}" for line in preview]
+        lines += [f"  {line}" for line in preview]
         for why in files.undone:
-            lines.append(f"  without them: {why}")
+            lines.append(f"  {'as they are' if plan.is_empty else 'without them'}: {why}")
     return "\n".join(lines)

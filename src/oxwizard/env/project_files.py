@@ -557,6 +557,38 @@ def plan_project_files(
     return out
 
 
+class _Versioned(Protocol):
+    @property
+    def version(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class HeldTarget:
+    """A target already installed at a version it asks for: a plan with nothing to change."""
+
+    name: str
+    from_version: str | None
+    to_version: str | None
+
+
+def held_targets(targets: Iterable[str], installed: Mapping[str, _Versioned]) -> list[HeldTarget]:
+    """``targets`` (a plan's requirement strings) as installed, each from and to its installed version.
+    Given to :func:`plan_project_files` when a plan has nothing to change, the edits it plans are
+    those that make the project's files hold what is installed, and its ``undone`` says which file
+    installs another version on the next install (a version installed by hand, or left by an
+    upgrade whose pins were never written)."""
+    out = []
+    for target in targets:
+        try:
+            name = canonicalize_name(Requirement(target).name)
+        except InvalidRequirement:
+            continue
+        dist = installed.get(name)
+        if dist is not None:
+            out.append(HeldTarget(name, dist.version, dist.version))
+    return out
+
+
 def own_distribution(project: Path, installed: Mapping[str, _Installed]) -> str | None:
     """The project's own distribution in the environment (canonical name): ``[project] name`` of its
     ``pyproject.toml``, installed from the project folder (``uv sync`` and ``pip install -e .``

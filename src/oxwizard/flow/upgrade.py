@@ -309,7 +309,7 @@ class UpgradeFlow:
         self._started = started
         plan = self._preset_plan
         if plan is None:
-            from oxwizard.env.project_files import plan_project_files
+            from oxwizard.env.project_files import held_targets, plan_project_files
 
             names = [canonicalize_name(r.name) for r in self.requirements]
             try:
@@ -322,7 +322,7 @@ class UpgradeFlow:
                 raise ResolutionError(f"{exc}{missing_index_hint(self.project, self.index)}") from None
             plan.project_files = plan_project_files(
                 self.project,
-                plan.changes,
+                plan.changes or held_targets(plan.targets, self.env.distributions),
                 raise_floors=self.options.raise_floors,
                 markers=self.env.markers,
                 python=self.env.python,
@@ -385,7 +385,9 @@ class UpgradeFlow:
             self.prepare()
         assert self.plan is not None
         if self.plan.is_empty:
-            return self._finish(FlowOutcome("nothing-to-do", "nothing to change: already satisfied", 0))
+            files = self.plan.project_files
+            but = "".join(f"; but {why}" for why in (files.undone if files is not None else []))
+            return self._finish(FlowOutcome("nothing-to-do", f"nothing to change: already satisfied{but}", 0))
         self.env.require_writable(self.allow_externally_managed)
         self.running = True
         try:

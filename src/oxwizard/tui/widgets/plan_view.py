@@ -30,6 +30,8 @@ def render_plan(
     out = Text()
     if plan.is_empty:
         out.append(f"{', '.join(plan.targets)}: nothing to change (already satisfied)\n", style="bold")
+        for why in plan.project_files.undone if plan.project_files is not None else []:
+            out.append(f"⚠ but {why}\n", style="yellow")  # installed by hand: the project's files undo it
         return out
     columns = width >= COLUMNS_FROM
     pad = min(NAME_WIDTH, max(len(c.name) for c in plan.changes)) if columns else 0
