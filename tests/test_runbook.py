@@ -161,6 +161,23 @@ def test_a_runbook_recorded_by_an_earlier_release_keeps_its_plan_digest() -> Non
     assert runbook.plan_digest == runbook.plan.digest()
 
 
+def test_a_runbook_with_a_lockfile_regeneration_recorded_before_its_later_fields_keeps_its_digest() -> None:
+    """A pip-tools project's runbook recorded at f7578c8: its lockfile regeneration has none of the
+    fields added since (what runs after the command, what stands in for a tool not installed). It
+    still loads and replays, not refused as edited by hand."""
+    runbook = load_runbook(Path(__file__).parent / "data" / "runbook-f7578c8-pip-tools-oxzep7-1.5.0.json")
+    assert runbook.plan is not None and runbook.plan.project_files is not None
+    [regeneration] = runbook.plan.project_files.regenerate
+    assert (regeneration.path, regeneration.tool, regeneration.then) == (
+        "requirements.txt",
+        "pip-compile",
+        [],
+    )
+    assert runbook.plan_digest == runbook.plan.digest()
+    regeneration.stand_in = "uv pip compile"  # set, the later field counts
+    assert runbook.plan_digest != runbook.plan.digest()
+
+
 def test_runbook_digest_covers_the_whole_document(tmp_path: Path) -> None:
     """Every write records ``runbook_digest``: a replay checks it (``runbook_digest_state``) and
     refuses any edit — of the commands, options, targets, index, decisions — as tampered."""

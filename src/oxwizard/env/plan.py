@@ -48,6 +48,8 @@ _DIGEST_INDEX_FIELDS = ("index_url", "extra_index_urls", "find_links", "no_index
 # plan's digest only when set, so the runbooks recorded before them keep theirs.
 _LATER_CHANGE: dict[str, object] = {"parameters": [], "receiver": ""}
 _LATER_USE: dict[str, object] = {"detail": ""}
+# A lockfile regeneration's, likewise.
+_LATER_REGENERATION: dict[str, object] = {"then": [], "stand_in": ""}
 
 ChangeKind = Literal["upgrade", "downgrade", "new", "removed", "reinstall"]
 
@@ -187,6 +189,11 @@ class Plan(BaseModel):
                 for key, default in defaults.items():
                     if item.get(key) == default:
                         item.pop(key)
+        files = data.get("project_files")
+        for regeneration in files["regenerate"] if isinstance(files, dict) else []:  # likewise
+            for key, default in _LATER_REGENERATION.items():
+                if regeneration.get(key) == default:
+                    regeneration.pop(key)
         # Index fields added later count only when set, so older runbooks keep their digest.
         base = IndexOptions().model_dump(mode="json")
         data["index"] = {
