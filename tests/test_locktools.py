@@ -353,6 +353,47 @@ def test_pip_compile_is_given_the_real_password_the_header_masked(
     assert (project / "requirements.txt").read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    ("lines", "no_emit"),
+    [
+        # pip's configuration names an index with a password the file does not hold: pip-compile
+        # would write it as an --extra-index-url line, and the branch would commit it
+        (["--find-links /wheels"], ["--no-emit-index-url"]),
+        (["--extra-index-url http://user:old@HOST/simple/"], ["--no-emit-index-url"]),
+        # the file holds that very line already: its choice, nothing new is written
+        (["--extra-index-url http://user:secret@HOST/simple/"], []),
+    ],
+)
+def test_pip_compile_never_writes_a_password_from_pips_configuration(
+    lock_wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lines: list[str], no_emit: list[str]
+) -> None:
+    """The header names no index (pip-compile reads pip.conf's, with its password); pip-compile is
+    run from the user's environment, which gives it those sources, and told not to write them where
+    that would put a password the file did not hold into it."""
+    header = "pip-compile --generate-hashes --output-file=requirements.txt requirements.in"
+    project = tmp_path / "app"
+    _compiled(project, header, lock_wheels, *lines)
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    ran = tmp_path / "ran"
+    (tools / "pip-compile").write_text(
+        f"#!{sys.executable}\nimport json, sys\njson.dump(sys.argv[1:], open({str(ran)!r}, 'w'))\n"
+        f"sys.exit(sys.stderr.write({_PIP_COMPILE_401!r}) and 1)\n"
+    )  # fmt: skip
+    (tools / "pip-compile").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))
+    (regen,) = plan_project_files(project, _alpha("1.0", "2.0")).regenerate
+    index = IndexOptions.build(extra_index_urls=["http://user:secret@HOST/simple/"])
+
+    with pytest.raises(LockToolError):
+        relock(project, regen, {"alpha": "2.0"}, index=index, python=PYTHON)
+
+    assert json.loads(ran.read_text()) == [
+        "--generate-hashes", "--output-file=requirements.txt", "requirements.in", *no_emit,
+        "--upgrade-package", "alpha==2.0",
+    ]  # fmt: skip
+
+
 def test_a_plan_says_when_neither_pip_compile_nor_uv_is_there_to_regenerate_a_compiled_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -301,6 +301,10 @@ def _compile_argv(
         emit = ["--no-emit-find-links", "--no-emit-index-url"] if local else []
         if masked and not local:  # the file's own choice, never a credential it did not hold
             emit = ["--no-emit-index-url"] * (not emit_index) + ["--no-emit-find-links"] * (not emit_links)
+        elif not local and _new_secret(text, index.index_urls()):
+            # pip-compile writes the index lines of pip's configuration as they are: a password there
+            # (pip.conf, PIP_EXTRA_INDEX_URL) would be written into the file and committed
+            emit = ["--no-emit-index-url"]
         argv = [pip_compile, *tool_args, *sources, *emit, *upgrades]
         env = proc.pip_environment() if local else _user_environment()
         return argv, command, {**env, "CUSTOM_COMPILE_COMMAND": header}  # pip-compile's header
@@ -379,8 +383,12 @@ def _emits(text: str, flags: tuple[str, ...], urls: list[str]) -> bool:
     had = any(
         line.split(maxsplit=1)[0].partition("=")[0] in flags for line in text.splitlines() if line.strip()
     )
-    secret = [u for u in urls if "@" in u.partition("://")[2].partition("/")[0]]
-    return had and all(u in text for u in secret)
+    return had and not _new_secret(text, urls)
+
+
+def _new_secret(text: str, urls: list[str]) -> bool:
+    """One of ``urls`` carries a credential (``user:password@``) and is not in ``text`` as it is."""
+    return any("@" in u.partition("://")[2].partition("/")[0] and u not in text for u in urls)
 
 
 def _pip_compile_sources(index: IndexOptions) -> list[str]:
