@@ -299,6 +299,22 @@ pip._internal.exceptions.DistributionNotFound: ResolutionImpossible: for help vi
 """
 
 
+def _failing_pip_compile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A pip-compile, alone on PATH, that records its arguments and CUSTOM_COMPILE_COMMAND in the
+    file it returns, then fails as pip-compile fails on a 401 (a traceback whose cause is its last line)."""
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    ran = tmp_path / "ran"
+    (tools / "pip-compile").write_text(
+        f"#!{sys.executable}\nimport json, os, sys\n"
+        f"json.dump([sys.argv[1:], os.environ['CUSTOM_COMPILE_COMMAND']], open({str(ran)!r}, 'w'))\n"
+        f"sys.exit(sys.stderr.write({_PIP_COMPILE_401!r}) and 1)\n"
+    )  # fmt: skip
+    (tools / "pip-compile").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tools))
+    return ran
+
+
 @pytest.mark.parametrize(
     ("lines", "extra", "no_emit"),
     [
@@ -323,16 +339,7 @@ def test_pip_compile_is_given_the_real_password_the_header_masked(
     project = tmp_path / "app"
     _compiled(project, header, lock_wheels, *lines)
     before = (project / "requirements.txt").read_bytes()
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    ran = tmp_path / "ran"
-    (tools / "pip-compile").write_text(
-        f"#!{sys.executable}\nimport json, os, sys\n"
-        f"json.dump([sys.argv[1:], os.environ['CUSTOM_COMPILE_COMMAND']], open({str(ran)!r}, 'w'))\n"
-        f"sys.exit(sys.stderr.write({_PIP_COMPILE_401!r}) and 1)\n"
-    )  # fmt: skip
-    (tools / "pip-compile").chmod(0o755)
-    monkeypatch.setenv("PATH", str(tools))
+    ran = _failing_pip_compile(tmp_path, monkeypatch)
     (regen,) = plan_project_files(project, _alpha("1.0", "2.0")).regenerate
     links = str(tmp_path / "bin")
     index = IndexOptions.build(index_url=real, find_links=[links])
@@ -373,22 +380,14 @@ def test_pip_compile_never_writes_a_password_from_pips_configuration(
     header = "pip-compile --generate-hashes --output-file=requirements.txt requirements.in"
     project = tmp_path / "app"
     _compiled(project, header, lock_wheels, *lines)
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    ran = tmp_path / "ran"
-    (tools / "pip-compile").write_text(
-        f"#!{sys.executable}\nimport json, sys\njson.dump(sys.argv[1:], open({str(ran)!r}, 'w'))\n"
-        f"sys.exit(sys.stderr.write({_PIP_COMPILE_401!r}) and 1)\n"
-    )  # fmt: skip
-    (tools / "pip-compile").chmod(0o755)
-    monkeypatch.setenv("PATH", str(tools))
+    ran = _failing_pip_compile(tmp_path, monkeypatch)
     (regen,) = plan_project_files(project, _alpha("1.0", "2.0")).regenerate
     index = IndexOptions.build(extra_index_urls=["http://user:secret@HOST/simple/"])
 
     with pytest.raises(LockToolError):
         relock(project, regen, {"alpha": "2.0"}, index=index, python=PYTHON)
 
-    assert json.loads(ran.read_text()) == [
+    assert json.loads(ran.read_text())[0] == [
         "--generate-hashes", "--output-file=requirements.txt", "requirements.in", *no_emit,
         "--upgrade-package", "alpha==2.0",
     ]  # fmt: skip
