@@ -81,6 +81,19 @@ def test_index_options_become_separate_installer_arguments(tmp_path: Path) -> No
     assert offline.describe() == f"no index, wheelhouse {tmp_path.resolve()}"
 
 
+def test_sources_that_differ_are_described_differently() -> None:
+    """A replay refused because the sources differ prints both descriptions: every setting
+    ``sources()`` compares is in them, the trusted hosts too (else two identical lists are printed)."""
+    plain = IndexOptions.build(extra_index_urls=["http://user:s3cret@127.0.0.1:8917/simple"])
+    trusting = plain.model_copy(update={"trusted_hosts": ["127.0.0.1"]})
+    assert plain.sources() != trusting.sources()
+    assert (
+        trusting.describe()
+        == "default index, extra http://****@127.0.0.1:8917/simple, trusted host 127.0.0.1"
+    )
+    assert plain.describe() != trusting.describe()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "reason"),
     [

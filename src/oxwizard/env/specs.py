@@ -318,6 +318,7 @@ class IndexOptions(BaseModel):
             parts += [f"extra {u}" for u in r.extra_index_urls]
         parts += [f"wheelhouse {u}" for u in r.find_links]
         parts += [f"constraints {c}" for c in r.constraints]
+        parts += [f"trusted host {h}" for h in r.trusted_hosts]  # compared by sources(): said too
         if r.pre:
             parts.append("pre-releases")
         return ", ".join(parts)
