@@ -125,6 +125,36 @@ def test_version_that_does_not_exist_names_requirement_and_available_versions(
     assert "\n" not in message and info.value.exit_code == 2
 
 
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_an_index_that_refuses_the_password_is_named_not_taken_for_a_missing_package(
+    venv: Path, plan_wheels: Path, installer: str
+) -> None:
+    """pip, asked for no input, says only "(from versions: none)" when the index answers 401: the
+    error then names the source that refused (its password masked), and only then."""
+    from simple_index import SimpleIndex, serve
+
+    from oxwizard.env.environment import find_uv
+
+    if installer == "uv" and find_uv() is None:
+        pytest.skip("uv is not installed (a dev dependency)")
+    env = Environment.open(venv)
+    if installer == "uv":
+        env.use_installer("uv", "--installer uv")
+    with serve(SimpleIndex(plan_wheels, auth=("user", "secret"))) as index:
+        wrong = index.url.replace("http://", "http://user:WRONG@")
+        with pytest.raises(ResolutionError) as info:
+            compute_plan(env, parse_specs(["alpha==2.0.0"]), IndexOptions.build(index_url=wrong))
+        message = str(info.value)
+        where = index.url.replace("http://", "http://****@")
+        assert message.endswith(f" ({where}: HTTP 401)"), message
+        assert "WRONG" not in message and "\n" not in message
+
+        right = index.url.replace("http://", "http://user:secret@")
+        with pytest.raises(ResolutionError) as info:
+            compute_plan(env, parse_specs(["alpha==9.9"]), IndexOptions.build(index_url=right))
+        assert "HTTP" not in str(info.value)
+
+
 def test_conflict_names_the_conflicting_requirements(venv: Path, plan_wheels: Path) -> None:
     with pytest.raises(ResolutionError) as info:
         compute_plan(Environment.open(venv), parse_specs(["alpha==2.0.0", "dep"]), offline(plan_wheels))

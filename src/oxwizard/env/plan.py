@@ -305,7 +305,8 @@ def _dry_run(
             else:
                 result = proc.run(argv, env=proc.pip_environment(), timeout=600, started=started)
             if not result.ok:
-                raise ResolutionError(_resolution_message(result.stderr, result.stdout))
+                raise ResolutionError(_with_refusals(_resolution_message(result.stderr, result.stdout), index,
+                                                     requirements))  # fmt: skip
             if early is not None and taken is None:  # (a command line taken is the one remembered)
                 early.remember(argv, Path(tmp) / "report.json", env.root)
             return read_report(report_path)
@@ -342,7 +343,9 @@ def _uv_dry_run(
                 early.cancel()
             return None
         if not result.ok:
-            raise ResolutionError(uv_plan.resolution_message(result.stderr))
+            raise ResolutionError(
+                _with_refusals(uv_plan.resolution_message(result.stderr), index, requirements)
+            )
         if early is not None and taken is None:
             early.remember(line, None, env.root)
     except BaseException:
@@ -615,6 +618,31 @@ def _parsed_requires(env: Environment) -> _Parsed:
     _PARSED.clear()
     found = _PARSED[id(reading.distributions)] = _Parsed(reading.distributions, holding, bad, named)
     return found
+
+
+# What pip and uv say when no source offered a version at all: a source that refused them (a wrong
+# password: pip, asked for no input, says nothing of the 401) looks the same as a missing package.
+_NO_VERSIONS = ("(from versions: none)", "was not found in the package registry")
+
+
+def _with_refusals(message: str, index: IndexOptions, requirements: list[Requirement]) -> str:
+    """``message``, and when it says no version was found, the sources that refused to answer for
+    the targets (asked again, directly: ``http://****@host/simple: HTTP 401``)."""
+    if not any(words in message for words in _NO_VERSIONS):
+        return message
+    from oxwizard.env.index import IndexReader, SourceFailed
+
+    reader = IndexReader(index, use_cache=False, timeout=10)
+    try:
+        for req in requirements:
+            try:
+                reader.project_files(req.name)
+            except SourceFailed:
+                continue
+        refused = reader.errors
+    finally:
+        reader.close()
+    return f"{message} ({'; '.join(refused)})" if refused else message
 
 
 def _resolution_message(stderr: str, stdout: str) -> str:
