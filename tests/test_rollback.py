@@ -70,6 +70,11 @@ def test_rollback_is_byte_identical_and_verified(live_demo: DemoSandbox) -> None
     assert result.verified and not result.noop and result.method == "stash"
     assert result.checkpoint_id == ck.id
     assert sorted(result.removed) == ["oxzep7-core==2.0.0", "oxzep7==2.0.0", "ziprow==0.3.2"]
+    # the one the checkpoint had none of is told apart from those put back as they were
+    assert (
+        "3 distribution(s) removed or replaced (removed: oxzep7-core==2.0.0; replaced: oxzep7==2.0.0, "
+        "ziprow==0.3.2); fingerprint" in result.message
+    )
     assert result.fingerprint_after == ck.fingerprint == env.fingerprint()
     assert env_state(live_demo.venv) == before
     assert_restored(live_demo.venv, ck.id)
@@ -176,7 +181,9 @@ def test_a_plain_rollback_after_one_to_an_older_checkpoint_never_moves_live_forw
 
     assert result.checkpoint_id == ck1.id and result.verified and result.method == "reinstall"
     assert sorted(result.removed) == ["humbleconf==1.2.0", "oxzep7==1.5.0"], "both pins were reinstalled"
-    assert "2 distribution(s) removed or replaced" in result.message
+    assert (
+        "2 distribution(s) removed or replaced (replaced: humbleconf==1.2.0, oxzep7==1.5.0)" in result.message
+    )
     assert env.distributions["humbleconf"].version == "1.2.0"
     assert env.distributions["oxzep7"].version == "1.4.2"
     assert env.fingerprint() == load_checkpoint(env, ck1.id).fingerprint
