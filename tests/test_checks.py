@@ -328,3 +328,49 @@ def test_security_from_the_advisory_file_and_the_risk_summary(demo_template: Dem
     assert "baseline already failing: tests" in assess(plan_150, baseline=failing).reasons
     no_data = assess(plan_150, tests_found=True)
     assert "no advisory data: security impact unknown" in no_data.reasons
+
+
+def test_the_risk_summary_of_a_downgrade_and_of_a_package_not_installed(
+    demo: DemoFactory, demo_template: DemoSandbox
+) -> None:
+    """A downgrade is never low and never "upgrade now"; a requested package the environment does
+    not have is named as an addition, and alone it is "install now" (real plans on the demo)."""
+    from oxwizard.checks.security import SecurityReport
+    from oxwizard.tui.widgets.plan_view import render_plan
+
+    sandbox = demo()
+    _pip_install(sandbox, "oxzep7==1.5.0")  # by hand: 1.4.2 is then a downgrade
+    env = Environment.open(sandbox.venv)
+    index = IndexOptions.build(find_links=[str(sandbox.wheelhouse)], no_index=True)
+    config = load_project_config(sandbox.project)
+    down = compute_plan(env, parse_specs(["oxzep7==1.4.2"]), index)
+    said = "oxzep7 1.5.0 -> 1.4.2 is a downgrade: code written for 1.5.0 may use what 1.4.2 lacks"
+    risk = assess(down, tests_found=True)
+    assert (risk.level, risk.recommendation) == ("medium", "stage and test first")
+    assert said in risk.reasons, risk.reasons
+    panel = render_plan(down, risk, width=200).plain  # the wizard's plan panel
+    assert "Risk: MEDIUM\nRecommendation: stage and test first\n" in panel and said in panel, panel
+    # back to 1.4.2 brings its advisory back: the demo's advisory file says so, and it waits
+    report = security_delta(down, env, config, sandbox.project, offline=True)
+    assert report is not None and report.introduces == ["OXZ-2026-0001"]
+    assert assess(down, security=report, tests_found=True).recommendation == "wait"
+    # a downgrade that fixes an advisory is worth doing, not safe
+    fixing = assess(down, security=SecurityReport(source="s", before=["X-1"]), tests_found=True)
+    assert (fixing.level, fixing.recommendation) == ("medium", "stage and test first"), fixing.reasons
+
+    template = Environment.open(demo_template.venv)
+    assert "oxzep7-core" not in template.distributions  # in the wheelhouse, not installed
+    added = compute_plan(template, parse_specs(["oxzep7-core==2.0.0"]), index)
+    new_report = security_delta(added, template, config, demo_template.project, offline=True)
+    fresh = assess(added, security=new_report, tests_found=True)
+    said = "oxzep7-core is not installed: this adds it (2.0.0) to the environment"
+    assert (fresh.level, fresh.recommendation) == ("low", "install now"), fresh.reasons
+    assert said in fresh.reasons, fresh.reasons
+    panel = render_plan(added, fresh, width=200).plain
+    assert "Recommendation: install now\n" in panel and said in panel, panel
+    # with an upgrade requested too, it is an upgrade that also adds a package
+    both = compute_plan(template, parse_specs(["oxzep7-core==2.0.0", "oxzep7==1.5.0"]), index)
+    mixed = assess(both, security=security_delta(both, template, config, demo_template.project, True),
+                   tests_found=True)  # fmt: skip
+    assert (mixed.level, mixed.recommendation) == ("low", "upgrade now"), mixed.reasons
+    assert [r for r in mixed.reasons if "not installed" in r] == [said], mixed.reasons

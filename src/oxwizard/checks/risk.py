@@ -16,7 +16,8 @@ class RiskSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     level: Literal["low", "medium", "high"]
-    recommendation: Literal["upgrade now", "stage and test first", "wait"]
+    # "install now": low, and every requested change adds a package the environment does not have
+    recommendation: Literal["upgrade now", "install now", "stage and test first", "wait"]
     reasons: list[str] = Field(default_factory=list)
     # the pip check problems predicted after that the project files' edits clear (see assess)
     cleared: list[str] = Field(default_factory=list)
@@ -30,6 +31,17 @@ def rewritten(sentence: str) -> str:
 def cleared_reason(problem: str) -> str:
     """A pip check problem predicted after that is the project's own old requirement, rewritten."""
     return f"the project's own old requirement, which the upgrade rewrites: {problem}"
+
+
+def downgrade_reason(name: str, installed: str, wanted: str) -> str:
+    """A downgrade: the project's code was written against the newer version."""
+    lacks = f"code written for {installed} may use what {wanted} lacks"
+    return f"{name} {installed} -> {wanted} is a downgrade: {lacks}"
+
+
+def added_reason(name: str, wanted: str) -> str:
+    """A requested package the environment does not have: the plan adds it, it upgrades nothing."""
+    return f"{name} is not installed: this adds it ({wanted}) to the environment"
 
 
 def assess(
@@ -57,10 +69,17 @@ def assess(
     if majors:
         score += 2
         reasons.append("major bump: " + ", ".join(f"{c.name} {c.arrow}" for c in majors))
-    pre = [c for c in plan.changes if c.impact in ("pre-release", "downgrade")]
+    downgrades = [c for c in plan.changes if c.impact == "downgrade"]
+    if downgrades:  # never low: the code may use what the older version lacks
+        score += 2
+        reasons += [downgrade_reason(c.name, c.from_version or "", c.to_version or "") for c in downgrades]
+    pre = [c for c in plan.changes if c.impact == "pre-release"]
     if pre:
         score += 1
-        reasons.append("pre-release or downgrade: " + ", ".join(f"{c.name} {c.arrow}" for c in pre))
+        reasons.append("pre-release: " + ", ".join(f"{c.name} {c.arrow}" for c in pre))
+    requested = [c for c in plan.changes if c.requested]
+    added = [c for c in requested if c.from_version is None and c.to_version is not None]
+    reasons += [added_reason(c.name, c.to_version or "") for c in added]
     transitive = [c for c in plan.changes if not c.requested]
     if len(transitive) >= 3:
         score += 1
@@ -108,10 +127,13 @@ def assess(
     else:
         reasons.append("no advisory data: security impact unknown")
     level: Literal["low", "medium", "high"] = "high" if score >= 4 else "medium" if score >= 2 else "low"
-    if (majors or tests_found is False) and level == "low":
-        level = "medium"  # a security fix makes a major bump (or an untested upgrade) worth doing, not safe
+    if (majors or downgrades or tests_found is False) and level == "low":
+        # a security fix makes a major bump (a downgrade, an untested upgrade) worth doing, not safe
+        level = "medium"
     if blocked or after or (security is not None and security.introduces):
-        recommendation: Literal["upgrade now", "stage and test first", "wait"] = "wait"
+        recommendation: Literal["upgrade now", "install now", "stage and test first", "wait"] = "wait"
+    elif level == "low" and requested and len(added) == len(requested):
+        recommendation = "install now"  # nothing installed is replaced: there is nothing to upgrade
     elif level == "low":
         recommendation = "upgrade now"
     else:
