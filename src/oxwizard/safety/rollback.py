@@ -23,8 +23,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from packaging.utils import canonicalize_name
-
 from oxwizard.core.errors import RollbackFailed
 from oxwizard.core.places import STATE_NAME, private_dir
 from oxwizard.core.testhooks import kill_counter
@@ -219,8 +217,8 @@ def _named(removed: list[str], target: CheckpointView) -> str:
     """`` (removed: tomli==2.0.1; replaced: requests==2.31.0)``: which of the distributions a rollback
     took out the checkpoint has none of (installed after it, by an upgrade or by hand), and which it
     put back as they were; the first few of each."""
-    held = {d.name for d in target.distributions}
-    gone = sorted(r for r in removed if canonicalize_name(r.partition("==")[0]) not in held)
+    held = {d.name for d in target.distributions}  # canonical names, as ``removed`` has them
+    gone = sorted(r for r in removed if r.partition("==")[0] not in held)
     replaced = sorted(r for r in removed if r not in gone)
     parts = [f"{what}: {', '.join(names[:6])}{f' and {len(names) - 6} more' if len(names) > 6 else ''}"
              for what, names in (("removed", gone), ("replaced", replaced)) if names]  # fmt: skip
