@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from conftest import assert_restored
 
@@ -100,3 +101,46 @@ def test_an_operation_still_running_elsewhere_is_left_alone(live_demo: DemoSandb
     result = recover(env, said.append)
     assert result is not None and result.verified
     assert_restored(live_demo.venv, ck_id)
+
+
+def test_an_upgrade_killed_while_installing_on_live_is_recorded_as_changed_then_undone(demo: Any) -> None:
+    """`kill -9` of `oxwizard upgrade` in the middle of its install on live: the run had not yet
+    recorded that install. The next command recovers live, and the runbook says so — the install on
+    live, cut short, then the rollback that undid it — so the next start does not offer the run as
+    one that "never reached live", and says how it ended."""
+    from oxwizard.flow.upgrade import start_state, where_the_upgrade_is
+    from oxwizard.runbook.model import load_runbook
+
+    sandbox = demo()
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    sources = ["--find-links", str(sandbox.wheelhouse), "--no-index"]
+    upgrade = ["upgrade", "oxzep7==2.0.0", *where, *sources, "--yes", "--no-stage"]
+    killed = subprocess.run(
+        [sys.executable, "-m", "oxwizard", *upgrade],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OXWIZARD_TEST_KILL_AT": "apply:2"},
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    assert pending(sandbox.venv)
+    [path] = (sandbox.project / ".oxwizard" / "runbooks").glob("*.json")
+    assert where_the_upgrade_is(load_runbook(path)) == "never reached live"  # as the killed run left it
+
+    done = subprocess.run([sys.executable, "-m", "oxwizard", "env", *where], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    assert "interrupted apply (pid" in done.stderr
+    runbook = load_runbook(path)
+    ck = runbook.checkpoint_id
+    assert ck is not None
+    assert_restored(sandbox.venv, ck)
+    steps = [(d.step, d.answer) for d in runbook.decisions]
+    (cut, said), rolled, ended = steps[-3:]
+    assert cut == "promote" and said.startswith("interrupted while installing on live (pid ")
+    assert said.endswith("): undone by recovery")
+    assert rolled == ("rollback", f"rolled back to {ck}, verified")
+    ending = "rolled-back: the install on live was cut short; oxwizard recovery put live back, verified"
+    assert ended == ("outcome", ending)
+    assert where_the_upgrade_is(runbook) == "was rolled back"
+    resume, last = start_state(sandbox.project, Environment.open(sandbox.venv))
+    assert resume is None  # nothing to resume: the run ended
+    assert last.startswith(f"oxzep7==2.0.0 {ending} (")

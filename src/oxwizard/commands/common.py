@@ -42,15 +42,22 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"oxwizard: error: {message} (see --help)\n")
 
 
-# Hooks run on every environment a command opens, before the command does anything else
-# (crash recovery registers itself here).
-ENV_OPEN_HOOKS: list[Callable[[Environment, Callable[[str], None]], None]] = []
+# Hooks run on every environment a command opens, before the command does anything else, with the
+# project (crash recovery registers itself here: it records what it undid in the project's runbook).
+ENV_OPEN_HOOKS: list[Callable[[Environment, Callable[[str], None], Path], None]] = []
 
 
-def _recover(env: Environment, say: Callable[[str], None]) -> None:
-    from oxwizard.safety.recovery import recovery_hook  # imported only when an env is opened
+def _recover(env: Environment, say: Callable[[str], None], project: Path) -> None:
+    from oxwizard.safety.journal import pending
 
-    recovery_hook(env, say)
+    if not pending(env):  # one stat: nothing else is imported unless something was interrupted
+        return
+    import sys
+
+    from oxwizard.flow.upgrade import recover_recorded
+
+    del say  # stderr: stdout may be JSON
+    recover_recorded(env, project, lambda line: print(f"oxwizard: {line}", file=sys.stderr, flush=True))
 
 
 ENV_OPEN_HOOKS.append(_recover)
@@ -154,7 +161,7 @@ def open_env(args: argparse.Namespace) -> Environment:
 
     env = Environment.open(args.env)
     for hook in ENV_OPEN_HOOKS:
-        hook(env, say)
+        hook(env, say, project_from(args))
     if hasattr(args, "project"):
         from oxwizard.env.locktools import choose_installer
 

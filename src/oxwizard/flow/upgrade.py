@@ -1516,12 +1516,59 @@ def record_rollback(
     runbook's id, or None when there is no runbook of this environment (or nothing was restored).
     The branch the upgrade wrote the project's files on goes too when still oxwizard's (``on_line``
     hears what became of it)."""
+    return _record_restore(project, env, result, command, on_line)
+
+
+def recover_recorded(env: Environment, project: Path, say: Callable[[str], None]) -> RollbackResult | None:
+    """Crash recovery (:func:`oxwizard.safety.recovery.recover`), and its record in the runbook of
+    the run it cut short: the interrupted install on live (the run recorded its install only once
+    it ended) and the rollback that undid it end that run, so the next start, the resume dialog and
+    the exit line say live was changed and put back, never "live was not changed"."""
+    from oxwizard.safety.journal import pending, read_journal
+    from oxwizard.safety.recovery import recover
+
+    journal = read_journal(env) if pending(env) else None  # what was cut short, read before it goes
+    result = recover(env, say)
+    if result is None or journal is None:
+        return result
+    started = f"pid {journal.pid}, started {journal.started_at}"
+    if journal.operation == "apply":
+        interrupted = Decision(
+            step="promote",
+            question="Install the plan in live?",
+            answer=f"interrupted while installing on live ({started}): undone by recovery",
+        )
+        ended = "rolled-back: the install on live was cut short; oxwizard recovery put live back, verified"
+        _record_restore(project, env, result, "oxwizard recovery", say, cut_short=interrupted, ended=ended)
+    else:
+        _record_restore(project, env, result, f"oxwizard recovery (of a rollback cut short: {started})", say)
+    return result
+
+
+def _record_restore(
+    project: Path,
+    env: Environment,
+    result: RollbackResult,
+    command: str,
+    on_line: Callable[[str], None] | None = None,
+    *,
+    cut_short: Decision | None = None,
+    ended: str = "",
+) -> str | None:
+    """:func:`record_rollback`; ``cut_short``, the install on live a crash interrupted, recorded first
+    (only in the runbook whose checkpoint the rollback went to, and only when it has no install on
+    live after that checkpoint already); ``ended``: the outcome recorded (``rolled-back: by COMMAND``)."""
     if result.noop or not (runbook_repo_path(project) / ".git").is_dir():
         return None
     with RunbookRepo.for_project(project) as repo:
         runbook = repo.latest()
         if runbook is None or not runbook.is_for(env.prefix):
             return None
+        if cut_short is not None:
+            if runbook.checkpoint_id != result.checkpoint_id:
+                return None
+            if where_the_upgrade_is(runbook) != "on live":
+                repo.decide(runbook, cut_short)
         evidence = Evidence(
             command=command.split(),
             counts={"restored_files": result.restored_files, "removed": len(result.removed)},
@@ -1540,7 +1587,10 @@ def record_rollback(
             question = "Remove the branch of the project's files?"
             repo.decide(runbook, Decision(step="pins", question=question, answer=said))
         repo.decide(
-            runbook, Decision(step="outcome", question="How did it end?", answer=f"rolled-back: by {command}")
+            runbook,
+            Decision(
+                step="outcome", question="How did it end?", answer=ended or f"rolled-back: by {command}"
+            ),
         )
         return runbook.id
 

@@ -1,10 +1,12 @@
 """Crash recovery: finish what an interrupted apply or rollback left, before anything else runs.
 
-Every command that opens an environment calls :func:`recover` first (it is registered in
-``oxwizard.commands.common.ENV_OPEN_HOOKS``; the wizard calls it too). Without an unfinished
-operation it costs one ``stat``. Otherwise it says what was interrupted, takes the environment lock
-(an operation still running in another process is left alone) and completes the rollback to the
-journal's checkpoint, which also removes the ``~`` folders pip left behind for that operation.
+Every command that opens an environment calls :func:`recover` first, through
+:func:`oxwizard.flow.upgrade.recover_recorded`, which records what it undid in the project's runbook
+(registered in ``oxwizard.commands.common.ENV_OPEN_HOOKS``; the wizard calls it too). Without an
+unfinished operation it costs one ``stat``. Otherwise it says what was interrupted, takes the
+environment lock (an operation still running in another process is left alone) and completes the
+rollback to the journal's checkpoint, which also removes the ``~`` folders pip left behind for that
+operation.
 """
 
 from __future__ import annotations
@@ -44,11 +46,3 @@ def recover(env: Environment, say: Callable[[str], None]) -> RollbackResult | No
         say(f"not recovering now: {exc}")
         return None
     return result
-
-
-def recovery_hook(env: Environment, say: Callable[[str], None]) -> None:
-    """The form registered in ``ENV_OPEN_HOOKS``: messages go to stderr (stdout may be JSON)."""
-    import sys
-
-    del say
-    recover(env, lambda line: print(f"oxwizard: {line}", file=sys.stderr, flush=True))

@@ -6,7 +6,6 @@ screens show; none touches a widget. Imports of the engine happen here, after th
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,7 +61,7 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
     from oxwizard.flow.upgrade import start_state
 
     env = Environment.open(env_path)
-    recovered = run_recovery(env)
+    recovered = run_recovery(env, project)
     choose_installer(env, project)
     rows, ask = first_rows(env, sources)
     resume, last = start_state(project, env)
@@ -167,14 +166,13 @@ def sort_rows(rows: Iterable[TargetRow]) -> tuple[TargetRow, ...]:
     return tuple(sorted(rows, key=lambda r: (r.latest is None, r.name)))
 
 
-def run_recovery(env: Environment) -> list[str]:
-    """``oxwizard.safety.recovery.recover(env, say)``: what it did, one line each (nothing when absent)."""
+def run_recovery(env: Environment, project: Path) -> list[str]:
+    """Crash recovery, recorded in the project's runbook (:func:`oxwizard.flow.upgrade.recover_recorded`):
+    what it did, one line each (nothing when there was nothing to recover)."""
+    from oxwizard.flow.upgrade import recover_recorded
+
     lines: list[str] = []
-    try:
-        module = importlib.import_module("oxwizard.safety.recovery")
-    except ImportError:
-        return lines
-    module.recover(env, lines.append)
+    recover_recorded(env, project, lines.append)
     return lines
 
 
