@@ -8,14 +8,17 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import copy_demo, pip_install
 
-from oxwizard.core.errors import StageError
+from oxwizard.core.errors import LockHeld, StageError
 from oxwizard.demo.sandbox import DemoSandbox
 from oxwizard.env.environment import Environment
+from oxwizard.safety.lock import env_lock
 from oxwizard.safety.stage import (
     MARKER,
     SPARES,
@@ -220,3 +223,97 @@ def test_a_refresh_killed_half_way_leaves_nothing_that_looks_like_a_clone(
     made = create_stage(live, changing={"oxzep7"}, stats=stats, own_process=True)
     assert not stats.refreshed and made.fingerprint() == live.fingerprint()
     remove_stage(made.root)
+
+
+# an ``upgrade --outdated`` in its culprit search: under the lock, a trial clone made beside the venv;
+# then killed (``die``), or running on until its stdin closes
+IN_A_TRIAL = """
+import os, signal, sys
+from oxwizard.env.environment import Environment
+from oxwizard.safety.lock import env_lock
+from oxwizard.safety.stage import create_stage
+env = Environment.open(sys.argv[1])
+with env_lock(env, "oxwizard upgrade --outdated"):
+    create_stage(env, env.root.parent / sys.argv[2], changing={"oxzep7"}, own_process=True)
+    print("in trial", flush=True)
+    if sys.argv[3] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    sys.stdin.read()
+"""
+
+
+def _in_a_trial(venv: Path, name: str, end: str) -> subprocess.Popen[str]:
+    run = subprocess.Popen(
+        [sys.executable, "-c", IN_A_TRIAL, str(venv), name, end],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert run.stdout is not None and run.stdout.readline() == "in trial\n"
+    return run
+
+
+def _look_alikes(venv: Path) -> dict[str, str]:
+    """Folders named like trial clones that are not this environment's: no marker, another's marker."""
+    made = {".venv-trial-7": "", ".venv-trial-8": "staging clone of /elsewhere/.venv\n", ".venv-trial-9x": ""}
+    for name, marker in made.items():
+        (venv.parent / name).mkdir()
+        (venv.parent / name / "notes.txt").write_text("mine\n")
+        if marker:
+            (venv.parent / name / MARKER).write_text(marker)
+    return {name: (venv.parent / name / "notes.txt").read_text() for name in made}
+
+
+def test_the_trial_clone_of_a_killed_run_is_retired_by_the_next_command(
+    demo: Callable[[], DemoSandbox],
+) -> None:
+    """``kill -9`` during trial 6: the next command that takes the environment's lock (``oxwizard
+    stage``) retires ``.venv-trial-6`` as a spare; folders of such names that are not its clones stay."""
+    sandbox = demo()
+    venv = sandbox.venv
+    killed = _in_a_trial(venv, ".venv-trial-6", "die")
+    killed.wait()
+    assert (venv.parent / ".venv-trial-6" / MARKER).is_file()
+    kept = _look_alikes(venv)
+    done = subprocess.run(
+        [sys.executable, "-m", "oxwizard", "stage", "--env", str(venv)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not os.path.lexists(venv.parent / ".venv-trial-6")
+    live = Environment.open(venv)
+    assert len(spares(live)) == 1  # kept as raw material for the next clone
+    assert {name: (venv.parent / name / "notes.txt").read_text() for name in kept} == kept
+    remove_stage(venv.parent / ".venv-stage")
+
+
+def test_the_trial_clone_of_a_run_still_going_is_kept_until_it_dies(demo: Callable[[], DemoSandbox]) -> None:
+    """While the run that made a trial clone holds the lock, another command is refused and the clone
+    stays; so does one of this very process (its lock taken again). Once the run is killed, the next
+    holder retires it and says so beside the stale lock it took over."""
+    sandbox = demo()
+    venv, trial = sandbox.venv, sandbox.venv.parent / ".venv-trial-3"
+    live = Environment.open(venv)
+    running = _in_a_trial(venv, trial.name, "wait")
+    try:
+        with pytest.raises(LockHeld):
+            with env_lock(live, "oxwizard rollback"):
+                pass
+        done = subprocess.run(
+            [sys.executable, "-m", "oxwizard", "stage", "--env", str(venv)],
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 2 and "is locked by pid" in done.stderr, done.stderr
+        assert (trial / MARKER).is_file() and (trial / "pyvenv.cfg").is_file()
+    finally:
+        running.kill()
+        running.wait()
+    notes: list[str] = []
+    with env_lock(live, "oxwizard upgrade --outdated", on_stale=notes.append):
+        assert not os.path.lexists(trial)
+        own = create_stage(live, venv.parent / ".venv-trial-1", changing={"oxzep7"})
+        with env_lock(live, "oxwizard rollback", on_stale=notes.append):  # re-entrant: this run's own
+            assert (own.root / MARKER).is_file()
+        retire_stage(own.root, live)
+    assert notes == [
+        f"took over a stale lock of pid {running.pid} (oxwizard upgrade --outdated)",
+        f"note: .venv-trial-3 was a trial clone of {live.root} left by an interrupted oxwizard: removed",
+    ]

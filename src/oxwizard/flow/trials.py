@@ -160,7 +160,7 @@ class StagingTrials:
         from oxwizard.checks.logs import mark_logs
         from oxwizard.checks.suite import run_checks
         from oxwizard.safety.apply import apply_plan
-        from oxwizard.safety.stage import CloneStats, create_stage, retire_stage
+        from oxwizard.safety.stage import CloneStats, create_stage, retire_stage, trial_path
 
         with self._lock:
             self._count = max(self._count, number)
@@ -174,7 +174,7 @@ class StagingTrials:
             plan = compute_plan(self.env, [Requirement(p) for p in pins], self.index, suggest=False)
         except OxwizardError as exc:  # the resolver refuses this set: it cannot be promoted either
             return self._keep(names, TrialResult(number, pins, False, f"not installable: {exc}", (str(exc),)))
-        dest = self.env.root.parent / f".{self.env.root.name.lstrip('.')}-trial-{number}"
+        dest = trial_path(self.env, number)  # retired by the next command if this one is killed
         # as the staging clone: what the trial replaces is copied, the rest of site-packages linked
         changing = {c.name for c in plan.changes if c.name in self.env.distributions}
         stats = CloneStats()

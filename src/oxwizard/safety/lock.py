@@ -11,6 +11,11 @@ lock file open, so the lock outlives a holder killed while they run: an installe
 live after ``kill -9`` of oxwizard still holds it. The next command finds the holder dead and the
 lock held: it stops those orphans (the processes that hold the lock file open), takes the lock, and
 says so; its crash recovery then restores an environment nothing writes to any more.
+
+The culprit search's trial clones beside the environment (``.ENVNAME-trial-N``) exist only while
+their run holds the lock: the process that takes it (not again, re-entrantly) retires those a run
+killed before retiring them left, and says so where it says a stale lock was taken over
+(:func:`oxwizard.safety.stage.clear_leftover_trials`).
 """
 
 from __future__ import annotations
@@ -104,6 +109,7 @@ def env_lock(env: Interpreter, command: str, *, on_stale: object = None) -> Iter
             _HELD[key] = 1
         proc.share_with_children(fd)
         try:
+            _clear_leftovers(env, on_stale)
             yield
         finally:
             proc.share_with_children(fd, False)
@@ -182,6 +188,13 @@ def _held_message(env: Interpreter, path: Path) -> str:
     pid = holder.get("pid", "?")
     command = holder.get("command", "unknown command")
     return f"environment {env.root} is locked by pid {pid} ({command}); try again when it has finished"
+
+
+def _clear_leftovers(env: Interpreter, sink: object) -> None:
+    """The trial clones a killed run left beside ``env``, retired by the new holder of its lock."""
+    from oxwizard.safety.stage import clear_leftover_trials
+
+    clear_leftover_trials(env, lambda line: _stale_note(sink, line))
 
 
 def _stale_note(sink: object, line: str) -> None:

@@ -33,6 +33,11 @@ without a journal the inode allocator then skips every recently freed inode, sca
 for each ``mkdir``: a fresh clone made within minutes of another's removal takes several times as
 long as a refresh, which makes almost no folder.
 
+The trials of the culprit search clone a venv beside it too (:func:`trial_path`: ``.ENVNAME-trial-N``)
+and retire each clone when the trial ends. A trial clone of an oxwizard killed meanwhile is retired
+by the next command that takes the environment's lock (:func:`clear_leftover_trials`): only a folder
+of that name whose marker names the environment, and never while a run holds the lock.
+
 A system or base Python (not a venv: ``/usr`` on Linux) is never copied whole nor cloned beside its
 prefix: its staging clone is a venv of the same interpreter, made in a fresh temporary folder
 (``$TMPDIR/oxwizard-stage-XXXX``), whose one site-packages holds a copy of every site directory the
@@ -50,29 +55,32 @@ import secrets
 import shutil
 import sys
 import tempfile
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
-
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from typing import TYPE_CHECKING
 
 from oxwizard.core import proc
-from oxwizard.core.errors import StageError, UsageError
+from oxwizard.core.errors import OxwizardError, StageError, UsageError
 from oxwizard.core.places import private_dir, state_path
-from oxwizard.env.environment import Environment
-from oxwizard.safety.checkpoint import owned_paths
 from oxwizard.safety.tree_copy import CloneStats, Sharing, copy_file, copy_tree, refresh_tree
+
+if TYPE_CHECKING:  # imported where used: the lock clears leftover trial clones with this module
+    from oxwizard.env.environment import Environment
+    from oxwizard.env.interpreter import Interpreter
 
 __all__ = [
     "MARKER",
     "SPARES",
     "CloneStats",
+    "clear_leftover_trials",
     "copy_changing",
     "create_stage",
     "default_stage_path",
+    "leftover_trials",
     "remove_stage",
     "retire_stage",
     "spares",
+    "trial_path",
 ]
 
 MARKER = ".oxwizard-stage"
@@ -91,6 +99,12 @@ def default_stage_path(env: Environment) -> Path:
     return env.root.parent / f".{env.root.name.lstrip('.')}-stage"
 
 
+def trial_path(env: Interpreter, number: int) -> Path:
+    """Where trial ``number`` of the culprit search (``upgrade --outdated``) clones a venv: beside it,
+    as the staging clone, ``ENV_PARENT/.ENVNAME-trial-N/``."""
+    return env.root.parent / f".{env.root.name.lstrip('.')}-trial-{number}"
+
+
 def create_stage(
     env: Environment,
     dest: Path | None = None,
@@ -106,6 +120,8 @@ def create_stage(
     ``changing`` are copied; None copies every file. ``stats``, when given, is filled in.
     ``own_process``: a venv's files are copied by a child process (:mod:`oxwizard.safety.tree_copy`),
     for a caller that does other work meanwhile (the flow clones beside the baseline checks)."""
+    from oxwizard.env.environment import Environment
+
     source = env.root
     target = Path(os.path.abspath(dest if dest is not None else default_stage_path(env)))
     if target == source or target.is_relative_to(source) or source.is_relative_to(target):
@@ -244,7 +260,7 @@ def remove_stage(path: Path) -> None:
     shutil.rmtree(path)
 
 
-def retire_stage(path: Path, env: Environment) -> None:
+def retire_stage(path: Path, env: Interpreter) -> None:
     """The flow is done with the staging clone at ``path`` of ``env``: keep it as a spare in the
     environment's state folder, raw material for the next clone (see the module's text), or remove it where it
     cannot be one (a system Python's clone in the temporary folder, another filesystem). Keeps at
@@ -277,7 +293,7 @@ def retire_stage(path: Path, env: Environment) -> None:
         shutil.rmtree(left, ignore_errors=True)
 
 
-def spares(env: Environment) -> list[Path]:
+def spares(env: Interpreter) -> list[Path]:
     """The spares kept of ``env``, the most recently retired first."""
     if not env.is_venv:
         return []
@@ -300,7 +316,7 @@ def spares(env: Environment) -> list[Path]:
     return [p for _, p in sorted(found, key=lambda t: t[0], reverse=True)]
 
 
-def _spare_folder(env: Environment) -> Path:
+def _spare_folder(env: Interpreter) -> Path:
     """Where the spares of ``env`` are kept: its state folder's ``spares``."""
     return state_path(env) / "spares"
 
@@ -329,8 +345,60 @@ def _discard(spare: Path) -> None:
     shutil.rmtree(gone, ignore_errors=True)
 
 
+def leftover_trials(env: Interpreter) -> list[Path]:
+    """The trial clones of the venv ``env`` beside it (:func:`trial_path`, or the ``.partial`` folder
+    one is made in) that carry oxwizard's marker naming ``env`` (a clone's, or that of a spare being
+    refreshed into one), in trial order. A folder of such a name without that marker is not one (nor
+    is a clone of another environment: ``venv`` and ``.venv`` in one folder share the names). The
+    culprit search holds ``env``'s lock as long as its clones exist: only the next holder of the lock
+    may take them for leftovers (:func:`clear_leftover_trials`)."""
+    if not env.is_venv:
+        return []  # a system Python's clones are made in the temporary folder
+    named = re.compile(rf"\.{re.escape(env.root.name.lstrip('.'))}-trial-([0-9]+)(\.partial)?")
+    says = (f"staging clone of {env.root}\n", _SPARE_SAYS.format(root=env.root))
+    found: list[tuple[int, str, Path]] = []
+    try:
+        names = os.listdir(env.root.parent)
+    except OSError:
+        return []
+    for name in names:
+        match = named.fullmatch(name)
+        if match is None:
+            continue
+        folder = env.root.parent / name
+        try:
+            if folder.is_symlink() or (folder / MARKER).read_text(encoding="utf-8") not in says:
+                continue
+        except (OSError, UnicodeDecodeError):
+            continue
+        found.append((int(match[1]), name, folder))
+    return [folder for _, _, folder in sorted(found)]
+
+
+def clear_leftover_trials(env: Interpreter, say: Callable[[str], None]) -> list[Path]:
+    """Retire (:func:`retire_stage`) the trial clones an oxwizard that no longer runs left beside
+    ``env`` (killed during its culprit search), saying so in one line; the clones retired. Only for
+    the process that has just taken ``env``'s lock (:func:`oxwizard.safety.lock.env_lock`): a run
+    still going holds it, so its clones are never taken, and so does this process while its own
+    trials run."""
+    cleared: list[Path] = []
+    for folder in leftover_trials(env):
+        try:
+            retire_stage(folder, env)
+        except (OSError, OxwizardError):
+            continue  # left as it was: the next command tries again
+        cleared.append(folder)
+    if cleared:
+        names = ", ".join(f.name for f in cleared)
+        what = "was a trial clone" if len(cleared) == 1 else "were trial clones"
+        say(f"note: {names} {what} of {env.root} left by an interrupted oxwizard: removed")
+    return cleared
+
+
 def _clone_system(env: Environment, dest: Path) -> None:
     """A venv of ``env``'s interpreter holding a copy of every distribution ``env`` imports."""
+    from packaging.utils import canonicalize_name
+
     real = Path(os.path.realpath(env.python))
     major, minor = env.python_version_tuple
     dest.mkdir(mode=0o700)
@@ -371,16 +439,18 @@ def _clone_system(env: Environment, dest: Path) -> None:
 # pip removes a file before writing one at its name since 10.0.1 (pypa/pip#5405: a loaded shared
 # object must keep its old bytes, and conda's hard links must not be written through); an older pip
 # in the environment would write into a linked file: its clone is a copy of every file
-_PIP_UNLINKS = Version("10.0.1")
+_PIP_UNLINKS = "10.0.1"
 
 
 def _unlinks_first(env: Environment) -> bool:
     """Does the installer that will install into the clone remove a file before replacing it?"""
+    from packaging.version import InvalidVersion, Version
+
     if env.installer_kind() != "pip":
         return True  # uv, or oxwizard's own (recent) pip with --python
     pip = env.distributions.get("pip")
     try:
-        return pip is not None and Version(pip.version) >= _PIP_UNLINKS
+        return pip is not None and Version(pip.version) >= Version(_PIP_UNLINKS)
     except InvalidVersion:
         return False
 
@@ -388,6 +458,8 @@ def _unlinks_first(env: Environment) -> bool:
 def _sharing(env: Environment, changing: Collection[str]) -> Sharing:
     """The site-packages folders whose files may be links, what of them must be copied, and what
     is left out: the files the installer removes (:func:`~oxwizard.safety.checkpoint.owned_paths`)."""
+    from oxwizard.safety.checkpoint import owned_paths
+
     roots, singles, replaced = owned_paths(env, sorted(set(changing)))
     return Sharing(
         sites={os.path.normpath(p) for p in env.site_paths},
