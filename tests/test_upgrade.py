@@ -248,3 +248,24 @@ def test_a_test_command_that_cannot_start_is_refused_before_anything(demo_templa
         )
     assert Environment.open(demo_template.venv).fingerprint() == before
     assert not (demo_template.project / ".oxwizard" / "runbooks").exists()
+
+
+def test_an_upgrade_with_no_tests_to_run_is_never_said_verified(demo: DemoFactory) -> None:
+    """The project's tests find nothing: pip check and the imports pass, so the upgrade goes on, but
+    the checks step is marked as warned and the outcome says what was not proven, not "verified"."""
+    sandbox = demo()
+    (sandbox.project / "tests" / "test_app.py").unlink()  # the suite is empty: `unittest` finds nothing
+    done = _oxwizard(
+        "upgrade", "oxzep7==1.5.0", *_sources(sandbox), "--yes", "--rounds", "1", "--interval", "0"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split("] ")[1].split(":")[0] for line in lines if "checks-" in line] == [
+        "warn checks-staging",
+        "warn checks-live",
+    ]
+    assert (
+        "upgraded: oxzep7 1.4.2 -> 1.5.0 (minor), 1 change; on live, checks passed but tests: no tests found"
+        in lines
+    )
+    assert "verified on live" not in done.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from oxwizard.commands.common import add_env, add_json, open_env, print_json, say
+from oxwizard.commands.common import add_env, add_json, note, open_env, print_json, say
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     env = open_env(args)
     pruned: list[str] = []
     if args.prune is not None:
-        with env_lock(env, "oxwizard checkpoints --prune"):
+        with env_lock(env, "oxwizard checkpoints --prune", on_stale=note):
             pruned = prune_checkpoints(env, args.prune)
     found = list_checkpoints(env)
     current = env.fingerprint()

@@ -190,6 +190,12 @@ def say(line: str) -> None:
     print(line, flush=True)
 
 
+def note(line: str) -> None:
+    """A note about the environment on stderr (stdout may be JSON): a stale lock taken over, a killed
+    run's trial clone retired."""
+    print(f"oxwizard: note: {line}", file=sys.stderr, flush=True)
+
+
 def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
     import json
 

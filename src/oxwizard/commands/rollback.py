@@ -13,6 +13,7 @@ from oxwizard.commands.common import (
     existing_project,
     flags_from,
     index_from,
+    note,
     open_env,
     print_json,
     project_from,
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         index = index_from(args, whole(env), flags)
         return index if index.find_links or index.index_url or index.extra_index_urls else None
 
-    with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else "")):
+    with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else ""), on_stale=note):
         result = rollback(
             env, args.to, on_line=None if args.json else say, index=sources, verify=args.verify, reread=False
         )

@@ -6,7 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
-from oxwizard.commands.common import add_env, add_json, open_env, print_json, say
+from oxwizard.commands.common import add_env, add_json, note, open_env, print_json, say
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     # under the environment's lock, as every command that writes: a running upgrade's staging clone
     # (the default destination) is never replaced under it
-    with env_lock(env, "oxwizard stage"):
+    with env_lock(env, "oxwizard stage", on_stale=note):
         stage = create_stage(env, Path(args.dest).expanduser() if args.dest else None)
     elapsed = time.monotonic() - started
     if args.json:

@@ -16,6 +16,7 @@ from oxwizard.commands.common import (
     existing_project,
     flags_from,
     index_from,
+    note,
     open_env,
     say,
     say_sources,
@@ -213,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
     # One lock from the plan to the verdict: no other run can slip in between the two, so the
     # staging clone can be made while the plan's dry run runs.
     flow.clone_while_planning = True
-    with env_lock(env, "oxwizard upgrade " + " ".join(str(r) for r in reqs)):
+    with env_lock(env, "oxwizard upgrade " + " ".join(str(r) for r in reqs), on_stale=note):
         flow.prepare()
         if flow.risk is not None:  # shown before anything is changed, as in the wizard's plan panel
             say(f"          risk: {flow.risk.level}, {flow.risk.recommendation}")
