@@ -393,6 +393,42 @@ def test_pip_compile_never_writes_a_password_from_pips_configuration(
     ]  # fmt: skip
 
 
+def test_uv_standing_in_for_pip_compile_lists_the_hashes_of_every_source_as_pip_compile_does(
+    lock_wheels: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An extra index offers alpha 2.0 for one Python only, the index another file of it: pip-compile
+    lists the hashes of both files, so that `pip install --require-hashes` works wherever it picks
+    either. uv lists those of the one source it took alpha 2.0 from (an extra index comes first);
+    standing in, its file gets the others too."""
+    import hashlib
+
+    monkeypatch.setenv("PATH", _without("pip-compile"))
+    header = "pip-compile --generate-hashes --output-file=requirements.txt requirements.in"
+    project = tmp_path / "app"
+    _compiled(project, header, lock_wheels)
+    mirror = tmp_path / "mirror"
+    mirror.mkdir()
+    wheel = lock_wheels / "alpha-2.0-py3-none-any.whl"
+    other = mirror / "alpha-2.0-py311-none-any.whl"  # another file of the same version
+    other.write_bytes(wheel.read_bytes() + b"\0")
+    (regen,) = plan_project_files(project, _alpha("1.0", "2.0")).regenerate
+
+    with (
+        serve(SimpleIndex(lock_wheels, complete=True)) as first,
+        serve(SimpleIndex(mirror, complete=True)) as more,
+    ):
+        index = IndexOptions.build(index_url=first.url, extra_index_urls=[more.url])
+        done = relock(project, regen, {"alpha": "2.0"}, index=index, python=PYTHON)
+
+    assert done.stands_in == "pip-compile" and done.versions["alpha"] == "2.0"
+    text = (project / "requirements.txt").read_text()
+    block = text[text.index("alpha==2.0") : text.index("# via", text.index("alpha==2.0"))]
+    both = sorted(hashlib.sha256(f.read_bytes()).hexdigest() for f in (wheel, other))
+    assert block.split() == ["alpha==2.0", "\\", f"--hash=sha256:{both[0]}", "\\", f"--hash=sha256:{both[1]}"]
+    beta = hashlib.sha256((lock_wheels / "beta-2.1-py3-none-any.whl").read_bytes()).hexdigest()
+    assert f"beta==2.1 \\\n    --hash=sha256:{beta}\n" in text  # one source offers it: one hash
+
+
 def test_a_plan_says_when_neither_pip_compile_nor_uv_is_there_to_regenerate_a_compiled_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

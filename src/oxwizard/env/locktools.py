@@ -114,6 +114,8 @@ def relock(
         stands_in = regen.command[0] if command[:1] != regen.command[:1] else ""  # uv for pip-compile
         if done.ok and stands_in:
             _without_default_index(project / regen.path, before)
+            if "--generate-hashes" in argv:
+                _complete_hashes(project / regen.path, before, index)
     if not done.ok:
         raise LockToolError(
             f"{_tool_name(argv)} could not regenerate {regen.path} "
@@ -338,6 +340,84 @@ def _without_default_index(path: Path, before: str) -> None:
                 del lines[i]
             path.write_bytes("".join(lines).encode("utf-8"))
             return
+
+
+def _complete_hashes(path: Path, before: str, index: IndexOptions) -> None:
+    """The hashes of every file of each new pin in the file uv wrote standing in for pip-compile.
+
+    uv writes the hashes of the files of the one source it took a version from; pip-compile, those
+    of every source that offers that version (``pip install --require-hashes`` on another platform
+    takes its wheel from wherever it is: a mirror holding only this platform's wheel would leave the
+    others' hashes out). Only the pins the file did not have ``before`` are completed, from the
+    sources' pages (their sha256) and the local folders' files; nothing changes when a source
+    cannot be read."""
+    import hashlib
+
+    from oxwizard.env.index import IndexReader, SourceFailed
+
+    text = path.read_text(encoding="utf-8")
+    had = {line.requirement for line, _ in _requirement_lines(before)}
+    lines = text.splitlines(keepends=True)
+    blocks: list[tuple[int, int, str, Version]] = []  # (the pin's line, past its last hash, name, version)
+    for line, req in _requirement_lines(text):
+        pins = [s.version for s in req.specifier if s.operator == "=="]
+        end = line.index + 1
+        while end < len(lines) and lines[end].strip().startswith("--hash=sha256:"):
+            end += 1
+        if line.requirement in had or len(pins) != 1 or end == line.index + 1:
+            continue
+        try:
+            blocks.append((line.index, end, canonicalize_name(req.name), Version(pins[0])))
+        except InvalidVersion:
+            continue
+    if not blocks:
+        return
+    reader = IndexReader(index, use_cache=False)
+    try:
+        for start, end, name, version in reversed(blocks):  # from the end: the indexes stay true
+            offered: set[str] = set()
+            for files in reader.project_files(name):
+                for f in files:
+                    if f.yanked or _file_version(f.filename) != version:
+                        continue
+                    local = Path(urlsplit(f.url).path) if f.url.startswith("file:") else None
+                    if f.sha256:
+                        offered.add(f.sha256)
+                    elif local is not None and local.is_file():
+                        offered.add(hashlib.sha256(local.read_bytes()).hexdigest())
+            written = {
+                ln.strip().removeprefix("--hash=sha256:").rstrip(" \\") for ln in lines[start + 1 : end]
+            }
+            if offered <= written:
+                continue
+            indent = lines[start + 1][: len(lines[start + 1]) - len(lines[start + 1].lstrip())]
+            every = sorted(written | offered)
+            more = " \\"  # every hash line but the last goes on
+            lines[start + 1 : end] = [
+                f"{indent}--hash=sha256:{h}{more if n < len(every) - 1 else ''}\n"
+                for n, h in enumerate(every)
+            ]
+    except SourceFailed:
+        return
+    finally:
+        reader.close()
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _file_version(filename: str) -> Version | None:
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
 
 
 _SOURCE_FLAGS = ("-i", "--index-url", "--extra-index-url", "-f", "--find-links")
