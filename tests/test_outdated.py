@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -85,3 +86,38 @@ def test_cli_json_and_text(world: tuple[Path, Path]) -> None:
     text = subprocess.run([*base, "--no-index", "--only", "tiny"], capture_output=True, text=True)
     assert text.returncode == 0
     assert text.stdout.splitlines()[1].split() == ["tiny", "0.3.1", "0.3.2", "0.3.2", "patch"]
+
+
+def test_the_text_table_keeps_its_columns_with_long_versions(tmp_path: Path) -> None:
+    """A calendar version (certifi 2022.12.7 -> 2026.10.19.post1) is wider than the columns were:
+    every column stays in line, the header's too."""
+    house = tmp_path / "wheels"
+    for name, version in [
+        ("certi", "2022.12.7"),
+        ("certi", "2026.10.19.post1"),
+        ("mid", "1.2.0"),
+        ("mid", "1.3.0"),
+    ]:
+        tiny_wheel(house, name, version)
+    venv = make_venv(tmp_path, house, "certi==2022.12.7", "mid==1.2.0")
+    argv = [
+        sys.executable,
+        "-m",
+        "oxwizard",
+        "outdated",
+        "--env",
+        str(venv),
+        "--find-links",
+        str(house),
+        "--no-index",
+    ]
+    lines = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()
+    assert [line.split() for line in lines] == [
+        ["name", "current", "target", "latest", "impact"],
+        ["certi", "2022.12.7", "2026.10.19.post1", "2026.10.19.post1", "major"],
+        ["mid", "1.2.0", "1.3.0", "1.3.0", "minor"],
+    ]
+    # the right-aligned columns end at one place in every line, and the impact column starts at one
+    ends = [[m.end() for m in re.finditer(r"\S+", line)] for line in lines]
+    assert ends[0][1:4] == ends[1][1:4] == ends[2][1:4]
+    assert len({line.rindex(" ") for line in lines}) == 1

@@ -69,9 +69,12 @@ def run(args: argparse.Namespace) -> int:
     if not report.rows and not report.unanswered:
         print("everything is up to date")
         return code
-    print(f"{'name':24} {'current':>10} {'target':>10} {'latest':>10}  impact")
-    for r in report.rows:
-        print(f"{r.name:24} {r.current:>10} {r.latest_in_target or '-':>10} {r.latest:>10}  {r.impact}")
+    table = [("name", "current", "target", "latest", "impact")]
+    table += [(r.name, r.current, r.latest_in_target or "-", r.latest, r.impact) for r in report.rows]
+    # each column as wide as its longest cell (a calendar version is longer than 10), at least as before
+    w = [max(least, *(len(row[i]) for row in table)) for i, least in enumerate((24, 10, 10, 10))]
+    for name, current, target, latest, impact in table:
+        print(f"{name:{w[0]}} {current:>{w[1]}} {target:>{w[2]}} {latest:>{w[3]}}  {impact}")
     for u in report.unanswered:
-        print(f"{u.name:24} {u.current:>10}  {UNREACHABLE}")
+        print(f"{u.name:{w[0]}} {u.current:>{w[1]}}  {UNREACHABLE}")
     return code
