@@ -177,7 +177,7 @@ class WizardApp(App[int]):
             recovered=msg.recovered, resume=resume, last_outcome=msg.last_outcome,
             checkpoint=resume.checkpoint_id or "" if resume is not None else "",
             live_changed=resume is not None and resume.live_touched, managers=msg.managers,
-            pip_checking=True, demo=msg.demo,
+            pip_checking=True, demo=msg.demo, env_reads=self.state.env_reads + 1,
         )  # fmt: skip
         self.check_pip(msg.env)
         self._ask_latest(msg.ask)
@@ -195,19 +195,28 @@ class WizardApp(App[int]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="env")
     def refresh_environment(self) -> None:
-        """Live changed (an install, a rollback): read what is installed now."""
+        """Live changed (an install, a rollback): read what is installed now. A reading replaced by a
+        newer one (live changed again meanwhile) is not shown."""
+        from textual.worker import get_current_worker
+
         from oxwizard.core.errors import OxwizardError
 
         env = self.state.env
         if env is None:
             return
         try:
-            self.post_message(tasks.refresh_environment(env, self.sources))
+            refreshed = tasks.refresh_environment(env, self.sources)
         except OxwizardError as exc:
             self.post_message(EnvironmentFailed(str(exc)))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(refreshed)
 
     def on_environment_refreshed(self, msg: EnvironmentRefreshed) -> None:
-        self.update_state(targets=msg.targets, pip_problems=msg.pip_problems, pip_checking=False)
+        self.update_state(
+            targets=msg.targets, pip_problems=msg.pip_problems, pip_checking=False,
+            env_reads=self.state.env_reads + 1,
+        )  # fmt: skip
         self._ask_latest(msg.ask)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="pip-check")

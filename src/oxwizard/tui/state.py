@@ -33,6 +33,9 @@ class WizardState:
     env: Environment | None = None
     env_error: str = ""
     env_label: str = ""  # how the venv is named on screen
+    # times live was read (``env`` is the same object, read again in place): what shows its facts
+    # is redrawn when this changes
+    env_reads: int = 0
     loading: str = "opening the environment…"
     targets: tuple[TargetRow, ...] = ()  # installed versions, the newest available, the impact
     latest_progress: tuple[int, int] = (0, 0)  # targets the package sources have answered for, of all

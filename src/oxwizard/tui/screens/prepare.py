@@ -430,8 +430,8 @@ def suggested(state: WizardState) -> list[str]:
 
 # -- the slices of the state each part of the screen shows ----------------------------------------------
 def _env_part(s: WizardState) -> object:
-    return (s.env, s.env_error, s.env_label, s.loading, s.pip_problems, s.pip_checking, s.recovered,
-            s.last_outcome, s.managers)  # fmt: skip
+    return (s.env, s.env_reads, s.env_error, s.env_label, s.loading, s.pip_problems, s.pip_checking,
+            s.recovered, s.last_outcome, s.managers)  # fmt: skip
 
 
 def _latest_part(s: WizardState) -> object:
