@@ -100,17 +100,8 @@ def test_the_text_table_keeps_its_columns_with_long_versions(tmp_path: Path) -> 
     ]:
         tiny_wheel(house, name, version)
     venv = make_venv(tmp_path, house, "certi==2022.12.7", "mid==1.2.0")
-    argv = [
-        sys.executable,
-        "-m",
-        "oxwizard",
-        "outdated",
-        "--env",
-        str(venv),
-        "--find-links",
-        str(house),
-        "--no-index",
-    ]
+    where = ["--env", str(venv), "--find-links", str(house), "--no-index"]
+    argv = [sys.executable, "-m", "oxwizard", "outdated", *where]
     lines = subprocess.run(argv, capture_output=True, text=True, check=True).stdout.splitlines()
     assert [line.split() for line in lines] == [
         ["name", "current", "target", "latest", "impact"],
