@@ -213,3 +213,28 @@ def test_a_runbook_recorded_before_the_digest_needs_trust_even_in_this_repositor
     assert "trusted: --trust" in reviewed.stdout
     assert "note: no runbook_digest (recorded by an older oxwizard)" in reviewed.stdout
     assert fingerprint(host.venv) == before
+
+
+def test_an_untrusted_runbooks_refusal_is_recorded_here_not_in_its_repository(
+    recorded_15: Any, demo: Any
+) -> None:
+    """Another project's runbook, replayed here without --trust: refused, and the refusal goes into
+    this project's runbook repository — the repository holding the runbook is not ours to write."""
+    import git as gitpython
+
+    from oxwizard.runbook.model import load_runbook
+
+    _, runbook = recorded_15  # committed in its own project's runbook repository
+    theirs = gitpython.Repo(runbook, search_parent_directories=True)
+    before = theirs.head.commit.hexsha
+    host = demo()
+
+    done = oxwizard("replay", runbook, *target_args(host))
+
+    assert done.returncode == 2 and "untrusted runbook" in done.stderr, done.stdout + done.stderr
+    assert theirs.head.commit.hexsha == before
+    with RunbookRepo.for_project(host.project) as repo:
+        last = repo.repo.head.commit
+    assert last.message.startswith("replay: ") and last.message.strip().endswith(" refused")
+    [report] = [p for p in last.stats.files if str(p).startswith("replays/")]
+    assert str(report).startswith(f"replays/{load_runbook(runbook).id}/")

@@ -21,7 +21,7 @@ from oxwizard.commands.common import (
     project_from,
     say,
 )
-from oxwizard.core.errors import OxwizardError, UsageError
+from oxwizard.core.errors import OxwizardError, UntrustedRunbook, UsageError
 
 if TYPE_CHECKING:
     from oxwizard.runbook.report import ReplayReport
@@ -83,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
     except OxwizardError as exc:
         report = refused_report(runbook_path, env_label, project, host, started, exc)
         if report.runbook_id and not args.no_record:
-            _record(report, project)
+            # an untrusted runbook's repository is not this project's: its refusal is recorded here
+            _record(report, project, here=isinstance(exc, UntrustedRunbook))
         if args.json:
             _print_report(report)
         print(f"oxwizard: error: {exc}", file=sys.stderr)
@@ -123,11 +124,11 @@ def run(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
-def _record(report: ReplayReport, project: Path) -> None:
+def _record(report: ReplayReport, project: Path, *, here: bool = False) -> None:
     from oxwizard.runbook.report import record_replay
 
     try:
-        report.audit_commit = record_replay(report, project)
+        report.audit_commit = record_replay(report, project, here=here)
     except OxwizardError as exc:
         # The audit trail is best effort: the environment's state is what the exit code reports.
         print(f"oxwizard: warning: replay not recorded: {exc}", file=sys.stderr)

@@ -46,6 +46,11 @@ class RunbookError(OxwizardError):
     """A runbook file or repository is malformed, unknown or refused."""
 
 
+class UntrustedRunbook(RunbookError):
+    """A replay refused because its runbook is not this project's own (not committed, byte for byte,
+    in its runbook repository) and ``--trust`` was not given."""
+
+
 class LockToolError(OxwizardError):
     """A lockfile's own tool (uv, pip-compile, poetry) failed or is absent: the files are left as
     they were; the message names the tool and its last output lines."""

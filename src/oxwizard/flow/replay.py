@@ -27,7 +27,7 @@ from packaging.version import InvalidVersion, Version
 
 from oxwizard.checks.result import CheckSet
 from oxwizard.checks.tests import choose_command
-from oxwizard.core.errors import OxwizardError, RollbackFailed, RunbookError
+from oxwizard.core.errors import OxwizardError, RollbackFailed, RunbookError, UntrustedRunbook
 from oxwizard.core.places import runbook_repo_path
 from oxwizard.core.redact import MASK
 from oxwizard.env.environment import Environment
@@ -182,7 +182,7 @@ def _check_trust(
             f"{runbook_path} has no runbook_digest (recorded by an older oxwizard): an edit of its "
             "commands or options would go unnoticed"
         )
-    raise _refuse(
+    raise UntrustedRunbook(
         f"untrusted runbook: {why}; a replay runs its checks' commands in {project}: review them "
         "(oxwizard replay RUNBOOK --dry-run --trust lists them), then pass --trust"
     )

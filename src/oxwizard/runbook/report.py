@@ -102,12 +102,14 @@ def runbook_repo_root(runbook_path: Path) -> Path | None:
     return None
 
 
-def record_replay(report: ReplayReport, fallback_project: Path) -> str:
+def record_replay(report: ReplayReport, fallback_project: Path, *, here: bool = False) -> str:
     """Commit ``report`` as ``replays/<runbook-id>/<host>-<stamp>.json`` in the runbook's repository
-    (else the project's runbook repository); returns the short commit id."""
+    (else, or with ``here``, the project's runbook repository: an untrusted runbook's refusal never
+    goes into a repository that is not the project's); returns the short commit id."""
     from oxwizard.runbook.repo import RunbookRepo, repo_lock
 
-    root = runbook_repo_root(Path(report.runbook_path)) or runbook_repo_path(fallback_project)
+    held = None if here else runbook_repo_root(Path(report.runbook_path))
+    root = held or runbook_repo_path(fallback_project)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = root / "replays" / slug(report.runbook_id or "unreadable")
     with repo_lock(root), RunbookRepo(root) as repo:
