@@ -6,9 +6,10 @@ from __future__ import annotations
 import subprocess
 from typing import Any
 
+from oxwizard.tui.widgets.plan_view import PlanView
 from oxwizard.tui.widgets.targets import TargetsTable
 
-from .conftest import make_app, screen_text, wait_for, wait_question
+from .conftest import make_app, screen_lines, screen_text, wait_for, wait_question, wait_ready
 from .test_flow import _plan_and_stage
 
 
@@ -48,3 +49,62 @@ async def test_after_a_rollback_the_environment_panel_counts_the_dists_live_has_
         await pilot.pause()
         assert f"{before} dists" in screen_text(app), _facts(app)
         assert "pip check ok" in screen_text(app), _facts(app)
+
+
+async def _answer_until(pilot: Any, last: str, answers: dict[str, str]) -> None:
+    """Answer the flow's questions with ``answers`` (step: key) until it asks ``last``."""
+    app = pilot.app
+
+    def asked() -> bool:
+        if app.state.outcome is not None or app.state.flow_error:
+            raise AssertionError(f"flow ended before {last}: {app.state.outcome or app.state.flow_error}")
+        return app.state.question is not None
+
+    while True:
+        await wait_for(pilot, asked, 300)
+        await pilot.pause()
+        step = app.state.question.step
+        if step == last:
+            return
+        await pilot.press(answers[step])
+        await wait_for(pilot, lambda s=step: app.state.question is None or app.state.question.step != s)
+
+
+async def test_after_a_partial_promotion_prepare_shows_the_promoted_set_and_a_rollback_ends_it(
+    demo: Any,
+) -> None:
+    """``A``, then the culprit search (real trials on the demo): ``o`` promotes the targets that
+    pass. Prepare's plan, its risk and the targets' title are the promoted set's (not oxzep7 2.0.0's
+    major bump, not 8 picked); ``R`` at the verdict: no title says "promoted, not …" any more."""
+    sandbox = demo()
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        app.screen.query_one(TargetsTable).focus()
+        await pilot.press("A", "p")
+        await wait_for(pilot, lambda: app.state.plan is not None, 120)
+        await pilot.press("c")
+        await _answer_until(
+            pilot, "verdict", {"go": "g", "promote-set": "o", "ack-warnings": "a", "pins": "s"}
+        )
+        promoted = len(app.state.plan.targets)
+        assert 0 < promoted < 8 and app.state.not_promoted
+        await pilot.press("1")
+        await wait_for(pilot, lambda: app.state.risk is not None, 30)
+        await pilot.pause()
+        lines = screen_lines(app)
+        text = " ".join(" ".join(lines).split())
+        assert f"Promoted {promoted} of 8 targets." in text, text
+        assert f"{promoted} picked" in text and "8 picked" not in text, text
+        plan = " ".join(str(app.screen.query_one(PlanView).render()).split())  # scrolled out of view too
+        assert "Why: major bump:" in plan and "oxzep7" not in plan.split("Why: ")[1], plan
+        assert f"{promoted} of 8 promoted, not" in lines[0], lines[0]
+        await pilot.press("R")
+        await wait_for(pilot, lambda: app.state.outcome is not None, 120)
+        assert app.state.outcome.status == "rolled-back"
+        for key in ("1", "2", "3"):
+            await pilot.press(key)
+            await pilot.pause()
+            title = screen_lines(app)[0]
+            assert "promoted, not" not in title, (key, title)
+        assert "promoted, not" not in " ".join(screen_text(app).split())

@@ -367,21 +367,35 @@ class WizardApp(App[int]):
         flow = self.flow
         if event.step == "promote-set" and event.message.startswith("promoting ") and flow is not None:
             # the flow's plan is the promoted set's now: the screens show it, and the culprits
-            changes.update(plan=flow.plan, not_promoted=tuple(flow.not_promoted))
+            # (its risk is assessed again below) and the culprits; the picks are the promoted targets
+            changes.update(plan=flow.plan, not_promoted=tuple(flow.not_promoted), risk=None, security=None)
             changes["tried"] = len(flow.runbook.tried_targets) if flow.runbook is not None else 0
+            changes["picked"] = _names(flow.plan.targets) if flow.plan is not None else frozenset()
         if event.step == "rollback":
             changes["rolling_back"] = event.status == "running"
-            if event.status == "passed":
-                changes["live_changed"] = False
+            if event.status == "passed":  # live is the checkpoint again: no part of the targets is on it
+                changes.update(live_changed=False, not_promoted=(), tried=0)
             if event.status != "running":
                 changes["rollback_result"] = ("✔ " if event.status == "passed" else "✘ ") + event.message
         self.update_state(**changes)
         if event.step == "rollback" and event.status == "passed":
             self._verify_rollback_in_background()
+        if "picked" in changes and flow is not None:
+            self.promoted_risk_worker(flow)
         if event.step == "promote" and event.status == "passed":
             self.refresh_environment()  # the targets table shows what live has now
         if event.status == "running" and event.step != "rollback":
             self._show_screen_of(event.step)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="promoted-risk")
+    def promoted_risk_worker(self, flow: UpgradeFlow) -> None:
+        plan = flow.plan
+        risk, security = tasks.promoted_risk(flow)
+        self.call_from_thread(self._promoted_risk, plan, risk, security)
+
+    def _promoted_risk(self, plan: object, risk: object, security: object) -> None:
+        if self.state.plan is plan:  # not planned again meanwhile
+            self.update_state(risk=risk, security=security)
 
     def on_output_received(self, _msg: OutputReceived) -> None:
         lines = []
@@ -515,6 +529,8 @@ class WizardApp(App[int]):
 
     def on_rollback_finished(self, msg: RollbackFinished) -> None:
         self.update_state(rolling_back=False, rollback_result=("✔ " if msg.ok else "✘ ") + msg.message)
+        if msg.ok:  # live is the checkpoint again: no part of the targets is on it
+            self.update_state(not_promoted=(), tried=0)
         if msg.ok:
             self._verify_rollback_in_background()
         self.notify(msg.message, title="rolled back" if msg.ok else "ROLLBACK FAILED",
@@ -628,6 +644,15 @@ class WizardApp(App[int]):
             yield SystemCommand(
                 f"Show {mode}", f"Switch to the {mode} screen", lambda m=mode: self.action_show(m)
             )
+
+
+def _names(specs: Iterable[str]) -> frozenset[str]:
+    """The distributions ``specs`` name, as the targets table names them."""
+    from packaging.utils import canonicalize_name
+
+    from oxwizard.env.specs import parse_specs
+
+    return frozenset(canonicalize_name(r.name) for r in parse_specs(list(specs)))
 
 
 def _severity(exit_code: int) -> Any:

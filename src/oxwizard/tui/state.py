@@ -97,11 +97,26 @@ class WizardState:
         return self.update_pins is not False
 
     @property
+    def promoted_head(self) -> str:
+        """After a partial promotion, how many targets went on live and which did not (``5 of 8
+        promoted, not alpha + beta, oxzep7``); "" otherwise (and once a rollback took them off)."""
+        if self.plan is None or not self.not_promoted:
+            return ""
+        names = ", ".join(culprit_names(line) for line in self.not_promoted)
+        return f"{len(self.plan.targets)} of {self.tried} promoted, not {names}"
+
+    @property
     def can_roll_back(self) -> bool:
         """``R`` does something: stop the running flow, or restore a changed live environment."""
         if not self.checkpoint or self.rolling_back:
             return False
         return self.flow_running or self.live_changed
+
+
+def culprit_names(line: str) -> str:
+    """``alpha 2.0.0 + beta 2.0.0 together: tests: …`` gives ``alpha + beta``."""
+    head = line.split(": ", 1)[0]
+    return " + ".join(part.split()[0] for part in head.split(" + ") if part.split())
 
 
 def with_step(steps: Mapping[str, StepEvent], event: StepEvent) -> Mapping[str, StepEvent]:

@@ -15,6 +15,8 @@ from oxwizard.tui.messages import EnvironmentLoaded, EnvironmentRefreshed, Lates
 from oxwizard.tui.widgets.target_row import TargetRow
 
 if TYPE_CHECKING:
+    from oxwizard.checks.risk import RiskSummary
+    from oxwizard.checks.security import SecurityReport
     from oxwizard.env.environment import Environment
     from oxwizard.env.plan import Plan
     from oxwizard.env.specs import IndexOptions
@@ -201,6 +203,23 @@ def new_flow(
 def set_update_pins(flow: UpgradeFlow, on: bool) -> None:
     """What ``u`` on Prepare chose, as the option the flow reads at its ``pins`` step."""
     flow.options.update_pins = on
+
+
+def promoted_risk(flow: UpgradeFlow) -> tuple[RiskSummary | None, SecurityReport | None]:
+    """After a partial promotion the flow's plan is the promoted set's: its risk and security, assessed
+    again (the plan's were the whole set's, the culprits' included), the flow's from then on."""
+    from oxwizard.checks.security import security_delta
+    from oxwizard.core.errors import OxwizardError
+
+    if flow.plan is None:
+        return None, None
+    try:
+        flow.security = security_delta(
+            flow.plan, flow.env, flow.config, flow.project, offline=flow.index.no_index
+        )
+    except OxwizardError:
+        flow.security = None
+    return flow.reassess(), flow.security
 
 
 def planned_diff(project: Path, plan: Plan | None) -> str:

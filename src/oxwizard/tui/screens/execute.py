@@ -89,17 +89,10 @@ def where_text(state: WizardState) -> tuple[str, int]:
     summary and shrinks the tabs, never the culprits' names)."""
     if state.plan is None:
         return "", 0
-    if not state.not_promoted:
+    head = state.promoted_head
+    if not head:
         return state.plan.summary(), 0
-    names = ", ".join(culprit_names(line) for line in state.not_promoted)
-    head = f"{len(state.plan.targets)} of {state.tried} promoted, not {names}"
     return f"{head} · {state.plan.summary()}", len(head)
-
-
-def culprit_names(line: str) -> str:
-    """``alpha 2.0.0 + beta 2.0.0 together: tests: …`` gives ``alpha + beta``."""
-    head = line.split(": ", 1)[0]
-    return " + ".join(part.split()[0] for part in head.split(" + ") if part.split())
 
 
 def trials_text(state: WizardState, width: int | None = None, most: int = TRIAL_LINES) -> Text:

@@ -115,6 +115,7 @@ class PrepareScreen(FlowScreen):
         self.query_one("#plan-box").border_title = "Plan"
         self.query_one("#readiness").border_title = "Readiness"
         self.bind(_env_part, self._show_env)
+        self.bind(lambda s: (s.env, s.promoted_head), self._show_where)
         self.bind(lambda s: s.env is not None or bool(s.env_error), self._environment_read)
         self.bind(_plan_part, lambda s: self.query_one(PlanView).update(plan_text(s)))
         self.bind(_flow_part, self._show_flow)
@@ -124,7 +125,11 @@ class PrepareScreen(FlowScreen):
 
     def _show_env(self, state: WizardState) -> None:
         self.query_one("#facts", Static).update(render_facts(state, self.app))
-        self.query_one(TitleBar).set_where(where_text(state))
+
+    def _show_where(self, state: WizardState) -> None:
+        head = state.promoted_head  # a partial promotion: said first, on every screen
+        where = where_text(state)
+        self.query_one(TitleBar).set_where(f"{head} · {where}" if head else where, keep=len(head))
 
     def _show_flow(self, state: WizardState) -> None:
         self.query_one("#ready-steps", StepsChecklist).show(state.steps, asking_step(state))
