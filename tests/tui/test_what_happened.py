@@ -108,3 +108,35 @@ async def test_after_a_partial_promotion_prepare_shows_the_promoted_set_and_a_ro
             title = screen_lines(app)[0]
             assert "promoted, not" not in title, (key, title)
         assert "promoted, not" not in " ".join(screen_text(app).split())
+
+
+async def test_a_resumed_run_says_what_was_done_and_marks_the_steps_done(demo: Any) -> None:
+    """Checks on live and the monitoring round passed, then ``q`` at the verdict. The next start's
+    dialog says what was done (not "promoted, not yet verified"); after ``r`` Execute marks the steps
+    the runbook recorded as done, and so does Readiness (not "· checkpoint" beside its id)."""
+    from oxwizard.tui.screens.resume import ResumeScreen
+
+    from .test_flow import _quit_at_the_verdict
+
+    sandbox = demo()
+    await _quit_at_the_verdict(sandbox)
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ResumeScreen), 60)
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert "not yet verified" not in text, text
+        assert "checks on live passed" in text and "monitoring: 1 of 1 rounds healthy" in text, text
+        assert "verdict not given yet" in text, text
+        await pilot.press("r")
+        await wait_question(pilot, "verdict")
+        await pilot.press("2")
+        await pilot.pause()
+        steps = str(app.screen.query_one("#steps").render())
+        for name in ("install in the copy", "new warnings", "install on live", "checks on live"):
+            line = next(ln for ln in steps.splitlines() if name in ln)
+            assert line.startswith("✔") or line.startswith("!"), steps
+        await pilot.press("1")
+        await pilot.pause()
+        ready = str(app.screen.query_one("#ready-steps").render())
+        assert "· checkpoint" not in ready and "✔ checkpoint" in ready, ready

@@ -1428,6 +1428,38 @@ def where_the_upgrade_is(runbook: Runbook) -> Literal["on live", "never reached 
     return "was rolled back" if restored and restored[-1] > promoted else "on live"
 
 
+def done_on_live(runbook: Runbook) -> str:
+    """What an unfinished run did on live since its upgrade was installed there, read from its
+    decisions, in one line: ``checks on live passed; monitoring: 3 of 3 rounds healthy; verdict not
+    given yet`` ("" when it never reached live)."""
+    steps = runbook.decisions
+    promoted = max((i for i, d in enumerate(steps) if d.step == "promote"), default=-1)
+    if promoted < 0:
+        return ""
+    since = steps[promoted + 1 :]
+
+    def failed(d: Decision) -> int:
+        return int(d.evidence.counts.get("failed_checks", 0)) if d.evidence is not None else 0
+
+    checks = [d for d in since if d.step == "checks-live"]
+    if not checks:
+        return "installed on live; checks on live not run yet; verdict not given yet"
+    bad = failed(checks[-1])
+    said = [f"checks on live failed ({bad} check(s))" if bad else "checks on live passed"]
+    rounds = [d for d in since if d.step == "monitor"]
+    if rounds:
+        last = rounds[-1].evidence
+        total = int(last.counts.get("rounds", len(rounds))) if last is not None else len(rounds)
+        healthy = sum(1 for d in rounds if d.answer == "healthy")
+        if len(rounds) >= total:
+            said.append(f"monitoring: {healthy} of {total} rounds healthy")
+        else:
+            said.append(f"monitoring: {len(rounds)} of {total} rounds done, {healthy} healthy")
+    elif runbook.options.monitor_rounds > 0:
+        said.append("monitoring not started")
+    return "; ".join([*said, "verdict not given yet"])
+
+
 def _end_of(runbook: Runbook) -> Decision | None:
     """The decision that ended the run of ``runbook``, or None while it is unfinished: a final one
     (FINAL_STEPS) or a verified rollback, last — or last but for what ``oxwizard monitor`` added

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from textual import work
@@ -25,7 +27,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from oxwizard.core.errors import Abandoned, OxwizardError
-from oxwizard.flow.steps import CHECKLIST, screen_of
+from oxwizard.flow.steps import BY_NAME, CHECKLIST, screen_of
 from oxwizard.tui import tasks
 from oxwizard.tui.listener import WizardListener
 from oxwizard.tui.messages import (
@@ -57,7 +59,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from oxwizard.env.environment import Environment
-    from oxwizard.flow.upgrade import Question, ResumeInfo, UpgradeFlow
+    from oxwizard.flow.upgrade import Question, ResumeInfo, StepEvent, UpgradeFlow
+    from oxwizard.runbook.model import Runbook
     from oxwizard.safety.rollback import RollbackResult
 
 
@@ -326,14 +329,17 @@ class WizardApp(App[int]):
     def on_flow_start_requested(self, _msg: FlowStartRequested) -> None:
         self.start_flow()
 
-    def start_flow(self, *, from_live: bool = False) -> None:
+    def start_flow(self, *, from_live: bool = False, done: Mapping[str, StepEvent] = NO_STEPS) -> None:
+        """``done``: the steps a resumed run had recorded before (shown done, not pending)."""
         flow = self.flow
         if flow is None or self.state.flow_running:
             return
+        steps = {**{k: v for k, v in self.state.steps.items() if k == "plan"}, **done}
+        counted = [CHECKLIST.index(k) + 1 for k in steps if k in CHECKLIST]
         self.update_state(
             flow_running=True, outcome=None, flow_error="", question=None, rollback_result="", checksets=(),
-            steps={k: v for k, v in self.state.steps.items() if k == "plan"},
-            monitor_total=flow.options.monitor_rounds,
+            steps=MappingProxyType(steps), monitor_total=flow.options.monitor_rounds,
+            progress=(max(counted, default=0), len(CHECKLIST)),
         )  # fmt: skip
         tasks.set_update_pins(flow, self.state.pins_on)
         self.flow_done.clear()
@@ -592,7 +598,7 @@ class WizardApp(App[int]):
         if choice == "resume" and info.live_touched:
             self.flow = self._resumed_flow(info)
             self.update_state(plan=info.runbook.plan, resume=None)
-            self.start_flow(from_live=True)
+            self.start_flow(from_live=True, done=recorded_steps(info.runbook))
         elif choice == "resume":
             self.update_state(picked=frozenset(), resume=None)
             self.resolve_plan(list(info.runbook.targets))
@@ -644,6 +650,25 @@ class WizardApp(App[int]):
             yield SystemCommand(
                 f"Show {mode}", f"Switch to the {mode} screen", lambda m=mode: self.action_show(m)
             )
+
+
+# what a resumed run does again from live (checks on live, monitoring, verdict) is not shown done
+RUN_AGAIN = frozenset({"checks-live", "monitor", "verdict", "rollback"})
+
+
+def recorded_steps(runbook: Runbook) -> Mapping[str, StepEvent]:
+    """The steps an unfinished runbook recorded before it stopped, as done (its answer the message):
+    the screens of a resumed run show them done, not pending."""
+    from oxwizard.flow.upgrade import StepEvent
+
+    steps: dict[str, StepEvent] = {}
+    for d in runbook.decisions:
+        name = d.step
+        if name in RUN_AGAIN or name not in BY_NAME or name == "plan":
+            continue
+        skipped = name == "pins" and d.answer.startswith("skip")
+        steps[name] = StepEvent(BY_NAME[name].name, "skipped" if skipped else "passed", d.answer)
+    return MappingProxyType(steps)
 
 
 def _names(specs: Iterable[str]) -> frozenset[str]:

@@ -35,10 +35,13 @@ class ResumeScreen(ModalScreen[str]):
         self.info = info
 
     def compose(self) -> ComposeResult:
+        from oxwizard.flow.upgrade import done_on_live
+
         rb = self.info.runbook
         last = rb.decisions[-1]
+        # what was done on live, as the runbook's decisions say (checks, rounds), not a guess
         where = (
-            "Live HAS the new versions (promoted, not yet verified)."
+            f"Live HAS the new versions: {done_on_live(rb)}."
             if self.info.live_touched
             else "Live was not changed."
         )
