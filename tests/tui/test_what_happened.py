@@ -140,3 +140,31 @@ async def test_a_resumed_run_says_what_was_done_and_marks_the_steps_done(demo: A
         await pilot.pause()
         ready = str(app.screen.query_one("#ready-steps").render())
         assert "· checkpoint" not in ready and "✔ checkpoint" in ready, ready
+
+
+async def test_r_after_reopening_a_finished_upgrade_says_how_to_undo_it(demo: Any) -> None:
+    """oxzep7 1.5.0 upgraded (``s``), the wizard opened again: no checkpoint on screen, but ``R``
+    says in one line that the upgrade is on live and the command that undoes it."""
+    import sys
+
+    from oxwizard.runbook.model import load_runbook
+
+    sandbox = demo()
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    argv = [sys.executable, "-m", "oxwizard", "upgrade", "oxzep7==1.5.0", "--yes", "--rounds", "0", *where]
+    done = subprocess.run([*argv, "--find-links", str(sandbox.wheelhouse), "--no-index"],
+                          capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    (runbook,) = (sandbox.project / ".oxwizard" / "runbooks").glob("*.json")
+    checkpoint = load_runbook(runbook).checkpoint_id
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:  # toasts shown
+        await wait_ready(pilot)
+        app.clear_notifications()
+        await pilot.press("R")
+        await wait_for(pilot, lambda: any("to undo it" in n.message for n in app._notifications), 10)
+        await pilot.pause()
+        said = next(n.message for n in app._notifications if "to undo it" in n.message)
+        command = f"oxwizard rollback --env {sandbox.venv} --project {sandbox.project} --to {checkpoint}"
+        assert "oxzep7==1.5.0" in said and said.endswith(command), said
+        await wait_for(pilot, lambda: "to undo it" in " ".join(" ".join(screen_lines(app)).split()), 10)

@@ -492,6 +492,8 @@ class WizardApp(App[int]):
         ck = state.checkpoint.split(" ")[0]
         if state.rolling_back:
             self.notify("A rollback is already running.")
+        elif not state.checkpoint and state.last_outcome and state.env is not None and not state.busy:
+            self.undo_hint_worker(state.env)  # an upgrade ended before this start: how to undo it
         elif not state.checkpoint:
             self.notify("No checkpoint yet: there is nothing to roll back to.", severity="warning")
         elif state.live_changed or state.flow_running:  # not known to match: never say it does
@@ -500,6 +502,11 @@ class WizardApp(App[int]):
         else:
             self.notify(f"Live already matches checkpoint {ck}: nothing to roll back. Older checkpoints: "
                         "oxwizard checkpoints, then oxwizard rollback --to ID.", title="R")  # fmt: skip
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="undo-hint")
+    def undo_hint_worker(self, env: Environment) -> None:
+        hint = tasks.undo_hint(env, self.project) or "No checkpoint yet: there is nothing to roll back to."
+        self.call_from_thread(self.notify, hint, title="R", timeout=20)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rollback")
     def rollback_worker(self, flow: UpgradeFlow) -> None:
@@ -636,8 +643,8 @@ class WizardApp(App[int]):
             return has_details(self.state.question, self.size.width - 6)
         if action == "rollback":
             return self.state.can_roll_back
-        if action == "why_no_rollback":  # no checkpoint yet: R is no key at all
-            return bool(self.state.checkpoint)
+        if action == "why_no_rollback":  # no checkpoint yet, and no upgrade ended before: R is no key at all
+            return bool(self.state.checkpoint or self.state.last_outcome)
         return True
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:

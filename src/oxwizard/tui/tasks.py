@@ -222,6 +222,34 @@ def promoted_risk(flow: UpgradeFlow) -> tuple[RiskSummary | None, SecurityReport
     return flow.reassess(), flow.security
 
 
+def undo_hint(env: Environment, project: Path) -> str:
+    """What ``R`` says when no checkpoint is on screen (the wizard reopened after an upgrade ended):
+    the newest upgrade of this environment that took a checkpoint, where it is, and the command that
+    undoes it when it is on live ("" when there is none)."""
+    import shlex
+
+    from oxwizard.core.errors import RunbookError
+    from oxwizard.core.places import runbook_repo_path
+    from oxwizard.flow.upgrade import LOOK_BACK, where_the_upgrade_is
+    from oxwizard.runbook.model import load_runbook
+
+    folder = runbook_repo_path(project) / "runbooks"
+    for path in sorted(folder.glob("*.json"), reverse=True)[:LOOK_BACK]:
+        try:
+            runbook = load_runbook(path)
+        except RunbookError:
+            continue
+        if runbook.checkpoint_id is None or runbook.environment.prefix != str(env.prefix):
+            continue
+        targets, where = ", ".join(runbook.targets), where_the_upgrade_is(runbook)
+        if where != "on live":
+            return f"The last upgrade ({targets}) {where}: nothing to roll back."
+        command = ["oxwizard", "rollback", "--env", str(env.prefix), "--project", str(project)]
+        command += ["--to", runbook.checkpoint_id]
+        return f"The last upgrade ({targets}) ended on live; to undo it: {shlex.join(command)}"
+    return ""
+
+
 def planned_diff(project: Path, plan: Plan | None) -> str:
     """The planned edits of the project's files as a unified diff ("" when there are none)."""
     from oxwizard.env.project_files import unified_diff
