@@ -128,6 +128,8 @@ async def test_a_resumed_run_says_what_was_done_and_marks_the_steps_done(demo: A
         assert "not yet verified" not in text, text
         assert "checks on live passed" in text and "monitoring: 1 of 1 rounds healthy" in text, text
         assert "verdict not given yet" in text, text
+        lines = "\n".join(screen_lines(app))  # the Readiness box behind the dialog
+        assert "✔ checkpoint" in lines and "· checkpoint" not in lines, lines
         await pilot.press("r")
         await wait_question(pilot, "verdict")
         await pilot.press("2")

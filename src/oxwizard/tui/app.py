@@ -182,6 +182,9 @@ class WizardApp(App[int]):
             live_changed=resume is not None and resume.live_touched, managers=msg.managers,
             pip_checking=True, demo=msg.demo, env_reads=self.state.env_reads + 1,
         )  # fmt: skip
+        if resume is not None:  # the unfinished run's steps as its runbook recorded them, done
+            done = recorded_steps(resume.runbook)
+            self.update_state(steps=done, progress=progress_of(done))
         self.check_pip(msg.env)
         self._ask_latest(msg.ask)
         for line in msg.recovered:
@@ -334,12 +337,10 @@ class WizardApp(App[int]):
         flow = self.flow
         if flow is None or self.state.flow_running:
             return
-        steps = {**{k: v for k, v in self.state.steps.items() if k == "plan"}, **done}
-        counted = [CHECKLIST.index(k) + 1 for k in steps if k in CHECKLIST]
+        steps = MappingProxyType({**{k: v for k, v in self.state.steps.items() if k == "plan"}, **done})
         self.update_state(
             flow_running=True, outcome=None, flow_error="", question=None, rollback_result="", checksets=(),
-            steps=MappingProxyType(steps), monitor_total=flow.options.monitor_rounds,
-            progress=(max(counted, default=0), len(CHECKLIST)),
+            steps=steps, monitor_total=flow.options.monitor_rounds, progress=progress_of(steps),
         )  # fmt: skip
         tasks.set_update_pins(flow, self.state.pins_on)
         self.flow_done.clear()
@@ -618,7 +619,9 @@ class WizardApp(App[int]):
             if info.live_touched:  # left as it is: R still restores its checkpoint, through its flow
                 self.flow = self._resumed_flow(info)
             else:
-                self.update_state(checkpoint="", live_changed=False)
+                self.update_state(
+                    checkpoint="", live_changed=False, steps=NO_STEPS, progress=progress_of(NO_STEPS)
+                )
             if choice == "new" and not info.live_touched:  # nothing of it reached live: n ends it
                 # (recorded, not asked again); later (esc) records nothing: offered at the next start
                 from oxwizard.flow.upgrade import LEFT_AT_START, close_unfinished
@@ -676,6 +679,11 @@ def recorded_steps(runbook: Runbook) -> Mapping[str, StepEvent]:
         skipped = name == "pins" and d.answer.startswith("skip")
         steps[name] = StepEvent(BY_NAME[name].name, "skipped" if skipped else "passed", d.answer)
     return MappingProxyType(steps)
+
+
+def progress_of(steps: Mapping[str, StepEvent]) -> tuple[int, int]:
+    """The progress line of these steps: up to the last one of the checklist that has an event."""
+    return max((CHECKLIST.index(k) + 1 for k in steps if k in CHECKLIST), default=0), len(CHECKLIST)
 
 
 def _names(specs: Iterable[str]) -> frozenset[str]:
