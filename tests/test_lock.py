@@ -14,7 +14,7 @@ import pytest
 
 from oxwizard.core.errors import LockHeld
 from oxwizard.env.environment import Environment
-from oxwizard.safety.lock import env_lock, lock_path
+from oxwizard.safety.lock import env_lock, holder_now, lock_path
 
 
 @pytest.fixture(scope="module")
@@ -56,6 +56,24 @@ def test_second_process_is_refused_with_holder_pid_and_command(bare_env: Environ
     finally:
         child.kill()
         child.wait()
+
+
+def test_who_holds_the_lock_now_is_told_without_taking_it(bare_env: Environment) -> None:
+    """The wizard, opened while another oxwizard runs on the environment (an SSH session dropped, the
+    old one still installing), is told who holds it; once it is let go, no one is named."""
+    assert holder_now(bare_env) is None
+    child = _holder(bare_env)
+    try:
+        held = holder_now(bare_env)
+        assert held is not None
+        assert held[0] == f"pid {child.pid} runs oxwizard upgrade oxzep7==2.0.0"
+        assert f"is locked by pid {child.pid} (oxwizard upgrade oxzep7==2.0.0)" in held[1]
+    finally:
+        child.kill()
+        child.wait()
+    assert holder_now(bare_env) is None
+    with env_lock(bare_env, "oxwizard stage"):
+        assert holder_now(bare_env) is None  # this process's own lock is not another's
 
 
 def test_stage_is_refused_while_an_upgrade_holds_the_lock(bare_env: Environment) -> None:

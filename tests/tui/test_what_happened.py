@@ -170,3 +170,52 @@ async def test_r_after_reopening_a_finished_upgrade_says_how_to_undo_it(demo: An
         command = f"oxwizard rollback --env {sandbox.venv} --project {sandbox.project} --to {checkpoint}"
         assert "oxzep7==1.5.0" in said and said.endswith(command), said
         await wait_for(pilot, lambda: "to undo it" in " ".join(" ".join(screen_lines(app)).split()), 10)
+
+
+async def test_a_run_still_going_in_another_oxwizard_is_named_and_not_offered_to_resume(demo: Any) -> None:
+    """The SSH session dropped mid-upgrade, the old oxwizard still finishes its step (it holds the
+    lock) and the user opens the wizard again: the run is not offered to resume ("Live was not
+    changed" could be false the next second), the panel says who holds the environment. Once that
+    process has ended, the same start offers to resume it."""
+    import os
+    import sys
+
+    from oxwizard.tui.screens.resume import ResumeScreen
+
+    sandbox = demo()
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project), "--find-links",
+             str(sandbox.wheelhouse), "--no-index"]  # fmt: skip
+    upgrade = [sys.executable, "-m", "oxwizard", "upgrade", "oxzep7==1.5.0", *where, "--yes"]
+    killed = subprocess.run(
+        upgrade, capture_output=True, env={**os.environ, "OXWIZARD_TEST_KILL_AT": "apply:1"}
+    )
+    assert killed.returncode < 0  # killed in the staging install: an unfinished run, live untouched
+    hold = (
+        "import sys, time\nfrom oxwizard.env.environment import Environment\n"
+        "from oxwizard.safety.lock import env_lock\n"
+        "with env_lock(Environment.open(sys.argv[1]), 'oxwizard upgrade oxzep7==1.5.0'):\n"
+        "    print('held', flush=True)\n    time.sleep(60)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", hold, str(sandbox.venv)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        app = make_app(sandbox)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.state.env is not None)
+            await pilot.pause()
+            assert not isinstance(app.screen, ResumeScreen)
+            said = "\n".join(screen_lines(app))
+            assert f"busy: pid {holder.pid} runs oxwizard upgrade" in said, said
+            assert app.state.held_elsewhere is not None
+            assert (
+                f"is locked by pid {holder.pid} (oxwizard upgrade oxzep7==1.5.0)"
+                in app.state.held_elsewhere[1]
+            )
+    finally:
+        holder.kill()
+        holder.wait()
+    app = make_app(sandbox)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ResumeScreen))

@@ -73,6 +73,30 @@ def read_holder(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
+def holder_now(env: Interpreter) -> tuple[str, str] | None:
+    """Who holds the lock of ``env`` at this moment: (``pid 123 runs oxwizard upgrade …``, the line
+    a refusal would say: ``environment … is locked by pid 123 (oxwizard upgrade …); try again when it
+    has finished``), or None when no other process does. A shared lock is asked for and let go at
+    once: nothing is written, nothing waits."""
+    path = state_path(env) / "lock"
+    if held_here(env) or not path.exists():
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise
+            said = _held_message(env, path)
+            holder = read_holder(path)
+            return f"pid {holder.get('pid', '?')} runs {holder.get('command', 'an unknown command')}", said
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def env_lock(env: Interpreter, command: str, *, on_stale: object = None) -> Iterator[None]:
     """Hold the lock of ``env`` for the ``with`` block, or raise :class:`LockHeld` at once."""

@@ -181,6 +181,7 @@ class WizardApp(App[int]):
             checkpoint=resume.checkpoint_id or "" if resume is not None else "",
             live_changed=resume is not None and resume.live_touched, managers=msg.managers,
             pip_checking=True, demo=msg.demo, env_reads=self.state.env_reads + 1,
+            held_elsewhere=msg.held_elsewhere,
         )  # fmt: skip
         if resume is not None:  # the unfinished run's steps as its runbook recorded them, done
             done = recorded_steps(resume.runbook)
@@ -189,7 +190,10 @@ class WizardApp(App[int]):
         self._ask_latest(msg.ask)
         for line in msg.recovered:
             self.notify(line, title="Recovery", timeout=10)
-        if resume is not None:
+        if msg.held_elsewhere:
+            self.notify(f"{msg.held_elsewhere[1]}; this wizard can look, not change it: quit and reopen then",
+                        title="Another oxwizard is running", severity="warning", timeout=30)  # fmt: skip
+        elif resume is not None:
             from oxwizard.tui.screens.resume import ResumeScreen
 
             self.push_screen(ResumeScreen(resume), self._resume_chosen)

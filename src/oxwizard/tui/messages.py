@@ -38,6 +38,8 @@ class EnvironmentLoaded(Message):
     managers: tuple[Manager, ...] = ()
     ask: Sources | None = None  # sources to ask for the "latest" column, in the background
     demo: bool = False  # the demo sandbox's environment and project (its examples fit it)
+    # another process holds the environment's lock: ("pid N runs COMMAND", as a refusal says it)
+    held_elsewhere: tuple[str, str] | None = None
 
 
 @dataclass

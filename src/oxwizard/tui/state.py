@@ -43,6 +43,8 @@ class WizardState:
     pip_problems: tuple[str, ...] = ()
     pip_checking: bool = False  # pip check is running (after the environment was read)
     recovered: tuple[str, ...] = ()
+    # at start, another oxwizard held the environment's lock: ("pid N runs COMMAND", the refusal's line)
+    held_elsewhere: tuple[str, str] | None = None
     resume: ResumeInfo | None = None
     last_outcome: str = ""  # how the newest finished runbook ended (it may have ended unwatched)
     managers: tuple[Manager, ...] = ()  # how the project is managed (uv, requirements files, ...)

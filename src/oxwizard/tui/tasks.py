@@ -61,15 +61,19 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
     from oxwizard.env.locktools import choose_installer
     from oxwizard.env.project_files import detect
     from oxwizard.flow.upgrade import start_state
+    from oxwizard.safety.lock import holder_now
 
     env = Environment.open(env_path)
     recovered = run_recovery(env, project)
     choose_installer(env, project)
     rows, ask = first_rows(env, sources)
     resume, last = start_state(project, env)
+    # another oxwizard still runs on it (an SSH session dropped, the old one finishing its step): its
+    # run is not offered to resume, its runbook being written as this one reads it
+    elsewhere = holder_now(env)
     return EnvironmentLoaded(
-        env, rows, (), tuple(recovered), resume, last, managers=tuple(detect(project)), ask=ask,
-        demo=is_demo(env, project),
+        env, rows, (), tuple(recovered), None if elsewhere else resume, last, managers=tuple(detect(project)),
+        ask=ask, demo=is_demo(env, project), held_elsewhere=elsewhere,
     )  # fmt: skip
 
 

@@ -336,7 +336,9 @@ def render_facts(state: WizardState, app: object, width: int | None = None) -> T
     out.append("\n" + _tail(f"venv {state.env_label or env.prefix}", width))
     for line in state.recovered[:1]:
         out.append(f"\nrecovery: {line}", style="yellow")
-    if state.last_outcome and not state.recovered:
+    if state.held_elsewhere:
+        out.append(f"\nbusy: {state.held_elsewhere[0]}", style="yellow")
+    elif state.last_outcome and not state.recovered:
         out.append(f"\nlast: {state.last_outcome}", style="dim")
     return out
 
@@ -436,7 +438,7 @@ def suggested(state: WizardState) -> list[str]:
 # -- the slices of the state each part of the screen shows ----------------------------------------------
 def _env_part(s: WizardState) -> object:
     return (s.env, s.env_reads, s.env_error, s.env_label, s.loading, s.pip_problems, s.pip_checking,
-            s.recovered, s.last_outcome, s.managers)  # fmt: skip
+            s.recovered, s.held_elsewhere, s.last_outcome, s.managers)  # fmt: skip
 
 
 def _latest_part(s: WizardState) -> object:
