@@ -49,7 +49,8 @@ lines |
 | 2 | refused before any change: bad input, not an env, no resolution, bad runbook, lock held, a test \
 command that cannot be started; also `upgrade` declined (no `--yes` and no terminal to ask), and \
 `upgrade --yes` when the risk summary recommends "wait" (no checkpoint, no staging, live untouched; \
-`--force` goes ahead) |
+`--force` goes ahead), and a `rollback` that needs a package source it was not given (a distribution \
+changed on live outside the upgrade) |
 | 3 | a rollback failed or could not be verified: the environment needs a person |
 | 130 | interrupted (Ctrl-C); an upgrade in progress is rolled back first |
 | 143 | terminated (SIGTERM) during `upgrade`; live was rolled back to the checkpoint first |

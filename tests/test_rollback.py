@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import assert_restored, env_state, wheel_install
@@ -297,3 +298,46 @@ def test_cli_exit_3_when_the_rollback_cannot_be_verified(live_demo: DemoSandbox)
 
     assert done.returncode == 3, done.stdout + done.stderr
     assert "could not be verified" in done.stderr and "ziprow/__init__.py" in done.stderr
+
+
+def test_a_package_changed_by_hand_after_the_checkpoint_is_put_back_or_the_rollback_refused(
+    demo: Any,
+) -> None:
+    """humbleconf upgraded by oxwizard (its files stashed), then oxzep7 1.5.0 installed by hand: the
+    stash cannot put oxzep7 1.4.2 back. Without a package source the rollback is refused before
+    anything changes, naming what changed (before: the upgrade was undone, verification failed with
+    exit 3 and the stash was spent). With one, the installer puts oxzep7 back and the checkpoint is
+    restored exactly; recovery of a rollback cut short does the same with the command's sources."""
+    sandbox = demo()
+    start = env_state(sandbox.venv)
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    sources = ["--find-links", str(sandbox.wheelhouse), "--no-index"]
+
+    def oxwizard(*argv: str, **environ: str) -> subprocess.CompletedProcess[str]:
+        argv = (sys.executable, "-m", "oxwizard", *argv, *where)
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=300, env={**os.environ, **environ}
+        )
+
+    assert oxwizard("upgrade", "humbleconf==1.3.0", *sources, "--yes").returncode == 0
+    wheel_install(sandbox.venv, sandbox.wheelhouse, "oxzep7==1.5.0")
+    changed = env_state(sandbox.venv)
+
+    refused = oxwizard("rollback", "--isolated")
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "refused, nothing was changed: oxzep7 1.4.2 -> 1.5.0 changed on live after the checkpoint" in (
+        refused.stderr
+    )
+    assert env_state(sandbox.venv) == changed
+
+    cut = oxwizard("rollback", *sources, OXWIZARD_TEST_KILL_AT="rollback:3")  # killed mid-restore
+    assert cut.returncode < 0, cut.stdout + cut.stderr
+    recovered = oxwizard("rollback", *sources)  # its recovery finishes the cut rollback, with its sources
+    assert recovered.returncode == 0, recovered.stdout + recovered.stderr
+    assert "interrupted rollback" in recovered.stderr
+    [ck] = {w.rstrip(":,") for w in recovered.stderr.split() if w.startswith("ck-")}
+    assert_restored(sandbox.venv, ck)
+    # every file as it was, but the bytecode the installer compiled again for the package it put back
+    assert {p: h for p, h in env_state(sandbox.venv).items() if "oxzep7/__pycache__" not in p} == {
+        p: h for p, h in start.items() if "oxzep7/__pycache__" not in p
+    }

@@ -43,21 +43,33 @@ class Parser(argparse.ArgumentParser):
 
 
 # Hooks run on every environment a command opens, before the command does anything else, with the
-# project (crash recovery registers itself here: it records what it undid in the project's runbook).
-ENV_OPEN_HOOKS: list[Callable[[Environment, Callable[[str], None], Path], None]] = []
+# command's arguments (crash recovery registers itself here: it records what it undid in the project's
+# runbook, and reinstalls from the command's package sources where the stash cannot restore).
+ENV_OPEN_HOOKS: list[Callable[[Environment, Callable[[str], None], argparse.Namespace], None]] = []
 
 
-def _recover(env: Environment, say: Callable[[str], None], project: Path) -> None:
+def _recover(env: Environment, say: Callable[[str], None], args: argparse.Namespace) -> None:
     from oxwizard.safety.journal import pending
 
     if not pending(env):  # one stat: nothing else is imported unless something was interrupted
         return
-    import sys
-
     from oxwizard.flow.upgrade import recover_recorded
 
+    def sources() -> IndexOptions:  # the command's own (--find-links, --index-url), else pip's
+        if hasattr(args, "index_url"):
+            return index_from(args, env)
+        from oxwizard.env.pipconfig import effective_index
+        from oxwizard.env.specs import IndexOptions
+
+        return effective_index(env, IndexOptions())
+
     del say  # stderr: stdout may be JSON
-    recover_recorded(env, project, lambda line: print(f"oxwizard: {line}", file=sys.stderr, flush=True))
+    recover_recorded(env, project_from(args), note_line, sources)
+
+
+def note_line(line: str) -> None:
+    """A line about the environment on stderr (stdout may be JSON)."""
+    print(f"oxwizard: {line}", file=sys.stderr, flush=True)
 
 
 ENV_OPEN_HOOKS.append(_recover)
@@ -161,7 +173,7 @@ def open_env(args: argparse.Namespace) -> Environment:
 
     env = Environment.open(args.env)
     for hook in ENV_OPEN_HOOKS:
-        hook(env, say, project_from(args))
+        hook(env, say, args)
     if hasattr(args, "project"):
         from oxwizard.env.locktools import choose_installer
 
@@ -193,7 +205,7 @@ def say(line: str) -> None:
 def note(line: str) -> None:
     """A note about the environment on stderr (stdout may be JSON): a stale lock taken over, a killed
     run's trial clone retired."""
-    print(f"oxwizard: note: {line}", file=sys.stderr, flush=True)
+    note_line(f"note: {line}")
 
 
 def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:

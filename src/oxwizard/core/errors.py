@@ -34,6 +34,11 @@ class InvalidSpec(UsageError):
     """A package spec that is not a plain PEP 508 requirement."""
 
 
+class RollbackRefused(OxwizardError):
+    """A rollback that could not restore the checkpoint exactly, refused before anything changed
+    (live changed outside the upgrade, and no package source to put that back): exit code 2."""
+
+
 class ResolutionError(OxwizardError):
     """The resolver could not produce a plan (conflict, no such version)."""
 

@@ -1561,7 +1561,12 @@ def record_rollback(
     return _record_restore(project, env, result, command, on_line)
 
 
-def recover_recorded(env: Environment, project: Path, say: Callable[[str], None]) -> RollbackResult | None:
+def recover_recorded(
+    env: Environment,
+    project: Path,
+    say: Callable[[str], None],
+    index: Callable[[], IndexOptions | None] | None = None,
+) -> RollbackResult | None:
     """Crash recovery (:func:`oxwizard.safety.recovery.recover`), and its record in the runbook of
     the run it cut short: the interrupted install on live (the run recorded its install only once
     it ended) and the rollback that undid it end that run, so the next start, the resume dialog and
@@ -1570,7 +1575,7 @@ def recover_recorded(env: Environment, project: Path, say: Callable[[str], None]
     from oxwizard.safety.recovery import recover
 
     journal = read_journal(env) if pending(env) else None  # what was cut short, read before it goes
-    result = recover(env, say)
+    result = recover(env, say, index)
     if result is None or journal is None:
         return result
     started = f"pid {journal.pid}, started {journal.started_at}"

@@ -18,11 +18,16 @@ from oxwizard.safety.journal import pending
 
 if TYPE_CHECKING:
     from oxwizard.env.environment import Environment
+    from oxwizard.env.specs import IndexOptions
     from oxwizard.safety.rollback import RollbackResult
 
 
-def recover(env: Environment, say: Callable[[str], None]) -> RollbackResult | None:
-    """Complete an interrupted operation on ``env``; None when there was none (or it is still running)."""
+def recover(
+    env: Environment, say: Callable[[str], None], index: Callable[[], IndexOptions | None] | None = None
+) -> RollbackResult | None:
+    """Complete an interrupted operation on ``env``; None when there was none (or it is still running).
+    ``index`` finds the package sources a rollback needs without a stash, or to put back what changed
+    outside the upgrade (called only then)."""
     if not pending(env):
         return None
     from oxwizard.core.errors import LockHeld
@@ -41,7 +46,7 @@ def recover(env: Environment, say: Callable[[str], None]) -> RollbackResult | No
                 f"recovering {env.root}: an interrupted {journal.operation} (pid {journal.pid}, started "
                 f"{journal.started_at}) is being rolled back to checkpoint {journal.checkpoint_id}"
             )
-            result = rollback(env, journal.checkpoint_id, on_line=say)
+            result = rollback(env, journal.checkpoint_id, on_line=say, index=index)
     except LockHeld as exc:
         say(f"not recovering now: {exc}")
         return None

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from oxwizard.core.errors import RollbackFailed
+from oxwizard.core.errors import RollbackFailed, RollbackRefused
 from oxwizard.core.places import STATE_NAME, private_dir
 from oxwizard.core.testhooks import kill_counter
 from oxwizard.env.interpreter import Installed, InstalledView, fingerprint_of
@@ -162,6 +162,21 @@ def rollback(
             duration=time.monotonic() - started,
             message=f"nothing to roll back: {what}",
         )
+    # what changed on live outside the upgrades being undone (by hand, by another tool): the stashes
+    # hold only what those upgrades changed, so only the installer can put it back exactly
+    covered = {name for ck in [target, *newer] for name in ck.changed}
+    live = {name: dist.version for name, dist in env.distributions.items()}
+    outside = [d for d in target.distributions if d.name not in covered and live.get(d.name) != d.version]
+    sources = None
+    if outside:
+        sources = index() if callable(index) else index
+        if sources is None:
+            drift = ", ".join(f"{d.name} {d.version} -> {live.get(d.name, 'removed')}" for d in outside)
+            raise RollbackRefused(
+                f"rollback to {target.id} refused, nothing was changed: {drift} changed on live after the "
+                "checkpoint, outside the upgrade (the stash holds only what the upgrade changed): pass "
+                "--find-links DIR or --index-url URL so that the installer puts it back too"
+            )
     target = with_manifest(env, target)
     listings = journal.listings if journal is not None else {}
     entry = Journal(
@@ -188,6 +203,10 @@ def rollback(
 
                 env = Environment(env.python, env.probe)
             _reinstall(env, ck, index() if callable(index) else index, result, say)
+    if outside and result.method == "stash":  # (a reinstall put back every drifted pin already)
+        assert sources is not None
+        env = _reinstall_outside(env, [d.pin for d in outside], sources, say)
+        result.removed += [f"{d.name}=={live[d.name]}" for d in outside if d.name in live]  # as they were
     env.refresh()
     proven = None
     if isinstance(env, InstalledView) and verify == "signatures" and result.method == "stash" and not newer:
@@ -622,6 +641,25 @@ def _reinstall(
         dist = env.distributions.get(name)
         if dist is not None:
             result.restored_files += len(record_files(EnvPaths(env.root), Path(dist.metadata_dir)))
+
+
+def _reinstall_outside(env: Env, pins: list[str], index: IndexOptions, say: Callable[[str], None]) -> Env:
+    """The checkpoint's ``pins`` of what changed on live outside the upgrade, reinstalled exactly (after
+    the stash restore, under its journal); the environment, read whole for the installer."""
+    from oxwizard.core import proc
+    from oxwizard.safety.installer import installer_argv, installer_environ
+
+    if isinstance(env, InstalledView):
+        from oxwizard.env.environment import Environment
+
+        env = Environment(env.python, env.probe)
+    say(f"putting back what changed outside the upgrade: {' '.join(pins)}")
+    kind, _ = installer_argv(env)
+    done = proc.stream(reinstall_argv(env, index, pins), on_line=say, env=installer_environ(kind, index))
+    if not done.ok:
+        raise RollbackFailed(f"reinstalling {' '.join(pins)} failed: {done.stdout[-300:]}")
+    env.refresh()
+    return env
 
 
 def reinstall_argv(env: Environment, index: IndexOptions, pins: list[str]) -> list[str]:

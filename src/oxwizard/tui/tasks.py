@@ -64,7 +64,7 @@ def load_environment(env_path: str | None, project: Path, sources: Sources) -> E
     from oxwizard.safety.lock import holder_now
 
     env = Environment.open(env_path)
-    recovered = run_recovery(env, project)
+    recovered = run_recovery(env, project, sources)
     choose_installer(env, project)
     rows, ask = first_rows(env, sources)
     resume, last = start_state(project, env)
@@ -172,13 +172,13 @@ def sort_rows(rows: Iterable[TargetRow]) -> tuple[TargetRow, ...]:
     return tuple(sorted(rows, key=lambda r: (r.latest is None, r.name)))
 
 
-def run_recovery(env: Environment, project: Path) -> list[str]:
+def run_recovery(env: Environment, project: Path, sources: Sources) -> list[str]:
     """Crash recovery, recorded in the project's runbook (:func:`oxwizard.flow.upgrade.recover_recorded`):
     what it did, one line each (nothing when there was nothing to recover)."""
     from oxwizard.flow.upgrade import recover_recorded
 
     lines: list[str] = []
-    recover_recorded(env, project, lines.append)
+    recover_recorded(env, project, lines.append, lambda: sources.build(env))
     return lines
 
 
