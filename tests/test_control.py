@@ -291,6 +291,17 @@ def test_resume_and_rollback_headless_are_recorded_in_the_runbook(demo: Callable
     assert flow.runbook is not None
     runbook = sandbox.project / ".oxwizard" / "runbooks" / f"{flow.runbook.id}.json"
 
+    # with no terminal to give the verdict and no --yes: nothing is done (a cron job never rolls back
+    # a healthy upgrade by itself), as `upgrade` declines before any change
+    before = runbook.read_bytes()
+    unasked = _cli("resume", *where, *sources)
+    assert unasked.returncode == 2, unasked.stdout + unasked.stderr
+    assert "oxwizard: error: nothing was done: oxzep7==1.5.0 is on live and resuming ends in a verdict" in (
+        unasked.stderr
+    )
+    assert runbook.read_bytes() == before
+    assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.5.0"
+
     resumed = _cli("resume", *where, *sources, "--yes")
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert f"resuming {flow.runbook.id}" in resumed.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from oxwizard.commands.common import (
     add_env,
@@ -24,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "where it stopped (a lost terminal, a quit, a crash). When the new version already reached "
         "live: the checks on live, the monitoring rounds and the verdict, recorded in the same runbook. "
         "When it had not: the upgrade is planned again from its targets and runs as `oxwizard upgrade` "
-        "would (the old runbook is closed as re-planned). Nothing unfinished: says so, exit 0.",
+        "would (the old runbook is closed as re-planned). Nothing unfinished: says so, exit 0. With no "
+        "terminal to ask and no --yes, a run on live is not resumed: nothing is done, exit 2.",
     )
     add_env(p)
     add_project(p)
@@ -37,6 +39,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 def run(args: argparse.Namespace) -> int:
     from oxwizard.commands.headless import HeadlessListener
     from oxwizard.commands.upgrade import finish, sigterm_as_exit
+    from oxwizard.core.errors import UsageError
     from oxwizard.flow.upgrade import UpgradeFlow, close_unfinished, requirements_of, resume_flow, start_state
 
     project = existing_project(args)
@@ -51,6 +54,12 @@ def run(args: argparse.Namespace) -> int:
     listener = HeadlessListener(assume_yes=args.yes, verbose=args.verbose)
     rb = info.runbook
     if info.live_touched:
+        if not args.yes and not sys.stdin.isatty():  # the verdict would be given by nobody: nothing is done
+            raise UsageError(
+                f"nothing was done: {' '.join(rb.targets)} is on live and resuming ends in a verdict, with "
+                "no terminal to ask it: pass --yes (success when the checks pass, else roll back), or undo "
+                "the upgrade with oxwizard rollback"
+            )
         say(f"resuming {rb.id}: {' '.join(rb.targets)} is on live; checks on live, monitoring, verdict")
         flow = resume_flow(env, project, info, index, listener)
         return finish(flow, flow.run_from_live(), assume_yes=args.yes)

@@ -423,7 +423,8 @@ class UpgradeFlow:
 
         self.running = True
         try:
-            with self._stopper.active(), env_lock(self.env, "oxwizard upgrade (resume)"):
+            said = partial(self._output, "checks-live")  # a stale lock taken over, a trial clone retired
+            with self._stopper.active(), env_lock(self.env, "oxwizard upgrade (resume)", on_stale=said):
                 self._holding_lock = True
                 try:
                     self.live_touched = True
