@@ -341,3 +341,29 @@ def test_a_package_changed_by_hand_after_the_checkpoint_is_put_back_or_the_rollb
     assert {p: h for p, h in env_state(sandbox.venv).items() if "oxzep7/__pycache__" not in p} == {
         p: h for p, h in start.items() if "oxzep7/__pycache__" not in p
     }
+
+
+def test_a_package_whose_folder_spells_its_name_otherwise_is_said_replaced_not_removed(
+    demo: Any, tmp_path: Path
+) -> None:
+    """tool-kit's .dist-info folder is tool_kit-…: rolled back from 2.0 to 1.0 by the rollback verb
+    (which reads names from folders), it is one the checkpoint had, put back: "replaced"."""
+    from oxwizard.demo.wheels import build_wheel
+
+    sandbox = demo()
+    house = tmp_path / "house"
+    for version in ("1.0", "2.0"):
+        build_wheel(house, "tool-kit", version, {"tool_kit/__init__.py": f"V = {version!r}\n"})
+    wheel_install(sandbox.venv, house, "tool-kit==1.0")
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    sources = ["--find-links", str(house), "--find-links", str(sandbox.wheelhouse), "--no-index"]
+    run = [sys.executable, "-m", "oxwizard"]
+    upgrade = [*run, "upgrade", "tool-kit==2.0", *where, *sources, "--yes"]
+    upgraded = subprocess.run(upgrade, capture_output=True, text=True, timeout=300)
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+
+    done = subprocess.run([*run, "rollback", *where], capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 distribution(s) removed or replaced (replaced: tool" in done.stdout, done.stdout
+    assert "removed:" not in done.stdout

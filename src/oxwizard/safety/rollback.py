@@ -236,7 +236,13 @@ def _named(removed: list[str], target: CheckpointView) -> str:
     """`` (removed: tomli==2.0.1; replaced: requests==2.31.0)``: which of the distributions a rollback
     took out the checkpoint has none of (installed after it, by an upgrade or by hand), and which it
     put back as they were; the first few of each."""
-    held = {d.name for d in target.distributions}  # canonical names, as ``removed`` has them
+    # the checkpoint's names, canonical and as its .dist-info folders spell them (a name read from a
+    # folder, ``charset_normalizer``, is one the checkpoint had as ``charset-normalizer``)
+    held = {d.name for d in target.distributions}
+    held |= {
+        os.path.basename(d.metadata_dir).removesuffix(".dist-info").rpartition("-")[0]
+        for d in target.distributions
+    }
     gone = sorted(r for r in removed if r.partition("==")[0] not in held)
     replaced = sorted(r for r in removed if r not in gone)
     parts = [f"{what}: {', '.join(names[:6])}{f' and {len(names) - 6} more' if len(names) > 6 else ''}"
