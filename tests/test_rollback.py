@@ -367,3 +367,39 @@ def test_a_package_whose_folder_spells_its_name_otherwise_is_said_replaced_not_r
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 distribution(s) removed or replaced (replaced: tool" in done.stdout, done.stdout
     assert "removed:" not in done.stdout
+
+
+def test_a_rollback_whose_record_was_lost_is_recorded_by_the_next_one(demo: Any) -> None:
+    """`oxwizard rollback` killed after its restore, before it wrote the runbook (here: the restore
+    done by the engine alone): the runbook still says upgraded. The next rollback finds live already
+    at the checkpoint, records the rollback, and the start and `resume` say it was rolled back."""
+    from oxwizard.flow.upgrade import start_state, where_the_upgrade_is
+    from oxwizard.runbook.model import load_runbook
+
+    sandbox = demo()
+    where = ["--env", str(sandbox.venv), "--project", str(sandbox.project)]
+    run = [sys.executable, "-m", "oxwizard"]
+    upgrade = [
+        *run,
+        "upgrade",
+        "humbleconf==1.3.0",
+        *where,
+        "--find-links",
+        str(sandbox.wheelhouse),
+        "--no-index",
+    ]
+    assert subprocess.run([*upgrade, "--yes"], capture_output=True, timeout=300).returncode == 0
+    [path] = (sandbox.project / ".oxwizard" / "runbooks").glob("*.json")
+    assert rollback(Environment.open(sandbox.venv)).verified  # restored, never recorded
+    assert where_the_upgrade_is(load_runbook(path)) == "on live"
+
+    done = subprocess.run([*run, "rollback", *where], capture_output=True, text=True, timeout=300)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "nothing to roll back: already rolled back to checkpoint" in done.stdout
+    assert f"recorded in runbook {path.stem}" in done.stdout
+    assert where_the_upgrade_is(load_runbook(path)) == "was rolled back"
+    resume, last = start_state(sandbox.project, Environment.open(sandbox.venv))
+    assert resume is None and "rolled-back: by oxwizard rollback (recorded late" in last
+    again = subprocess.run([*run, "rollback", *where], capture_output=True, text=True, timeout=300)
+    assert "recorded in runbook" not in again.stdout  # once

@@ -82,14 +82,20 @@ def run(args: argparse.Namespace) -> int:
             env, args.to, on_line=None if args.json else say, index=sources, verify=args.verify, reread=False
         )
         recorded = None
-        if not result.noop:
+        # "already rolled back" (the checkpoint marked restored): its record may have been lost to a kill
+        lost = result.noop and result.message.startswith("nothing to roll back: already rolled back")
+        if not result.noop or lost:
             from oxwizard.core.places import runbook_repo_path
 
             project = project_from(args)
             if (runbook_repo_path(project) / ".git").is_dir():
-                from oxwizard.flow.upgrade import record_rollback  # the flow and runbook: only when recorded
+                from oxwizard.flow.upgrade import record_lost_rollback, record_rollback  # only when recorded
 
-                recorded = record_rollback(project, whole(env), result, "oxwizard rollback", on_line=say)
+                recorded = (
+                    record_lost_rollback(project, whole(env), result)
+                    if lost
+                    else record_rollback(project, whole(env), result, "oxwizard rollback", on_line=say)
+                )
     if recorded is not None and not args.json:
         say(f"recorded in runbook {recorded}")
     if args.json:

@@ -1562,6 +1562,15 @@ def record_rollback(
     return _record_restore(project, env, result, command, on_line)
 
 
+def record_lost_rollback(project: Path, env: Environment, result: RollbackResult) -> str | None:
+    """``oxwizard rollback`` found live already at the checkpoint it was rolled back to, while the
+    runbook still has the upgrade on live: the rollback that restored it was killed before it was
+    recorded. It is recorded now (the runbook's id), so the next start and ``resume`` tell the truth."""
+    return _record_restore(
+        project, env, result, "oxwizard rollback (recorded late: cut short before)", lost=True
+    )
+
+
 def recover_recorded(
     env: Environment,
     project: Path,
@@ -1602,15 +1611,22 @@ def _record_restore(
     *,
     cut_short: Decision | None = None,
     ended: str = "",
+    lost: bool = False,
 ) -> str | None:
     """:func:`record_rollback`; ``cut_short``, the install on live a crash interrupted, recorded first
     (only in the runbook whose checkpoint the rollback went to, and only when it has no install on
-    live after that checkpoint already); ``ended``: the outcome recorded (``rolled-back: by COMMAND``)."""
-    if result.noop or not (runbook_repo_path(project) / ".git").is_dir():
+    live after that checkpoint already); ``ended``: the outcome recorded (``rolled-back: by COMMAND``).
+    ``lost``: ``result`` says live is already at the checkpoint; recorded only when the newest
+    runbook still has its upgrade on live (a rollback killed after its restore, before its record)."""
+    if (result.noop and not lost) or not (runbook_repo_path(project) / ".git").is_dir():
         return None
     with RunbookRepo.for_project(project) as repo:
         runbook = repo.latest()
         if runbook is None or not runbook.is_for(env.prefix):
+            return None
+        if lost and (
+            runbook.checkpoint_id != result.checkpoint_id or where_the_upgrade_is(runbook) != "on live"
+        ):
             return None
         if cut_short is not None:
             if runbook.checkpoint_id != result.checkpoint_id:
