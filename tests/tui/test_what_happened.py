@@ -219,3 +219,18 @@ async def test_a_run_still_going_in_another_oxwizard_is_named_and_not_offered_to
     app = make_app(sandbox)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, ResumeScreen))
+
+
+async def test_the_spec_the_wizard_was_started_with_is_what_p_plans_again(demo_template: Any) -> None:
+    """`oxwizard wizard oxzep7==1.5.0` plans it at once; `p` then plans it again — not the row under
+    the cursor (alpha, the first), which silently replaced the plan the user asked for."""
+    app = make_app(demo_template, specs=["oxzep7==1.5.0"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_ready(pilot)
+        await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
+        assert app.state.plan is not None and list(app.state.plan.targets) == ["oxzep7==1.5.0"]
+        assert "oxzep7==1.5.0" in "\n".join(screen_lines(app))  # in the filter, as if typed
+        first = app.state.plan
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.state.plan is not first and app.state.plan is not None, 120)
+        assert list(app.state.plan.targets) == ["oxzep7==1.5.0"]

@@ -149,6 +149,9 @@ class PrepareScreen(FlowScreen):
 
         filter_input = FilterInput(placeholder=filter_placeholder(self.wizard_state), id="filter")
         filter_input.cursor_blink = False
+        given = list(getattr(self.app, "initial_specs", []))
+        if len(given) == 1:  # the spec the wizard was started with is in the filter, as if typed: p plans it
+            filter_input.value = given[0]
         table = TargetsTable(id="targets")
         log = OutputLog(id="output", max_lines=1000)
         log.border_title = "Output"
