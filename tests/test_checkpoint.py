@@ -84,7 +84,7 @@ def test_checkpoints_command_lists_and_prunes(live_demo: DemoSandbox) -> None:
     run = [sys.executable, "-m", "oxwizard", "checkpoints", "--env", str(live_demo.venv)]
     listed = subprocess.run(run, capture_output=True, text=True)
     assert listed.returncode == 0 and all(i in listed.stdout for i in found)
-    assert "ziprow==0.3.2" in listed.stdout and "= current state" in listed.stdout
+    assert "before ziprow==0.3.2" in listed.stdout and "= current state" in listed.stdout
     pruned = subprocess.run([*run, "--prune", "2", "--json"], capture_output=True, text=True)
     assert pruned.returncode == 0, pruned.stderr
     assert [c.id for c in list_checkpoints(env)] == found[-2:]

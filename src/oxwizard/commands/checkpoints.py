@@ -59,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
             m for m, on in (("restored", c.restored_at), ("= current state", c.fingerprint == current)) if on
         ]
         say(
-            f"{c.id}  {c.created_at[:19]}  {', '.join(c.targets) or '-'}  "
+            # the targets the checkpoint was taken for: tried, not necessarily installed (a culprit is not)
+            f"{c.id}  {c.created_at[:19]}  {'before ' + ', '.join(c.targets) if c.targets else '-'}  "
             f"{c.files} files, {c.size // 1024} KiB{'  (' + '; '.join(marks) + ')' if marks else ''}"
         )
     return 0
