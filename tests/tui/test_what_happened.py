@@ -234,3 +234,20 @@ async def test_the_spec_the_wizard_was_started_with_is_what_p_plans_again(demo_t
         await pilot.press("p")
         await wait_for(pilot, lambda: app.state.plan is not first and app.state.plan is not None, 120)
         assert list(app.state.plan.targets) == ["oxzep7==1.5.0"]
+
+
+async def test_the_palettes_screenshot_is_saved_in_the_current_folder(
+    demo_template: Any, tmp_path: Any, monkeypatch: Any
+) -> None:
+    """Over SSH there is often no ~/Downloads (Textual's default): the screenshot goes where the
+    wizard was started, and the notification names it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # no Downloads folder there
+    app = make_app(demo_template)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_ready(pilot)
+        app.deliver_screenshot()
+        await wait_for(pilot, lambda: list(tmp_path.glob("*.svg")), 30)
+        await wait_for(pilot, lambda: "Saved screenshot to" in "\n".join(screen_lines(app)), 30)
+    [svg] = tmp_path.glob("*.svg")
+    assert "<svg" in svg.read_text(encoding="utf-8")

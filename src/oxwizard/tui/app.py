@@ -654,6 +654,15 @@ class WizardApp(App[int]):
             return bool(self.state.checkpoint or self.state.last_outcome)
         return True
 
+    def deliver_screenshot(
+        self, filename: str | None = None, path: str | None = None, time_format: str | None = None
+    ) -> str | None:
+        """The palette's Screenshot: an SVG in the current folder (Textual's default, the Downloads
+        folder, is often missing on a server reached over SSH: "Failed to save screenshot")."""
+        import os
+
+        return super().deliver_screenshot(filename, path or os.getcwd(), time_format)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("Runbook", "Show the runbook so far (l)", self.action_runbook)
