@@ -86,6 +86,8 @@ async def test_d_at_a_failed_gate_shows_every_reason_wrapped_and_r_still_rolls_b
         assert logs is not None and logs_again is not None and logs.status == logs_again.status == "fail"
         # only what this attempt wrote: the first attempt's log lines are not counted again
         assert logs_again.summary == logs.summary, (logs.summary, logs_again.summary)
+        # the retry is seen to have run: the step says which attempt failed
+        assert "failed (attempt 2)" in app.state.steps["checks-staging"].message
         with RunbookRepo(sandbox.project / ".oxwizard") as repo:
             assert "checks-staging: retry" in [e.message for e in repo.log(20)]
         await pilot.press("d")

@@ -917,8 +917,11 @@ class UpgradeFlow:
         phase: Literal["staging", "live"] = "live" if live else "staging"
         pending, self._pip_confirm = self._pip_confirm, None  # the baseline's pip check, still running
         smoked, self._smoke_confirm = self._smoke_confirm, None  # and its import smoke
+        attempt = 0
         while True:
-            self._step(step, "running", f"checks on {phase}")
+            attempt += 1
+            again = f" (attempt {attempt})" if attempt > 1 else ""  # a retry is seen to have run
+            self._step(step, "running", f"checks on {phase}{again}")
             started = time.monotonic()
             judged = self._judged()
             cs = run_checks(
@@ -948,7 +951,7 @@ class UpgradeFlow:
                     self._on_live = cs
                 break
             reason = ", ".join(r.name for r in cs.failed) + " failed"
-            self._step(step, "failed", reason, _since(started))
+            self._step(step, "failed", reason + again, _since(started))
             if not live and self.isolate and len(self.plan.targets if self.plan else []) > 1:
                 raise _Isolate(reason)
             choice = self._ask(
