@@ -342,3 +342,54 @@ def test_resume_and_rollback_headless_are_recorded_in_the_runbook(demo: Callable
     closed = load_runbook(sandbox.project / ".oxwizard" / "runbooks" / f"{first}.json").decisions[-1]
     assert closed.step == "outcome" and closed.answer.startswith("re-planned: continued as ")
     assert Environment.open(sandbox.venv).distributions["oxzep7"].version == "1.5.0"
+
+
+@dataclass
+class _KeepsDespiteMonitoring:
+    """A person who, after the checks on live passed, sees the app log an error (the monitoring round
+    catches it) and keeps the upgrade anyway."""
+
+    log: Path
+    answers: dict[str, str] = field(default_factory=dict)
+
+    def on_step(self, event: StepEvent) -> None:
+        if event.step == "checks-live" and event.status in ("passed", "warned"):
+            with self.log.open("a", encoding="utf-8") as f:
+                f.write("ERROR oxzep7 broke something in production\n")
+
+    def on_output(self, step: str, line: str) -> None:
+        return None
+
+    def on_checks(self, checkset: CheckSet) -> None:
+        return None
+
+    def ask(self, question: Question) -> str:
+        self.answers[question.step] = question.default
+        return "success" if question.step == "verdict" else question.default
+
+    def interrupt(self) -> None:
+        return None
+
+
+def test_an_upgrade_kept_despite_failed_monitoring_is_not_said_verified(
+    demo: Callable[[], DemoSandbox],
+) -> None:
+    sandbox = demo()
+    listener = _KeepsDespiteMonitoring(sandbox.project / "logs" / "app.log")
+    config = load_project_config(sandbox.project).model_copy(
+        update={"benchmark_runs": 1, "benchmark_threshold": 50.0}
+    )
+    flow = UpgradeFlow(
+        Environment.open(sandbox.venv), sandbox.project, parse_specs(["oxzep7==1.5.0"]),
+        IndexOptions.build(find_links=[str(sandbox.wheelhouse)], no_index=True), listener=listener,
+        config=config, options=FlowOptions(stage=True, monitor_rounds=1, monitor_interval=0),
+    )  # fmt: skip
+
+    outcome = flow.run()
+
+    assert listener.answers["verdict"] == "rollback"  # what it proposed: roll back
+    assert outcome.status == "kept" and outcome.exit_code == 1, outcome
+    assert outcome.message.startswith("monitoring found problems (") and outcome.message.endswith(
+        "kept by decision"
+    )
+    assert "error-logs" in outcome.message and "verified" not in outcome.message

@@ -691,7 +691,7 @@ def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_updat
     assert Environment.open(venv).distributions["alpha"].version == "1.0"
     assert "oxwizard/" not in _git(project, "branch")
 
-    done = oxwizard("upgrade", "alpha==2.0", "--yes", "--update-pins")
+    done = oxwizard("upgrade", "alpha==2.0", "--yes", "--update-pins", "--rounds", "1", "--interval", "0")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"the project's own old requirement, which the upgrade rewrites: {conflict}" in done.stdout
     assert "pip check predicted to fail" not in done.stdout
@@ -704,10 +704,15 @@ def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_updat
     # each pip check after the install judged app's requirement as the branch writes it, and said so
     runbook = sorted((project / ".oxwizard" / "runbooks").glob("*.json"))[-1]
     evidence = project / ".oxwizard" / "evidence" / runbook.stem
-    for phase in ("checks-staging", "checks-live"):
+    for phase in ("checks-staging", "checks-live", "monitor"):  # the monitoring rounds' too
         check = load_checkset(evidence / f"{phase}.json").get("pip-check")
-        assert check is not None and check.status == "pass", check
+        assert check is not None and check.status == "pass", (phase, check)
         assert check.details["judged_as_pinned"] == [conflict], check
+    assert "1 of 1 rounds healthy" in done.stdout and "\nupgraded: alpha 1.0 -> 2.0" in done.stdout
+    # `oxwizard monitor` later, before the branch is merged: the same judgement, healthy
+    monitor = [sys.executable, "-m", "oxwizard", "monitor", *where[:4], "--rounds", "1", "--interval", "0"]
+    watched = subprocess.run(monitor, capture_output=True, text=True, timeout=300)
+    assert watched.returncode == 0 and "round 1/1: healthy" in watched.stdout, watched.stdout + watched.stderr
     # and they were right: the project installed again from the branch's files agrees with alpha 2.0
     _git(project, "merge", "-q", branch)
     subprocess.run([*pip, "--no-deps", "-e", str(project)], check=True)

@@ -20,6 +20,7 @@ from oxwizard.env.environment import Environment
 from oxwizard.runbook.model import Decision, Evidence, Runbook
 
 if TYPE_CHECKING:
+    from oxwizard.env.plan import Judged
     from oxwizard.runbook.repo import RunbookRepo
 
 SUCCESS = "declare success"
@@ -65,9 +66,12 @@ def monitor(
     on_round: Callable[[int, CheckSet], None] | None = None,
     on_line: Callable[[str], None] | None = None,
     stop: threading.Event | None = None,
+    judged: Judged | None = None,
 ) -> MonitorResult:
     """Run the rounds; ``stop`` (set from another thread) ends them at once, the round that was
-    interrupted left out (its checks were killed: they are not evidence)."""
+    interrupted left out (its checks were killed: they are not evidence). ``judged``: the project's
+    own requirements its files' edits rewrite, as the checks on live judge them (see
+    :func:`~oxwizard.checks.compat.pip_check`): a round judges them the same way."""
     stop = stop or threading.Event()
     result = MonitorResult()
     for n in range(1, rounds + 1):
@@ -76,7 +80,14 @@ def monitor(
         if stop.is_set():
             break
         cs = run_checks(
-            env, project, config, "monitor", upgraded=upgraded, baseline=baseline, on_line=on_line
+            env,
+            project,
+            config,
+            "monitor",
+            upgraded=upgraded,
+            baseline=baseline,
+            on_line=on_line,
+            judged=judged,
         )
         if stop.is_set():
             break

@@ -33,6 +33,7 @@ from oxwizard.core.errors import UsageError
 if TYPE_CHECKING:
     from oxwizard.checks.result import CheckSet
     from oxwizard.env.environment import Environment
+    from oxwizard.env.plan import Judged
     from oxwizard.runbook.model import Runbook
     from oxwizard.runbook.repo import RunbookRepo
 
@@ -70,6 +71,24 @@ def newest_baseline(project: Path) -> Path | None:
     found = (runbook_repo_path(project) / "evidence").glob("*/baseline.json")
     ranked = sorted(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))
     return ranked[-1] if ranked else None
+
+
+def _judged(project: Path, env: Environment, runbook: Runbook | None) -> Judged:
+    """When the upgrade's project files were written (on a branch, or as a patch): the project's own
+    requirements they rewrite, judged as the checks on live judged them (until the project is
+    installed again from the edited files, the installed one keeps its old requirement)."""
+    from oxwizard.env.plan import cleared_by_pins
+    from oxwizard.env.project_files import own_distribution
+
+    pins = runbook.last("pins") if runbook is not None else None
+    if (
+        runbook is None
+        or runbook.plan is None
+        or pins is None
+        or not pins.answer.startswith(("committed", "written"))
+    ):
+        return {}
+    return cleared_by_pins(own_distribution(project, env.distributions), runbook.plan)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -129,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             baseline=baseline,
             upgraded=upgraded,
             on_round=on_round,
+            judged=_judged(project, env, runbook) if gone is None else None,
         )
         if gone is None:
             verdict = SUCCESS if result.healthy else ROLL_BACK

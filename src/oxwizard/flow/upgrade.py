@@ -857,6 +857,9 @@ class UpgradeFlow:
             return FlowOutcome(
                 "rolled-back", "rolled back after monitoring; verified", 1 if not healthy else 0
             )
+        if not healthy:  # kept against what monitoring found: never "verified"
+            found = "; ".join(detail.splitlines()[:2])
+            return FlowOutcome("kept", f"monitoring found problems ({found}); kept by decision", 1)
         unproven = _unproven(self._on_live) if self._on_live is not None else ""
         if unproven:  # "verified" only when no check was left without evidence (no tests found)
             return FlowOutcome("upgraded", f"{self.plan.summary()}; on live, checks passed but {unproven}", 0)
@@ -1033,6 +1036,7 @@ class UpgradeFlow:
             on_round=on_round,
             on_line=lambda ln: self._output("monitor", ln),
             stop=self._stopper.event,
+            judged=self._judged(),  # as the checks on live judged the project's own old requirement
         )
         self._poll()
         failed = result.failures()
