@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -220,3 +221,47 @@ async def test_the_app_keys_work_in_the_project_files_dialog_and_r_rolls_back(de
         assert not isinstance(app.screen, PinsScreen)
         assert "■ rolled-back: live untouched" in screen_text(app)
     assert installed_version(sandbox, "oxzep7") == "1.4.2"
+
+
+async def test_when_skipping_stops_the_upgrade_s_says_so_and_escape_does_not_skip(demo_template: Any) -> None:
+    """The project's own requirement conflicts with the upgrade and only the edits clear it (the
+    risk's ``cleared``): not writing them ends the upgrade (``declined``, live untouched). The dialog
+    said "[s] skip (esc): files untouched" and escape took that answer; now ``s`` says it stops the
+    upgrade, and escape answers nothing (it says what s and w do). With live changed already,
+    skipping lets the upgrade go on: s or escape skip, as before."""
+    conflict = "demoapp 0.1.0 has requirement oxzep7<1.5, but you have oxzep7 2.0.0."
+    risk = SimpleNamespace(**vars(RISK), cleared=[conflict])
+    app: Any = make_app(demo_template)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        plan = await _planned_with_files(pilot)
+        app.post_message(PlanResolved(plan, risk, None))
+        await wait_for(pilot, lambda: app.state.risk is risk)
+        answered: list[str] = []
+        question = _pins()
+        flow = threading.Thread(target=lambda: answered.append(app.listener.ask(question)))
+        flow.start()
+        await wait_for(pilot, lambda: isinstance(app.screen, PinsScreen))
+        await pilot.pause()
+        text = " ".join(screen_text(app).split())
+        assert "[s] skip: stops the upgrade, live untouched" in text, text
+        assert f"the project's own requirement conflicts: {conflict}" in text
+        assert "(esc)" not in text and "files untouched" not in text
+        assert "s Skip: stop upgrade" in _keys(app) and "s/esc" not in _keys(app), _keys(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: "esc does not skip" in "\n".join(screen_lines(app)), 10)
+        assert isinstance(app.screen, PinsScreen) and app.state.question is question and not answered
+        await pilot.press("s")
+        flow.join(10)
+        assert answered == ["skip"]
+        await wait_for(pilot, lambda: not isinstance(app.screen, PinsScreen))
+
+        app.update_state(live_changed=True)  # --no-stage, a resumed run: the flow goes on without them
+        answered.clear()
+        flow = threading.Thread(target=lambda: answered.append(app.listener.ask(question)))
+        flow.start()
+        await wait_for(pilot, lambda: isinstance(app.screen, PinsScreen))
+        await pilot.pause()
+        assert "[s] skip (esc): files untouched" in screen_text(app) and "s/esc Skip" in _keys(app)
+        await pilot.press("escape")
+        flow.join(10)
+        assert answered == ["skip"]

@@ -3,7 +3,10 @@
 Shown over Execute when the flow asks its ``pins`` question (after the checks in the staging copy
 passed, before the install on live): the question, what the diff changes, the diff itself (scrolled
 with the arrows, page up / down, home / end), and one key per answer: ``w`` writes, ``s`` or escape
-skips — the safe answer, nothing is written. Nothing here writes a file: the answer goes to the
+skips — nothing is written, the upgrade goes on. When skipping stops the upgrade instead (``stops``:
+the project's own requirement conflicts with the upgrade, which only the edits clear, and live is
+untouched), ``s`` says so in the dialog and in the key bar, and escape answers nothing: it says
+what ``s`` and ``w`` do and leaves the dialog open. Nothing here writes a file: the answer goes to the
 flow like any other (``WizardApp.action_answer``), which writes the files on a branch, never on the
 user's work tree. The dialog closes by itself when the question goes away unanswered (``R``, quit).
 
@@ -41,7 +44,10 @@ class PinsScreen(ModalScreen[str | None]):
     CSS_PATH = "pins.tcss"
     BINDINGS = [
         Binding("w", "choose('write')", "Write files", id="pins-write"),
+        # skipping goes on with the upgrade: s or escape; skipping stops it: s only, and escape says so
         Binding("s,escape", "choose('skip')", "Skip", id="pins-skip", key_display="s/esc"),
+        Binding("s", "stop", "Skip: stop upgrade", id="pins-stop"),
+        Binding("escape", "escape_stops", show=False),
         *app_keys("pins"),
         Binding("q", "app.quit", "Quit", id="pins-quit"),
     ]
@@ -51,17 +57,20 @@ class PinsScreen(ModalScreen[str | None]):
     ) -> None:
         super().__init__()
         self.question = question
+        # "" when skipping lets the upgrade go on; else the conflict that then stops it (set in compose)
+        self.stops = ""
         self.diff = diff
         self.notes = list(notes)  # lockfiles their tool regenerates, what could not be planned
         self.rewritten = list(rewritten)  # those lockfiles' paths
         self._done = False
 
     def compose(self) -> ComposeResult:
+        self.stops = skip_stops(getattr(self.app, "state", None))
         with Vertical(id="pins", classes="dialog"):
             yield Static(Text(self.question.text, style="bold"), id="pins-question")
             yield Static(summary_text(self.diff, self.notes, self.rewritten), id="pins-summary")
             yield DiffView(self.diff, id="pins-diff")
-            yield Static(keys_text(self.question), id="pins-keys")
+            yield Static(keys_text(self.question, self.stops), id="pins-keys")
         yield KeyBar(id="keys")  # the dialog's keys, over the page's
 
     def on_mount(self) -> None:
@@ -80,10 +89,34 @@ class PinsScreen(ModalScreen[str | None]):
         self._done = True
         self.dismiss(choice)
 
+    def action_stop(self) -> None:
+        self.action_choose("skip")
+
+    def action_escape_stops(self) -> None:
+        self.notify(
+            "Skipping here stops the upgrade (live untouched): s skips and stops, w writes the files.",
+            title="esc does not skip",
+            severity="warning",
+        )
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        skips = "skip" in self.question.choices
         if action == "choose":
-            return bool(parameters) and parameters[0] in self.question.choices
+            if not parameters or parameters[0] not in self.question.choices:
+                return False
+            return parameters[0] != "skip" or not self.stops  # s and escape: the upgrade goes on
+        if action in ("stop", "escape_stops"):  # skipping stops the upgrade: s says so, escape asks
+            return skips and bool(self.stops)
         return True
+
+
+def skip_stops(state: Any) -> str:
+    """The conflict that stops the upgrade when the files are not written, or "" when skipping lets it
+    go on. The flow stops then (``declined``) when the project's own old requirement conflicts with
+    the upgrade — the pip check problems the edits clear, the risk's ``cleared`` — and live is
+    untouched; with live changed already (a resumed run, a partial promotion) it goes on."""
+    cleared = getattr(getattr(state, "risk", None), "cleared", None) or []
+    return str(cleared[0]) if cleared and not getattr(state, "live_changed", False) else ""
 
 
 def summary_text(diff: str, notes: Sequence[str] = (), rewritten: Sequence[str] = ()) -> Text:
@@ -104,12 +137,17 @@ def summary_text(diff: str, notes: Sequence[str] = (), rewritten: Sequence[str] 
     return out
 
 
-def keys_text(question: Question) -> Text:
+def keys_text(question: Question, stops: str = "") -> Text:
+    """The answers; ``stops``: the conflict that ends the upgrade when the files are not written."""
     out = Text()
     if "write" in question.choices:
         out.append("[w]", style="bold reverse")
         out.append(" write them on the branch   ")
-    if "skip" in question.choices:
+    if "skip" in question.choices and stops:
+        out.append("[s]", style="bold reverse")
+        out.append(" skip: stops the upgrade, live untouched", style="yellow")
+        out.append(f"\n(without the edits the project's own requirement conflicts: {stops})", style="dim")
+    elif "skip" in question.choices:
         out.append("[s]", style="bold reverse")
         out.append(" skip (esc): files untouched")
     return out
