@@ -374,3 +374,19 @@ def test_the_risk_summary_of_a_downgrade_and_of_a_package_not_installed(
                    tests_found=True)  # fmt: skip
     assert (mixed.level, mixed.recommendation) == ("low", "upgrade now"), mixed.reasons
     assert [r for r in mixed.reasons if "not installed" in r] == [said], mixed.reasons
+
+
+def test_pip_checks_new_problem_still_fails_beside_one_that_was_there_before() -> None:
+    from oxwizard.checks.compat import against_baseline
+    from oxwizard.checks.result import CheckResult
+
+    old, new = (
+        "needy 1.0 requires missingdep, which is not installed.",
+        "app 1.0 has requirement x<2, but you have x 2.0.",
+    )
+    before = CheckResult(name="pip-check", status="fail", summary=old, details={"problems": [old]})
+    after = CheckResult(name="pip-check", status="fail", summary=new, details={"problems": [old, new]})
+    judged = against_baseline(after, before)
+    assert (judged.status, judged.summary) == ("fail", f"{new} (+1 more, 1 as before the upgrade)")
+    assert judged.details["problems"] == [new] and judged.details["failing_before"] == [old]
+    assert against_baseline(after, None) is after  # no baseline: nothing is forgiven

@@ -269,3 +269,26 @@ def test_an_upgrade_with_no_tests_to_run_is_never_said_verified(demo: DemoFactor
         in lines
     )
     assert "verified on live" not in done.stdout
+
+
+def test_a_pip_check_problem_that_was_there_before_does_not_fail_the_upgrade(
+    demo: DemoFactory, tmp_path: Path
+) -> None:
+    """needy requires missingdep, which was never installed: pip check fails before the upgrade of
+    humbleconf and after it, with the same problem. It is not the upgrade's: the checks warn (as
+    before), the upgrade goes on (with --force: the plan recommends waiting); a new problem fails."""
+    from oxwizard.demo.wheels import build_wheel
+
+    sandbox = demo()
+    house = tmp_path / "house"
+    build_wheel(house, "needy", "1.0", {"needy/__init__.py": ""}, requires=["missingdep>=1"])
+    pip = [str(sandbox.venv / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index"]
+    subprocess.run(
+        [*pip, "--find-links", str(house), "needy"], check=True, env={"PIP_CONFIG_FILE": "/dev/null"}
+    )
+    done = _oxwizard("upgrade", "humbleconf==1.3.0", *_sources(sandbox), "--yes", "--force")
+    assert done.returncode == 0, done.stdout + done.stderr
+    problem = "needy 1.0 requires missingdep, which is not installed."
+    assert f"warn pip-check: 1 problem as before the upgrade: {problem}" in done.stdout
+    assert "upgraded: humbleconf 1.2.0 -> 1.3.0" in done.stdout
+    assert Environment.open(sandbox.venv).distributions["humbleconf"].version == "1.3.0"

@@ -139,6 +139,27 @@ def _pip_check_result(
     )
 
 
+def against_baseline(result: CheckResult, baseline: CheckResult | None) -> CheckResult:
+    """``pip check``'s verdict after the upgrade, its problems that were there before it (the same
+    words in the baseline's) told apart: those alone are a warn (``1 problem as before the upgrade:
+    …``), not the upgrade's failure; a new problem fails, named first. As the tests and the import
+    smoke treat what was failing before."""
+    problems = [str(p) for p in result.details.get("problems", [])]
+    before = {str(p) for p in (baseline.details.get("problems", []) if baseline is not None else [])}
+    old = [p for p in problems if p in before]
+    if result.status != "fail" or not old:
+        return result
+    new = [p for p in problems if p not in before]
+    details = {**result.details, "problems": new, "failing_before": old}
+    if new:
+        more = len(new) - 1 + len(old)
+        summary = new[0] + (f" (+{more} more, {len(old)} as before the upgrade)" if more else "")
+        return result.model_copy(update={"summary": summary, "details": details})
+    plural = "s" if len(old) > 1 else ""
+    summary = f"{len(old)} problem{plural} as before the upgrade: {old[0]}"
+    return result.model_copy(update={"status": "warn", "summary": summary, "details": details})
+
+
 def dependents_of(env: Environment, names: Sequence[str]) -> list[str]:
     """Installed distributions that require any of ``names``."""
     wanted = {canonicalize_name(n) for n in names}

@@ -8,7 +8,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from oxwizard.checks.compat import import_smoke, pip_check, requires_python
+from oxwizard.checks.compat import against_baseline, import_smoke, pip_check, requires_python
 from oxwizard.checks.data import validate_data
 from oxwizard.checks.logs import mark_logs, scan_logs
 from oxwizard.checks.performance import run_benchmark
@@ -87,7 +87,12 @@ def run_checks(
             upgraded=upgraded if phase != "baseline" else None,
             on_line=say,
         )
-        results += [checked.result(), smoked.result()]
+        pip_checked_now = checked.result()
+        if phase != "baseline":  # the problems that were there before are not the upgrade's
+            pip_checked_now = against_baseline(
+                pip_checked_now, baseline.get("pip-check") if baseline else None
+            )
+        results += [pip_checked_now, smoked.result()]
         if phase != "baseline":
             results.append(requires_python(env))
         results += [tests, warnings]
