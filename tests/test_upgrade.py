@@ -292,3 +292,20 @@ def test_a_pip_check_problem_that_was_there_before_does_not_fail_the_upgrade(
     assert f"warn pip-check: 1 problem as before the upgrade: {problem}" in done.stdout
     assert "upgraded: humbleconf 1.2.0 -> 1.3.0" in done.stdout
     assert Environment.open(sandbox.venv).distributions["humbleconf"].version == "1.3.0"
+
+
+def test_tests_that_could_not_run_before_or_after_are_no_evidence(demo: DemoFactory) -> None:
+    """The project's only test module fails to import, before the upgrade and after it: no test
+    passed, none failed because of the upgrade. The tests warn ("no test passed"), never pass, and
+    the upgrade is not said verified."""
+    sandbox = demo()
+    (sandbox.project / "tests" / "test_app.py").write_text(
+        "import not_installed_anywhere\n", encoding="utf-8"
+    )
+    done = _oxwizard("upgrade", "humbleconf==1.3.0", *_sources(sandbox), "--yes", "--force")
+    assert done.returncode == 0, done.stdout + done.stderr
+    warned = [line.strip() for line in done.stdout.splitlines() if line.strip().startswith("warn tests:")]
+    assert warned and all("failing before too" in w and w.endswith("· no test passed") for w in warned), (
+        warned
+    )
+    assert "verified on live" not in done.stdout and "checks passed but tests: " in done.stdout

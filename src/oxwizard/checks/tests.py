@@ -371,10 +371,13 @@ def _tests_result(
     else:
         bad = bool(failing)
         summary += _names(" · failing: ", failing)
+    # not one test passed, and none failed because of the upgrade: the run proved nothing (a test
+    # module that did not import before either), a warn, never a pass
+    proved_nothing = not bad and not passing and bool(failing)
     result = CheckResult(
         name="tests",
-        status="fail" if bad else "pass",
-        summary=summary,
+        status="fail" if bad else "warn" if proved_nothing else "pass",
+        summary=summary + (" · no test passed" if proved_nothing else ""),
         numbers=numbers,
         duration=duration,
         output=output[-20000:],
