@@ -243,3 +243,23 @@ def test_pip_configuration_is_read_again_only_when_a_file_or_variable_changes(
     user.write_text("[global]\nextra-index-url = https://me:secret@e.example.invalid/simple\n", "utf-8")
     assert sources()[1] == "https://me:secret@e.example.invalid/simple" and len(probes) == 5
     assert not any("secret" in p.read_text() for p in (tmp_path / "cache").rglob("*.json"))
+
+
+def test_a_pip_too_old_to_plan_is_said_so_with_the_way_out(venv: Path) -> None:
+    """pip 20.0.2 (seen in a real environment) answers the dry run with its usage and 'no such
+    option: --dry-run': not a package that cannot be resolved, an installer too old (exit 2)."""
+    from oxwizard.core.errors import InstallerError
+    from oxwizard.env.plan import _refuse_old_pip
+
+    env = Environment.open(venv)
+    usage = "Usage:\n  /x/bin/python -m pip install [options] <requirement specifier> ...\n"
+    pip20 = f"\n{usage}\nno such option: --dry-run\n"
+    with pytest.raises(InstallerError) as info:
+        _refuse_old_pip(env, pip20)
+    assert str(info.value) == (
+        f"the pip of {env.root} is too old to plan an upgrade (a dry run with a report needs pip 22.2 or "
+        f"newer): upgrade it first ({env.python} -m pip install --upgrade pip), or plan with uv "
+        "(oxwizard plan/upgrade --installer uv)"
+    )
+    assert info.value.exit_code == 2
+    _refuse_old_pip(env, "ERROR: No matching distribution found for alpha==9.9\n")  # a real one: left

@@ -305,6 +305,7 @@ def _dry_run(
             else:
                 result = proc.run(argv, env=proc.pip_environment(), timeout=600, started=started)
             if not result.ok:
+                _refuse_old_pip(env, result.stderr)
                 raise ResolutionError(_with_refusals(_resolution_message(result.stderr, result.stdout), index,
                                                      requirements))  # fmt: skip
             if early is not None and taken is None:  # (a command line taken is the one remembered)
@@ -618,6 +619,19 @@ def _parsed_requires(env: Environment) -> _Parsed:
     _PARSED.clear()
     found = _PARSED[id(reading.distributions)] = _Parsed(reading.distributions, holding, bad, named)
     return found
+
+
+def _refuse_old_pip(env: Environment, stderr: str) -> None:
+    """A pip older than 22.2 has no ``--dry-run`` (``--report``: 22.2): it cannot plan. Said as such,
+    with the way out, not as a resolution that failed."""
+    if "no such option: --dry-run" in stderr or "no such option: --report" in stderr:
+        from oxwizard.core.errors import InstallerError
+
+        raise InstallerError(
+            f"the pip of {env.root} is too old to plan an upgrade (a dry run with a report needs pip 22.2 "
+            f"or newer): upgrade it first ({env.python} -m pip install --upgrade pip), or plan with uv "
+            "(oxwizard plan/upgrade --installer uv)"
+        )
 
 
 # What pip and uv say when no source offered a version at all: a source that refused them (a wrong
