@@ -4,8 +4,10 @@ the title of a partial promotion, a resumed run's steps, ``R`` after a finished 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from oxwizard.tui.app import WizardApp
 from oxwizard.tui.widgets.plan_view import PlanView
 from oxwizard.tui.widgets.targets import TargetsTable
 
@@ -251,3 +253,80 @@ async def test_the_palettes_screenshot_is_saved_in_the_current_folder(
         await wait_for(pilot, lambda: "Saved screenshot to" in "\n".join(screen_lines(app)), 30)
     [svg] = tmp_path.glob("*.svg")
     assert "<svg" in svg.read_text(encoding="utf-8")
+
+
+async def _quit_at_go(sandbox: Any, stage: Callable[[Any], Awaitable[object]]) -> WizardApp:
+    """``stage`` plans and stages in one wizard, which is quit at the go question (live untouched,
+    the runbook unfinished): a new wizard on the same sandbox, to open again."""
+    from oxwizard.tui.screens.confirm import ConfirmScreen
+
+    first = make_app(sandbox)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await stage(pilot)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(first.screen, ConfirmScreen))
+        await pilot.press("y")
+        await pilot.pause()
+    assert first.flow_done.wait(60)
+    return make_app(sandbox)
+
+
+async def _resume(pilot: Any) -> Any:
+    """``r`` at the resume dialog: the plan it made, once the targets table takes keys."""
+    from oxwizard.tui.screens.resume import ResumeScreen
+
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ResumeScreen), 60)
+    await pilot.pause()
+    await pilot.press("r")
+    await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
+    await wait_ready(pilot)
+    assert app.state.plan is not None, app.state.plan_error
+    return app.state.plan
+
+
+async def _p_again(pilot: Any) -> Any:
+    """``p`` with the cursor on the first row (not what p should plan): the plan it made."""
+    app = pilot.app
+    before = app.state.plan
+    await pilot.press("home")
+    await pilot.press("p")
+    await wait_for(pilot, lambda: app.state.plan is not before and app.state.plan is not None, 120)
+    return app.state.plan
+
+
+async def test_after_r_resume_p_plans_the_resumed_targets_again(demo: Any) -> None:
+    """Every outdated package picked (``A``), planned, staged, then quit at the go question. At the
+    next start ``r`` plans them again, and they are picked again (the title counts them), so ``p``
+    plans the same targets — not the row under the cursor, which silently replaced the plan."""
+    picked: set[str] = set()
+
+    async def stage(pilot: Any) -> None:
+        app = pilot.app
+        await wait_ready(pilot)
+        await pilot.press("A")
+        await pilot.pause()
+        picked.update(app.state.picked)
+        assert len(picked) > 1, picked
+        await pilot.press("p")
+        await wait_for(pilot, lambda: app.state.plan is not None or app.state.plan_error, 120)
+        assert app.state.plan is not None and set(app.state.plan.targets) == picked
+        await pilot.press("c")
+        await wait_question(pilot, "go")
+
+    app = await _quit_at_go(demo(), stage)
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert set((await _resume(pilot)).targets) == picked
+        assert f"{len(picked)} picked" in "\n".join(screen_lines(app))  # the targets panel's title
+        assert set((await _p_again(pilot)).targets) == picked
+
+
+async def test_after_r_resume_a_run_of_one_spec_has_it_in_the_filter(demo: Any) -> None:
+    """oxzep7==1.5.0 staged, quit at the go question; ``r`` at the next start puts the spec in the
+    filter, as if typed, so that ``p`` plans it again (not the row under the cursor)."""
+    app = await _quit_at_go(demo(), lambda pilot: _plan_and_stage(pilot, "oxzep7==1.5.0"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert list((await _resume(pilot)).targets) == ["oxzep7==1.5.0"]
+        # typed, not the placeholder (which suggests the same spec on the demo)
+        assert app.screen.query_one("#filter").value == "oxzep7==1.5.0"
+        assert list((await _p_again(pilot)).targets) == ["oxzep7==1.5.0"]

@@ -611,9 +611,14 @@ class WizardApp(App[int]):
             self.flow = self._resumed_flow(info)
             self.update_state(plan=info.runbook.plan, resume=None)
             self.start_flow(from_live=True, done=recorded_steps(info.runbook))
-        elif choice == "resume":
-            self.update_state(picked=frozenset(), resume=None)
-            self.resolve_plan(list(info.runbook.targets))
+        elif choice == "resume":  # planned again; p plans the same targets, not the row under the cursor:
+            # one is put in the filter as if typed, several are picked again (by name, as space picks)
+            targets = list(info.runbook.targets)
+            self.update_state(picked=_names(targets) if len(targets) > 1 else frozenset(), resume=None)
+            prepare = self.screen_stack[0] if self.screen_stack else None
+            if len(targets) == 1 and isinstance(prepare, PrepareScreen):
+                prepare.type_spec(targets[0])
+            self.resolve_plan(targets)
         elif choice == "rollback":
             self.flow = self._resumed_flow(info)
             self._specs_after_rollback = list(self.initial_specs)

@@ -91,6 +91,7 @@ class PrepareScreen(FlowScreen):
         # mounted (and usable) a moment later
         self._mount_asked = False
         self._interactive = False
+        self._typed = ""  # a spec put in the filter before it is mounted (type_spec)
 
     def compose(self) -> ComposeResult:
         # The filter, the targets table and the output log come in _mount_interactive, once the
@@ -152,6 +153,8 @@ class PrepareScreen(FlowScreen):
         given = list(getattr(self.app, "initial_specs", []))
         if len(given) == 1:  # the spec the wizard was started with is in the filter, as if typed: p plans it
             filter_input.value = given[0]
+        if self._typed:  # a resumed run's one target, chosen before the filter was there
+            filter_input.value = self._typed
         table = TargetsTable(id="targets")
         log = OutputLog(id="output", max_lines=1000)
         log.border_title = "Output"
@@ -178,6 +181,13 @@ class PrepareScreen(FlowScreen):
 
         self.query_one(OutputLog).clear()
         self.query_one("#right").add_class("no-output")
+
+    def type_spec(self, spec: str) -> None:
+        """``spec`` in the filter, as if typed, so that ``p`` plans it again (a resumed run's target)."""
+        if self._interactive:
+            self.filter_input.value = spec
+        else:
+            self._typed = spec
 
     @property
     def filter_input(self) -> Input:
