@@ -954,7 +954,8 @@ class UpgradeFlow:
                     self._on_live = cs
                 break
             reason = ", ".join(r.name for r in cs.failed) + " failed"
-            self._step(step, "failed", reason + again, _since(started))
+            # the attempt first: a narrow steps box keeps the start of the line
+            self._step(step, "failed", f"attempt {attempt}: {reason}" if again else reason, _since(started))
             if not live and self.isolate and len(self.plan.targets if self.plan else []) > 1:
                 raise _Isolate(reason)
             choice = self._ask(
