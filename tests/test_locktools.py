@@ -11,7 +11,7 @@ import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -685,8 +685,10 @@ def test_a_packaged_uv_project_pinning_its_target_exactly_is_upgraded_with_updat
     assert Environment.open(venv).distributions["alpha"].version == "1.0"
 
     # staging passed with the edits; a person who then declines to write them stops before live
-    skipped = _flow_answering(venv, project, lock_wheels, pins="skip").run()
+    skipping = _flow_answering(venv, project, lock_wheels, pins="skip")
+    skipped = skipping.run()
     assert skipped.status == "declined" and "live is untouched" in skipped.message, skipped
+    assert skipping.listener.asked["pins"].skip_stops == conflict  # the dialog was told before the answer
     assert f"without them the project conflicts with the upgrade ({conflict})" in skipped.message
     assert Environment.open(venv).distributions["alpha"].version == "1.0"
     assert "oxwizard/" not in _git(project, "branch")
@@ -725,6 +727,7 @@ class _Answering:
 
     pins: str
     go: str = "go"
+    asked: dict[str, Question] = field(default_factory=dict)
 
     def on_step(self, event: StepEvent) -> None:
         return None
@@ -736,6 +739,7 @@ class _Answering:
         return None
 
     def ask(self, question: Question) -> str:
+        self.asked[question.step] = question
         return {"go": self.go, "pins": self.pins}.get(question.step, question.default)
 
     def interrupt(self) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,8 +29,8 @@ from .test_snapshots import PLAN, RISK, screen_lines
 PINS_TEXT = "Write the upgrade into the project files on branch oxwizard/20260101-oxzep7?"
 
 
-def _pins(detail: str = "") -> Question:
-    return Question("pins", PINS_TEXT, ("write", "skip"), "write", detail)  # type: ignore[arg-type]
+def _pins(detail: str = "", skip_stops: str = "") -> Question:
+    return Question("pins", PINS_TEXT, ("write", "skip"), "write", detail, skip_stops)  # type: ignore[arg-type]
 
 
 def _keys(app: Any) -> str:
@@ -225,19 +224,16 @@ async def test_the_app_keys_work_in_the_project_files_dialog_and_r_rolls_back(de
 
 async def test_when_skipping_stops_the_upgrade_s_says_so_and_escape_does_not_skip(demo_template: Any) -> None:
     """The project's own requirement conflicts with the upgrade and only the edits clear it (the
-    risk's ``cleared``): not writing them ends the upgrade (``declined``, live untouched). The dialog
-    said "[s] skip (esc): files untouched" and escape took that answer; now ``s`` says it stops the
-    upgrade, and escape answers nothing (it says what s and w do). With live changed already,
-    skipping lets the upgrade go on: s or escape skip, as before."""
+    flow asks with ``skip_stops``): not writing them ends the upgrade (``declined``, live
+    untouched). The dialog said "[s] skip (esc): files untouched" and escape took that answer; now
+    ``s`` says it stops the upgrade, and escape answers nothing (it says what s and w do). With live
+    changed already, skipping lets the upgrade go on: s or escape skip, as before."""
     conflict = "demoapp 0.1.0 has requirement oxzep7<1.5, but you have oxzep7 2.0.0."
-    risk = SimpleNamespace(**vars(RISK), cleared=[conflict])
     app: Any = make_app(demo_template)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
-        plan = await _planned_with_files(pilot)
-        app.post_message(PlanResolved(plan, risk, None))
-        await wait_for(pilot, lambda: app.state.risk is risk)
+        await _planned_with_files(pilot)
         answered: list[str] = []
-        question = _pins()
+        question = _pins(skip_stops=conflict)  # as the flow asks it then
         flow = threading.Thread(target=lambda: answered.append(app.listener.ask(question)))
         flow.start()
         await wait_for(pilot, lambda: isinstance(app.screen, PinsScreen))
@@ -256,6 +252,7 @@ async def test_when_skipping_stops_the_upgrade_s_says_so_and_escape_does_not_ski
         await wait_for(pilot, lambda: not isinstance(app.screen, PinsScreen))
 
         app.update_state(live_changed=True)  # --no-stage, a resumed run: the flow goes on without them
+        question = _pins()  # as the flow asks it then
         answered.clear()
         flow = threading.Thread(target=lambda: answered.append(app.listener.ask(question)))
         flow.start()

@@ -76,6 +76,8 @@ class Question:
     choices: tuple[str, ...]
     default: str
     detail: str = ""
+    # the pins question: when not writing the files stops the upgrade, why (the conflict they clear)
+    skip_stops: str = ""
     # set when a rollback or a stop was requested: a listener that waits for a person stops waiting
     cancelled: threading.Event | None = field(default=None, compare=False, repr=False)
 
@@ -1068,12 +1070,14 @@ class UpgradeFlow:
             )  # fmt: skip
             for line in prepared.diff.splitlines():
                 self._output("pins", line)
-            if self._ask("pins", detail=prepared.diff, branch=prepared.where) != "write":
+            # staging passed with the edits: without them, before live, the project conflicts with it
+            cleared = self._cleared()
+            stops = cleared[0] if cleared and not self.live_touched else ""
+            if self._ask("pins", detail=prepared.diff, skip_stops=stops, branch=prepared.where) != "write":
                 self._step("pins", "skipped", "project files not written (skip)", _since(started))
-                cleared = self._cleared()
-                if cleared and not self.live_touched:  # staging passed with the edits it no longer gets
+                if stops:
                     raise _Stop(FlowOutcome("declined", "the project files are not written, and without them "
-                                            f"the project conflicts with the upgrade ({cleared[0]}): live "
+                                            f"the project conflicts with the upgrade ({stops}): live "
                                             "is untouched", 0))  # fmt: skip
                 return
             staged = (self.stage_env or self.env).distributions
@@ -1165,6 +1169,7 @@ class UpgradeFlow:
         detail: str = "",
         default: str | None = None,
         after_failure: bool = False,
+        skip_stops: str = "",
         **fields: object,
     ) -> str:
         """Ask the step table's question of ``name`` (its template filled from ``fields``)."""
@@ -1179,7 +1184,7 @@ class UpgradeFlow:
                 self._asking = True
             try:
                 self._poll()
-                q = Question(name, text, choices, default, detail, cancelled=self._stopper.event)
+                q = Question(name, text, choices, default, detail, skip_stops, cancelled=self._stopper.event)
                 asked = time.monotonic()
                 answer = self.listener.ask(q)
                 self._spent["waiting"] += _since(asked)

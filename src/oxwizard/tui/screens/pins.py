@@ -3,12 +3,13 @@
 Shown over Execute when the flow asks its ``pins`` question (after the checks in the staging copy
 passed, before the install on live): the question, what the diff changes, the diff itself (scrolled
 with the arrows, page up / down, home / end), and one key per answer: ``w`` writes, ``s`` or escape
-skips — nothing is written, the upgrade goes on. When skipping stops the upgrade instead (``stops``:
-the project's own requirement conflicts with the upgrade, which only the edits clear, and live is
-untouched), ``s`` says so in the dialog and in the key bar, and escape answers nothing: it says
-what ``s`` and ``w`` do and leaves the dialog open. Nothing here writes a file: the answer goes to the
-flow like any other (``WizardApp.action_answer``), which writes the files on a branch, never on the
-user's work tree. The dialog closes by itself when the question goes away unanswered (``R``, quit).
+skips — nothing is written, the upgrade goes on. When skipping stops the upgrade instead (the
+question's ``skip_stops``, set by the flow: the project's own requirement conflicts with the
+upgrade, which only the edits clear, and live is untouched), ``s`` says so in the dialog and in the
+key bar, and escape answers nothing: it says what ``s`` and ``w`` do and leaves the dialog open.
+Nothing here writes a file: the answer goes to the flow like any other (``WizardApp.action_answer``),
+which writes the files on a branch, never on the user's work tree. The dialog closes by itself when
+the question goes away unanswered (``R``, quit).
 
 Textual does not look at the app's keys below a modal screen, so the app's keys that work on every
 screen are bound here too, to the app's actions: ``R`` rolls back (the flow's question is then
@@ -57,15 +58,14 @@ class PinsScreen(ModalScreen[str | None]):
     ) -> None:
         super().__init__()
         self.question = question
-        # "" when skipping lets the upgrade go on; else the conflict that then stops it (set in compose)
-        self.stops = ""
+        # "" when skipping lets the upgrade go on; else the conflict that then stops it (the flow says)
+        self.stops = question.skip_stops
         self.diff = diff
         self.notes = list(notes)  # lockfiles their tool regenerates, what could not be planned
         self.rewritten = list(rewritten)  # those lockfiles' paths
         self._done = False
 
     def compose(self) -> ComposeResult:
-        self.stops = skip_stops(getattr(self.app, "state", None))
         with Vertical(id="pins", classes="dialog"):
             yield Static(Text(self.question.text, style="bold"), id="pins-question")
             yield Static(summary_text(self.diff, self.notes, self.rewritten), id="pins-summary")
@@ -108,15 +108,6 @@ class PinsScreen(ModalScreen[str | None]):
         if action in ("stop", "escape_stops"):  # skipping stops the upgrade: s says so, escape asks
             return skips and bool(self.stops)
         return True
-
-
-def skip_stops(state: Any) -> str:
-    """The conflict that stops the upgrade when the files are not written, or "" when skipping lets it
-    go on. The flow stops then (``declined``) when the project's own old requirement conflicts with
-    the upgrade — the pip check problems the edits clear, the risk's ``cleared`` — and live is
-    untouched; with live changed already (a resumed run, a partial promotion) it goes on."""
-    cleared = getattr(getattr(state, "risk", None), "cleared", None) or []
-    return str(cleared[0]) if cleared and not getattr(state, "live_changed", False) else ""
 
 
 def summary_text(diff: str, notes: Sequence[str] = (), rewritten: Sequence[str] = ()) -> Text:
