@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
 
     def sources() -> IndexOptions | None:
         """Only a checkpoint without a stash here needs them: pip's configuration is read then."""
-        index = index_from(args, whole(env), flags)
+        from oxwizard.env.environment import read_whole
+
+        index = index_from(args, read_whole(env), flags)
         return index if index.find_links or index.index_url or index.extra_index_urls else None
 
     with env_lock(env, "oxwizard rollback" + (f" --to {args.to}" if args.to else ""), on_stale=note):
@@ -82,19 +84,20 @@ def run(args: argparse.Namespace) -> int:
             env, args.to, on_line=None if args.json else say, index=sources, verify=args.verify, reread=False
         )
         recorded = None
-        # "already rolled back" (the checkpoint marked restored): its record may have been lost to a kill
-        lost = result.noop and result.message.startswith("nothing to roll back: already rolled back")
+        # already rolled back to that checkpoint: its record may have been lost to a kill
+        lost = result.noop and result.restored_before
         if not result.noop or lost:
             from oxwizard.core.places import runbook_repo_path
 
             project = project_from(args)
             if (runbook_repo_path(project) / ".git").is_dir():
-                from oxwizard.flow.upgrade import record_lost_rollback, record_rollback  # only when recorded
+                from oxwizard.env.environment import read_whole  # the flow and runbook: only when recorded
+                from oxwizard.flow.upgrade import record_lost_rollback, record_rollback
 
                 recorded = (
-                    record_lost_rollback(project, whole(env), result)
+                    record_lost_rollback(project, read_whole(env), result)
                     if lost
-                    else record_rollback(project, whole(env), result, "oxwizard rollback", on_line=say)
+                    else record_rollback(project, read_whole(env), result, "oxwizard rollback", on_line=say)
                 )
     if recorded is not None and not args.json:
         say(f"recorded in runbook {recorded}")
@@ -103,10 +106,3 @@ def run(args: argparse.Namespace) -> int:
     elif result.noop:
         say(result.message)
     return 0
-
-
-def whole(env: InstalledView | Environment) -> Environment:
-    """``env`` read whole (its distributions with everything pydantic models hold)."""
-    from oxwizard.env.environment import Environment
-
-    return env if isinstance(env, Environment) else Environment(env.python, env.probe)

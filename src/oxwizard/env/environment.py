@@ -248,6 +248,13 @@ class Environment(Interpreter):
         return [ln.removeprefix("- ").strip() for ln in lines if not ln.lower().startswith(skip)]
 
 
+def read_whole(env: Interpreter) -> Environment:
+    """``env`` read whole: the :class:`Environment` of its interpreter, every distribution with all
+    pydantic models hold (``env`` itself when it is one; the rollback verb's lighter
+    :class:`~oxwizard.env.interpreter.InstalledView` otherwise)."""
+    return env if isinstance(env, Environment) else Environment(env.python, env.probe)
+
+
 def find_uv() -> str | None:
     """uv on PATH, else beside oxwizard's own interpreter (where a venv that has oxwizard has it)."""
     found = shutil.which("uv")

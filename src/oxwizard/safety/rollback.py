@@ -86,9 +86,10 @@ class RollbackResult:
         self.duration = duration
         self.message = message
         self.leftovers: list[str] = []
+        self.restored_before = False  # a no-op: live is the checkpoint the last rollback went to
 
     def as_dict(self) -> dict[str, object]:
-        return dict(vars(self))
+        return {k: v for k, v in vars(self).items() if k != "restored_before"}  # the JSON as documented
 
 
 def rollback(
@@ -153,7 +154,7 @@ def rollback(
             if target.restored_at
             else f"the environment already matches checkpoint {target.id}"
         )
-        return RollbackResult(
+        noop = RollbackResult(
             noop=True,
             checkpoint_id=target.id,
             verified=True,
@@ -162,6 +163,8 @@ def rollback(
             duration=time.monotonic() - started,
             message=f"nothing to roll back: {what}",
         )
+        noop.restored_before = bool(target.restored_at)
+        return noop
     # what changed on live outside the upgrades being undone (by hand, by another tool): the stashes
     # hold only what those upgrades changed, so only the installer can put it back exactly
     covered = {name for ck in [target, *newer] for name in ck.changed}
@@ -198,14 +201,18 @@ def rollback(
         else:
             result.method = "reinstall"
             write_journal(env, entry)
-            if isinstance(env, InstalledView):  # the installer needs the environment read whole
-                from oxwizard.env.environment import Environment
+            from oxwizard.env.environment import read_whole
 
-                env = Environment(env.python, env.probe)
+            env = read_whole(env)  # the installer needs the environment read whole
             _reinstall(env, ck, index() if callable(index) else index, result, say)
     if outside and result.method == "stash":  # (a reinstall put back every drifted pin already)
+        from oxwizard.env.environment import read_whole
+
         assert sources is not None
-        env = _reinstall_outside(env, [d.pin for d in outside], sources, say)
+        pins = [d.pin for d in outside]
+        say(f"putting back what changed outside the upgrade: {' '.join(pins)}")
+        env = read_whole(env)  # (after the stash restore, under its journal)
+        _reinstall_pins(env, sources, pins, say)
         result.removed += [f"{d.name}=={live[d.name]}" for d in outside if d.name in live]  # as they were
     env.refresh()
     proven = None
@@ -637,9 +644,7 @@ def _reinstall(
         result.removed += extra
     if pins:
         assert index is not None
-        done = proc.stream(reinstall_argv(env, index, pins), on_line=say, env=environ)
-        if not done.ok:
-            raise RollbackFailed(f"reinstalling {' '.join(pins)} failed: {done.stdout[-300:]}")
+        _reinstall_pins(env, index, pins, say)
         # every pin is reinstalled (--force-reinstall), at another version or at the same one: replaced
         result.removed += [f"{n}=={env.distributions[n].version}" for n in pinned if n in env.distributions]
     env.refresh()
@@ -649,23 +654,17 @@ def _reinstall(
             result.restored_files += len(record_files(EnvPaths(env.root), Path(dist.metadata_dir)))
 
 
-def _reinstall_outside(env: Env, pins: list[str], index: IndexOptions, say: Callable[[str], None]) -> Env:
-    """The checkpoint's ``pins`` of what changed on live outside the upgrade, reinstalled exactly (after
-    the stash restore, under its journal); the environment, read whole for the installer."""
+def _reinstall_pins(
+    env: Environment, index: IndexOptions, pins: list[str], say: Callable[[str], None]
+) -> None:
+    """The environment's own installer puts back the exact ``pins`` (``--force-reinstall``)."""
     from oxwizard.core import proc
     from oxwizard.safety.installer import installer_argv, installer_environ
 
-    if isinstance(env, InstalledView):
-        from oxwizard.env.environment import Environment
-
-        env = Environment(env.python, env.probe)
-    say(f"putting back what changed outside the upgrade: {' '.join(pins)}")
     kind, _ = installer_argv(env)
     done = proc.stream(reinstall_argv(env, index, pins), on_line=say, env=installer_environ(kind, index))
     if not done.ok:
         raise RollbackFailed(f"reinstalling {' '.join(pins)} failed: {done.stdout[-300:]}")
-    env.refresh()
-    return env
 
 
 def reinstall_argv(env: Environment, index: IndexOptions, pins: list[str]) -> list[str]:
