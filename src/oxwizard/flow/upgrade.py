@@ -187,9 +187,8 @@ class UpgradeFlow:
         self.live_touched = False
         self.rolled_back = False
         self.last_rollback: RollbackResult | None = None  # the wizard's sha256 pass reads it
-        self._on_live: CheckSet | None = (
-            None  # the checks on live that passed (the outcome says what they proved)
-        )
+        # the checks on live that passed (the outcome says what they proved)
+        self._on_live: CheckSet | None = None
         self.pins: Landed | None = None  # where the project's file edits landed (the pins step)
         self._runbook_id = runbook_id
         self._preset_plan = preset_plan  # replay: install exactly what was recorded
@@ -1435,22 +1434,26 @@ def where_the_upgrade_is(runbook: Runbook) -> Literal["on live", "never reached 
     back since by a verified rollback (the flow's, the wizard's R, ``oxwizard rollback``'s). A
     FAILED rollback did not put live back: the upgrade, or part of it, is still there."""
     steps = runbook.decisions
-    promoted = max((i for i, d in enumerate(steps) if d.step == "promote"), default=-1)
+    promoted = _promoted_at(runbook)
     if promoted < 0:
         return "never reached live"
     restored = [i for i, d in enumerate(steps) if d.step == "rollback" and not d.answer.startswith("FAILED")]
     return "was rolled back" if restored and restored[-1] > promoted else "on live"
 
 
+def _promoted_at(runbook: Runbook) -> int:
+    """The index of the last install on live among the decisions of ``runbook`` (-1: none)."""
+    return max((i for i, d in enumerate(runbook.decisions) if d.step == "promote"), default=-1)
+
+
 def done_on_live(runbook: Runbook) -> str:
     """What an unfinished run did on live since its upgrade was installed there, read from its
     decisions, in one line: ``checks on live passed; monitoring: 3 of 3 rounds healthy; verdict not
     given yet`` ("" when it never reached live)."""
-    steps = runbook.decisions
-    promoted = max((i for i, d in enumerate(steps) if d.step == "promote"), default=-1)
+    promoted = _promoted_at(runbook)
     if promoted < 0:
         return ""
-    since = steps[promoted + 1 :]
+    since = runbook.decisions[promoted + 1 :]
 
     def failed(d: Decision) -> int:
         return int(d.evidence.counts.get("failed_checks", 0)) if d.evidence is not None else 0
@@ -1673,12 +1676,10 @@ def _record_restore(
 
 
 def _round_line(cs: CheckSet) -> str:
+    if not cs.ok:
+        return "FAILED " + ", ".join(r.name for r in cs.failed)
     unproven = _unproven(cs)
-    return (
-        (f"healthy ({unproven})" if unproven else "healthy")
-        if cs.ok
-        else "FAILED " + ", ".join(r.name for r in cs.failed)
-    )
+    return f"healthy ({unproven})" if unproven else "healthy"
 
 
 def _unproven(cs: CheckSet) -> str:

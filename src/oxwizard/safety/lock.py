@@ -83,16 +83,12 @@ def holder_now(env: Interpreter) -> tuple[str, str] | None:
         return None
     fd = os.open(path, os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError as exc:
-            if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise
-            said = _held_message(env, path)
-            holder = read_holder(path)
-            return f"pid {holder.get('pid', '?')} runs {holder.get('command', 'an unknown command')}", said
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
+        if _flock(fd, fcntl.LOCK_SH):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        said = _held_message(env, path)
+        holder = read_holder(path)
+        return f"pid {holder.get('pid', '?')} runs {holder.get('command', 'an unknown command')}", said
     finally:
         os.close(fd)
 
@@ -145,10 +141,11 @@ def env_lock(env: Interpreter, command: str, *, on_stale: object = None) -> Iter
         os.close(fd)  # closing releases the flock (once no child holds it open either)
 
 
-def _flock(fd: int) -> bool:
-    """Lock ``fd`` at once: True, or False when another open file holds the lock."""
+def _flock(fd: int, mode: int = fcntl.LOCK_EX) -> bool:
+    """Lock ``fd`` at once (``mode``: exclusive, or ``LOCK_SH``): True, or False when another open
+    file holds the lock."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, mode | fcntl.LOCK_NB)
     except OSError as exc:
         if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
             raise

@@ -549,7 +549,6 @@ class WizardApp(App[int]):
         self.update_state(rolling_back=False, rollback_result=("✔ " if msg.ok else "✘ ") + msg.message)
         if msg.ok:  # live is the checkpoint again: no part of the targets is on it
             self.update_state(not_promoted=(), tried=0)
-        if msg.ok:
             self._verify_rollback_in_background()
         self.notify(msg.message, title="rolled back" if msg.ok else "ROLLBACK FAILED",
                     severity="information" if msg.ok else "error", timeout=15)  # fmt: skip

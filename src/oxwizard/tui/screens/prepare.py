@@ -150,11 +150,10 @@ class PrepareScreen(FlowScreen):
 
         filter_input = FilterInput(placeholder=filter_placeholder(self.wizard_state), id="filter")
         filter_input.cursor_blink = False
+        # as if typed, so that p plans it again: a resumed run's one target (chosen before the filter
+        # was there), else the one spec the wizard was started with
         given = list(getattr(self.app, "initial_specs", []))
-        if len(given) == 1:  # the spec the wizard was started with is in the filter, as if typed: p plans it
-            filter_input.value = given[0]
-        if self._typed:  # a resumed run's one target, chosen before the filter was there
-            filter_input.value = self._typed
+        filter_input.value = self._typed or (given[0] if len(given) == 1 else "")
         table = TargetsTable(id="targets")
         log = OutputLog(id="output", max_lines=1000)
         log.border_title = "Output"
