@@ -133,15 +133,10 @@ def _run(args: argparse.Namespace, early: EarlyDryRun | None) -> int:
 
         raise ResolutionError(f"{exc}{missing_index_hint(project, index)}") from None
     from oxwizard.checks.api_impact import api_impact
-    from oxwizard.env.project_files import held_targets, own_distribution, plan_project_files
+    from oxwizard.env.plan import plan_files
+    from oxwizard.env.project_files import own_distribution
 
-    plan.project_files = plan_project_files(
-        project,
-        plan.changes or held_targets(plan.targets, env.distributions),
-        raise_floors=args.raise_floors,
-        markers=env.markers,
-        python=env.python,
-    )
+    plan.project_files = plan_files(env, plan, project, raise_floors=args.raise_floors)
     plan.api_impact = api_impact(env, plan, index, project)
     if args.json:
         print_json(plan)

@@ -516,6 +516,22 @@ def predict_conflicts(env: Environment, changes: list[Change], judged: Judged | 
     return [text for _, text in _conflicts(env, changes, judged or {})]
 
 
+def plan_files(env: Environment, plan: Plan, project: Path, *, raise_floors: bool = False) -> ProjectFiles:
+    """The edits to ``project``'s files that make ``plan`` last (see
+    :func:`~oxwizard.env.project_files.plan_project_files`). For a plan with nothing to change, its
+    targets as installed: the files that would put another version back are named (a version
+    installed by hand, or left by an upgrade whose pins were never written)."""
+    from oxwizard.env.project_files import held_targets, plan_project_files
+
+    return plan_project_files(
+        project,
+        plan.changes or held_targets(plan.targets, env.distributions),
+        raise_floors=raise_floors,
+        markers=env.markers,
+        python=env.python,
+    )
+
+
 def cleared_by_pins(own: str | None, plan: Plan) -> dict[str, dict[str, str]]:
     """What the pins step's edits change in the project's own distribution ``own`` (see
     :func:`~oxwizard.env.project_files.own_distribution`): its requirements on the upgraded

@@ -31,7 +31,7 @@ from oxwizard.core.config import ChecksConfig, load_project_config
 from oxwizard.core.errors import Abandoned, OxwizardError, ResolutionError, RollbackFailed, RunbookError
 from oxwizard.core.places import runbook_repo_path
 from oxwizard.env.environment import Environment
-from oxwizard.env.plan import Plan, compute_plan
+from oxwizard.env.plan import Plan, compute_plan, plan_files
 from oxwizard.env.specs import IndexOptions, parse_specs
 from oxwizard.flow.steps import CHECKLIST, StepName, step
 from oxwizard.runbook.model import Decision, Evidence, FlowOptions, Runbook, load_runbook
@@ -314,8 +314,6 @@ class UpgradeFlow:
         self._started = started
         plan = self._preset_plan
         if plan is None:
-            from oxwizard.env.project_files import held_targets, plan_project_files
-
             names = [canonicalize_name(r.name) for r in self.requirements]
             try:
                 plan = compute_plan(
@@ -325,12 +323,8 @@ class UpgradeFlow:
                 from oxwizard.env.project_files import missing_index_hint
 
                 raise ResolutionError(f"{exc}{missing_index_hint(self.project, self.index)}") from None
-            plan.project_files = plan_project_files(
-                self.project,
-                plan.changes or held_targets(plan.targets, self.env.distributions),
-                raise_floors=self.options.raise_floors,
-                markers=self.env.markers,
-                python=self.env.python,
+            plan.project_files = plan_files(
+                self.env, plan, self.project, raise_floors=self.options.raise_floors
             )
             plan.api_impact = self._api_impact(plan)
         self.plan = plan
@@ -601,7 +595,6 @@ class UpgradeFlow:
     def _promote_safe_part(self) -> None:
         """All the targets failed together in staging: the culprit search in trial clones, then the
         question whether to promote the largest set that passed (``upgrade --outdated``)."""
-        from oxwizard.env.project_files import plan_project_files
         from oxwizard.flow.trials import StagingTrials, TrialResult, find_culprits
         from oxwizard.runbook.model import TrialRecord
 
@@ -659,12 +652,8 @@ class UpgradeFlow:
             raise _Stop(
                 FlowOutcome("declined", "the targets that pass were not promoted: live is untouched", 0)
             )
-        passing.project_files = plan_project_files(
-            self.project,
-            passing.changes,
-            raise_floors=self.options.raise_floors,
-            markers=self.env.markers,
-            python=self.env.python,
+        passing.project_files = plan_files(
+            self.env, passing, self.project, raise_floors=self.options.raise_floors
         )
         self._logs_from_now()  # the trials wrote to the project's logs
         runbook.tried_targets = list(plan.targets)
